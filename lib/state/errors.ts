@@ -1,0 +1,27 @@
+/**
+ * Errors that reach a client. Lower layers throw these; each API maps them to
+ * its own wire format in one place. Messages never contain secrets.
+ */
+export class KmsError extends Error {
+  /** HTTP status the error maps to. */
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.name = "KmsError";
+    this.status = status;
+  }
+}
+
+/** The canonical errors of MinIO KMS's protocol: clients compare status and message exactly. */
+export const Errors = {
+  accessDenied: () => new KmsError(403, "access denied: insufficient permissions"),
+  enclaveExists: () => new KmsError(409, "enclave already exists"),
+  enclaveNotFound: () => new KmsError(404, "enclave does not exist"),
+  keyExists: () => new KmsError(409, "key already exists"),
+  keyNotFound: () => new KmsError(404, "key does not exist"),
+  policyNotFound: () => new KmsError(404, "policy does not exist"),
+  identityNotFound: () => new KmsError(404, "identity does not exist"),
+  invalidCiphertext: () => new KmsError(400, "invalid ciphertext"),
+  badRequest: (message: string) => new KmsError(400, message),
+  unavailable: (message: string) => new KmsError(503, message),
+} as const;

@@ -1,0 +1,9 @@
+#!/bin/sh
+# Installs the npm dependencies (Bun and Deno included) on first use, so that
+# `npm run dev` and `npm test` work on a fresh clone with only Node and npm.
+set -e
+cd "$(dirname "$0")/.."
+if [ ! -x node_modules/.bin/bun ] || [ ! -x node_modules/.bin/deno ] || [ package.json -nt node_modules/.installed ]; then
+  npm install --no-audit --no-fund --loglevel=error
+  touch node_modules/.installed
+fi
