@@ -1,0 +1,62 @@
+import type { CliCommand } from "./command.ts";
+import { connect, CONNECT_HELP, CONNECT_OPTIONS } from "./connect.ts";
+import { columns, output, table, time } from "./output.ts";
+
+type Enclave = { name: string; created_at: unknown; created_by: string };
+
+/** add-enclave, rm-enclave, stat-enclave, ls-enclave. */
+export const enclaveCommands: CliCommand[] = [
+  {
+    name: "add-enclave",
+    summary: "Create an enclave",
+    help: `Usage: kms add-enclave [options] NAME\n\nCreates the enclave NAME (needs a SysAdmin API key).\n${CONNECT_HELP}`,
+    options: CONNECT_OPTIONS,
+    positionals: 1,
+    async run(args) {
+      const name = args.positionals[0];
+      await connect(args).createEnclave(name);
+      output(args, { name }, () => `Created enclave ${name}`);
+    },
+  },
+  {
+    name: "rm-enclave",
+    summary: "Delete an enclave and every key in it",
+    help: `Usage: kms rm-enclave [options] NAME\n\nDeletes the enclave NAME with all its keys. This cannot be undone.\n${CONNECT_HELP}`,
+    options: CONNECT_OPTIONS,
+    positionals: 1,
+    async run(args) {
+      const name = args.positionals[0];
+      await connect(args).deleteEnclave(name);
+      output(args, { name }, () => `Deleted enclave ${name}`);
+    },
+  },
+  {
+    name: "stat-enclave",
+    summary: "Show an enclave",
+    help: `Usage: kms stat-enclave [options] NAME\n${CONNECT_HELP}`,
+    options: CONNECT_OPTIONS,
+    positionals: 1,
+    async run(args) {
+      const e = await connect(args).enclaveStatus(args.positionals[0]) as Enclave;
+      output(args, e, () => table([["Name", e.name], ["Created", time(e.created_at)], ["Created by", e.created_by]]));
+    },
+  },
+  {
+    name: "ls-enclave",
+    summary: "List enclaves",
+    help: `Usage: kms ls-enclave [options] [PREFIX]\n\nLists the enclaves whose names start with PREFIX.\n${CONNECT_HELP}`,
+    options: CONNECT_OPTIONS,
+    positionals: [0, 1],
+    async run(args) {
+      const client = connect(args);
+      const all: Enclave[] = [];
+      let at = "";
+      do {
+        const page = await client.listEnclaves(args.positionals[0] ?? "", at);
+        all.push(...page.enclaves as Enclave[]);
+        at = page.continue_at as string;
+      } while (at);
+      output(args, all, () => columns(["NAME", "CREATED", "CREATED BY"], all.map((e) => [e.name, time(e.created_at), e.created_by])));
+    },
+  },
+];

@@ -1,0 +1,111 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { HsmKeyError, HsmMismatchError, SoftHsm } from "../lib/hsm/soft.ts";
+import { parseApiKey } from "../lib/identity/apikey.ts";
+import { adminApiKey, type RunningServer, startServer } from "../lib/server/start.ts";
+import { CERT_FILE } from "../lib/server/tls.ts";
+import { VERSION } from "../lib/server/version.ts";
+import { DataDirError } from "../lib/store/store.ts";
+import { type Args, type CliCommand, CliError } from "./command.ts";
+import { hsmFromEnv } from "./hsm.ts";
+import { table } from "./output.ts";
+
+/** Starts a server and keeps it running until SIGINT/SIGTERM. */
+async function serve(dir: string, hsmKey: string, args: Args, showKey: (s: RunningServer) => boolean): Promise<number> {
+  const tlsCert = args.values["tls-cert"] as string | undefined;
+  const tlsKey = args.values["tls-key"] as string | undefined;
+  if (!tlsCert !== !tlsKey) throw new CliError("--tls-cert and --tls-key go together", 2);
+  let server: RunningServer;
+  try {
+    server = await startServer({
+      dir: path.resolve(dir),
+      hsmKey,
+      addr: (args.values.addr as string | undefined) ?? ":7373",
+      tlsCert,
+      tlsKey,
+      onFatal: (err) => {
+        console.error(`kms: stopping: ${(err as Error).message}`);
+        process.exit(1);
+      },
+    });
+  } catch (err) {
+    if (err instanceof HsmKeyError || err instanceof HsmMismatchError || err instanceof DataDirError) throw new CliError(err.message);
+    if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") throw new CliError(`address already in use: ${args.values.addr ?? ":7373"}`);
+    throw err;
+  }
+  const apiKey = adminApiKey(SoftHsm.parse(hsmKey));
+  const rows: [string, string][] = [
+    ["Version", VERSION],
+    ["Data directory", `${path.resolve(dir)}${server.created ? " (new single-node cluster)" : ""}`],
+    ...server.urls.map((u, i): [string, string] => [i === 0 ? "Listening on" : "", u]),
+    ["Admin identity", server.adminIdentity],
+    ["Admin API key", showKey(server) ? apiKey : "run 'kms identity --hsm' to print it"],
+  ];
+  if (!tlsCert) rows.push(["TLS certificate", `${path.join(path.resolve(dir), CERT_FILE)} (self-signed: use --ca with it)`]);
+  console.log(table(rows));
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+  await server.close();
+  console.log("kms: stopped");
+  return 0;
+}
+
+const SERVER_OPTIONS = { addr: { type: "string" }, "tls-cert": { type: "string" }, "tls-key": { type: "string" } } as const;
+
+/** server and dev. */
+export const serverCommands: CliCommand[] = [
+  {
+    name: "server",
+    summary: "Start a kms server",
+    help: `Usage: kms server [options] DIR
+
+Starts a server with its state in DIR. The first start creates DIR as a new
+single-node cluster and prints the admin API key; later starts reopen it.
+
+Options:
+  --addr [HOST]:PORT   Listen address (default :7373)
+  --tls-cert FILE      PEM certificate (default: a self-signed one in DIR)
+  --tls-key FILE       PEM private key of --tls-cert
+Environment:
+  MINIO_KMS_HSM_KEY    The software HSM key (hsm:aes256:…; make one with 'kms hsm new')`,
+    options: SERVER_OPTIONS,
+    positionals: 1,
+    run(args) {
+      hsmFromEnv(); // a clear message before anything touches DIR
+      return serve(args.positionals[0], process.env.MINIO_KMS_HSM_KEY!, args, (s) => s.created);
+    },
+  },
+  {
+    name: "dev",
+    summary: "Start a development server with a generated HSM key",
+    help: `Usage: kms dev [options] [DIR]
+
+Starts a single-node server for development in DIR (default .dev/kms0) on
+127.0.0.1:7373. The first run generates an HSM key and stores it, UNPROTECTED,
+in DIR/../hsm.key: never use this for real data.
+
+Options:
+  --addr [HOST]:PORT   Listen address (default 127.0.0.1:7373)`,
+    options: { addr: { type: "string" } },
+    positionals: [0, 1],
+    run(args) {
+      const dir = path.resolve(args.positionals[0] ?? ".dev/kms0");
+      const keyFile = path.join(path.dirname(dir), "hsm.key");
+      if (!existsSync(keyFile)) {
+        mkdirSync(path.dirname(keyFile), { recursive: true, mode: 0o700 });
+        writeFileSync(keyFile, SoftHsm.generate() + "\n", { mode: 0o600 });
+      }
+      const hsmKey = readFileSync(keyFile, "utf8").trim();
+      const addr = (args.values.addr as string | undefined) ?? "127.0.0.1:7373";
+      const apiKey = adminApiKey(SoftHsm.parse(hsmKey));
+      console.log(`Development server: HSM key in ${keyFile} (never use this for real data)\n`);
+      console.log(`In another shell:\n  export MINIO_KMS_SERVER=${addr.startsWith(":") ? "127.0.0.1" + addr : addr}`);
+      console.log(`  export MINIO_KMS_API_KEY=${apiKey}\n  export KMS_CA=${path.join(dir, CERT_FILE)}\n`);
+      parseApiKey(apiKey);
+      return serve(dir, hsmKey, { ...args, values: { ...args.values, addr } }, () => true);
+    },
+  },
+];

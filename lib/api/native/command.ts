@@ -1,0 +1,32 @@
+import type * as v from "valibot";
+import type { KmsNode } from "../../server/node.ts";
+
+/** What a command handler sees: the node, the request's enclave and the caller. */
+export interface CommandContext {
+  readonly node: KmsNode;
+  readonly enclave: string;
+  readonly identity: string;
+}
+
+/** A native-protocol command: its id, policy name, messages, and handler. */
+export interface CommandSpec<S extends v.GenericSchema = v.GenericSchema> {
+  readonly id: number;
+  /** Also the policy action name, e.g. "KEY:GENERATE". */
+  readonly name: string;
+  /** Protobuf message name of the request. */
+  readonly request: string;
+  /** Protobuf message name of the reply; writes reply with an empty frame. */
+  readonly response?: string;
+  /** Validates the decoded request. */
+  readonly schema: S;
+  /** Whether the command changes state (writes are never batched). */
+  readonly write: boolean;
+  /** Whether the command works inside an enclave named by the URL path. */
+  readonly inEnclave: boolean;
+  readonly run: (ctx: CommandContext, req: v.InferOutput<S>) => Promise<Record<string, unknown> | void> | Record<string, unknown> | void;
+}
+
+/** Declares a command with its schema's type flowing into the handler. */
+export function command<S extends v.GenericSchema>(spec: CommandSpec<S>): CommandSpec {
+  return spec as unknown as CommandSpec;
+}

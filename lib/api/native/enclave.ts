@@ -1,0 +1,38 @@
+import * as v from "valibot";
+import { page } from "../../state/state.ts";
+import type { EnclaveRecord } from "../../state/types.ts";
+import { timestamp } from "./proto.ts";
+import { command } from "./command.ts";
+import { ListSchema, Name, pageSize } from "./schemas.ts";
+
+const ByName = v.object({ name: Name });
+
+/** The EnclaveStatusResponse of an enclave. */
+function status(e: EnclaveRecord) {
+  return { name: e.name, created_at: timestamp(e.createdAt), created_by: e.createdBy };
+}
+
+/** ENCLAVE:* commands (101–104). */
+export const enclaveCommands = [
+  command({
+    id: 101, name: "ENCLAVE:CREATE", request: "CreateEnclaveRequest", schema: ByName, write: true, inEnclave: false,
+    run: (ctx, req) => ctx.node.write({ type: "enclave.create", name: req.name, at: Date.now(), by: ctx.identity }),
+  }),
+  command({
+    id: 102, name: "ENCLAVE:DELETE", request: "DeleteEnclaveRequest", schema: ByName, write: true, inEnclave: false,
+    run: (ctx, req) => ctx.node.write({ type: "enclave.delete", name: req.name }),
+  }),
+  command({
+    id: 103, name: "ENCLAVE:STATUS", request: "EnclaveStatusRequest", response: "EnclaveStatusResponse",
+    schema: ByName, write: false, inEnclave: false,
+    run: (ctx, req) => status(ctx.node.state.enclave(req.name).record),
+  }),
+  command({
+    id: 104, name: "ENCLAVE:LIST", request: "ListRequest", response: "ListEnclavesResponse",
+    schema: ListSchema, write: false, inEnclave: false,
+    run: (ctx, req) => {
+      const p = page(ctx.node.state.enclaves, req.prefix, req.continue_at, pageSize(req.limit));
+      return { enclaves: p.items.map((e) => status(e.record)), continue_at: p.continueAt };
+    },
+  }),
+];

@@ -1,0 +1,105 @@
+import * as v from "valibot";
+import { encrypt } from "../../crypto/ciphertext.ts";
+import { decryptWithVersions } from "../../crypto/keyring.ts";
+import { mac } from "../../crypto/mac.ts";
+import { randomBytes } from "../../crypto/random.ts";
+import { encodeBase64 } from "../../state/base64.ts";
+import { Errors } from "../../state/errors.ts";
+import { page } from "../../state/state.ts";
+import type { KeyRing, KeyVersion } from "../../state/types.ts";
+import { command } from "./command.ts";
+import { timestamp } from "./proto.ts";
+import { Bytes, ListSchema, Name, pageSize, Version } from "./schemas.ts";
+
+const KeyType = v.pipe(
+  v.picklist(["", "AES256", "ChaCha20"], "invalid key type: use AES256 or ChaCha20"),
+  v.transform((t) => (t === "" ? "AES256" : t) as "AES256" | "ChaCha20"),
+);
+const MAX_GENERATE = 1024;
+
+/** The KeyStatusResponse of one key version. */
+function status(ring: KeyRing, kv: KeyVersion) {
+  return { name: ring.name, version: kv.version, type: kv.type, created_at: timestamp(kv.createdAt), created_by: kv.createdBy };
+}
+
+/** KEY:* commands (201–208, 210). */
+export const keyCommands = [
+  command({
+    id: 201, name: "KEY:CREATE", request: "CreateKeyRequest", write: true, inEnclave: true,
+    schema: v.object({ name: Name, type: KeyType, add_version: v.boolean() }),
+    run: (ctx, req) =>
+      ctx.node.write({
+        type: "key.create", enclave: ctx.enclave, name: req.name, keyType: req.type, material: encodeBase64(randomBytes(32)),
+        addVersion: req.add_version, at: Date.now(), by: ctx.identity,
+      }),
+  }),
+  command({
+    id: 202, name: "KEY:DELETE", request: "DeleteKeyRequest", write: true, inEnclave: true,
+    schema: v.object({ name: Name, version: Version, all_versions: v.boolean() }),
+    run: (ctx, req) =>
+      ctx.node.write({ type: "key.delete", enclave: ctx.enclave, name: req.name, version: req.version, allVersions: req.all_versions }),
+  }),
+  command({
+    id: 203, name: "KEY:IMPORT", request: "ImportKeyRequest", write: true, inEnclave: true,
+    schema: v.object({ name: Name, type: KeyType, key: v.pipe(Bytes, v.length(32, "invalid key: must be 32 bytes")) }),
+    run: (ctx, req) =>
+      ctx.node.write({
+        type: "key.create", enclave: ctx.enclave, name: req.name, keyType: req.type, material: encodeBase64(req.key),
+        addVersion: false, at: Date.now(), by: ctx.identity,
+      }),
+  }),
+  command({
+    id: 204, name: "KEY:STATUS", request: "KeyStatusRequest", response: "KeyStatusResponse", write: false, inEnclave: true,
+    schema: v.object({ name: Name, version: Version }),
+    run: (ctx, req) => {
+      const ring = ctx.node.state.keyRing(ctx.enclave, req.name);
+      return status(ring, ctx.node.state.keyVersion(ctx.enclave, req.name, req.version));
+    },
+  }),
+  command({
+    id: 205, name: "KEY:ENCRYPT", request: "EncryptRequest", response: "EncryptResponse", write: false, inEnclave: true,
+    schema: v.object({ name: Name, version: Version, plaintext: Bytes, associated_data: Bytes }),
+    run: (ctx, req) => {
+      const kv = ctx.node.state.keyVersion(ctx.enclave, req.name, req.version);
+      return { version: kv.version, ciphertext: encrypt(kv.type, kv.material, kv.version, req.plaintext, req.associated_data) };
+    },
+  }),
+  command({
+    id: 206, name: "KEY:DECRYPT", request: "DecryptRequest", response: "DecryptResponse", write: false, inEnclave: true,
+    schema: v.object({ name: Name, version: Version, ciphertext: Bytes, associated_data: Bytes }),
+    run: (ctx, req) => {
+      const ring = ctx.node.state.keyRing(ctx.enclave, req.name);
+      const plaintext = decryptWithVersions(ring.versions, req.version, req.ciphertext, req.associated_data);
+      if (!plaintext) throw Errors.invalidCiphertext();
+      return { plaintext };
+    },
+  }),
+  command({
+    id: 207, name: "KEY:GENERATE", request: "GenerateKeyRequest", response: "GenerateKeyResponse", write: false, inEnclave: true,
+    schema: v.object({
+      name: Name, version: Version, associated_data: Bytes,
+      length: v.pipe(v.number(), v.maxValue(MAX_GENERATE, `invalid length: at most ${MAX_GENERATE} bytes`)),
+    }),
+    run: (ctx, req) => {
+      const kv = ctx.node.state.keyVersion(ctx.enclave, req.name, req.version);
+      const plaintext = randomBytes(req.length === 0 ? 32 : req.length);
+      return { version: kv.version, plaintext, ciphertext: encrypt(kv.type, kv.material, kv.version, plaintext, req.associated_data) };
+    },
+  }),
+  command({
+    id: 208, name: "KEY:LIST", request: "ListRequest", response: "ListKeysResponse", write: false, inEnclave: true,
+    schema: ListSchema,
+    run: (ctx, req) => {
+      const p = page(ctx.node.state.enclave(ctx.enclave).keys, req.prefix, req.continue_at, pageSize(req.limit));
+      return { keys: p.items.map((r) => status(r, r.versions[r.versions.length - 1])), continue_at: p.continueAt };
+    },
+  }),
+  command({
+    id: 210, name: "KEY:MAC", request: "MACRequest", response: "MACResponse", write: false, inEnclave: true,
+    schema: v.object({ name: Name, version: Version, message: Bytes }),
+    run: (ctx, req) => {
+      const kv = ctx.node.state.keyVersion(ctx.enclave, req.name, req.version);
+      return { version: kv.version, mac: mac(kv.material, req.message) };
+    },
+  }),
+];

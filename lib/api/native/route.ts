@@ -1,0 +1,77 @@
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import * as v from "valibot";
+import { Errors, KmsError } from "../../state/errors.ts";
+import { nameProblem } from "../../state/names.ts";
+import type { AppDeps, Env } from "../env.ts";
+import type { CommandContext, CommandSpec } from "./command.ts";
+import { COMMANDS } from "./commands.ts";
+import { encodeFrames, type Frame, FrameError, parseFrames } from "./frames.ts";
+import { decode, encode, InvalidMessageError } from "./proto.ts";
+import { errorReply, framesReply } from "./reply.ts";
+
+/** Largest request body, and most frames in one pipelined request. */
+export const MAX_BODY = 8 << 20;
+export const MAX_FRAMES = 10_000;
+
+interface Decoded {
+  readonly spec: CommandSpec;
+  readonly req: unknown;
+}
+
+/** The native protocol's command endpoint: POST /v1/kms[/<enclave>] with framed protobuf. */
+export function nativeRoutes(deps: AppDeps): Hono<Env> {
+  const app = new Hono<Env>();
+  const limit = bodyLimit({
+    maxSize: MAX_BODY,
+    onError: (c) => errorReply(new KmsError(413, `request body too large: at most ${MAX_BODY} bytes`), c.req.header("accept")),
+  });
+  const handle = async (c: import("hono").Context<Env>, enclave: string) => {
+    const accept = c.req.header("accept");
+    try {
+      const identity = c.env.identity;
+      if (!identity || identity !== deps.node.info.adminIdentity) throw Errors.accessDenied();
+      const frames = parseFrames(new Uint8Array(await c.req.arrayBuffer()), MAX_FRAMES);
+      const decoded = frames.map(decodeFrame);
+      if (decoded.length > 1 && decoded.some((d) => d.spec.write)) {
+        throw Errors.badRequest("invalid request: write commands cannot be pipelined");
+      }
+      const ctx: CommandContext = { node: deps.node, enclave, identity };
+      if (decoded.some((d) => d.spec.inEnclave)) checkEnclave(ctx);
+      const replies: Frame[] = [];
+      for (const d of decoded) {
+        const out = await d.spec.run(ctx, d.req);
+        replies.push({ id: d.spec.id, payload: d.spec.response && out ? encode(d.spec.response, out) : new Uint8Array() });
+      }
+      return framesReply(encodeFrames(replies));
+    } catch (err) {
+      return errorReply(toKmsError(err), accept);
+    }
+  };
+  app.post("/v1/kms", limit, (c) => handle(c, ""));
+  app.post("/v1/kms/", limit, (c) => handle(c, ""));
+  app.post("/v1/kms/:enclave", limit, (c) => handle(c, c.req.param("enclave")));
+  return app;
+}
+
+/** Looks up, decodes and validates one frame; any problem is a 400 naming it. */
+function decodeFrame(frame: Frame): Decoded {
+  const spec = COMMANDS.get(frame.id);
+  if (!spec) throw Errors.badRequest(`invalid request: unknown command ${frame.id}`);
+  const message = decode(spec.request, frame.payload);
+  const r = v.safeParse(spec.schema, message);
+  if (!r.success) throw Errors.badRequest(`invalid ${spec.name} request: ${r.issues[0].message}`);
+  return { spec, req: r.output };
+}
+
+/** Enclave-scoped commands need an existing enclave named by the path. */
+function checkEnclave(ctx: CommandContext): void {
+  if (ctx.enclave === "" || nameProblem(ctx.enclave)) throw Errors.enclaveNotFound();
+  ctx.node.state.enclave(ctx.enclave);
+}
+
+function toKmsError(err: unknown): KmsError {
+  if (err instanceof KmsError) return err;
+  if (err instanceof FrameError || err instanceof InvalidMessageError) return Errors.badRequest(err.message);
+  return new KmsError(500, "internal server error");
+}

@@ -1,0 +1,73 @@
+import http from "node:http";
+import https from "node:https";
+import type { AddressInfo } from "node:net";
+import tls from "node:tls";
+import { getRequestListener } from "@hono/node-server";
+import type { Hono } from "hono";
+import { identityOfCertificate } from "../identity/identity.ts";
+import type { Env } from "./env.ts";
+
+/** TLS material and address of a listener. */
+export interface ServeOptions {
+  readonly key: string;
+  readonly cert: string;
+  readonly hostname: string;
+  readonly port: number;
+}
+
+/** A listening server. */
+export interface Listener {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+type PeerSocket = tls.TLSSocket;
+const identities = new WeakMap<PeerSocket, string | undefined>();
+
+/** The h1: identity of a connection's client certificate, computed once per connection. */
+function identityOf(socket: PeerSocket): string | undefined {
+  if (identities.has(socket)) return identities.get(socket);
+  let id: string | undefined;
+  const peer = socket.getPeerCertificate?.(true);
+  if (peer?.raw) id = identityOfCertificate(new Uint8Array(peer.raw));
+  identities.set(socket, id);
+  return id;
+}
+
+/**
+ * Serves a hono app over TLS, asking every client for a certificate but
+ * accepting any (or none): identity is the public key, and /version and the
+ * health checks must answer probes without one. Bun only exposes client
+ * certificates on node:tls sockets, so there the TLS server hands sockets to
+ * node:http; Deno's bridge breaks keep-alive, so there node:https is used.
+ */
+export function serveTls(app: Hono<Env>, opts: ServeOptions): Promise<Listener> {
+  const listener = getRequestListener((request, env) => {
+    const socket = (env as { incoming: http.IncomingMessage }).incoming.socket as PeerSocket;
+    return app.fetch(request, { identity: identityOf(socket) });
+  });
+  const tlsOptions = { key: opts.key, cert: opts.cert, requestCert: true, rejectUnauthorized: false, minVersion: "TLSv1.2" as const };
+  let server: tls.Server | https.Server;
+  if (typeof (globalThis as { Deno?: unknown }).Deno !== "undefined") {
+    server = https.createServer(tlsOptions, listener);
+  } else {
+    const inner = http.createServer(listener);
+    server = tls.createServer(tlsOptions, (socket) => inner.emit("connection", socket));
+    server.on("close", () => inner.close());
+  }
+  server.on("tlsClientError", () => {}); // a failed handshake is the client's problem, not the server's
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port, opts.hostname, () => {
+      server.off("error", reject);
+      resolve({
+        port: (server.address() as AddressInfo).port,
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            (server as https.Server).closeAllConnections?.();
+          }),
+      });
+    });
+  });
+}

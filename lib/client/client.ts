@@ -1,0 +1,144 @@
+import { clientCredentials, parseApiKey } from "../identity/apikey.ts";
+import { encodeFrames, parseFrames } from "../api/native/frames.ts";
+import { decode, encode } from "../api/native/proto.ts";
+import { Transport, TransportError } from "./transport.ts";
+
+/** How to reach a kms cluster. */
+export interface ClientOptions {
+  /** host:port or https://host:port, one per node. */
+  readonly servers: readonly string[];
+  readonly apiKey: string;
+  readonly ca?: string;
+  readonly insecure?: boolean;
+  readonly timeoutMs?: number;
+}
+
+/** An error the server answered with: its status and message. */
+export class KmsClientError extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.name = "KmsClientError";
+    this.status = status;
+  }
+}
+
+/** One command of a pipelined request. */
+export interface Call {
+  readonly id: number;
+  readonly request: string;
+  readonly response?: string;
+  readonly message: Record<string, unknown>;
+}
+
+type Message = Record<string, unknown>;
+
+/** Normalises `host:port` to `https://host:port`. */
+export function serverUrl(server: string): string {
+  const s = server.trim();
+  return /^https?:\/\//.test(s) ? s : `https://${s}`;
+}
+
+/**
+ * A client of the native protocol. It picks servers at random, skips ones that
+ * failed recently, and retries transport errors (never HTTP errors) on others.
+ */
+export class KmsClient {
+  readonly identity: string;
+  readonly #servers: string[];
+  readonly #transport: Transport;
+  readonly #failedAt = new Map<string, number>();
+
+  constructor(opts: ClientOptions) {
+    if (opts.servers.length === 0) throw new Error("no server: set MINIO_KMS_SERVER to host:port[,host:port…]");
+    const key = parseApiKey(opts.apiKey);
+    this.identity = key.identity;
+    this.#servers = opts.servers.map(serverUrl);
+    this.#transport = new Transport({ ...clientCredentials(key), ca: opts.ca, insecure: opts.insecure, timeoutMs: opts.timeoutMs });
+  }
+
+  /** Sends one HTTP request, failing over between servers on transport errors. */
+  async request(method: string, path: string, body?: Uint8Array, headers?: Record<string, string>) {
+    const now = Date.now();
+    const order = [...this.#servers].sort(() => Math.random() - 0.5)
+      .sort((a, b) => Number((this.#failedAt.get(a) ?? 0) > now - 30_000) - Number((this.#failedAt.get(b) ?? 0) > now - 30_000));
+    let last: unknown;
+    for (const server of order) {
+      try {
+        return await this.#transport.request(server, method, path, body, headers);
+      } catch (err) {
+        if (!(err instanceof TransportError)) throw err;
+        this.#failedAt.set(server, Date.now());
+        last = err;
+      }
+    }
+    throw last;
+  }
+
+  /** Sends calls as one pipelined request to enclave (or "" for cluster-wide commands); one reply per call. */
+  async batch(enclave: string, calls: readonly Call[]): Promise<Message[]> {
+    const body = encodeFrames(calls.map((c) => ({ id: c.id, payload: encode(c.request, c.message) })));
+    const path = enclave ? `/v1/kms/${encodeURIComponent(enclave)}` : "/v1/kms";
+    const reply = await this.request("POST", path, body, { "content-type": "application/octet-stream", accept: "application/octet-stream" });
+    if (reply.status !== 200) throw errorOf(reply.status, reply.contentType, reply.body);
+    const frames = parseFrames(reply.body, calls.length);
+    if (frames.length !== calls.length) throw new Error(`server replied with ${frames.length} frames to ${calls.length} calls`);
+    return frames.map((f, i) => (calls[i].response ? decode(calls[i].response!, f.payload) : {}));
+  }
+
+  /** Sends one call. */
+  async call(enclave: string, c: Call): Promise<Message> {
+    return (await this.batch(enclave, [c]))[0];
+  }
+
+  /** GET /version. */
+  async version(): Promise<Message> {
+    const r = await this.request("GET", "/version", undefined, { accept: "application/json" });
+    if (r.status !== 200) throw errorOf(r.status, r.contentType, r.body);
+    return JSON.parse(new TextDecoder().decode(r.body));
+  }
+
+  clusterStatus = () => this.call("", { id: 3, request: "ClusterStatusRequest", response: "ClusterStatusResponse", message: {} });
+  createEnclave = (name: string) => this.call("", { id: 101, request: "CreateEnclaveRequest", message: { name } });
+  deleteEnclave = (name: string) => this.call("", { id: 102, request: "DeleteEnclaveRequest", message: { name } });
+  enclaveStatus = (name: string) =>
+    this.call("", { id: 103, request: "EnclaveStatusRequest", response: "EnclaveStatusResponse", message: { name } });
+  listEnclaves = (prefix = "", continueAt = "", limit = 0) =>
+    this.call("", { id: 104, request: "ListRequest", response: "ListEnclavesResponse", message: { prefix, continue_at: continueAt, limit } });
+
+  createKey = (enclave: string, name: string, type = "", addVersion = false) =>
+    this.call(enclave, { id: 201, request: "CreateKeyRequest", message: { name, type, add_version: addVersion } });
+  deleteKey = (enclave: string, name: string, version = 0, allVersions = false) =>
+    this.call(enclave, { id: 202, request: "DeleteKeyRequest", message: { name, version, all_versions: allVersions } });
+  importKey = (enclave: string, name: string, key: Uint8Array, type = "") =>
+    this.call(enclave, { id: 203, request: "ImportKeyRequest", message: { name, type, key } });
+  keyStatus = (enclave: string, name: string, version = 0) =>
+    this.call(enclave, { id: 204, request: "KeyStatusRequest", response: "KeyStatusResponse", message: { name, version } });
+  encrypt = (enclave: string, name: string, plaintext: Uint8Array, associatedData = new Uint8Array(), version = 0) =>
+    this.call(enclave, { id: 205, request: "EncryptRequest", response: "EncryptResponse", message: { name, version, plaintext, associated_data: associatedData } });
+  decrypt = (enclave: string, name: string, ciphertext: Uint8Array, associatedData = new Uint8Array(), version = 0) =>
+    this.call(enclave, { id: 206, request: "DecryptRequest", response: "DecryptResponse", message: { name, version, ciphertext, associated_data: associatedData } });
+  generate = (enclave: string, name: string, associatedData = new Uint8Array(), length = 0, version = 0) =>
+    this.call(enclave, { id: 207, request: "GenerateKeyRequest", response: "GenerateKeyResponse", message: { name, version, associated_data: associatedData, length } });
+  listKeys = (enclave: string, prefix = "", continueAt = "", limit = 0) =>
+    this.call(enclave, { id: 208, request: "ListRequest", response: "ListKeysResponse", message: { prefix, continue_at: continueAt, limit } });
+  mac = (enclave: string, name: string, message: Uint8Array, version = 0) =>
+    this.call(enclave, { id: 210, request: "MACRequest", response: "MACResponse", message: { name, version, message } });
+
+  /** Closes idle connections. */
+  close(): void {
+    this.#transport.close();
+  }
+}
+
+/** The server's error from a non-200 reply (protobuf or JSON). */
+function errorOf(status: number, contentType: string, body: Uint8Array): KmsClientError {
+  let message = `HTTP ${status}`;
+  try {
+    if (contentType.includes("application/json")) message = JSON.parse(new TextDecoder().decode(body)).message ?? message;
+    else if (body.length) message = String(decode("ErrResponse", body).message || message);
+  } catch {
+    // keep the status line: the body was not an error message
+  }
+  return new KmsClientError(status, message);
+}

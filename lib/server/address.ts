@@ -1,0 +1,23 @@
+import os from "node:os";
+
+/** A listen address split into host and port. */
+export interface ListenAddress {
+  readonly hostname: string;
+  readonly port: number;
+}
+
+/** Parses `:7373`, `host:7373` or `[::1]:7373`; an empty host means every IPv4 interface. */
+export function parseListenAddress(addr: string): ListenAddress {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(addr);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new Error(`invalid address '${addr}': expected [HOST]:PORT, e.g. :7373 or 127.0.0.1:7373`);
+  return { hostname: m[1] ?? (m[2] || "0.0.0.0"), port };
+}
+
+/** The URLs a client can use to reach a listener, one per local interface for wildcard addresses. */
+export function reachableUrls(hostname: string, port: number): string[] {
+  const hosts = hostname === "0.0.0.0" || hostname === "::"
+    ? Object.values(os.networkInterfaces()).flat().filter((i) => i && i.family === "IPv4").map((i) => i!.address)
+    : [hostname];
+  return hosts.map((h) => `https://${h.includes(":") ? `[${h}]` : h}:${port}`);
+}

@@ -1,0 +1,70 @@
+import { createApp } from "../api/app.ts";
+import { type Listener, serveTls } from "../api/serve.ts";
+import { SoftHsm } from "../hsm/soft.ts";
+import { apiKeyFromSeed, parseApiKey } from "../identity/apikey.ts";
+import { stateOf } from "../state/records.ts";
+import { openStore } from "../store/store.ts";
+import { parseListenAddress, reachableUrls } from "./address.ts";
+import { KmsNode } from "./node.ts";
+import { selfSignedTls, type TlsMaterial, tlsFromFiles } from "./tls.ts";
+import { VERSION } from "./version.ts";
+
+/** How to start a server. */
+export interface ServerOptions {
+  readonly dir: string;
+  readonly hsmKey: string;
+  readonly addr: string;
+  readonly tlsCert?: string;
+  readonly tlsKey?: string;
+  /** Called when the node must stop (e.g. the disk failed). */
+  readonly onFatal: (err: unknown) => void;
+}
+
+/** A started server. */
+export interface RunningServer {
+  readonly urls: string[];
+  readonly port: number;
+  /** True when this start created the data directory. */
+  readonly created: boolean;
+  readonly adminIdentity: string;
+  close(): Promise<void>;
+}
+
+/** The admin API key the HSM key derives; never stored anywhere. */
+export function adminApiKey(hsm: SoftHsm): string {
+  return apiKeyFromSeed(hsm.derive("admin-api-key"));
+}
+
+/** Opens (or creates) the data directory, loads the state into memory and serves the APIs over TLS. */
+export async function startServer(opts: ServerOptions): Promise<RunningServer> {
+  const hsm = SoftHsm.parse(opts.hsmKey);
+  const { hostname, port } = parseListenAddress(opts.addr);
+  const store = await openStore(opts.dir, hsm);
+  let listener: Listener | undefined;
+  try {
+    const records = await store.load();
+    const state = stateOf(records);
+    const tls: TlsMaterial = opts.tlsCert && opts.tlsKey
+      ? await tlsFromFiles(opts.tlsCert, opts.tlsKey)
+      : await selfSignedTls(opts.dir, store, records, hostname === "0.0.0.0" ? [] : [hostname]);
+    const adminIdentity = parseApiKey(adminApiKey(hsm)).identity;
+    const node = new KmsNode(state, store, { version: VERSION, host: `${hostname}:${port}`, startedAt: Date.now(), adminIdentity }, opts.onFatal);
+    listener = await serveTls(createApp({ node }), { key: tls.key, cert: tls.cert, hostname, port });
+    const bound = listener;
+    node.info = { ...node.info, host: `${hostname}:${bound.port}` };
+    return {
+      urls: reachableUrls(hostname, bound.port),
+      port: bound.port,
+      created: store.created,
+      adminIdentity,
+      close: async () => {
+        await bound.close();
+        await store.close();
+      },
+    };
+  } catch (err) {
+    await listener?.close();
+    await store.close();
+    throw err;
+  }
+}
