@@ -1,0 +1,107 @@
+/**
+ * Authenticated encryption under per-message keys (see message-key.ts):
+ * AES-256-GCM or ChaCha20-Poly1305 with a 12-byte nonce and 16-byte tag.
+ */
+import { createCipheriv, createDecipheriv } from "node:crypto";
+import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
+import { aesMessageKey, chachaMessageKey, IV_SIZE, type KeyType, MASTER_KEY_SIZE } from "./message-key.ts";
+
+export type { KeyType } from "./message-key.ts";
+
+/** Bytes of AEAD nonce. */
+export const NONCE_SIZE = 12;
+/** Bytes of authentication tag appended to every sealed message. */
+export const TAG_SIZE = 16;
+
+/** Encrypts and authenticates plaintext and aad; returns ciphertext‖tag. Throws on bad arguments. */
+export function seal(
+  type: KeyType,
+  master: Uint8Array,
+  iv: Uint8Array,
+  nonce: Uint8Array,
+  plaintext: Uint8Array,
+  aad: Uint8Array,
+): Uint8Array {
+  const out = new Uint8Array(plaintext.length + TAG_SIZE);
+  sealInto(type, master, iv, nonce, plaintext, aad, out, 0);
+  return out;
+}
+
+/** Like seal, but writes ciphertext‖tag into `out` at `offset`, saving a copy for framed formats. */
+export function sealInto(
+  type: KeyType,
+  master: Uint8Array,
+  iv: Uint8Array,
+  nonce: Uint8Array,
+  plaintext: Uint8Array,
+  aad: Uint8Array,
+  out: Uint8Array,
+  offset: number,
+): void {
+  // Programming errors, not attacks: fail loudly, and without echoing any bytes.
+  if (master.length !== MASTER_KEY_SIZE) throw new RangeError(`seal: master key must be ${MASTER_KEY_SIZE} bytes`);
+  if (iv.length !== IV_SIZE) throw new RangeError(`seal: iv must be ${IV_SIZE} bytes`);
+  if (nonce.length !== NONCE_SIZE) throw new RangeError(`seal: nonce must be ${NONCE_SIZE} bytes`);
+  if (out.length - offset < plaintext.length + TAG_SIZE) throw new RangeError("seal: output too small");
+  if (type === "AES256") {
+    const key = aesMessageKey(master, iv);
+    // GCM's default tag is 16 bytes; passing authTagLength costs ~10% on Bun.
+    const cipher = createCipheriv("aes-256-gcm", key, nonce);
+    key.fill(0);
+    cipher.setAAD(aad);
+    const body = cipher.update(plaintext);
+    const tail = cipher.final(); // empty for GCM, but part of the contract
+    out.set(body, offset);
+    out.set(tail, offset + body.length);
+    out.set(cipher.getAuthTag(), offset + plaintext.length);
+  } else if (type === "ChaCha20") {
+    const key = chachaMessageKey(master, iv);
+    out.set(chacha20poly1305(key, nonce, aad).encrypt(plaintext), offset);
+    key.fill(0);
+  } else {
+    throw new TypeError("seal: unsupported key type");
+  }
+}
+
+/** Verifies and decrypts ciphertext‖tag; null when not authentic or any argument is malformed. */
+export function open(
+  type: KeyType,
+  master: Uint8Array,
+  iv: Uint8Array,
+  nonce: Uint8Array,
+  sealed: Uint8Array,
+  aad: Uint8Array,
+): Uint8Array | null {
+  if (master.length !== MASTER_KEY_SIZE || iv.length !== IV_SIZE || nonce.length !== NONCE_SIZE) return null;
+  if (sealed.length < TAG_SIZE) return null;
+  const bodyLength = sealed.length - TAG_SIZE;
+  try {
+    if (type === "AES256") {
+      const key = aesMessageKey(master, iv);
+      const decipher = createDecipheriv("aes-256-gcm", key, nonce, { authTagLength: TAG_SIZE });
+      key.fill(0);
+      decipher.setAAD(aad);
+      decipher.setAuthTag(sealed.subarray(bodyLength));
+      const body = decipher.update(sealed.subarray(0, bodyLength));
+      const tail = decipher.final(); // throws when the tag does not verify
+      // Copy out of Node's Buffer (which may share a pooled slab) into an array the caller owns.
+      const plaintext = new Uint8Array(bodyLength);
+      plaintext.set(body);
+      plaintext.set(tail, body.length);
+      body.fill(0);
+      return plaintext;
+    }
+    if (type === "ChaCha20") {
+      const key = chachaMessageKey(master, iv);
+      try {
+        return chacha20poly1305(key, nonce, aad).decrypt(sealed);
+      } finally {
+        key.fill(0);
+      }
+    }
+    return null;
+  } catch {
+    // Authentication failures and malformed input look the same to the caller, by design.
+    return null;
+  }
+}

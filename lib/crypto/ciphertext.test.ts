@@ -1,0 +1,113 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { CIPHERTEXT_OVERHEAD, ciphertextVersion, decrypt, encrypt } from "./ciphertext.ts";
+import { open, type KeyType } from "./aead.ts";
+import { randomBytes } from "./random.ts";
+
+const toHex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+const TYPES: KeyType[] = ["AES256", "ChaCha20"];
+const master = randomBytes(32);
+const ad = new TextEncoder().encode("enclave/key-1");
+const NO_AD = new Uint8Array(0);
+
+const flip = (b: Uint8Array, i: number, mask = 0x01) => {
+  const c = b.slice();
+  c[i] ^= mask;
+  return c;
+};
+
+test("CIPHERTEXT_OVERHEAD is 50", () => assert.equal(CIPHERTEXT_OVERHEAD, 50));
+
+for (const type of TYPES) {
+  test(`${type}: round trips empty and 1 MiB plaintexts, with and without associated data`, () => {
+    for (const pt of [new Uint8Array(0), randomBytes(1), randomBytes(1 << 20)]) {
+      for (const data of [NO_AD, ad]) {
+        const ct = encrypt(type, master, 7, pt, data);
+        assert.equal(ct.length, pt.length + CIPHERTEXT_OVERHEAD);
+        const back = decrypt(type, master, ct, data);
+        assert.ok(back !== null, `length ${pt.length}`);
+        assert.equal(back.length, pt.length);
+        assert.ok(Buffer.from(back).equals(Buffer.from(pt)));
+      }
+    }
+  });
+
+  test(`${type}: v1 layout and header are as specified`, () => {
+    const pt = new TextEncoder().encode("secret");
+    const ct = encrypt(type, master, 0x01020304, pt, ad);
+    assert.equal(toHex(ct.subarray(0, 6)), "6b0101020304");
+    // iv at 6..22, nonce at 22..34, AEAD over header ‖ ad.
+    const header = ct.subarray(0, 6);
+    const aad = new Uint8Array([...header, ...ad]);
+    assert.deepEqual(open(type, master, ct.subarray(6, 22), ct.subarray(22, 34), ct.subarray(34), aad), pt);
+    // The header really is in the AAD: ad alone does not verify.
+    assert.equal(open(type, master, ct.subarray(6, 22), ct.subarray(22, 34), ct.subarray(34), ad), null);
+  });
+
+  test(`${type}: every flipped byte (header, iv, nonce, body, tag) is rejected`, () => {
+    const ct = encrypt(type, master, 3, new TextEncoder().encode("hi"), ad);
+    assert.equal(ct.length, 52);
+    for (let i = 0; i < ct.length; i++) {
+      for (const mask of [0x01, 0x80]) {
+        assert.equal(decrypt(type, master, flip(ct, i, mask), ad), null, `byte ${i} mask ${mask}`);
+      }
+    }
+    assert.deepEqual(decrypt(type, master, ct, ad), new TextEncoder().encode("hi"));
+  });
+
+  test(`${type}: wrong associated data, truncation, wrong master, changed version → null`, () => {
+    const ct = encrypt(type, master, 9, randomBytes(40), ad);
+    assert.equal(decrypt(type, master, ct, NO_AD), null);
+    assert.equal(decrypt(type, master, ct, flip(ad, ad.length - 1)), null);
+    assert.equal(decrypt(type, master, ct, new Uint8Array([...ad, 0])), null);
+    assert.equal(decrypt(type, master, ct.subarray(0, ct.length - 1), ad), null);
+    for (let n = 0; n < CIPHERTEXT_OVERHEAD; n++) assert.equal(decrypt(type, master, ct.subarray(0, n), ad), null);
+    assert.equal(decrypt(type, flip(master, 0), ct, ad), null);
+    assert.equal(decrypt(type, randomBytes(32), ct, ad), null);
+    assert.equal(decrypt(type, master.subarray(1), ct, ad), null);
+    const bumped = ct.slice();
+    new DataView(bumped.buffer).setUint32(2, 10, false);
+    assert.equal(ciphertextVersion(bumped), 10);
+    assert.equal(decrypt(type, master, bumped, ad), null);
+  });
+
+  test(`${type}: two encryptions of the same plaintext differ`, () => {
+    const pt = new TextEncoder().encode("same");
+    const a = encrypt(type, master, 1, pt, ad);
+    const b = encrypt(type, master, 1, pt, ad);
+    assert.notEqual(toHex(a), toHex(b));
+    assert.notEqual(toHex(a.subarray(6, 22)), toHex(b.subarray(6, 22)), "iv");
+    assert.notEqual(toHex(a.subarray(22, 34)), toHex(b.subarray(22, 34)), "nonce");
+  });
+}
+
+test("decrypt under the other key type fails", () => {
+  const ct = encrypt("AES256", master, 1, randomBytes(32), ad);
+  assert.equal(decrypt("ChaCha20", master, ct, ad), null);
+});
+
+test("ciphertextVersion returns the key version of v1 ciphertexts", () => {
+  for (const v of [0, 1, 255, 256, 65536, 0x7fffffff, 0xffffffff]) {
+    assert.equal(ciphertextVersion(encrypt("AES256", master, v, new Uint8Array(0), NO_AD)), v);
+  }
+});
+
+test("ciphertextVersion is undefined for non-v1 input; decrypt returns null", () => {
+  const ct = encrypt("AES256", master, 5, randomBytes(10), ad);
+  assert.equal(ciphertextVersion(ct.subarray(0, 49)), undefined);
+  assert.equal(ciphertextVersion(new Uint8Array(0)), undefined);
+  assert.equal(ciphertextVersion(flip(ct, 0)), undefined);
+  assert.equal(ciphertextVersion(flip(ct, 1, 0x03)), undefined);
+  assert.equal(decrypt("AES256", master, flip(ct, 1, 0x03), ad), null);
+  // Works on a view into a larger buffer too.
+  const big = new Uint8Array(ct.length + 3);
+  big.set(ct, 3);
+  assert.equal(ciphertextVersion(big.subarray(3)), 5);
+  assert.ok(decrypt("AES256", master, big.subarray(3), ad) !== null);
+});
+
+test("encrypt rejects versions that are not uint32", () => {
+  for (const v of [-1, 0x100000000, 1.5, NaN]) {
+    assert.throws(() => encrypt("AES256", master, v, new Uint8Array(0), NO_AD), RangeError);
+  }
+});
