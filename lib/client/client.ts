@@ -1,7 +1,7 @@
 import { clientCredentials, parseApiKey } from "../identity/apikey.ts";
 import { encodeFrames, parseFrames } from "../api/native/frames.ts";
 import { decode, encode } from "../api/native/proto.ts";
-import { Transport, TransportError } from "./transport.ts";
+import { createTransport, type Transport, TransportError } from "./transport.ts";
 
 /** How to reach a kms cluster. */
 export interface ClientOptions {
@@ -54,14 +54,15 @@ export class KmsClient {
     const key = parseApiKey(opts.apiKey);
     this.identity = key.identity;
     this.#servers = opts.servers.map(serverUrl);
-    this.#transport = new Transport({ ...clientCredentials(key), ca: opts.ca, insecure: opts.insecure, timeoutMs: opts.timeoutMs });
+    this.#transport = createTransport({ ...clientCredentials(key), ca: opts.ca, insecure: opts.insecure, timeoutMs: opts.timeoutMs });
   }
 
   /** Sends one HTTP request, failing over between servers on transport errors. */
   async request(method: string, path: string, body?: Uint8Array, headers?: Record<string, string>) {
-    const now = Date.now();
-    const order = [...this.#servers].sort(() => Math.random() - 0.5)
-      .sort((a, b) => Number((this.#failedAt.get(a) ?? 0) > now - 30_000) - Number((this.#failedAt.get(b) ?? 0) > now - 30_000));
+    // Random order spreads load; servers that failed in the last 30 s go last.
+    const recent = (s: string) => (this.#failedAt.get(s) ?? 0) > Date.now() - 30_000;
+    const shuffled = [...this.#servers].sort(() => Math.random() - 0.5);
+    const order = [...shuffled.filter((s) => !recent(s)), ...shuffled.filter(recent)];
     let last: unknown;
     for (const server of order) {
       try {
@@ -114,11 +115,11 @@ export class KmsClient {
     this.call(enclave, { id: 203, request: "ImportKeyRequest", message: { name, type, key } });
   keyStatus = (enclave: string, name: string, version = 0) =>
     this.call(enclave, { id: 204, request: "KeyStatusRequest", response: "KeyStatusResponse", message: { name, version } });
-  encrypt = (enclave: string, name: string, plaintext: Uint8Array, associatedData = new Uint8Array(), version = 0) =>
+  encrypt = (enclave: string, name: string, plaintext: Uint8Array, associatedData: Uint8Array = new Uint8Array(), version = 0) =>
     this.call(enclave, { id: 205, request: "EncryptRequest", response: "EncryptResponse", message: { name, version, plaintext, associated_data: associatedData } });
-  decrypt = (enclave: string, name: string, ciphertext: Uint8Array, associatedData = new Uint8Array(), version = 0) =>
+  decrypt = (enclave: string, name: string, ciphertext: Uint8Array, associatedData: Uint8Array = new Uint8Array(), version = 0) =>
     this.call(enclave, { id: 206, request: "DecryptRequest", response: "DecryptResponse", message: { name, version, ciphertext, associated_data: associatedData } });
-  generate = (enclave: string, name: string, associatedData = new Uint8Array(), length = 0, version = 0) =>
+  generate = (enclave: string, name: string, associatedData: Uint8Array = new Uint8Array(), length = 0, version = 0) =>
     this.call(enclave, { id: 207, request: "GenerateKeyRequest", response: "GenerateKeyResponse", message: { name, version, associated_data: associatedData, length } });
   listKeys = (enclave: string, prefix = "", continueAt = "", limit = 0) =>
     this.call(enclave, { id: 208, request: "ListRequest", response: "ListKeysResponse", message: { prefix, continue_at: continueAt, limit } });

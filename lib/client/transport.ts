@@ -21,8 +21,51 @@ export interface HttpReply {
 /** Thrown when a server cannot be reached at all (as opposed to answering with an error). */
 export class TransportError extends Error {}
 
-/** Keep-alive HTTPS requests with a client certificate, over node:https (Bun and Deno both have it). */
-export class Transport {
+/** Sends HTTPS requests with a client certificate. */
+export interface Transport {
+  /** Sends one request to `base` (https://host:port) and reads the whole reply. */
+  request(base: string, method: string, path: string, body?: Uint8Array, headers?: Record<string, string>): Promise<HttpReply>;
+  /** Closes idle connections. */
+  close(): void;
+}
+
+/** The fastest transport of this runtime: Bun's fetch (2× its node:https), node:https elsewhere. */
+export function createTransport(opts: TransportOptions): Transport {
+  return typeof (globalThis as { Bun?: unknown }).Bun !== "undefined" ? new BunFetchTransport(opts) : new NodeTransport(opts);
+}
+
+/** Bun's fetch, which takes client certificates through its `tls` option. */
+class BunFetchTransport implements Transport {
+  readonly #tls: Record<string, unknown>;
+  readonly #timeoutMs: number;
+
+  constructor(opts: TransportOptions) {
+    this.#tls = { key: opts.key, cert: opts.cert, ca: opts.ca, rejectUnauthorized: !opts.insecure };
+    this.#timeoutMs = opts.timeoutMs ?? 30_000;
+  }
+
+  async request(base: string, method: string, path: string, body?: Uint8Array, headers: Record<string, string> = {}): Promise<HttpReply> {
+    const url = new URL(path, base);
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method,
+        body: body as BodyInit | undefined,
+        headers,
+        signal: AbortSignal.timeout(this.#timeoutMs),
+        tls: this.#tls,
+      } as RequestInit);
+    } catch (err) {
+      throw new TransportError(`${url.host}: ${(err as Error).message}`);
+    }
+    return { status: res.status, contentType: res.headers.get("content-type") ?? "", body: new Uint8Array(await res.arrayBuffer()) };
+  }
+
+  close(): void {}
+}
+
+/** Keep-alive node:https, which Deno (and Node) provide with client certificates. */
+class NodeTransport implements Transport {
   readonly #agent: https.Agent;
   readonly #timeoutMs: number;
 

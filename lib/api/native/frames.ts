@@ -32,7 +32,7 @@ export function parseFrames(body: Uint8Array, maxFrames: number): Frame[] {
 }
 
 /** Joins frames into one body. */
-export function encodeFrames(frames: readonly Frame[]): Uint8Array {
+export function encodeFrames(frames: readonly Frame[]): Uint8Array<ArrayBuffer> {
   let size = 0;
   for (const f of frames) size += HEADER + f.payload.length;
   const out = new Uint8Array(size);

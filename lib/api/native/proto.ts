@@ -33,9 +33,9 @@ export function decode(name: string, bytes: Uint8Array): Record<string, unknown>
 }
 
 /** Encodes a plain object as message `name`. */
-export function encode(name: string, message: Record<string, unknown>): Uint8Array {
+export function encode(name: string, message: Record<string, unknown>): Uint8Array<ArrayBuffer> {
   const t = type(name);
-  return t.encode(t.fromObject(message)).finish();
+  return t.encode(t.fromObject(message)).finish() as Uint8Array<ArrayBuffer>;
 }
 
 /** A google.protobuf.Timestamp from milliseconds since the epoch. */

@@ -2,7 +2,7 @@ import { KmsError } from "../../state/errors.ts";
 import { encode } from "./proto.ts";
 
 /** A 200 reply of binary frames, with an explicit Content-Length (the Go client needs it). */
-export function framesReply(body: Uint8Array): Response {
+export function framesReply(body: Uint8Array<ArrayBuffer>): Response {
   return new Response(body, {
     status: 200,
     headers: { "content-type": "application/octet-stream", "content-length": String(body.length) },

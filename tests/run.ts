@@ -1,0 +1,73 @@
+/**
+ * The whole test suite: builds the binary, runs every test under Bun (unit and
+ * end-to-end, against the sources and the compiled binary), runs the unit
+ * tests under Deno, and prints the closing line `N passed, N failed`.
+ */
+import { spawn } from "node:child_process";
+import path from "node:path";
+
+const ROOT = path.resolve(import.meta.dirname, "..");
+const BIN = path.join(ROOT, "node_modules/.bin");
+
+interface Step {
+  readonly name: string;
+  readonly cmd: string[];
+  readonly env?: Record<string, string>;
+  /** Extracts [passed, failed] from the step's output. */
+  readonly count?: (out: string) => [number, number];
+}
+
+const bunCount = (out: string): [number, number] => [last(out, /^\s*(\d+) pass$/gm), last(out, /^\s*(\d+) fail$/gm)];
+const denoCount = (out: string): [number, number] => {
+  const m = /(\d+) passed[^|]*\|\s*(\d+) failed/.exec(out.split("\n").filter((l) => /passed.*failed/.test(l)).pop() ?? "");
+  return m ? [Number(m[1]), Number(m[2])] : [0, 0];
+};
+
+function last(out: string, re: RegExp): number {
+  const all = [...out.matchAll(re)];
+  return all.length ? Number(all[all.length - 1][1]) : 0;
+}
+
+const only = process.argv.slice(2);
+const steps: Step[] = [
+  { name: "compile", cmd: [path.join(ROOT, "compile.sh")] },
+  { name: "bun: unit and end-to-end tests (sources)", cmd: [`${BIN}/bun`, "test", "--timeout", "120000", ...(only.length ? only : ["lib", "tests"])], count: bunCount },
+  {
+    name: "bun: end-to-end tests (compiled binary)",
+    cmd: [`${BIN}/bun`, "test", "--timeout", "120000", "tests/binary"],
+    env: { KMS_BINARY: "dist/kms" },
+    count: bunCount,
+  },
+  { name: "deno: unit tests", cmd: [`${BIN}/deno`, "test", "-A", "--no-check", "lib/"], count: denoCount },
+];
+
+function run(step: Step): Promise<{ code: number; out: string }> {
+  console.log(`\n=== ${step.name}: ${step.cmd.map((c) => path.relative(ROOT, c) || c).join(" ")}`);
+  return new Promise((resolve) => {
+    const child = spawn(step.cmd[0], step.cmd.slice(1), { cwd: ROOT, env: { ...process.env, ...step.env }, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    const tee = (d: Buffer) => {
+      out += d;
+      process.stdout.write(d);
+    };
+    child.stdout.on("data", tee);
+    child.stderr.on("data", tee);
+    child.on("close", (code) => resolve({ code: code ?? 1, out }));
+  });
+}
+
+let passed = 0, failed = 0;
+for (const step of only.length ? steps.slice(0, 2) : steps) {
+  const { code, out } = await run(step);
+  if (step.count) {
+    const [p, f] = step.count(out);
+    passed += p;
+    // A runner that died without counting still failed.
+    failed += f || (code !== 0 ? 1 : 0);
+  } else if (code !== 0) {
+    failed++;
+    console.log(`=== ${step.name} failed (exit ${code})`);
+  }
+}
+console.log(`\n${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);
