@@ -1,0 +1,151 @@
+/**
+ * API keys: a private key in text form (`k1:` Ed25519 seed, `k2:` ECDSA
+ * scalar). Clients turn one into a self-signed TLS client certificate; the
+ * server knows the client only by the identity of its public key.
+ */
+
+import { Buffer } from "node:buffer";
+import { createPrivateKey, createPublicKey, randomBytes, type KeyObject } from "node:crypto";
+import * as der from "./der.ts";
+import { identityOfPublicKey } from "./identity.ts";
+import { pemEncode } from "./pem.ts";
+import { selfSignedCertificate } from "./x509.ts";
+
+/** A parsed API key. Holds no key text, so logging it cannot leak the secret. */
+export interface ApiKey {
+  readonly privateKey: KeyObject;
+  readonly identity: string;
+}
+
+/** Thrown for malformed API keys; the message never contains the key text. */
+export class InvalidApiKeyError extends Error {
+  constructor(reason: string) {
+    super(`invalid API key: ${reason}`);
+    this.name = "InvalidApiKeyError";
+  }
+}
+
+/** ECDSA curves by private scalar length: OIDs and group orders (SEC 2 / FIPS 186-4). */
+const curves = new Map<number, { name: string; oid: string; order: bigint }>([
+  [32, {
+    name: "P-256",
+    oid: "1.2.840.10045.3.1.7",
+    order: 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n,
+  }],
+  [48, {
+    name: "P-384",
+    oid: "1.3.132.0.34",
+    order: 0xffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973n,
+  }],
+  [66, {
+    name: "P-521",
+    oid: "1.3.132.0.35",
+    order:
+      0x01fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409n,
+  }],
+]);
+
+const OID_EC_PUBLIC_KEY = "1.2.840.10045.2.1";
+const OID_ED25519 = "1.3.101.112";
+
+/** Strict unpadded base64url: rejects foreign characters and non-canonical trailing bits that Buffer would ignore. */
+function decodeBase64url(text: string): Uint8Array | undefined {
+  if (!/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1) return undefined;
+  const bytes = Buffer.from(text, "base64url");
+  if (bytes.toString("base64url") !== text) return undefined;
+  return new Uint8Array(bytes);
+}
+
+function ed25519FromSeed(seed: Uint8Array): KeyObject {
+  // PKCS#8 (RFC 8410): version 0, algorithm Ed25519, private key = OCTET STRING(seed).
+  const pkcs8 = der.sequence(
+    der.smallInteger(0),
+    der.sequence(der.oid(OID_ED25519)),
+    der.octetString(der.octetString(seed)),
+  );
+  return createPrivateKey({ key: Buffer.from(pkcs8), format: "der", type: "pkcs8" });
+}
+
+function ecdsaFromScalar(scalar: Uint8Array): KeyObject {
+  const curve = curves.get(scalar.length);
+  if (!curve) throw new InvalidApiKeyError("wrong length");
+  const d = BigInt("0x" + Buffer.from(scalar).toString("hex"));
+  if (d === 0n || d >= curve.order) throw new InvalidApiKeyError("private scalar out of range");
+  const algorithm = der.sequence(der.oid(OID_EC_PUBLIC_KEY), der.oid(curve.oid));
+  const pkcs8 = (ecPrivateKey: Uint8Array) =>
+    Buffer.from(der.sequence(der.smallInteger(0), algorithm, der.octetString(ecPrivateKey)));
+  // RFC 5915 makes the public key optional, and both runtimes derive it from
+  // the scalar; createECDH would be simpler but Deno lacks P-521 there.
+  const bare = createPrivateKey({ key: pkcs8(der.sequence(der.smallInteger(1), der.octetString(scalar))), format: "der", type: "pkcs8" });
+  // Rebuild with the public point included so exported keys are complete on every runtime.
+  const spki = new Uint8Array(createPublicKey(bare).export({ type: "spki", format: "der" }));
+  const point = spki.subarray(spki.length - (1 + 2 * scalar.length));
+  const full = der.sequence(der.smallInteger(1), der.octetString(scalar), der.explicit(1, der.bitString(point)));
+  return createPrivateKey({ key: pkcs8(full), format: "der", type: "pkcs8" });
+}
+
+class ParsedApiKey implements ApiKey {
+  readonly privateKey: KeyObject;
+  readonly identity: string;
+  constructor(privateKey: KeyObject) {
+    this.privateKey = privateKey;
+    this.identity = identityOfPublicKey(privateKey);
+  }
+}
+
+/** Parses a `k1:` (Ed25519 seed) or `k2:` (ECDSA P-256/384/521 scalar) API key; throws InvalidApiKeyError. */
+export function parseApiKey(text: string): ApiKey {
+  if (typeof text !== "string") throw new InvalidApiKeyError("expected k1:… or k2:…");
+  const trimmed = text.trim();
+  const prefix = trimmed.slice(0, 3);
+  if (prefix !== "k1:" && prefix !== "k2:") throw new InvalidApiKeyError("expected k1:… or k2:…");
+  const bytes = decodeBase64url(trimmed.slice(3));
+  if (!bytes) throw new InvalidApiKeyError("malformed base64url");
+  if (prefix === "k1:") {
+    if (bytes.length !== 32) throw new InvalidApiKeyError("wrong length");
+    return new ParsedApiKey(ed25519FromSeed(bytes));
+  }
+  return new ParsedApiKey(ecdsaFromScalar(bytes));
+}
+
+/** The `k1:` API key text for a 32-byte Ed25519 seed. */
+export function apiKeyFromSeed(seed: Uint8Array): string {
+  if (seed.length !== 32) throw new RangeError("Ed25519 seed must be 32 bytes");
+  return "k1:" + Buffer.from(seed).toString("base64url");
+}
+
+/** A fresh random `k1:` API key. */
+export function newApiKey(): string {
+  return apiKeyFromSeed(randomBytes(32));
+}
+
+/** PEM key and certificate a TLS client presents for an API key. */
+export interface ClientCredentials {
+  /** PKCS#8 private key, PEM. */
+  readonly key: string;
+  /** Self-signed client certificate, PEM. */
+  readonly cert: string;
+}
+
+/** How long client certificates last; servers ignore validity, but some TLS stacks check it on send. */
+const CLIENT_CERT_DAYS = 90;
+
+const credentialCache = new WeakMap<ApiKey, ClientCredentials>();
+
+/** The client's PEM private key and self-signed certificate (CN = identity, clientAuth), cached per ApiKey. */
+export function clientCredentials(key: ApiKey): ClientCredentials {
+  let creds = credentialCache.get(key);
+  if (!creds) {
+    creds = {
+      key: pemEncode("PRIVATE KEY", new Uint8Array(key.privateKey.export({ type: "pkcs8", format: "der" }))),
+      cert: selfSignedCertificate({
+        privateKey: key.privateKey,
+        commonName: key.identity,
+        days: CLIENT_CERT_DAYS,
+        purpose: "client",
+      }),
+    };
+    credentialCache.set(key, creds);
+  }
+  return creds;
+}
