@@ -14,10 +14,13 @@ export function parseListenAddress(addr: string): ListenAddress {
   return { hostname: m[1] ?? (m[2] || "0.0.0.0"), port };
 }
 
-/** The URLs a client can use to reach a listener, one per local interface for wildcard addresses. */
+/** The addresses a listener on `hostname` is reachable at: every local IPv4 address for a wildcard. */
+export function reachableHosts(hostname: string): string[] {
+  if (hostname !== "0.0.0.0" && hostname !== "::") return [hostname];
+  return Object.values(os.networkInterfaces()).flat().filter((i) => i && i.family === "IPv4").map((i) => i!.address);
+}
+
+/** The URLs a client can use to reach a listener. */
 export function reachableUrls(hostname: string, port: number): string[] {
-  const hosts = hostname === "0.0.0.0" || hostname === "::"
-    ? Object.values(os.networkInterfaces()).flat().filter((i) => i && i.family === "IPv4").map((i) => i!.address)
-    : [hostname];
-  return hosts.map((h) => `https://${h.includes(":") ? `[${h}]` : h}:${port}`);
+  return reachableHosts(hostname).map((h) => `https://${h.includes(":") ? `[${h}]` : h}:${port}`);
 }

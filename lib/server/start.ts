@@ -4,7 +4,7 @@ import { SoftHsm } from "../hsm/soft.ts";
 import { apiKeyFromSeed, parseApiKey } from "../identity/apikey.ts";
 import { stateOf } from "../state/records.ts";
 import { openStore } from "../store/store.ts";
-import { parseListenAddress, reachableUrls } from "./address.ts";
+import { parseListenAddress, reachableHosts, reachableUrls } from "./address.ts";
 import { KmsNode } from "./node.ts";
 import { selfSignedTls, type TlsMaterial, tlsFromFiles } from "./tls.ts";
 import { VERSION } from "./version.ts";
@@ -46,7 +46,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const state = stateOf(records);
     const tls: TlsMaterial = opts.tlsCert && opts.tlsKey
       ? await tlsFromFiles(opts.tlsCert, opts.tlsKey)
-      : await selfSignedTls(opts.dir, store, records, hostname === "0.0.0.0" ? [] : [hostname]);
+      : await selfSignedTls(opts.dir, store, records, reachableHosts(hostname));
     const adminIdentity = parseApiKey(adminApiKey(hsm)).identity;
     const node = new KmsNode(state, store, { version: VERSION, host: `${hostname}:${port}`, startedAt: Date.now(), adminIdentity }, opts.onFatal);
     listener = await serveTls(createApp({ node }), { key: tls.key, cert: tls.cert, hostname, port });
