@@ -1,5 +1,6 @@
 #!/usr/bin/env bun
 /** kms: one binary for the server, its CLI and the software HSM. argv → one command of cli/. */
+import { accessCommands } from "./cli/access.ts";
 import { clusterCommands } from "./cli/cluster.ts";
 import { type CliCommand, CliError, parseCommandArgs } from "./cli/command.ts";
 import { cryptoCommands } from "./cli/crypto.ts";
@@ -18,6 +19,7 @@ const COMMANDS: CliCommand[] = [
   ...enclaveCommands,
   ...keyCommands,
   ...cryptoCommands,
+  ...accessCommands,
   ...identityCommands,
   ...hsmCommands,
 ];

@@ -1,6 +1,7 @@
 import { clientCredentials, parseApiKey } from "../identity/apikey.ts";
 import { encodeFrames, parseFrames } from "../api/native/frames.ts";
 import { decode, encode } from "../api/native/proto.ts";
+import { ruleSets } from "../api/native/rules.ts";
 import { createTransport, type Transport, TransportError } from "./transport.ts";
 
 /** How to reach a kms cluster. */
@@ -125,6 +126,28 @@ export class KmsClient {
     this.call(enclave, { id: 208, request: "ListRequest", response: "ListKeysResponse", message: { prefix, continue_at: continueAt, limit } });
   mac = (enclave: string, name: string, message: Uint8Array, version = 0) =>
     this.call(enclave, { id: 210, request: "MACRequest", response: "MACResponse", message: { name, version, message } });
+
+  createIdentity = (enclave: string, identity: string, privilege = "", serviceAccount = false, tags: Record<string, string> = {}) =>
+    this.call(enclave, { id: 401, request: "CreateIdentityRequest", message: { identity, privilege, service_account: serviceAccount, tags } });
+  deleteIdentity = (enclave: string, identity: string) =>
+    this.call(enclave, { id: 402, request: "DeleteIdentityRequest", message: { identity } });
+  identityStatus = (enclave: string, identity: string) =>
+    this.call(enclave, { id: 403, request: "IdentityRequest", response: "IdentityResponse", message: { identity } });
+  listIdentities = (enclave: string, prefix = "", continueAt = "", limit = 0) =>
+    this.call(enclave, { id: 404, request: "ListRequest", response: "ListIdentitiesResponse", message: { prefix, continue_at: continueAt, limit } });
+
+  /** POLICY:CREATE; rules map a command name to its name patterns. */
+  createPolicy = (enclave: string, name: string, allow: Record<string, string[]>, deny: Record<string, string[]> = {}) =>
+    this.call(enclave, { id: 301, request: "CreatePolicyRequest", message: { name, allow: ruleSets(allow), deny: ruleSets(deny) } });
+  deletePolicy = (enclave: string, name: string) => this.call(enclave, { id: 302, request: "DeletePolicyRequest", message: { name } });
+  assignPolicy = (enclave: string, policy: string, identity: string) =>
+    this.call(enclave, { id: 303, request: "AssignPolicyRequest", message: { identity, policy } });
+  getPolicy = (enclave: string, name: string) =>
+    this.call(enclave, { id: 304, request: "PolicyRequest", response: "PolicyResponse", message: { name } });
+  policyStatus = (enclave: string, name: string) =>
+    this.call(enclave, { id: 305, request: "PolicyRequest", response: "PolicyStatusResponse", message: { name } });
+  listPolicies = (enclave: string, prefix = "", continueAt = "", limit = 0) =>
+    this.call(enclave, { id: 306, request: "ListRequest", response: "ListPoliciesResponse", message: { prefix, continue_at: continueAt, limit } });
 
   /** Closes idle connections. */
   close(): void {

@@ -1,13 +1,22 @@
 import { decodeBase64 } from "./base64.ts";
 import type { Command } from "./commands.ts";
-import { Errors } from "./errors.ts";
-import { State } from "./state.ts";
-import type { KeyRing } from "./types.ts";
+import { Errors, KmsError } from "./errors.ts";
+import { enclaveEntry, type EnclaveEntry, State } from "./state.ts";
+import type { EnclaveRecord, IdentityRecord, KeyRing, PolicyRecord } from "./types.ts";
+
+/** The kinds of record the state is made of. */
+interface Entities {
+  enclave: EnclaveRecord;
+  key: KeyRing;
+  identity: IdentityRecord;
+  policy: PolicyRecord;
+}
 
 /** One record to write (or delete, when `value` is null) to make a command durable. */
-export type Effect =
-  | { readonly kind: "enclave"; readonly name: string; readonly value: import("./types.ts").EnclaveRecord | null }
-  | { readonly kind: "key"; readonly enclave: string; readonly name: string; readonly value: KeyRing | null };
+export type Effect = { [K in keyof Entities]: { readonly kind: K; readonly enclave: string; readonly name: string; readonly value: Entities[K] | null } }[keyof Entities];
+
+/** The map of an enclave that holds records of a kind. */
+const MAPS = { key: "keys", identity: "identities", policy: "policies" } as const;
 
 /**
  * Checks a command against the state and computes its effects without changing
@@ -17,11 +26,15 @@ export function prepare(state: State, cmd: Command): Effect[] {
   switch (cmd.type) {
     case "enclave.create":
       if (state.enclaves.has(cmd.name)) throw Errors.enclaveExists();
-      return [{ kind: "enclave", name: cmd.name, value: { name: cmd.name, createdAt: cmd.at, createdBy: cmd.by } }];
+      return [{ kind: "enclave", enclave: cmd.name, name: cmd.name, value: { name: cmd.name, createdAt: cmd.at, createdBy: cmd.by } }];
     case "enclave.delete": {
       const e = state.enclave(cmd.name);
-      const keys: Effect[] = [...e.keys.keys()].map((k) => ({ kind: "key", enclave: cmd.name, name: k, value: null }));
-      return [...keys, { kind: "enclave", name: cmd.name, value: null }];
+      return [
+        ...(Object.keys(MAPS) as Array<keyof typeof MAPS>).flatMap((kind) =>
+          [...e[MAPS[kind]].keys()].map((name): Effect => ({ kind, enclave: cmd.name, name, value: null }))
+        ),
+        { kind: "enclave", enclave: cmd.name, name: cmd.name, value: null },
+      ];
     }
     case "key.create": {
       const e = state.enclave(cmd.enclave);
@@ -45,6 +58,40 @@ export function prepare(state: State, cmd: Command): Effect[] {
       const value = versions.length === 0 ? null : { ...ring, versions };
       return [{ kind: "key", enclave: cmd.enclave, name: cmd.name, value }];
     }
+    case "identity.create": {
+      const e = state.enclave(cmd.enclave);
+      if (e.identities.has(cmd.identity)) throw new KmsError(409, "identity already exists");
+      if (cmd.policy) state.policy(cmd.enclave, cmd.policy);
+      const { type: _, at, by, ...rest } = cmd;
+      return [{ kind: "identity", enclave: cmd.enclave, name: cmd.identity, value: { ...rest, createdAt: at, createdBy: by } }];
+    }
+    case "identity.delete": {
+      const e = state.enclave(cmd.enclave);
+      state.identity(cmd.enclave, cmd.identity);
+      // Service accounts go with the identity that created them.
+      const owned = [...e.identities.values()].filter((i) => i.serviceAccount && i.createdBy === cmd.identity);
+      return [cmd.identity, ...owned.map((i) => i.identity)].map((name) => ({ kind: "identity", enclave: cmd.enclave, name, value: null }));
+    }
+    case "policy.create": {
+      state.enclave(cmd.enclave);
+      const value = { enclave: cmd.enclave, name: cmd.name, allow: cmd.allow, deny: cmd.deny, createdAt: cmd.at, createdBy: cmd.by };
+      return [{ kind: "policy", enclave: cmd.enclave, name: cmd.name, value }];
+    }
+    case "policy.delete": {
+      const e = state.enclave(cmd.enclave);
+      state.policy(cmd.enclave, cmd.name);
+      // Unassign it too, so a later policy of the same name grants nothing by surprise.
+      const holders = [...e.identities.values()].filter((i) => i.policy === cmd.name);
+      return [
+        ...holders.map((i): Effect => ({ kind: "identity", enclave: cmd.enclave, name: i.identity, value: { ...i, policy: "" } })),
+        { kind: "policy", enclave: cmd.enclave, name: cmd.name, value: null },
+      ];
+    }
+    case "policy.assign": {
+      const i = state.identity(cmd.enclave, cmd.identity);
+      state.policy(cmd.enclave, cmd.policy);
+      return [{ kind: "identity", enclave: cmd.enclave, name: cmd.identity, value: { ...i, policy: cmd.policy } }];
+    }
   }
 }
 
@@ -52,13 +99,13 @@ export function prepare(state: State, cmd: Command): Effect[] {
 export function install(state: State, effects: readonly Effect[]): void {
   for (const fx of effects) {
     if (fx.kind === "enclave") {
-      if (fx.value) state.enclaves.set(fx.name, { record: fx.value, keys: new Map() });
+      if (fx.value) state.enclaves.set(fx.name, enclaveEntry(fx.value));
       else state.enclaves.delete(fx.name);
-    } else {
-      const keys = state.enclave(fx.enclave).keys;
-      if (fx.value) keys.set(fx.name, fx.value);
-      else keys.delete(fx.name);
+      continue;
     }
+    const map = state.enclave(fx.enclave)[MAPS[fx.kind]] as EnclaveEntry["keys" | "identities" | "policies"] as Map<string, unknown>;
+    if (fx.value) map.set(fx.name, fx.value);
+    else map.delete(fx.name);
   }
   state.commit++;
 }

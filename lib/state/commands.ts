@@ -1,9 +1,21 @@
 import * as v from "valibot";
-import { NameSchema } from "./names.ts";
+import { IdentitySchema, NameSchema, PatternSchema } from "./names.ts";
 
 const Base64Key = v.pipe(v.string(), v.base64(), v.length(44)); // 32 bytes
 const KeyTypeSchema = v.picklist(["AES256", "ChaCha20"]);
 const Stamp = { at: v.pipe(v.number(), v.integer(), v.minValue(0)), by: v.string() };
+
+const Privilege = v.picklist(["SysAdmin", "Admin", "User"]);
+/** Command name → name patterns, bounded so one policy cannot exhaust memory. */
+export const RulesSchema = v.pipe(
+  v.record(v.pipe(v.string(), v.regex(/^[A-Z]+:[A-Z]+$/, "invalid policy: command names look like KEY:GENERATE")), v.pipe(v.array(PatternSchema), v.maxLength(256))),
+  v.check((r) => Object.keys(r).length <= 64, "invalid policy: at most 64 commands"),
+);
+/** Identity tags: a few short string pairs. */
+export const TagsSchema = v.pipe(
+  v.record(v.pipe(v.string(), v.maxLength(128)), v.pipe(v.string(), v.maxLength(1024))),
+  v.check((t) => Object.keys(t).length <= 64, "invalid tags: at most 64"),
+);
 
 /**
  * A state change. Commands carry everything apply() needs — timestamps,
@@ -28,6 +40,20 @@ export const CommandSchema = v.variant("type", [
     version: v.pipe(v.number(), v.integer(), v.minValue(0)),
     allVersions: v.boolean(),
   }),
+  v.object({
+    type: v.literal("identity.create"),
+    enclave: NameSchema,
+    identity: IdentitySchema,
+    privilege: Privilege,
+    policy: v.union([v.literal(""), NameSchema]),
+    serviceAccount: v.boolean(),
+    tags: TagsSchema,
+    ...Stamp,
+  }),
+  v.object({ type: v.literal("identity.delete"), enclave: NameSchema, identity: IdentitySchema }),
+  v.object({ type: v.literal("policy.create"), enclave: NameSchema, name: NameSchema, allow: RulesSchema, deny: RulesSchema, ...Stamp }),
+  v.object({ type: v.literal("policy.delete"), enclave: NameSchema, name: NameSchema }),
+  v.object({ type: v.literal("policy.assign"), enclave: NameSchema, identity: IdentitySchema, policy: NameSchema }),
 ]);
 
 /** A validated state change. */

@@ -1,27 +1,28 @@
 import * as v from "valibot";
-import { decodeBase64, encodeBase64 } from "./base64.ts";
 import type { Effect } from "./apply.ts";
-import { NameSchema } from "./names.ts";
-import { State } from "./state.ts";
-import type { EnclaveRecord, KeyRing } from "./types.ts";
+import { decodeBase64, encodeBase64 } from "./base64.ts";
+import { RulesSchema, TagsSchema } from "./commands.ts";
+import { IdentitySchema, NameSchema } from "./names.ts";
+import { enclaveEntry, State } from "./state.ts";
+import type { KeyRing } from "./types.ts";
 
 /**
- * How the state maps onto durable records: `e/<enclave>`, `k/<enclave>/<key>`
- * and `m/commit`; `n/…` records are node-local, not state. Names cannot
- * contain '/', so record keys are unambiguous.
+ * How the state maps onto durable records: `e/<enclave>`, `k/<enclave>/<key>`,
+ * `i/<enclave>/<identity>`, `p/<enclave>/<policy>` and `m/commit`; `n/…`
+ * records are node-local, not state. Names and identities cannot contain '/',
+ * so record keys are unambiguous.
  */
 const COMMIT = "m/commit";
+const PREFIX = { enclave: "e", key: "k", identity: "i", policy: "p" } as const;
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
 /** The record key and serialised value (null = delete) of one effect. */
 export function recordOf(fx: Effect): readonly [string, Uint8Array | null] {
-  if (fx.kind === "enclave") return [`e/${fx.name}`, fx.value ? json(fx.value) : null];
-  const value = fx.value && {
-    ...fx.value,
-    versions: fx.value.versions.map((kv) => ({ ...kv, material: encodeBase64(kv.material) })),
-  };
-  return [`k/${fx.enclave}/${fx.name}`, value ? json(value) : null];
+  const key = fx.kind === "enclave" ? `e/${fx.name}` : `${PREFIX[fx.kind]}/${fx.enclave}/${fx.name}`;
+  if (!fx.value) return [key, null];
+  if (fx.kind !== "key") return [key, json(fx.value)];
+  return [key, json({ ...fx.value, versions: fx.value.versions.map((kv) => ({ ...kv, material: encodeBase64(kv.material) })) })];
 }
 
 /** The records that make a set of effects durable, including the new commit number. */
@@ -42,23 +43,40 @@ const KeyRingSchema = v.object({
     ...Stamp,
   })),
 });
+const IdentityRecordSchema = v.object({
+  enclave: NameSchema,
+  identity: IdentitySchema,
+  privilege: v.picklist(["SysAdmin", "Admin", "User"]),
+  policy: v.string(),
+  serviceAccount: v.boolean(),
+  tags: TagsSchema,
+  ...Stamp,
+});
+const PolicyRecordSchema = v.object({ enclave: NameSchema, name: NameSchema, allow: RulesSchema, deny: RulesSchema, ...Stamp });
 
 /** Rebuilds the state from every stored record; throws on a record it cannot read. */
 export function stateOf(records: Map<string, Uint8Array>): State {
   const state = new State();
-  const rings: KeyRing[] = [];
+  const later: Array<() => void> = []; // enclave members, once every enclave exists
   for (const [key, bytes] of records) {
+    if (key.startsWith("n/")) continue;
     const value = JSON.parse(dec.decode(bytes));
+    const kind = key.slice(0, 2);
     if (key === COMMIT) state.commit = v.parse(v.number(), value);
-    else if (key.startsWith("e/")) {
-      const record: EnclaveRecord = v.parse(EnclaveSchema, value);
-      state.enclaves.set(record.name, { record, keys: new Map() });
-    } else if (key.startsWith("k/")) {
+    else if (kind === "e/") state.enclaves.set(value.name, enclaveEntry(v.parse(EnclaveSchema, value)));
+    else if (kind === "k/") {
       const r = v.parse(KeyRingSchema, value);
-      rings.push({ ...r, versions: r.versions.map((kv) => ({ ...kv, material: decodeBase64(kv.material) })) });
-    } else throw new Error(`unknown record kind in the data directory`);
+      const ring: KeyRing = { ...r, versions: r.versions.map((kv) => ({ ...kv, material: decodeBase64(kv.material) })) };
+      later.push(() => state.enclave(ring.enclave).keys.set(ring.name, ring));
+    } else if (kind === "i/") {
+      const r = v.parse(IdentityRecordSchema, value);
+      later.push(() => state.enclave(r.enclave).identities.set(r.identity, r));
+    } else if (kind === "p/") {
+      const r = v.parse(PolicyRecordSchema, value);
+      later.push(() => state.enclave(r.enclave).policies.set(r.name, r));
+    } else throw new Error("unknown record kind in the data directory");
   }
-  for (const ring of rings) state.enclave(ring.enclave).keys.set(ring.name, ring);
+  for (const add of later) add();
   return state;
 }
 

@@ -1,10 +1,17 @@
 import { Errors } from "./errors.ts";
-import type { EnclaveRecord, KeyRing, KeyVersion } from "./types.ts";
+import type { EnclaveRecord, IdentityRecord, KeyRing, KeyVersion, PolicyRecord } from "./types.ts";
 
-/** An enclave with the keys it holds. */
+/** An enclave with the keys, identities and policies it holds. */
 export interface EnclaveEntry {
   readonly record: EnclaveRecord;
   readonly keys: Map<string, KeyRing>;
+  readonly identities: Map<string, IdentityRecord>;
+  readonly policies: Map<string, PolicyRecord>;
+}
+
+/** A new, empty enclave entry. */
+export function enclaveEntry(record: EnclaveRecord): EnclaveEntry {
+  return { record, keys: new Map(), identities: new Map(), policies: new Map() };
 }
 
 /** A page of a sorted listing; `continueAt` is empty on the last page. */
@@ -33,6 +40,26 @@ export class State {
     return k;
   }
 
+  /** The identity `identity` in enclave `enclave`, or 404 "identity does not exist". */
+  identity(enclave: string, identity: string): IdentityRecord {
+    const i = this.enclave(enclave).identities.get(identity);
+    if (!i) throw Errors.identityNotFound();
+    return i;
+  }
+
+  /** The policy `name` in enclave `enclave`, or 404 "policy does not exist". */
+  policy(enclave: string, name: string): PolicyRecord {
+    const p = this.enclave(enclave).policies.get(name);
+    if (!p) throw Errors.policyNotFound();
+    return p;
+  }
+
+  /** Whether `identity` is a SysAdmin stored in any enclave. */
+  isSysAdmin(identity: string): boolean {
+    for (const e of this.enclaves.values()) if (e.identities.get(identity)?.privilege === "SysAdmin") return true;
+    return false;
+  }
+
   /** Version `version` of a key (0 = latest), or 404 "key does not exist". */
   keyVersion(enclave: string, name: string, version: number): KeyVersion {
     const ring = this.keyRing(enclave, name);
@@ -49,9 +76,15 @@ export function findVersion(ring: KeyRing, version: number): KeyVersion | undefi
   return undefined;
 }
 
-/** Lists names of a map with a prefix, sorted, starting at `continueAt`, at most `limit`. */
-export function page<T>(entries: Map<string, T>, prefix: string, continueAt: string, limit: number): Page<T> {
-  const names = [...entries.keys()].filter((n) => n.startsWith(prefix) && n >= continueAt).sort();
+/** Lists names of a map with a prefix (and passing `visible`), sorted, starting at `continueAt`, at most `limit`. */
+export function page<T>(
+  entries: Map<string, T>,
+  prefix: string,
+  continueAt: string,
+  limit: number,
+  visible: (name: string) => boolean = () => true,
+): Page<T> {
+  const names = [...entries.keys()].filter((n) => n.startsWith(prefix) && n >= continueAt && visible(n)).sort();
   const taken = names.slice(0, limit);
   return {
     items: taken.map((n) => entries.get(n)!),

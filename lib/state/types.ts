@@ -31,3 +31,32 @@ export interface KeyRing {
   /** Never reused, so a deleted version's number cannot come back with other material. */
   readonly nextVersion: number;
 }
+
+/** What an identity may do: SysAdmin everything, Admin its own enclave, User what its policy allows. */
+export type Privilege = "SysAdmin" | "Admin" | "User";
+
+/** Privilege order: a caller never creates or manages an identity above its own. */
+export const PRIVILEGE_RANK: Readonly<Record<Privilege, number>> = { SysAdmin: 1, Admin: 2, User: 3 };
+
+/** An identity (h1:…) known in an enclave. */
+export interface IdentityRecord extends Provenance {
+  readonly enclave: string;
+  readonly identity: string;
+  readonly privilege: Privilege;
+  /** Name of the assigned policy in the same enclave, "" for none. */
+  readonly policy: string;
+  /** Service accounts belong to the identity that created them and go with it. */
+  readonly serviceAccount: boolean;
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+/** Command name (e.g. "KEY:GENERATE") → name patterns ("minio-*", "key-1", "*"). */
+export type Rules = Readonly<Record<string, readonly string[]>>;
+
+/** A named policy in an enclave; deny wins over allow, no matching allow means no. */
+export interface PolicyRecord extends Provenance {
+  readonly enclave: string;
+  readonly name: string;
+  readonly allow: Rules;
+  readonly deny: Rules;
+}

@@ -1,11 +1,13 @@
 import type * as v from "valibot";
+import type { Caller } from "../../state/policy.ts";
 import type { KmsNode } from "../../server/node.ts";
 
-/** What a command handler sees: the node, the request's enclave and the caller. */
+/** What a command handler sees: the node, the request's enclave and the authorised caller. */
 export interface CommandContext {
   readonly node: KmsNode;
   readonly enclave: string;
   readonly identity: string;
+  readonly caller: Caller;
 }
 
 /** A native-protocol command: its id, policy name, messages, and handler. */
@@ -23,6 +25,8 @@ export interface CommandSpec<S extends v.GenericSchema = v.GenericSchema> {
   readonly write: boolean;
   /** Whether the command works inside an enclave named by the URL path. */
   readonly inEnclave: boolean;
+  /** The name a policy rule is matched against (key, policy or identity); none for listings. */
+  readonly resource?: (req: v.InferOutput<S>) => string;
   readonly run: (ctx: CommandContext, req: v.InferOutput<S>) => Promise<Record<string, unknown> | void> | Record<string, unknown> | void;
 }
 

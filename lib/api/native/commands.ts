@@ -1,9 +1,11 @@
 import { clusterCommands } from "./cluster.ts";
 import type { CommandSpec } from "./command.ts";
 import { enclaveCommands } from "./enclave.ts";
+import { identityCommands } from "./identity.ts";
 import { keyCommands } from "./key.ts";
+import { policyCommands } from "./policy.ts";
 
 /** Every native command by id. */
 export const COMMANDS: ReadonlyMap<number, CommandSpec> = new Map(
-  [...clusterCommands, ...enclaveCommands, ...keyCommands].map((c) => [c.id, c]),
+  [...clusterCommands, ...enclaveCommands, ...keyCommands, ...policyCommands, ...identityCommands].map((c) => [c.id, c]),
 );

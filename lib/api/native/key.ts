@@ -5,6 +5,7 @@ import { mac } from "../../crypto/mac.ts";
 import { randomBytes } from "../../crypto/random.ts";
 import { encodeBase64 } from "../../state/base64.ts";
 import { Errors } from "../../state/errors.ts";
+import { listable } from "../../state/policy.ts";
 import { page } from "../../state/state.ts";
 import type { KeyRing, KeyVersion } from "../../state/types.ts";
 import { command } from "./command.ts";
@@ -26,6 +27,7 @@ function status(ring: KeyRing, kv: KeyVersion) {
 export const keyCommands = [
   command({
     id: 201, name: "KEY:CREATE", request: "CreateKeyRequest", write: true, inEnclave: true,
+    resource: (req) => req.name,
     schema: v.object({ name: Name, type: KeyType, add_version: v.boolean() }),
     run: (ctx, req) =>
       ctx.node.write({
@@ -35,12 +37,14 @@ export const keyCommands = [
   }),
   command({
     id: 202, name: "KEY:DELETE", request: "DeleteKeyRequest", write: true, inEnclave: true,
+    resource: (req) => req.name,
     schema: v.object({ name: Name, version: Version, all_versions: v.boolean() }),
     run: (ctx, req) =>
       ctx.node.write({ type: "key.delete", enclave: ctx.enclave, name: req.name, version: req.version, allVersions: req.all_versions }),
   }),
   command({
     id: 203, name: "KEY:IMPORT", request: "ImportKeyRequest", write: true, inEnclave: true,
+    resource: (req) => req.name,
     schema: v.object({ name: Name, type: KeyType, key: v.pipe(Bytes, v.length(32, "invalid key: must be 32 bytes")) }),
     run: (ctx, req) =>
       ctx.node.write({
@@ -50,6 +54,7 @@ export const keyCommands = [
   }),
   command({
     id: 204, name: "KEY:STATUS", request: "KeyStatusRequest", response: "KeyStatusResponse", write: false, inEnclave: true,
+    resource: (req) => req.name,
     schema: v.object({ name: Name, version: Version }),
     run: (ctx, req) => {
       const ring = ctx.node.state.keyRing(ctx.enclave, req.name);
@@ -58,6 +63,7 @@ export const keyCommands = [
   }),
   command({
     id: 205, name: "KEY:ENCRYPT", request: "EncryptRequest", response: "EncryptResponse", write: false, inEnclave: true,
+    resource: (req) => req.name,
     schema: v.object({ name: Name, version: Version, plaintext: Bytes, associated_data: Bytes }),
     run: (ctx, req) => {
       const kv = ctx.node.state.keyVersion(ctx.enclave, req.name, req.version);
@@ -66,6 +72,7 @@ export const keyCommands = [
   }),
   command({
     id: 206, name: "KEY:DECRYPT", request: "DecryptRequest", response: "DecryptResponse", write: false, inEnclave: true,
+    resource: (req) => req.name,
     schema: v.object({ name: Name, version: Version, ciphertext: Bytes, associated_data: Bytes }),
     run: (ctx, req) => {
       const ring = ctx.node.state.keyRing(ctx.enclave, req.name);
@@ -76,6 +83,7 @@ export const keyCommands = [
   }),
   command({
     id: 207, name: "KEY:GENERATE", request: "GenerateKeyRequest", response: "GenerateKeyResponse", write: false, inEnclave: true,
+    resource: (req) => req.name,
     schema: v.object({
       name: Name, version: Version, associated_data: Bytes,
       length: v.pipe(v.number(), v.maxValue(MAX_GENERATE, `invalid length: at most ${MAX_GENERATE} bytes`)),
@@ -90,12 +98,14 @@ export const keyCommands = [
     id: 208, name: "KEY:LIST", request: "ListRequest", response: "ListKeysResponse", write: false, inEnclave: true,
     schema: ListSchema,
     run: (ctx, req) => {
-      const p = page(ctx.node.state.enclave(ctx.enclave).keys, req.prefix, req.continue_at, pageSize(req.limit));
+      const visible = (name: string) => listable(ctx.caller, "KEY:LIST", name);
+      const p = page(ctx.node.state.enclave(ctx.enclave).keys, req.prefix, req.continue_at, pageSize(req.limit), visible);
       return { keys: p.items.map((r) => status(r, r.versions[r.versions.length - 1])), continue_at: p.continueAt };
     },
   }),
   command({
     id: 210, name: "KEY:MAC", request: "MACRequest", response: "MACResponse", write: false, inEnclave: true,
+    resource: (req) => req.name,
     schema: v.object({ name: Name, version: Version, message: Bytes }),
     run: (ctx, req) => {
       const kv = ctx.node.state.keyVersion(ctx.enclave, req.name, req.version);

@@ -3,6 +3,7 @@ import { bodyLimit } from "hono/body-limit";
 import * as v from "valibot";
 import { Errors, KmsError } from "../../state/errors.ts";
 import { nameProblem } from "../../state/names.ts";
+import { authorize, callerOf } from "../../state/policy.ts";
 import type { AppDeps, Env } from "../env.ts";
 import type { CommandContext, CommandSpec } from "./command.ts";
 import { COMMANDS } from "./commands.ts";
@@ -29,14 +30,20 @@ export function nativeRoutes(deps: AppDeps): Hono<Env> {
   const handle = async (c: import("hono").Context<Env>, enclave: string) => {
     const accept = c.req.header("accept");
     try {
-      const identity = c.env.identity;
-      if (!identity || identity !== deps.node.info.adminIdentity) throw Errors.accessDenied();
+      const state = deps.node.state;
+      const caller = callerOf(state, deps.node.info.adminIdentity, c.env.identity, enclave);
+      if (!caller) throw Errors.accessDenied(); // before parsing: strangers learn nothing
       const frames = parseFrames(new Uint8Array(await c.req.arrayBuffer()), MAX_FRAMES);
       const decoded = frames.map(decodeFrame);
       if (decoded.length > 1 && decoded.some((d) => d.spec.write)) {
         throw Errors.badRequest("invalid request: write commands cannot be pipelined");
       }
-      const ctx: CommandContext = { node: deps.node, enclave, identity };
+      // Every frame is authorised before any runs, and before existence checks,
+      // so a denied caller cannot tell what exists.
+      for (const d of decoded) {
+        if (!authorize(caller, d.spec.name, d.spec.inEnclave ? enclave : "", d.spec.resource?.(d.req))) throw Errors.accessDenied();
+      }
+      const ctx: CommandContext = { node: deps.node, enclave, identity: caller.identity, caller };
       if (decoded.some((d) => d.spec.inEnclave)) checkEnclave(ctx);
       const replies: Frame[] = [];
       for (const d of decoded) {

@@ -1,0 +1,217 @@
+import { readFileSync } from "node:fs";
+import * as v from "valibot";
+import YAML from "yaml";
+import { type CliCommand, CliError } from "./command.ts";
+import { connect, CONNECT_HELP, CONNECT_OPTIONS, enclaveOf } from "./connect.ts";
+import { ENCLAVE, ENCLAVE_HELP } from "./key.ts";
+import { columns, output, table, time } from "./output.ts";
+
+type Identity = {
+  identity: string; privilege: number; policy: string; created_at: unknown; created_by: string;
+  is_service_account: boolean; service_accounts: string[]; tags: Record<string, string>;
+};
+type Policy = { name: string; created_at: unknown; created_by: string };
+type RuleSets = Record<string, { rules: Record<string, unknown> }>;
+
+const PRIVILEGES = ["", "SysAdmin", "Admin", "User"];
+const HELP = `${ENCLAVE_HELP}\n${CONNECT_HELP}`;
+
+/** A rule set in a policy file: a pattern, a list of patterns, or an object keyed by pattern. */
+const RuleSetFile = v.union([v.string(), v.array(v.string()), v.record(v.string(), v.unknown())]);
+const PolicyFile = v.object({
+  allow: v.optional(v.record(v.string(), RuleSetFile), {}),
+  deny: v.optional(v.record(v.string(), RuleSetFile), {}),
+});
+
+/** Reads a policy file (JSON or YAML) into command → patterns for allow and deny. */
+export function readPolicyFile(file: string): { allow: Record<string, string[]>; deny: Record<string, string[]> } {
+  let raw: unknown;
+  try {
+    raw = YAML.parse(readFileSync(file, "utf8"));
+  } catch (err) {
+    throw new CliError(`cannot read policy ${file}: ${(err as Error).message}`);
+  }
+  const r = v.safeParse(PolicyFile, raw ?? {});
+  if (!r.success) {
+    throw new CliError(`invalid policy ${file}: expected {allow: {COMMAND: patterns}, deny: {COMMAND: patterns}} (${v.getDotPath(r.issues[0]) ?? "top level"})`);
+  }
+  const patterns = (set: v.InferOutput<typeof RuleSetFile>) => typeof set === "string" ? [set] : Array.isArray(set) ? set : Object.keys(set);
+  const rules = (m: Record<string, v.InferOutput<typeof RuleSetFile>>) => Object.fromEntries(Object.entries(m).map(([cmd, s]) => [cmd, patterns(s)]));
+  return { allow: rules(r.output.allow), deny: rules(r.output.deny) };
+}
+
+/** Parses repeated --tag key=value flags. */
+function tags(values: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const t of (values as string[] | undefined) ?? []) {
+    const at = t.indexOf("=");
+    if (at <= 0) throw new CliError(`--tag must be KEY=VALUE, got '${t}'`, 2);
+    out[t.slice(0, at)] = t.slice(at + 1);
+  }
+  return out;
+}
+
+function rulesOf(sets: RuleSets): Record<string, string[]> {
+  return Object.fromEntries(Object.entries(sets ?? {}).map(([cmd, s]) => [cmd, Object.keys(s.rules ?? {})]));
+}
+
+/** Every item of a paginated listing. */
+async function all<T>(list: (continueAt: string) => Promise<Record<string, unknown>>, field: string): Promise<T[]> {
+  const items: T[] = [];
+  let at = "";
+  do {
+    const page = await list(at);
+    items.push(...page[field] as T[]);
+    at = page.continue_at as string;
+  } while (at);
+  return items;
+}
+
+/** add-identity, rm-identity, ls-identity, stat-identity, add-policy, rm-policy, assign-policy, ls-policy, stat-policy, show-policy. */
+export const accessCommands: CliCommand[] = [
+  {
+    name: "add-identity",
+    summary: "Add an identity to an enclave",
+    help: `Usage: kms add-identity [options] IDENTITY\n\nAdds IDENTITY (h1:…, see 'kms identity') to the enclave.\n\n  --privilege P       SysAdmin, Admin or User (default User)\n  --policy NAME       Assign the policy NAME\n  --service-account   Make it a service account of the caller (deleted with it)\n  --tag KEY=VALUE     A tag (repeatable)\n${HELP}`,
+    options: { ...CONNECT_OPTIONS, ...ENCLAVE, privilege: { type: "string" }, policy: { type: "string" }, "service-account": { type: "boolean" }, tag: { type: "string", multiple: true } },
+    positionals: 1,
+    async run(args) {
+      const enclave = enclaveOf(args);
+      const id = args.positionals[0];
+      const privilege = (args.values.privilege as string | undefined) ?? "";
+      if (!PRIVILEGES.includes(privilege)) throw new CliError("--privilege must be SysAdmin, Admin or User", 2);
+      const client = connect(args);
+      await client.createIdentity(enclave, id, privilege, args.values["service-account"] === true, tags(args.values.tag));
+      if (args.values.policy) await client.assignPolicy(enclave, args.values.policy as string, id);
+      output(args, { identity: id, enclave }, () => `Added identity ${id} to enclave ${enclave}`);
+    },
+  },
+  {
+    name: "rm-identity",
+    summary: "Remove an identity (and its service accounts)",
+    help: `Usage: kms rm-identity [options] IDENTITY\n\n${HELP}`,
+    options: { ...CONNECT_OPTIONS, ...ENCLAVE },
+    positionals: 1,
+    async run(args) {
+      const enclave = enclaveOf(args);
+      await connect(args).deleteIdentity(enclave, args.positionals[0]);
+      output(args, { identity: args.positionals[0], enclave }, () => `Removed identity ${args.positionals[0]}`);
+    },
+  },
+  {
+    name: "stat-identity",
+    summary: "Show an identity",
+    help: `Usage: kms stat-identity [options] IDENTITY\n\n${HELP}`,
+    options: { ...CONNECT_OPTIONS, ...ENCLAVE },
+    positionals: 1,
+    async run(args) {
+      const i = await connect(args).identityStatus(enclaveOf(args), args.positionals[0]) as Identity;
+      output(args, i, () =>
+        table([
+          ["Identity", i.identity], ["Privilege", PRIVILEGES[i.privilege] ?? String(i.privilege)], ["Policy", i.policy || "-"],
+          ["Service account", i.is_service_account ? "yes" : "no"], ["Service accounts", i.service_accounts.join(", ") || "-"],
+          ["Tags", Object.entries(i.tags).map(([k, v]) => `${k}=${v}`).join(", ") || "-"],
+          ["Created", time(i.created_at)], ["Created by", i.created_by],
+        ]));
+    },
+  },
+  {
+    name: "ls-identity",
+    summary: "List identities",
+    help: `Usage: kms ls-identity [options] [PREFIX]\n\n${HELP}`,
+    options: { ...CONNECT_OPTIONS, ...ENCLAVE },
+    positionals: [0, 1],
+    async run(args) {
+      const client = connect(args);
+      const enclave = enclaveOf(args);
+      const ids = await all<Identity>((at) => client.listIdentities(enclave, args.positionals[0] ?? "", at), "identities");
+      output(args, ids, () =>
+        columns(["IDENTITY", "PRIVILEGE", "POLICY", "CREATED"], ids.map((i) => [i.identity, PRIVILEGES[i.privilege] ?? "?", i.policy || "-", time(i.created_at)])));
+    },
+  },
+  {
+    name: "add-policy",
+    summary: "Create or replace a policy from a JSON or YAML file",
+    help: `Usage: kms add-policy [options] NAME FILE
+
+FILE (JSON or YAML) maps command names to name patterns ('*' matches any run):
+  allow:
+    KEY:GENERATE: minio-*
+    KEY:DECRYPT: [minio-*]
+  deny:
+    KEY:DELETE: "*"
+A matching deny wins; without a matching allow, the request is denied.
+
+${HELP}`,
+    options: { ...CONNECT_OPTIONS, ...ENCLAVE },
+    positionals: 2,
+    async run(args) {
+      const enclave = enclaveOf(args);
+      const [name, file] = args.positionals;
+      const policy = readPolicyFile(file);
+      await connect(args).createPolicy(enclave, name, policy.allow, policy.deny);
+      output(args, { name, enclave }, () => `Created policy ${name} in enclave ${enclave}`);
+    },
+  },
+  {
+    name: "rm-policy",
+    summary: "Delete a policy (identities holding it lose it)",
+    help: `Usage: kms rm-policy [options] NAME\n\n${HELP}`,
+    options: { ...CONNECT_OPTIONS, ...ENCLAVE },
+    positionals: 1,
+    async run(args) {
+      const enclave = enclaveOf(args);
+      await connect(args).deletePolicy(enclave, args.positionals[0]);
+      output(args, { name: args.positionals[0], enclave }, () => `Deleted policy ${args.positionals[0]}`);
+    },
+  },
+  {
+    name: "assign-policy",
+    summary: "Assign a policy to an identity",
+    help: `Usage: kms assign-policy [options] POLICY IDENTITY\n\nAn identity holds one policy; this replaces any earlier one.\n\n${HELP}`,
+    options: { ...CONNECT_OPTIONS, ...ENCLAVE },
+    positionals: 2,
+    async run(args) {
+      const enclave = enclaveOf(args);
+      const [policy, identity] = args.positionals;
+      await connect(args).assignPolicy(enclave, policy, identity);
+      output(args, { policy, identity, enclave }, () => `Assigned policy ${policy} to ${identity}`);
+    },
+  },
+  {
+    name: "stat-policy",
+    summary: "Show a policy's metadata",
+    help: `Usage: kms stat-policy [options] NAME\n\n${HELP}`,
+    options: { ...CONNECT_OPTIONS, ...ENCLAVE },
+    positionals: 1,
+    async run(args) {
+      const p = await connect(args).policyStatus(enclaveOf(args), args.positionals[0]) as Policy;
+      output(args, p, () => table([["Name", p.name], ["Created", time(p.created_at)], ["Created by", p.created_by]]));
+    },
+  },
+  {
+    name: "show-policy",
+    summary: "Show a policy's rules",
+    help: `Usage: kms show-policy [options] NAME\n\nPrints the policy's rules as YAML (JSON with --json).\n\n${HELP}`,
+    options: { ...CONNECT_OPTIONS, ...ENCLAVE },
+    positionals: 1,
+    async run(args) {
+      const p = await connect(args).getPolicy(enclaveOf(args), args.positionals[0]);
+      const rules = { allow: rulesOf(p.allow as RuleSets), deny: rulesOf(p.deny as RuleSets) };
+      output(args, { name: p.name, ...rules }, () => YAML.stringify(rules).trimEnd());
+    },
+  },
+  {
+    name: "ls-policy",
+    summary: "List policies",
+    help: `Usage: kms ls-policy [options] [PREFIX]\n\n${HELP}`,
+    options: { ...CONNECT_OPTIONS, ...ENCLAVE },
+    positionals: [0, 1],
+    async run(args) {
+      const client = connect(args);
+      const enclave = enclaveOf(args);
+      const ps = await all<Policy>((at) => client.listPolicies(enclave, args.positionals[0] ?? "", at), "policies");
+      output(args, ps, () => columns(["NAME", "CREATED", "CREATED BY"], ps.map((p) => [p.name, time(p.created_at), p.created_by])));
+    },
+  },
+];

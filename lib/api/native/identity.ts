@@ -1,0 +1,75 @@
+import * as v from "valibot";
+import { Errors } from "../../state/errors.ts";
+import { IdentitySchema } from "../../state/names.ts";
+import { type Caller, listable } from "../../state/policy.ts";
+import { page, type State } from "../../state/state.ts";
+import { type IdentityRecord, PRIVILEGE_RANK, type Privilege } from "../../state/types.ts";
+import { TagsSchema } from "../../state/commands.ts";
+import { command } from "./command.ts";
+import { timestamp } from "./proto.ts";
+import { ListSchema, pageSize } from "./schemas.ts";
+
+const ById = v.object({ identity: IdentitySchema });
+const PrivilegeSchema = v.pipe(
+  v.picklist(["", "SysAdmin", "Admin", "User"], "invalid privilege: use SysAdmin, Admin or User"),
+  v.transform((p) => (p === "" ? "User" : p) as Privilege),
+);
+
+/** Callers manage only identities of their own privilege or below. */
+function checkRank(caller: Caller, target: Privilege): void {
+  if (PRIVILEGE_RANK[target] < PRIVILEGE_RANK[caller.privilege]) throw Errors.accessDenied();
+}
+
+/** The IdentityResponse of an identity. */
+function status(state: State, i: IdentityRecord) {
+  const accounts = [...state.enclave(i.enclave).identities.values()].filter((a) => a.serviceAccount && a.createdBy === i.identity);
+  return {
+    identity: i.identity,
+    privilege: PRIVILEGE_RANK[i.privilege],
+    policy: i.policy,
+    created_at: timestamp(i.createdAt),
+    created_by: i.createdBy,
+    is_service_account: i.serviceAccount,
+    service_accounts: accounts.map((a) => a.identity).sort(),
+    tags: i.tags,
+  };
+}
+
+/** IDENTITY:* commands (401–404). */
+export const identityCommands = [
+  command({
+    id: 401, name: "IDENTITY:CREATE", request: "CreateIdentityRequest", write: true, inEnclave: true,
+    schema: v.object({ identity: IdentitySchema, privilege: PrivilegeSchema, service_account: v.boolean(), tags: TagsSchema }),
+    resource: (req) => req.identity,
+    run: (ctx, req) => {
+      checkRank(ctx.caller, req.privilege);
+      return ctx.node.write({
+        type: "identity.create", enclave: ctx.enclave, identity: req.identity, privilege: req.privilege, policy: "",
+        serviceAccount: req.service_account, tags: req.tags, at: Date.now(), by: ctx.identity,
+      });
+    },
+  }),
+  command({
+    id: 402, name: "IDENTITY:DELETE", request: "DeleteIdentityRequest", write: true, inEnclave: true, schema: ById,
+    resource: (req) => req.identity,
+    run: (ctx, req) => {
+      checkRank(ctx.caller, ctx.node.state.identity(ctx.enclave, req.identity).privilege);
+      return ctx.node.write({ type: "identity.delete", enclave: ctx.enclave, identity: req.identity });
+    },
+  }),
+  command({
+    id: 403, name: "IDENTITY:STATUS", request: "IdentityRequest", response: "IdentityResponse", write: false, inEnclave: true,
+    schema: ById,
+    resource: (req) => req.identity,
+    run: (ctx, req) => status(ctx.node.state, ctx.node.state.identity(ctx.enclave, req.identity)),
+  }),
+  command({
+    id: 404, name: "IDENTITY:LIST", request: "ListRequest", response: "ListIdentitiesResponse", write: false, inEnclave: true,
+    schema: ListSchema,
+    run: (ctx, req) => {
+      const visible = (id: string) => listable(ctx.caller, "IDENTITY:LIST", id);
+      const p = page(ctx.node.state.enclave(ctx.enclave).identities, req.prefix, req.continue_at, pageSize(req.limit), visible);
+      return { identities: p.items.map((i) => status(ctx.node.state, i)), continue_at: p.continueAt };
+    },
+  }),
+];

@@ -1,0 +1,71 @@
+import * as v from "valibot";
+import { RulesSchema } from "../../state/commands.ts";
+import { Errors } from "../../state/errors.ts";
+import { IdentitySchema } from "../../state/names.ts";
+import { listable } from "../../state/policy.ts";
+import { page } from "../../state/state.ts";
+import { type PolicyRecord, PRIVILEGE_RANK, type Rules } from "../../state/types.ts";
+import { command } from "./command.ts";
+import { timestamp } from "./proto.ts";
+import { ruleSets } from "./rules.ts";
+import { ListSchema, Name, pageSize } from "./schemas.ts";
+
+const ByName = v.object({ name: Name });
+/** The wire form map<command, RuleSet{rules: map<pattern, Rule{}>}> as Rules (command → patterns). */
+const RuleSets = v.pipe(
+  v.record(v.string(), v.object({ rules: v.record(v.string(), v.unknown()) })),
+  v.transform((sets): Rules => Object.fromEntries(Object.entries(sets).map(([cmd, set]) => [cmd, Object.keys(set.rules).sort()]))),
+  RulesSchema,
+);
+
+function status(p: PolicyRecord) {
+  return { name: p.name, created_at: timestamp(p.createdAt), created_by: p.createdBy };
+}
+
+/** POLICY:* commands (301–306). */
+export const policyCommands = [
+  command({
+    id: 301, name: "POLICY:CREATE", request: "CreatePolicyRequest", write: true, inEnclave: true,
+    schema: v.object({ name: Name, allow: RuleSets, deny: RuleSets }),
+    resource: (req) => req.name,
+    run: (ctx, req) =>
+      ctx.node.write({ type: "policy.create", enclave: ctx.enclave, name: req.name, allow: req.allow, deny: req.deny, at: Date.now(), by: ctx.identity }),
+  }),
+  command({
+    id: 302, name: "POLICY:DELETE", request: "DeletePolicyRequest", write: true, inEnclave: true, schema: ByName,
+    resource: (req) => req.name,
+    run: (ctx, req) => ctx.node.write({ type: "policy.delete", enclave: ctx.enclave, name: req.name }),
+  }),
+  command({
+    id: 303, name: "POLICY:ASSIGN", request: "AssignPolicyRequest", write: true, inEnclave: true,
+    schema: v.object({ identity: IdentitySchema, policy: Name }),
+    resource: (req) => req.policy,
+    run: (ctx, req) => {
+      const target = ctx.node.state.identity(ctx.enclave, req.identity);
+      if (PRIVILEGE_RANK[target.privilege] < PRIVILEGE_RANK[ctx.caller.privilege]) throw Errors.accessDenied();
+      return ctx.node.write({ type: "policy.assign", enclave: ctx.enclave, identity: req.identity, policy: req.policy });
+    },
+  }),
+  command({
+    id: 304, name: "POLICY:GET", request: "PolicyRequest", response: "PolicyResponse", write: false, inEnclave: true, schema: ByName,
+    resource: (req) => req.name,
+    run: (ctx, req) => {
+      const p = ctx.node.state.policy(ctx.enclave, req.name);
+      return { ...status(p), allow: ruleSets(p.allow), deny: ruleSets(p.deny) };
+    },
+  }),
+  command({
+    id: 305, name: "POLICY:STATUS", request: "PolicyRequest", response: "PolicyStatusResponse", write: false, inEnclave: true, schema: ByName,
+    resource: (req) => req.name,
+    run: (ctx, req) => status(ctx.node.state.policy(ctx.enclave, req.name)),
+  }),
+  command({
+    id: 306, name: "POLICY:LIST", request: "ListRequest", response: "ListPoliciesResponse", write: false, inEnclave: true,
+    schema: ListSchema,
+    run: (ctx, req) => {
+      const visible = (name: string) => listable(ctx.caller, "POLICY:LIST", name);
+      const p = page(ctx.node.state.enclave(ctx.enclave).policies, req.prefix, req.continue_at, pageSize(req.limit), visible);
+      return { policies: p.items.map(status), continue_at: p.continueAt };
+    },
+  }),
+];
