@@ -18,9 +18,11 @@ interface Step {
 }
 
 const bunCount = (out: string): [number, number] => [last(out, /^\s*(\d+) pass$/gm), last(out, /^\s*(\d+) fail$/gm)];
+// Deno's summary: "ok | 3 passed (37 steps) | 0 failed": count the steps (node:test's it()s) when present.
 const denoCount = (out: string): [number, number] => {
-  const m = /(\d+) passed[^|]*\|\s*(\d+) failed/.exec(out.split("\n").filter((l) => /passed.*failed/.test(l)).pop() ?? "");
-  return m ? [Number(m[1]), Number(m[2])] : [0, 0];
+  const line = out.replace(/\x1b\[[0-9;]*m/g, "").split("\n").filter((l) => /passed.*\|.*failed/.test(l)).pop() ?? "";
+  const m = /(\d+) passed(?: \((\d+) steps?\))?\s*\|\s*(\d+) failed(?: \((\d+) steps?\))?/.exec(line);
+  return m ? [Number(m[2] ?? m[1]), Number(m[4] ?? m[3])] : [0, 0];
 };
 
 function last(out: string, re: RegExp): number {
