@@ -5,6 +5,7 @@ import { type CliCommand, CliError } from "./command.ts";
 import { connect, CONNECT_HELP, CONNECT_OPTIONS, enclaveOf } from "./connect.ts";
 import { ENCLAVE, ENCLAVE_HELP } from "./key.ts";
 import { columns, output, table, time } from "./output.ts";
+import { allPages } from "./pages.ts";
 
 type Identity = {
   identity: string; privilege: number; policy: string; created_at: unknown; created_by: string;
@@ -53,18 +54,6 @@ function tags(values: unknown): Record<string, string> {
 
 function rulesOf(sets: RuleSets): Record<string, string[]> {
   return Object.fromEntries(Object.entries(sets ?? {}).map(([cmd, s]) => [cmd, Object.keys(s.rules ?? {})]));
-}
-
-/** Every item of a paginated listing. */
-async function all<T>(list: (continueAt: string) => Promise<Record<string, unknown>>, field: string): Promise<T[]> {
-  const items: T[] = [];
-  let at = "";
-  do {
-    const page = await list(at);
-    items.push(...page[field] as T[]);
-    at = page.continue_at as string;
-  } while (at);
-  return items;
 }
 
 /** add-identity, rm-identity, ls-identity, stat-identity, add-policy, rm-policy, assign-policy, ls-policy, stat-policy, show-policy. */
@@ -124,7 +113,7 @@ export const accessCommands: CliCommand[] = [
     async run(args) {
       const client = connect(args);
       const enclave = enclaveOf(args);
-      const ids = await all<Identity>((at) => client.listIdentities(enclave, args.positionals[0] ?? "", at), "identities");
+      const ids = await allPages<Identity>((at) => client.listIdentities(enclave, args.positionals[0] ?? "", at), "identities");
       output(args, ids, () =>
         columns(["IDENTITY", "PRIVILEGE", "POLICY", "CREATED"], ids.map((i) => [i.identity, PRIVILEGES[i.privilege] ?? "?", i.policy || "-", time(i.created_at)])));
     },
@@ -210,7 +199,7 @@ ${HELP}`,
     async run(args) {
       const client = connect(args);
       const enclave = enclaveOf(args);
-      const ps = await all<Policy>((at) => client.listPolicies(enclave, args.positionals[0] ?? "", at), "policies");
+      const ps = await allPages<Policy>((at) => client.listPolicies(enclave, args.positionals[0] ?? "", at), "policies");
       output(args, ps, () => columns(["NAME", "CREATED", "CREATED BY"], ps.map((p) => [p.name, time(p.created_at), p.created_by])));
     },
   },

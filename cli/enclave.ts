@@ -1,6 +1,7 @@
 import type { CliCommand } from "./command.ts";
 import { connect, CONNECT_HELP, CONNECT_OPTIONS } from "./connect.ts";
 import { columns, output, table, time } from "./output.ts";
+import { allPages } from "./pages.ts";
 
 type Enclave = { name: string; created_at: unknown; created_by: string };
 
@@ -49,13 +50,7 @@ export const enclaveCommands: CliCommand[] = [
     positionals: [0, 1],
     async run(args) {
       const client = connect(args);
-      const all: Enclave[] = [];
-      let at = "";
-      do {
-        const page = await client.listEnclaves(args.positionals[0] ?? "", at);
-        all.push(...page.enclaves as Enclave[]);
-        at = page.continue_at as string;
-      } while (at);
+      const all = await allPages<Enclave>((at) => client.listEnclaves(args.positionals[0] ?? "", at), "enclaves");
       output(args, all, () => columns(["NAME", "CREATED", "CREATED BY"], all.map((e) => [e.name, time(e.created_at), e.created_by])));
     },
   },

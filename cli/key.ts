@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
-import type { KmsClient } from "../lib/client/client.ts";
 import { type CliCommand, CliError } from "./command.ts";
 import { connect, CONNECT_HELP, CONNECT_OPTIONS, enclaveOf } from "./connect.ts";
 import { columns, output, table, time } from "./output.ts";
+import { allPages } from "./pages.ts";
 
 type KeyStatus = { name: string; version: number; type: string; created_at: unknown; created_by: string };
 
@@ -28,18 +28,6 @@ function readKeyFile(file: string): Uint8Array {
   const text = new TextDecoder().decode(raw).trim();
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text)) throw new CliError("the key file must hold 32 raw bytes or their base64");
   return new Uint8Array(Buffer.from(text, "base64"));
-}
-
-/** Every page of a key listing. */
-async function allKeys(client: KmsClient, enclave: string, prefix: string): Promise<KeyStatus[]> {
-  const all: KeyStatus[] = [];
-  let at = "";
-  do {
-    const page = await client.listKeys(enclave, prefix, at);
-    all.push(...page.keys as KeyStatus[]);
-    at = page.continue_at as string;
-  } while (at);
-  return all;
 }
 
 /** add-key, import-key, rm-key, stat-key, ls-key. */
@@ -108,7 +96,9 @@ export const keyCommands: CliCommand[] = [
     options: { ...CONNECT_OPTIONS, ...ENCLAVE },
     positionals: [0, 1],
     async run(args) {
-      const keys = await allKeys(connect(args), enclaveOf(args), args.positionals[0] ?? "");
+      const client = connect(args);
+      const enclave = enclaveOf(args);
+      const keys = await allPages<KeyStatus>((at) => client.listKeys(enclave, args.positionals[0] ?? "", at), "keys");
       output(args, keys, () =>
         columns(["NAME", "VERSION", "TYPE", "CREATED"], keys.map((k) => [k.name, String(k.version), k.type, time(k.created_at)])));
     },
