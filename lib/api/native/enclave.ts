@@ -1,9 +1,8 @@
 import * as v from "valibot";
-import { page } from "../../state/state.ts";
 import type { EnclaveRecord } from "../../state/types.ts";
 import { timestamp } from "./proto.ts";
 import { command } from "./command.ts";
-import { ListSchema, Name, pageSize } from "./schemas.ts";
+import { ListSchema, listPage, Name } from "./schemas.ts";
 
 const ByName = v.object({ name: Name });
 
@@ -31,7 +30,7 @@ export const enclaveCommands = [
     id: 104, name: "ENCLAVE:LIST", request: "ListRequest", response: "ListEnclavesResponse",
     schema: ListSchema, write: false, inEnclave: false,
     run: (ctx, req) => {
-      const p = page(ctx.node.state.enclaves, req.prefix, req.continue_at, pageSize(req.limit));
+      const p = listPage(ctx, "ENCLAVE:LIST", ctx.node.state.enclaves, req);
       return { enclaves: p.items.map((e) => status(e.record)), continue_at: p.continueAt };
     },
   }),

@@ -1,13 +1,13 @@
 import * as v from "valibot";
 import { Errors } from "../../state/errors.ts";
 import { IdentitySchema } from "../../state/names.ts";
-import { type Caller, listable } from "../../state/policy.ts";
-import { page, type State } from "../../state/state.ts";
+import type { Caller } from "../../state/policy.ts";
+import type { State } from "../../state/state.ts";
 import { type IdentityRecord, PRIVILEGE_RANK, type Privilege } from "../../state/types.ts";
 import { TagsSchema } from "../../state/commands.ts";
 import { command } from "./command.ts";
 import { timestamp } from "./proto.ts";
-import { ListSchema, pageSize } from "./schemas.ts";
+import { ListSchema, listPage } from "./schemas.ts";
 
 const ById = v.object({ identity: IdentitySchema });
 const PrivilegeSchema = v.pipe(
@@ -67,8 +67,7 @@ export const identityCommands = [
     id: 404, name: "IDENTITY:LIST", request: "ListRequest", response: "ListIdentitiesResponse", write: false, inEnclave: true,
     schema: ListSchema,
     run: (ctx, req) => {
-      const visible = (id: string) => listable(ctx.caller, "IDENTITY:LIST", id);
-      const p = page(ctx.node.state.enclave(ctx.enclave).identities, req.prefix, req.continue_at, pageSize(req.limit), visible);
+      const p = listPage(ctx, "IDENTITY:LIST", ctx.node.state.enclave(ctx.enclave).identities, req);
       return { identities: p.items.map((i) => status(ctx.node.state, i)), continue_at: p.continueAt };
     },
   }),

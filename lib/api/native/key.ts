@@ -5,12 +5,10 @@ import { mac } from "../../crypto/mac.ts";
 import { randomBytes } from "../../crypto/random.ts";
 import { encodeBase64 } from "../../state/base64.ts";
 import { Errors } from "../../state/errors.ts";
-import { listable } from "../../state/policy.ts";
-import { page } from "../../state/state.ts";
 import type { KeyRing, KeyVersion } from "../../state/types.ts";
 import { command } from "./command.ts";
 import { timestamp } from "./proto.ts";
-import { Bytes, ListSchema, Name, pageSize, Version } from "./schemas.ts";
+import { Bytes, ListSchema, listPage, Name, Version } from "./schemas.ts";
 
 const KeyType = v.pipe(
   v.picklist(["", "AES256", "ChaCha20"], "invalid key type: use AES256 or ChaCha20"),
@@ -98,8 +96,7 @@ export const keyCommands = [
     id: 208, name: "KEY:LIST", request: "ListRequest", response: "ListKeysResponse", write: false, inEnclave: true,
     schema: ListSchema,
     run: (ctx, req) => {
-      const visible = (name: string) => listable(ctx.caller, "KEY:LIST", name);
-      const p = page(ctx.node.state.enclave(ctx.enclave).keys, req.prefix, req.continue_at, pageSize(req.limit), visible);
+      const p = listPage(ctx, "KEY:LIST", ctx.node.state.enclave(ctx.enclave).keys, req);
       return { keys: p.items.map((r) => status(r, r.versions[r.versions.length - 1])), continue_at: p.continueAt };
     },
   }),

@@ -2,13 +2,11 @@ import * as v from "valibot";
 import { RulesSchema } from "../../state/commands.ts";
 import { Errors } from "../../state/errors.ts";
 import { IdentitySchema } from "../../state/names.ts";
-import { listable } from "../../state/policy.ts";
-import { page } from "../../state/state.ts";
 import { type PolicyRecord, PRIVILEGE_RANK, type Rules } from "../../state/types.ts";
 import { command } from "./command.ts";
 import { timestamp } from "./proto.ts";
 import { ruleSets } from "./rules.ts";
-import { ListSchema, Name, pageSize } from "./schemas.ts";
+import { ListSchema, listPage, Name } from "./schemas.ts";
 
 const ByName = v.object({ name: Name });
 /** The wire form map<command, RuleSet{rules: map<pattern, Rule{}>}> as Rules (command → patterns). */
@@ -63,8 +61,7 @@ export const policyCommands = [
     id: 306, name: "POLICY:LIST", request: "ListRequest", response: "ListPoliciesResponse", write: false, inEnclave: true,
     schema: ListSchema,
     run: (ctx, req) => {
-      const visible = (name: string) => listable(ctx.caller, "POLICY:LIST", name);
-      const p = page(ctx.node.state.enclave(ctx.enclave).policies, req.prefix, req.continue_at, pageSize(req.limit), visible);
+      const p = listPage(ctx, "POLICY:LIST", ctx.node.state.enclave(ctx.enclave).policies, req);
       return { policies: p.items.map(status), continue_at: p.continueAt };
     },
   }),

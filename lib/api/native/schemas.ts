@@ -1,5 +1,8 @@
 import * as v from "valibot";
 import { NameSchema } from "../../state/names.ts";
+import { listable } from "../../state/policy.ts";
+import { type Page, page } from "../../state/state.ts";
+import type { CommandContext } from "./command.ts";
 
 /** Request fields shared by many commands. */
 export const Name = NameSchema;
@@ -14,6 +17,11 @@ export const ListSchema = v.object({
 });
 
 /** Page size of list replies: the client's limit, capped. */
-export function pageSize(limit: number): number {
+function pageSize(limit: number): number {
   return limit === 0 || limit > 1000 ? 1000 : limit;
+}
+
+/** One page of a listing command, showing the caller only what it may list. */
+export function listPage<T>(ctx: CommandContext, command: string, entries: Map<string, T>, req: v.InferOutput<typeof ListSchema>): Page<T> {
+  return page(entries, req.prefix, req.continue_at, pageSize(req.limit), (name) => listable(ctx.caller, command, name));
 }
