@@ -1,5 +1,4 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { SoftHsm } from "../lib/hsm/soft.ts";
 import { clientCredentials, newApiKey, parseApiKey } from "../lib/identity/apikey.ts";
 import { identityOfCertificate } from "../lib/identity/identity.ts";
 import { adminApiKey } from "../lib/server/start.ts";

@@ -33,6 +33,7 @@ function last(out: string, re: RegExp): number {
 const only = process.argv.slice(2);
 const steps: Step[] = [
   { name: "compile", cmd: [path.join(ROOT, "compile.sh")] },
+  { name: "typecheck", cmd: [`${BIN}/tsc`, "-p", "."] },
   { name: "bun: unit and end-to-end tests (sources)", cmd: [`${BIN}/bun`, "test", "--timeout", "120000", ...(only.length ? only : ["lib", "tests"])], count: bunCount },
   {
     name: "bun: end-to-end tests (compiled binary)",
@@ -59,7 +60,7 @@ function run(step: Step): Promise<{ code: number; out: string }> {
 }
 
 let passed = 0, failed = 0;
-for (const step of only.length ? steps.slice(0, 2) : steps) {
+for (const step of only.length ? steps.filter((s) => s.name.includes("sources")) : steps) {
   const { code, out } = await run(step);
   if (step.count) {
     const [p, f] = step.count(out);
