@@ -176,6 +176,7 @@ export class TestKms {
     const body = new Uint8Array(await res.arrayBuffer());
     assert.equal(res.status, status, `status (body: ${new TextDecoder().decode(body)})`);
     assert.equal(res.headers.get("content-type"), "application/octet-stream");
+    assert.equal(res.headers.get("content-length"), String(body.length), "error replies carry an exact Content-Length too");
     const got = decode("ErrResponse", body).message as string;
     if (typeof message === "string") assert.equal(got, message);
     else assert.match(got, message);
