@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createCipheriv, createHmac, getCiphers, randomBytes as nodeRandomBytes } from "node:crypto";
 import { chacha20poly1305, hchacha } from "@noble/ciphers/chacha.js";
-import { decryptKes, KES_CIPHERTEXT_OVERHEAD } from "./kes.ts";
+import { decryptKes, encryptKes, KES_CIPHERTEXT_OVERHEAD } from "./kes.ts";
 
 // KES-format vectors are built here from primitives, not with the code under test:
 // sealed(AAD = associated data) ‖ iv[16] ‖ nonce[12].
@@ -71,3 +71,30 @@ test("ChaCha20 KES vector agrees with node:crypto chacha20-poly1305 where availa
   assert.deepEqual(viaNode, kesChaCha(master, iv, nonce, pt, ad));
   assert.deepEqual(decryptKes("ChaCha20", master, viaNode, ad), pt);
 });
+
+for (const [type, build] of Object.entries(builders) as [keyof typeof builders, typeof kesAes][]) {
+  test(`${type}: encryptKes output is KES's layout and opens with the independent primitives`, () => {
+    const master = rand(32), pt = rand(57), ad = new TextEncoder().encode('{"bucket":"bucket/object"}');
+    const ct = encryptKes(type, master, pt, ad);
+    assert.equal(ct.length, pt.length + 44);
+    const iv = ct.subarray(ct.length - 28, ct.length - 12), nonce = ct.subarray(ct.length - 12);
+    // Rebuilding with the same iv and nonce through the independent builder gives the same bytes.
+    assert.deepEqual(build(master, iv, nonce, pt, ad), ct);
+    assert.deepEqual(decryptKes(type, master, ct, ad), pt);
+    assert.equal(decryptKes(type, master, ct, new Uint8Array(0)), null);
+    assert.notDeepEqual(encryptKes(type, master, pt, ad), ct, "fresh iv and nonce per call");
+  });
+  test(`${type}: decryptKes opens KES's legacy JSON envelope`, () => {
+    const master = rand(32), pt = rand(32), ad = new TextEncoder().encode("ctx");
+    const raw = build(master, rand(16), rand(12), pt, ad);
+    const b64 = (b: Uint8Array) => Buffer.from(b).toString("base64");
+    const aead = type === "AES256" ? "AES-256-GCM-HMAC-SHA-256" : "ChaCha20Poly1305";
+    const json = (a: string) => new TextEncoder().encode(JSON.stringify({
+      aead: a, iv: b64(raw.subarray(raw.length - 28, raw.length - 12)), nonce: b64(raw.subarray(raw.length - 12)), bytes: b64(raw.subarray(0, raw.length - 28)),
+    }));
+    assert.deepEqual(decryptKes(type, master, json(aead), ad), pt);
+    assert.equal(decryptKes(type, master, json(aead), new Uint8Array(0)), null);
+    assert.equal(decryptKes(type, master, json("bogus"), ad), null);
+    assert.equal(decryptKes(type, master, new TextEncoder().encode("{not json"), ad), null);
+  });
+}
