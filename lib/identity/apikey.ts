@@ -93,10 +93,24 @@ class ParsedApiKey implements ApiKey {
   }
 }
 
-/** Parses a `k1:` (Ed25519 seed) or `k2:` (ECDSA P-256/384/521 scalar) API key; throws InvalidApiKeyError. */
+/** Prefix of KES's API keys: standard base64 of 0x00 ‖ 32-byte Ed25519 seed. */
+export const KES_API_KEY_PREFIX = "kes:v1:";
+
+/** Parses KES's `kes:v1:` form; the identity is the same hash as for the k1: key of the same seed. */
+function parseKesApiKey(body: string): ApiKey {
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body) || body.length % 4 !== 0) throw new InvalidApiKeyError("malformed base64");
+  const bytes = new Uint8Array(Buffer.from(body, "base64"));
+  if (Buffer.from(bytes).toString("base64") !== body) throw new InvalidApiKeyError("malformed base64");
+  if (bytes.length !== 33) throw new InvalidApiKeyError("wrong length");
+  if (bytes[0] !== 0) throw new InvalidApiKeyError("unsupported key type");
+  return new ParsedApiKey(ed25519FromSeed(bytes.subarray(1)));
+}
+
+/** Parses a `k1:` (Ed25519 seed), `k2:` (ECDSA P-256/384/521 scalar) or KES `kes:v1:` API key; throws InvalidApiKeyError. */
 export function parseApiKey(text: string): ApiKey {
   if (typeof text !== "string") throw new InvalidApiKeyError("expected k1:… or k2:…");
   const trimmed = text.trim();
+  if (trimmed.startsWith(KES_API_KEY_PREFIX)) return parseKesApiKey(trimmed.slice(KES_API_KEY_PREFIX.length));
   const prefix = trimmed.slice(0, 3);
   if (prefix !== "k1:" && prefix !== "k2:") throw new InvalidApiKeyError("expected k1:… or k2:…");
   const bytes = decodeBase64url(trimmed.slice(3));
@@ -112,6 +126,12 @@ export function parseApiKey(text: string): ApiKey {
 export function apiKeyFromSeed(seed: Uint8Array): string {
   if (seed.length !== 32) throw new RangeError("Ed25519 seed must be 32 bytes");
   return "k1:" + Buffer.from(seed).toString("base64url");
+}
+
+/** The KES `kes:v1:` API key text for a 32-byte Ed25519 seed. */
+export function kesApiKeyFromSeed(seed: Uint8Array): string {
+  if (seed.length !== 32) throw new RangeError("Ed25519 seed must be 32 bytes");
+  return KES_API_KEY_PREFIX + Buffer.concat([Buffer.from([0]), Buffer.from(seed)]).toString("base64");
 }
 
 /** A fresh random `k1:` API key. */
