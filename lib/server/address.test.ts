@@ -38,3 +38,7 @@ test("reachableUrls: a wildcard host lists every local IPv4 interface, loopback 
   assert.ok(urls.includes("https://127.0.0.1:7373"), urls.join(" "));
   for (const url of urls) assert.match(url, /^https:\/\/\d+\.\d+\.\d+\.\d+:7373$/);
 });
+
+test("parseListenAddress: host parts with spaces or other stray characters are refused", () => {
+  for (const bad of [" :7373", "a b:7373", "[x]:7373", "host/x:1"]) assert.throws(() => parseListenAddress(bad), /invalid address/);
+});

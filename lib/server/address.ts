@@ -8,7 +8,7 @@ export interface ListenAddress {
 
 /** Parses `:7373`, `host:7373` or `[::1]:7373`; an empty host means every IPv4 interface. */
 export function parseListenAddress(addr: string): ListenAddress {
-  const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(addr);
+  const m = /^(?:\[([0-9A-Fa-f:.]+(?:%[A-Za-z0-9_.-]+)?)\]|([A-Za-z0-9.-]*)):(\d{1,5})$/.exec(addr);
   const port = m ? Number(m[3]) : NaN;
   if (!m || port > 65535) throw new Error(`invalid address '${addr}': expected [HOST]:PORT, e.g. :7373 or 127.0.0.1:7373`);
   return { hostname: m[1] ?? (m[2] || "0.0.0.0"), port };

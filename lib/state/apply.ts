@@ -53,7 +53,8 @@ export function prepare(state: State, cmd: Command): Effect[] {
     }
     case "key.delete": {
       const ring = state.keyRing(cmd.enclave, cmd.name);
-      const doomed = state.keyVersion(cmd.enclave, cmd.name, cmd.version).version;
+      // With all_versions the version field is moot; otherwise it must exist.
+      const doomed = cmd.allVersions ? 0 : state.keyVersion(cmd.enclave, cmd.name, cmd.version).version;
       const versions = cmd.allVersions ? [] : ring.versions.filter((v) => v.version !== doomed);
       const value = versions.length === 0 ? null : { ...ring, versions };
       return [{ kind: "key", enclave: cmd.enclave, name: cmd.name, value }];

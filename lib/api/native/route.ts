@@ -58,6 +58,7 @@ export function nativeRoutes(deps: AppDeps): Hono<Env> {
   app.post("/v1/kms", limit, (c) => handle(c, ""));
   app.post("/v1/kms/", limit, (c) => handle(c, ""));
   app.post("/v1/kms/:enclave", limit, (c) => handle(c, c.req.param("enclave")));
+  app.post("/v1/kms/:enclave/", limit, (c) => handle(c, c.req.param("enclave")));
   return app;
 }
 
