@@ -5,6 +5,7 @@ import { parseApiKey } from "../lib/identity/apikey.ts";
 import { adminApiKey, type RunningServer, startServer } from "../lib/server/start.ts";
 import { CERT_FILE } from "../lib/server/tls.ts";
 import { VERSION } from "../lib/server/version.ts";
+import { nameProblem } from "../lib/state/names.ts";
 import { DataDirError } from "../lib/store/store.ts";
 import { type Args, type CliCommand, CliError } from "./command.ts";
 import { hsmFromEnv } from "./hsm.ts";
@@ -23,6 +24,7 @@ async function serve(dir: string, hsmKey: string, args: Args, showKey: (s: Runni
       addr: (args.values.addr as string | undefined) ?? ":7373",
       tlsCert,
       tlsKey,
+      kesEnclave: kesEnclaveOf(args),
       onFatal: (err) => {
         console.error(`kms: stopping: ${(err as Error).message}`);
         process.exit(1);
@@ -53,7 +55,16 @@ async function serve(dir: string, hsmKey: string, args: Args, showKey: (s: Runni
   return 0;
 }
 
-const SERVER_OPTIONS = { addr: { type: "string" }, "tls-cert": { type: "string" }, "tls-key": { type: "string" } } as const;
+const SERVER_OPTIONS = {
+  addr: { type: "string" }, "tls-cert": { type: "string" }, "tls-key": { type: "string" }, "kes-enclave": { type: "string" },
+} as const;
+
+/** --kes-enclave NAME: the enclave KES API clients work in. */
+function kesEnclaveOf(args: Args): string | undefined {
+  const e = args.values["kes-enclave"] as string | undefined;
+  if (e !== undefined && nameProblem(e)) throw new CliError(`--kes-enclave: ${nameProblem(e)}`, 2);
+  return e;
+}
 
 /** server and dev. */
 export const serverCommands: CliCommand[] = [
@@ -69,6 +80,8 @@ Options:
   --addr [HOST]:PORT   Listen address (default :7373)
   --tls-cert FILE      PEM certificate (default: a self-signed one in DIR)
   --tls-key FILE       PEM private key of --tls-cert
+  --kes-enclave NAME   Enclave that KES API clients (MINIO_KMS_KES_*) work in
+                       (default: default; create it with 'kms add-enclave')
 Environment:
   MINIO_KMS_HSM_KEY    The software HSM key (hsm:aes256:…; make one with 'kms hsm new')`,
     options: SERVER_OPTIONS,
@@ -89,7 +102,7 @@ in DIR/../hsm.key: never use this for real data.
 
 Options:
   --addr [HOST]:PORT   Listen address (default 127.0.0.1:7373)`,
-    options: { addr: { type: "string" } },
+    options: { addr: { type: "string" }, "kes-enclave": { type: "string" } },
     positionals: [0, 1],
     run(args) {
       const dir = path.resolve(args.positionals[0] ?? ".dev/kms0");

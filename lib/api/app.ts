@@ -1,6 +1,8 @@
 import { Hono } from "hono";
 import type { AppDeps, Env } from "./env.ts";
 import { healthRoutes } from "./health.ts";
+import { kesRoutes } from "./kes/routes.ts";
+import { DEFAULT_KES_ENCLAVE, statefulKes } from "./kes/stateful.ts";
 import { nativeRoutes } from "./native/route.ts";
 
 /** The whole HTTP surface of a node, as one hono app over web-standard Request/Response. */
@@ -8,6 +10,9 @@ export function createApp(deps: AppDeps): Hono<Env> {
   const app = new Hono<Env>();
   app.route("/", healthRoutes(deps));
   app.route("/", nativeRoutes(deps));
+  // The KES JSON API, in one enclave, next to the native protocol.
+  const kes = statefulKes(deps.node, deps.kesEnclave ?? DEFAULT_KES_ENCLAVE);
+  app.route("/", kesRoutes({ backend: () => kes, version: deps.node.info.version, startedAt: deps.node.info.startedAt }));
   app.notFound((c) => c.json({ message: "not found" }, 404));
   app.onError((err, c) => {
     console.error(`kms: internal error on ${c.req.method} ${c.req.path}: ${err instanceof Error ? err.name : "error"}`);

@@ -14,4 +14,6 @@ export interface Env {
 /** What the apps need from the running node. */
 export interface AppDeps {
   readonly node: KmsNode;
+  /** The enclave KES API requests run in (default "default"). */
+  readonly kesEnclave?: string;
 }

@@ -16,6 +16,8 @@ export interface ServerOptions {
   readonly addr: string;
   readonly tlsCert?: string;
   readonly tlsKey?: string;
+  /** The enclave KES API requests run in (default "default"). */
+  readonly kesEnclave?: string;
   /** Called when the node must stop (e.g. the disk failed). */
   readonly onFatal: (err: unknown) => void;
 }
@@ -49,7 +51,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       : await selfSignedTls(opts.dir, store, records, reachableHosts(hostname));
     const adminIdentity = parseApiKey(adminApiKey(hsm)).identity;
     const node = new KmsNode(state, store, { version: VERSION, host: `${hostname}:${port}`, startedAt: Date.now(), adminIdentity }, opts.onFatal);
-    listener = await serveTls(createApp({ node }), { key: tls.key, cert: tls.cert, hostname, port });
+    listener = await serveTls(createApp({ node, kesEnclave: opts.kesEnclave }), { key: tls.key, cert: tls.cert, hostname, port });
     const bound = listener;
     node.info = { ...node.info, host: `${hostname}:${bound.port}` };
     return {

@@ -1,0 +1,80 @@
+/**
+ * What the KES API needs from whatever holds the keys: the stateful server's
+ * enclaves, or the edge server's external key store behind its cache. Both
+ * throw KmsErrors; routes.ts maps them to KES's messages and statuses.
+ */
+import type { KeyType } from "../../crypto/message-key.ts";
+
+/** The operations of KES's key API, plus the read-only endpoints that need a known caller. */
+export type KesOp =
+  | "create" | "import" | "describe" | "list" | "delete" | "generate" | "encrypt" | "decrypt" | "hmac"
+  | "status" | "metrics" | "self" | "policy" | "identity";
+
+/** A request as far as authorisation is concerned. */
+export interface KesRequest {
+  readonly method: string;
+  /** The URL path exactly as KES policies match it, e.g. /v1/key/generate/minio-key. */
+  readonly path: string;
+  readonly op: KesOp;
+  /** The key (or policy, identity) named by the path; "" for none. */
+  readonly name: string;
+}
+
+/** An allowed request; for listings, which names the caller may see. */
+export interface KesAccess {
+  readonly visible: (name: string) => boolean;
+}
+
+/** What describe returns. */
+export interface KesKeyInfo {
+  readonly name: string;
+  readonly algorithm: KeyType;
+  /** ms since the epoch. */
+  readonly createdAt: number;
+  /** The creator's identity, h1: or KES hex. */
+  readonly createdBy: string;
+}
+
+/** The key store's health as /v1/status reports it. */
+export interface KesStoreStatus {
+  readonly latencyMs: number;
+  readonly unreachable: boolean;
+}
+
+/** One page of key names. */
+export interface KesNamePage {
+  readonly names: string[];
+  readonly continueAt: string;
+}
+
+/** What /v1/identity/self/describe returns. */
+export interface KesSelf {
+  readonly identity: string;
+  readonly isAdmin: boolean;
+  readonly policyName: string;
+  readonly allow: readonly string[];
+  readonly deny: readonly string[];
+}
+
+/** The key operations behind the KES API. `by` is the caller's h1: identity. */
+export interface KesBackend {
+  /** Whether `identity` (h1:) is known here at all: the admin, or an identity some policy names. */
+  isKnown(identity: string | undefined): boolean;
+  /** Access for a request by `identity` (h1:), or undefined when denied. Unknown callers are denied. */
+  authorize(identity: string | undefined, req: KesRequest): KesAccess | undefined;
+  create(name: string, by: string): Promise<void>;
+  import(name: string, key: Uint8Array, type: KeyType, by: string): Promise<void>;
+  describe(name: string): Promise<KesKeyInfo>;
+  list(prefix: string, continueAt: string, limit: number, visible: (name: string) => boolean): Promise<KesNamePage>;
+  delete(name: string): Promise<void>;
+  generate(name: string, context: Uint8Array): Promise<{ plaintext: Uint8Array; ciphertext: Uint8Array }>;
+  encrypt(name: string, plaintext: Uint8Array, context: Uint8Array): Promise<Uint8Array>;
+  decrypt(name: string, ciphertext: Uint8Array, context: Uint8Array): Promise<Uint8Array>;
+  hmac(name: string, message: Uint8Array): Promise<Uint8Array>;
+  storeStatus(): KesStoreStatus;
+  /** Whether /v1/ready should answer 200. */
+  ready(): boolean;
+  self(identity: string): KesSelf;
+  /** Edge mode only: the policies of the config, by name. */
+  policies?(): ReadonlyMap<string, { allow: readonly string[]; deny: readonly string[]; identities: readonly string[] }>;
+}

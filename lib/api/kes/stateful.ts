@@ -1,0 +1,114 @@
+/**
+ * The KES API's backend on the stateful server: every KES request runs in one
+ * enclave and is authorised like the native API. KES routes map to native
+ * command names (generate → KEY:GENERATE on the key name, …), so a policy
+ * written for MinIO's native client also governs its KES client; the HSM
+ * admin is SysAdmin. Writes go through KmsNode.write like every other write.
+ */
+import { encrypt } from "../../crypto/ciphertext.ts";
+import { decryptWithVersions } from "../../crypto/keyring.ts";
+import { mac } from "../../crypto/mac.ts";
+import type { KeyType } from "../../crypto/message-key.ts";
+import { randomBytes } from "../../crypto/random.ts";
+import type { KmsNode } from "../../server/node.ts";
+import { encodeBase64 } from "../../state/base64.ts";
+import { Errors } from "../../state/errors.ts";
+import { authorize, type Caller, callerOf, listable } from "../../state/policy.ts";
+import { page } from "../../state/state.ts";
+import type { KesAccess, KesBackend, KesOp, KesRequest } from "./backend.ts";
+import { kesHexOf } from "./identity.ts";
+
+/** The enclave KES clients use when the server is started without --kes-enclave. */
+export const DEFAULT_KES_ENCLAVE = "default";
+
+/** Native command name of each KES key operation. */
+export const KES_COMMANDS: Readonly<Partial<Record<KesOp, string>>> = {
+  create: "KEY:CREATE",
+  import: "KEY:IMPORT",
+  describe: "KEY:STATUS",
+  list: "KEY:LIST",
+  delete: "KEY:DELETE",
+  generate: "KEY:GENERATE",
+  encrypt: "KEY:ENCRYPT",
+  decrypt: "KEY:DECRYPT",
+  hmac: "KEY:MAC",
+};
+
+const everything: KesAccess = { visible: () => true };
+
+/** A KesBackend over a node's state, for KES requests in `enclave`. */
+export function statefulKes(node: KmsNode, enclave: string): KesBackend {
+  const caller = (identity: string | undefined): Caller | undefined => callerOf(node.state, node.info.adminIdentity, identity, enclave);
+  const latest = (name: string) => node.state.keyVersion(enclave, name, 0);
+  const create = (name: string, type: KeyType, material: Uint8Array, by: string) =>
+    node.write({ type: "key.create", enclave, name, keyType: type, material: encodeBase64(material), addVersion: false, at: Date.now(), by });
+
+  return {
+    isKnown: (identity) => caller(identity) !== undefined,
+
+    authorize(identity: string | undefined, req: KesRequest): KesAccess | undefined {
+      const who = caller(identity);
+      if (!who) return undefined;
+      const command = KES_COMMANDS[req.op];
+      // status, metrics, self, policy: any identity known in the enclave.
+      if (!command) return everything;
+      if (req.op === "list") {
+        return authorize(who, command, enclave) ? { visible: (name) => listable(who, command, name) } : undefined;
+      }
+      return authorize(who, command, enclave, req.name) ? everything : undefined;
+    },
+
+    create: (name, by) => create(name, "AES256", randomBytes(32), by),
+    import: (name, key, type, by) => create(name, type, key, by),
+
+    async describe(name) {
+      const ring = node.state.keyRing(enclave, name);
+      const kv = ring.versions[ring.versions.length - 1];
+      return { name, algorithm: kv.type, createdAt: kv.createdAt, createdBy: kv.createdBy };
+    },
+
+    async list(prefix, continueAt, limit, visible) {
+      const p = page(node.state.enclave(enclave).keys, prefix, continueAt, limit, visible);
+      return { names: p.items.map((r) => r.name), continueAt: p.continueAt };
+    },
+
+    delete: (name) => node.write({ type: "key.delete", enclave, name, version: 0, allVersions: true }),
+
+    async generate(name, context) {
+      const kv = latest(name);
+      const plaintext = randomBytes(32);
+      return { plaintext, ciphertext: encrypt(kv.type, kv.material, kv.version, plaintext, context) };
+    },
+
+    async encrypt(name, plaintext, context) {
+      const kv = latest(name);
+      return encrypt(kv.type, kv.material, kv.version, plaintext, context);
+    },
+
+    async decrypt(name, ciphertext, context) {
+      const ring = node.state.keyRing(enclave, name);
+      // v1 ciphertexts name their version; KES-format ones (imported keys) are tried newest first.
+      const plaintext = decryptWithVersions(ring.versions, 0, ciphertext, context);
+      if (!plaintext) throw Errors.invalidCiphertext();
+      return plaintext;
+    },
+
+    async hmac(name, message) {
+      return mac(latest(name).material, message);
+    },
+
+    storeStatus: () => ({ latencyMs: 0, unreachable: false }),
+    ready: () => true,
+
+    self(identity) {
+      const who = caller(identity);
+      return {
+        identity: kesHexOf(identity),
+        isAdmin: who?.privilege === "SysAdmin" || who?.privilege === "Admin",
+        policyName: who?.policy?.name ?? "",
+        allow: Object.entries(who?.policy?.allow ?? {}).flatMap(([cmd, pats]) => pats.map((p) => `${cmd} ${p}`)),
+        deny: Object.entries(who?.policy?.deny ?? {}).flatMap(([cmd, pats]) => pats.map((p) => `${cmd} ${p}`)),
+      };
+    },
+  };
+}
