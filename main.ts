@@ -4,10 +4,12 @@ import { accessCommands } from "./cli/access.ts";
 import { clusterCommands } from "./cli/cluster.ts";
 import { type CliCommand, CliError, parseCommandArgs } from "./cli/command.ts";
 import { cryptoCommands } from "./cli/crypto.ts";
+import { edgeCommands } from "./cli/edge.ts";
 import { enclaveCommands } from "./cli/enclave.ts";
 import { hsmCommands } from "./cli/hsm.ts";
 import { identityCommands } from "./cli/identity.ts";
 import { keyCommands } from "./cli/key.ts";
+import { migrateCommands } from "./cli/migrate.ts";
 import { serverCommands } from "./cli/server.ts";
 import { KmsClientError } from "./lib/client/client.ts";
 import { TransportError } from "./lib/client/transport.ts";
@@ -15,6 +17,7 @@ import { VERSION } from "./lib/server/version.ts";
 
 const COMMANDS: CliCommand[] = [
   ...serverCommands,
+  ...edgeCommands,
   ...clusterCommands,
   ...enclaveCommands,
   ...keyCommands,
@@ -22,6 +25,7 @@ const COMMANDS: CliCommand[] = [
   ...accessCommands,
   ...identityCommands,
   ...hsmCommands,
+  ...migrateCommands,
 ];
 
 function usage(): string {

@@ -13,11 +13,19 @@ export interface ServeOptions {
   readonly cert: string;
   readonly hostname: string;
   readonly port: number;
+  /** Passphrase of an encrypted private key. */
+  readonly passphrase?: string;
+  /** PEM CA certificates client certificates must chain to when verifyClients is set. */
+  readonly ca?: string;
+  /** Only verified client certificates give an identity (default: any certificate does). */
+  readonly verifyClients?: boolean;
 }
 
 /** A listening server. */
 export interface Listener {
   readonly port: number;
+  /** Replaces the certificate and key for new connections (e.g. on reload). */
+  setTls(tls: { key: string; cert: string; passphrase?: string; ca?: string }): void;
   close(): Promise<void>;
 }
 
@@ -25,11 +33,11 @@ type PeerSocket = tls.TLSSocket;
 const identities = new WeakMap<PeerSocket, string | undefined>();
 
 /** The h1: identity of a connection's client certificate, computed once per connection. */
-function identityOf(socket: PeerSocket): string | undefined {
+function identityOf(socket: PeerSocket, verified: boolean): string | undefined {
   if (identities.has(socket)) return identities.get(socket);
   let id: string | undefined;
   const peer = socket.getPeerCertificate?.(true);
-  if (peer?.raw) id = identityOfCertificate(new Uint8Array(peer.raw));
+  if (peer?.raw && (!verified || socket.authorized)) id = identityOfCertificate(new Uint8Array(peer.raw));
   identities.set(socket, id);
   return id;
 }
@@ -44,9 +52,12 @@ function identityOf(socket: PeerSocket): string | undefined {
 export function serveTls(app: Hono<Env>, opts: ServeOptions): Promise<Listener> {
   const listener = getRequestListener((request, env) => {
     const socket = (env as { incoming: http.IncomingMessage }).incoming.socket as PeerSocket;
-    return app.fetch(request, { identity: identityOf(socket) });
+    return app.fetch(request, { identity: identityOf(socket, opts.verifyClients === true) });
   });
-  const tlsOptions = { key: opts.key, cert: opts.cert, requestCert: true, rejectUnauthorized: false, minVersion: "TLSv1.2" as const };
+  const tlsOptions = {
+    key: opts.key, cert: opts.cert, passphrase: opts.passphrase, ca: opts.ca,
+    requestCert: true, rejectUnauthorized: false, minVersion: "TLSv1.2" as const,
+  };
   let server: tls.Server | https.Server;
   if (typeof (globalThis as { Deno?: unknown }).Deno !== "undefined") {
     server = https.createServer(tlsOptions, listener);
@@ -62,6 +73,7 @@ export function serveTls(app: Hono<Env>, opts: ServeOptions): Promise<Listener> 
       server.off("error", reject);
       resolve({
         port: (server.address() as AddressInfo).port,
+        setTls: (t) => server.setSecureContext({ ...tlsOptions, ...t }),
         close: () =>
           new Promise<void>((done) => {
             server.close(() => done());
