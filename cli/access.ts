@@ -19,9 +19,10 @@ const HELP = `${ENCLAVE_HELP}\n${CONNECT_HELP}`;
 
 /** A rule set in a policy file: a pattern, a list of patterns, or an object keyed by pattern. */
 const RuleSetFile = v.union([v.string(), v.array(v.string()), v.record(v.string(), v.unknown())]);
-const PolicyFile = v.object({
-  allow: v.optional(v.record(v.string(), RuleSetFile), {}),
-  deny: v.optional(v.record(v.string(), RuleSetFile), {}),
+const Command = v.pipe(v.string(), v.regex(/^[A-Z]+:[A-Z]+$/));
+const PolicyFile = v.strictObject({
+  allow: v.optional(v.record(Command, RuleSetFile), {}),
+  deny: v.optional(v.record(Command, RuleSetFile), {}),
 });
 
 /** Reads a policy file (JSON or YAML) into command → patterns for allow and deny. */
@@ -70,6 +71,8 @@ export const accessCommands: CliCommand[] = [
       const privilege = (args.values.privilege as string | undefined) ?? "";
       if (!PRIVILEGES.includes(privilege)) throw new CliError("--privilege must be SysAdmin, Admin or User", 2);
       const client = connect(args);
+      // Check the policy first, so a bad --policy leaves no identity behind.
+      if (args.values.policy) await client.policyStatus(enclave, args.values.policy as string);
       await client.createIdentity(enclave, id, privilege, args.values["service-account"] === true, tags(args.values.tag));
       if (args.values.policy) await client.assignPolicy(enclave, args.values.policy as string, id);
       output(args, { identity: id, enclave }, () => `Added identity ${id} to enclave ${enclave}`);

@@ -99,6 +99,7 @@ export function prepare(state: State, cmd: Command): Effect[] {
 /** Installs prepared effects into the state and counts the commit. */
 export function install(state: State, effects: readonly Effect[]): void {
   for (const fx of effects) {
+    if (fx.kind === "identity" || fx.kind === "enclave") state.identitiesChanged();
     if (fx.kind === "enclave") {
       if (fx.value) state.enclaves.set(fx.name, enclaveEntry(fx.value));
       else state.enclaves.delete(fx.name);

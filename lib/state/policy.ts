@@ -68,12 +68,10 @@ export function listable(caller: Caller, command: string, name: string): boolean
  */
 export function callerOf(state: State, adminIdentity: string, identity: string | undefined, enclave: string): Caller | undefined {
   if (!identity) return undefined;
-  if (identity === adminIdentity) return { identity, privilege: "SysAdmin" };
+  // SysAdmin anywhere wins over a lesser record of the same identity in this enclave.
+  if (identity === adminIdentity || state.isSysAdmin(identity)) return { identity, privilege: "SysAdmin" };
   const e = enclave ? state.enclaves.get(enclave) : undefined;
   const record = e?.identities.get(identity);
-  if (record) {
-    if (record.privilege === "SysAdmin") return { identity, privilege: "SysAdmin" };
-    return { identity, privilege: record.privilege, enclave, policy: record.policy ? e!.policies.get(record.policy) : undefined };
-  }
-  return state.isSysAdmin(identity) ? { identity, privilege: "SysAdmin" } : undefined;
+  if (!record) return undefined;
+  return { identity, privilege: record.privilege, enclave, policy: record.policy ? e!.policies.get(record.policy) : undefined };
 }

@@ -54,10 +54,22 @@ export class State {
     return p;
   }
 
-  /** Whether `identity` is a SysAdmin stored in any enclave. */
+  #sysAdmins?: Set<string>;
+
+  /** Whether `identity` is a SysAdmin stored in any enclave (indexed: this runs on every request). */
   isSysAdmin(identity: string): boolean {
-    for (const e of this.enclaves.values()) if (e.identities.get(identity)?.privilege === "SysAdmin") return true;
-    return false;
+    if (!this.#sysAdmins) {
+      this.#sysAdmins = new Set();
+      for (const e of this.enclaves.values()) {
+        for (const i of e.identities.values()) if (i.privilege === "SysAdmin") this.#sysAdmins.add(i.identity);
+      }
+    }
+    return this.#sysAdmins.has(identity);
+  }
+
+  /** Drops derived indexes; apply.ts calls it whenever identities change. */
+  identitiesChanged(): void {
+    this.#sysAdmins = undefined;
   }
 
   /** Version `version` of a key (0 = latest), or 404 "key does not exist". */
