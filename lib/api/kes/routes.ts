@@ -152,7 +152,7 @@ export function kesRoutes(opts: KesRoutesOptions): Hono<Env> {
     }
     if (typeof json !== "object" || json === null || Array.isArray(json)) return kesError(c, 400, "invalid request body: expected a JSON object");
     const r = v.safeParse(schema, json);
-    if (!r.success) return kesError(c, 400, r.issues[0].message);
+    if (!r.success) return kesError(c, 400, issueMessage(r.issues[0]));
     return r.output;
   };
 
@@ -353,6 +353,13 @@ export function kesRoutes(opts: KesRoutesOptions): Hono<Env> {
     return kesError(c, 400, "invalid key name: use 1 to 80 characters of A-Z a-z 0-9 _ - (not starting or ending with -)");
   });
   return app;
+}
+
+/** A validation issue as a KES-style message; a missing field is named. */
+function issueMessage(issue: v.BaseIssue<unknown>): string {
+  const field = issue.path?.map((p) => String(p.key)).join(".");
+  if (issue.input === undefined && field) return `invalid ${field}: missing`;
+  return issue.message;
 }
 
 function sum(m: Metrics, pred: (status: number) => boolean): number {
