@@ -59,11 +59,14 @@ export function serveTls(app: Hono<Env>, opts: ServeOptions): Promise<Listener> 
     requestCert: true, rejectUnauthorized: false, minVersion: "TLSv1.2" as const,
   };
   let server: tls.Server | https.Server;
+  // close() ends idle keep-alive connections rather than waiting for clients to drop them.
+  let closeIdle = () => {};
   if (typeof (globalThis as { Deno?: unknown }).Deno !== "undefined") {
     server = https.createServer(tlsOptions, listener);
   } else {
     const inner = http.createServer(listener);
     server = tls.createServer(tlsOptions, (socket) => inner.emit("connection", socket));
+    closeIdle = () => inner.closeIdleConnections();
     server.on("close", () => inner.close());
   }
   server.on("tlsClientError", () => {}); // a failed handshake is the client's problem, not the server's
@@ -78,6 +81,7 @@ export function serveTls(app: Hono<Env>, opts: ServeOptions): Promise<Listener> 
           new Promise<void>((done) => {
             server.close(() => done());
             (server as https.Server).closeAllConnections?.();
+            closeIdle();
           }),
       });
     });
