@@ -40,10 +40,14 @@ export interface RunResult {
 }
 
 /** Runs `kms ARGS…` to completion with extra environment, with a deadline. */
-export function runKms(args: string[], env: Record<string, string> = {}, opts: { binary?: string; input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+export function runKms(
+  args: string[],
+  env: Record<string, string> = {},
+  opts: { binary?: string; input?: string | Uint8Array; timeoutMs?: number; cwd?: string } = {},
+): Promise<RunResult> {
   const [cmd, ...pre] = kmsCommand(opts.binary);
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, [...pre, ...args], { env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(cmd, [...pre, ...args], { env: { ...process.env, ...env }, cwd: opts.cwd, stdio: ["pipe", "pipe", "pipe"] });
     let stdout = "", stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
     child.stderr.on("data", (d) => (stderr += d));
@@ -85,6 +89,10 @@ export interface StartOptions {
   binary?: string;
   extraArgs?: string[];
   timeoutMs?: number;
+  /** Working directory of the server process (default: this process's). */
+  cwd?: string;
+  /** Extra environment of the server process. */
+  env?: Record<string, string>;
 }
 
 /** Starts `kms server --addr 127.0.0.1:0 DIR` and waits until it prints its address. */
@@ -93,7 +101,8 @@ export async function startServer(opts: StartOptions = {}): Promise<KmsServer> {
   const hsmKey = opts.hsmKey ?? SoftHsm.generate();
   const [cmd, ...pre] = kmsCommand(opts.binary);
   const child = spawn(cmd, [...pre, "server", "--addr", "127.0.0.1:0", ...(opts.extraArgs ?? []), dir], {
-    env: { ...process.env, MINIO_KMS_HSM_KEY: hsmKey },
+    env: { ...process.env, ...opts.env, MINIO_KMS_HSM_KEY: hsmKey },
+    cwd: opts.cwd,
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";

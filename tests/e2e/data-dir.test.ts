@@ -1,0 +1,118 @@
+/**
+ * The data directory and the HSM key: a new directory is owner-only; a wrong,
+ * malformed or missing HSM key is refused with a clear message before
+ * anything on disk changes; a directory that is not kms's is left alone.
+ */
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { SoftHsm } from "../../lib/hsm/soft.ts";
+import { type FileSnapshot, oneShotClient, redactedOutput, snapshotDir, stopWithin } from "../helpers/e2e.ts";
+import { cleanup, type RunResult, runKms, startServer, tempDir } from "../helpers/kms.ts";
+
+let base: string;
+let dir: string;
+let hsmKey: string;
+
+/** Runs `kms server` expecting it to refuse to start; fails fast if it starts instead. */
+async function refusedStart(dataDir: string, hsm: string | undefined): Promise<RunResult> {
+  const r = await runKms(["server", "--addr", "127.0.0.1:0", dataDir], { MINIO_KMS_HSM_KEY: hsm ?? "" }, { timeoutMs: 20_000 });
+  assert.doesNotMatch(r.stdout, /Listening on/, "the server must not start");
+  assert.notEqual(r.code, 0, "the server must exit with a failure");
+  assert.notEqual(r.code, 128, "the server exited on its own (not killed at the deadline)");
+  return r;
+}
+
+const asObject = (m: Map<string, FileSnapshot>) => Object.fromEntries(m);
+
+describe("data directory and HSM key", () => {
+  before(async () => {
+    base = tempDir("kms-datadir-");
+    dir = path.join(base, "data");
+    hsmKey = SoftHsm.generate();
+  });
+  after(cleanup);
+
+  it("an existing empty directory becomes an owner-only (0700) data directory", async () => {
+    mkdirSync(dir, { mode: 0o755 });
+    chmodSync(dir, 0o755);
+    const server = await startServer({ dir, hsmKey });
+    assert.equal(statSync(dir).mode & 0o777, 0o700);
+    assert.match(server.output(), /new single-node cluster/);
+    const c = oneShotClient(server);
+    await c.createEnclave("kept");
+    await c.createKey("kept", "key");
+    const code = await stopWithin(server, "SIGTERM", 10_000);
+    assert.equal(code, 0, `clean stop:\n${redactedOutput(server)}`);
+  });
+
+  it("a different valid HSM key is refused: non-zero exit, a clear message, not one byte changed", async () => {
+    const before = snapshotDir(dir);
+    assert.ok(before.has("root.seal") && before.has("kms.db"), "the directory holds a kms data directory");
+    const other = SoftHsm.generate();
+    const r = await refusedStart(dir, other);
+    assert.match(r.stderr, /the HSM key does not match this data directory/);
+    assert.ok(!r.stderr.includes(other) && !r.stderr.includes(hsmKey), "the message does not quote an HSM key");
+    assert.deepEqual(asObject(snapshotDir(dir)), asObject(before), "every file (path, size, bytes, mode) is unchanged, none added");
+  });
+
+  for (const [what, bad] of [
+    ["garbage", "not-an-hsm-key"],
+    ["an empty body", "hsm:aes256:"],
+    ["16 bytes", `hsm:aes256:${randomBytes(16).toString("base64")}`],
+    ["33 bytes", `hsm:aes256:${randomBytes(33).toString("base64")}`],
+    ["another algorithm", `hsm:aes128:${randomBytes(32).toString("base64")}`],
+    ["URL-safe base64", `hsm:aes256:${Buffer.from(new Uint8Array(32).fill(0xfb)).toString("base64url")}=`],
+  ] as const) {
+    it(`a malformed HSM key (${what}) is refused, explains 'kms hsm new', and creates no directory`, async () => {
+      const fresh = path.join(base, `never-${what.replace(/\W+/g, "-")}`);
+      const r = await refusedStart(fresh, bad);
+      assert.match(r.stderr, /MINIO_KMS_HSM_KEY is not a valid HSM key/);
+      assert.match(r.stderr, /kms hsm new/);
+      const body = bad.startsWith("hsm:") ? bad.slice(bad.lastIndexOf(":") + 1) : bad;
+      if (body.length >= 8) assert.ok(!r.stderr.includes(body), "the message does not quote the key");
+      assert.ok(!existsSync(fresh), "the data directory was not created");
+    });
+  }
+
+  it("a malformed HSM key on an existing data directory changes nothing", async () => {
+    const before = snapshotDir(dir);
+    const r = await refusedStart(dir, "hsm:aes256:short");
+    assert.match(r.stderr, /kms hsm new/);
+    assert.deepEqual(asObject(snapshotDir(dir)), asObject(before));
+  });
+
+  it("a missing MINIO_KMS_HSM_KEY is refused, explains 'kms hsm new', and creates no directory", async () => {
+    const fresh = path.join(base, "never-missing");
+    const r = await refusedStart(fresh, undefined);
+    assert.match(r.stderr, /MINIO_KMS_HSM_KEY is not set/);
+    assert.match(r.stderr, /kms hsm new/);
+    assert.ok(!existsSync(fresh), "the data directory was not created");
+  });
+
+  it("a non-empty directory that is not a kms data directory is refused and left alone", async () => {
+    const foreign = path.join(base, "foreign");
+    mkdirSync(foreign);
+    writeFileSync(path.join(foreign, "notes.txt"), "someone else's file\n");
+    const before = snapshotDir(foreign);
+    const r = await refusedStart(foreign, hsmKey);
+    assert.match(r.stderr, /not a kms data directory/);
+    assert.deepEqual(asObject(snapshotDir(foreign)), asObject(before));
+  });
+
+  it("a path that is a file is refused", async () => {
+    const file = path.join(base, "a-file");
+    writeFileSync(file, "x");
+    const r = await refusedStart(file, hsmKey);
+    assert.match(r.stderr, /is not a directory/);
+  });
+
+  it("after all that, the right HSM key opens the directory with its state", async () => {
+    const server = await startServer({ dir, hsmKey });
+    assert.doesNotMatch(server.output(), /new single-node cluster/);
+    const c = oneShotClient(server);
+    assert.equal((await c.keyStatus("kept", "key")).version, 1);
+  });
+});
