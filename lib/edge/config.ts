@@ -109,8 +109,9 @@ const RawConfig = v.looseObject({
     probe: Duration,
   }))),
   log: v.optional(v.nullable(v.looseObject({ error: OnOff, audit: OnOff }))),
-  keys: v.optional(v.nullable(v.array(v.looseObject({ name: Str })))),
-  keystore: v.record(v.string(), v.unknown()),
+  // A list of keys to create; KES before 0.14 used a mapping here for the key store.
+  keys: v.optional(v.nullable(v.union([v.array(v.looseObject({ name: Str })), v.record(v.string(), v.unknown())]))),
+  keystore: v.optional(v.nullable(v.record(v.string(), v.unknown()))),
 });
 
 const VaultRaw = v.looseObject({
@@ -207,13 +208,15 @@ export function parseConfig(text: string, file: string, env: Record<string, stri
     policies.set(name, { allow, deny: p.deny ?? [], identities });
   }
 
-  const keys = (c.keys ?? []).map((k) => k.name.trim());
+  const legacyStore = c.keys && !Array.isArray(c.keys) ? c.keys : undefined;
+  const keys = Array.isArray(c.keys) ? c.keys.map((k) => k.name.trim()) : [];
   for (const k of keys) if (!isKeyName(k)) fail(`keys: '${k.slice(0, 80)}' is not a valid key name`);
 
-  const kinds = Object.keys(c.keystore).filter((k) => c.keystore[k] !== null && c.keystore[k] !== undefined);
+  const stores = c.keystore ?? legacyStore ?? {};
+  const kinds = Object.keys(stores).filter((k) => stores[k] !== null && stores[k] !== undefined);
   if (kinds.length !== 1) fail(`keystore: configure exactly one key store (fs, vault, aws.secretsmanager or kms), found ${kinds.length}`);
   const kind = kinds[0];
-  const section = c.keystore[kind];
+  const section = stores[kind];
   let keystore: KeyStoreConfig;
   let probeFromStore: number | undefined;
   const parse = <S extends v.GenericSchema>(schema: S, value: unknown, where: string): v.InferOutput<S> => {

@@ -10,7 +10,7 @@ import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
-  b64, cleanup, type EdgeProcess, kes, type KesClientId, MINIO_CONTEXT, minioSequence, newClientId, startEdge, tempDir, unb64, writeServerTls,
+  b64, cleanup, type EdgeProcess, kes, MINIO_CONTEXT, minioSequence, newClientId, startEdge, tempDir, unb64, writeServerTls,
 } from "../helpers/kes.ts";
 import { kesAesDecrypt, kesAesEncrypt, kesLegacyJsonKey, kesStoredKey } from "../helpers/kes-format.ts";
 

@@ -18,6 +18,11 @@ export { tempDir };
 
 const cleanups: Array<() => void | Promise<void>> = [];
 
+/** Registers a cleanup to run in cleanup(). */
+export function onCleanup(fn: () => void | Promise<void>): void {
+  cleanups.push(fn);
+}
+
 /** Stops every process this module started, then the kms helpers' cleanups. */
 export async function cleanup(): Promise<void> {
   while (cleanups.length) await cleanups.pop()!();
