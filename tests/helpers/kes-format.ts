@@ -4,6 +4,7 @@
  * what KES wrote.
  */
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from "node:crypto";
+import { chacha20poly1305, hchacha } from "@noble/ciphers/chacha.js";
 
 function varint(n: number): number[] {
   const out: number[] = [];
@@ -51,4 +52,14 @@ export function kesAesDecrypt(master: Uint8Array, ct: Uint8Array, context: Uint8
   d.setAAD(context);
   d.setAuthTag(tag);
   return new Uint8Array(Buffer.concat([d.update(body), d.final()]));
+}
+
+/** A ChaCha20 KES ciphertext: ChaCha20-Poly1305 under HChaCha20(master, iv); sealed ‖ iv ‖ nonce. */
+export function kesChaChaEncrypt(master: Uint8Array, plaintext: Uint8Array, context: Uint8Array): Uint8Array {
+  const iv = new Uint8Array(randomBytes(16)), nonce = new Uint8Array(randomBytes(12));
+  const u32 = (b: Uint8Array) => new Uint32Array(b.slice().buffer);
+  const key = new Uint32Array(8);
+  hchacha(u32(new TextEncoder().encode("expand 32-byte k")), u32(master), u32(iv), key);
+  const sealed = chacha20poly1305(new Uint8Array(key.buffer), nonce, context).encrypt(plaintext);
+  return new Uint8Array(Buffer.concat([sealed, iv, nonce]));
 }

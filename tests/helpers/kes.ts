@@ -84,13 +84,18 @@ export interface KesClientId {
 
 /** A fresh client identity from a random Ed25519 seed. */
 export function newClientId(): KesClientId {
-  const seed = new Uint8Array(randomBytes(32));
-  const kesApiKey = kesApiKeyFromSeed(seed);
-  const parsed = parseApiKey(kesApiKey);
+  return clientIdOf(kesApiKeyFromSeed(new Uint8Array(randomBytes(32))));
+}
+
+/** The client identity of an API key (k1:, k2: or kes:v1:). */
+export function clientIdOf(apiKeyText: string): KesClientId {
+  const parsed = parseApiKey(apiKeyText);
+  const kesApiKey = apiKeyText.startsWith("kes:v1:") ? apiKeyText : "";
+  const seedText = kesApiKey ? Buffer.from(kesApiKey.slice(7), "base64").subarray(1).toString("base64url") : "";
   const creds = clientCredentials(parsed);
   const spki = createPublicKey(parsed.privateKey).export({ type: "spki", format: "der" });
   return {
-    apiKey: "k1:" + Buffer.from(seed).toString("base64url"),
+    apiKey: kesApiKey ? "k1:" + seedText : apiKeyText,
     kesApiKey,
     hex: createHash("sha256").update(spki).digest("hex"),
     h1: parsed.identity,
