@@ -1,5 +1,6 @@
 import http from "node:http";
 import https from "node:https";
+import type net from "node:net";
 import type { AddressInfo } from "node:net";
 import tls from "node:tls";
 import { getRequestListener } from "@hono/node-server";
@@ -50,23 +51,47 @@ function identityOf(socket: PeerSocket, verified: boolean): string | undefined {
  * node:http; Deno's bridge breaks keep-alive, so there node:https is used.
  */
 export function serveTls(app: Hono<Env>, opts: ServeOptions): Promise<Listener> {
-  const listener = getRequestListener((request, env) => {
+  const handle = getRequestListener((request, env) => {
     const socket = (env as { incoming: http.IncomingMessage }).incoming.socket as PeerSocket;
     return app.fetch(request, { identity: identityOf(socket, opts.verifyClients === true) });
   });
+  // On close, idle keep-alive connections end at once and busy ones right
+  // after their response, instead of the server waiting for clients to leave.
+  let closing = false;
+  const open = new Set<net.Socket>();
+  const busy = new Map<net.Socket, number>();
+  const track = (socket: net.Socket) => {
+    open.add(socket);
+    socket.once("close", () => {
+      open.delete(socket);
+      busy.delete(socket);
+    });
+  };
+  const listener = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const socket = req.socket;
+    busy.set(socket, (busy.get(socket) ?? 0) + 1);
+    if (closing) res.setHeader("connection", "close");
+    res.once("close", () => {
+      const n = (busy.get(socket) ?? 1) - 1;
+      busy.set(socket, n);
+      if (closing && n === 0) socket.end();
+    });
+    return handle(req, res);
+  };
   const tlsOptions = {
     key: opts.key, cert: opts.cert, passphrase: opts.passphrase, ca: opts.ca,
     requestCert: true, rejectUnauthorized: false, minVersion: "TLSv1.2" as const,
   };
   let server: tls.Server | https.Server;
-  // close() ends idle keep-alive connections rather than waiting for clients to drop them.
-  let closeIdle = () => {};
   if (typeof (globalThis as { Deno?: unknown }).Deno !== "undefined") {
     server = https.createServer(tlsOptions, listener);
+    server.on("secureConnection", track);
   } else {
     const inner = http.createServer(listener);
-    server = tls.createServer(tlsOptions, (socket) => inner.emit("connection", socket));
-    closeIdle = () => inner.closeIdleConnections();
+    server = tls.createServer(tlsOptions, (socket) => {
+      track(socket);
+      inner.emit("connection", socket);
+    });
     server.on("close", () => inner.close());
   }
   server.on("tlsClientError", () => {}); // a failed handshake is the client's problem, not the server's
@@ -79,9 +104,9 @@ export function serveTls(app: Hono<Env>, opts: ServeOptions): Promise<Listener> 
         setTls: (t) => server.setSecureContext({ ...tlsOptions, ...t }),
         close: () =>
           new Promise<void>((done) => {
+            closing = true;
             server.close(() => done());
-            (server as https.Server).closeAllConnections?.();
-            closeIdle();
+            for (const socket of open) if (!busy.get(socket)) socket.end();
           }),
       });
     });
