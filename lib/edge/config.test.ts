@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { ConfigError, parseConfig, substituteEnv } from "./config.ts";
 import { parseDuration } from "./duration.ts";
 
@@ -76,4 +77,18 @@ test("problems name the file and setting", () => {
 test("secrets in the config never appear in errors", () => {
   const text = `tls: {key: k, cert: c}\nkeystore:\n  vault:\n    endpoint: not-a-url\n    approle: {id: i, secret: TOPSECRET}\n`;
   assert.throws(() => parseConfig(text, "f", {}), (e: Error) => !e.message.includes("TOPSECRET"));
+});
+
+test("the README's edge configs parse", () => {
+  const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+  const section = readme.slice(readme.indexOf("## Edge mode and KES"));
+  const blocks = [...section.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]);
+  assert.ok(blocks.length >= 2, "the README has the edge configs");
+  const env = { KES_ADMIN_IDENTITY: HEX, MINIO_IDENTITY: "ab".repeat(32), VAULT_ROLE_ID: "r", VAULT_SECRET_ID: "s", AWS_ACCESS_KEY_ID: "a", AWS_SECRET_ACCESS_KEY: "b", KMS_EDGE_API_KEY: "k1:x" };
+  const full = parseConfig(blocks[0], "README.md", env);
+  assert.equal(full.keystore.kind, "fs");
+  assert.deepEqual(full.keys, ["minio-default-key"]);
+  assert.equal(full.cache.offlineMs, 3_600_000);
+  const kinds = blocks[1].split(/^---$/m).map((doc) => parseConfig(`tls: {key: k, cert: c}\n${doc}`, "README.md", env).keystore.kind);
+  assert.deepEqual(kinds, ["vault", "aws.secretsmanager", "kms"]);
 });
