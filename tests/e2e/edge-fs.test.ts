@@ -10,7 +10,7 @@ import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
-  b64, cleanup, type EdgeProcess, kes, MINIO_CONTEXT, minioSequence, newClientId, startEdge, tempDir, unb64, writeServerTls,
+  b64, cleanup, type EdgeProcess, kes, MINIO_CONTEXT, minioSequence, newClientId, startEdge, tempDir, unb64, waitFor, writeServerTls,
 } from "../helpers/kes.ts";
 import { kesAesDecrypt, kesAesEncrypt, kesLegacyJsonKey, kesStoredKey } from "../helpers/kes-format.ts";
 
@@ -22,7 +22,7 @@ const stranger = newClientId();
 let dir: string, storeDir: string, configFile: string, ca: string;
 let edge: EdgeProcess;
 
-function config(opts: { minioAllow?: string[]; appDeny?: string[] } = {}): string {
+function config(opts: { minioAllow?: string[]; appDeny?: string[]; audit?: boolean } = {}): string {
   const allow = opts.minioAllow ?? ["/v1/key/create/minio-*", "/v1/key/generate/minio-*", "/v1/key/decrypt/minio-*", "/v1/key/list/*", "/v1/status", "/v1/metrics", "/v1/identity/self/describe"];
   return `# A KES config: the same file works with KES.
 address: 0.0.0.0:7373
@@ -38,7 +38,7 @@ cache:
     offline: 0s
 log:
   error: on
-  audit: off
+  audit: ${opts.audit ? "on" : "off"}
 policy:
   minio:
     allow:
@@ -262,10 +262,45 @@ describe("kms edge with the fs key store", () => {
     assert.equal((await kes(edge, "POST", "/v1/key/encrypt/minio-default-key", { client: minio, body: { plaintext: b64("x") } })).status, 200);
     assert.equal((await kes(edge, "POST", "/v1/key/generate/minio-default-key", { client: minio, body: {} })).status, 403, "no longer allowed");
 
+    // Audit lines: one JSON object per request, with the caller's KES identity, never key material.
+    writeFileSync(configFile, config({ minioAllow: ["/v1/key/encrypt/minio-*", "/v1/key/generate/minio-*"], audit: true }));
+    assert.match(await edge.reload(), /^reloaded/);
+    const dek = await kes(edge, "POST", "/v1/key/generate/minio-default-key", { client: minio, body: { context: MINIO_CONTEXT } });
+    const line = await waitFor(() => edge.output().split("\n").find((l) => l.includes('"path":"/v1/key/generate/minio-default-key"')), "an audit line");
+    const entry = JSON.parse(line);
+    assert.equal(entry.identity, minio.hex);
+    assert.equal(entry.status, 200);
+    assert.ok(!edge.output().includes(dek.json.plaintext), "no DEK in the log");
+
     writeFileSync(configFile, "policy: [this is not a config");
     assert.match(await edge.reload(), /^reload failed/);
     assert.equal((await kes(edge, "POST", "/v1/key/encrypt/minio-default-key", { client: minio, body: { plaintext: b64("x") } })).status, 200, "old config kept");
     writeFileSync(configFile, config());
     assert.match(await edge.reload(), /^reloaded/);
+  });
+});
+
+describe("kms edge with tls.auth: only verified client certificates count", () => {
+  after(cleanup);
+  it("accepts a client whose certificate chains to tls.ca and refuses one that does not, though both are in a policy", async () => {
+    const d = tempDir("kms-edge-auth-");
+    const { cert } = writeServerTls(d);
+    const trusted = newClientId(), untrusted = newClientId();
+    writeFileSync(path.join(d, "clients.crt"), trusted.cert);
+    writeFileSync(path.join(d, "kes.yml"), `tls:
+  key: server.key
+  cert: server.crt
+  auth: on
+  ca: clients.crt
+policy:
+  all:
+    allow: [/v1/key/*]
+    identities: [${trusted.hex}, ${untrusted.hex}]
+keystore:
+  fs: {path: keys}
+`);
+    const e = await startEdge({ configFile: "kes.yml", cwd: d, ca: cert });
+    assert.equal((await kes(e, "POST", "/v1/key/create/k", { client: trusted })).status, 200);
+    assert.equal((await kes(e, "POST", "/v1/key/generate/k", { client: untrusted, body: {} })).status, 403);
   });
 });
