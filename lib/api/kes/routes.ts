@@ -156,9 +156,10 @@ export function kesRoutes(opts: KesRoutesOptions): Hono<Env> {
     return r.output;
   };
 
+  // Route parameters arrive percent-decoded (hono decodes them once).
   /** A key route: validate the name, authorise, run; errors become KES errors. */
   const keyRoute = (op: KesOp, run: (c: Context<Env>, name: string, access: KesAccess) => Promise<Response>) => async (c: Context<Env>) => {
-    const name = decodeURIComponent(c.req.param("name") ?? "");
+    const name = c.req.param("name") ?? "";
     // Strangers learn nothing, not even whether a name is valid.
     if (!opts.backend().isKnown(c.env?.identity)) return kesError(c, 403, KesMessages.denied);
     const n = v.safeParse(KesName, name);
@@ -295,7 +296,7 @@ export function kesRoutes(opts: KesRoutesOptions): Hono<Env> {
 
   // /v1/key/list/<prefix>, /v1/key/list/<prefix>*, /v1/key/list/* and /v1/key/list/ (everything).
   const list = async (c: Context<Env>) => {
-    const raw = decodeURIComponent(c.req.param("pattern") ?? "");
+    const raw = c.req.param("pattern") ?? "";
     const access = gate(c, "list", "");
     if (access instanceof Response) return access;
     const prefix = raw.endsWith("*") ? raw.slice(0, -1) : raw;
@@ -328,7 +329,7 @@ export function kesRoutes(opts: KesRoutesOptions): Hono<Env> {
   });
 
   const policy = (kind: "describe" | "read" | "list") => (c: Context<Env>) => {
-    const name = decodeURIComponent(c.req.param("name") ?? "");
+    const name = c.req.param("name") ?? "";
     const access = gate(c, "policy", name);
     if (access instanceof Response) return access;
     const policies = opts.backend().policies?.();
