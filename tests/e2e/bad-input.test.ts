@@ -6,10 +6,12 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import https from "node:https";
 import { after, before, describe, it } from "node:test";
 import { encodeFrames } from "../../lib/api/native/frames.ts";
 import { decode, encode } from "../../lib/api/native/proto.ts";
 import type { KmsClient } from "../../lib/client/client.ts";
+import { clientCredentials, parseApiKey } from "../../lib/identity/apikey.ts";
 import { assertErrReply, assertServerHealthy, errMessage, framesOf, postNative, type RawReply, rawRequest, replyFrames } from "../helpers/e2e.ts";
 import { cleanup, type KmsServer, startServer } from "../helpers/kms.ts";
 
@@ -92,6 +94,34 @@ describe("bad input over raw HTTP", () => {
       }
       assertErrReply(reply, 413, /too large/);
       await stillServesUnchanged("oversized body");
+    });
+
+    it("a chunked body (no content-length) over the 8 MiB limit is 413 too", async () => {
+      const creds = clientCredentials(parseApiKey(server.apiKey));
+      const reply = await new Promise<RawReply>((resolve, reject) => {
+        const req = https.request({
+          host: "127.0.0.1", port: server.port, method: "POST", path: `/v1/kms/${E}`, agent: false, ca: server.ca, ...creds,
+          headers: { "content-type": "application/octet-stream" },
+        }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+        });
+        req.on("error", reject);
+        const chunk = Buffer.alloc(1 << 20);
+        for (let i = 0; i < 9; i++) req.write(chunk);
+        req.end();
+      });
+      assertErrReply(reply, 413, /too large/);
+      await stillServesUnchanged("oversized chunked body");
+    });
+
+    it("exactly 10,000 frames are accepted, one reply each", async () => {
+      const reply = await postNative(server, E, Buffer.concat(Array.from({ length: 10_000 }, () => framesOf([{ id: 204, request: "KeyStatusRequest", message: { name: "k2" } }]))));
+      assert.equal(reply.status, 200, errMessage(reply));
+      const frames = replyFrames(reply.body);
+      assert.equal(frames.length, 10_000);
+      assert.equal(decode("KeyStatusResponse", frames[9_999].payload).type, "ChaCha20");
     });
 
     it("a body of exactly 8 MiB is within the limit", async () => {

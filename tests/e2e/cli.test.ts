@@ -9,7 +9,7 @@ import { readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parseApiKey } from "../../lib/identity/apikey.ts";
-import { assertErrReply, assertServerHealthy, framesOf, kesEncrypt, postNative, rawRequest } from "../helpers/e2e.ts";
+import { assertErrReply, assertServerHealthy, framesOf, kesEncrypt, oneShotClient, postNative, rawRequest } from "../helpers/e2e.ts";
 import { cleanup, type KmsServer, type RunResult, runKms, startServer, tempDir } from "../helpers/kms.ts";
 
 const HSM_KEY_TEXT = /^hsm:aes256:[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
@@ -159,6 +159,15 @@ describe("kms CLI", () => {
       fails(await kms(["ls", "--ca", path.join(work, "nope.crt")], { KMS_CA: "" }), "nonzero", /cannot read --ca/, "--ca missing");
     });
 
+    it("MINIO_KMS_SERVER may list several servers (a dead one is skipped) and take https:// URLs", async () => {
+      const runs = await Promise.all([
+        kms(["ls", "--json"], { MINIO_KMS_SERVER: `127.0.0.1:1,${server.address}` }),
+        kms(["ls", "--json"], { MINIO_KMS_SERVER: `${server.address},127.0.0.1:1` }),
+        kms(["ls", "--json"], { MINIO_KMS_SERVER: ` https://${server.address} ` }),
+      ]);
+      runs.forEach((r, i) => assert.equal(Object.keys(json(r, `ls with server list ${i}`).nodes_up).length, 1));
+    });
+
     it("an unreachable server is a clear error, not a stack trace", async () => {
       const r = await kms(["ls"], { MINIO_KMS_SERVER: "127.0.0.1:1" });
       fails(r, 1, /cannot reach the server/, "unreachable");
@@ -183,11 +192,16 @@ describe("kms CLI", () => {
 
   describe("enclaves", () => {
     it("add-enclave, ls-enclave, stat-enclave, rm-enclave", async () => {
-      assert.match(ok(await kms(["add-enclave", "cli-enc-a"]), "add-enclave"), /Created enclave cli-enc-a/);
-      assert.deepEqual(json(await kms(["add-enclave", "cli-enc-b", "--json"]), "add-enclave --json"), { name: "cli-enc-b" });
-      ok(await kms(["add-enclave", "other-enc"]), "add-enclave other");
+      const [created, createdJson] = await Promise.all([kms(["add-enclave", "cli-enc-a"]), kms(["add-enclave", "cli-enc-b", "--json"])]);
+      assert.match(ok(created, "add-enclave"), /Created enclave cli-enc-a/);
+      assert.deepEqual(json(createdJson, "add-enclave --json"), { name: "cli-enc-b" });
+      await oneShotClient(server).createEnclave("other-enc");
 
-      const list = json(await kms(["ls-enclave", "--json"]), "ls-enclave --json");
+      const [all, prefixed, human, stat, statHuman, twice] = await Promise.all([
+        kms(["ls-enclave", "--json"]), kms(["ls-enclave", "cli-enc-", "--json"]), kms(["ls-enclave", "cli-enc-"]),
+        kms(["stat-enclave", "cli-enc-a", "--json"]), kms(["stat-enclave", "cli-enc-a"]), kms(["add-enclave", "cli-enc-a"]),
+      ]);
+      const list = json(all, "ls-enclave --json");
       assert.ok(Array.isArray(list));
       const names = list.map((e: any) => e.name);
       for (const n of ["cli-enc-a", "cli-enc-b", "other-enc"]) assert.ok(names.includes(n), `ls-enclave lists ${n}`);
@@ -196,105 +210,114 @@ describe("kms CLI", () => {
         assert.equal(e.created_by, adminIdentity);
         assert.equal(typeof e.created_at.seconds, "number");
       }
+      assert.deepEqual(json(prefixed, "ls-enclave PREFIX").map((e: any) => e.name), ["cli-enc-a", "cli-enc-b"]);
+      const table = ok(human, "ls-enclave human");
+      assert.match(table, /^NAME\s+CREATED\s+CREATED BY\n/);
+      assert.match(table, /^cli-enc-a\s+\d{4}-\d\d-\d\dT/m);
 
-      const prefixed = json(await kms(["ls-enclave", "cli-enc-", "--json"]), "ls-enclave PREFIX");
-      assert.deepEqual(prefixed.map((e: any) => e.name), ["cli-enc-a", "cli-enc-b"]);
-      const human = ok(await kms(["ls-enclave", "cli-enc-"]), "ls-enclave human");
-      assert.match(human, /^NAME\s+CREATED\s+CREATED BY\n/);
-      assert.match(human, /^cli-enc-a\s+\d{4}-\d\d-\d\dT/m);
-
-      const stat = json(await kms(["stat-enclave", "cli-enc-a", "--json"]), "stat-enclave --json");
-      assert.equal(stat.name, "cli-enc-a");
-      assert.equal(stat.created_by, adminIdentity);
-      const created = stat.created_at.seconds * 1000;
-      assert.ok(Math.abs(Date.now() - created) < 10 * 60_000, "created_at is now");
-      const statHuman = ok(await kms(["stat-enclave", "cli-enc-a"]), "stat-enclave");
-      assert.match(statHuman, /^Name\s+cli-enc-a$/m);
-      assert.match(statHuman, new RegExp(`^Created by\\s+${adminIdentity.replace(/[-]/g, "\\-")}$`, "m"));
-
-      fails(await kms(["add-enclave", "cli-enc-a"]), 1, /enclave already exists/, "add-enclave twice");
+      const st = json(stat, "stat-enclave --json");
+      assert.equal(st.name, "cli-enc-a");
+      assert.equal(st.created_by, adminIdentity);
+      assert.ok(Math.abs(Date.now() - st.created_at.seconds * 1000) < 10 * 60_000, "created_at is now");
+      const sh = ok(statHuman, "stat-enclave");
+      assert.match(sh, /^Name\s+cli-enc-a$/m);
+      assert.match(sh, new RegExp(`^Created by\\s+${adminIdentity.replace(/[-]/g, "\\-")}$`, "m"));
+      fails(twice, 1, /enclave already exists/, "add-enclave twice");
 
       assert.match(ok(await kms(["rm-enclave", "cli-enc-b"]), "rm-enclave"), /Deleted enclave cli-enc-b/);
-      fails(await kms(["stat-enclave", "cli-enc-b"]), 1, /enclave does not exist/, "stat-enclave after rm");
-      fails(await kms(["rm-enclave", "cli-enc-b"]), 1, /enclave does not exist/, "rm-enclave twice");
-      const after = json(await kms(["ls-enclave", "cli-enc-", "--json"]), "ls-enclave after rm");
-      assert.deepEqual(after.map((e: any) => e.name), ["cli-enc-a"]);
+      const [statGone, rmTwice, after] = await Promise.all([
+        kms(["stat-enclave", "cli-enc-b"]), kms(["rm-enclave", "cli-enc-b"]), kms(["ls-enclave", "cli-enc-", "--json"]),
+      ]);
+      fails(statGone, 1, /enclave does not exist/, "stat-enclave after rm");
+      fails(rmTwice, 1, /enclave does not exist/, "rm-enclave twice");
+      assert.deepEqual(json(after, "ls-enclave after rm").map((e: any) => e.name), ["cli-enc-a"]);
     });
 
     it("an invalid enclave name is refused by the server with its reason", async () => {
-      fails(await kms(["add-enclave", "bad/name"]), 1, /invalid name/, "add-enclave bad/name");
-      fails(await kms(["add-enclave", ".hidden"]), 1, /invalid name/, "add-enclave .hidden");
+      const [slash, dot] = await Promise.all([kms(["add-enclave", "bad/name"]), kms(["add-enclave", ".hidden"])]);
+      fails(slash, 1, /invalid name/, "add-enclave bad/name");
+      fails(dot, 1, /invalid name/, "add-enclave .hidden");
     });
   });
 
   describe("keys", () => {
     const E = "cli-keys";
     before(async () => {
-      ok(await kms(["add-enclave", E]), "add-enclave");
+      await oneShotClient(server).createEnclave(E);
     });
 
     it("add-key creates AES256 by default and ChaCha20 with --type", async () => {
-      assert.match(ok(await kms(["add-key", "-e", E, "aes"]), "add-key"), new RegExp(`Created key aes v1 in enclave ${E}`));
-      const aes = json(await kms(["stat-key", "-e", E, "aes", "--json"]), "stat-key");
-      assert.equal(aes.name, "aes");
-      assert.equal(aes.version, 1);
-      assert.equal(aes.type, "AES256");
-      assert.equal(aes.created_by, adminIdentity);
+      const [aesRun, chachaRun] = await Promise.all([
+        kms(["add-key", "-e", E, "aes"]), kms(["add-key", "--enclave", E, "--type", "ChaCha20", "chacha", "--json"]),
+      ]);
+      assert.match(ok(aesRun, "add-key"), new RegExp(`Created key aes v1 in enclave ${E}`));
+      const chacha = json(chachaRun, "add-key ChaCha20");
+      assert.deepEqual([chacha.name, chacha.version, chacha.type], ["chacha", 1, "ChaCha20"]);
 
-      const chacha = json(await kms(["add-key", "--enclave", E, "--type", "ChaCha20", "chacha", "--json"]), "add-key ChaCha20");
-      assert.equal(chacha.name, "chacha");
-      assert.equal(chacha.version, 1);
-      assert.equal(chacha.type, "ChaCha20");
-
-      // The enclave from the environment works like -e.
-      const viaEnv = json(await kms(["stat-key", "chacha", "--json"], { MINIO_KMS_ENCLAVE: E }), "stat-key via MINIO_KMS_ENCLAVE");
-      assert.equal(viaEnv.type, "ChaCha20");
-
-      fails(await kms(["add-key", "-e", E, "aes"]), 1, /key already exists/, "add-key twice");
-      fails(await kms(["add-key", "-e", E, "--type", "RSA", "rsa"]), 1, /invalid key type/, "add-key --type RSA");
-      fails(await kms(["add-key", "-e", "no-such-enclave", "k"]), 1, /enclave does not exist/, "add-key in missing enclave");
+      const [stat, viaEnv, twice, rsa, noEnclave] = await Promise.all([
+        kms(["stat-key", "-e", E, "aes", "--json"]),
+        kms(["stat-key", "chacha", "--json"], { MINIO_KMS_ENCLAVE: E }), // the enclave from the environment works like -e
+        kms(["add-key", "-e", E, "aes"]),
+        kms(["add-key", "-e", E, "--type", "RSA", "rsa"]),
+        kms(["add-key", "-e", "no-such-enclave", "k"]),
+      ]);
+      const aes = json(stat, "stat-key");
+      assert.deepEqual([aes.name, aes.version, aes.type, aes.created_by], ["aes", 1, "AES256", adminIdentity]);
+      assert.equal(json(viaEnv, "stat-key via MINIO_KMS_ENCLAVE").type, "ChaCha20");
+      fails(twice, 1, /key already exists/, "add-key twice");
+      fails(rsa, 1, /invalid key type/, "add-key --type RSA");
+      fails(noEnclave, 1, /enclave does not exist/, "add-key in missing enclave");
     });
 
     it("add-key --version rotates; stat-key --version shows old versions; ls-key shows the latest", async () => {
-      ok(await kms(["add-key", "-e", E, "rot"]), "add-key rot");
+      await oneShotClient(server).createKey(E, "rot");
       assert.match(ok(await kms(["add-key", "-e", E, "--version", "rot"]), "rotate"), /Added version rot v2/);
-      const v3 = json(await kms(["add-key", "-e", E, "--version", "rot", "--json"]), "rotate --json");
-      assert.equal(v3.version, 3);
-      assert.equal(json(await kms(["stat-key", "-e", E, "rot", "--json"]), "stat latest").version, 3);
-      assert.equal(json(await kms(["stat-key", "-e", E, "rot", "--version", "1", "--json"]), "stat v1").version, 1);
-      const human = ok(await kms(["stat-key", "-e", E, "rot", "--version", "2"]), "stat v2 human");
+      assert.equal(json(await kms(["add-key", "-e", E, "--version", "rot", "--json"]), "rotate --json").version, 3);
+      const [latest, v1, v2, v9, missing, lsJson, lsPrefix, lsHuman] = await Promise.all([
+        kms(["stat-key", "-e", E, "rot", "--json"]),
+        kms(["stat-key", "-e", E, "rot", "--version", "1", "--json"]),
+        kms(["stat-key", "-e", E, "rot", "--version", "2"]),
+        kms(["stat-key", "-e", E, "rot", "--version", "9"]),
+        kms(["add-key", "-e", E, "--version", "never-made"]),
+        kms(["ls-key", "-e", E, "--json"]),
+        kms(["ls-key", "-e", E, "ro", "--json"]),
+        kms(["ls-key", "-e", E, "rot"]),
+      ]);
+      assert.equal(json(latest, "stat latest").version, 3);
+      assert.equal(json(v1, "stat v1").version, 1);
+      const human = ok(v2, "stat v2 human");
       assert.match(human, /^Name\s+rot$/m);
       assert.match(human, /^Version\s+2$/m);
       assert.match(human, /^Type\s+AES256$/m);
-      fails(await kms(["stat-key", "-e", E, "rot", "--version", "9"]), 1, /key does not exist/, "stat v9");
-      fails(await kms(["add-key", "-e", E, "--version", "never-made"]), 1, /key does not exist/, "rotate missing key");
-
-      const keys = json(await kms(["ls-key", "-e", E, "--json"]), "ls-key --json");
-      const rot = keys.find((k: any) => k.name === "rot");
-      assert.equal(rot.version, 3, "ls-key shows the latest version");
+      fails(v9, 1, /key does not exist/, "stat v9");
+      fails(missing, 1, /key does not exist/, "rotate missing key");
+      const keys = json(lsJson, "ls-key --json");
+      assert.equal(keys.find((k: any) => k.name === "rot").version, 3, "ls-key shows the latest version");
       assert.deepEqual(keys.map((k: any) => k.name), [...keys.map((k: any) => k.name)].sort());
-      assert.deepEqual(json(await kms(["ls-key", "-e", E, "ro", "--json"]), "ls-key PREFIX").map((k: any) => k.name), ["rot"]);
-      const table = ok(await kms(["ls-key", "-e", E, "rot"]), "ls-key human");
+      assert.deepEqual(json(lsPrefix, "ls-key PREFIX").map((k: any) => k.name), ["rot"]);
+      const table = ok(lsHuman, "ls-key human");
       assert.match(table, /^NAME\s+VERSION\s+TYPE\s+CREATED\n/);
       assert.match(table, /^rot\s+3\s+AES256\s+\d{4}-/m);
     });
 
     it("rm-key deletes the latest version, --version N, or --all", async () => {
-      ok(await kms(["add-key", "-e", E, "del"]), "add-key del");
-      for (let i = 0; i < 3; i++) ok(await kms(["add-key", "-e", E, "--version", "del"]), "rotate del"); // v1..v4
+      const c = oneShotClient(server);
+      await c.createKey(E, "del");
+      for (let i = 0; i < 3; i++) await c.createKey(E, "del", "", true); // v1..v4
 
       assert.match(ok(await kms(["rm-key", "-e", E, "del", "--version", "2"]), "rm-key --version 2"), /Deleted key del/);
-      fails(await kms(["stat-key", "-e", E, "del", "--version", "2"]), 1, /key does not exist/, "v2 is gone");
-      assert.equal(json(await kms(["stat-key", "-e", E, "del", "--version", "1", "--json"]), "v1 stays").version, 1);
+      const [v2, v1] = await Promise.all([kms(["stat-key", "-e", E, "del", "--version", "2"]), kms(["stat-key", "-e", E, "del", "--version", "1", "--json"])]);
+      fails(v2, 1, /key does not exist/, "v2 is gone");
+      assert.equal(json(v1, "v1 stays").version, 1);
 
       ok(await kms(["rm-key", "-e", E, "del"]), "rm-key latest");
-      assert.equal(json(await kms(["stat-key", "-e", E, "del", "--json"]), "latest after rm").version, 3);
+      assert.equal((await c.keyStatus(E, "del")).version, 3, "the latest (v4) was deleted");
 
       assert.deepEqual(json(await kms(["rm-key", "-e", E, "del", "--all", "--json"]), "rm-key --all"), { name: "del", enclave: E });
-      fails(await kms(["stat-key", "-e", E, "del"]), 1, /key does not exist/, "stat after --all");
-      fails(await kms(["rm-key", "-e", E, "del"]), 1, /key does not exist/, "rm-key missing");
-      const names = json(await kms(["ls-key", "-e", E, "--json"]), "ls-key").map((k: any) => k.name);
-      assert.ok(!names.includes("del"), "ls-key no longer lists it");
+      const [stat, rm, ls] = await Promise.all([kms(["stat-key", "-e", E, "del"]), kms(["rm-key", "-e", E, "del"]), kms(["ls-key", "-e", E, "--json"])]);
+      fails(stat, 1, /key does not exist/, "stat after --all");
+      fails(rm, 1, /key does not exist/, "rm-key missing");
+      assert.ok(!json(ls, "ls-key").map((k: any) => k.name).includes("del"), "ls-key no longer lists it");
     });
 
     it("import-key reads 32 raw bytes, base64, or base64 from stdin; the imported bytes are the key", async () => {
@@ -303,20 +326,25 @@ describe("kms CLI", () => {
       const b64File = path.join(work, "b64.key");
       writeFileSync(rawFile, keys[0]);
       writeFileSync(b64File, b64(keys[1]) + "\n");
-      assert.match(ok(await kms(["import-key", "-e", E, "imp-raw", rawFile]), "import raw"), new RegExp(`Imported key imp-raw into enclave ${E}`));
-      assert.deepEqual(json(await kms(["import-key", "-e", E, "imp-b64", b64File, "--json"]), "import b64"), { name: "imp-b64", enclave: E });
-      ok(await kms(["import-key", "-e", E, "imp-stdin", "-"], {}, b64(keys[2]) + "\n"), "import from stdin (base64)");
-      ok(await kms(["import-key", "-e", E, "--type", "ChaCha20", "imp-stdin-raw", "-"], {}, keys[3]), "import from stdin (raw)");
-      assert.equal(json(await kms(["stat-key", "-e", E, "imp-stdin-raw", "--json"]), "stat imported").type, "ChaCha20");
+      const [raw, fromB64, stdinB64, stdinRaw] = await Promise.all([
+        kms(["import-key", "-e", E, "imp-raw", rawFile]),
+        kms(["import-key", "-e", E, "imp-b64", b64File, "--json"]),
+        kms(["import-key", "-e", E, "imp-stdin", "-"], {}, b64(keys[2]) + "\n"),
+        kms(["import-key", "-e", E, "--type", "ChaCha20", "imp-stdin-raw", "-"], {}, keys[3]),
+      ]);
+      assert.match(ok(raw, "import raw"), new RegExp(`Imported key imp-raw into enclave ${E}`));
+      assert.deepEqual(json(fromB64, "import b64"), { name: "imp-b64", enclave: E });
+      ok(stdinB64, "import from stdin (base64)");
+      ok(stdinRaw, "import from stdin (raw)");
+      assert.equal((await oneShotClient(server).keyStatus(E, "imp-stdin-raw")).type, "ChaCha20");
 
       // A KES-format ciphertext made here under the known bytes opens only if the server holds exactly them.
       const names = ["imp-raw", "imp-b64", "imp-stdin", "imp-stdin-raw"];
-      for (const [i, name] of names.entries()) {
-        const type = i === 3 ? "ChaCha20" : "AES256";
-        const ct = kesEncrypt(type, keys[i], Buffer.from(`secret ${name}`), Buffer.from("ctx"));
-        const out = ok(await kms(["decrypt", "-e", E, "--context", "ctx", name, b64(ct)]), `decrypt under ${name}`);
-        assert.equal(out.trim(), `secret ${name}`, `${name} holds the imported bytes`);
-      }
+      const opened = await Promise.all(names.map((name, i) => {
+        const ct = kesEncrypt(i === 3 ? "ChaCha20" : "AES256", keys[i], Buffer.from(`secret ${name}`), Buffer.from("ctx"));
+        return kms(["decrypt", "-e", E, "--context", "ctx", name, b64(ct)]);
+      }));
+      names.forEach((name, i) => assert.equal(ok(opened[i], `decrypt under ${name}`).trim(), `secret ${name}`, `${name} holds the imported bytes`));
 
       fails(await kms(["import-key", "-e", E, "imp-raw", rawFile]), 1, /key already exists/, "import over an existing key");
     });
@@ -324,13 +352,17 @@ describe("kms CLI", () => {
     it("import-key refuses files that do not hold a 32-byte key", async () => {
       const short = path.join(work, "short.key");
       writeFileSync(short, b64(randomBytes(16)));
-      fails(await kms(["import-key", "-e", E, "imp-short", short]), 1, /invalid key: must be 32 bytes/, "16-byte key");
       const junk = path.join(work, "junk.key");
       writeFileSync(junk, "this is not a key!!\n");
-      fails(await kms(["import-key", "-e", E, "imp-junk", junk]), "nonzero", /32 raw bytes or their base64/, "junk key file");
-      const missing = await kms(["import-key", "-e", E, "imp-missing", path.join(work, "missing.key")]);
+      const [shortRun, junkRun, missing] = await Promise.all([
+        kms(["import-key", "-e", E, "imp-short", short]),
+        kms(["import-key", "-e", E, "imp-junk", junk]),
+        kms(["import-key", "-e", E, "imp-missing", path.join(work, "missing.key")]),
+      ]);
+      fails(shortRun, 1, /invalid key: must be 32 bytes/, "16-byte key");
+      fails(junkRun, "nonzero", /32 raw bytes or their base64/, "junk key file");
       assert.notEqual(missing.code, 0, "a missing key file fails");
-      const names = json(await kms(["ls-key", "-e", E, "imp-", "--json"]), "ls-key").map((k: any) => k.name);
+      const names = ((await oneShotClient(server).listKeys(E, "imp-")).keys as Array<{ name: string }>).map((k) => k.name);
       for (const n of ["imp-short", "imp-junk", "imp-missing"]) assert.ok(!names.includes(n), `${n} was not created`);
     });
   });
@@ -338,68 +370,95 @@ describe("kms CLI", () => {
   describe("crypto commands", () => {
     const E = "cli-crypto";
     before(async () => {
-      ok(await kms(["add-enclave", E]), "add-enclave");
-      ok(await kms(["add-key", "-e", E, "k"]), "add-key k");
-      ok(await kms(["add-key", "-e", E, "k2"]), "add-key k2");
-      ok(await kms(["add-key", "-e", E, "--type", "ChaCha20", "cc"]), "add-key cc");
+      const c = oneShotClient(server);
+      await c.createEnclave(E);
+      await c.createKey(E, "k");
+      await c.createKey(E, "k2");
+      await c.createKey(E, "cc", "ChaCha20");
     });
 
     it("encrypt/decrypt round-trip with --context; the wrong context is an invalid ciphertext", async () => {
-      for (const key of ["k", "cc"]) {
+      await Promise.all(["k", "cc"].map(async (key) => {
         const ct = ok(await kms(["encrypt", "-e", E, "--context", "bucket/object", key, "hello, wörld"]), `encrypt ${key}`).trim();
         assert.match(ct, /^[A-Za-z0-9+/]+=*$/, "ciphertext is printed as base64");
-        assert.equal(ok(await kms(["decrypt", "-e", E, "--context", "bucket/object", key, ct]), `decrypt ${key}`), "hello, wörld\n");
-        fails(await kms(["decrypt", "-e", E, "--context", "bucket/other", key, ct]), 1, /invalid ciphertext/, `wrong context ${key}`);
-        fails(await kms(["decrypt", "-e", E, key, ct]), 1, /invalid ciphertext/, `missing context ${key}`);
-      }
-      const ct = ok(await kms(["encrypt", "-e", E, "k", "x"]), "encrypt k").trim();
-      fails(await kms(["decrypt", "-e", E, "k2", ct]), 1, /invalid ciphertext/, "decrypt under another key");
-      fails(await kms(["decrypt", "-e", E, "k", "not base64!"]), 2, /CIPHERTEXT must be base64/, "decrypt non-base64");
-      fails(await kms(["encrypt", "-e", E, "missing", "x"]), 1, /key does not exist/, "encrypt with a missing key");
+        const [right, wrong, none, other] = await Promise.all([
+          kms(["decrypt", "-e", E, "--context", "bucket/object", key, ct]),
+          kms(["decrypt", "-e", E, "--context", "bucket/other", key, ct]),
+          kms(["decrypt", "-e", E, key, ct]),
+          kms(["decrypt", "-e", E, "--context", "bucket/object", key === "k" ? "k2" : "k", ct]),
+        ]);
+        assert.equal(ok(right, `decrypt ${key}`), "hello, wörld\n");
+        fails(wrong, 1, /invalid ciphertext/, `wrong context ${key}`);
+        fails(none, 1, /invalid ciphertext/, `missing context ${key}`);
+        fails(other, 1, /invalid ciphertext/, `decrypt under another key than ${key}`);
+      }));
+      const [notB64, missing] = await Promise.all([kms(["decrypt", "-e", E, "k", "not base64!"]), kms(["encrypt", "-e", E, "missing", "x"])]);
+      fails(notB64, 2, /CIPHERTEXT must be base64/, "decrypt non-base64");
+      fails(missing, 1, /key does not exist/, "encrypt with a missing key");
     });
 
     it("encrypt/decrypt --json carry version, ciphertext and plaintext as base64", async () => {
-      ok(await kms(["add-key", "-e", E, "--version", "k2"]), "rotate k2");
-      const enc = json(await kms(["encrypt", "-e", E, "k2", "json text", "--json"]), "encrypt --json");
+      await oneShotClient(server).createKey(E, "k2", "", true);
+      const [encRun, oldRun] = await Promise.all([
+        kms(["encrypt", "-e", E, "k2", "json text", "--json"]), kms(["encrypt", "-e", E, "--version", "1", "k2", "old text", "--json"]),
+      ]);
+      const enc = json(encRun, "encrypt --json");
       assert.equal(enc.version, 2);
       assert.equal(typeof enc.ciphertext, "string");
-      const old = json(await kms(["encrypt", "-e", E, "--version", "1", "k2", "old text", "--json"]), "encrypt --version 1");
+      const old = json(oldRun, "encrypt --version 1");
       assert.equal(old.version, 1);
-      const dec = json(await kms(["decrypt", "-e", E, "k2", enc.ciphertext, "--json"]), "decrypt --json");
-      assert.equal(Buffer.from(dec.plaintext, "base64").toString(), "json text");
-      assert.equal(ok(await kms(["decrypt", "-e", E, "k2", old.ciphertext]), "decrypt v1 ct"), "old text\n");
-      fails(await kms(["decrypt", "-e", E, "--version", "2", "k2", old.ciphertext]), 1, /invalid ciphertext/, "decrypt v1 ct as v2");
+      const [dec, decOld, asV2] = await Promise.all([
+        kms(["decrypt", "-e", E, "k2", enc.ciphertext, "--json"]),
+        kms(["decrypt", "-e", E, "k2", old.ciphertext]),
+        kms(["decrypt", "-e", E, "--version", "2", "k2", old.ciphertext]),
+      ]);
+      assert.equal(Buffer.from(json(dec, "decrypt --json").plaintext, "base64").toString(), "json text");
+      assert.equal(ok(decOld, "decrypt v1 ct"), "old text\n");
+      fails(asV2, 1, /invalid ciphertext/, "decrypt v1 ct as v2");
     });
 
     it("keygen prints a 32-byte DEK by default, --length N bytes, and a ciphertext that decrypts to it", async () => {
-      const human = ok(await kms(["keygen", "-e", E, "k"]), "keygen");
+      const lengths = [1, 64, 1024];
+      const [humanRun, tooLong, ...runs] = await Promise.all([
+        kms(["keygen", "-e", E, "k"]),
+        kms(["keygen", "-e", E, "--length", "1025", "k"]),
+        ...lengths.map((length) => kms(["keygen", "-e", E, "--context", "dek-ctx", "--length", String(length), "k", "--json"])),
+      ]);
+      const human = ok(humanRun, "keygen");
       assert.match(human, /^Version\s+1$/m);
       const pt = /^Plaintext\s+(\S+)$/m.exec(human)?.[1];
       assert.ok(pt, "keygen prints the plaintext");
       assert.equal(Buffer.from(pt, "base64").length, 32);
       assert.match(human, /^Ciphertext\s+\S+$/m);
+      fails(tooLong, 1, /at most 1024/, "keygen --length 1025");
 
-      for (const length of [1, 64, 1024]) {
-        const r = json(await kms(["keygen", "-e", E, "--context", "dek-ctx", "--length", String(length), "k", "--json"]), `keygen --length ${length}`);
-        assert.equal(r.version, 1);
-        const dek = Buffer.from(r.plaintext, "base64");
-        assert.equal(dek.length, length);
-        const back = json(await kms(["decrypt", "-e", E, "--context", "dek-ctx", "k", r.ciphertext, "--json"]), "decrypt DEK");
-        assert.ok(Buffer.from(back.plaintext, "base64").equals(dek), "the DEK ciphertext decrypts to the DEK");
-      }
-      fails(await kms(["keygen", "-e", E, "--length", "1025", "k"]), 1, /at most 1024/, "keygen --length 1025");
+      const deks = runs.map((r, i) => json(r, `keygen --length ${lengths[i]}`));
+      const backs = await Promise.all(deks.map((d) => kms(["decrypt", "-e", E, "--context", "dek-ctx", "k", d.ciphertext, "--json"])));
+      deks.forEach((d, i) => {
+        assert.equal(d.version, 1);
+        const dek = Buffer.from(d.plaintext, "base64");
+        assert.equal(dek.length, lengths[i]);
+        assert.ok(Buffer.from(json(backs[i], "decrypt DEK").plaintext, "base64").equals(dek), "the DEK ciphertext decrypts to the DEK");
+      });
     });
 
     it("mac is deterministic per key and differs across keys, versions and messages", async () => {
-      const m1 = ok(await kms(["mac", "-e", E, "k", "message"]), "mac").trim();
-      assert.equal(Buffer.from(m1, "base64").length, 32);
-      assert.equal(ok(await kms(["mac", "-e", E, "k", "message"]), "mac again").trim(), m1);
-      assert.notEqual(ok(await kms(["mac", "-e", E, "k", "message2"]), "mac other message").trim(), m1);
-      assert.notEqual(ok(await kms(["mac", "-e", E, "cc", "message"]), "mac other key").trim(), m1);
-      const j = json(await kms(["mac", "-e", E, "k", "message", "--json"]), "mac --json");
-      assert.deepEqual(j, { version: 1, mac: m1 });
       // k2 has two versions now (rotated above): the MACs differ.
-      const [v1, v2] = await Promise.all([kms(["mac", "-e", E, "--version", "1", "k2", "m", "--json"]), kms(["mac", "-e", E, "k2", "m", "--json"])]);
+      const [a, again, otherMessage, otherKey, asJson, v1, v2] = await Promise.all([
+        kms(["mac", "-e", E, "k", "message"]),
+        kms(["mac", "-e", E, "k", "message"]),
+        kms(["mac", "-e", E, "k", "message2"]),
+        kms(["mac", "-e", E, "cc", "message"]),
+        kms(["mac", "-e", E, "k", "message", "--json"]),
+        kms(["mac", "-e", E, "--version", "1", "k2", "m", "--json"]),
+        kms(["mac", "-e", E, "k2", "m", "--json"]),
+      ]);
+      const m1 = ok(a, "mac").trim();
+      assert.equal(Buffer.from(m1, "base64").length, 32);
+      assert.equal(ok(again, "mac again").trim(), m1);
+      assert.notEqual(ok(otherMessage, "mac other message").trim(), m1);
+      assert.notEqual(ok(otherKey, "mac other key").trim(), m1);
+      assert.deepEqual(json(asJson, "mac --json"), { version: 1, mac: m1 });
       assert.equal(json(v1, "mac v1").version, 1);
       assert.equal(json(v2, "mac v2").version, 2);
       assert.notEqual(json(v1, "mac v1").mac, json(v2, "mac v2").mac);

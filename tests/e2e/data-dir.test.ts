@@ -5,12 +5,12 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { SoftHsm } from "../../lib/hsm/soft.ts";
 import { type FileSnapshot, oneShotClient, redactedOutput, snapshotDir, stopWithin } from "../helpers/e2e.ts";
-import { cleanup, type RunResult, runKms, startServer, tempDir } from "../helpers/kms.ts";
+import { cleanup, type KmsServer, type RunResult, runKms, startServer, tempDir } from "../helpers/kms.ts";
 
 let base: string;
 let dir: string;
@@ -114,5 +114,44 @@ describe("data directory and HSM key", () => {
     assert.doesNotMatch(server.output(), /new single-node cluster/);
     const c = oneShotClient(server);
     assert.equal((await c.keyStatus("kept", "key")).version, 1);
+  });
+
+  it("a second server on a data directory that a running server holds is refused", async () => {
+    const busy = path.join(base, "busy");
+    const first = await startServer({ dir: busy, hsmKey });
+    await oneShotClient(first).createEnclave("e");
+    let second: KmsServer | undefined;
+    let refusal = "";
+    try {
+      second = await startServer({ dir: busy, hsmKey });
+    } catch (err) {
+      refusal = (err as Error).message.replace(/\bk[12]:[A-Za-z0-9_-]+/g, "k?:<redacted>");
+    }
+    if (second) {
+      await second.stop("SIGKILL");
+      assert.fail(
+        "a second server started on a data directory another running server holds: each keeps its own in-memory state " +
+          "and their writes overwrite each other on disk (a key version one of them acknowledged can be lost)",
+      );
+    }
+    assert.match(refusal, /in use|locked|another (kms )?(server|process)/i);
+    assert.equal((await oneShotClient(first).enclaveStatus("e")).name, "e", "the first server keeps serving");
+  });
+
+  it("a restart re-creates a deleted server.crt with the same certificate", async () => {
+    const certDir = path.join(base, "cert");
+    const first = await startServer({ dir: certDir, hsmKey });
+    const cert = first.ca;
+    assert.equal(await stopWithin(first, "SIGTERM", 10_000), 0);
+    rmSync(path.join(certDir, "server.crt"));
+    let restarted: KmsServer | undefined;
+    try {
+      restarted = await startServer({ dir: certDir, hsmKey });
+    } catch (err) {
+      assert.ok(existsSync(path.join(certDir, "server.crt")),
+        `after a restart ${path.join(certDir, "server.crt")} is still missing, though the server tells clients to use it with --ca (${(err as Error).message.split("\n")[0]})`);
+    }
+    assert.ok(restarted, "the server restarted");
+    assert.equal(readFileSync(path.join(certDir, "server.crt"), "utf8"), cert, "the same certificate as before");
   });
 });

@@ -11,7 +11,7 @@ import https from "node:https";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { clientCredentials, parseApiKey } from "../../lib/identity/apikey.ts";
-import { expectKmsError, kesEncrypt, oneShotClient, redactedOutput, stopWithin } from "../helpers/e2e.ts";
+import { expectKmsError, framesOf, kesEncrypt, listenerClosed, oneShotClient, redactedOutput, stopWithin, waitForExit } from "../helpers/e2e.ts";
 import { cleanup, type KmsServer, type RunResult, runKms, startServer, tempDir } from "../helpers/kms.ts";
 
 let dir: string;
@@ -172,5 +172,35 @@ describe("durability", () => {
     assert.equal(((await c.listKeys("dur-c", "burst-")).keys as unknown[]).length, 40);
     assert.equal((await c.keyStatus("dur-d", "last")).version, 1);
     assert.equal((await c.keyStatus("dur-a", "three")).version, 4);
+  });
+
+  it("SIGTERM during an in-flight request on a keep-alive connection: the request completes and the server exits", async () => {
+    const agent = new https.Agent({ keepAlive: true, maxSockets: 1, ...clientCredentials(parseApiKey(server.apiKey)), ca: server.ca });
+    try {
+      const body = framesOf([{ id: 204, request: "KeyStatusRequest", message: { name: "last" } }]);
+      // Expect: 100-continue lets the test know the server has the request's headers (the request is in flight).
+      const req = https.request({
+        host: "127.0.0.1", port: server.port, method: "POST", path: "/v1/kms/dur-d", agent,
+        headers: { "content-type": "application/octet-stream", "content-length": String(body.length), expect: "100-continue" },
+      });
+      const continued = new Promise<void>((resolve) => req.on("continue", () => resolve()));
+      const reply = new Promise<number>((resolve, reject) => {
+        req.on("response", (res) => {
+          res.resume();
+          res.on("end", () => resolve(res.statusCode ?? 0));
+        });
+        req.on("error", reject);
+      });
+      req.flushHeaders();
+      await Promise.race([continued, new Promise((_, reject) => setTimeout(() => reject(new Error("no 100 Continue within 10 s")), 10_000))]);
+      server.process.kill("SIGTERM");
+      await listenerClosed(server.port); // the server is shutting down...
+      req.end(body); // ...and only now does the request's body arrive
+      assert.equal(await reply, 200, "the in-flight request is answered");
+      const exit = await waitForExit(server, 5_000);
+      assert.deepEqual(exit, { code: 0, signal: null }, "the server did not exit within 5 s of SIGTERM once its in-flight request on a keep-alive connection was answered");
+    } finally {
+      agent.destroy();
+    }
   });
 });

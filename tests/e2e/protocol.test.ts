@@ -5,13 +5,15 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { statSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
+import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { decode } from "../../lib/api/native/proto.ts";
 import type { Call, KmsClient } from "../../lib/client/client.ts";
-import { newApiKey, parseApiKey } from "../../lib/identity/apikey.ts";
+import { clientCredentials, newApiKey, parseApiKey } from "../../lib/identity/apikey.ts";
 import { assertErrReply, assertServerHealthy, expectKmsError, framesOf, postNative, replyFrames } from "../helpers/e2e.ts";
-import { cleanup, type KmsServer, startServer } from "../helpers/kms.ts";
+import { cleanup, type KmsServer, startServer, tempDir } from "../helpers/kms.ts";
 
 const E = "proto";
 const enc = new TextEncoder();
@@ -291,6 +293,32 @@ describe("native protocol", () => {
       assert.match(String(v.version), /^\d+\.\d+\.\d+/);
       assert.equal(v.api_version, "v1");
       assert.equal(v.host, server.address);
+    });
+  });
+
+  describe("client certificates", () => {
+    const openssl = spawnSync("openssl", ["version"]).status === 0;
+
+    it("any self-signed certificate of the admin's key is the admin: expired, without extensions (no clientAuth usage), another CN", { skip: !openssl && "openssl is not installed" }, async () => {
+      const work = tempDir("kms-certs-");
+      const keyFile = path.join(work, "admin.key");
+      writeFileSync(keyFile, clientCredentials(parseApiKey(server.apiKey)).key, { mode: 0o600 });
+      const csr = path.join(work, "r.csr");
+      const cert = path.join(work, "expired.crt");
+      const run = (args: string[]) => {
+        const r = spawnSync("openssl", args, { encoding: "utf8" });
+        assert.equal(r.status, 0, `openssl ${args[0]}: ${r.stderr}`);
+      };
+      run(["req", "-new", "-key", keyFile, "-subj", "/CN=not-the-identity/O=elsewhere", "-out", csr]);
+      run(["x509", "-req", "-in", csr, "-signkey", keyFile, "-days", "-1", "-out", cert]);
+      const dates = spawnSync("openssl", ["x509", "-in", cert, "-noout", "-enddate"], { encoding: "utf8" }).stdout;
+      const notAfter = new Date(dates.replace("notAfter=", "").trim());
+      assert.ok(notAfter.getTime() < Date.now(), "the certificate has expired");
+      const reply = await postNative(server, E, framesOf([{ id: 204, request: "KeyStatusRequest", message: { name: "k" } }]), {
+        credentials: { cert: readFileSync(cert, "utf8"), key: readFileSync(keyFile, "utf8") },
+      });
+      assert.equal(reply.status, 200, "the server knows the client by its public key alone");
+      assert.equal(decode("KeyStatusResponse", replyFrames(reply.body)[0].payload).name, "k");
     });
   });
 

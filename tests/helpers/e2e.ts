@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { createCipheriv, createHash, createHmac, randomBytes } from "node:crypto";
 import { lstatSync, readdirSync, readFileSync } from "node:fs";
 import https from "node:https";
+import net from "node:net";
 import path from "node:path";
 import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { encodeFrames, parseFrames } from "../../lib/api/native/frames.ts";
@@ -201,6 +202,34 @@ export async function stopWithin(server: KmsServer, signal: NodeJS.Signals = "SI
   clearTimeout(timer);
   if (result === "timeout") await server.stop("SIGKILL");
   return result;
+}
+
+/** Waits up to timeoutMs for the process to exit by itself (no signal sent); SIGKILLs it and resolves "timeout" otherwise. */
+export async function waitForExit(server: KmsServer, timeoutMs = 10_000): Promise<{ code: number | null; signal: string | null } | "timeout"> {
+  const child = server.process;
+  if (child.exitCode !== null || child.signalCode !== null) return { code: child.exitCode, signal: child.signalCode };
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const result = await Promise.race([
+    new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal }))),
+    new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), timeoutMs))),
+  ]);
+  clearTimeout(timer);
+  if (result === "timeout") await server.stop("SIGKILL");
+  return result;
+}
+
+/** Resolves once nothing accepts TCP connections on 127.0.0.1:port any more (the listener is closed). */
+export async function listenerClosed(port: number, timeoutMs = 10_000): Promise<void> {
+  const refused = () =>
+    new Promise<boolean>((resolve) => {
+      const c = net.connect(port, "127.0.0.1");
+      c.on("connect", () => {
+        c.destroy();
+        resolve(false);
+      });
+      c.on("error", () => resolve(true));
+    });
+  await waitUntil(refused, `the listener on port ${port} to close`, timeoutMs);
 }
 
 // ---------------------------------------------------------------- KES format
