@@ -27,7 +27,12 @@ export async function tlsFromFiles(certFile: string, keyFile: string): Promise<T
  */
 export async function selfSignedTls(dir: string, store: Store, records: Map<string, Uint8Array>, extraHosts: string[]): Promise<TlsMaterial> {
   const saved = records.get(RECORD);
-  if (saved) return JSON.parse(new TextDecoder().decode(saved)) as TlsMaterial;
+  if (saved) {
+    const material = JSON.parse(new TextDecoder().decode(saved)) as TlsMaterial;
+    // Clients are told to trust this file: put it back if someone removed it.
+    await writeFile(path.join(dir, CERT_FILE), material.cert, { mode: 0o644 });
+    return material;
+  }
   const key = newServerKey();
   const hosts = [...new Set(["localhost", os.hostname(), "127.0.0.1", "::1", ...extraHosts])];
   const isIp = (h: string) => /^[\d.]+$/.test(h) || h.includes(":");

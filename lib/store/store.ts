@@ -11,6 +11,7 @@ import type { SoftHsm } from "../hsm/soft.ts";
 import { fsyncDir } from "./atomic-file.ts";
 import { createDatabase, type Database, DB_FILE, openDatabase } from "./database.ts";
 import { inspectDataDir } from "./data-dir.ts";
+import { lockDataDir } from "./lock.ts";
 import { DataDirError } from "./errors.ts";
 import { RecordCipher } from "./records.ts";
 import { createRootKey, readRootKey } from "./root-key.ts";
@@ -37,18 +38,25 @@ export async function openStore(dir: string, hsm: SoftHsm): Promise<Store> {
     const root = await readRootKey(dir, hsm);
     const cipher = new RecordCipher(root);
     root.fill(0);
-    return new LibsqlStore(false, dbPath, await openDatabase(dbPath), cipher);
+    const unlock = await lockDataDir(dir);
+    try {
+      return new LibsqlStore(false, dbPath, await openDatabase(dbPath), cipher, unlock);
+    } catch (err) {
+      await unlock();
+      throw err;
+    }
   }
   await mkdir(dir, { recursive: true, mode: 0o700 });
   // mkdir's mode is filtered by the umask, and an existing empty dir keeps its own.
   await chmod(dir, 0o700);
   if (state === "missing") await fsyncDir(dirname(resolve(dir)));
+  const unlock = await lockDataDir(dir);
   const root = await createRootKey(dir, hsm);
   const cipher = new RecordCipher(root);
   root.fill(0);
   const database = await createDatabase(dbPath);
   await fsyncDir(dir);
-  return new LibsqlStore(true, dbPath, database, cipher);
+  return new LibsqlStore(true, dbPath, database, cipher, unlock);
 }
 
 class LibsqlStore implements Store {
@@ -59,9 +67,11 @@ class LibsqlStore implements Store {
   // Operations run one at a time, in call order, on the single connection.
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
+  #unlock: () => Promise<void>;
 
-  constructor(created: boolean, path: string, database: Database, cipher: RecordCipher) {
+  constructor(created: boolean, path: string, database: Database, cipher: RecordCipher, unlock: () => Promise<void>) {
     this.created = created;
+    this.#unlock = unlock;
     this.#path = path;
     this.#database = database;
     this.#cipher = cipher;
@@ -113,7 +123,7 @@ class LibsqlStore implements Store {
   close(): Promise<void> {
     if (this.#closed) return this.#queue.then(() => {}, () => {});
     this.#closed = true;
-    const done = this.#queue.then(() => {}, () => {}).then(() => this.#database.client.close());
+    const done = this.#queue.then(() => {}, () => {}).then(() => this.#database.client.close()).then(() => this.#unlock());
     this.#queue = done;
     return done;
   }
