@@ -8,6 +8,8 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
+import { pathToFileURL } from "node:url";
+import { createClient } from "@libsql/client";
 import { SoftHsm } from "../../lib/hsm/soft.ts";
 import { type FileSnapshot, oneShotClient, redactedOutput, snapshotDir, stopWithin } from "../helpers/e2e.ts";
 import { cleanup, type KmsServer, type RunResult, runKms, startServer, tempDir } from "../helpers/kms.ts";
@@ -153,5 +155,26 @@ describe("data directory and HSM key", () => {
     }
     assert.ok(restarted, "the server restarted");
     assert.equal(readFileSync(path.join(certDir, "server.crt"), "utf8"), cert, "the same certificate as before");
+  });
+
+  it("a tampered record (two rows' values swapped) is refused at start with a clear message, naming no secret", async () => {
+    const tampered = path.join(base, "tampered");
+    const first = await startServer({ dir: tampered, hsmKey });
+    const c = oneShotClient(first);
+    await c.createEnclave("e");
+    await c.createKey("e", "a");
+    await c.createKey("e", "b");
+    assert.equal(await stopWithin(first, "SIGTERM", 10_000), 0);
+    const db = createClient({ url: pathToFileURL(path.join(tampered, "kms.db")).href });
+    try {
+      const rows = (await db.execute("SELECT id, value FROM records")).rows;
+      assert.ok(rows.length >= 3, "there are records to swap");
+      await db.execute({ sql: "UPDATE records SET value = ? WHERE id = ?", args: [rows[1].value, rows[0].id] });
+    } finally {
+      db.close();
+    }
+    const r = await refusedStart(tampered, hsmKey);
+    assert.match(r.stderr, /is corrupt/);
+    assert.doesNotMatch(r.stderr, /\b(e|a|b)\b.*(enclave|key)/, "the message does not name the record");
   });
 });

@@ -70,6 +70,10 @@ describe("durability", () => {
     await c.createKey("dur-a", "three", "", true);
     await c.createKey("dur-a", "three", "", true);
     await c.deleteKey("dur-a", "three", 2);
+    await c.createKey("dur-a", "top");
+    await c.createKey("dur-a", "top", "", true);
+    await c.createKey("dur-a", "top", "", true);
+    await c.deleteKey("dur-a", "top"); // the latest, v3
     await c.createKey("dur-b", "doomed");
     await c.deleteEnclave("dur-b");
 
@@ -85,8 +89,8 @@ describe("durability", () => {
 
     before1 = await observable();
     assert.deepEqual((before1.enclaves as Array<{ name: string }>).map((e) => e.name), ["dur-a", "dur-c"]);
-    assert.equal(before1.commit, 13, "13 successful writes, 13 commits");
-    assert.deepEqual((before1.keys as Array<{ name: string; version: number }>).map((k) => [k.name, k.version]), [["aes", 2], ["cc", 1], ["imp", 1], ["three", 3]]);
+    assert.equal(before1.commit, 17, "17 successful writes, 17 commits");
+    assert.deepEqual((before1.keys as Array<{ name: string; version: number }>).map((k) => [k.name, k.version]), [["aes", 2], ["cc", 1], ["imp", 1], ["three", 3], ["top", 2]]);
   });
 
   it("SIGTERM stops the server cleanly with exit code 0", async () => {
@@ -120,6 +124,9 @@ describe("durability", () => {
     // The commit counter went on from where it was.
     const status = await client.clusterStatus() as { nodes_up: Record<string, { commit: number }> };
     assert.equal(status.nodes_up["0"].commit, before1.commit + 1);
+    // Deleting the latest version before the restart does not free its number either.
+    await client.createKey("dur-a", "top", "", true);
+    assert.equal((await client.keyStatus("dur-a", "top")).version, 4, "v3 was deleted before the restart: the next version is 4");
   });
 
   it("writes acknowledged right before kill -9 are there after the restart", async () => {

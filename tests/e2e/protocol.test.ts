@@ -296,6 +296,26 @@ describe("native protocol", () => {
     });
   });
 
+  describe("concurrency", () => {
+    it("20 concurrent creates of one key: exactly one succeeds, the others get 409", async () => {
+      const results = await Promise.allSettled(Array.from({ length: 20 }, () => client.createKey(E, "raced")));
+      const ok = results.filter((r) => r.status === "fulfilled").length;
+      assert.equal(ok, 1, "exactly one create wins");
+      for (const r of results) {
+        if (r.status === "rejected") assert.deepEqual([r.reason.status, r.reason.message], [409, "key already exists"]);
+      }
+    });
+
+    it("20 concurrent rotations make 20 distinct versions, each usable", async () => {
+      await client.createKey(E, "spun");
+      await Promise.all(Array.from({ length: 20 }, () => client.createKey(E, "spun", "", true)));
+      assert.equal((await client.keyStatus(E, "spun")).version, 21);
+      const macs = await Promise.all(Array.from({ length: 21 }, (_, i) => client.mac(E, "spun", enc.encode("m"), i + 1)));
+      macs.forEach((m, i) => assert.equal(m.version, i + 1));
+      assert.equal(new Set(macs.map((m) => Buffer.from(m.mac as Uint8Array).toString("hex"))).size, 21, "every version has its own key material");
+    });
+  });
+
   describe("client certificates", () => {
     const openssl = spawnSync("openssl", ["version"]).status === 0;
 
@@ -320,6 +340,30 @@ describe("native protocol", () => {
       assert.equal(reply.status, 200, "the server knows the client by its public key alone");
       assert.equal(decode("KeyStatusResponse", replyFrames(reply.body)[0].payload).name, "k");
     });
+  });
+
+  describe("ECDSA API keys", () => {
+    // A random scalar below each curve's order: P-521's order starts with 0x01ff.
+    const scalar = (size: number) => {
+      const b = randomBytes(size);
+      if (size === 66) b[0] &= 0x01;
+      else b[0] &= 0x7f;
+      return b;
+    };
+    for (const [curve, size] of [["P-256", 32], ["P-384", 48], ["P-521", 66]] as const) {
+      it(`a k2 (${curve}) API key is known by its public key: an identity the admin adds can work, a stranger cannot`, async () => {
+        const apiKey = `k2:${scalar(size).toString("base64url")}`;
+        const identity = parseApiKey(apiKey).identity;
+        const enclave = `ecdsa-${curve.toLowerCase()}`;
+        await client.createEnclave(enclave);
+        const user = server.client(apiKey);
+        await expectKmsError(user.createKey(enclave, "mine"), 403, "access denied: insufficient permissions");
+        await client.call(enclave, { id: 401, request: "CreateIdentityRequest", message: { identity, privilege: "Admin" } });
+        await user.createKey(enclave, "mine");
+        assert.equal((await user.keyStatus(enclave, "mine")).created_by, identity, "the server identified the ECDSA certificate");
+        await expectKmsError(user.keyStatus(E, "k"), 403, "access denied: insufficient permissions");
+      });
+    }
   });
 
   it("the server survived every request and logged no internal error", () => {
