@@ -179,10 +179,14 @@ export function becomeFollower(c: Core<unknown>, term: number, leader: number, r
   resetElection(c);
 }
 
-/** True if this node may stand for election: a member, committed and current, not loading a snapshot. */
+/**
+ * True if this node may stand for election: a member as of its commit index
+ * (so a joining node waits until its "add" commits) and not loading a
+ * snapshot. A member whose removal is pending may stand: it may hold the
+ * longest log, and the removal needs a leader to commit.
+ */
 export function canCampaign(c: Core<unknown>): boolean {
-  const me = c.o.id;
-  return c.restore === null && hasMember(latest(c), me) && hasMember(membersAt(c, c.commit), me);
+  return c.restore === null && hasMember(membersAt(c, c.commit), c.o.id);
 }
 
 /**

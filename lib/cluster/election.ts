@@ -33,7 +33,7 @@ export function handleVote(c: Core<unknown>, m: VoteMsg): void {
   const dead = adoptMarkers(c, m.markers);
   if (dead !== Infinity && c.role === "leader") campaign(c, "log held aborted entries", dead);
   const granted = m.term === c.term && c.role === "follower" && (c.vote === NONE || c.vote === m.from) &&
-    c.restore === null && hasMember(latest(c), c.o.id) && c.log.isUpToDate(m.lastIndex, m.lastTerm);
+    c.restore === null && c.log.isUpToDate(m.lastIndex, m.lastTerm);
   if (granted) {
     c.vote = m.from;
     c.electionElapsed = 0;

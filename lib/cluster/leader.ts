@@ -29,12 +29,12 @@ export function isActive(c: Core<unknown>, pr: Progress): boolean {
 export function whyNotWritable(c: Core<unknown>): string | null {
   if (c.role !== "leader") return "not the leader";
   if (!hasMember(latest(c), c.o.id)) return "this node is leaving the cluster";
-  if (c.commit < c.noopIndex) return "the new leader has not committed its first entry yet";
   for (const id of voters(c)) {
     if (id === c.o.id) continue;
     const pr = c.progress.get(id);
     if (!pr || !isActive(c, pr)) return `node ${id} is unreachable`;
   }
+  if (c.commit < c.noopIndex) return "the new leader has not committed its first entry yet";
   if (c.markers.length * 2 >= c.o.maxMarkers) return "too many recently aborted writes";
   return null;
 }
@@ -230,7 +230,10 @@ export function tickLeader(c: Core<unknown>): void {
     for (const [id, pr] of c.progress) heartbeat(c, id, pr);
   }
   for (const [i, p] of c.own) {
-    if (i > c.commit && p.deadline <= c.now) return campaign(c, "not every member acknowledged the write in time");
+    if (i <= c.commit) continue;
+    // Own entries are appended in index order with growing deadlines: the first uncommitted one expires first.
+    if (p.deadline <= c.now) return campaign(c, "not every member acknowledged the write in time");
+    break;
   }
   const l = c.learner;
   if (l && l.deadline <= c.now) {

@@ -38,6 +38,41 @@ export class RaftNode<C> {
     return this.#c.o.id;
   }
 
+  /** Current role. */
+  get role(): Status["role"] {
+    return this.#c.role;
+  }
+
+  /** Current term. */
+  get term(): number {
+    return this.#c.term;
+  }
+
+  /** The leader this node follows (NONE if unknown). */
+  get leader(): number {
+    return this.#c.leader;
+  }
+
+  /** Highest index known committed. */
+  get commit(): number {
+    return this.#c.commit;
+  }
+
+  /** Highest index handed to the application and advanced past. */
+  get applied(): number {
+    return this.#c.applied;
+  }
+
+  /** Index of the last entry in the log. */
+  get lastIndex(): number {
+    return this.#c.log.lastIndex;
+  }
+
+  /** Index of the last entry the latest snapshot covers. */
+  get snapshotIndex(): number {
+    return this.#c.snapshot.index;
+  }
+
   /** Advances the clock by one tick (elections, heartbeats, deadlines). */
   tick(): void {
     this.#idle("tick");

@@ -1,0 +1,453 @@
+/**
+ * A simulated cluster: real RaftNodes, each driven exactly as the server will
+ * drive one (persist, then send, then restore/apply, then report, then
+ * advance), over a faulty simulated network, with crashes that lose whatever
+ * was not yet persisted, and clients that write and read at random nodes.
+ * Every random choice comes from one seeded PRNG, so a seed replays a run.
+ */
+import { RaftNode } from "../node.ts";
+import { Prng } from "../prng.ts";
+import { bootstrapState, freshState, MemoryStorage } from "../storage.ts";
+import { type ConfChange, type Durable, type Member, NONE, type Resolution } from "../types.ts";
+import { Checker } from "./checker.ts";
+import { KvApp, type KvCmd } from "./kv.ts";
+import { type NetFaults, SimNetwork } from "./network.ts";
+
+/** How one run behaves: cluster size, fault rates (per step), client load, timeouts. */
+export interface SimParams {
+  nodes: number;
+  maxNodes: number;
+  net: NetFaults;
+  crash: number;
+  restart: number;
+  midReadyCrash: number;
+  partition: number;
+  heal: number;
+  writes: number;
+  reads: number;
+  conf: number;
+  compact: number;
+  electionTicks: number;
+  heartbeatTicks: number;
+  proposalTicks: number;
+  joinTicks: number;
+}
+
+/** Keys the simulated clients use (few, so reads and writes collide often). */
+export const KEYS = ["a", "b", "c", "d", "e"];
+
+/** Steps a blocked read may wait before its client gives up. */
+export const READ_TIMEOUT_STEPS = 100;
+
+/** Parameters drawn at random for a seed ("swarm testing": each seed stresses different faults). */
+export function randomParams(rng: Prng): SimParams {
+  const crash = rng.pick([0, 0.002, 0.01, 0.03]);
+  return {
+    nodes: rng.pick([1, 2, 3, 3, 3, 4, 5, 5]),
+    maxNodes: 7,
+    net: { drop: rng.pick([0, 0.01, 0.05, 0.2]), dup: rng.pick([0, 0.02, 0.1]), delayMax: rng.pick([1, 2, 3, 6]) },
+    crash,
+    restart: rng.pick([0.02, 0.1, 0.3]),
+    midReadyCrash: crash > 0 ? rng.pick([0, 0.002, 0.01]) : 0,
+    partition: rng.pick([0, 0.005, 0.02]),
+    heal: rng.pick([0.02, 0.1]),
+    writes: rng.pick([0.1, 0.4, 0.9]),
+    reads: rng.pick([0.2, 0.8]),
+    conf: rng.pick([0, 0.005, 0.02]),
+    compact: rng.pick([0, 0.05, 0.3]),
+    electionTicks: 10,
+    heartbeatTicks: rng.pick([1, 2, 3]),
+    proposalTicks: rng.pick([15, 30]),
+    joinTicks: 60,
+  };
+}
+
+/** Parameters without any random fault or client, for scripted scenarios. */
+export function quietParams(nodes: number): SimParams {
+  return {
+    nodes, maxNodes: 7, net: { drop: 0, dup: 0, delayMax: 1 }, crash: 0, restart: 0, midReadyCrash: 0, partition: 0, heal: 0,
+    writes: 0, reads: 0, conf: 0, compact: 0, electionTicks: 10, heartbeatTicks: 1, proposalTicks: 20, joinTicks: 60,
+  };
+}
+
+/** One simulated node: its core (null while crashed), storage, application and clients' bookkeeping. */
+export interface SimNode {
+  readonly id: number;
+  readonly rng: Prng;
+  readonly storage: MemoryStorage<KvCmd>;
+  raft: RaftNode<KvCmd> | null;
+  app: KvApp;
+  /** Proposal id → op (0 for a membership change), for proposals this node accepted. */
+  props: Map<number, number>;
+  blocked: { key: string; floor: number; start: number }[];
+  /** Highest commit index of this node already checked against the history. */
+  checked: number;
+  /** Role and term last seen (for the trace). */
+  seen: string;
+  /** Snapshots received and loaded. */
+  restores: number;
+  /** Probability that this node's clock ticks in a step (clocks drift). */
+  readonly tickRate: number;
+}
+
+/** The simulated world. */
+export class SimCluster {
+  readonly rng: Prng;
+  readonly p: SimParams;
+  readonly net: SimNetwork<KvCmd>;
+  readonly checker = new Checker();
+  readonly nodes = new Map<number, SimNode>();
+  readonly trace: string[] | null;
+  now = 0;
+  #nextOp = 1;
+  #nextId: number;
+  /** Outcome of membership changes, for scenario tests. */
+  readonly confResults: { change: ConfChange; ok: boolean }[] = [];
+  #confOf = new Map<string, ConfChange>();
+  /** Set by a client write whose ack was seen (op → index), for scenario tests and liveness. */
+  readonly acks = new Map<number, number>();
+  readonly fails = new Set<number>();
+
+  /** A cluster of `p.nodes` members, all bootstrapped with the same membership. */
+  constructor(rng: Prng, p: SimParams, trace = false) {
+    this.rng = rng;
+    this.p = p;
+    this.trace = trace ? [] : null;
+    this.net = new SimNetwork(rng.fork(), { ...p.net });
+    const members: Member[] = [];
+    for (let id = 1; id <= p.nodes; id++) members.push({ id, addr: `sim-${id}` });
+    for (const m of members) this.#create(m.id, bootstrapState(members, new Uint8Array(0)));
+    this.#nextId = p.nodes + 1;
+  }
+
+  /** Records a trace line (only when tracing). */
+  log(line: string): void {
+    this.trace?.push(`${this.now} ${line}`);
+  }
+
+  #create(id: number, d: Durable<KvCmd>): SimNode {
+    const n: SimNode = {
+      id, rng: this.rng.fork(), storage: new MemoryStorage(d), raft: null, app: new KvApp(), props: new Map(), blocked: [], checked: 0, seen: "", restores: 0,
+      tickRate: this.rng.pick([1, 0.95, 0.8]),
+    };
+    this.nodes.set(id, n);
+    this.restart(n);
+    return n;
+  }
+
+  /** Live nodes, in id order. */
+  live(): SimNode[] {
+    return [...this.nodes.values()].filter((n) => n.raft !== null);
+  }
+
+  /** Restarts a crashed node from its storage. */
+  restart(n: SimNode): void {
+    const d = n.storage.load();
+    n.raft = new RaftNode<KvCmd>({
+      id: n.id, cluster: "sim", random: (k) => n.rng.int(k), electionTicks: this.p.electionTicks,
+      heartbeatTicks: this.p.heartbeatTicks, proposalTicks: this.p.proposalTicks, joinTicks: this.p.joinTicks,
+      snapshotRetryTicks: 15, maxEntriesPerMsg: 16, maxInflightMsgs: 4,
+    }, d);
+    n.app = KvApp.restore(d.snapshot.data);
+    this.checker.restored(n.id, n.app);
+    this.log(`n${n.id} start term=${d.hard.term} commit=${d.hard.commit} entries=${d.entries.length} snap=${d.snapshot.index}`);
+  }
+
+  /** Crashes a node: everything not yet persisted is gone, its clients get errors. */
+  crash(n: SimNode): void {
+    if (!n.raft) return;
+    this.log(`n${n.id} CRASH`);
+    n.raft = null;
+    n.props.clear();
+    n.blocked = [];
+  }
+
+  /** Checks what can be checked about a node right after it took an input. */
+  #after(n: SimNode): void {
+    const r = n.raft!;
+    if (r.role === "leader") this.checker.leader(r.term, n.id);
+    if (this.trace) {
+      const seen = `${r.role} t${r.term} leader=${r.leader} last=${r.lastIndex} commit=${r.commit}`;
+      if (seen !== n.seen) this.log(`n${n.id} ${seen}`);
+      n.seen = seen;
+    }
+    for (let i = n.checked + 1; i <= r.commit; i++) {
+      const e = r.entry(i);
+      if (e) this.checker.committed(n.id, e);
+    }
+    n.checked = Math.max(n.checked, r.commit);
+  }
+
+  /** Handles every Ready of a node, the way the server will. */
+  drain(n: SimNode): void {
+    while (n.raft?.hasReady()) {
+      const r = n.raft;
+      const rd = r.ready();
+      if (this.rng.chance(this.p.midReadyCrash)) return this.crash(n); // nothing of it persisted or sent
+      n.storage.write(rd.persist);
+      if (this.rng.chance(this.p.midReadyCrash)) return this.crash(n); // persisted, never sent
+      for (const m of rd.messages) this.net.send(m, this.now);
+      if (rd.restore) {
+        n.app = KvApp.restore(rd.restore.data);
+        n.restores++;
+        this.checker.restored(n.id, n.app);
+        this.log(`n${n.id} restored snapshot ${rd.restore.index}`);
+      }
+      for (const e of rd.committed) {
+        n.app.apply(e);
+        this.checker.applied(n.id, e, n.app);
+      }
+      for (const res of rd.resolved) this.#resolved(n, res);
+      r.advance();
+      if (n.app.applied !== r.applied) throw new Error(`sim: node ${n.id} app at ${n.app.applied}, core at ${r.applied}`);
+      this.#after(n);
+      if (this.rng.chance(this.p.compact) && r.applied - r.snapshotIndex >= 8) r.compact(r.applied, n.app.snapshot());
+    }
+  }
+
+  #resolved(n: SimNode, res: Resolution): void {
+    const op = n.props.get(res.id);
+    if (op === undefined) throw new Error(`sim: node ${n.id} resolved unknown proposal ${res.id}`);
+    n.props.delete(res.id);
+    if (op === 0) {
+      const change = this.#confOf.get(`${n.id}:${res.id}`)!;
+      this.confResults.push({ change, ok: res.ok });
+      this.log(`n${n.id} conf ${change.op} ${change.id} ${res.ok ? "ok" : `failed: ${(res as { reason: string }).reason}`}`);
+      return;
+    }
+    if (res.ok) {
+      this.checker.acked(op, res.index);
+      this.acks.set(op, res.index);
+    } else {
+      this.checker.failed(op);
+      this.fails.add(op);
+    }
+    this.log(`n${n.id} write ${op} ${res.ok ? `ok@${res.index}` : `failed: ${res.reason}`}`);
+  }
+
+  /** Delivers one message and checks the recipient. */
+  #deliver(m: Parameters<RaftNode<KvCmd>["step"]>[0]): void {
+    const n = this.nodes.get(m.to);
+    if (!n?.raft) return;
+    n.raft.step(m);
+    this.#after(n);
+    if (this.rng.chance(0.7)) this.drain(n);
+  }
+
+  /** The leader a client at `n` would reach (itself, or its known leader if reachable). */
+  leaderFor(n: SimNode): SimNode | null {
+    const r = n.raft;
+    if (!r) return null;
+    if (r.role === "leader") return n;
+    const l = r.leader === NONE ? undefined : this.nodes.get(r.leader);
+    return l?.raft && l.raft.role === "leader" && this.net.connected(n.id, l.id) ? l : null;
+  }
+
+  /** Some node's view of the leader (via a random live node), or null. */
+  someLeader(): SimNode | null {
+    const live = this.live();
+    return live.length ? this.leaderFor(this.rng.pick(live)) : null;
+  }
+
+  /** A client writes a fresh op to `key` through node `via`; returns the op number. */
+  write(via: SimNode, key: string): number {
+    const op = this.#nextOp++;
+    this.checker.proposed(op, key);
+    const l = this.leaderFor(via);
+    if (!l) {
+      this.checker.failed(op);
+      this.fails.add(op);
+      return op;
+    }
+    const r = l.raft!.propose({ op, key });
+    this.#after(l);
+    if (r.ok) l.props.set(r.id, op);
+    else {
+      this.checker.failed(op);
+      this.fails.add(op);
+    }
+    this.log(`client write ${op} ${key} via n${via.id} → n${l.id}: ${r.ok ? `accepted #${r.id}` : `${r.error} (${r.reason})`}`);
+    return op;
+  }
+
+  /** A client reads `key` at node `n`: answered now, blocked behind pending entries, or refused. */
+  read(n: SimNode, key: string): "served" | "blocked" | "refused" {
+    const r = n.raft;
+    if (!r || !r.readable()) {
+      this.checker.stats.readsRefused++;
+      return "refused";
+    }
+    const floor = this.checker.floor(key);
+    if (this.#blocks(n, key)) {
+      this.checker.stats.readsBlocked++;
+      n.blocked.push({ key, floor, start: this.now });
+      return "blocked";
+    }
+    this.checker.read(n.id, key, n.app.read(key), floor);
+    return "served";
+  }
+
+  #blocks(n: SimNode, key: string): boolean {
+    for (const e of n.raft!.pending()) if (e.type === "cmd" && e.cmd.key === key) return true;
+    return false;
+  }
+
+  #retryReads(): void {
+    for (const n of this.nodes.values()) {
+      if (!n.raft || n.blocked.length === 0) continue;
+      const ok = n.raft.readable();
+      n.blocked = n.blocked.filter((b) => {
+        if (this.now - b.start > READ_TIMEOUT_STEPS) return false;
+        if (!ok || this.#blocks(n, b.key)) return true;
+        this.checker.read(n.id, b.key, n.app.read(b.key), b.floor);
+        return false;
+      });
+    }
+  }
+
+  /** Cuts node `id` off from every other node (both directions). */
+  isolate(id: number): void {
+    this.net.partition([...this.nodes.keys()], new Map([[id, 1]]));
+    this.log(`isolate n${id}`);
+  }
+
+  /** The live leader of the highest term, if any. */
+  leader(): SimNode | null {
+    let l: SimNode | null = null;
+    for (const n of this.live()) if (n.raft!.role === "leader" && (!l || n.raft!.term > l.raft!.term)) l = n;
+    return l;
+  }
+
+  /** Steps (without random faults or clients) until `done` holds; throws after `max` steps. */
+  until(done: () => boolean, max: number, what: string): number {
+    for (let i = 0; i < max; i++) {
+      if (done()) return i;
+      this.step({ faults: false, writes: false });
+    }
+    if (done()) return max;
+    throw new Error(`sim: not ${what} after ${max} steps (${this.unsettled() ?? "settled"})`);
+  }
+
+  /** Asks the leader (as seen from a random node) to add a fresh node; returns its id or null. */
+  addNode(): number | null {
+    const l = this.someLeader();
+    if (!l || this.nodes.size >= this.p.maxNodes) return null;
+    const id = this.#nextId++; // ids are never reused
+    const n = this.#create(id, freshState());
+    const change: ConfChange = { op: "add", id, addr: `sim-${id}` };
+    const r = l.raft!.proposeChange(change);
+    this.#after(l);
+    this.log(`client add n${id} via n${l.id}: ${r.ok ? "accepted" : `${r.error} (${r.reason})`}`);
+    if (!r.ok) {
+      this.nodes.delete(n.id);
+      return null;
+    }
+    l.props.set(r.id, 0);
+    this.#confOf.set(`${l.id}:${r.id}`, change);
+    return id;
+  }
+
+  /** Asks the leader to remove member `id` (random if omitted); true if accepted. */
+  removeNode(id?: number): boolean {
+    const l = this.someLeader();
+    if (!l) return false;
+    const ms = l.raft!.status().members;
+    const victim = id ?? this.rng.pick(ms).id;
+    const change: ConfChange = { op: "remove", id: victim };
+    const r = l.raft!.proposeChange(change);
+    this.#after(l);
+    this.log(`client remove n${victim} via n${l.id}: ${r.ok ? "accepted" : `${r.error} (${r.reason})`}`);
+    if (!r.ok) return false;
+    l.props.set(r.id, 0);
+    this.#confOf.set(`${l.id}:${r.id}`, change);
+    return true;
+  }
+
+  /** Random faults for this step: restarts, partitions and heals. */
+  #faults(): void {
+    for (const n of this.nodes.values()) if (!n.raft && this.rng.chance(this.p.restart)) this.restart(n);
+    if (!this.net.partitioned && this.rng.chance(this.p.partition)) {
+      const ids = [...this.nodes.keys()];
+      const kind = this.rng.int(3);
+      if (kind === 0) this.isolate(this.rng.pick(ids));
+      else if (kind === 1) {
+        const groups = new Map(ids.map((id) => [id, this.rng.int(2)]));
+        this.net.partition(ids, groups);
+        this.log(`partition ${[...groups].map(([id, g]) => `n${id}:${g}`).join(" ")}`);
+      } else {
+        const id = this.rng.pick(ids);
+        const dir = this.rng.chance(0.5) ? "in" : "out";
+        this.net.cutOneWay(ids, id, dir);
+        this.log(`cut n${id} ${dir}bound`);
+      }
+    } else if (this.net.partitioned && this.rng.chance(this.p.heal)) {
+      this.net.heal();
+      this.log("heal");
+    }
+  }
+
+  /** Random client activity for this step. */
+  #clients(writes: boolean): void {
+    const live = this.live();
+    if (live.length === 0) return;
+    if (writes && this.rng.chance(this.p.writes)) {
+      const burst = this.rng.chance(0.1) ? 2 + this.rng.int(12) : 1; // sometimes many at once: batching, pipelining
+      for (let i = 0; i < burst; i++) this.write(this.rng.pick(live), this.rng.pick(KEYS));
+    }
+    if (this.rng.chance(this.p.reads)) this.read(this.rng.pick(live), this.rng.pick(KEYS));
+    if (writes && this.rng.chance(this.p.conf)) {
+      if (this.rng.chance(0.5)) this.addNode();
+      else this.removeNode();
+    }
+  }
+
+  /** One unit of simulated time: faults, clients, deliveries, ticks, a possible crash, Ready handling. */
+  step(opts: { faults?: boolean; writes?: boolean } = {}): void {
+    const faults = opts.faults ?? true;
+    this.now++;
+    if (faults) this.#faults();
+    this.#clients(opts.writes ?? true);
+    for (const m of this.net.due(this.now)) this.#deliver(m);
+    for (const n of this.live()) {
+      if (!this.rng.chance(n.tickRate)) continue;
+      n.raft!.tick();
+      this.#after(n);
+    }
+    if (faults && this.rng.chance(this.p.crash)) {
+      const live = this.live();
+      if (this.rng.chance(0.05)) for (const n of live) this.crash(n); // a power cut: every node at once
+      else if (live.length) this.crash(this.rng.pick(live)); // loses whatever was stepped but not persisted
+    }
+    for (const n of this.live()) this.drain(n);
+    this.#retryReads();
+  }
+
+  /** Ends every fault: restarts crashed nodes, heals partitions, makes the network reliable. */
+  healAll(): void {
+    for (const n of this.nodes.values()) if (!n.raft) this.restart(n);
+    this.net.heal();
+    this.net.faults = { drop: 0, dup: 0, delayMax: Math.min(this.net.faults.delayMax, 2) };
+    this.p.midReadyCrash = 0;
+    this.log("HEAL ALL");
+  }
+
+  /** Why the cluster has not converged yet, or null once it has (one leader, all members equal, all settled). */
+  unsettled(): string | null {
+    const l = this.leader();
+    if (!l) return "no leader";
+    const lr = l.raft!;
+    if (!lr.writable()) return `leader n${l.id} not writable`;
+    if (lr.commit !== lr.lastIndex) return `leader n${l.id} commit ${lr.commit} < last ${lr.lastIndex}`;
+    for (const m of lr.status().members) {
+      const n = this.nodes.get(m.id);
+      const r = n?.raft;
+      if (!r) return `member n${m.id} down`;
+      if (r.leader !== l.id || r.term !== lr.term) return `member n${m.id} follows ${r.leader} in term ${r.term}`;
+      if (r.applied !== lr.lastIndex || r.lastIndex !== lr.lastIndex) return `member n${m.id} at ${r.applied}/${r.lastIndex}, leader at ${lr.lastIndex}`;
+      if (!r.readable()) return `member n${m.id} not readable`;
+      if (n.blocked.length) return `member n${m.id} has blocked reads`;
+    }
+    for (const n of this.live()) if (n.props.size) return `n${n.id} has unresolved proposals`;
+    return null;
+  }
+}
