@@ -210,4 +210,16 @@ describe("durability", () => {
       agent.destroy();
     }
   });
+
+  it("SIGTERM right after the server says it is listening still stops it cleanly (exit 0), every time", async () => {
+    // An orchestrator may stop a server the moment it is up: the signal handlers must be in place by then.
+    const results: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      server = await startServer({ dir, hsmKey });
+      server.process.kill("SIGTERM");
+      const exit = await waitForExit(server, 10_000);
+      results.push(exit === "timeout" ? "timeout" : exit.signal ? `killed by ${exit.signal}` : `exit ${exit.code}`);
+    }
+    assert.deepEqual(results, Array(8).fill("exit 0"), "each immediate SIGTERM ends in a clean exit 0, not death by the signal");
+  });
 });

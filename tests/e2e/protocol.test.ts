@@ -296,6 +296,27 @@ describe("native protocol", () => {
     });
   });
 
+  it("MinIO's start-up and SSE calls: /version, KEY:LIST, GENERATE on a missing key → 404 → CREATE, GENERATE, DECRYPT with version 0", async () => {
+    await client.createEnclave("minio");
+    const version = await client.version();
+    assert.equal(version.api_version, "v1");
+    assert.deepEqual((await client.listKeys("minio")).keys, []);
+    await expectKmsError(client.generate("minio", "minio-default-key", enc.encode("{}"), 32), 404, "key does not exist");
+    await client.createKey("minio", "minio-default-key");
+    const ad = enc.encode(JSON.stringify({ "my-bucket": "my-bucket/my-object" }));
+    const dek = await client.generate("minio", "minio-default-key", ad, 32);
+    assert.equal((dek.plaintext as Uint8Array).length, 32);
+    // MinIO stores {key id, version, ciphertext} but always decrypts with version 0.
+    const opened = await client.decrypt("minio", "minio-default-key", dek.ciphertext as Uint8Array, ad, 0);
+    assert.ok(Buffer.from(opened.plaintext as Uint8Array).equals(Buffer.from(dek.plaintext as Uint8Array)));
+    // After a rotation, the old object's DEK still opens with version 0.
+    await client.createKey("minio", "minio-default-key", "", true);
+    const again = await client.decrypt("minio", "minio-default-key", dek.ciphertext as Uint8Array, ad, 0);
+    assert.ok(Buffer.from(again.plaintext as Uint8Array).equals(Buffer.from(dek.plaintext as Uint8Array)));
+    const listed = (await client.listKeys("minio")).keys as Array<{ name: string; version: number }>;
+    assert.deepEqual(listed.map((k) => [k.name, k.version]), [["minio-default-key", 2]]);
+  });
+
   describe("concurrency", () => {
     it("20 concurrent creates of one key: exactly one succeeds, the others get 409", async () => {
       const results = await Promise.allSettled(Array.from({ length: 20 }, () => client.createKey(E, "raced")));
