@@ -16,6 +16,11 @@ async function serve(dir: string, hsmKey: string, args: Args, showKey: (s: Runni
   const tlsCert = args.values["tls-cert"] as string | undefined;
   const tlsKey = args.values["tls-key"] as string | undefined;
   if (!tlsCert !== !tlsKey) throw new CliError("--tls-cert and --tls-key go together", 2);
+  // Listen for signals before starting: a supervisor may signal as soon as it sees the banner.
+  const stopped = new Promise<void>((resolve) => {
+    process.once("SIGINT", () => resolve());
+    process.once("SIGTERM", () => resolve());
+  });
   let server: RunningServer;
   try {
     server = await startServer({
@@ -45,11 +50,7 @@ async function serve(dir: string, hsmKey: string, args: Args, showKey: (s: Runni
   ];
   if (!tlsCert) rows.push(["TLS certificate", `${path.join(path.resolve(dir), CERT_FILE)} (self-signed: use --ca with it)`]);
   console.log(table(rows));
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
-  });
+  await stopped;
   await server.close();
   console.log("kms: stopped");
   return 0;
