@@ -74,6 +74,7 @@ export const keyCommands = [
     schema: v.object({ name: Name, version: Version, ciphertext: Bytes, associated_data: Bytes }),
     run: (ctx, req) => {
       const ring = ctx.node.state.keyRing(ctx.enclave, req.name);
+      if (req.version !== 0) ctx.node.state.keyVersion(ctx.enclave, req.name, req.version); // 404 like ENCRYPT
       const plaintext = decryptWithVersions(ring.versions, req.version, req.ciphertext, req.associated_data);
       if (!plaintext) throw Errors.invalidCiphertext();
       return { plaintext };

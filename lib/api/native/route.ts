@@ -59,6 +59,8 @@ export function nativeRoutes(deps: AppDeps): Hono<Env> {
   app.post("/v1/kms/", limit, (c) => handle(c, ""));
   app.post("/v1/kms/:enclave", limit, (c) => handle(c, c.req.param("enclave")));
   app.post("/v1/kms/:enclave/", limit, (c) => handle(c, c.req.param("enclave")));
+  // Anything else under /v1/kms still answers in the protocol's error format.
+  app.all("/v1/kms/*", (c) => errorReply(new KmsError(404, "not found"), c.req.header("accept")));
   return app;
 }
 
