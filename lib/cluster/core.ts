@@ -50,6 +50,8 @@ export interface Core<C> {
   edit: ConfigEdit | null;
   /** Ticks since start: the only clock. */
   now: number;
+  /** Tick at which a leader was last heard from (-1: never). */
+  leaderHeardAt: number;
   electionElapsed: number;
   electionTimeout: number;
   heartbeatElapsed: number;
@@ -84,7 +86,7 @@ export function newCore<C>(o: Options, d: Durable<C>): Core<C> {
   const applied = Math.min(Math.max(o.applied ?? d.snapshot.index, d.snapshot.index), commit);
   const c: Core<C> = {
     o, log, snapshot: d.snapshot, role: "follower", term: h.term, vote: h.vote, leader: NONE, commit, applied,
-    markers: h.markers, edit: h.edit, now: 0, electionElapsed: 0, electionTimeout: o.electionTicks, heartbeatElapsed: 0,
+    markers: h.markers, edit: h.edit, now: 0, leaderHeardAt: -1, electionElapsed: 0, electionTimeout: o.electionTicks, heartbeatElapsed: 0,
     votes: new Map(), progress: new Map(), own: new Map(), learner: null, leaving: new Map(), noopIndex: 0,
     needBroadcast: false, nextProposalId: 1, msgs: [], resolved: [], persistSnapshot: null, restore: null,
     persistedHard: h, dropped: 0,
@@ -119,9 +121,9 @@ export function hardChanged(c: Core<unknown>): boolean {
   return p.term !== c.term || p.vote !== c.vote || p.commit !== c.commit || p.markers !== c.markers || p.edit !== c.edit;
 }
 
-/** Queues a message to `to`, stamped with cluster, sender and current term. */
-export function send<C>(c: Core<C>, to: number, m: Unsent<Message<C>>): void {
-  c.msgs.push({ ...m, cluster: c.o.cluster, from: c.o.id, to, term: c.term } as Message<C>);
+/** Queues a message to `to`, stamped with cluster, sender and (unless given) the current term. */
+export function send<C>(c: Core<C>, to: number, m: Unsent<Message<C>>, term = c.term): void {
+  c.msgs.push({ ...m, cluster: c.o.cluster, from: c.o.id, to, term } as Message<C>);
 }
 
 /** Queues the definite failure of proposal `id`. */

@@ -16,6 +16,7 @@ function follow(c: Core<unknown>, term: number, leader: number): void {
   if (c.role === "leader" && term === c.term) throw new Error(`cluster: two leaders in term ${term} (${c.o.id} and ${leader})`);
   if (c.role !== "follower" || term > c.term || c.leader !== leader) becomeFollower(c, term, leader);
   c.electionElapsed = 0;
+  c.leaderHeardAt = c.now;
 }
 
 /** Answers an append or snapshot. */

@@ -119,11 +119,19 @@ test("messages leave only in the Ready that persists what they depend on", () =>
   for (const m of three) net.add(m.id, bootstrapState(three, new Uint8Array()));
   const n = net.nodes.get(1)!.raft;
   n.campaign();
+  // Pre-votes change no durable state: nothing to persist, messages for term 1.
+  const pre = n.ready();
+  assert.equal(pre.persist.hard, null);
+  assert.deepEqual(pre.messages.map((m) => [m.type, m.term, m.type === "vote" && m.pre]), [["vote", 1, true], ["vote", 1, true]]);
+  assert.throws(() => n.tick(), /between ready\(\) and advance\(\)/);
+  n.advance();
+  n.step({ type: "voteResp", cluster: "c1", from: 2, to: 1, term: 1, pre: true, granted: true });
+  assert.equal(n.role, "candidate");
+  // The real votes go out in the same Ready that persists term 1 and the vote for itself.
   const rd = n.ready();
   assert.equal(rd.persist.hard?.term, 1);
   assert.equal(rd.persist.hard?.vote, 1);
-  assert.deepEqual(rd.messages.map((m) => m.type), ["vote", "vote"]);
-  assert.throws(() => n.tick(), /between ready\(\) and advance\(\)/);
+  assert.deepEqual(rd.messages.map((m) => [m.type, m.term, m.type === "vote" && m.pre]), [["vote", 1, false], ["vote", 1, false]]);
   n.advance();
   assert.equal(n.hasReady(), false);
 });
@@ -132,13 +140,35 @@ test("messages of another cluster or for another node are dropped", () => {
   const net = new Net();
   for (const m of three) net.add(m.id, bootstrapState(three, new Uint8Array()));
   const n = net.nodes.get(2)!.raft;
-  const vote = { type: "vote" as const, from: 1, to: 2, term: 5, lastIndex: 0, lastTerm: 0, markers: [] };
+  const vote = { type: "vote" as const, pre: false, from: 1, to: 2, term: 5, lastIndex: 0, lastTerm: 0, markers: [] };
   n.step({ ...vote, cluster: "other" });
   n.step({ ...vote, cluster: "c1", to: 3 });
   assert.equal(n.term, 0);
   assert.equal(n.hasReady(), false);
   n.step({ ...vote, cluster: "c1" });
   assert.equal(n.term, 5);
+});
+
+test("a vote for a candidate with a stale log is refused, even at a higher term; a pre-vote changes nothing", () => {
+  const net = new Net();
+  for (const m of three) net.add(m.id, bootstrapState(three, new Uint8Array()));
+  net.tickAll(12);
+  const l = [...net.nodes.values()].find((n) => n.raft.role === "leader")!;
+  l.raft.propose(enc("a"));
+  net.tickAll(2);
+  const voter = [...net.nodes.values()].find((n) => n !== l)!.raft;
+  const from = [1, 2, 3].find((id) => id !== voter.id)!;
+  const base = { cluster: "c1", from, to: voter.id, lastIndex: 1, lastTerm: 1, markers: [] };
+  const before = voter.term;
+  voter.step({ ...base, type: "vote", pre: true, term: before + 7 });
+  assert.equal(voter.term, before, "a pre-vote does not move the term");
+  net.handle(voter.id);
+  voter.step({ ...base, type: "vote", pre: false, term: before + 7 });
+  assert.equal(voter.term, before + 7);
+  const rd = net.handle(voter.id);
+  const resp = rd.flatMap((r) => r.messages).find((m) => m.type === "voteResp" && !m.pre);
+  assert.ok(resp && resp.type === "voteResp" && resp.granted === false);
+  net.queue = [];
 });
 
 test("a restarted node keeps its log and term, and is readable at once (reads wait only on pending entries)", () => {

@@ -243,6 +243,7 @@ export class RaftNode<C> {
       id: c.o.id, role: c.role, term: c.term, leader: c.leader, commit: c.commit, applied: c.applied,
       lastIndex: c.log.lastIndex, snapshotIndex: c.snapshot.index, members: latest(c), readable: this.readable(),
       writable: this.writable(),
+      sinceLeader: c.role === "leader" ? 0 : c.leaderHeardAt < 0 ? -1 : c.now - c.leaderHeardAt,
       peers: [...c.progress].map(([id, pr]) => ({
         id, match: pr.match, next: pr.next, state: pr.state, active: isActive(c, pr), voter: vs.has(id),
       })),

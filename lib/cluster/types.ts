@@ -79,17 +79,23 @@ export interface Envelope {
   readonly term: number;
 }
 
-/** A candidate asks for a vote; `markers` let voters drop dead entries first. */
+/**
+ * A candidate asks for a vote; `markers` let voters drop dead entries first.
+ * `pre`: a pre-vote for `term` (the candidate's next term), which changes
+ * nothing at the voter, so a node that cannot win never disturbs the others.
+ */
 export interface VoteMsg extends Envelope {
   readonly type: "vote";
+  readonly pre: boolean;
   readonly lastIndex: number;
   readonly lastTerm: number;
   readonly markers: readonly Marker[];
 }
 
-/** The answer to a vote request. */
+/** The answer to a vote request (`pre` as in the request). */
 export interface VoteRespMsg extends Envelope {
   readonly type: "voteResp";
+  readonly pre: boolean;
   readonly granted: boolean;
 }
 
@@ -160,7 +166,7 @@ export interface Ready<C> {
 }
 
 /** The role a node currently plays. */
-export type Role = "follower" | "candidate" | "leader";
+export type Role = "follower" | "precandidate" | "candidate" | "leader";
 
 /** What the leader knows about one peer. */
 export interface PeerStatus {
@@ -185,5 +191,7 @@ export interface Status {
   readonly members: Members;
   readonly readable: boolean;
   readonly writable: boolean;
+  /** Ticks since this node last heard from a leader (0 on the leader, -1 if never). */
+  readonly sinceLeader: number;
   readonly peers: readonly PeerStatus[];
 }

@@ -31,6 +31,7 @@ export interface SimParams {
   heartbeatTicks: number;
   proposalTicks: number;
   joinTicks: number;
+  maxApply: number;
 }
 
 /** Keys the simulated clients use (few, so reads and writes collide often). */
@@ -59,6 +60,7 @@ export function randomParams(rng: Prng): SimParams {
     heartbeatTicks: rng.pick([1, 2, 3]),
     proposalTicks: rng.pick([15, 30]),
     joinTicks: 60,
+    maxApply: rng.pick([3, 256]),
   };
 }
 
@@ -66,7 +68,7 @@ export function randomParams(rng: Prng): SimParams {
 export function quietParams(nodes: number): SimParams {
   return {
     nodes, maxNodes: 7, net: { drop: 0, dup: 0, delayMax: 1 }, crash: 0, restart: 0, midReadyCrash: 0, partition: 0, heal: 0,
-    writes: 0, reads: 0, conf: 0, compact: 0, electionTicks: 10, heartbeatTicks: 1, proposalTicks: 20, joinTicks: 60,
+    writes: 0, reads: 0, conf: 0, compact: 0, electionTicks: 10, heartbeatTicks: 1, proposalTicks: 20, joinTicks: 60, maxApply: 256,
   };
 }
 
@@ -143,14 +145,17 @@ export class SimCluster {
   /** Restarts a crashed node from its storage. */
   restart(n: SimNode): void {
     const d = n.storage.load();
+    // Half the time the application's state survived too (as the server's libSQL state does): resume from it.
+    const keep = n.app.applied >= d.snapshot.index && this.rng.chance(0.5);
+    if (keep && n.app.applied > d.hard.commit) throw new Error(`sim: node ${n.id} applied ${n.app.applied} beyond its durable commit ${d.hard.commit}`);
+    if (!keep) n.app = KvApp.restore(d.snapshot.data);
     n.raft = new RaftNode<KvCmd>({
-      id: n.id, cluster: "sim", random: (k) => n.rng.int(k), electionTicks: this.p.electionTicks,
+      id: n.id, cluster: "sim", random: (k) => n.rng.int(k), applied: n.app.applied, electionTicks: this.p.electionTicks,
       heartbeatTicks: this.p.heartbeatTicks, proposalTicks: this.p.proposalTicks, joinTicks: this.p.joinTicks,
-      snapshotRetryTicks: 15, maxEntriesPerMsg: 16, maxInflightMsgs: 4,
+      snapshotRetryTicks: 15, maxEntriesPerMsg: 16, maxInflightMsgs: 4, maxApplyPerReady: this.p.maxApply,
     }, d);
-    n.app = KvApp.restore(d.snapshot.data);
     this.checker.restored(n.id, n.app);
-    this.log(`n${n.id} start term=${d.hard.term} commit=${d.hard.commit} entries=${d.entries.length} snap=${d.snapshot.index}`);
+    this.log(`n${n.id} start term=${d.hard.term} commit=${d.hard.commit} entries=${d.entries.length} snap=${d.snapshot.index} applied=${n.app.applied}`);
   }
 
   /** Crashes a node: everything not yet persisted is gone, its clients get errors. */
@@ -395,6 +400,10 @@ export class SimCluster {
       for (let i = 0; i < burst; i++) this.write(this.rng.pick(live), this.rng.pick(KEYS));
     }
     if (this.rng.chance(this.p.reads)) this.read(this.rng.pick(live), this.rng.pick(KEYS));
+    if (this.rng.chance(this.p.reads / 4)) {
+      const key = this.rng.pick(KEYS); // the same key everywhere: probes the window between first and last apply
+      for (const n of live) this.read(n, key);
+    }
     if (writes && this.rng.chance(this.p.conf)) {
       if (this.rng.chance(0.5)) this.addNode();
       else this.removeNode();
