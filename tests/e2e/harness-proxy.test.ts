@@ -237,6 +237,38 @@ describe("harness: TCP proxy", () => {
     assert.equal(await again(), "echoed", "through after unblock");
   });
 
+  it("block by origin in blackhole mode silences only that origin; unblock destroys its silenced connections", async () => {
+    // This test process is the origin here.
+    const p = await proxy({ origins: () => new Map([[process.pid, "me"]]) });
+    const a = await connect(p.port);
+    await a.roundTrip("a", "a");
+    assert.deepEqual(p.connections().map((c) => c.origin), ["me"]);
+    p.block("me", "blackhole");
+    a.socket.write("lost");
+    const b = await connect(p.port);
+    b.socket.write("lost too");
+    const probe = await connect(echoPort);
+    await probe.roundTrip("direct", "direct");
+    probe.socket.destroy();
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(a.received(), "a");
+    assert.equal(b.received(), "");
+    assert.equal(a.isClosed() || b.isClosed(), false);
+    // A whole-proxy reset cut wins over the origin's blackhole, and heal() leaves the origin blocked.
+    p.cut("reset");
+    await within(Promise.all([a.closed, b.closed]), 2_000, "reset destroys blackholed connections");
+    p.heal();
+    const c = await connect(p.port);
+    c.socket.write("still lost");
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(c.received(), "");
+    p.unblock("me");
+    await within(c.closed, 2_000, "unblock destroys the origin's silenced connections");
+    const d = await connect(p.port);
+    await d.roundTrip("back", "back");
+    d.socket.destroy();
+  });
+
   it("originOf is undefined for sockets of other processes and unknown ports", () => {
     assert.equal(originOf(1, 2, new Map([[process.pid, "me"]])), undefined);
     assert.equal(originOf(1, 2, new Map()), undefined);

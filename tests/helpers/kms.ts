@@ -85,6 +85,8 @@ export interface KmsServer {
 /** Options for startServer. */
 export interface StartOptions {
   dir?: string;
+  /** Listen address (default 127.0.0.1:0: a port the OS picks). Use a fixed port to restart a node where it was. */
+  addr?: string;
   hsmKey?: string;
   binary?: string;
   extraArgs?: string[];
@@ -95,12 +97,12 @@ export interface StartOptions {
   env?: Record<string, string>;
 }
 
-/** Starts `kms server --addr 127.0.0.1:0 DIR` and waits until it prints its address. */
+/** Starts `kms server --addr 127.0.0.1:0 DIR` (or opts.addr) and waits until it prints its address. */
 export async function startServer(opts: StartOptions = {}): Promise<KmsServer> {
   const dir = opts.dir ?? path.join(tempDir(), "data");
   const hsmKey = opts.hsmKey ?? SoftHsm.generate();
   const [cmd, ...pre] = kmsCommand(opts.binary);
-  const child = spawn(cmd, [...pre, "server", "--addr", "127.0.0.1:0", ...(opts.extraArgs ?? []), dir], {
+  const child = spawn(cmd, [...pre, "server", "--addr", opts.addr ?? "127.0.0.1:0", ...(opts.extraArgs ?? []), dir], {
     env: { ...process.env, ...opts.env, MINIO_KMS_HSM_KEY: hsmKey },
     cwd: opts.cwd,
     stdio: ["ignore", "pipe", "pipe"],

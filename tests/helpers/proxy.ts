@@ -13,8 +13,8 @@
  * completely those proxies must also refuse connections that *come from* i.
  * For that a proxy can attribute each accepted connection to the process that
  * opened it (`origins`: process ids → tags, resolved through /proc on Linux),
- * and `block(tag)` / `unblock(tag)` refuse and destroy that origin's
- * connections only.
+ * and `block(tag[, mode])` / `unblock(tag)` cut that origin's connections
+ * only (reset or blackhole, as with cut()).
  */
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import net from "node:net";
@@ -53,8 +53,8 @@ export interface TcpProxy {
   cut(mode?: CutMode): void;
   /** Lets traffic through again; connections that were blackholed are destroyed (their streams are broken). */
   heal(): void;
-  /** Refuses and destroys connections from this origin (see ProxyOptions.origins) until unblock(). */
-  block(origin: string): void;
+  /** Cuts connections from this origin only (see ProxyOptions.origins) until unblock(). */
+  block(origin: string, mode?: CutMode): void;
   unblock(origin: string): void;
   /** Whether the proxy is cut. */
   readonly isCut: boolean;
@@ -69,7 +69,7 @@ export interface TcpProxy {
 /** Starts a proxy on 127.0.0.1 forwarding to 127.0.0.1:target. */
 export async function startProxy(opts: ProxyOptions): Promise<TcpProxy> {
   const pairs = new Set<Pair>();
-  const blocked = new Set<string>();
+  const blocked = new Map<string, CutMode>();
   let mode: CutMode | undefined; // undefined: healed
   let closed = false;
   const stats = { accepted: 0, refused: 0, destroyed: 0, bytes: 0 };
@@ -81,7 +81,20 @@ export async function startProxy(opts: ProxyOptions): Promise<TcpProxy> {
     p.client.destroy();
     p.upstream?.destroy();
   };
-  const refused = (p: Pair) => mode === "reset" || closed || (p.origin !== undefined && blocked.has(p.origin));
+  /** How a pair is cut now: by the whole proxy, or by its origin; reset wins over blackhole. */
+  const cutOf = (p: Pair): CutMode | undefined => {
+    const byOrigin = p.origin === undefined ? undefined : blocked.get(p.origin);
+    if (closed || mode === "reset" || byOrigin === "reset") return "reset";
+    return mode ?? byOrigin;
+  };
+  /** Applies the current cuts to every open pair: resets destroy, blackholes silence, healed blackholed pairs go. */
+  const enforce = () => {
+    for (const p of [...pairs]) {
+      const m = cutOf(p);
+      if (m === "reset" || (m === undefined && p.blackholed)) destroy(p);
+      else if (m === "blackhole") p.blackholed = true;
+    }
+  };
 
   /** Forwards a → b unless the pair is blackholed, with backpressure. */
   const forward = (p: Pair, a: net.Socket, b: net.Socket) => {
@@ -107,12 +120,13 @@ export async function startProxy(opts: ProxyOptions): Promise<TcpProxy> {
     if (opts.origins && client.remotePort !== undefined) {
       p.origin = originOf(client.remotePort, client.localPort!, opts.origins());
     }
-    if (refused(p)) {
+    const m = cutOf(p);
+    if (m === "reset") {
       stats.refused++;
       destroy(p);
       return;
     }
-    if (mode === "blackhole") {
+    if (m === "blackhole") {
       // Accept and swallow: the peer waits for a reply that never comes.
       p.blackholed = true;
       client.on("data", () => {});
@@ -150,21 +164,19 @@ export async function startProxy(opts: ProxyOptions): Promise<TcpProxy> {
     stats,
     cut(m: CutMode = "reset") {
       mode = m;
-      for (const p of [...pairs]) {
-        if (m === "reset") destroy(p);
-        else p.blackholed = true;
-      }
+      enforce();
     },
     heal() {
-      if (mode === "blackhole") for (const p of [...pairs]) if (p.blackholed) destroy(p);
       mode = undefined;
+      enforce();
     },
-    block(origin) {
-      blocked.add(origin);
-      for (const p of [...pairs]) if (p.origin === origin) destroy(p);
+    block(origin, m: CutMode = "reset") {
+      blocked.set(origin, m);
+      enforce();
     },
     unblock(origin) {
       blocked.delete(origin);
+      enforce();
     },
     connections: () => [...pairs].map((p) => ({ origin: p.origin, blackholed: p.blackholed })),
     async close() {
