@@ -27,6 +27,7 @@ async function serve(dir: string, hsmKey: string, args: Args, showKey: (s: Runni
       dir: path.resolve(dir),
       hsmKey,
       addr: (args.values.addr as string | undefined) ?? ":7373",
+      advertise: args.values.advertise as string | undefined,
       tlsCert,
       tlsKey,
       kesEnclave: kesEnclaveOf(args),
@@ -57,7 +58,8 @@ async function serve(dir: string, hsmKey: string, args: Args, showKey: (s: Runni
 }
 
 const SERVER_OPTIONS = {
-  addr: { type: "string" }, "tls-cert": { type: "string" }, "tls-key": { type: "string" }, "kes-enclave": { type: "string" },
+  addr: { type: "string" }, advertise: { type: "string" }, "tls-cert": { type: "string" }, "tls-key": { type: "string" },
+  "kes-enclave": { type: "string" },
 } as const;
 
 /** --kes-enclave NAME: the enclave KES API clients work in. */
@@ -79,6 +81,8 @@ single-node cluster and prints the admin API key; later starts reopen it.
 
 Options:
   --addr [HOST]:PORT   Listen address (default :7373)
+  --advertise HOST:PORT  Address other nodes dial to reach this one
+                       (default: the listen address)
   --tls-cert FILE      PEM certificate (default: a self-signed one in DIR)
   --tls-key FILE       PEM private key of --tls-cert
   --kes-enclave NAME   Enclave that KES API clients (MINIO_KMS_KES_*) work in

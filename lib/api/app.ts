@@ -4,12 +4,14 @@ import { healthRoutes } from "./health.ts";
 import { kesRoutes } from "./kes/routes.ts";
 import { DEFAULT_KES_ENCLAVE, statefulKes } from "./kes/stateful.ts";
 import { nativeRoutes } from "./native/route.ts";
+import { rpcRoutes } from "./rpc.ts";
 
 /** The whole HTTP surface of a node, as one hono app over web-standard Request/Response. */
 export function createApp(deps: AppDeps): Hono<Env> {
   const app = new Hono<Env>();
   app.route("/", healthRoutes(deps));
   app.route("/", nativeRoutes(deps));
+  app.route("/", rpcRoutes(deps));
   // The KES JSON API, in one enclave, next to the native protocol.
   const kes = statefulKes(deps.node, deps.kesEnclave ?? DEFAULT_KES_ENCLAVE);
   app.route("/", kesRoutes({ backend: () => kes, version: deps.node.info.version, startedAt: deps.node.info.startedAt }));

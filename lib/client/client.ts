@@ -100,6 +100,9 @@ export class KmsClient {
     return JSON.parse(new TextDecoder().decode(r.body));
   }
 
+  addNode = (host: string) => this.call("", { id: 1, request: "AddClusterNodeRequest", message: { host } });
+  removeNode = (host: string) => this.call("", { id: 2, request: "RemoveClusterNodeRequest", message: { host, delete_cluster_on_host: false } });
+  editCluster = (host: string, remove: number[]) => this.call("", { id: 4, request: "EditClusterRequest", message: { host, remove } });
   clusterStatus = () => this.call("", { id: 3, request: "ClusterStatusRequest", response: "ClusterStatusResponse", message: {} });
   createEnclave = (name: string) => this.call("", { id: 101, request: "CreateEnclaveRequest", message: { name } });
   deleteEnclave = (name: string) => this.call("", { id: 102, request: "DeleteEnclaveRequest", message: { name } });

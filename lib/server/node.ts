@@ -1,55 +1,180 @@
+import * as v from "valibot";
+import type { Application, Driver, Outcome } from "../cluster/driver.ts";
+import { type Peers, PeerError, RPC } from "../cluster/peers.ts";
+import { NONE, type Entry, type Snapshot } from "../cluster/types.ts";
 import { install, prepare } from "../state/apply.ts";
-import type { Command } from "../state/commands.ts";
-import { recordsOf } from "../state/records.ts";
+import { type Command, CommandSchema } from "../state/commands.ts";
+import { Errors, KmsError } from "../state/errors.ts";
+import { counterRecords, recordOf, recordsOfState, stateOf } from "../state/records.ts";
 import type { State } from "../state/state.ts";
 import type { Store } from "../store/store.ts";
+import type { SoftHsm } from "../hsm/soft.ts";
+import { touches } from "./pending.ts";
+import type { AddressBook, Membership } from "./replication.ts";
+import type { RecordStorage } from "../cluster/record-storage.ts";
 
 /** What a node knows about itself, for status replies. */
 export interface NodeInfo {
   readonly version: string;
+  /** The address peers dial (host:port). */
   readonly host: string;
   readonly startedAt: number;
   readonly adminIdentity: string;
+  /** The HSM-derived identity every node of the cluster presents to the others. */
+  readonly nodeIdentity: string;
+  readonly tickMs: number;
+  readonly electionTicks: number;
 }
+
+/** The replication side of a node, attached once the listener is bound. */
+export interface ClusterParts {
+  readonly driver: Driver<Command>;
+  readonly peers: Peers<Command>;
+  readonly book: AddressBook;
+  readonly membership: Membership;
+  readonly store: RecordStorage<Command>;
+  /** The node's data store (state records live there too). */
+  readonly dataStore: Store;
+  readonly hsm: SoftHsm;
+}
+
+/** How long a read waits for a pending write it depends on. */
+const READ_WAIT_MS = 5_000;
 
 /**
  * A running node: the in-memory state that serves every read, and the one
- * path by which writes become durable before they become visible.
+ * path by which writes reach it — replicated to every node and applied in
+ * log order, durably, before they are acknowledged.
  */
-export class KmsNode {
-  readonly state: State;
+export class KmsNode implements Application<Command> {
+  state: State;
   /** Replaced once the listener is bound (the port may be chosen by the OS). */
   info: NodeInfo;
+  cluster: ClusterParts | undefined;
   readonly #store: Store;
-  readonly #onFatal: (err: unknown) => void;
-  #writes: Promise<unknown> = Promise.resolve();
 
-  constructor(state: State, store: Store, info: NodeInfo, onFatal: (err: unknown) => void) {
+  constructor(state: State, store: Store, info: NodeInfo) {
     this.state = state;
     this.#store = store;
     this.info = info;
-    this.#onFatal = onFatal;
+  }
+
+  /** The replication parts, or 503 while the node is starting. */
+  parts(): ClusterParts {
+    if (!this.cluster) throw Errors.unavailable("the node is starting");
+    return this.cluster;
   }
 
   /**
-   * Applies a command: validated against the current state, written durably,
-   * then made visible. Writes run one at a time so each sees the last.
+   * Applies a command through the cluster: on the leader it is proposed and
+   * awaited; on a follower it is forwarded to the leader. Resolves only once
+   * every node holds it; a failure is definite (the command never applies).
    */
-  write(cmd: Command): Promise<void> {
-    const run = this.#writes.then(() => this.#apply(cmd));
-    this.#writes = run.catch(() => {});
-    return run;
+  async write(cmd: Command, forwarded = false): Promise<void> {
+    const { driver, peers } = this.parts();
+    const status = driver.status();
+    if (status.role === "leader") {
+      prepare(this.state, cmd); // fail fast on what is already known; apply decides for real
+      return this.#outcome(await driver.propose(cmd));
+    }
+    if (forwarded) throw Errors.unavailable("cluster unavailable: this node is no longer the leader");
+    const leader = status.members.find((m) => m.id === status.leader);
+    if (status.leader === NONE || !leader) throw Errors.unavailable("cluster unavailable: there is no leader to take writes");
+    await forward(peers, leader.addr, { cmd });
   }
 
-  async #apply(cmd: Command): Promise<void> {
-    const effects = prepare(this.state, cmd); // throws a KmsError, changing nothing
-    try {
-      await this.#store.write(recordsOf(effects, this.state.commit + 1));
-    } catch (err) {
-      // Memory and disk may now disagree: stop rather than serve either.
-      this.#onFatal(err);
-      throw err;
-    }
-    install(this.state, effects);
+  #outcome(o: Outcome): void {
+    if (!o.ok) throw Errors.unavailable(`cluster unavailable: ${o.reason}`);
+    if (o.error) throw o.error;
   }
+
+  /**
+   * Waits until this node may answer a request in `enclave` ("" for cluster-wide
+   * ones): no entry it holds but has not applied may touch what the request reads.
+   */
+  async readBarrier(enclave: string): Promise<void> {
+    const { driver } = this.parts();
+    if (!driver.readable()) throw Errors.unavailable("this node is not serving: it is joining a cluster or was removed from one");
+    if (!touches(driver.pending(), enclave)) return;
+    const deadline = Date.now() + READ_WAIT_MS;
+    while (touches(driver.pending(), enclave)) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw Errors.unavailable("a change to this enclave is pending on the cluster: try again");
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, Math.min(left, 100));
+        const off = driver.onChange(done);
+        function done() {
+          clearTimeout(timer);
+          off();
+          resolve();
+        }
+      });
+    }
+  }
+
+  /** Applies committed entries in log order, durably, in one transaction. */
+  async apply(entries: readonly Entry<Command>[]): Promise<Map<number, Error>> {
+    const errors = new Map<number, Error>();
+    const changes = new Map<string, Uint8Array | null>();
+    for (const e of entries) {
+      if (e.type === "conf" && e.change.op === "add") this.state.maxNodeId = Math.max(this.state.maxNodeId, e.change.id);
+      if (e.type !== "cmd") continue;
+      // Commands come from peers: validate, and let a bad one fail the same way on every node.
+      const parsed = v.safeParse(CommandSchema, e.cmd);
+      if (!parsed.success) {
+        errors.set(e.index, Errors.badRequest("invalid command"));
+        continue;
+      }
+      try {
+        const effects = prepare(this.state, parsed.output);
+        install(this.state, effects);
+        for (const fx of effects) changes.set(...recordOf(fx));
+      } catch (err) {
+        errors.set(e.index, err instanceof KmsError ? err : Errors.badRequest("invalid command"));
+      }
+    }
+    this.state.applied = entries[entries.length - 1].index;
+    for (const [k, value] of counterRecords(this.state)) changes.set(k, value);
+    await this.#store.write([...changes]);
+    return errors;
+  }
+
+  /** Replaces the whole state by a snapshot's (a joining or far-behind node). */
+  async restore(snapshot: Snapshot): Promise<void> {
+    const records = decodeSnapshot(snapshot.data);
+    const next = stateOf(records);
+    next.applied = snapshot.index;
+    const changes = new Map<string, Uint8Array | null>();
+    for (const [k] of recordsOfState(this.state)) changes.set(k, null);
+    for (const [k, value] of recordsOfState(next)) changes.set(k, value);
+    await this.#store.write([...changes]);
+    this.state = next;
+  }
+
+  /** The state as snapshot bytes. */
+  snapshot(): Uint8Array {
+    return encodeSnapshot(this.state);
+  }
+}
+
+/** Sends a write to the leader and maps its answer back to a KmsError. */
+export async function forward(peers: Peers<Command>, addr: string, body: unknown): Promise<void> {
+  try {
+    await peers.call(addr, RPC.forward, body);
+  } catch (err) {
+    if (err instanceof PeerError) throw new KmsError(err.status, err.message);
+    throw Errors.unavailable("cluster unavailable: the leader cannot be reached");
+  }
+}
+
+/** Snapshot bytes: every state record, base64, as JSON. */
+export function encodeSnapshot(state: State): Uint8Array {
+  const records = recordsOfState(state).map(([k, value]) => [k, Buffer.from(value!).toString("base64")]);
+  return new TextEncoder().encode(JSON.stringify(records));
+}
+
+function decodeSnapshot(data: Uint8Array): Map<string, Uint8Array> {
+  if (data.length === 0) return new Map();
+  const rows = v.parse(v.array(v.tuple([v.string(), v.string()])), JSON.parse(new TextDecoder().decode(data)));
+  return new Map(rows.map(([k, b]) => [k, new Uint8Array(Buffer.from(b, "base64"))]));
 }

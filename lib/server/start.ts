@@ -1,7 +1,10 @@
 import { createApp } from "../api/app.ts";
 import { type Listener, serveTls } from "../api/serve.ts";
 import { SoftHsm } from "../hsm/soft.ts";
-import { apiKeyFromSeed, parseApiKey } from "../identity/apikey.ts";
+import { apiKeyFromSeed, clientCredentials, parseApiKey } from "../identity/apikey.ts";
+import { Peers } from "../cluster/peers.ts";
+import type { Command } from "../state/commands.ts";
+import { loadOrBootstrap, startReplication } from "./replication.ts";
 import { stateOf } from "../state/records.ts";
 import { openStore } from "../store/store.ts";
 import { parseListenAddress, reachableHosts, reachableUrls } from "./address.ts";
@@ -16,6 +19,8 @@ export interface ServerOptions {
   readonly addr: string;
   readonly tlsCert?: string;
   readonly tlsKey?: string;
+  /** The address other nodes dial to reach this one (default: the listen address). */
+  readonly advertise?: string;
   /** The enclave KES API requests run in (default "default"). */
   readonly kesEnclave?: string;
   /** Called when the node must stop (e.g. the disk failed). */
@@ -30,6 +35,21 @@ export interface RunningServer {
   readonly created: boolean;
   readonly adminIdentity: string;
   close(): Promise<void>;
+}
+
+/** Replication timing: a tick every 100 ms, elections after 1–2 s of silence, writes fail after 2 s. */
+const TICK_MS = 100;
+const ELECTION_TICKS = 10;
+
+/** The API key all nodes of a cluster derive from the HSM key and present to each other. */
+function nodeApiKey(hsm: SoftHsm): string {
+  return apiKeyFromSeed(hsm.derive("node-api-key"));
+}
+
+/** The host others dial for a listener on `hostname`: a wildcard advertises the first non-loopback IPv4. */
+function advertisedHost(hostname: string): string {
+  if (hostname !== "0.0.0.0" && hostname !== "::") return hostname.includes(":") ? `[${hostname}]` : hostname;
+  return reachableHosts(hostname).find((h) => !h.startsWith("127.")) ?? "127.0.0.1";
 }
 
 /** The admin API key the HSM key derives; never stored anywhere. */
@@ -50,16 +70,24 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       ? await tlsFromFiles(opts.tlsCert, opts.tlsKey)
       : await selfSignedTls(opts.dir, store, records, reachableHosts(hostname));
     const adminIdentity = parseApiKey(adminApiKey(hsm)).identity;
-    const node = new KmsNode(state, store, { version: VERSION, host: `${hostname}:${port}`, startedAt: Date.now(), adminIdentity }, opts.onFatal);
+    const nodeKey = parseApiKey(nodeApiKey(hsm));
+    const node = new KmsNode(state, store, {
+      version: VERSION, host: "", startedAt: Date.now(), adminIdentity, nodeIdentity: nodeKey.identity, tickMs: TICK_MS, electionTicks: ELECTION_TICKS,
+    });
     listener = await serveTls(createApp({ node, kesEnclave: opts.kesEnclave }), { key: tls.key, cert: tls.cert, hostname, port });
     const bound = listener;
-    node.info = { ...node.info, host: `${hostname}:${bound.port}` };
+    node.info = { ...node.info, host: opts.advertise ?? `${advertisedHost(hostname)}:${bound.port}` };
+    const loaded = await loadOrBootstrap(store, records, node);
+    const peers = new Peers<Command>(hsm, clientCredentials(nodeKey));
+    startReplication(node, store, hsm, peers, loaded, opts.onFatal);
     return {
       urls: reachableUrls(hostname, bound.port),
       port: bound.port,
       created: store.created,
       adminIdentity,
       close: async () => {
+        node.cluster?.driver.stop();
+        peers.close();
         await bound.close();
         await store.close();
       },

@@ -8,11 +8,13 @@ import type { KeyRing } from "./types.ts";
 
 /**
  * How the state maps onto durable records: `e/<enclave>`, `k/<enclave>/<key>`,
- * `i/<enclave>/<identity>`, `p/<enclave>/<policy>` and `m/commit`; `n/…`
- * records are node-local, not state. Names and identities cannot contain '/',
+ * `i/<enclave>/<identity>`, `p/<enclave>/<policy>` and `m/…` counters; `n/…`
+ * (node-local) and `r/…` (replication log) records are not state. Names and identities cannot contain '/',
  * so record keys are unambiguous.
  */
 const COMMIT = "m/commit";
+const APPLIED = "m/applied";
+const MAX_NODE_ID = "m/max-node-id";
 const PREFIX = { enclave: "e", key: "k", identity: "i", policy: "p" } as const;
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -59,10 +61,12 @@ export function stateOf(records: Map<string, Uint8Array>): State {
   const state = new State();
   const later: Array<() => void> = []; // enclave members, once every enclave exists
   for (const [key, bytes] of records) {
-    if (key.startsWith("n/")) continue;
+    if (key.startsWith("n/") || key.startsWith("r/")) continue;
     const value = JSON.parse(dec.decode(bytes));
     const kind = key.slice(0, 2);
     if (key === COMMIT) state.commit = v.parse(v.number(), value);
+    else if (key === APPLIED) state.applied = v.parse(v.number(), value);
+    else if (key === MAX_NODE_ID) state.maxNodeId = v.parse(v.number(), value);
     else if (kind === "e/") state.enclaves.set(value.name, enclaveEntry(v.parse(EnclaveSchema, value)));
     else if (kind === "k/") {
       const r = v.parse(KeyRingSchema, value);
@@ -78,6 +82,23 @@ export function stateOf(records: Map<string, Uint8Array>): State {
   }
   for (const add of later) add();
   return state;
+}
+
+/** The records of the counters that travel with the state. */
+export function counterRecords(state: State): Array<readonly [string, Uint8Array]> {
+  return [[COMMIT, json(state.commit)], [APPLIED, json(state.applied)], [MAX_NODE_ID, json(state.maxNodeId)]];
+}
+
+/** Every record of the whole state: what a snapshot carries. */
+export function recordsOfState(state: State): Array<readonly [string, Uint8Array | null]> {
+  const out: Array<readonly [string, Uint8Array | null]> = [...counterRecords(state)];
+  for (const [name, e] of state.enclaves) {
+    out.push(recordOf({ kind: "enclave", enclave: name, name, value: e.record }));
+    for (const [k, value] of e.keys) out.push(recordOf({ kind: "key", enclave: name, name: k, value }));
+    for (const [k, value] of e.identities) out.push(recordOf({ kind: "identity", enclave: name, name: k, value }));
+    for (const [k, value] of e.policies) out.push(recordOf({ kind: "policy", enclave: name, name: k, value }));
+  }
+  return out;
 }
 
 function json(value: unknown): Uint8Array {

@@ -23,8 +23,12 @@ export interface Page<T> {
 /** The whole KMS state, held in memory. Only apply.ts changes it. */
 export class State {
   readonly enclaves = new Map<string, EnclaveEntry>();
-  /** Number of state changes applied so far. */
+  /** Number of state changes applied so far (reported as a node's "commit"). */
   commit = 0;
+  /** Index of the last replicated log entry reflected in this state. */
+  applied = 0;
+  /** Highest node id the cluster ever used; ids are never reused. */
+  maxNodeId = 0;
 
   /** The enclave `name`, or 404 "enclave does not exist". */
   enclave(name: string): EnclaveEntry {

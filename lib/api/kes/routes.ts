@@ -160,6 +160,11 @@ export function kesRoutes(opts: KesRoutesOptions): Hono<Env> {
   /** A key route: validate the name, authorise, run; errors become KES errors. */
   const keyRoute = (op: KesOp, run: (c: Context<Env>, name: string, access: KesAccess) => Promise<Response>) => async (c: Context<Env>) => {
     const name = c.req.param("name") ?? "";
+    try {
+      await opts.backend().barrier?.();
+    } catch (err) {
+      return kesError(c, err instanceof KmsError ? err.status : 503, err instanceof Error ? err.message : "unavailable");
+    }
     // Strangers learn nothing, not even whether a name is valid.
     if (!opts.backend().isKnown(c.env?.identity)) return kesError(c, 403, KesMessages.denied);
     const n = v.safeParse(KesName, name);

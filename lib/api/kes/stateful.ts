@@ -44,6 +44,7 @@ export function statefulKes(node: KmsNode, enclave: string): KesBackend {
     node.write({ type: "key.create", enclave, name, keyType: type, material: encodeBase64(material), addVersion: false, at: Date.now(), by });
 
   return {
+    barrier: () => node.readBarrier(enclave),
     isKnown: (identity) => caller(identity) !== undefined,
 
     authorize(identity: string | undefined, req: KesRequest): KesAccess | undefined {

@@ -1,25 +1,31 @@
 import os from "node:os";
 import * as v from "valibot";
+import { RPC } from "../../cluster/peers.ts";
+import { HostSchema, addNode, editNode, removeNode } from "../../server/membership.ts";
 import type { KmsNode } from "../../server/node.ts";
 import { command } from "./command.ts";
 import { duration } from "./proto.ts";
 
-/** The ServerStatusResponse of this node (a single-node cluster: it leads itself). */
+const ROLES = { leader: "Leader", follower: "Follower", candidate: "Candidate", precandidate: "Candidate" } as const;
+
+/** The ServerStatusResponse of this node. */
 export function serverStatus(node: KmsNode) {
+  const st = node.parts().driver.status();
   const mem = process.memoryUsage();
+  const tick = node.info.tickMs;
   return {
     version: node.info.version,
     api_version: "v1",
     host: node.info.host,
     uptime: duration(Date.now() - node.info.startedAt),
-    role: "Leader",
+    role: ROLES[st.role],
     commit: node.state.commit,
-    nodes: { 0: node.info.host },
-    node_id: 0,
-    leader_id: 0,
-    last_heartbeat: duration(0),
-    heartbeat_interval: duration(0),
-    election_timeout: duration(0),
+    nodes: Object.fromEntries(st.members.map((m) => [m.id, m.addr])),
+    node_id: st.id,
+    leader_id: st.leader,
+    last_heartbeat: duration(Math.max(0, st.sinceLeader) * tick),
+    heartbeat_interval: duration(tick),
+    election_timeout: duration(node.info.electionTicks * tick),
     sys_os: os.platform(),
     sys_cpu_arch: os.arch(),
     sys_cpu_num: os.cpus().length,
@@ -31,11 +37,42 @@ export function serverStatus(node: KmsNode) {
   };
 }
 
+/** Every member's status, asked in parallel; members that do not answer quickly are down. */
+async function clusterStatus(node: KmsNode) {
+  const { driver, peers } = node.parts();
+  const self = driver.status().id;
+  const up: Record<number, unknown> = {}, down: Record<number, string> = {};
+  await Promise.all(driver.status().members.map(async (m) => {
+    if (m.id === self) return void (up[m.id] = serverStatus(node));
+    try {
+      up[m.id] = await peers.call(m.addr, RPC.status, {}, 1_500);
+    } catch {
+      down[m.id] = m.addr;
+    }
+  }));
+  return { nodes_up: up, nodes_down: down };
+}
+
 /** CLUSTER:* commands. */
 export const clusterCommands = [
   command({
+    id: 1, name: "CLUSTER:ADDNODE", request: "AddClusterNodeRequest", write: true, inEnclave: false,
+    schema: v.object({ host: HostSchema }),
+    run: (ctx, req) => addNode(ctx.node, req.host),
+  }),
+  command({
+    id: 2, name: "CLUSTER:REMOVENODE", request: "RemoveClusterNodeRequest", write: true, inEnclave: false,
+    schema: v.object({ host: HostSchema, delete_cluster_on_host: v.boolean() }),
+    run: (ctx, req) => removeNode(ctx.node, req.host),
+  }),
+  command({
     id: 3, name: "CLUSTER:STATUS", request: "ClusterStatusRequest", response: "ClusterStatusResponse",
     schema: v.object({}), write: false, inEnclave: false,
-    run: (ctx) => ({ nodes_up: { 0: serverStatus(ctx.node) }, nodes_down: {} }),
+    run: (ctx) => clusterStatus(ctx.node),
+  }),
+  command({
+    id: 4, name: "CLUSTER:EDIT", request: "EditClusterRequest", write: true, inEnclave: false,
+    schema: v.object({ host: v.union([v.literal(""), HostSchema]), remove: v.array(v.number()) }),
+    run: (ctx, req) => editNode(ctx.node, req.host, req.remove),
   }),
 ];

@@ -30,6 +30,7 @@ export function nativeRoutes(deps: AppDeps): Hono<Env> {
   const handle = async (c: import("hono").Context<Env>, enclave: string) => {
     const accept = c.req.header("accept");
     try {
+      await deps.node.readBarrier(enclave);
       const state = deps.node.state;
       const caller = callerOf(state, deps.node.info.adminIdentity, c.env.identity, enclave);
       if (!caller) throw Errors.accessDenied(); // before parsing: strangers learn nothing

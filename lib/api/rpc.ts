@@ -1,0 +1,91 @@
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import * as v from "valibot";
+import { RPC } from "../cluster/peers.ts";
+import { MessageSchema, openPayload, sealPayload } from "../cluster/wire.ts";
+import type { Message } from "../cluster/types.ts";
+import { addNode, acceptJoin, editNode, HostSchema, removeNode } from "../server/membership.ts";
+import { type Command, CommandSchema } from "../state/commands.ts";
+import { Errors, KmsError } from "../state/errors.ts";
+import type { AppDeps, Env } from "./env.ts";
+import { serverStatus } from "./native/cluster.ts";
+
+const Forward = v.union([
+  v.object({ cmd: CommandSchema }),
+  v.object({ addNode: HostSchema }),
+  v.object({ removeNode: HostSchema }),
+]);
+const Join = v.object({ cluster: v.pipe(v.string(), v.regex(/^[0-9a-f]{32}$/)), id: v.pipe(v.number(), v.integer(), v.minValue(1)) });
+const Edit = v.object({ remove: v.array(v.pipe(v.number(), v.integer(), v.minValue(0))) });
+
+/**
+ * Node-to-node RPC on the client port. Only the HSM-derived node identity may
+ * call it, and every body must be sealed with the HSM-derived key: a node
+ * with another HSM key can neither join, vote, replicate nor read.
+ */
+export function rpcRoutes(deps: AppDeps): Hono<Env> {
+  const app = new Hono<Env>();
+  const limit = bodyLimit({ maxSize: 256 << 20, onError: (c) => c.json({ message: "request body too large" }, 413) });
+  app.post("/v1/rpc/:op", limit, async (c) => {
+    const node = deps.node;
+    const path = c.req.path;
+    try {
+      if (!c.env.identity || c.env.identity !== node.info.nodeIdentity) throw Errors.accessDenied();
+      const parts = node.parts();
+      let body: unknown;
+      try {
+        body = openPayload(parts.hsm, path, new Uint8Array(await c.req.arrayBuffer()));
+      } catch {
+        throw Errors.accessDenied();
+      }
+      const reply = await dispatch(deps, path, body);
+      const sealed = sealPayload(parts.hsm, `${path}#reply`, reply ?? {}) as Uint8Array<ArrayBuffer>;
+      return c.body(sealed, 200, { "content-type": "application/octet-stream" });
+    } catch (err) {
+      const e = err instanceof KmsError ? err : new KmsError(500, "internal server error");
+      return c.json({ message: e.message }, e.status as 400);
+    }
+  });
+  return app;
+}
+
+async function dispatch(deps: AppDeps, path: string, body: unknown): Promise<unknown> {
+  const node = deps.node;
+  const parse = <S extends v.GenericSchema>(schema: S) => {
+    const r = v.safeParse(schema, body);
+    if (!r.success) throw Errors.badRequest(`invalid ${path} request`);
+    return r.output as v.InferOutput<S>;
+  };
+  switch (path) {
+    case RPC.raft: {
+      const { from, messages } = parse(v.object({ from: HostSchema, messages: v.array(MessageSchema) }));
+      const { driver, book } = node.parts();
+      // A joining node knows no members yet: it answers the leader at the address the leader gave.
+      if (messages.length) book.learn(messages[0].from, from);
+      for (const m of messages) {
+        if (process.env.KMS_DEBUG) console.error("recv", m.type, m.from, "->", m.to, m.term, m.cluster);
+        driver.step(m as unknown as Message<Command>);
+      }
+      return {};
+    }
+    case RPC.forward: {
+      const req = parse(Forward);
+      if ("cmd" in req) await node.write(req.cmd, true);
+      else if ("addNode" in req) await addNode(node, req.addNode, true);
+      else await removeNode(node, req.removeNode, true);
+      return {};
+    }
+    case RPC.join: {
+      const req = parse(Join);
+      await acceptJoin(node, req.cluster, req.id);
+      return {};
+    }
+    case RPC.status:
+      return serverStatus(node);
+    case RPC.edit:
+      await editNode(node, "", parse(Edit).remove);
+      return {};
+    default:
+      throw new KmsError(404, "not found");
+  }
+}

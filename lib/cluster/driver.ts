@@ -1,0 +1,205 @@
+/**
+ * Drives the pure replication core with real time, disk and network: ticks
+ * from a timer, each Ready persisted, then sent, then applied, then reported.
+ * Inputs that arrive while a Ready is being handled wait in a queue, because
+ * the core accepts none between ready() and advance().
+ */
+import { RaftNode } from "./node.ts";
+import type { NodeOptions } from "./options.ts";
+import type { RaftStorage } from "./storage.ts";
+import type { ConfChange, Durable, Entry, Message, ProposeResult, Snapshot, Status } from "./types.ts";
+
+/** What the driver needs from the application whose commands it replicates. */
+export interface Application<C> {
+  /** Applies committed entries in order, durably; returns the application's error per failed index. */
+  apply(entries: readonly Entry<C>[]): Promise<Map<number, Error>>;
+  /** Replaces the whole application state by a snapshot's. */
+  restore(snapshot: Snapshot): Promise<void>;
+  /** The application state (as of the last applied entry) as snapshot bytes. */
+  snapshot(): Uint8Array;
+}
+
+/** Applied entries kept in the log before it is compacted into a snapshot. */
+const COMPACT_EVERY = 1_000;
+
+/** Sends messages to peers; best effort (the core retries). */
+export type Send<C> = (messages: readonly Message<C>[]) => void;
+
+/** The outcome of a proposal: committed and applied (maybe with an application error), or refused/failed. */
+export type Outcome =
+  | { readonly ok: true; readonly index: number; readonly error?: Error }
+  | { readonly ok: false; readonly error: string; readonly reason: string; readonly leader: number };
+
+/** Runs one RaftNode. */
+export class Driver<C> {
+  #raft: RaftNode<C>;
+  #storage: RaftStorage<C>;
+  readonly #app: Application<C>;
+  readonly #send: Send<C>;
+  readonly #inbox: Array<() => void> = [];
+  readonly #waiting = new Map<number, (o: Outcome) => void>();
+  /** Application errors by log index, kept until their proposer asks. */
+  readonly #errors = new Map<number, Error>();
+  readonly #listeners = new Set<() => void>();
+  #busy = false;
+  #running: Promise<void> | undefined;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #failure: unknown;
+  readonly #onFatal: (err: unknown) => void;
+
+  constructor(raft: RaftNode<C>, storage: RaftStorage<C>, app: Application<C>, send: Send<C>, onFatal: (err: unknown) => void) {
+    this.#raft = raft;
+    this.#storage = storage;
+    this.#app = app;
+    this.#send = send;
+    this.#onFatal = onFatal;
+  }
+
+  /** Starts ticking every `tickMs`. */
+  start(tickMs: number): void {
+    this.#timer = setInterval(() => this.#input(() => this.#raft.tick()), tickMs);
+    this.#input(() => this.#raft.campaign()); // a single-node cluster need not wait a timeout
+  }
+
+  /** Stops ticking; pending proposals fail. */
+  stop(): void {
+    clearInterval(this.#timer);
+    for (const [, resolve] of this.#waiting) resolve({ ok: false, error: "unavailable", reason: "the node is stopping", leader: -1 });
+    this.#waiting.clear();
+  }
+
+  /** Replaces the core (a node joining another cluster starts over from `durable`). */
+  async reset(options: NodeOptions, durable: Durable<C>, storage: RaftStorage<C>): Promise<void> {
+    await this.#idle();
+    this.#raft = new RaftNode(options, durable);
+    this.#storage = storage;
+    this.#notify();
+  }
+
+  /** Feeds a message from a peer. */
+  step(m: Message<C>): void {
+    this.#input(() => this.#raft.step(m));
+  }
+
+  /** Proposes a command; resolves when it is applied everywhere, or has definitely failed. */
+  propose(cmd: C): Promise<Outcome> {
+    return this.#proposal(() => this.#raft.propose(cmd));
+  }
+
+  /** Proposes a membership change. */
+  proposeChange(change: ConfChange): Promise<Outcome> {
+    return this.#proposal(() => this.#raft.proposeChange(change));
+  }
+
+  /** Repairs this node's membership without quorum (see RaftNode.forceEdit). */
+  forceEdit(remove: readonly number[]): Promise<void> {
+    return new Promise((resolve, reject) =>
+      this.#input(() => {
+        try {
+          this.#raft.forceEdit(remove);
+          resolve();
+        } catch (err) {
+          reject(err);
+        }
+      })
+    );
+  }
+
+  /** Compacts the log into a snapshot of the applied state now (so a joining node gets the state, not a replay). */
+  compact(): Promise<void> {
+    return new Promise((resolve) =>
+      this.#input(() => {
+        if (this.#raft.applied > this.#raft.snapshotIndex) this.#raft.compact(this.#raft.applied, this.#app.snapshot());
+        resolve();
+      })
+    );
+  }
+
+  /** The core's view of itself. */
+  status(): Status {
+    return this.#raft.status();
+  }
+
+  /** Entries held but not applied yet (reads they touch must wait). */
+  pending(): readonly Entry<C>[] {
+    return this.#raft.pending();
+  }
+
+  /** Whether this node may answer reads at all. */
+  readable(): boolean {
+    return this.#raft.readable();
+  }
+
+  /** Calls `listener` after every handled Ready (pending entries may have changed). */
+  onChange(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #proposal(run: () => ProposeResult): Promise<Outcome> {
+    return new Promise((resolve) =>
+      this.#input(() => {
+        const r = run();
+        if (!r.ok) resolve(r);
+        else this.#waiting.set(r.id, resolve);
+      })
+    );
+  }
+
+  #input(fn: () => void): void {
+    if (this.#failure) return;
+    this.#inbox.push(fn);
+    if (!this.#busy) this.#running = this.#loop();
+  }
+
+  async #loop(): Promise<void> {
+    this.#busy = true;
+    try {
+      for (;;) {
+        while (this.#inbox.length) this.#inbox.shift()!();
+        if (!this.#raft.hasReady()) break;
+        const rd = this.#raft.ready();
+        await this.#storage.write(rd.persist); // durable before anything depending on it leaves
+        if (rd.messages.length) this.#send(rd.messages);
+        if (rd.restore) await this.#app.restore(rd.restore);
+        if (rd.committed.length) for (const [i, e] of await this.#app.apply(rd.committed)) this.#errors.set(i, e);
+        for (const r of rd.resolved) {
+          const resolve = this.#waiting.get(r.id);
+          this.#waiting.delete(r.id);
+          if (!resolve) continue;
+          if (r.ok) {
+            resolve({ ok: true, index: r.index, error: this.#errors.get(r.index) });
+            this.#errors.delete(r.index);
+          } else resolve({ ok: false, error: r.error, reason: r.reason, leader: this.#raft.leader });
+        }
+        this.#raft.advance();
+        if (this.#raft.applied - this.#raft.snapshotIndex >= COMPACT_EVERY) this.#raft.compact(this.#raft.applied, this.#app.snapshot());
+        this.#notify();
+        this.#prune();
+      }
+    } catch (err) {
+      // A disk or apply failure leaves memory and disk in doubt: stop this node.
+      this.#failure = err;
+      this.stop();
+      this.#onFatal(err);
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  /** Waits until no Ready is being handled. */
+  async #idle(): Promise<void> {
+    while (this.#busy) await this.#running;
+  }
+
+  #notify(): void {
+    for (const l of this.#listeners) l();
+  }
+
+  // Errors of entries proposed elsewhere are never asked for: keep only recent ones.
+  #prune(): void {
+    if (this.#errors.size < 4096) return;
+    const floor = this.#raft.applied - 1024;
+    for (const i of this.#errors.keys()) if (i < floor) this.#errors.delete(i);
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * Outbound node-to-node calls over mutual TLS: the client certificate is the
+ * HSM-derived node identity, and every payload is sealed (wire.ts), so only
+ * nodes with the cluster's HSM key can take part. Replication messages are
+ * batched per peer, one request in flight each, and dropped on failure (the
+ * core retries); calls (forward, join, status) wait for a sealed answer.
+ */
+import type { SoftHsm } from "../hsm/soft.ts";
+import { createTransport, type Transport } from "../client/transport.ts";
+import type { Message } from "./types.ts";
+import { openPayload, sealPayload } from "./wire.ts";
+
+/** A peer answered a call with an error status. */
+export class PeerError extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/** RPC paths between nodes. */
+export const RPC = { raft: "/v1/rpc/raft", forward: "/v1/rpc/forward", join: "/v1/rpc/join", status: "/v1/rpc/status", edit: "/v1/rpc/edit" } as const;
+
+const MAX_BATCH = 256;
+
+/** The node's outbound side of the node-to-node protocol. */
+export class Peers<C> {
+  readonly #hsm: SoftHsm;
+  readonly #raft: Transport;
+  readonly #calls: Transport;
+  readonly #queues = new Map<string, Message<C>[]>();
+  #self = "";
+  readonly #sending = new Set<string>();
+
+  constructor(hsm: SoftHsm, credentials: { key: string; cert: string }) {
+    this.#hsm = hsm;
+    // Peers' server certificates are self-signed per node; trust comes from the sealed payloads.
+    this.#raft = createTransport({ ...credentials, insecure: true, timeoutMs: 2_000 });
+    this.#calls = createTransport({ ...credentials, insecure: true, timeoutMs: 30_000 });
+  }
+
+  /** Queues replication messages for the peer at `addr`; `self` is the address it can answer to. */
+  send(addr: string, self: string, messages: readonly Message<C>[]): void {
+    this.#self = self;
+    const queue = this.#queues.get(addr) ?? [];
+    queue.push(...messages);
+    // A peer that cannot keep up loses the oldest messages; the core resends what matters.
+    if (queue.length > 4 * MAX_BATCH) queue.splice(0, queue.length - 4 * MAX_BATCH);
+    this.#queues.set(addr, queue);
+    if (!this.#sending.has(addr)) void this.#flush(addr);
+  }
+
+  async #flush(addr: string): Promise<void> {
+    this.#sending.add(addr);
+    try {
+      for (;;) {
+        const queue = this.#queues.get(addr);
+        if (!queue?.length) break;
+        const batch = queue.splice(0, MAX_BATCH);
+        try {
+          const r = await this.#raft.request(`https://${addr}`, "POST", RPC.raft, sealPayload(this.#hsm, RPC.raft, { from: this.#self, messages: batch }), { "content-type": "application/octet-stream" });
+          if (process.env.KMS_DEBUG && r.status !== 200) console.error("raft rpc", addr, r.status, new TextDecoder().decode(r.body));
+        } catch (e) {
+          if (process.env.KMS_DEBUG) console.error("raft rpc fail", addr, e);
+          // unreachable: the messages are lost, as on any network
+        }
+      }
+    } finally {
+      this.#sending.delete(addr);
+    }
+  }
+
+  /** Calls `path` on the node at `addr` and returns its sealed answer; PeerError on an error status. */
+  async call(addr: string, path: string, body: unknown, timeoutMs?: number): Promise<unknown> {
+    const transport = timeoutMs && timeoutMs <= 2_000 ? this.#raft : this.#calls;
+    const reply = await transport.request(`https://${addr}`, "POST", path, sealPayload(this.#hsm, path, body), {
+      "content-type": "application/octet-stream",
+    });
+    if (reply.status !== 200) {
+      let message = `HTTP ${reply.status}`;
+      try {
+        message = JSON.parse(new TextDecoder().decode(reply.body)).message ?? message;
+      } catch { /* not JSON */ }
+      throw new PeerError(reply.status, message);
+    }
+    return openPayload(this.#hsm, `${path}#reply`, reply.body);
+  }
+
+  /** Closes idle connections. */
+  close(): void {
+    this.#raft.close();
+    this.#calls.close();
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * The replication core's durable state as encrypted store records: `r/hard`,
+ * `r/snap` and one `r/e/<index>` per log entry, written in one transaction
+ * per Ready, exactly in the order the core documents.
+ */
+import type { Store } from "../store/store.ts";
+import type { RaftStorage } from "./storage.ts";
+import type { Durable, Entry, HardState, Persist, Snapshot } from "./types.ts";
+import { fromJson, toJson } from "./wire.ts";
+
+const HARD = "r/hard";
+const SNAP = "r/snap";
+const entryKey = (index: number) => `r/e/${index}`;
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const bytes = (value: unknown) => enc.encode(toJson(value));
+
+/** Whether a record key belongs to the replication log rather than the state. */
+export function isRaftRecord(key: string): boolean {
+  return key.startsWith("r/");
+}
+
+/** RaftStorage over the node's encrypted store. */
+export class RecordStorage<C> implements RaftStorage<C> {
+  readonly #store: Store;
+  #durable: Durable<C>;
+  /** Indexes of the entries on disk, so truncation knows what to delete. */
+  #first: number;
+  #last: number;
+
+  /** Storage holding `durable` (already on disk, or written by reset()). */
+  constructor(store: Store, durable: Durable<C>) {
+    this.#store = store;
+    this.#durable = durable;
+    this.#first = durable.entries[0]?.index ?? durable.snapshot.index + 1;
+    this.#last = durable.entries.at(-1)?.index ?? durable.snapshot.index;
+  }
+
+  /** Reads the durable replication state from a node's records; undefined if it has none. */
+  static read<C>(records: Map<string, Uint8Array>): Durable<C> | undefined {
+    const hard = records.get(HARD), snap = records.get(SNAP);
+    if (!hard || !snap) return undefined;
+    const entries: Entry<C>[] = [];
+    for (const [key, value] of records) if (key.startsWith("r/e/")) entries.push(fromJson(dec.decode(value)) as Entry<C>);
+    entries.sort((a, b) => a.index - b.index);
+    return { hard: fromJson(dec.decode(hard)) as HardState, snapshot: fromJson(dec.decode(snap)) as Snapshot, entries };
+  }
+
+  /** Replaces everything on disk by `durable` (a new or a joining node). */
+  async reset(durable: Durable<C>): Promise<void> {
+    const changes: Array<readonly [string, Uint8Array | null]> = [];
+    for (let i = this.#first; i <= this.#last; i++) changes.push([entryKey(i), null]);
+    changes.push([HARD, bytes(durable.hard)], [SNAP, bytes(durable.snapshot)]);
+    for (const e of durable.entries) changes.push([entryKey(e.index), bytes(e)]);
+    await this.#store.write(changes);
+    this.#durable = durable;
+    this.#first = durable.entries[0]?.index ?? durable.snapshot.index + 1;
+    this.#last = durable.entries.at(-1)?.index ?? durable.snapshot.index;
+  }
+
+  load(): Durable<C> {
+    return this.#durable;
+  }
+
+  async write(p: Persist<C>): Promise<void> {
+    const changes: Array<readonly [string, Uint8Array | null]> = [];
+    let first = this.#first, last = this.#last;
+    if (p.snapshot) {
+      changes.push([SNAP, bytes(p.snapshot)]);
+      for (let i = first; i <= Math.min(last, p.snapshot.index); i++) changes.push([entryKey(i), null]);
+      first = p.snapshot.index + 1;
+      last = Math.max(last, p.snapshot.index);
+    }
+    if (p.truncateFrom !== null) {
+      for (let i = Math.max(first, p.truncateFrom); i <= last; i++) changes.push([entryKey(i), null]);
+      last = Math.min(last, p.truncateFrom - 1);
+    }
+    for (const e of p.entries) {
+      changes.push([entryKey(e.index), bytes(e)]);
+      last = e.index;
+    }
+    if (p.hard) changes.push([HARD, bytes(p.hard)]);
+    if (changes.length === 0) return;
+    await this.#store.write(changes);
+    this.#first = Math.min(first, last + 1);
+    this.#last = last;
+  }
+}

@@ -1,0 +1,17 @@
+import type { Entry } from "../cluster/types.ts";
+import type { Command } from "../state/commands.ts";
+
+/**
+ * Whether any pending entry may change what a request in `enclave` reads
+ * ("" = cluster-wide requests, which read the set of enclaves). Identity
+ * changes can grant or revoke SysAdmin anywhere, so they touch everything.
+ */
+export function touches(pending: readonly Entry<Command>[], enclave: string): boolean {
+  for (const e of pending) {
+    if (e.type !== "cmd") continue;
+    const c = e.cmd;
+    if (c.type === "identity.create" || c.type === "identity.delete") return true;
+    if (c.type === "enclave.create" || c.type === "enclave.delete" ? enclave === "" || c.name === enclave : c.enclave === enclave) return true;
+  }
+  return false;
+}
