@@ -93,26 +93,14 @@ export class Driver<C> {
 
   /** Repairs this node's membership without quorum (see RaftNode.forceEdit). */
   forceEdit(remove: readonly number[]): Promise<void> {
-    return new Promise((resolve, reject) =>
-      this.#input(() => {
-        try {
-          this.#raft.forceEdit(remove);
-          resolve();
-        } catch (err) {
-          reject(err);
-        }
-      })
-    );
+    return this.#call(() => this.#raft.forceEdit(remove));
   }
 
   /** Compacts the log into a snapshot of the applied state now (so a joining node gets the state, not a replay). */
   compact(): Promise<void> {
-    return new Promise((resolve) =>
-      this.#input(() => {
-        if (this.#raft.applied > this.#raft.snapshotIndex) this.#raft.compact(this.#raft.applied, this.#app.snapshot());
-        resolve();
-      })
-    );
+    return this.#call(() => {
+      if (this.#raft.applied > this.#raft.snapshotIndex) this.#raft.compact(this.#raft.applied, this.#app.snapshot());
+    });
   }
 
   /** The core's view of itself. */
@@ -137,19 +125,36 @@ export class Driver<C> {
   }
 
   #proposal(run: () => ProposeResult): Promise<Outcome> {
-    return new Promise((resolve) =>
-      this.#input(() => {
+    return new Promise((resolve) => {
+      const queued = this.#input(() => {
         const r = run();
         if (!r.ok) resolve(r);
         else this.#waiting.set(r.id, resolve);
-      })
-    );
+      });
+      if (!queued) resolve({ ok: false, error: "unavailable", reason: "the node has stopped", leader: -1 });
+    });
   }
 
-  #input(fn: () => void): void {
-    if (this.#failure) return;
+  /** Queues an input; false (and nothing queued) once the node has stopped on a failure. */
+  #input(fn: () => void): boolean {
+    if (this.#failure) return false;
     this.#inbox.push(fn);
     if (!this.#busy) this.#running = this.#loop();
+    return true;
+  }
+
+  /** Runs `fn` as an input and resolves with its result; rejects once the node has stopped. */
+  #call<T>(fn: () => T): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const queued = this.#input(() => {
+        try {
+          resolve(fn());
+        } catch (err) {
+          reject(err);
+        }
+      });
+      if (!queued) reject(new Error("the node has stopped"));
+    });
   }
 
   async #loop(): Promise<void> {

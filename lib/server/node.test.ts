@@ -9,9 +9,9 @@ import type { Command } from "../state/commands.ts";
 import { KmsError } from "../state/errors.ts";
 import { stateOf } from "../state/records.ts";
 import { openStore, type Store } from "../store/store.ts";
-import { KmsNode } from "./node.ts";
+import type { KmsNode } from "./node.ts";
+import { stopTestNode, testNode } from "./test-node.ts";
 
-const INFO = { version: "test", host: "h:1", startedAt: 0, adminIdentity: "h1:admin" };
 const material = (fill: number) => Buffer.alloc(32, fill).toString("base64");
 const enclaveCreate = (name: string): Command => ({ type: "enclave.create", name, at: 1, by: "h1:admin" });
 const keyCreate = (enclave: string, name: string, addVersion = false, fill = 1): Command => ({
@@ -55,8 +55,12 @@ async function withNode(fn: (f: Fixture) => Promise<void>): Promise<void> {
     const store = new FlakyStore(await openStore(dir, hsm));
     try {
       const fatal: unknown[] = [];
-      const node = new KmsNode(stateOf(await store.load()), store, INFO, (err) => fatal.push(err));
-      await fn({ node, store, fatal, dir, hsm });
+      const node = await testNode(store, { onFatal: (err) => fatal.push(err) });
+      try {
+        await fn({ node, store, fatal, dir, hsm });
+      } finally {
+        stopTestNode(node);
+      }
     } finally {
       await store.close();
     }
@@ -86,23 +90,24 @@ test("write applies a command durably, then makes it visible; a reopened store r
   });
 });
 
-test("a command that is invalid here rejects with its KmsError, writes nothing and is not fatal", async () => {
+test("a command that is invalid here rejects with its KmsError, changes no state and is not fatal", async () => {
   await withNode(async ({ node, store, fatal }) => {
     await node.write(enclaveCreate("e1"));
     const before = snapshot(node);
     const records = await store.load();
-    const writes = store.writes;
     await assert.rejects(node.write(enclaveCreate("e1")), (e: unknown) => e instanceof KmsError && e.status === 409 && e.message === "enclave already exists");
     await assert.rejects(node.write(keyCreate("nope", "k")), { status: 404, message: "enclave does not exist" });
     await assert.rejects(node.write(keyCreate("e1", "k", true)), { status: 404, message: "key does not exist" });
-    assert.equal(store.writes, writes, "the store is not touched");
     assert.deepEqual(snapshot(node), before);
-    assert.deepEqual(await store.load(), records);
+    // The failed commands are in the log (they fail identically on every node), but the state records are as before.
+    const { applied: _a, ...was } = stateOf(records);
+    const { applied: _b, ...now } = stateOf(await store.load());
+    assert.deepEqual(now, was);
     assert.deepEqual(fatal, []);
   });
 });
 
-test("a failing store write calls onFatal with the error, rejects, and leaves the state unchanged", async () => {
+test("a failing store write stops the node: onFatal gets the error, the write fails, nothing changes", async () => {
   await withNode(async ({ node, store, fatal }) => {
     await node.write(enclaveCreate("e1"));
     await node.write(keyCreate("e1", "k"));
@@ -110,14 +115,13 @@ test("a failing store write calls onFatal with the error, rejects, and leaves th
     const records = await store.load();
     const disk = new Error("disk on fire");
     store.failWith = disk;
-    for (const cmd of [enclaveCreate("e2"), keyCreate("e1", "k", true, 9), { type: "enclave.delete", name: "e1" } as Command]) {
-      await assert.rejects(node.write(cmd), (e: unknown) => e === disk);
-    }
-    assert.deepEqual(fatal, [disk, disk, disk]);
+    await assert.rejects(node.write(enclaveCreate("e2")), { status: 503 });
+    assert.deepEqual(fatal, [disk], "the node stopped on the first failed write");
+    // A stopped node takes no more writes.
+    await assert.rejects(node.write(keyCreate("e1", "k", true, 9)), { status: 503 });
     assert.deepEqual(snapshot(node), before, "nothing became visible");
     assert.equal(node.state.enclaves.has("e2"), false);
-    assert.deepEqual(node.state.keyRing("e1", "k").versions.map((v) => v.version), [1]);
-    assert.equal(node.state.commit, 2);
+    store.failWith = undefined;
     assert.deepEqual(await store.load(), records, "nothing was written either");
   });
 });
@@ -154,27 +158,21 @@ test("a write that fails validation does not block the writes queued after it", 
   });
 });
 
-test("the state is changed only after the store write completes", async () => {
-  await withNode(async ({ store }) => {
+test("a write is visible only once it is durable: in the log, then applied", async () => {
+  await withNode(async ({ node, store }) => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     let entered!: () => void;
     const writing = new Promise<void>((r) => (entered = r));
-    const inner = store.inner;
-    const slow: Store = {
-      created: false,
-      load: () => inner.load(),
-      close: () => inner.close(),
-      write: async (changes) => {
-        entered();
-        await gate;
-        await inner.write(changes);
-      },
+    const write = store.write.bind(store);
+    store.write = async (changes) => {
+      entered();
+      await gate;
+      return write(changes);
     };
-    const node = new KmsNode(stateOf(await inner.load()), slow, INFO, () => {});
     const pending = node.write(enclaveCreate("e1"));
     await writing;
-    assert.equal(node.state.enclaves.has("e1"), false, "not visible while the write is in flight");
+    assert.equal(node.state.enclaves.has("e1"), false, "not visible while the log write is in flight");
     assert.equal(node.state.commit, 0);
     release();
     await pending;

@@ -73,10 +73,8 @@ export class KmsNode implements Application<Command> {
   async write(cmd: Command, forwarded = false): Promise<void> {
     const { driver, peers } = this.parts();
     const status = driver.status();
-    if (status.role === "leader") {
-      prepare(this.state, cmd); // fail fast on what is already known; apply decides for real
-      return this.#outcome(await driver.propose(cmd));
-    }
+    // Validity is decided when the command applies, in log order, identically on every node.
+    if (status.role === "leader") return this.#outcome(await driver.propose(cmd));
     if (forwarded) throw Errors.unavailable("cluster unavailable: this node is no longer the leader");
     const leader = status.members.find((m) => m.id === status.leader);
     if (status.leader === NONE || !leader) throw Errors.unavailable("cluster unavailable: there is no leader to take writes");

@@ -1,0 +1,48 @@
+/**
+ * A single-node cluster in this process over a real store, for in-process
+ * tests of the API and the node (no listener: nothing leaves the process).
+ */
+import { Peers } from "../cluster/peers.ts";
+import { SoftHsm } from "../hsm/soft.ts";
+import { clientCredentials, newApiKey, parseApiKey } from "../identity/apikey.ts";
+import type { Command } from "../state/commands.ts";
+import { stateOf } from "../state/records.ts";
+import type { Store } from "../store/store.ts";
+import { KmsNode } from "./node.ts";
+import { loadOrBootstrap, startReplication } from "./replication.ts";
+
+/** Options of testNode. */
+export interface TestNodeOptions {
+  readonly adminIdentity?: string;
+  readonly onFatal?: (err: unknown) => void;
+}
+
+/** Starts a node over `store` that leads its own single-node cluster; stop it with `stopTestNode`. */
+export async function testNode(store: Store, opts: TestNodeOptions = {}): Promise<KmsNode> {
+  const records = await store.load();
+  const node = new KmsNode(stateOf(records), store, {
+    version: "test", host: "h:1", startedAt: Date.now(), adminIdentity: opts.adminIdentity ?? "h1:admin",
+    nodeIdentity: "h1:node", tickMs: 5, electionTicks: 10,
+  });
+  const hsm = SoftHsm.parse(SoftHsm.generate());
+  const loaded = await loadOrBootstrap(store, records, node);
+  const peers = new Peers<Command>(hsm, clientCredentials(parseApiKey(newApiKey())));
+  startReplication(node, store, hsm, peers, loaded, opts.onFatal ?? ((err) => { throw err; }));
+  const deadline = Date.now() + 5_000;
+  // Leading, with its term's no-op applied: from then on nothing changes unless asked.
+  const settled = () => {
+    const st = node.parts().driver.status();
+    return st.role === "leader" && st.lastIndex > 0 && st.applied === st.lastIndex && node.state.applied === st.lastIndex;
+  };
+  while (!settled()) {
+    if (Date.now() > deadline) throw new Error("test node did not become leader");
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return node;
+}
+
+/** Stops a node made by testNode. */
+export function stopTestNode(node: KmsNode): void {
+  node.cluster?.driver.stop();
+  node.cluster?.peers.close();
+}
