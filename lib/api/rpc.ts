@@ -62,10 +62,7 @@ async function dispatch(deps: AppDeps, path: string, body: unknown): Promise<unk
       const { driver, book } = node.parts();
       // A joining node knows no members yet: it answers the leader at the address the leader gave.
       if (messages.length) book.learn(messages[0].from, from);
-      for (const m of messages) {
-        if (process.env.KMS_DEBUG) console.error("recv", m.type, m.from, "->", m.to, m.term, m.cluster);
-        driver.step(m as unknown as Message<Command>);
-      }
+      for (const m of messages) driver.step(m as unknown as Message<Command>);
       return {};
     }
     case RPC.forward: {

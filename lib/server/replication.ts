@@ -89,7 +89,6 @@ export function startReplication(
     const byAddr = new Map<string, Message<Command>[]>();
     for (const m of messages) {
       const addr = book.addrOf(driver, m.to);
-      if (process.env.KMS_DEBUG) console.error("send", m.type, m.from, "->", m.to, addr, m.term);
       if (addr) byAddr.set(addr, [...(byAddr.get(addr) ?? []), m]);
     }
     for (const [addr, batch] of byAddr) peers.send(addr, node.info.host, batch);
