@@ -97,6 +97,15 @@ describe("harness: linearizability checker, hand-made histories", () => {
     yes([create(0, 1), del(2, 3, E503), absent(4, 5)], { failedWrites: "unknown" });
   });
 
+  it("asUnknown reads chosen outcomes as unknown (to diagnose which failures were not definite)", () => {
+    const forwarded: Outcome = { type: "err", status: 503, message: "cluster unavailable: the leader cannot be reached" };
+    const h = [create(0, 1), del(2, 3, forwarded), del(2, 3, E503, { client: 1 }), absent(4, 5)];
+    no(h);
+    yes(h, { asUnknown: (e: HistoryEvent) => e.outcome.type === "err" && /leader cannot be reached/.test(e.outcome.message) });
+    // A chosen ok is unknown too: it may then not have happened.
+    yes([create(0, 1), absent(2, 3)], { asUnknown: (e: HistoryEvent) => e.op === "create" });
+  });
+
   it("an unknown outcome may take effect at any time after its invocation, or never", () => {
     yes([create(0, 1, LOST), absent(2, 3), absent(4, 5)]); // never
     yes([create(0, 1, LOST), absent(2, 3), present(4, 5)]); // later
@@ -110,6 +119,13 @@ describe("harness: linearizability checker, hand-made histories", () => {
     no([create(0, 1), del(2, 3, LOST), absent(4, 5), present(6, 7)]);
     // Two unknowns can both take effect, in either order.
     yes([create(0, 1, LOST), del(0, 1, LOST, { client: 1 }), present(2, 3), absent(4, 5)]);
+  });
+
+  it("operations that never reached a server (connection refused) are left out", () => {
+    const REFUSED: Outcome = { type: "failed", message: "ECONNREFUSED" };
+    const r = yes([create(0, 1, REFUSED), absent(2, 3), del(4, 5, REFUSED), ev("read", 4, 5, REFUSED)]);
+    assert.deepEqual(r.ignored, { "create not sent": 1, "delete not sent": 1, "read not sent": 1 });
+    no([create(0, 1, REFUSED), present(2, 3)]);
   });
 
   it("failed reads are left out; unexpected write errors are unknown and reported as anomalies", () => {
@@ -165,8 +181,10 @@ describe("harness: linearizability checker, hand-made histories", () => {
     assert.deepEqual(await rec.run(1, 0, "create", "k", async () => {}), OK);
     assert.deepEqual(await rec.run(1, 0, "create", "k", async () => { throw kmsError; }), E409);
     assert.deepEqual(await rec.run(2, 1, "read", "k", async () => { throw new TypeError("fetch failed"); }), { type: "unknown", message: "fetch failed" });
-    assert.deepEqual(rec.events.map((e) => [e.invoke, e.response, e.client, e.node]), [[0, 1, 1, 0], [2, 3, 1, 0], [4, 5, 2, 1]]);
-    assert.deepEqual(summarize(rec.events), { "create 409": 1, "create ok": 1, "read unknown": 1 });
+    const refused = new Error("127.0.0.1:1: ECONNREFUSED: Unable to connect. Is the computer able to access the url?");
+    assert.deepEqual(await rec.run(2, 1, "delete", "k", async () => { throw refused; }), { type: "failed", message: refused.message });
+    assert.deepEqual(rec.events.map((e) => [e.invoke, e.response, e.client, e.node]), [[0, 1, 1, 0], [2, 3, 1, 0], [4, 5, 2, 1], [6, 7, 2, 1]]);
+    assert.deepEqual(summarize(rec.events), { "create 409": 1, "create ok": 1, "delete failed": 1, "read unknown": 1 });
   });
 });
 
@@ -183,7 +201,7 @@ function bruteForce(h: HistoryEvent[]): boolean {
       else if (o.type === "err" && o.status === 404) ops.push({ kind: "read", result: "absent", invoke: e.invoke, response: e.response });
     } else if (o.type === "ok") ops.push({ kind: e.op, result: "ok", invoke: e.invoke, response: e.response });
     else if (o.type === "unknown") ops.push({ kind: e.op, result: "any", invoke: e.invoke, response: Infinity });
-    else if (o.status !== 503) ops.push({ kind: e.op, result: "fail", invoke: e.invoke, response: e.response });
+    else if (o.type === "err" && o.status !== 503) ops.push({ kind: e.op, result: "fail", invoke: e.invoke, response: e.response });
   }
   const apply = (s: boolean, o: Op): boolean | undefined => {
     if (o.kind === "read") return (o.result === "present") === s ? s : undefined;

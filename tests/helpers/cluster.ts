@@ -70,6 +70,8 @@ export interface ClusterOptions {
    * false every node stays its own single-node cluster.
    */
   readonly join?: boolean;
+  /** With join: how many nodes (0..members-1) to join (default: all); the rest stay fresh. */
+  readonly members?: number;
   /** Pass `--advertise PROXY` to each server (default true). */
   readonly advertise?: boolean;
   readonly hsmKey?: string;
@@ -177,7 +179,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   try {
     await c.init();
     if (opts.join ?? true) {
-      for (let i = 1; i < opts.size; i++) await c.join(i);
+      for (let i = 1; i < (opts.members ?? opts.size); i++) await c.join(i);
       await c.waitConverged();
     }
     return c;
@@ -299,7 +301,7 @@ export class Cluster {
     const t0 = this.timeline[0]?.at ?? 0;
     return [
       "timeline:",
-      ...this.timeline.map((e) => `  +${((e.at - t0) / 1000).toFixed(2)}s ${e.what}`),
+      ...this.timeline.map((e) => `  +${((e.at - t0) / 1000).toFixed(2)}s [t=${e.at.toFixed(1)}] ${e.what}`),
       ...this.nodes.map((n) => `--- node ${n.index} (${n.address}, advertise ${n.advertise}) ---\n${this.logs(n.index, maxCharsPerNode)}`),
     ].join("\n");
   }
@@ -383,10 +385,11 @@ export class Cluster {
   /**
    * Whether the given nodes (default: every member) agree: each is running,
    * lists exactly the members (by advertised address) all up, names the same
-   * leader (which says it is the leader), and reports the same commit for
-   * itself. Returns true or why not.
+   * leader (which says it is the leader), and (unless sameCommit is false,
+   * e.g. while clients keep writing) reports the same commit for itself.
+   * Returns true or why not.
    */
-  async converged(nodes: readonly number[] = [...this.members]): Promise<true | string> {
+  async converged(nodes: readonly number[] = [...this.members], sameCommit = true): Promise<true | string> {
     const expected = [...this.members].map((i) => this.peerAddress(i)).sort();
     let leader: number | undefined;
     let commit: number | undefined;
@@ -406,26 +409,35 @@ export class Cluster {
       if (!l || l.role !== "Leader") return `node ${i}'s leader ${me.leader_id} is ${l ? l.role : "not up"}`;
       if (leader !== undefined && leader !== me.leader_id) return `nodes disagree on the leader: ${leader} vs ${me.leader_id}`;
       leader = me.leader_id;
-      if (commit !== undefined && commit !== Number(me.commit)) return `commits differ: ${seen.join(", ")}, node ${i} ${me.commit}`;
+      if (sameCommit && commit !== undefined && commit !== Number(me.commit)) return `commits differ: ${seen.join(", ")}, node ${i} ${me.commit}`;
       commit = Number(me.commit);
       seen.push(`node ${i} ${me.commit}`);
     }
     return true;
   }
 
-  /** Waits until converged() (see there), then until every given node is ready for writes. */
-  async waitConverged(nodes: readonly number[] = [...this.members], timeoutMs = 30_000): Promise<void> {
+  /**
+   * Waits until converged() (see there), then until every given node is ready
+   * for writes. With sameCommit false (clients still writing), commits may differ.
+   */
+  async waitConverged(nodes: readonly number[] = [...this.members], timeoutMs = 30_000, sameCommit = true): Promise<void> {
     const t0 = performance.now();
-    await until(() => this.converged(nodes), `nodes ${nodes.join(",")} to converge`, timeoutMs);
+    const what = sameCommit ? "converge" : "recover";
+    await until(() => this.converged(nodes, sameCommit), `nodes ${nodes.join(",")} to ${what}`, timeoutMs);
     await until(async () => {
       for (const i of nodes) {
         const s = await this.ready(i, true);
         if (s !== 200) return `node ${i}: /v1/health/ready?write → ${s}`;
       }
       // Writability may come after the status settles: check agreement again.
-      return this.converged(nodes);
+      return this.converged(nodes, sameCommit);
     }, `nodes ${nodes.join(",")} to be writable`, timeoutMs);
-    this.#note(`converged: nodes ${nodes.join(",")} in ${(performance.now() - t0).toFixed(0)} ms`);
+    this.#note(`${sameCommit ? "converged" : "recovered"}: nodes ${nodes.join(",")} in ${(performance.now() - t0).toFixed(0)} ms`);
+  }
+
+  /** waitConverged without requiring equal commits: every member up, one agreed leader, writable everywhere. */
+  waitRecovered(nodes: readonly number[] = [...this.members], timeoutMs = 30_000): Promise<void> {
+    return this.waitConverged(nodes, timeoutMs, false);
   }
 
   /** The index of the leader that every given live node agrees on, or undefined. */

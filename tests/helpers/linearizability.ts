@@ -13,6 +13,7 @@
  * Outcomes, as recorded by the client:
  *   ok       the server acknowledged it
  *   err      the server answered with an HTTP error (status, message)
+ *   failed   it certainly never reached a server (connection refused): left out
  *   unknown  no answer (timeout, connection error): it may or may not have
  *            happened, at any time after its invocation. Modelled as a call
  *            whose response comes at +∞ and whose result can be anything.
@@ -30,6 +31,7 @@ export type OpKind = "create" | "delete" | "read";
 export type Outcome =
   | { readonly type: "ok" }
   | { readonly type: "err"; readonly status: number; readonly message: string }
+  | { readonly type: "failed"; readonly message: string }
   | { readonly type: "unknown"; readonly message: string };
 
 /** One operation of a history. Times are from one monotonic clock (e.g. performance.now()). */
@@ -51,6 +53,11 @@ export interface CheckOptions {
   readonly failedWrites?: "definite" | "unknown";
   /** Writes that failed with another unexpected status: "unknown" (default) or "definite". */
   readonly otherErrors?: "unknown" | "definite";
+  /**
+   * Events whose outcome is to be read as unknown whatever it was (e.g. one
+   * kind of 503 suspected not to be definite), for diagnosing a violation.
+   */
+  readonly asUnknown?: (e: HistoryEvent) => boolean;
   /** Whether each key exists before the history (default: no key exists). */
   readonly initial?: (key: string) => boolean;
   /** Search budget per key (steps); beyond it the key's result is "timeout". Default 2,000,000. */
@@ -146,26 +153,32 @@ export function summarize(history: readonly HistoryEvent[]): Record<string, numb
 
 /** One line describing an event. */
 export function formatEvent(e: HistoryEvent): string {
-  const o = e.outcome.type === "ok" ? "ok" : e.outcome.type === "err" ? `${e.outcome.status} ${e.outcome.message}` : `unknown (${e.outcome.message})`;
+  const o = e.outcome.type === "ok" ? "ok" : e.outcome.type === "err" ? `${e.outcome.status} ${e.outcome.message}` : `${e.outcome.type} (${e.outcome.message})`;
   const resp = e.outcome.type === "unknown" ? "∞" : e.response.toFixed(1);
   return `[${e.invoke.toFixed(1)} .. ${resp}] client ${e.client}${e.node !== undefined ? ` @node ${e.node}` : ""}: ${e.op} ${e.key} → ${o}`;
 }
 
 // ---------------------------------------------------------------- recording
 
+/** Errors that prove a request never reached a server: the connection was refused. */
+export const notSent = (err: unknown): boolean => /\bECONNREFUSED\b/.test((err as Error)?.message ?? "");
+
 /** Records a history as clients run operations. */
 export class HistoryRecorder {
   readonly events: HistoryEvent[] = [];
   readonly #now: () => number;
+  readonly #notSent: (err: unknown) => boolean;
 
-  constructor(now: () => number = () => performance.now()) {
+  constructor(now: () => number = () => performance.now(), isNotSent: (err: unknown) => boolean = notSent) {
     this.#now = now;
+    this.#notSent = isNotSent;
   }
 
   /**
    * Runs fn as one operation and records it. An error with a numeric `status`
-   * (the client's KmsClientError) is an `err` outcome, any other error
-   * (transport, timeout) is `unknown`. Never throws; resolves to the outcome.
+   * (the client's KmsClientError) is an `err` outcome; a refused connection
+   * (see notSent) is `failed`; any other error (transport, timeout) is
+   * `unknown`. Never throws; resolves to the outcome.
    */
   async run(client: number | string, node: number | string | undefined, op: OpKind, key: string, fn: () => Promise<unknown>): Promise<Outcome> {
     const invoke = this.#now();
@@ -175,9 +188,12 @@ export class HistoryRecorder {
       outcome = { type: "ok" };
     } catch (err) {
       const status = (err as { status?: unknown }).status;
+      const message = (err as Error)?.message ?? String(err);
       outcome = typeof status === "number"
-        ? { type: "err", status, message: (err as Error).message }
-        : { type: "unknown", message: (err as Error)?.message ?? String(err) };
+        ? { type: "err", status, message }
+        : this.#notSent(err)
+        ? { type: "failed", message }
+        : { type: "unknown", message };
     }
     this.events.push({ client, node, op, key, invoke, response: this.#now(), outcome });
     return outcome;
@@ -191,6 +207,17 @@ function modelOp(e: HistoryEvent, index: number, opts: CheckOptions, skip: (why:
   const make = (result: Result, unknown = false): ModelOp => ({
     index, kind: e.op, result, invoke: e.invoke, response: unknown ? Infinity : e.response,
   });
+  if (e.outcome.type === "failed") {
+    skip(`${e.op} not sent`);
+    return undefined;
+  }
+  if (opts.asUnknown?.(e)) {
+    if (e.op === "read") {
+      skip("read as unknown");
+      return undefined;
+    }
+    return make("any", true);
+  }
   if (e.op === "read") {
     if (e.outcome.type === "ok") return make("present");
     if (e.outcome.type === "err" && e.outcome.status === 404) return make("absent");
