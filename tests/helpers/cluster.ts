@@ -193,7 +193,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
 export class Cluster {
   readonly nodes: ClusterNode[] = [];
   readonly hsmKey: string;
-  /** The admin API key (the same on every node: derived from the shared HSM key). */
+  /** The admin API key (the same on every node: derived from the shared HSM key; see apiKeyOf). */
   readonly apiKey: string;
   readonly root: string;
   readonly timeline: TimelineEntry[] = [];
@@ -256,6 +256,11 @@ export class Cluster {
     return this.#opts.hsmKeys?.[i] ?? this.hsmKey;
   }
 
+  /** The admin API key of node i (the cluster's, unless it runs with another HSM key). */
+  apiKeyOf(i: number): string {
+    return this.#opts.hsmKeys?.[i] ? adminApiKey(SoftHsm.parse(this.#opts.hsmKeys[i])) : this.apiKey;
+  }
+
   async #start(i: number): Promise<void> {
     const n = this.nodes[i];
     const args = [...(this.#opts.advertise ?? true ? ["--advertise", n.advertise] : []), ...(this.#opts.extraArgs ?? [])];
@@ -313,7 +318,7 @@ export class Cluster {
     const idx = typeof i === "number" ? [i] : i;
     const c = new KmsClient({
       servers: idx.map((j) => this.nodes[j].address),
-      apiKey: opts.apiKey ?? this.apiKey,
+      apiKey: opts.apiKey ?? this.apiKeyOf(idx[0]),
       ca: idx.map((j) => this.nodes[j].ca).join("\n"),
       timeoutMs: opts.timeoutMs,
     });
@@ -322,7 +327,7 @@ export class Cluster {
   }
 
   /** One native call to node i on a fresh connection (throws KmsClientError on HTTP errors). */
-  call(i: number, enclave: string, c: RawCall & { response?: string }, apiKey = this.apiKey): Promise<Record<string, unknown>> {
+  call(i: number, enclave: string, c: RawCall & { response?: string }, apiKey = this.apiKeyOf(i)): Promise<Record<string, unknown>> {
     const n = this.nodes[i];
     return rawCall({ port: n.port, ca: n.ca, apiKey }, enclave, c);
   }
@@ -337,7 +342,7 @@ export class Cluster {
   /** Environment for CLI runs against these nodes (default: node 0). */
   env(nodes: number | readonly number[] = 0): Record<string, string> {
     const idx = typeof nodes === "number" ? [nodes] : nodes;
-    return { MINIO_KMS_SERVER: idx.map((i) => this.nodes[i].address).join(","), MINIO_KMS_API_KEY: this.apiKey, KMS_CA: this.caFile() };
+    return { MINIO_KMS_SERVER: idx.map((i) => this.nodes[i].address).join(","), MINIO_KMS_API_KEY: this.apiKeyOf(idx[0]), KMS_CA: this.caFile() };
   }
 
   /** Runs `kms ARGS…` against node(s) with the cluster's binary. */
@@ -375,7 +380,7 @@ export class Cluster {
   async ready(i: number, write = false): Promise<number> {
     const n = this.nodes[i];
     try {
-      const r = await rawRequest({ port: n.port, ca: n.ca, apiKey: this.apiKey }, { path: write ? "/v1/health/ready?write" : "/v1/health/ready", timeoutMs: 5_000 });
+      const r = await rawRequest({ port: n.port, ca: n.ca, apiKey: this.apiKeyOf(i) }, { path: write ? "/v1/health/ready?write" : "/v1/health/ready", timeoutMs: 5_000 });
       return r.status;
     } catch {
       return 0;
