@@ -71,9 +71,16 @@ async function run(size: number, seed: number): Promise<void> {
         const node = crng.int(size);
         const key = crng.pick(keys);
         const op = crng.pick<OpKind>(["create", "create", "delete", "delete", "read", "read", "read"]);
+        const other = (node + 1 + crng.int(size - 1)) % size;
+        const readBack = crng.chance(0.5);
         const conn = conns[node];
-        await rec.run(c, node, op, key, () =>
+        const outcome = await rec.run(c, node, op, key, () =>
           op === "create" ? conn.createKey(ENCLAVE, key) : op === "delete" ? conn.deleteKey(ENCLAVE, key, 0, true) : conn.keyStatus(ENCLAVE, key));
+        // Right after an acknowledged write, read it back on another node: the window in which
+        // some nodes have applied the write and others not is where stale reads would hide.
+        if (op !== "read" && outcome.type === "ok" && readBack) {
+          await rec.run(c, other, "read", key, () => conns[other].keyStatus(ENCLAVE, key));
+        }
         // A node known to be down only yields refused connections: do not spin on it.
         if (!cluster.alive(node)) await pause(20);
       }
