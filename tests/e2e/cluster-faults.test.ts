@@ -8,6 +8,7 @@
  * acknowledged writes lost, no stale read, no failed write that took effect),
  * and every node must end with the same state hash.
  *
+ * Run alone with: bun test --timeout 300000 tests/e2e/cluster-faults.test.ts
  *   SEED=N [NODES=3|5]  replay one seed's schedule (on both sizes without NODES)
  *   RUNS=N              seeds per size (default 5: 10 runs in all)
  *   RUN_MS=N            length of the faulty phase of a run (default 12000)
@@ -46,7 +47,7 @@ const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** One run; throws with the history's verdict and the cluster's report on failure. */
 async function run(size: number, seed: number): Promise<void> {
-  const replay = `SEED=${seed} NODES=${size} bun test tests/e2e/cluster-faults.test.ts`;
+  const replay = `SEED=${seed} NODES=${size} bun test --timeout 300000 tests/e2e/cluster-faults.test.ts`;
   console.log(`cluster-faults: ${size} nodes, seed ${seed} (replay: ${replay})`);
   const rng = new Prng(seed);
   const cluster = await startCluster({ size, log: process.env.CLUSTER_LOG ? console.log : undefined });
@@ -200,7 +201,7 @@ describe("cluster: faults, linearizability and convergence", () => {
   after(cleanup);
   for (const size of SIZES) {
     for (const seed of seedsFor(size)) {
-      it(`${size} nodes, seed ${seed}: kill -9, restarts and cuts under concurrent clients; linearizable; identical state`, () => run(size, seed));
+      it(`${size} nodes, seed ${seed}: kill -9, restarts and cuts under concurrent clients; linearizable; identical state`, { timeout: 300_000 }, () => run(size, seed));
     }
   }
 });

@@ -68,7 +68,7 @@ describe("cluster: a node with another HSM key is refused", () => {
   });
 
   const step = (name: string, fn: () => Promise<void>) =>
-    it(name, async () => {
+    it(name, { timeout: 120_000 }, async () => {
       try {
         await fn();
       } catch (err) {

@@ -142,7 +142,7 @@ describe("cluster: adding and removing nodes under a read/crypto load", () => {
   });
 
   const step = (name: string, fn: () => Promise<void>) =>
-    it(name, async () => {
+    it(name, { timeout: 120_000 }, async () => {
       try {
         await fn();
         assert.deepEqual(load.failures.slice(0, 10), [], `${load.failures.length} reads failed`);

@@ -41,7 +41,7 @@ describe("cluster: seed 000 walkthrough with the compiled binary", () => {
   });
 
   const step = (name: string, fn: () => Promise<void>) =>
-    it(name, async () => {
+    it(name, { timeout: 120_000 }, async () => {
       try {
         await fn();
       } catch (err) {
