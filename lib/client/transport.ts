@@ -19,7 +19,15 @@ export interface HttpReply {
 }
 
 /** Thrown when a server cannot be reached at all (as opposed to answering with an error). */
-export class TransportError extends Error {}
+export class TransportError extends Error {
+  /** False when the request certainly never reached the server (connection refused). */
+  readonly maybeDelivered: boolean;
+  constructor(message: string, cause?: unknown) {
+    super(message);
+    const code = (cause as { code?: string } | undefined)?.code;
+    this.maybeDelivered = code !== "ECONNREFUSED" && code !== "ConnectionRefused";
+  }
+}
 
 /** Sends HTTPS requests with a client certificate. */
 export interface Transport {
@@ -56,7 +64,7 @@ class BunFetchTransport implements Transport {
         tls: this.#tls,
       } as RequestInit);
     } catch (err) {
-      throw new TransportError(`${url.host}: ${(err as Error).message}`);
+      throw new TransportError(`${url.host}: ${(err as Error).message}`, err);
     }
     return { status: res.status, contentType: res.headers.get("content-type") ?? "", body: new Uint8Array(await res.arrayBuffer()) };
   }
@@ -98,10 +106,10 @@ class NodeTransport implements Transport {
             contentType: String(res.headers["content-type"] ?? ""),
             body: new Uint8Array(Buffer.concat(chunks)),
           }));
-        res.on("error", (e) => reject(new TransportError(`${url.host}: ${e.message}`)));
+        res.on("error", (e) => reject(new TransportError(`${url.host}: ${e.message}`, e)));
       });
       req.on("timeout", () => req.destroy(new Error("request timed out")));
-      req.on("error", (e) => reject(new TransportError(`${url.host}: ${e.message}`)));
+      req.on("error", (e) => reject(new TransportError(`${url.host}: ${e.message}`, e)));
       req.end(body);
     });
   }

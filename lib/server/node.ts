@@ -1,6 +1,7 @@
 import * as v from "valibot";
 import type { Application, Driver, Outcome } from "../cluster/driver.ts";
 import { type Peers, PeerError, RPC } from "../cluster/peers.ts";
+import { TransportError } from "../client/transport.ts";
 import { NONE, type Entry, type Snapshot } from "../cluster/types.ts";
 import { install, prepare } from "../state/apply.ts";
 import { type Command, CommandSchema } from "../state/commands.ts";
@@ -155,13 +156,18 @@ export class KmsNode implements Application<Command> {
   }
 }
 
-/** Sends a write to the leader and maps its answer back to a KmsError. */
+/**
+ * Sends a write to the leader and maps its answer back to a KmsError. A 503
+ * promises the write did not happen, so it is used only when the request
+ * never reached the leader; a lost answer is a 504 whose outcome is unknown.
+ */
 export async function forward(peers: Peers<Command>, addr: string, body: unknown): Promise<void> {
   try {
     await peers.call(addr, RPC.forward, body);
   } catch (err) {
     if (err instanceof PeerError) throw new KmsError(err.status, err.message);
-    throw Errors.unavailable("cluster unavailable: the leader cannot be reached");
+    if (err instanceof TransportError && !err.maybeDelivered) throw Errors.unavailable("cluster unavailable: the leader cannot be reached");
+    throw new KmsError(504, "the leader did not answer: the write may or may not have been applied");
   }
 }
 
