@@ -332,3 +332,12 @@ describe("harness: linearizability checker against brute force", () => {
     assert.match(r.violations[0].explanation!, /client 42/);
   });
 });
+
+it("a 504 write is unknown: it may have happened (a later read may see it) or not", () => {
+  const ev = (client: number, op: "create" | "read", invoke: number, response: number, outcome: HistoryEvent["outcome"]): HistoryEvent =>
+    ({ client, op, key: "k", invoke, response, outcome });
+  const took = [ev(1, "create", 0, 10, { type: "err", status: 504, message: "x" }), ev(2, "read", 20, 30, { type: "ok" })];
+  const didNot = [ev(1, "create", 0, 10, { type: "err", status: 504, message: "x" }), ev(2, "read", 20, 30, { type: "err", status: 404, message: "key does not exist" })];
+  assert.equal(checkHistory(took).linearizable, true);
+  assert.equal(checkHistory(didNot).linearizable, true);
+});

@@ -20,7 +20,8 @@
  * A write that failed with 503 did not happen (the server promises that such
  * failures are definite), so it is left out; `failedWrites: "unknown"` treats
  * them as unknown instead (useful to tell "a 503 write took effect" apart
- * from other violations). Other unexpected errors on writes are unknown by
+ * from other violations). A 504 is the server saying the outcome is unknown
+ * (a forwarded write whose answer was lost): unknown. Other unexpected errors on writes are unknown by
  * default. A failed read tells nothing and is left out.
  */
 
@@ -228,6 +229,8 @@ function modelOp(e: HistoryEvent, index: number, opts: CheckOptions, skip: (why:
   if (e.outcome.type === "unknown") return make("any", true);
   const expected = e.op === "create" ? 409 : 404;
   if (e.outcome.status === expected) return make(e.op === "create" ? "exists" : "absent");
+  // 504: the server itself says the outcome is unknown (a forwarded write whose answer was lost).
+  if (e.outcome.status === 504) return make("any", true);
   if (e.outcome.status === 503) {
     if ((opts.failedWrites ?? "definite") === "unknown") return make("any", true);
     skip(`${e.op} 503`);
