@@ -20,7 +20,10 @@ export function healthRoutes(deps: AppDeps): Hono<Env> {
     return c.json(version);
   });
   app.get("/v1/health/live", (c) => c.body(null, 200));
-  // A single node is always its own leader, so it is ready for reads and writes.
-  app.get("/v1/health/ready", (c) => c.body(null, 200));
+  // Ready for reads: this node serves them. With ?write: a write sent here would be taken now.
+  app.get("/v1/health/ready", async (c) => {
+    const ok = c.req.query("write") === undefined ? deps.node.readyForReads() : await deps.node.readyForWrites();
+    return c.body(null, ok ? 200 : 503);
+  });
   return app;
 }

@@ -79,6 +79,10 @@ async function dispatch(deps: AppDeps, path: string, body: unknown): Promise<unk
     }
     case RPC.status:
       return serverStatus(node);
+    case RPC.ready: {
+      const st = node.parts().driver.status();
+      return { writable: st.role === "leader" && st.writable };
+    }
     case RPC.edit:
       await editNode(node, "", parse(Edit).remove);
       return {};

@@ -20,7 +20,14 @@ export class PeerError extends Error {
 }
 
 /** RPC paths between nodes. */
-export const RPC = { raft: "/v1/rpc/raft", forward: "/v1/rpc/forward", join: "/v1/rpc/join", status: "/v1/rpc/status", edit: "/v1/rpc/edit" } as const;
+export const RPC = {
+  raft: "/v1/rpc/raft",
+  forward: "/v1/rpc/forward",
+  join: "/v1/rpc/join",
+  status: "/v1/rpc/status",
+  edit: "/v1/rpc/edit",
+  ready: "/v1/rpc/ready",
+} as const;
 
 const MAX_BATCH = 256;
 

@@ -111,6 +111,26 @@ export class KmsNode implements Application<Command> {
     }
   }
 
+  /** Whether this node answers reads (a joining or removed node does not). */
+  readyForReads(): boolean {
+    return this.cluster?.driver.readable() ?? false;
+  }
+
+  /** Whether a write sent to this node would be taken now: the leader (asked, on a follower) reaches every member. */
+  async readyForWrites(): Promise<boolean> {
+    if (!this.cluster) return false;
+    const st = this.cluster.driver.status();
+    if (st.role === "leader") return st.writable;
+    const leader = st.members.find((m) => m.id === st.leader);
+    if (!leader) return false;
+    try {
+      const reply = await this.cluster.peers.call(leader.addr, RPC.ready, {}, 1_500) as { writable?: unknown };
+      return reply.writable === true;
+    } catch {
+      return false;
+    }
+  }
+
   /** Applies committed entries in log order, durably, in one transaction. */
   async apply(entries: readonly Entry<Command>[]): Promise<Map<number, Error>> {
     const errors = new Map<number, Error>();
