@@ -43,3 +43,12 @@ test("snapshot state waits for an answer covering the snapshot", () => {
   assert.equal(p.state, "probe");
   assert.equal(p.next, 41);
 });
+
+test("a snapshot not above match (the bootstrap one, index 0) ends the snapshot state once acknowledged", () => {
+  const p = new Progress(7, 0);
+  p.toSnapshot(0, 3);
+  assert.equal(p.ack(0), false, "match does not move");
+  assert.equal(p.state, "probe");
+  assert.equal(p.next, 1);
+  assert.ok(p.canSend(4));
+});

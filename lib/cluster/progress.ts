@@ -32,10 +32,18 @@ export class Progress {
     this.lastHeard = now;
   }
 
-  /** Applies a successful answer up to `index`; returns true if match moved. */
+  /**
+   * Applies a successful answer up to `index`; returns true if match moved.
+   * An answer covering the snapshot sent ends the snapshot state even when
+   * match does not move: a snapshot at or below match (e.g. the bootstrap one,
+   * index 0, sent to a joining node) is acknowledged with an index <= match.
+   */
   ack(index: number): boolean {
     this.paused = false;
-    if (index <= this.match) return false;
+    if (index <= this.match) {
+      if (this.state === "snapshot" && index >= this.snapshotIndex) this.toProbe();
+      return false;
+    }
     this.match = index;
     this.next = Math.max(this.next, index + 1);
     this.inflight = this.inflight.filter((i) => i > index);

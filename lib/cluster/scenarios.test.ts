@@ -104,6 +104,29 @@ test("node join: a fresh node gets a snapshot of the whole state and serves read
   assert.deepEqual(node(sim, id3).raft!.status().members.map((m) => m.id), [1, id, id3]);
 });
 
+test("node join without compaction: the bootstrap snapshot (index 0) is enough, the joiner gets every entry", () => {
+  // The leader still holds its bootstrap snapshot (index 0) and its whole log: the joiner's ack of that
+  // snapshot (index 0) must move the leader on to sending entries, not resend the snapshot until the join expires.
+  const sim = cluster(1);
+  const ops = ["a", "b", "c"].map((k) => acked(sim, k));
+  const n1 = node(sim, 1);
+  assert.equal(n1.raft!.snapshotIndex, 0, "no compaction: the leader still has its bootstrap snapshot");
+  const id = sim.addNode()!;
+  assert.ok(id);
+  const n2 = node(sim, id);
+  sim.until(() => sim.confResults.length === 1, 100, "join resolved");
+  assert.deepEqual(sim.confResults[0], { change: { op: "add", id, addr: `sim-${id}` }, ok: true });
+  sim.until(() => n2.raft!.readable() && n2.raft!.applied === n1.raft!.commit, 20, "joined node readable and in sync");
+  assert.equal(n2.restores, 1, "loaded the bootstrap snapshot once, then took the entries");
+  assert.equal(n2.raft!.snapshotIndex, 0);
+  for (let i = 1; i <= n1.raft!.lastIndex; i++) assert.deepEqual(n2.raft!.entry(i), n1.raft!.entry(i), `entry ${i}`);
+  assert.deepEqual(["a", "b", "c"].map((k) => readOp(sim, n2, k)), ops);
+  const w = acked(sim, "d");
+  sim.until(() => n2.app.read("d").op === w, 10, "new member applied the write");
+  sim.until(() => sim.unsettled() === null, 100, "settled");
+  assert.deepEqual(n2.raft!.status().members.map((m) => m.id), [1, id]);
+});
+
 test("node removal: the removed node stops serving and is no longer needed for writes; a leader may remove itself", () => {
   const sim = cluster(3);
   const l = sim.leader()!;
