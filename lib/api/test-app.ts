@@ -117,7 +117,7 @@ export class TestKms {
 
   async close(): Promise<void> {
     try {
-      stopTestNode(this.node);
+      await stopTestNode(this.node);
       await this.store.close();
     } finally {
       await rm(this.dir, { recursive: true, force: true });

@@ -42,6 +42,7 @@ export class Driver<C> {
   readonly #errors = new Map<number, Error>();
   readonly #listeners = new Set<() => void>();
   #busy = false;
+  #stopped = false;
   #running: Promise<void> | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
   #failure: unknown;
@@ -61,11 +62,13 @@ export class Driver<C> {
     this.#input(() => this.#raft.campaign()); // a single-node cluster need not wait a timeout
   }
 
-  /** Stops ticking; pending proposals fail. */
-  stop(): void {
+  /** Stops: no more ticks or inputs, waiting proposals fail; resolves once the Ready in hand is done. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
     clearInterval(this.#timer);
     for (const [, resolve] of this.#waiting) resolve({ ok: false, error: "unavailable", reason: "the node is stopping", leader: -1 });
     this.#waiting.clear();
+    if (this.#running !== undefined) await this.#idle();
   }
 
   /** Replaces the core (a node joining another cluster starts over from `durable`). */
@@ -137,7 +140,7 @@ export class Driver<C> {
 
   /** Queues an input; false (and nothing queued) once the node has stopped on a failure. */
   #input(fn: () => void): boolean {
-    if (this.#failure) return false;
+    if (this.#failure || this.#stopped) return false;
     this.#inbox.push(fn);
     if (!this.#busy) this.#running = this.#loop();
     return true;
@@ -185,7 +188,7 @@ export class Driver<C> {
     } catch (err) {
       // A disk or apply failure leaves memory and disk in doubt: stop this node.
       this.#failure = err;
-      this.stop();
+      void this.stop();
       this.#onFatal(err);
     } finally {
       this.#busy = false;

@@ -67,7 +67,9 @@ export class Peers<C> {
         const batch = queue.splice(0, MAX_BATCH);
         try {
           const body = sealPayload(this.#hsm, RPC.raft, { from: this.#self, messages: batch });
-          await this.#raft.request(`https://${addr}`, "POST", RPC.raft, body, { "content-type": "application/octet-stream" });
+          // A snapshot carries the whole state: give it the long deadline.
+          const transport = batch.some((m) => m.type === "snapshot") ? this.#calls : this.#raft;
+          await transport.request(`https://${addr}`, "POST", RPC.raft, body, { "content-type": "application/octet-stream" });
         } catch {
           // unreachable: the messages are lost, as on any network
         }

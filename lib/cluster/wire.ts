@@ -4,6 +4,7 @@
  * A node without the HSM key can neither read nor forge any of them.
  */
 import * as v from "valibot";
+import { decrypt, encrypt } from "../crypto/ciphertext.ts";
 import type { SoftHsm } from "../hsm/soft.ts";
 
 const BYTES = "$bytes";
@@ -21,14 +22,27 @@ export function fromJson(text: string): unknown {
       : x);
 }
 
+const rpcKeys = new WeakMap<SoftHsm, Uint8Array>();
+
+/** The RPC sealing key, derived once per HSM (never the key that seals the root key). */
+function rpcKey(hsm: SoftHsm): Uint8Array {
+  let key = rpcKeys.get(hsm);
+  if (!key) rpcKeys.set(hsm, key = hsm.derive("node-rpc-seal"));
+  return key;
+}
+
+// The v1 ciphertext format derives a fresh key per message from a random iv,
+// so the many small messages of a busy cluster never strain a GCM nonce budget.
 /** Seals a payload for the RPC `path`. */
 export function sealPayload(hsm: SoftHsm, path: string, value: unknown): Uint8Array {
-  return hsm.seal(new TextEncoder().encode(toJson(value)), `kms/v1/rpc${path}`);
+  return encrypt("AES256", rpcKey(hsm), 0, new TextEncoder().encode(toJson(value)), new TextEncoder().encode(`kms/v1/rpc${path}`));
 }
 
 /** Opens a payload sealed for `path`; throws when it was not sealed by a holder of the HSM key. */
 export function openPayload(hsm: SoftHsm, path: string, sealed: Uint8Array): unknown {
-  return fromJson(new TextDecoder().decode(hsm.unseal(sealed, `kms/v1/rpc${path}`)));
+  const plaintext = decrypt("AES256", rpcKey(hsm), sealed, new TextEncoder().encode(`kms/v1/rpc${path}`));
+  if (!plaintext) throw new Error("the payload is not sealed with this cluster's HSM key");
+  return fromJson(new TextDecoder().decode(plaintext));
 }
 
 const Int = v.pipe(v.number(), v.integer(), v.minValue(-1));

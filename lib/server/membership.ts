@@ -81,10 +81,14 @@ export async function editNode(node: KmsNode, host: string, remove: readonly num
 
 /** The joining side: a fresh node switches to the cluster that asks it to join. */
 export async function acceptJoin(node: KmsNode, cluster: string, id: number): Promise<void> {
-  const current = node.parts().membership;
+  const { membership: current, driver } = node.parts();
   if (current.cluster === cluster && current.id === id) return; // a retried call
-  if (node.state.commit !== 0) {
-    throw new KmsError(409, "it is not a fresh node: it already holds state (use an empty data directory)");
+  if (current.cluster === cluster) throw new KmsError(409, "it is already a member of this cluster");
+  // Fresh: no state change ever applied, and a cluster of its own (or none, after a failed join).
+  const st = driver.status();
+  const alone = st.members.length === 0 || (st.members.length === 1 && st.members[0].id === st.id);
+  if (node.state.commit !== 0 || !alone) {
+    throw new KmsError(409, "it is not a fresh node: it already holds state or belongs to a cluster (use an empty data directory)");
   }
   await resetForJoin(node, { cluster, id });
 }

@@ -59,7 +59,7 @@ async function withNode(fn: (f: Fixture) => Promise<void>): Promise<void> {
       try {
         await fn({ node, store, fatal, dir, hsm });
       } finally {
-        stopTestNode(node);
+        await stopTestNode(node);
       }
     } finally {
       await store.close();

@@ -89,9 +89,10 @@ export class KmsNode implements Application<Command> {
 
   /**
    * Waits until this node may answer a request in `enclave` ("" for cluster-wide
-   * ones): no entry it holds but has not applied may touch what the request reads.
+   * ones, null for "who is who" only): no entry it holds but has not applied
+   * may touch what the request reads.
    */
-  async readBarrier(enclave: string): Promise<void> {
+  async readBarrier(enclave: string | null): Promise<void> {
     const { driver } = this.parts();
     if (!driver.readable()) throw Errors.unavailable("this node is not serving: it is joining a cluster or was removed from one");
     if (!touches(driver.pending(), enclave)) return;

@@ -6,7 +6,7 @@ import { Peers } from "../cluster/peers.ts";
 import type { Command } from "../state/commands.ts";
 import { loadOrBootstrap, startReplication } from "./replication.ts";
 import { stateOf } from "../state/records.ts";
-import { openStore } from "../store/store.ts";
+import { DataDirError, openStore } from "../store/store.ts";
 import { parseListenAddress, reachableHosts, reachableUrls } from "./address.ts";
 import { KmsNode } from "./node.ts";
 import { selfSignedTls, type TlsMaterial, tlsFromFiles } from "./tls.ts";
@@ -65,7 +65,14 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   let listener: Listener | undefined;
   try {
     const records = await store.load();
-    const state = stateOf(records);
+    let state;
+    try {
+      state = stateOf(records);
+    } catch {
+      // The records decrypted and verified, so they are ours but of a shape this
+      // version cannot read; the details could quote key material, so say no more.
+      throw new DataDirError(`${opts.dir} holds state this version of kms cannot read`);
+    }
     const tls: TlsMaterial = opts.tlsCert && opts.tlsKey
       ? await tlsFromFiles(opts.tlsCert, opts.tlsKey)
       : await selfSignedTls(opts.dir, store, records, reachableHosts(hostname));
@@ -78,6 +85,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const bound = listener;
     node.info = { ...node.info, host: opts.advertise ?? `${advertisedHost(hostname)}:${bound.port}` };
     const loaded = await loadOrBootstrap(store, records, node);
+    // A crash after a received snapshot was saved but before the state was
+    // replaced: the state on disk is older than the snapshot, so install it now.
+    if (node.state.applied < loaded.durable.snapshot.index) await node.restore(loaded.durable.snapshot);
     const peers = new Peers<Command>(hsm, clientCredentials(nodeKey));
     startReplication(node, store, hsm, peers, loaded, opts.onFatal);
     return {
@@ -86,7 +96,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       created: store.created,
       adminIdentity,
       close: async () => {
-        node.cluster?.driver.stop();
+        // Stop taking inputs and let the Ready in hand finish before the store closes.
+        await node.cluster?.driver.stop();
         peers.close();
         await bound.close();
         await store.close();

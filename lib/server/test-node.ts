@@ -42,7 +42,7 @@ export async function testNode(store: Store, opts: TestNodeOptions = {}): Promis
 }
 
 /** Stops a node made by testNode. */
-export function stopTestNode(node: KmsNode): void {
-  node.cluster?.driver.stop();
+export async function stopTestNode(node: KmsNode): Promise<void> {
+  await node.cluster?.driver.stop();
   node.cluster?.peers.close();
 }

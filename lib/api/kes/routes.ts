@@ -133,9 +133,20 @@ export function kesRoutes(opts: KesRoutesOptions): Hono<Env> {
     onError: (c) => kesError(c as Context<Env>, 413, `request body too large: at most ${KES_MAX_BODY} bytes`),
   });
 
-  /** Authenticates and authorises; returns a Response when denied. */
-  const gate = (c: Context<Env>, op: KesOp, name: string): KesAccess | Response => {
-    const access = opts.backend().authorize(c.env?.identity, { method: c.req.method, path: c.req.path, op, name });
+  /**
+   * Authenticates and authorises; returns a Response when denied. Strangers are
+   * refused at once; known callers first wait for pending changes this node
+   * must apply before it may answer (a stateful node's read barrier).
+   */
+  const gate = async (c: Context<Env>, op: KesOp, name: string): Promise<KesAccess | Response> => {
+    const backend = opts.backend();
+    if (!backend.isKnown(c.env?.identity)) return kesError(c, 403, KesMessages.denied);
+    try {
+      await backend.barrier?.();
+    } catch (err) {
+      return kesError(c, err instanceof KmsError ? err.status : 503, err instanceof Error ? err.message : "unavailable");
+    }
+    const access = backend.authorize(c.env?.identity, { method: c.req.method, path: c.req.path, op, name });
     return access ?? kesError(c, 403, KesMessages.denied);
   };
 
@@ -160,16 +171,11 @@ export function kesRoutes(opts: KesRoutesOptions): Hono<Env> {
   /** A key route: validate the name, authorise, run; errors become KES errors. */
   const keyRoute = (op: KesOp, run: (c: Context<Env>, name: string, access: KesAccess) => Promise<Response>) => async (c: Context<Env>) => {
     const name = c.req.param("name") ?? "";
-    try {
-      await opts.backend().barrier?.();
-    } catch (err) {
-      return kesError(c, err instanceof KmsError ? err.status : 503, err instanceof Error ? err.message : "unavailable");
-    }
     // Strangers learn nothing, not even whether a name is valid.
     if (!opts.backend().isKnown(c.env?.identity)) return kesError(c, 403, KesMessages.denied);
     const n = v.safeParse(KesName, name);
     if (!n.success) return kesError(c, 400, n.issues[0].message);
-    const access = gate(c, op, name);
+    const access = await gate(c, op, name);
     if (access instanceof Response) return access;
     try {
       return await run(c, name, access);
@@ -193,8 +199,8 @@ export function kesRoutes(opts: KesRoutesOptions): Hono<Env> {
 
   on("/v1/ready", "/v1/ready", (c) => (opts.backend().ready() ? c.body(null, 200) : kesError(c, 504, KesMessages.storeUnreachable)));
 
-  on("/v1/status", "/v1/status", (c) => {
-    const access = gate(c, "status", "");
+  on("/v1/status", "/v1/status", async (c) => {
+    const access = await gate(c, "status", "");
     if (access instanceof Response) return access;
     const s = opts.backend().storeStatus();
     const mem = process.memoryUsage();
@@ -212,8 +218,8 @@ export function kesRoutes(opts: KesRoutesOptions): Hono<Env> {
     });
   });
 
-  on("/v1/metrics", "/v1/metrics", (c) => {
-    const access = gate(c, "metrics", "");
+  on("/v1/metrics", "/v1/metrics", async (c) => {
+    const access = await gate(c, "metrics", "");
     if (access instanceof Response) return access;
     const s = opts.backend().storeStatus();
     const lines = [
@@ -302,7 +308,7 @@ export function kesRoutes(opts: KesRoutesOptions): Hono<Env> {
   // /v1/key/list/<prefix>, /v1/key/list/<prefix>*, /v1/key/list/* and /v1/key/list/ (everything).
   const list = async (c: Context<Env>) => {
     const raw = c.req.param("pattern") ?? "";
-    const access = gate(c, "list", "");
+    const access = await gate(c, "list", "");
     if (access instanceof Response) return access;
     const prefix = raw.endsWith("*") ? raw.slice(0, -1) : raw;
     const p = v.safeParse(KesPrefix, prefix);
@@ -320,9 +326,9 @@ export function kesRoutes(opts: KesRoutesOptions): Hono<Env> {
   };
   on("/v1/key/list/", "/v1/key/list/:pattern{.*}", list);
 
-  on("/v1/identity/self/describe", "/v1/identity/self/describe", (c) => {
+  on("/v1/identity/self/describe", "/v1/identity/self/describe", async (c) => {
     if (!c.env?.identity) return kesError(c, 403, KesMessages.denied);
-    const access = gate(c, "self", "");
+    const access = await gate(c, "self", "");
     if (access instanceof Response) return access;
     const s = opts.backend().self(c.env.identity);
     return c.json({
@@ -333,9 +339,9 @@ export function kesRoutes(opts: KesRoutesOptions): Hono<Env> {
     });
   });
 
-  const policy = (kind: "describe" | "read" | "list") => (c: Context<Env>) => {
+  const policy = (kind: "describe" | "read" | "list") => async (c: Context<Env>) => {
     const name = c.req.param("name") ?? "";
-    const access = gate(c, "policy", name);
+    const access = await gate(c, "policy", name);
     if (access instanceof Response) return access;
     const policies = opts.backend().policies?.();
     if (!policies) return kesError(c, 501, "not implemented: policies are managed with 'kms' policy commands on this server");

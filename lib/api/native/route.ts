@@ -30,15 +30,23 @@ export function nativeRoutes(deps: AppDeps): Hono<Env> {
   const handle = async (c: import("hono").Context<Env>, enclave: string) => {
     const accept = c.req.header("accept");
     try {
-      await deps.node.readBarrier(enclave);
-      const state = deps.node.state;
-      const caller = callerOf(state, deps.node.info.adminIdentity, c.env.identity, enclave);
-      if (!caller) throw Errors.accessDenied(); // before parsing: strangers learn nothing
+      const node = deps.node;
+      // Strangers are refused before anything else, and learn nothing: they
+      // wait only for pending identity changes (which could make them known).
+      await node.readBarrier(null);
+      if (!callerOf(node.state, node.info.adminIdentity, c.env.identity, enclave)) throw Errors.accessDenied();
       const frames = parseFrames(new Uint8Array(await c.req.arrayBuffer()), MAX_FRAMES);
       const decoded = frames.map(decodeFrame);
       if (decoded.length > 1 && decoded.some((d) => d.spec.write)) {
         throw Errors.badRequest("invalid request: write commands cannot be pipelined");
       }
+      // Then wait for pending changes to what the frames read: the enclave, and
+      // the set of enclaves for cluster-wide frames (whatever the path says).
+      await node.readBarrier(enclave);
+      if (enclave && decoded.some((d) => !d.spec.inEnclave)) await node.readBarrier("");
+      const state = node.state;
+      const caller = callerOf(state, node.info.adminIdentity, c.env.identity, enclave);
+      if (!caller) throw Errors.accessDenied();
       // Every frame is authorised before any runs, and before existence checks,
       // so a denied caller cannot tell what exists.
       for (const d of decoded) {
