@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import * as v from "valibot";
-import { RPC } from "../cluster/peers.ts";
+import { type ReplyEnvelope, RPC } from "../cluster/peers.ts";
 import { MessageSchema, openPayload, sealPayload } from "../cluster/wire.ts";
 import type { Message } from "../cluster/types.ts";
 import { addNode, acceptJoin, editNode, HostSchema, removeNode } from "../server/membership.ts";
@@ -16,6 +16,7 @@ const Forward = v.union([
   v.object({ removeNode: HostSchema }),
 ]);
 const Join = v.object({ cluster: v.pipe(v.string(), v.regex(/^[0-9a-f]{32}$/)), id: v.pipe(v.number(), v.integer(), v.minValue(1)) });
+const Envelope = v.object({ nonce: v.pipe(v.string(), v.maxLength(64)), body: v.unknown() });
 const Edit = v.object({ remove: v.array(v.pipe(v.number(), v.integer(), v.minValue(0))) });
 
 /**
@@ -32,14 +33,21 @@ export function rpcRoutes(deps: AppDeps): Hono<Env> {
     try {
       if (!c.env.identity || c.env.identity !== node.info.nodeIdentity) throw Errors.accessDenied();
       const parts = node.parts();
-      let body: unknown;
+      let envelope: v.InferOutput<typeof Envelope>;
       try {
-        body = openPayload(parts.hsm, path, new Uint8Array(await c.req.arrayBuffer()));
+        envelope = v.parse(Envelope, openPayload(parts.hsm, path, new Uint8Array(await c.req.arrayBuffer())));
       } catch {
         throw Errors.accessDenied();
       }
-      const reply = await dispatch(deps, path, body);
-      const sealed = sealPayload(parts.hsm, `${path}#reply`, reply ?? {}) as Uint8Array<ArrayBuffer>;
+      // From here on the caller is a node of this cluster: answer sealed, errors included.
+      let reply: ReplyEnvelope;
+      try {
+        reply = { nonce: envelope.nonce, ok: (await dispatch(deps, path, envelope.body)) ?? {} };
+      } catch (err) {
+        const e = err instanceof KmsError ? err : new KmsError(500, "internal server error");
+        reply = { nonce: envelope.nonce, error: { status: e.status, message: e.message } };
+      }
+      const sealed = sealPayload(parts.hsm, `${path}#reply`, reply) as Uint8Array<ArrayBuffer>;
       return c.body(sealed, 200, { "content-type": "application/octet-stream" });
     } catch (err) {
       const e = err instanceof KmsError ? err : new KmsError(500, "internal server error");

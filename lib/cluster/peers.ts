@@ -5,18 +5,34 @@
  * batched per peer, one request in flight each, and dropped on failure (the
  * core retries); calls (forward, join, status) wait for a sealed answer.
  */
+import { randomBytes } from "node:crypto";
 import type { SoftHsm } from "../hsm/soft.ts";
 import { createTransport, type Transport } from "../client/transport.ts";
 import type { Message } from "./types.ts";
 import { openPayload, sealPayload } from "./wire.ts";
 
-/** A peer answered a call with an error status. */
+/** A peer answered a call with an error: `sealed` when the answer provably came from a node of this cluster. */
 export class PeerError extends Error {
   readonly status: number;
-  constructor(status: number, message: string) {
+  readonly sealed: boolean;
+  constructor(status: number, message: string, sealed: boolean) {
     super(message);
     this.status = status;
+    this.sealed = sealed;
   }
+}
+
+/** A call's sealed envelope: the nonce ties the reply to this very request, so old replies cannot be replayed. */
+export interface CallEnvelope {
+  readonly nonce: string;
+  readonly body: unknown;
+}
+
+/** A sealed reply: the request's nonce and either the result or an error. */
+export interface ReplyEnvelope {
+  readonly nonce: string;
+  readonly ok?: unknown;
+  readonly error?: { readonly status: number; readonly message: string };
 }
 
 /** RPC paths between nodes. */
@@ -66,7 +82,8 @@ export class Peers<C> {
         if (!queue?.length) break;
         const batch = queue.splice(0, MAX_BATCH);
         try {
-          const body = sealPayload(this.#hsm, RPC.raft, { from: this.#self, messages: batch });
+          const envelope: CallEnvelope = { nonce: "", body: { from: this.#self, messages: batch } };
+          const body = sealPayload(this.#hsm, RPC.raft, envelope);
           // A snapshot carries the whole state: give it the long deadline.
           const transport = batch.some((m) => m.type === "snapshot") ? this.#calls : this.#raft;
           await transport.request(`https://${addr}`, "POST", RPC.raft, body, { "content-type": "application/octet-stream" });
@@ -79,10 +96,17 @@ export class Peers<C> {
     }
   }
 
-  /** Calls `path` on the node at `addr` and returns its sealed answer; PeerError on an error status. */
+  /**
+   * Calls `path` on the node at `addr` and returns its result. A sealed error
+   * becomes a PeerError with `sealed`; an unsealed error status (e.g. the 403
+   * of a node with another HSM key) a PeerError without; a reply that is not
+   * sealed for this request throws.
+   */
   async call(addr: string, path: string, body: unknown, timeoutMs?: number): Promise<unknown> {
     const transport = timeoutMs && timeoutMs <= 2_000 ? this.#raft : this.#calls;
-    const reply = await transport.request(`https://${addr}`, "POST", path, sealPayload(this.#hsm, path, body), {
+    const nonce = randomBytes(16).toString("base64");
+    const envelope: CallEnvelope = { nonce, body };
+    const reply = await transport.request(`https://${addr}`, "POST", path, sealPayload(this.#hsm, path, envelope), {
       "content-type": "application/octet-stream",
     });
     if (reply.status !== 200) {
@@ -90,9 +114,12 @@ export class Peers<C> {
       try {
         message = JSON.parse(new TextDecoder().decode(reply.body)).message ?? message;
       } catch { /* not JSON */ }
-      throw new PeerError(reply.status, message);
+      throw new PeerError(reply.status, message, false);
     }
-    return openPayload(this.#hsm, `${path}#reply`, reply.body);
+    const opened = openPayload(this.#hsm, `${path}#reply`, reply.body) as ReplyEnvelope;
+    if (opened?.nonce !== nonce) throw new Error("the reply does not answer this request");
+    if (opened.error) throw new PeerError(opened.error.status, opened.error.message, true);
+    return opened.ok;
   }
 
   /** Closes idle connections. */

@@ -36,7 +36,7 @@ export function addNode(node: KmsNode, host: string, forwarded = false): Promise
     try {
       await peers.call(host, RPC.join, { cluster: membership.cluster, id });
     } catch (err) {
-      if (err instanceof PeerError && err.status === 403) {
+      if (err instanceof PeerError && !err.sealed && err.status === 403) {
         throw new KmsError(400, `cannot add ${host}: it refused to join (it does not have this cluster's HSM key)`);
       }
       if (err instanceof PeerError) throw new KmsError(err.status, `cannot add ${host}: ${err.message}`);

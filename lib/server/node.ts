@@ -186,7 +186,8 @@ export async function forward(peers: Peers<Command>, addr: string, body: unknown
   try {
     await peers.call(addr, RPC.forward, body);
   } catch (err) {
-    if (err instanceof PeerError) throw new KmsError(err.status, err.message);
+    // Only a sealed answer is the leader's word; anything else leaves the outcome unknown.
+    if (err instanceof PeerError && err.sealed) throw new KmsError(err.status, err.message);
     if (err instanceof TransportError && !err.maybeDelivered) throw Errors.unavailable("cluster unavailable: the leader cannot be reached");
     throw new KmsError(504, "the leader did not answer: the write may or may not have been applied");
   }

@@ -38,7 +38,7 @@ function rpc(i: number, path: string, creds: { cert: string; key: string }, seal
     method: "POST",
     path,
     credentials: creds,
-    body: sealPayload(SoftHsm.parse(sealKey), path, body),
+    body: sealPayload(SoftHsm.parse(sealKey), path, { nonce: "test-nonce", body }),
     headers: { "content-type": "application/octet-stream" },
     timeoutMs: 10_000,
   });
@@ -120,8 +120,9 @@ describe("cluster: a node with another HSM key is refused", () => {
   step("positive control: the cluster's node identity with a payload sealed under the cluster's key is answered", async () => {
     const r = await rpc(0, RPC.status, nodeCredentials(cluster.hsmKey), cluster.hsmKey);
     assert.equal(r.status, 200, r.body.toString());
-    const status = openPayload(SoftHsm.parse(cluster.hsmKey), `${RPC.status}#reply`, new Uint8Array(r.body)) as { host: string };
-    assert.equal(status.host, cluster.nodes[0].advertise);
+    const reply = openPayload(SoftHsm.parse(cluster.hsmKey), `${RPC.status}#reply`, new Uint8Array(r.body)) as { nonce: string; ok: { host: string } };
+    assert.equal(reply.nonce, "test-nonce", "the reply answers this very request");
+    assert.equal(reply.ok.host, cluster.nodes[0].advertise);
   });
 
   step("every RPC from the node with another HSM key (its own certificate, its own sealing) is refused with 403, on every member", async () => {
