@@ -43,6 +43,7 @@ export class Driver<C> {
   readonly #listeners = new Set<() => void>();
   #busy = false;
   #stopped = false;
+  #paused = false;
   #running: Promise<void> | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
   #failure: unknown;
@@ -71,12 +72,20 @@ export class Driver<C> {
     if (this.#running !== undefined) await this.#idle();
   }
 
-  /** Replaces the core (a node joining another cluster starts over from `durable`). */
-  async reset(options: NodeOptions, durable: Durable<C>, storage: RaftStorage<C>): Promise<void> {
-    await this.#idle();
-    this.#raft = new RaftNode(options, durable);
-    this.#storage = storage;
+  /** Replaces the core (a node joining another cluster starts over from `durable`, written by `persist`). */
+  async reset(options: NodeOptions, durable: Durable<C>, storage: RaftStorage<C>, persist: () => Promise<void>): Promise<void> {
+    // Hold inputs while the disk is rewritten: no Ready of the old core may interleave.
+    this.#paused = true;
+    try {
+      await this.#idle();
+      await persist();
+      this.#raft = new RaftNode(options, durable);
+      this.#storage = storage;
+    } finally {
+      this.#paused = false;
+    }
     this.#notify();
+    if (this.#inbox.length && !this.#busy) this.#running = this.#loop();
   }
 
   /** Feeds a message from a peer. */
@@ -142,7 +151,7 @@ export class Driver<C> {
   #input(fn: () => void): boolean {
     if (this.#failure || this.#stopped) return false;
     this.#inbox.push(fn);
-    if (!this.#busy) this.#running = this.#loop();
+    if (!this.#busy && !this.#paused) this.#running = this.#loop();
     return true;
   }
 

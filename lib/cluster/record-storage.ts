@@ -46,9 +46,9 @@ export class RecordStorage<C> implements RaftStorage<C> {
     return { hard: fromJson(dec.decode(hard)) as HardState, snapshot: fromJson(dec.decode(snap)) as Snapshot, entries };
   }
 
-  /** Replaces everything on disk by `durable` (a new or a joining node). */
-  async reset(durable: Durable<C>): Promise<void> {
-    const changes: Array<readonly [string, Uint8Array | null]> = [];
+  /** Replaces everything on disk by `durable` (a new or a joining node), with `extra` records in the same transaction. */
+  async reset(durable: Durable<C>, extra: ReadonlyArray<readonly [string, Uint8Array]> = []): Promise<void> {
+    const changes: Array<readonly [string, Uint8Array | null]> = [...extra];
     for (let i = this.#first; i <= this.#last; i++) changes.push([entryKey(i), null]);
     changes.push([HARD, bytes(durable.hard)], [SNAP, bytes(durable.snapshot)]);
     for (const e of durable.entries) changes.push([entryKey(e.index), bytes(e)]);

@@ -50,14 +50,13 @@ export async function loadOrBootstrap(store: Store, records: Map<string, Uint8Ar
   const members: Members = [{ id: 0, addr: node.info.host }];
   const fresh = bootstrapState<Command>(members, encodeSnapshot(node.state));
   const storage = new RecordStorage<Command>(store, fresh);
-  await storage.reset(fresh);
-  await writeMembership(store, membership);
+  await storage.reset(fresh, [membershipRecord(membership)]);
   return { membership, durable: fresh, storage };
 }
 
-/** Records which cluster this node now belongs to. */
-export function writeMembership(store: Store, m: Membership): Promise<void> {
-  return store.write([[NODE, new TextEncoder().encode(JSON.stringify(m))]]);
+/** The record of which cluster this node belongs to. */
+function membershipRecord(m: Membership): readonly [string, Uint8Array] {
+  return [NODE, new TextEncoder().encode(JSON.stringify(m))];
 }
 
 /** Addresses of nodes the core may message: members, and nodes being added (not members yet). */
@@ -109,8 +108,7 @@ export function startReplication(
 export async function resetForJoin(node: KmsNode, membership: Membership): Promise<void> {
   const parts = node.parts();
   const fresh = freshState<Command>();
-  await parts.store.reset(fresh);
-  await writeMembership(parts.dataStore, membership);
-  await parts.driver.reset(coreOptions(membership, node), fresh, parts.store);
+  // The new log and the new membership land in one transaction, with the driver paused.
+  await parts.driver.reset(coreOptions(membership, node), fresh, parts.store, () => parts.store.reset(fresh, [membershipRecord(membership)]));
   node.cluster = { ...parts, membership };
 }
