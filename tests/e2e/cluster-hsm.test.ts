@@ -13,18 +13,17 @@
  * loudly if that derivation changes.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { after, before, describe } from "node:test";
 import { RPC } from "../../lib/cluster/peers.ts";
 import { openPayload, sealPayload } from "../../lib/cluster/wire.ts";
 import { SoftHsm } from "../../lib/hsm/soft.ts";
 import { apiKeyFromSeed, clientCredentials, parseApiKey } from "../../lib/identity/apikey.ts";
-import { type Cluster, startCluster } from "../helpers/cluster.ts";
+import { type Cluster, reportingSteps, startCluster } from "../helpers/cluster.ts";
 import { rawRequest } from "../helpers/e2e.ts";
 import { cleanup } from "../helpers/kms.ts";
 
 const OTHER = SoftHsm.generate();
 let cluster: Cluster;
-let failed = false;
 
 /** The node-to-node client certificate that holders of this HSM key present. */
 function nodeCredentials(hsmKey: string) {
@@ -54,6 +53,7 @@ const CALLS: Array<[string, unknown]> = [
 ];
 
 describe("cluster: a node with another HSM key is refused", () => {
+  const { step, failed } = reportingSteps();
   before(async () => {
     // Nodes 0 and 1 form the cluster; node 2 has another HSM key; node 3 is fresh with the cluster's key.
     cluster = await startCluster({ size: 4, members: 2, hsmKeys: { 2: OTHER } });
@@ -62,20 +62,11 @@ describe("cluster: a node with another HSM key is refused", () => {
     await cluster.waitConverged();
   });
   after(async () => {
-    if (failed && cluster) console.log(cluster.report());
+    if (failed() && cluster) console.log(cluster.report());
     await cluster?.close();
     await cleanup();
   });
 
-  const step = (name: string, fn: () => Promise<void>) =>
-    it(name, { timeout: 120_000 }, async () => {
-      try {
-        await fn();
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-    });
 
   step("`kms add` of the node with another HSM key fails with a clear message, through the leader and through a follower", async () => {
     for (const via of [0, 1]) {

@@ -10,10 +10,10 @@
  * serve.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { after, before, describe } from "node:test";
 import type { KmsClient } from "../../lib/client/client.ts";
 import { Prng } from "../../lib/cluster/prng.ts";
-import { type Cluster, startCluster, until } from "../helpers/cluster.ts";
+import { type Cluster, reportingSteps, startCluster, until } from "../helpers/cluster.ts";
 import { cleanup } from "../helpers/kms.ts";
 
 const ENCLAVE = "m";
@@ -22,7 +22,6 @@ const LOADERS = 4;
 const enc = new TextEncoder();
 
 let cluster: Cluster;
-let failed = false;
 
 interface Failure {
   readonly at: number;
@@ -116,6 +115,7 @@ class ReadLoad {
 }
 
 describe("cluster: adding and removing nodes under a read/crypto load", () => {
+  const { step, failed } = reportingSteps(() => assert.deepEqual(load.failures.slice(0, 10), [], `${load.failures.length} reads failed`));
   let load: ReadLoad;
   const expected: Expected = { mac: new Map(), ciphertexts: new Map() };
 
@@ -136,21 +136,11 @@ describe("cluster: adding and removing nodes under a read/crypto load", () => {
   });
   after(async () => {
     await load?.stop();
-    if (failed && cluster) console.log(cluster.report());
+    if (failed() && cluster) console.log(cluster.report());
     await cluster?.close();
     await cleanup();
   });
 
-  const step = (name: string, fn: () => Promise<void>) =>
-    it(name, { timeout: 120_000 }, async () => {
-      try {
-        await fn();
-        assert.deepEqual(load.failures.slice(0, 10), [], `${load.failures.length} reads failed`);
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-    });
 
   step("add node 3 through the leader: no read fails; node 3 then serves the load too", async () => {
     const leader = await cluster.leader();

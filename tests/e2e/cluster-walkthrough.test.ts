@@ -9,15 +9,14 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { after, before, describe, it } from "node:test";
-import { type Cluster, startCluster } from "../helpers/cluster.ts";
+import { after, before, describe } from "node:test";
+import { type Cluster, reportingSteps, startCluster } from "../helpers/cluster.ts";
 import { cleanup, type RunResult } from "../helpers/kms.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const BINARY = process.env.KMS_BINARY || "dist/kms";
 
 let cluster: Cluster;
-let failed = false;
 
 /** Runs the CLI against node(s) and asserts success; returns stdout (parsed with --json). */
 async function kms(args: string[], nodes: number | number[] = 0): Promise<any> {
@@ -29,26 +28,18 @@ async function kms(args: string[], nodes: number | number[] = 0): Promise<any> {
 type Ls = { nodes_up: Record<string, { host: string; role: string; commit: number; leader_id: number }>; nodes_down: Record<string, string> };
 
 describe("cluster: seed 000 walkthrough with the compiled binary", () => {
+  const { step, failed } = reportingSteps();
   before(async () => {
     assert.ok(existsSync(path.resolve(ROOT, BINARY)), `${BINARY} is missing: build it with ./compile.sh`);
     // Three servers, one HSM key, each its own single-node cluster for now.
     cluster = await startCluster({ size: 3, join: false, binary: BINARY });
   });
   after(async () => {
-    if (failed && cluster) console.log(cluster.report());
+    if (failed() && cluster) console.log(cluster.report());
     await cluster?.close();
     await cleanup();
   });
 
-  const step = (name: string, fn: () => Promise<void>) =>
-    it(name, { timeout: 120_000 }, async () => {
-      try {
-        await fn();
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-    });
 
   step("a fresh server is a single-node cluster; an enclave and a key on it", async () => {
     const ls: Ls = await kms(["ls", "--json"]);

@@ -14,6 +14,7 @@
  * each, so a killed node never leaves a stale pooled connection behind.
  */
 import { createHash } from "node:crypto";
+import { it } from "node:test";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
@@ -635,4 +636,23 @@ export class Cluster {
     await Promise.all(this.nodes.map((n) => n.proxy.close()));
     rmSync(this.root, { recursive: true, force: true });
   }
+}
+
+/**
+ * it() steps of a cluster test that remember whether one failed, so the
+ * file's after() can print the cluster's report; `check` runs after each step.
+ */
+export function reportingSteps(check?: () => void) {
+  let failed = false;
+  const step = (name: string, fn: () => Promise<void>) =>
+    it(name, { timeout: 120_000 }, async () => {
+      try {
+        await fn();
+        check?.();
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    });
+  return { step, failed: () => failed };
 }
