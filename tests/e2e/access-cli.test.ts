@@ -17,6 +17,7 @@ import type { KmsClient } from "../../lib/client/client.ts";
 import { KmsClientError } from "../../lib/client/client.ts";
 import { newApiKey, parseApiKey } from "../../lib/identity/apikey.ts";
 import { DENIED_MESSAGE } from "../helpers/access-model.ts";
+import { expectJson, expectOk } from "../helpers/e2e.ts";
 import { cleanup, type KmsServer, type RunResult, runKms, startServer, tempDir } from "../helpers/kms.ts";
 
 const E = "cli-tenant";
@@ -30,18 +31,8 @@ let work: string;
 function kms(args: string[], apiKey?: string): Promise<RunResult> {
   return runKms(args, { ...env, ...(apiKey ? { MINIO_KMS_API_KEY: apiKey } : {}) });
 }
-function ok(r: RunResult, what: string): string {
-  assert.equal(r.code, 0, `${what}: exit ${r.code}, stderr: ${r.stderr}`);
-  return r.stdout;
-}
-function json(r: RunResult, what: string): any {
-  const out = ok(r, what);
-  try {
-    return JSON.parse(out);
-  } catch {
-    assert.fail(`${what}: --json output is not JSON: ${out}`);
-  }
-}
+const ok = expectOk;
+const json = expectJson;
 function fails(r: RunResult, stderr: RegExp, what: string): void {
   assert.notEqual(r.code, 0, `${what}: expected a failure; stdout: ${r.stdout}`);
   assert.match(r.stderr, stderr, `${what}: stderr`);

@@ -9,7 +9,7 @@ import { readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parseApiKey } from "../../lib/identity/apikey.ts";
-import { assertErrReply, assertServerHealthy, framesOf, kesEncrypt, oneShotClient, postNative, rawRequest } from "../helpers/e2e.ts";
+import { assertErrReply, assertServerHealthy, expectJson, expectOk, framesOf, kesEncrypt, oneShotClient, postNative, rawRequest, redact } from "../helpers/e2e.ts";
 import { cleanup, type KmsServer, type RunResult, runKms, startServer, tempDir } from "../helpers/kms.ts";
 
 const HSM_KEY_TEXT = /^hsm:aes256:[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
@@ -24,26 +24,8 @@ function kms(args: string[], extraEnv: Record<string, string> = {}, input?: stri
   return runKms(args, { ...env, ...extraEnv }, { input });
 }
 
-/** Text with API keys and HSM keys blanked, for assertion messages. */
-function redact(text: string): string {
-  return text.replace(/\bk[12]:[A-Za-z0-9_-]+/g, "k?:<redacted>").replace(/hsm:aes256:[A-Za-z0-9+/=]*/g, "hsm:aes256:<redacted>");
-}
-
-/** Asserts a successful run and returns its stdout. */
-function ok(r: RunResult, what: string): string {
-  assert.equal(r.code, 0, `${what}: exit ${r.code}, stderr: ${r.stderr}`);
-  return r.stdout;
-}
-
-/** Asserts a successful --json run and returns the parsed output. */
-function json(r: RunResult, what: string): any {
-  const out = ok(r, what);
-  try {
-    return JSON.parse(out);
-  } catch {
-    assert.fail(`${what}: --json output does not parse as JSON: ${redact(out)}`);
-  }
-}
+const ok = expectOk;
+const json = expectJson;
 
 /** Asserts a failed run: exit code (exact, or just non-zero) and a stderr message; nothing on stdout. */
 function fails(r: RunResult, code: number | "nonzero", stderr: RegExp, what: string): void {

@@ -377,3 +377,25 @@ export function assertServerHealthy(server: KmsServer): void {
   assert.ok(server.process.exitCode === null && server.process.signalCode === null, `the server exited unexpectedly:\n${out}`);
   assert.doesNotMatch(out, /internal error|internal server error|unhandled|uncaught/i, "the server logged an internal error");
 }
+
+/** Text with API keys and HSM keys blanked out, for assertion messages. */
+export function redact(text: string): string {
+  return text.replace(/\bk[12]:[A-Za-z0-9_-]+/g, "k?:<redacted>").replace(/hsm:aes256:[A-Za-z0-9+/=]*/g, "hsm:aes256:<redacted>");
+}
+
+/** Asserts a successful CLI run and returns its stdout. */
+export function expectOk(r: import("./kms.ts").RunResult, what: string): string {
+  assert.equal(r.code, 0, `${what}: exit ${r.code}, stderr: ${redact(r.stderr)}`);
+  return r.stdout;
+}
+
+/** Asserts a successful --json CLI run and returns the parsed output. */
+// deno-lint-ignore no-explicit-any
+export function expectJson(r: import("./kms.ts").RunResult, what: string): any {
+  const out = expectOk(r, what);
+  try {
+    return JSON.parse(out);
+  } catch {
+    assert.fail(`${what}: --json output does not parse as JSON: ${redact(out)}`);
+  }
+}
