@@ -102,17 +102,24 @@ export interface StateSnapshot {
 
 // ---------------------------------------------------------------- helpers
 
-/** N distinct ports that were free a moment ago (bound together, read, closed). */
+/**
+ * N distinct ports that were free a moment ago (bound together, read, closed),
+ * drawn below Linux's ephemeral range (32768–60999): nodes re-bind their port
+ * after every restart, and a port from that range may meanwhile be the local
+ * end of some outgoing connection.
+ */
 export async function freePorts(n: number): Promise<number[]> {
   const servers: net.Server[] = [];
   try {
-    for (let i = 0; i < n; i++) {
+    for (let tries = 0; servers.length < n; tries++) {
+      if (tries > 1_000) throw new Error(`no ${n} free ports below the ephemeral range`);
+      const port = 20_000 + Math.floor(Math.random() * 12_000);
       const s = net.createServer();
-      servers.push(s);
-      await new Promise<void>((resolve, reject) => {
-        s.once("error", reject);
-        s.listen({ host: "127.0.0.1", port: 0, exclusive: true }, () => resolve());
+      const bound = await new Promise<boolean>((resolve) => {
+        s.once("error", () => resolve(false));
+        s.listen({ host: "127.0.0.1", port, exclusive: true }, () => resolve(true));
       });
+      if (bound) servers.push(s);
     }
     return servers.map((s) => (s.address() as net.AddressInfo).port);
   } finally {
