@@ -16,7 +16,7 @@ const Forward = v.union([
   v.object({ removeNode: HostSchema }),
 ]);
 const Join = v.object({ cluster: v.pipe(v.string(), v.regex(/^[0-9a-f]{32}$/)), id: v.pipe(v.number(), v.integer(), v.minValue(1)) });
-const Envelope = v.object({ nonce: v.pipe(v.string(), v.maxLength(64)), body: v.unknown() });
+const Envelope = v.object({ nonce: v.pipe(v.string(), v.maxLength(64)), cluster: v.optional(v.string()), body: v.unknown() });
 const Edit = v.object({ remove: v.array(v.pipe(v.number(), v.integer(), v.minValue(0))) });
 
 /**
@@ -42,6 +42,10 @@ export function rpcRoutes(deps: AppDeps): Hono<Env> {
       // From here on the caller is a node of this cluster: answer sealed, errors included.
       let reply: ReplyEnvelope;
       try {
+        // A join comes from the cluster the node is about to enter; every other call must be from its own.
+        if (path !== RPC.join && envelope.cluster !== undefined && envelope.cluster !== parts.membership.cluster) {
+          throw new KmsError(409, "this node belongs to another cluster");
+        }
         reply = { nonce: envelope.nonce, ok: (await dispatch(deps, path, envelope.body)) ?? {} };
       } catch (err) {
         const e = err instanceof KmsError ? err : new KmsError(500, "internal server error");

@@ -22,9 +22,14 @@ export class PeerError extends Error {
   }
 }
 
-/** A call's sealed envelope: the nonce ties the reply to this very request, so old replies cannot be replayed. */
+/**
+ * A call's sealed envelope: the nonce ties the reply to this very request, so
+ * old replies cannot be replayed; `cluster` keeps two clusters that share an
+ * HSM key from acting on each other's calls.
+ */
 export interface CallEnvelope {
   readonly nonce: string;
+  readonly cluster: string;
   readonly body: unknown;
 }
 
@@ -55,6 +60,8 @@ export class Peers<C> {
   readonly #queues = new Map<string, Message<C>[]>();
   #self = "";
   readonly #sending = new Set<string>();
+  /** The cluster this node belongs to now (it changes when the node joins another). */
+  cluster = "";
 
   constructor(hsm: SoftHsm, credentials: { key: string; cert: string }) {
     this.#hsm = hsm;
@@ -82,7 +89,7 @@ export class Peers<C> {
         if (!queue?.length) break;
         const batch = queue.splice(0, MAX_BATCH);
         try {
-          const envelope: CallEnvelope = { nonce: "", body: { from: this.#self, messages: batch } };
+          const envelope: CallEnvelope = { nonce: "", cluster: this.cluster, body: { from: this.#self, messages: batch } };
           const body = sealPayload(this.#hsm, RPC.raft, envelope);
           // A snapshot carries the whole state: give it the long deadline.
           const transport = batch.some((m) => m.type === "snapshot") ? this.#calls : this.#raft;
@@ -105,7 +112,7 @@ export class Peers<C> {
   async call(addr: string, path: string, body: unknown, timeoutMs?: number): Promise<unknown> {
     const transport = timeoutMs && timeoutMs <= 2_000 ? this.#raft : this.#calls;
     const nonce = randomBytes(16).toString("base64");
-    const envelope: CallEnvelope = { nonce, body };
+    const envelope: CallEnvelope = { nonce, cluster: this.cluster, body };
     const reply = await transport.request(`https://${addr}`, "POST", path, sealPayload(this.#hsm, path, envelope), {
       "content-type": "application/octet-stream",
     });

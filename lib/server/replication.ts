@@ -99,6 +99,7 @@ export function startReplication(
     send,
     onFatal,
   );
+  peers.cluster = loaded.membership.cluster;
   node.cluster = { driver, peers, book, membership: loaded.membership, store: loaded.storage, dataStore, hsm };
   driver.start(node.info.tickMs);
   return book;
@@ -110,5 +111,6 @@ export async function resetForJoin(node: KmsNode, membership: Membership): Promi
   const fresh = freshState<Command>();
   // The new log and the new membership land in one transaction, with the driver paused.
   await parts.driver.reset(coreOptions(membership, node), fresh, parts.store, () => parts.store.reset(fresh, [membershipRecord(membership)]));
+  parts.peers.cluster = membership.cluster;
   node.cluster = { ...parts, membership };
 }
