@@ -5,6 +5,7 @@ import { TransportError } from "../client/transport.ts";
 import { NONE, type Entry, type Snapshot } from "../cluster/types.ts";
 import { install, prepare } from "../state/apply.ts";
 import { type Command, CommandSchema } from "../state/commands.ts";
+import { decodeBase64, encodeBase64 } from "../state/base64.ts";
 import { Errors, KmsError } from "../state/errors.ts";
 import { counterRecords, recordOf, recordsOfState, stateOf } from "../state/records.ts";
 import type { State } from "../state/state.ts";
@@ -195,12 +196,12 @@ export async function forward(peers: Peers<Command>, addr: string, body: unknown
 
 /** Snapshot bytes: every state record, base64, as JSON. */
 export function encodeSnapshot(state: State): Uint8Array {
-  const records = recordsOfState(state).map(([k, value]) => [k, Buffer.from(value!).toString("base64")]);
+  const records = recordsOfState(state).map(([k, value]) => [k, encodeBase64(value!)]);
   return new TextEncoder().encode(JSON.stringify(records));
 }
 
 function decodeSnapshot(data: Uint8Array): Map<string, Uint8Array> {
   if (data.length === 0) return new Map();
   const rows = v.parse(v.array(v.tuple([v.string(), v.string()])), JSON.parse(new TextDecoder().decode(data)));
-  return new Map(rows.map(([k, b]) => [k, new Uint8Array(Buffer.from(b, "base64"))]));
+  return new Map(rows.map(([k, b]) => [k, decodeBase64(b)]));
 }

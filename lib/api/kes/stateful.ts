@@ -63,8 +63,7 @@ export function statefulKes(node: KmsNode, enclave: string): KesBackend {
     import: (name, key, type, by) => create(name, type, key, by),
 
     async describe(name) {
-      const ring = node.state.keyRing(enclave, name);
-      const kv = ring.versions[ring.versions.length - 1];
+      const kv = latest(name);
       return { name, algorithm: kv.type, createdAt: kv.createdAt, createdBy: kv.createdBy };
     },
 
