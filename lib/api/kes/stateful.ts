@@ -98,7 +98,7 @@ export function statefulKes(node: KmsNode, enclave: string): KesBackend {
     },
 
     storeStatus: () => ({ latencyMs: 0, unreachable: false }),
-    ready: () => true,
+    ready: () => node.readyForReads(),
 
     self(identity) {
       const who = caller(identity);
