@@ -42,7 +42,7 @@ const TICK_MS = 100;
 const ELECTION_TICKS = 10;
 /** A stopping node lets writes in flight finish for this long (past their 2 s deadline), then answers "outcome unknown". */
 const DRAIN_MS = 2_500;
-/** Then connections get this long to take their last answers before the data directory is released anyway. */
+/** Then connections get this long to take their last answers before the process goes anyway. */
 const CLOSE_MS = 1_000;
 
 /** The API key all nodes of a cluster derive from the HSM key and present to each other. */
@@ -101,13 +101,14 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       adminIdentity,
       close: async () => {
         // Refuse new writes, let those in flight finish (bounded), then stop
-        // replicating once the Ready in hand is done: the store is then idle.
+        // replicating once the Ready in hand is done: nothing writes to the
+        // store any more, so the data directory is released at once.
         await node.drain(DRAIN_MS);
-        peers.close();
-        // Answers already computed still go out; a client that will not take
-        // its answer does not hold the data directory (the process exits).
-        await Promise.race([bound.close(), new Promise((r) => setTimeout(r, CLOSE_MS).unref?.())]);
         await store.close();
+        peers.close();
+        // Answers already computed still go out (reads are served from memory
+        // until then); a client that will not take its answer holds nothing.
+        await Promise.race([bound.close(), new Promise((r) => setTimeout(r, CLOSE_MS).unref?.())]);
       },
     };
   } catch (err) {
