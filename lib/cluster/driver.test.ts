@@ -76,8 +76,14 @@ async function pair(): Promise<Pair> {
   return { drivers, storages, apps, fatal, cut, leader: drivers[0], follower: drivers[1] };
 }
 
-async function stopAll(p: Pair): Promise<void> {
-  for (const d of p.drivers) await d.stop();
+/** Runs `fn` on a fresh pair and stops both nodes whatever happens. */
+async function withPair(fn: (p: Pair) => Promise<void>): Promise<void> {
+  const p = await pair();
+  try {
+    await fn(p);
+  } finally {
+    for (const d of p.drivers) await d.stop();
+  }
 }
 
 /** Proposes on the leader once its acks are cut, and waits until the follower holds the entry (wrapped: an async function would await the outcome). */
@@ -93,17 +99,13 @@ async function inFlight(p: Pair, cmd: Cmd): Promise<{ outcome: Promise<Outcome> 
 }
 
 test("a write acknowledged by every node resolves ok", { timeout: 60_000 }, async () => {
-  const p = await pair();
-  try {
+  await withPair(async (p) => {
     assert.deepEqual(await p.leader.propose("a"), { ok: true, index: 2, error: undefined });
-  } finally {
-    await stopAll(p);
-  }
+  });
 });
 
 test("stopping with a write in flight answers 'unknown', not a definite failure: the entry sits on the follower and may commit", { timeout: 60_000 }, async () => {
-  const p = await pair();
-  try {
+  await withPair(async (p) => {
     const { outcome } = await inFlight(p, "w");
     await p.leader.stop();
     const o = await outcome;
@@ -112,14 +114,11 @@ test("stopping with a write in flight answers 'unknown', not a definite failure:
     // Proposals after the stop never reach the log: those failures are definite.
     const late = await p.leader.propose("late");
     assert.deepEqual(late.ok === false && [late.error, late.reason], ["unavailable", "the node has stopped"]);
-  } finally {
-    await stopAll(p);
-  }
+  });
 });
 
 test("a graceful stop refuses new writes at once and lets the one in flight finish", { timeout: 60_000 }, async () => {
-  const p = await pair();
-  try {
+  await withPair(async (p) => {
     const { outcome } = await inFlight(p, "w");
     const draining = p.leader.drain(5_000);
     const refused = await p.leader.propose("new");
@@ -130,14 +129,11 @@ test("a graceful stop refuses new writes at once and lets the one in flight fini
     assert.equal(await draining, true);
     await p.leader.stop();
     assert.deepEqual(p.apps[0].applied, ["w"]);
-  } finally {
-    await stopAll(p);
-  }
+  });
 });
 
 test("a graceful stop whose write cannot finish in time answers it 'unknown' after the bound", { timeout: 60_000 }, async () => {
-  const p = await pair();
-  try {
+  await withPair(async (p) => {
     const { outcome } = await inFlight(p, "w");
     const t0 = performance.now();
     assert.equal(await p.leader.drain(50), false);
@@ -145,14 +141,11 @@ test("a graceful stop whose write cannot finish in time answers it 'unknown' aft
     await p.leader.stop();
     const o = await outcome;
     assert.equal(!o.ok && o.error, "unknown");
-  } finally {
-    await stopAll(p);
-  }
+  });
 });
 
 test("a failing disk stops the node: the write in flight is 'unknown', onFatal hears of it, nothing more runs", { timeout: 60_000 }, async () => {
-  const p = await pair();
-  try {
+  await withPair(async (p) => {
     const { outcome } = await inFlight(p, "w");
     const disk = new Error("disk on fire");
     p.storages[0].failWith = disk;
@@ -164,7 +157,5 @@ test("a failing disk stops the node: the write in flight is 'unknown', onFatal h
     assert.equal(p.leader.stopped, true);
     const late = await p.leader.propose("late");
     assert.equal(!late.ok && late.error, "unavailable");
-  } finally {
-    await stopAll(p);
-  }
+  });
 });
