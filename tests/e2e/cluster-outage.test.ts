@@ -81,6 +81,8 @@ interface RunReport {
   outages: { fault: Fault; calls: number; ok: number; ms: number }[];
   /** Slowest crypto call on a live node (ms). */
   slowest: number;
+  /** Reads on survivors of keys whose write left with the leader: answered settled / refused naming the cause. */
+  probes: { settled: number; refused: number };
   termToExitMs: number;
   writes: Record<string, number>;
 }
@@ -168,7 +170,7 @@ async function run(size: number, seed: number): Promise<void> {
       }
     };
 
-    const report: RunReport = { size, seed, outages: [], slowest: 0, termToExitMs: -1, writes: {} };
+    const report: RunReport = { size, seed, outages: [], slowest: 0, probes: { settled: 0, refused: 0 }, termToExitMs: -1, writes: {} };
     const problems: string[] = [];
 
     const outage = async (fault: Fault) => {
@@ -231,6 +233,8 @@ async function run(size: number, seed: number): Promise<void> {
               const ms = performance.now() - s;
               const settled = o.type === "ok" || (o.type === "err" && o.status === 404);
               const known = o.type === "err" && o.status === 503 && /cannot be settled while/.test(o.message);
+              if (settled) report.probes.settled++;
+              if (known) report.probes.refused++;
               if (!(settled || known) || ms > 1_500) problems.push(`${fault}: read of ${key} (written when the leader went) on survivor ${i}: ${JSON.stringify(o)} in ${ms.toFixed(0)} ms`);
             }
           }
@@ -315,7 +319,8 @@ async function run(size: number, seed: number): Promise<void> {
     reports.push(report);
     console.log(`  ${calls.length} crypto calls and untouched reads, ${writes.length} writes ${JSON.stringify(report.writes)}; ` +
       `outages: ${report.outages.map((o) => `${o.fault} ${o.ms} ms: ${o.ok}/${o.calls} crypto calls ok on survivors`).join("; ")}; ` +
-      `SIGTERM → exit ${report.termToExitMs.toFixed(0)} ms; slowest crypto call on a live node ${report.slowest.toFixed(0)} ms`);
+      `SIGTERM → exit ${report.termToExitMs.toFixed(0)} ms; slowest crypto call on a live node ${report.slowest.toFixed(0)} ms; ` +
+      `reads of writes lost with the leader: ${report.probes.settled} settled, ${report.probes.refused} refused at once naming the cause`);
     if (problems.length) throw new Error(`${problems.join("\n\n")}\nreplay: ${replay}`);
     ok = true;
   } finally {
