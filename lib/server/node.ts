@@ -48,6 +48,11 @@ function outcomeUnknown(why: string): KmsError {
   return new KmsError(504, `outcome unknown: ${why}; the write may or may not have been applied`);
 }
 
+/** The error for a proposal that did not commit: 503 when that is definite, 504 when this node cannot know. */
+export function failedOutcome(o: Extract<Outcome, { ok: false }>, prefix = "cluster unavailable"): KmsError {
+  return o.error === "unknown" ? outcomeUnknown(o.reason) : Errors.unavailable(`${prefix}: ${o.reason}`);
+}
+
 /**
  * A running node: the in-memory state that serves every read, and the one
  * path by which writes reach it — replicated to every node and applied in
@@ -101,8 +106,7 @@ export class KmsNode implements Application<Command> {
   }
 
   #outcome(o: Outcome): void {
-    if (!o.ok && o.error === "unknown") throw outcomeUnknown(o.reason);
-    if (!o.ok) throw Errors.unavailable(`cluster unavailable: ${o.reason}`);
+    if (!o.ok) throw failedOutcome(o);
     if (o.error) throw o.error;
   }
 
