@@ -239,7 +239,7 @@ export class RaftNode<C> {
     let ids: readonly number[];
     if (c.role === "leader") ids = unreachableVoters(c);
     else if (c.leader === NONE) return "there is no leader";
-    else if (c.now - c.leaderHeardAt > 3 * c.o.heartbeatTicks) return `the leader (node ${c.leader}) is not answering`;
+    else if (c.now - c.leaderHeardAt > Math.max(3 * c.o.heartbeatTicks, c.o.electionTicks / 2)) return `the leader (node ${c.leader}) is not answering`;
     else ids = c.leaderUnreachable;
     if (ids.length === 0) return null;
     return `node ${ids.join(", node ")} ${ids.length === 1 ? "is" : "are"} unreachable`;
