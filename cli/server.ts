@@ -17,9 +17,16 @@ async function serve(dir: string, hsmKey: string, args: Args, showKey: (s: Runni
   const tlsKey = args.values["tls-key"] as string | undefined;
   if (!tlsCert !== !tlsKey) throw new CliError("--tls-cert and --tls-key go together", 2);
   // Listen for signals before starting: a supervisor may signal as soon as it sees the banner.
+  // The first one stops gracefully (writes in flight finish, for a bounded time); a second one at once.
+  let signals = 0;
   const stopped = new Promise<void>((resolve) => {
-    process.once("SIGINT", () => resolve());
-    process.once("SIGTERM", () => resolve());
+    const onSignal = () => {
+      if (++signals === 1) return resolve();
+      console.error("kms: stopping at once: writes in flight are left to the cluster");
+      process.exit(1);
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
   });
   let server: RunningServer;
   try {

@@ -7,7 +7,7 @@
  */
 import { type ConfigSource, configAt } from "./config.ts";
 import { RaftLog } from "./log.ts";
-import { deadBy, merge, prune } from "./markers.ts";
+import { type CommitPoint, deadBy, merge, prune } from "./markers.ts";
 import { hasMember } from "./membership.ts";
 import type { Options } from "./options.ts";
 import type { Progress } from "./progress.ts";
@@ -52,6 +52,10 @@ export interface Core<C> {
   now: number;
   /** Tick at which a leader was last heard from (-1: never). */
   leaderHeardAt: number;
+  /** Leader: the tick it took office (peers get activeTicks from then to answer). */
+  leaderSince: number;
+  /** Follower: the members its leader last said it cannot reach. */
+  leaderUnreachable: readonly number[];
   electionElapsed: number;
   electionTimeout: number;
   heartbeatElapsed: number;
@@ -86,7 +90,7 @@ export function newCore<C>(o: Options, d: Durable<C>): Core<C> {
   const applied = Math.min(Math.max(o.applied ?? d.snapshot.index, d.snapshot.index), commit);
   const c: Core<C> = {
     o, log, snapshot: d.snapshot, role: "follower", term: h.term, vote: h.vote, leader: NONE, commit, applied,
-    markers: h.markers, edit: h.edit, now: 0, leaderHeardAt: -1, electionElapsed: 0, electionTimeout: o.electionTicks, heartbeatElapsed: 0,
+    markers: h.markers, edit: h.edit, now: 0, leaderHeardAt: -1, leaderSince: 0, leaderUnreachable: [], electionElapsed: 0, electionTimeout: o.electionTicks, heartbeatElapsed: 0,
     votes: new Map(), progress: new Map(), own: new Map(), learner: null, leaving: new Map(), noopIndex: 0,
     needBroadcast: false, nextProposalId: 1, msgs: [], resolved: [], persistSnapshot: null, restore: null,
     persistedHard: h, dropped: 0,
@@ -198,7 +202,7 @@ export function canCampaign(c: Core<unknown>): boolean {
  */
 export function adoptMarkers(c: Core<unknown>, incoming: readonly Marker[]): number {
   if (incoming.length === 0) return Infinity;
-  c.markers = merge(c.markers, incoming, c.commit, c.o.maxMarkers);
+  c.markers = merge(c.markers, incoming, commitPoint(c), c.o.maxMarkers);
   let dead = Infinity;
   // The creator's entries from m.index on are all of m.term, so the first one tells.
   for (const m of incoming) if (m.index > c.commit && c.log.term(m.index) === m.term) dead = Math.min(dead, m.index);
@@ -211,7 +215,12 @@ export function advanceCommit(c: Core<unknown>, index: number): void {
   if (index <= c.commit) return;
   if (index > c.log.lastIndex) throw new Error(`cluster: commit ${index} beyond the log (${c.log.lastIndex})`);
   c.commit = index;
-  c.markers = prune(c.markers, index);
+  c.markers = prune(c.markers, commitPoint(c));
+}
+
+/** The commit index and the term of the entry there. */
+export function commitPoint(c: Core<unknown>): CommitPoint {
+  return { index: c.commit, term: c.log.term(c.commit) ?? 0 };
 }
 
 /** The dead marker for an entry, if any (re-exported for the role steps). */

@@ -25,10 +25,21 @@ const COMPACT_EVERY = 1_000;
 /** Sends messages to peers; best effort (the core retries). */
 export type Send<C> = (messages: readonly Message<C>[]) => void;
 
-/** The outcome of a proposal: committed and applied (maybe with an application error), or refused/failed. */
+/**
+ * The outcome of a proposal: committed and applied (maybe with an application
+ * error); refused or failed, definitely (it never applies anywhere); or, with
+ * error "unknown", not known (the node stopped or failed while the entry was
+ * in flight: other nodes may still commit it).
+ */
 export type Outcome =
   | { readonly ok: true; readonly index: number; readonly error?: Error }
   | { readonly ok: false; readonly error: string; readonly reason: string; readonly leader: number };
+
+/** An input waiting for the core; `cancel` answers it if the node stops before it runs. */
+interface Input {
+  readonly run: () => void;
+  readonly cancel?: () => void;
+}
 
 /** Runs one RaftNode. */
 export class Driver<C> {
@@ -36,12 +47,13 @@ export class Driver<C> {
   #storage: RaftStorage<C>;
   readonly #app: Application<C>;
   readonly #send: Send<C>;
-  readonly #inbox: Array<() => void> = [];
+  readonly #inbox: Input[] = [];
   readonly #waiting = new Map<number, (o: Outcome) => void>();
   /** Application errors by log index, kept until their proposer asks. */
   readonly #errors = new Map<number, Error>();
   readonly #listeners = new Set<() => void>();
   #busy = false;
+  #draining = false;
   #stopped = false;
   #paused = false;
   #running: Promise<void> | undefined;
@@ -59,17 +71,50 @@ export class Driver<C> {
 
   /** Starts ticking every `tickMs`. */
   start(tickMs: number): void {
-    this.#timer = setInterval(() => this.#input(() => this.#raft.tick()), tickMs);
-    this.#input(() => this.#raft.campaign()); // a single-node cluster need not wait a timeout
+    this.#timer = setInterval(() => this.#input({ run: () => this.#raft.tick() }), tickMs);
+    this.#input({ run: () => this.#raft.campaign() }); // a single-node cluster need not wait a timeout
   }
 
-  /** Stops: no more ticks or inputs, waiting proposals fail; resolves once the Ready in hand is done. */
+  /**
+   * The first half of a graceful stop: refuses new proposals from now on
+   * (definitely: nothing is appended) while the node keeps replicating, and
+   * waits up to `ms` for the proposals in flight to be answered (committed,
+   * or failed definitely at their deadline). True if none is left.
+   */
+  async drain(ms: number): Promise<boolean> {
+    this.#draining = true;
+    const deadline = Date.now() + ms;
+    while (this.#waiting.size > 0 && !this.#stopped && !this.#failure) {
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      await this.changed(Math.min(left, 100));
+    }
+    return this.#waiting.size === 0;
+  }
+
+  /** True once a stop has begun (new proposals are refused). */
+  get stopping(): boolean {
+    return this.#draining || this.#stopped;
+  }
+
+  /** True once the node has stopped (or failed): nothing changes any more. */
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
+  /**
+   * Stops: no more ticks or inputs; resolves once the Ready in hand is done.
+   * Inputs still queued are cancelled (their proposals were never appended:
+   * a definite failure). Proposals in flight are answered "unknown": their
+   * entries may be durable on other nodes and commit without this one.
+   */
   async stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#timer);
-    for (const [, resolve] of this.#waiting) resolve({ ok: false, error: "unavailable", reason: "the node is stopping", leader: -1 });
-    this.#waiting.clear();
     if (this.#running !== undefined) await this.#idle();
+    this.#cancelInbox();
+    this.#answerUnknown("the node stopped");
+    this.#notify(); // waiting reads give up
   }
 
   /** Replaces the core (a node joining another cluster starts over from `durable`, written by `persist`). */
@@ -90,7 +135,7 @@ export class Driver<C> {
 
   /** Feeds a message from a peer. */
   step(m: Message<C>): void {
-    this.#input(() => this.#raft.step(m));
+    this.#input({ run: () => this.#raft.step(m) });
   }
 
   /** Proposes a command; resolves when it is applied everywhere, or has definitely failed. */
@@ -130,6 +175,29 @@ export class Driver<C> {
     return this.#raft.readable();
   }
 
+  /** Highest index known committed. */
+  commitIndex(): number {
+    return this.#raft.commit;
+  }
+
+  /** Why the uncommitted entries this node holds cannot be settled now, or null (see RaftNode.unsettled). */
+  unsettled(): string | null {
+    return this.#raft.unsettled();
+  }
+
+  /** Resolves after the next handled Ready, or after `ms` at the latest. */
+  changed(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      const off = this.onChange(done);
+      function done() {
+        clearTimeout(timer);
+        off();
+        resolve();
+      }
+    });
+  }
+
   /** Calls `listener` after every handled Ready (pending entries may have changed). */
   onChange(listener: () => void): () => void {
     this.#listeners.add(listener);
@@ -138,19 +206,24 @@ export class Driver<C> {
 
   #proposal(run: () => ProposeResult): Promise<Outcome> {
     return new Promise((resolve) => {
-      const queued = this.#input(() => {
-        const r = run();
-        if (!r.ok) resolve(r);
-        else this.#waiting.set(r.id, resolve);
+      const stopping: Outcome = { ok: false, error: "unavailable", reason: "the node is stopping", leader: -1 };
+      const queued = this.#input({
+        run: () => {
+          if (this.#draining) return resolve(stopping); // never appended
+          const r = run();
+          if (!r.ok) resolve(r);
+          else this.#waiting.set(r.id, resolve);
+        },
+        cancel: () => resolve(stopping),
       });
       if (!queued) resolve({ ok: false, error: "unavailable", reason: "the node has stopped", leader: -1 });
     });
   }
 
-  /** Queues an input; false (and nothing queued) once the node has stopped on a failure. */
-  #input(fn: () => void): boolean {
+  /** Queues an input; false (and nothing queued) once the node has stopped. */
+  #input(input: Input): boolean {
     if (this.#failure || this.#stopped) return false;
-    this.#inbox.push(fn);
+    this.#inbox.push(input);
     if (!this.#busy && !this.#paused) this.#running = this.#loop();
     return true;
   }
@@ -158,22 +231,38 @@ export class Driver<C> {
   /** Runs `fn` as an input and resolves with its result; rejects once the node has stopped. */
   #call<T>(fn: () => T): Promise<T> {
     return new Promise((resolve, reject) => {
-      const queued = this.#input(() => {
-        try {
-          resolve(fn());
-        } catch (err) {
-          reject(err);
-        }
+      const queued = this.#input({
+        run: () => {
+          try {
+            resolve(fn());
+          } catch (err) {
+            reject(err);
+          }
+        },
+        cancel: () => reject(new Error("the node has stopped")),
       });
       if (!queued) reject(new Error("the node has stopped"));
     });
+  }
+
+  /** Answers queued inputs that will never run. */
+  #cancelInbox(): void {
+    for (const input of this.#inbox.splice(0)) input.cancel?.();
+  }
+
+  /** Answers every proposal in flight "unknown": its entry may commit elsewhere. */
+  #answerUnknown(reason: string): void {
+    for (const [, resolve] of this.#waiting) resolve({ ok: false, error: "unknown", reason, leader: -1 });
+    this.#waiting.clear();
   }
 
   async #loop(): Promise<void> {
     this.#busy = true;
     try {
       for (;;) {
-        while (this.#inbox.length) this.#inbox.shift()!();
+        // After a stop nothing more runs: what the core holds in memory only is lost, as in a crash.
+        if (this.#stopped) break;
+        while (this.#inbox.length) this.#inbox.shift()!.run();
         if (!this.#raft.hasReady()) break;
         const rd = this.#raft.ready();
         await this.#storage.write(rd.persist); // durable before anything depending on it leaves
@@ -196,8 +285,13 @@ export class Driver<C> {
       }
     } catch (err) {
       // A disk or apply failure leaves memory and disk in doubt: stop this node.
+      // Writes in flight may still commit on the others: their outcome is unknown.
       this.#failure = err;
-      void this.stop();
+      this.#stopped = true;
+      clearInterval(this.#timer);
+      this.#cancelInbox();
+      this.#answerUnknown("the node failed");
+      this.#notify();
       this.#onFatal(err);
     } finally {
       this.#busy = false;

@@ -4,6 +4,7 @@
  * the commit index, and answer.
  */
 import { adoptMarkers, advanceCommit, becomeFollower, type Core, isDead, send } from "./core.ts";
+import { prune } from "./markers.ts";
 import type { AppendMsg, Marker, SnapshotMsg } from "./types.ts";
 
 /** A node that has never held any membership: it waits for a snapshot and takes nothing else. */
@@ -29,6 +30,7 @@ export function handleAppend<C>(c: Core<C>, m: AppendMsg<C>): void {
   if (m.term < c.term) return reply(c, m.from, false, m.prevIndex); // the stale leader learns our term
   if (isFresh(c)) return;
   follow(c, m.term, m.from);
+  c.leaderUnreachable = Array.isArray(m.unreachable) ? m.unreachable : []; // absent from older peers
   adoptMarkers(c, m.markers);
   if (m.prevIndex < c.commit) return reply(c, m.from, true, c.commit); // our committed prefix matches any leader's
   if (c.log.term(m.prevIndex) !== m.prevTerm) {
@@ -72,7 +74,7 @@ export function handleSnapshot(c: Core<unknown>, m: SnapshotMsg): void {
   c.persistSnapshot = s;
   c.restore = s;
   c.commit = s.index;
-  c.markers = c.markers.filter((x) => x.index > s.index);
+  c.markers = prune(c.markers, { index: s.index, term: s.term });
   if (c.edit && c.edit.index <= s.index) c.edit = null;
   reply(c, m.from, true, s.index);
 }

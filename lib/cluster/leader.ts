@@ -6,7 +6,7 @@
  */
 import { changePending, commitVoters } from "./config.ts";
 import {
-  advanceCommit, becomeFollower, configSource, type Core, fail, latest, send,
+  advanceCommit, becomeFollower, commitPoint, configSource, type Core, fail, latest, send,
 } from "./core.ts";
 import { campaign } from "./election.ts";
 import { merge } from "./markers.ts";
@@ -23,6 +23,20 @@ export function voters(c: Core<unknown>): number[] {
 /** True if the leader heard from `pr` recently enough to count it as reachable. */
 export function isActive(c: Core<unknown>, pr: Progress): boolean {
   return c.now - pr.lastHeard <= c.o.activeTicks;
+}
+
+/**
+ * Voters this leader cannot reach: silent for activeTicks, counted from when
+ * it took office at the earliest (a peer that has not voted gets that long to answer).
+ */
+export function unreachableVoters(c: Core<unknown>): number[] {
+  const out: number[] = [];
+  for (const id of voters(c)) {
+    if (id === c.o.id) continue;
+    const pr = c.progress.get(id);
+    if (!pr || c.now - Math.max(pr.lastHeard, c.leaderSince) > c.o.activeTicks) out.push(id);
+  }
+  return out;
 }
 
 /** Why this node cannot accept a write right now, or null if it can. */
@@ -43,6 +57,7 @@ export function whyNotWritable(c: Core<unknown>): string | null {
 export function becomeLeader(c: Core<unknown>): void {
   c.role = "leader";
   c.leader = c.o.id;
+  c.leaderSince = c.now;
   c.heartbeatElapsed = 0;
   c.progress = new Map();
   c.noopIndex = c.log.lastIndex + 1;
@@ -122,14 +137,17 @@ function sendFrom(c: Core<unknown>, id: number, pr: Progress): void {
   const prevTerm = c.log.term(prevIndex);
   if (prevTerm === undefined) return sendSnapshot(c, id, pr);
   const entries = c.log.slice(pr.next, pr.next + c.o.maxEntriesPerMsg);
-  send(c, id, { type: "append", prevIndex, prevTerm, entries, commit: c.commit, markers: c.markers });
+  send(c, id, { type: "append", prevIndex, prevTerm, entries, commit: c.commit, markers: c.markers, unreachable: unreachableVoters(c) });
   pr.commitSent = c.commit;
   if (entries.length > 0 || pr.state === "probe") pr.sent(prevIndex + entries.length);
 }
 
 /** An empty append at the known match point: carries the commit index, always accepted. */
 function sendCommit(c: Core<unknown>, id: number, pr: Progress): void {
-  send(c, id, { type: "append", prevIndex: pr.match, prevTerm: c.log.term(pr.match) ?? 0, entries: [], commit: c.commit, markers: c.markers });
+  send(c, id, {
+    type: "append", prevIndex: pr.match, prevTerm: c.log.term(pr.match) ?? 0, entries: [], commit: c.commit, markers: c.markers,
+    unreachable: unreachableVoters(c),
+  });
   pr.commitSent = c.commit;
 }
 
@@ -207,6 +225,7 @@ export function handleAppendResp(c: Core<unknown>, m: AppendRespMsg): void {
   if (!pr) return;
   pr.lastHeard = c.now;
   if (!m.success) {
+    if (settleLacked(c, m)) return;
     if (pr.reject(m.index, m.hint)) sendFrom(c, m.from, pr);
     return;
   }
@@ -216,11 +235,36 @@ export function handleAppendResp(c: Core<unknown>, m: AppendRespMsg): void {
   }
   const a = m.aborted;
   if (a && a.index > c.commit && c.log.term(a.index) === a.term) {
-    c.markers = merge(c.markers, [a], c.commit, c.o.maxMarkers);
+    c.markers = merge(c.markers, [a], commitPoint(c), c.o.maxMarkers);
     return campaign(c, "the log held aborted entries", a.index);
   }
   admitLearner(c);
   feed(c, m.from, pr);
+}
+
+/**
+ * A voter of this term says its log lacks our uncommitted entries from
+ * `from` on (its log ends there, or differs at the rejected index), and the
+ * first of them is of an earlier term t: then none of them can ever commit.
+ * Their leader needed this voter's acknowledgement, which the voter never
+ * gave, or gave for entries a later leader has since replaced (impossible had
+ * they committed); the voter, now in a later term, refuses that leader for
+ * good; and a later leader needs our acknowledgement, which the marker
+ * (t, from) withholds forever (entries after it sit on top of it and die
+ * with it). So they are dropped, definitely: a marker, and a new election
+ * without them. Survivors of a dead leader settle its last writes this way
+ * whenever one of them never received them. Returns true if it did.
+ */
+function settleLacked(c: Core<unknown>, m: AppendRespMsg): boolean {
+  if (!voters(c).includes(m.from)) return false;
+  const from = Math.max(Math.min(m.hint + 1, m.index), c.commit + 1);
+  const t = c.log.term(from);
+  if (t === undefined || t >= c.term) return false;
+  const markers = merge(c.markers, [{ term: t, index: from }], commitPoint(c), c.o.maxMarkers);
+  if (!markers.some((x) => x.term === t && x.index <= from)) return false; // no room to promise it: leave it pending
+  c.markers = markers;
+  campaign(c, `node ${m.from} lacks entries from ${from} (term ${t}) on, which can therefore never commit`, from);
+  return true;
 }
 
 /** A leader's tick: heartbeats, proposal and join deadlines, removed peers' grace. */

@@ -192,7 +192,7 @@ test("a restarted node keeps its log and term, and is readable at once (reads wa
 test("a fresh node ignores appends until a snapshot arrives, and is not readable until its add commits", () => {
   const fresh = new RaftNode<Cmd>({ id: 9, cluster: "c1", random: () => 0 }, freshState());
   assert.equal(fresh.readable(), false);
-  fresh.step({ type: "append", cluster: "c1", from: 1, to: 9, term: 3, prevIndex: 0, prevTerm: 0, entries: [], commit: 0, markers: [] });
+  fresh.step({ type: "append", cluster: "c1", from: 1, to: 9, term: 3, prevIndex: 0, prevTerm: 0, entries: [], commit: 0, markers: [], unreachable: [] });
   assert.equal(fresh.hasReady(), false);
   fresh.step({
     type: "snapshot", cluster: "c1", from: 1, to: 9, term: 3,

@@ -8,7 +8,9 @@
 import { abdicate, becomeFollower, canCampaign, type Core, hardChanged, hardState, latest, membersAt, newCore, resetElection } from "./core.ts";
 import { campaign, handleVote, handleVoteResp } from "./election.ts";
 import { handleAppend, handleSnapshot } from "./follower.ts";
-import { flush, handleAppendResp, isActive, maybeCommit, propose, proposeChange, tickLeader, voters, whyNotWritable } from "./leader.ts";
+import {
+  flush, handleAppendResp, isActive, maybeCommit, propose, proposeChange, tickLeader, unreachableVoters, voters, whyNotWritable,
+} from "./leader.ts";
 import { hasMember, withoutIds } from "./membership.ts";
 import { type NodeOptions, resolveOptions } from "./options.ts";
 import {
@@ -223,6 +225,24 @@ export class RaftNode<C> {
   readable(): boolean {
     const c = this.#c;
     return c.restore === null && hasMember(membersAt(c, c.applied), c.o.id) && hasMember(latest(c), c.o.id);
+  }
+
+  /**
+   * Why the uncommitted entries this node holds cannot be settled (committed
+   * or dropped) now, or null if they can be expected to be: there is no
+   * leader, the leader has gone silent, or a member whose acknowledgement
+   * they need is unreachable. A read waiting on such an entry is answered
+   * at once instead of kept waiting for nothing.
+   */
+  unsettled(): string | null {
+    const c = this.#c;
+    let ids: readonly number[];
+    if (c.role === "leader") ids = unreachableVoters(c);
+    else if (c.leader === NONE) return "there is no leader";
+    else if (c.now - c.leaderHeardAt > Math.max(3 * c.o.heartbeatTicks, c.o.electionTicks / 2)) return `the leader (node ${c.leader}) is not answering`;
+    else ids = c.leaderUnreachable;
+    if (ids.length === 0) return null;
+    return `node ${ids.join(", node ")} ${ids.length === 1 ? "is" : "are"} unreachable`;
   }
 
   /** True if this node is a leader that would accept a write now (all members reachable). */

@@ -2,7 +2,8 @@
  * The deterministic simulation over many seeds. Each seed: chaos (drops,
  * delays, duplicates, reordering, partitions, crashes mid-Ready, membership
  * changes, compaction) with every invariant checked after every step, then
- * heal and require progress. Environment:
+ * heal and require progress, then crash the leader with a write in flight
+ * (reads of everything else must go on everywhere) and recover. Environment:
  *   SEED=n          run only seed n (printed first; add SIM_TRACE=1 for its events)
  *   SIM_SEEDS=n     number of seeds (default 2000)
  *   SIM_SEED_BASE=n first seed (default 1)
@@ -33,15 +34,20 @@ if (one !== undefined) {
       let acked = 0;
       let steps = 0;
       let settle = 0;
+      let stuck = 0;
+      let settled = 0;
       for (let s = lo; s <= hi; s++) {
         const r = runSeed(s);
         acked += r.acked;
         steps += r.steps;
         settle = Math.max(settle, r.settledAfter);
+        stuck += r.outageUnsettled;
+        settled += r.outageSettled;
         assert.ok(r.settledAfter > 0);
       }
       const ms = Math.round(performance.now() - t0);
-      console.log(`sim: seeds ${lo}..${hi}: ${steps} steps, ${acked} acknowledged writes, slowest settle ${settle} steps, ${ms} ms`);
+      console.log(`sim: seeds ${lo}..${hi}: ${steps} steps, ${acked} acknowledged writes, slowest settle ${settle} steps, ` +
+        `outage survivors: ${settled} settled the write in flight, ${stuck} knew they could not; ${ms} ms`);
     });
   }
 }

@@ -99,7 +99,11 @@ export interface VoteRespMsg extends Envelope {
   readonly granted: boolean;
 }
 
-/** Leader → follower: entries after (prevIndex, prevTerm), the commit index, known markers. */
+/**
+ * Leader → follower: entries after (prevIndex, prevTerm), the commit index,
+ * known markers, and the members the leader cannot reach (so followers know
+ * when the entries they hold cannot be settled).
+ */
 export interface AppendMsg<C> extends Envelope {
   readonly type: "append";
   readonly prevIndex: number;
@@ -107,6 +111,7 @@ export interface AppendMsg<C> extends Envelope {
   readonly entries: readonly Entry<C>[];
   readonly commit: number;
   readonly markers: readonly Marker[];
+  readonly unreachable: readonly number[];
 }
 
 /**

@@ -6,7 +6,7 @@
 import * as v from "valibot";
 import { PeerError, RPC } from "../cluster/peers.ts";
 import { Errors, KmsError } from "../state/errors.ts";
-import { forward, type KmsNode } from "./node.ts";
+import { failedOutcome, forward, type KmsNode } from "./node.ts";
 import { resetForJoin } from "./replication.ts";
 
 /** A node address as peers dial it. */
@@ -45,7 +45,7 @@ export function addNode(node: KmsNode, host: string, forwarded = false): Promise
     book.learn(id, host);
     await driver.compact(); // the new node receives the state itself, not a replay of the log
     const o = await driver.proposeChange({ op: "add", id, addr: host });
-    if (!o.ok) throw Errors.unavailable(`cannot add ${host}: ${o.reason}`);
+    if (!o.ok) throw failedOutcome(o, `cannot add ${host}`);
   });
 }
 
@@ -56,7 +56,7 @@ export function removeNode(node: KmsNode, host: string, forwarded = false): Prom
     const member = driver.status().members.find((m) => m.addr === host);
     if (!member) throw new KmsError(404, `${host} is not a member of this cluster`);
     const o = await driver.proposeChange({ op: "remove", id: member.id });
-    if (!o.ok) throw Errors.unavailable(`cannot remove ${host}: ${o.reason}`);
+    if (!o.ok) throw failedOutcome(o, `cannot remove ${host}`);
   });
 }
 

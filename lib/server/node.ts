@@ -11,7 +11,7 @@ import { counterRecords, recordOf, recordsOfState, stateOf } from "../state/reco
 import type { State } from "../state/state.ts";
 import type { Store } from "../store/store.ts";
 import type { SoftHsm } from "../hsm/soft.ts";
-import { touches } from "./pending.ts";
+import { blocker } from "./pending.ts";
 import type { AddressBook, Membership } from "./replication.ts";
 import type { RecordStorage } from "../cluster/record-storage.ts";
 
@@ -40,8 +40,18 @@ export interface ClusterParts {
   readonly hsm: SoftHsm;
 }
 
-/** How long a read waits for a pending write it depends on. */
+/** How long a read waits for a pending write it depends on (that can be settled: others are refused at once). */
 const READ_WAIT_MS = 5_000;
+
+/** The answer to a write whose fate this node cannot know. */
+function outcomeUnknown(why: string): KmsError {
+  return new KmsError(504, `outcome unknown: ${why}; the write may or may not have been applied`);
+}
+
+/** The error for a proposal that did not commit: 503 when that is definite, 504 when this node cannot know. */
+export function failedOutcome(o: Extract<Outcome, { ok: false }>, prefix = "cluster unavailable"): KmsError {
+  return o.error === "unknown" ? outcomeUnknown(o.reason) : Errors.unavailable(`${prefix}: ${o.reason}`);
+}
 
 /**
  * A running node: the in-memory state that serves every read, and the one
@@ -67,49 +77,74 @@ export class KmsNode implements Application<Command> {
     return this.cluster;
   }
 
+  /** Forwarded writes awaiting the leader's answer, so a stopping node can answer them. */
+  readonly #forwards = new Set<(err: KmsError) => void>();
+
   /**
    * Applies a command through the cluster: on the leader it is proposed and
    * awaited; on a follower it is forwarded to the leader. Resolves only once
-   * every node holds it; a failure is definite (the command never applies).
+   * every node holds it. A 503 is definite (the command never applies); a
+   * 504 says the outcome is unknown.
    */
   async write(cmd: Command, forwarded = false): Promise<void> {
     const { driver, peers } = this.parts();
+    if (driver.stopping) throw Errors.unavailable("the node is stopping");
     const status = driver.status();
     // Validity is decided when the command applies, in log order, identically on every node.
     if (status.role === "leader") return this.#outcome(await driver.propose(cmd));
     if (forwarded) throw Errors.unavailable("cluster unavailable: this node is no longer the leader");
     const leader = status.members.find((m) => m.id === status.leader);
     if (status.leader === NONE || !leader) throw Errors.unavailable("cluster unavailable: there is no leader to take writes");
-    await forward(peers, leader.addr, { cmd });
+    let answer!: (err: KmsError) => void;
+    const stopped = new Promise<never>((_, reject) => (answer = reject));
+    this.#forwards.add(answer);
+    try {
+      await Promise.race([forward(peers, leader.addr, { cmd }), stopped]);
+    } finally {
+      this.#forwards.delete(answer);
+    }
   }
 
   #outcome(o: Outcome): void {
-    if (!o.ok) throw Errors.unavailable(`cluster unavailable: ${o.reason}`);
+    if (!o.ok) throw failedOutcome(o);
     if (o.error) throw o.error;
   }
 
   /**
-   * Waits until this node may answer a request in `enclave` ("" for cluster-wide
-   * ones, null for "who is who" only): no entry it holds but has not applied
-   * may touch what the request reads.
+   * A graceful stop's first half: refuses new writes at once, lets those in
+   * flight finish for up to `ms`, then answers the rest "outcome unknown" and
+   * stops replicating. Reads go on until then.
    */
-  async readBarrier(enclave: string | null): Promise<void> {
+  async drain(ms: number): Promise<void> {
+    const driver = this.cluster?.driver;
+    if (!driver) return;
+    const deadline = Date.now() + ms;
+    await driver.drain(ms);
+    while (this.#forwards.size > 0 && Date.now() < deadline) await driver.changed(Math.min(50, deadline - Date.now()));
+    for (const answer of this.#forwards) answer(outcomeUnknown("the node stopped while the leader had the write"));
+    await driver.stop();
+  }
+
+  /**
+   * Waits until this node may answer a request that reads `reads` (object
+   * names, see pending.ts): no entry it holds but has not applied may change
+   * any of them. A request blocked by an entry that cannot be settled now (no
+   * leader, or a member it needs is unreachable) is refused at once, saying why.
+   */
+  async readBarrier(reads: Iterable<string>): Promise<void> {
     const { driver } = this.parts();
-    if (!driver.readable()) throw Errors.unavailable("this node is not serving: it is joining a cluster or was removed from one");
-    if (!touches(driver.pending(), enclave)) return;
+    const want = new Set(reads);
     const deadline = Date.now() + READ_WAIT_MS;
-    while (touches(driver.pending(), enclave)) {
+    for (;;) {
+      if (!driver.readable()) throw Errors.unavailable("this node is not serving: it is joining a cluster or was removed from one");
+      const e = blocker(driver.pending(), want, this.state);
+      if (!e) return;
+      if (driver.stopped) throw Errors.unavailable("the node is stopping");
+      const why = e.index > driver.commitIndex() ? driver.unsettled() : null;
+      if (why) throw Errors.unavailable(`a change to what this request reads is pending and cannot be settled while ${why}: try again later`);
       const left = deadline - Date.now();
-      if (left <= 0) throw Errors.unavailable("a change to this enclave is pending on the cluster: try again");
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, Math.min(left, 100));
-        const off = driver.onChange(done);
-        function done() {
-          clearTimeout(timer);
-          off();
-          resolve();
-        }
-      });
+      if (left <= 0) throw Errors.unavailable("a change to what this request reads is pending on the cluster: try again");
+      await driver.changed(Math.min(left, 100));
     }
   }
 

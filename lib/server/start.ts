@@ -40,6 +40,10 @@ export interface RunningServer {
 /** Replication timing: a tick every 100 ms, elections after 1–2 s of silence, writes fail after 2 s. */
 const TICK_MS = 100;
 const ELECTION_TICKS = 10;
+/** A stopping node lets writes in flight finish for this long (past their 2 s deadline), then answers "outcome unknown". */
+const DRAIN_MS = 2_500;
+/** Then connections get this long to take their last answers before the process goes anyway. */
+const CLOSE_MS = 1_000;
 
 /** The API key all nodes of a cluster derive from the HSM key and present to each other. */
 function nodeApiKey(hsm: SoftHsm): string {
@@ -96,11 +100,15 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       created: store.created,
       adminIdentity,
       close: async () => {
-        // Stop taking inputs and let the Ready in hand finish before the store closes.
-        await node.cluster?.driver.stop();
-        peers.close();
-        await bound.close();
+        // Refuse new writes, let those in flight finish (bounded), then stop
+        // replicating once the Ready in hand is done: nothing writes to the
+        // store any more, so the data directory is released at once.
+        await node.drain(DRAIN_MS);
         await store.close();
+        peers.close();
+        // Answers already computed still go out (reads are served from memory
+        // until then); a client that will not take its answer holds nothing.
+        await Promise.race([bound.close(), new Promise((r) => setTimeout(r, CLOSE_MS).unref?.())]);
       },
     };
   } catch (err) {

@@ -517,6 +517,18 @@ export class Cluster {
     return code;
   }
 
+  /** SIGSTOP node i: it freezes holding everything (a paused leader wakes up still believing it leads). */
+  pause(i: number): void {
+    this.nodes[i].server?.process.kill("SIGSTOP");
+    this.#note(`paused node ${i} (SIGSTOP)`);
+  }
+
+  /** SIGCONT node i after pause(i). */
+  resume(i: number): void {
+    this.nodes[i].server?.process.kill("SIGCONT");
+    this.#note(`resumed node ${i} (SIGCONT)`);
+  }
+
   /** Starts node i again: same data directory, port, advertised address and HSM key. */
   async restart(i: number): Promise<void> {
     if (this.alive(i)) throw new Error(`node ${i} is running`);

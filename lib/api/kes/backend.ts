@@ -58,8 +58,12 @@ export interface KesSelf {
 
 /** The key operations behind the KES API. `by` is the caller's h1: identity. */
 export interface KesBackend {
-  /** Waits until the backend may answer (a stateful node with a pending change); throws when it may not. */
-  barrier?(): Promise<void>;
+  /**
+   * Waits until the backend may answer `identity` (a stateful node with a
+   * pending change to what the answer reads: the caller's own records, and
+   * with `req` what the request reads); throws when it may not.
+   */
+  barrier?(identity: string | undefined, req?: KesRequest): Promise<void>;
   /** Whether `identity` (h1:) is known here at all: the admin, or an identity some policy names. */
   isKnown(identity: string | undefined): boolean;
   /** Access for a request by `identity` (h1:), or undefined when denied. Unknown callers are denied. */

@@ -11,7 +11,7 @@ import * as v from "valibot";
 import { encodeBase64 } from "../../state/base64.ts";
 import { KmsError } from "../../state/errors.ts";
 import type { Env } from "../env.ts";
-import type { KesAccess, KesBackend, KesOp } from "./backend.ts";
+import type { KesAccess, KesBackend, KesOp, KesRequest } from "./backend.ts";
 import { kesHexOf } from "./identity.ts";
 import { DecryptBody, EncryptBody, GenerateBody, HmacBody, ImportBody, KesName, KesPrefix } from "./schemas.ts";
 
@@ -133,20 +133,36 @@ export function kesRoutes(opts: KesRoutesOptions): Hono<Env> {
     onError: (c) => kesError(c as Context<Env>, 413, `request body too large: at most ${KES_MAX_BODY} bytes`),
   });
 
-  /**
-   * Authenticates and authorises; returns a Response when denied. Strangers are
-   * refused at once; known callers first wait for pending changes this node
-   * must apply before it may answer (a stateful node's read barrier).
-   */
-  const gate = async (c: Context<Env>, op: KesOp, name: string): Promise<KesAccess | Response> => {
-    const backend = opts.backend();
-    if (!backend.isKnown(c.env?.identity)) return kesError(c, 403, KesMessages.denied);
+  /** Waits for the backend (see KesBackend.barrier); a Response when it may not answer. */
+  const barrier = async (c: Context<Env>, req?: KesRequest): Promise<Response | undefined> => {
     try {
-      await backend.barrier?.();
+      await opts.backend().barrier?.(c.env?.identity, req);
     } catch (err) {
       return kesError(c, err instanceof KmsError ? err.status : 503, err instanceof Error ? err.message : "unavailable");
     }
-    const access = backend.authorize(c.env?.identity, { method: c.req.method, path: c.req.path, op, name });
+  };
+
+  /** Refuses strangers, who wait only for pending changes to their own records (which could make them known). */
+  const known = async (c: Context<Env>): Promise<Response | undefined> => {
+    const waited = await barrier(c);
+    if (waited) return waited;
+    if (!opts.backend().isKnown(c.env?.identity)) return kesError(c, 403, KesMessages.denied);
+  };
+
+  /**
+   * Authenticates and authorises; returns a Response when denied. Allowed
+   * callers then wait for pending changes to what the request reads (a
+   * stateful node's read barrier), and only to that; the answer is decided
+   * again after the wait.
+   */
+  const gate = async (c: Context<Env>, op: KesOp, name: string): Promise<KesAccess | Response> => {
+    const refused = await known(c);
+    if (refused) return refused;
+    const req: KesRequest = { method: c.req.method, path: c.req.path, op, name };
+    if (!opts.backend().authorize(c.env?.identity, req)) return kesError(c, 403, KesMessages.denied);
+    const waited = await barrier(c, req);
+    if (waited) return waited;
+    const access = opts.backend().authorize(c.env?.identity, req);
     return access ?? kesError(c, 403, KesMessages.denied);
   };
 
@@ -172,7 +188,8 @@ export function kesRoutes(opts: KesRoutesOptions): Hono<Env> {
   const keyRoute = (op: KesOp, run: (c: Context<Env>, name: string, access: KesAccess) => Promise<Response>) => async (c: Context<Env>) => {
     const name = c.req.param("name") ?? "";
     // Strangers learn nothing, not even whether a name is valid.
-    if (!opts.backend().isKnown(c.env?.identity)) return kesError(c, 403, KesMessages.denied);
+    const refused = await known(c);
+    if (refused) return refused;
     const n = v.safeParse(KesName, name);
     if (!n.success) return kesError(c, 400, n.issues[0].message);
     const access = await gate(c, op, name);

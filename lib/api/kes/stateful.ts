@@ -11,6 +11,7 @@ import { mac } from "../../crypto/mac.ts";
 import type { KeyType } from "../../crypto/message-key.ts";
 import { randomBytes } from "../../crypto/random.ts";
 import type { KmsNode } from "../../server/node.ts";
+import { callerReads, Obj } from "../../server/pending.ts";
 import { encodeBase64 } from "../../state/base64.ts";
 import { Errors } from "../../state/errors.ts";
 import { authorize, type Caller, callerOf, listable } from "../../state/policy.ts";
@@ -36,6 +37,13 @@ export const KES_COMMANDS: Readonly<Partial<Record<KesOp, string>>> = {
 
 const everything: KesAccess = { visible: () => true };
 
+/** What a KES request reads besides its caller (see server/pending.ts). */
+function kesReads(enclave: string, req: KesRequest): string[] {
+  if (req.op === "list") return [Obj.enclave(enclave), Obj.keys(enclave)];
+  if (KES_COMMANDS[req.op] && req.name) return [Obj.enclave(enclave), Obj.key(enclave, req.name)];
+  return []; // status, metrics, self: the caller only
+}
+
 /** A KesBackend over a node's state, for KES requests in `enclave`. */
 export function statefulKes(node: KmsNode, enclave: string): KesBackend {
   const caller = (identity: string | undefined): Caller | undefined => callerOf(node.state, node.info.adminIdentity, identity, enclave);
@@ -44,7 +52,7 @@ export function statefulKes(node: KmsNode, enclave: string): KesBackend {
     node.write({ type: "key.create", enclave, name, keyType: type, material: encodeBase64(material), addVersion: false, at: Date.now(), by });
 
   return {
-    barrier: () => node.readBarrier(enclave),
+    barrier: (identity, req) => node.readBarrier([...callerReads(node.state, node.info.adminIdentity, identity, enclave), ...(req ? kesReads(enclave, req) : [])]),
     isKnown: (identity) => caller(identity) !== undefined,
 
     authorize(identity: string | undefined, req: KesRequest): KesAccess | undefined {

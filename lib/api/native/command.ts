@@ -27,6 +27,12 @@ export interface CommandSpec<S extends v.GenericSchema = v.GenericSchema> {
   readonly inEnclave: boolean;
   /** The name a policy rule is matched against (key, policy or identity); none for listings. */
   readonly resource?: (req: v.InferOutput<S>) => string;
+  /**
+   * The objects of the state the command reads before it runs or answers
+   * (names from server/pending.ts), besides the enclave of an in-enclave
+   * command: pending writes to anything else never delay it.
+   */
+  readonly reads?: (enclave: string, req: v.InferOutput<S>) => string[];
   readonly run: (ctx: CommandContext, req: v.InferOutput<S>) => Promise<Record<string, unknown> | void> | Record<string, unknown> | void;
 }
 

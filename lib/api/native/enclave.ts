@@ -1,6 +1,7 @@
 import * as v from "valibot";
 import type { EnclaveRecord } from "../../state/types.ts";
 import { timestamp } from "./proto.ts";
+import { Obj } from "../../server/pending.ts";
 import { command } from "./command.ts";
 import { ListSchema, listPage, Name } from "./schemas.ts";
 
@@ -23,12 +24,12 @@ export const enclaveCommands = [
   }),
   command({
     id: 103, name: "ENCLAVE:STATUS", request: "EnclaveStatusRequest", response: "EnclaveStatusResponse",
-    schema: ByName, write: false, inEnclave: false,
+    schema: ByName, write: false, inEnclave: false, reads: (_, req) => [Obj.enclave(req.name)],
     run: (ctx, req) => status(ctx.node.state.enclave(req.name).record),
   }),
   command({
     id: 104, name: "ENCLAVE:LIST", request: "ListRequest", response: "ListEnclavesResponse",
-    schema: ListSchema, write: false, inEnclave: false,
+    schema: ListSchema, write: false, inEnclave: false, reads: () => [Obj.enclaves],
     run: (ctx, req) => {
       const p = listPage(ctx, "ENCLAVE:LIST", ctx.node.state.enclaves, req);
       return { enclaves: p.items.map((e) => status(e.record)), continue_at: p.continueAt };

@@ -5,6 +5,7 @@ import type { Caller } from "../../state/policy.ts";
 import type { State } from "../../state/state.ts";
 import { type IdentityRecord, PRIVILEGE_RANK, type Privilege } from "../../state/types.ts";
 import { TagsSchema } from "../../state/commands.ts";
+import { Obj } from "../../server/pending.ts";
 import { command } from "./command.ts";
 import { timestamp } from "./proto.ts";
 import { ListSchema, listPage } from "./schemas.ts";
@@ -52,6 +53,7 @@ export const identityCommands = [
   command({
     id: 402, name: "IDENTITY:DELETE", request: "DeleteIdentityRequest", write: true, inEnclave: true, schema: ById,
     resource: (req) => req.identity,
+    reads: (e, req) => [Obj.identity(e, req.identity)],
     run: (ctx, req) => {
       checkRank(ctx.caller, ctx.node.state.identity(ctx.enclave, req.identity).privilege);
       return ctx.node.write({ type: "identity.delete", enclave: ctx.enclave, identity: req.identity });
@@ -61,11 +63,12 @@ export const identityCommands = [
     id: 403, name: "IDENTITY:STATUS", request: "IdentityRequest", response: "IdentityResponse", write: false, inEnclave: true,
     schema: ById,
     resource: (req) => req.identity,
+    reads: (e) => [Obj.identities(e)], // the identity and the service accounts it made
     run: (ctx, req) => status(ctx.node.state, ctx.node.state.identity(ctx.enclave, req.identity)),
   }),
   command({
     id: 404, name: "IDENTITY:LIST", request: "ListRequest", response: "ListIdentitiesResponse", write: false, inEnclave: true,
-    schema: ListSchema,
+    schema: ListSchema, reads: (e) => [Obj.identities(e)],
     run: (ctx, req) => {
       const p = listPage(ctx, "IDENTITY:LIST", ctx.node.state.enclave(ctx.enclave).identities, req);
       return { identities: p.items.map((i) => status(ctx.node.state, i)), continue_at: p.continueAt };

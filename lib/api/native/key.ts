@@ -6,6 +6,7 @@ import { randomBytes } from "../../crypto/random.ts";
 import { encodeBase64 } from "../../state/base64.ts";
 import { Errors } from "../../state/errors.ts";
 import type { KeyRing, KeyVersion } from "../../state/types.ts";
+import { Obj } from "../../server/pending.ts";
 import { command } from "./command.ts";
 import { timestamp } from "./proto.ts";
 import { Bytes, ListSchema, listPage, Name, Version } from "./schemas.ts";
@@ -53,6 +54,7 @@ export const keyCommands = [
   command({
     id: 204, name: "KEY:STATUS", request: "KeyStatusRequest", response: "KeyStatusResponse", write: false, inEnclave: true,
     resource: (req) => req.name,
+    reads: (e, req) => [Obj.key(e, req.name)],
     schema: v.object({ name: Name, version: Version }),
     run: (ctx, req) => {
       const ring = ctx.node.state.keyRing(ctx.enclave, req.name);
@@ -62,6 +64,7 @@ export const keyCommands = [
   command({
     id: 205, name: "KEY:ENCRYPT", request: "EncryptRequest", response: "EncryptResponse", write: false, inEnclave: true,
     resource: (req) => req.name,
+    reads: (e, req) => [Obj.key(e, req.name)],
     schema: v.object({ name: Name, version: Version, plaintext: Bytes, associated_data: Bytes }),
     run: (ctx, req) => {
       const kv = ctx.node.state.keyVersion(ctx.enclave, req.name, req.version);
@@ -71,6 +74,7 @@ export const keyCommands = [
   command({
     id: 206, name: "KEY:DECRYPT", request: "DecryptRequest", response: "DecryptResponse", write: false, inEnclave: true,
     resource: (req) => req.name,
+    reads: (e, req) => [Obj.key(e, req.name)],
     schema: v.object({ name: Name, version: Version, ciphertext: Bytes, associated_data: Bytes }),
     run: (ctx, req) => {
       const ring = ctx.node.state.keyRing(ctx.enclave, req.name);
@@ -83,6 +87,7 @@ export const keyCommands = [
   command({
     id: 207, name: "KEY:GENERATE", request: "GenerateKeyRequest", response: "GenerateKeyResponse", write: false, inEnclave: true,
     resource: (req) => req.name,
+    reads: (e, req) => [Obj.key(e, req.name)],
     schema: v.object({
       name: Name, version: Version, associated_data: Bytes,
       length: v.pipe(v.number(), v.maxValue(MAX_GENERATE, `invalid length: at most ${MAX_GENERATE} bytes`)),
@@ -95,6 +100,7 @@ export const keyCommands = [
   }),
   command({
     id: 208, name: "KEY:LIST", request: "ListRequest", response: "ListKeysResponse", write: false, inEnclave: true,
+    reads: (e) => [Obj.keys(e)],
     schema: ListSchema,
     run: (ctx, req) => {
       const p = listPage(ctx, "KEY:LIST", ctx.node.state.enclave(ctx.enclave).keys, req);
@@ -104,6 +110,7 @@ export const keyCommands = [
   command({
     id: 210, name: "KEY:MAC", request: "MACRequest", response: "MACResponse", write: false, inEnclave: true,
     resource: (req) => req.name,
+    reads: (e, req) => [Obj.key(e, req.name)],
     schema: v.object({ name: Name, version: Version, message: Bytes }),
     run: (ctx, req) => {
       const kv = ctx.node.state.keyVersion(ctx.enclave, req.name, req.version);

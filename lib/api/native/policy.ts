@@ -3,6 +3,7 @@ import { RulesSchema } from "../../state/commands.ts";
 import { Errors } from "../../state/errors.ts";
 import { IdentitySchema } from "../../state/names.ts";
 import { type PolicyRecord, PRIVILEGE_RANK, type Rules } from "../../state/types.ts";
+import { Obj } from "../../server/pending.ts";
 import { command } from "./command.ts";
 import { timestamp } from "./proto.ts";
 import { ruleSets } from "./rules.ts";
@@ -38,6 +39,7 @@ export const policyCommands = [
     id: 303, name: "POLICY:ASSIGN", request: "AssignPolicyRequest", write: true, inEnclave: true,
     schema: v.object({ identity: IdentitySchema, policy: Name }),
     resource: (req) => req.policy,
+    reads: (e, req) => [Obj.identity(e, req.identity)],
     run: (ctx, req) => {
       const target = ctx.node.state.identity(ctx.enclave, req.identity);
       if (PRIVILEGE_RANK[target.privilege] < PRIVILEGE_RANK[ctx.caller.privilege]) throw Errors.accessDenied();
@@ -47,6 +49,7 @@ export const policyCommands = [
   command({
     id: 304, name: "POLICY:GET", request: "PolicyRequest", response: "PolicyResponse", write: false, inEnclave: true, schema: ByName,
     resource: (req) => req.name,
+    reads: (e, req) => [Obj.policy(e, req.name)],
     run: (ctx, req) => {
       const p = ctx.node.state.policy(ctx.enclave, req.name);
       return { ...status(p), allow: ruleSets(p.allow), deny: ruleSets(p.deny) };
@@ -55,11 +58,12 @@ export const policyCommands = [
   command({
     id: 305, name: "POLICY:STATUS", request: "PolicyRequest", response: "PolicyStatusResponse", write: false, inEnclave: true, schema: ByName,
     resource: (req) => req.name,
+    reads: (e, req) => [Obj.policy(e, req.name)],
     run: (ctx, req) => status(ctx.node.state.policy(ctx.enclave, req.name)),
   }),
   command({
     id: 306, name: "POLICY:LIST", request: "ListRequest", response: "ListPoliciesResponse", write: false, inEnclave: true,
-    schema: ListSchema,
+    schema: ListSchema, reads: (e) => [Obj.policies(e)],
     run: (ctx, req) => {
       const p = listPage(ctx, "POLICY:LIST", ctx.node.state.enclave(ctx.enclave).policies, req);
       return { policies: p.items.map(status), continue_at: p.continueAt };

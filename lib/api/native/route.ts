@@ -3,7 +3,8 @@ import { bodyLimit } from "hono/body-limit";
 import * as v from "valibot";
 import { Errors, KmsError } from "../../state/errors.ts";
 import { nameProblem } from "../../state/names.ts";
-import { authorize, callerOf } from "../../state/policy.ts";
+import { Obj, callerReads } from "../../server/pending.ts";
+import { authorize, type Caller, callerOf } from "../../state/policy.ts";
 import type { AppDeps, Env } from "../env.ts";
 import type { CommandContext, CommandSpec } from "./command.ts";
 import { COMMANDS } from "./commands.ts";
@@ -31,27 +32,33 @@ export function nativeRoutes(deps: AppDeps): Hono<Env> {
     const accept = c.req.header("accept");
     try {
       const node = deps.node;
+      const identity = c.env.identity;
+      const admin = node.info.adminIdentity;
       // Strangers are refused before anything else, and learn nothing: they
-      // wait only for pending identity changes (which could make them known).
-      await node.readBarrier(null);
-      if (!callerOf(node.state, node.info.adminIdentity, c.env.identity, enclave)) throw Errors.accessDenied();
+      // wait only for pending changes to their own records (which could make them known).
+      await node.readBarrier(callerReads(node.state, admin, identity, enclave));
+      let caller = callerOf(node.state, admin, identity, enclave);
+      if (!caller) throw Errors.accessDenied();
       const frames = parseFrames(new Uint8Array(await c.req.arrayBuffer()), MAX_FRAMES);
       const decoded = frames.map(decodeFrame);
       if (decoded.length > 1 && decoded.some((d) => d.spec.write)) {
         throw Errors.badRequest("invalid request: write commands cannot be pipelined");
       }
-      // Then wait for pending changes to what the frames read: the enclave, and
-      // the set of enclaves for cluster-wide frames (whatever the path says).
-      await node.readBarrier(enclave);
-      if (enclave && decoded.some((d) => !d.spec.inEnclave)) await node.readBarrier("");
-      const state = node.state;
-      const caller = callerOf(state, node.info.adminIdentity, c.env.identity, enclave);
-      if (!caller) throw Errors.accessDenied();
       // Every frame is authorised before any runs, and before existence checks,
-      // so a denied caller cannot tell what exists.
+      // so a denied caller cannot tell what exists (nor what is pending).
+      authorizeAll(caller, decoded, enclave);
+      // Then wait for pending changes to what the frames read, and nothing else:
+      // crypto on one key never waits for a write to another.
+      const reads = new Set(callerReads(node.state, admin, identity, enclave));
       for (const d of decoded) {
-        if (!authorize(caller, d.spec.name, d.spec.inEnclave ? enclave : "", d.spec.resource?.(d.req))) throw Errors.accessDenied();
+        if (d.spec.inEnclave && enclave) reads.add(Obj.enclave(enclave));
+        for (const o of d.spec.reads?.(enclave, d.req) ?? []) reads.add(o);
       }
+      await node.readBarrier(reads);
+      // The caller's records may have changed while the request waited.
+      caller = callerOf(node.state, admin, identity, enclave);
+      if (!caller) throw Errors.accessDenied();
+      authorizeAll(caller, decoded, enclave);
       const ctx: CommandContext = { node: deps.node, enclave, identity: caller.identity, caller };
       if (decoded.some((d) => d.spec.inEnclave)) checkEnclave(ctx);
       const replies: Frame[] = [];
@@ -71,6 +78,13 @@ export function nativeRoutes(deps: AppDeps): Hono<Env> {
   // Anything else under /v1/kms still answers in the protocol's error format.
   app.all("/v1/kms/*", (c) => errorReply(new KmsError(404, "not found"), c.req.header("accept")));
   return app;
+}
+
+/** 403 unless `caller` may run every frame. */
+function authorizeAll(caller: Caller, decoded: readonly Decoded[], enclave: string): void {
+  for (const d of decoded) {
+    if (!authorize(caller, d.spec.name, d.spec.inEnclave ? enclave : "", d.spec.resource?.(d.req))) throw Errors.accessDenied();
+  }
 }
 
 /** Looks up, decodes and validates one frame; any problem is a 400 naming it. */

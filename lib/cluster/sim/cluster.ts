@@ -12,6 +12,7 @@ import { type ConfChange, type Durable, type Member, NONE, type Resolution } fro
 import { Checker } from "./checker.ts";
 import { KvApp, type KvCmd } from "./kv.ts";
 import { type NetFaults, SimNetwork } from "./network.ts";
+import { blocker, keysOf, LIST, type ReadRule } from "./reads.ts";
 
 /** How one run behaves: cluster size, fault rates (per step), client load, timeouts. */
 export interface SimParams {
@@ -81,7 +82,8 @@ export interface SimNode {
   app: KvApp;
   /** Proposal id → op (0 for a membership change), for proposals this node accepted. */
   props: Map<number, number>;
-  blocked: { key: string; floor: number; start: number }[];
+  /** Reads waiting for pending entries: their target (a key or LIST), the floor of each key read, their start. */
+  blocked: { key: string; floors: readonly number[]; start: number }[];
   /** Highest commit index of this node already checked against the history. */
   checked: number;
   /** Role and term last seen (for the trace). */
@@ -108,6 +110,8 @@ export class SimCluster {
   #confOf = new Map<string, ConfChange>();
   /** Set by a client write whose ack was seen (op → index), for scenario tests and liveness. */
   readonly acks = new Map<number, number>();
+  /** Which pending entries reads wait for (scenario tests switch to the old rule to show the invariants catch it). */
+  readRule: ReadRule = "object";
   readonly fails = new Set<number>();
 
   /** A cluster of `p.nodes` members, all bootstrapped with the same membership. */
@@ -165,6 +169,23 @@ export class SimCluster {
     n.raft = null;
     n.props.clear();
     n.blocked = [];
+  }
+
+  /**
+   * Stops a node the way a server stops: its waiting writers get an answer,
+   * then it is gone. "unknown" is the truth (the entries may commit without
+   * it); "failed" is what the driver used to say, kept to show the checker
+   * catches it.
+   */
+  stop(n: SimNode, answer: "failed" | "unknown"): void {
+    if (!n.raft) return;
+    for (const op of n.props.values()) {
+      if (op === 0 || answer !== "failed") continue;
+      this.checker.failed(op);
+      this.fails.add(op);
+    }
+    this.log(`n${n.id} STOP (writers told ${answer})`);
+    this.crash(n);
   }
 
   /** Checks what can be checked about a node right after it took an input. */
@@ -275,26 +296,31 @@ export class SimCluster {
     return op;
   }
 
-  /** A client reads `key` at node `n`: answered now, blocked behind pending entries, or refused. */
+  /** A client reads `key` (or LIST: every key) at node `n`: answered now, blocked behind pending entries, or refused. */
   read(n: SimNode, key: string): "served" | "blocked" | "refused" {
     const r = n.raft;
     if (!r || !r.readable()) {
       this.checker.stats.readsRefused++;
       return "refused";
     }
-    const floor = this.checker.floor(key);
-    if (this.#blocks(n, key)) {
+    const keys = keysOf(key, KEYS);
+    const floors = keys.map((k) => this.checker.floor(k));
+    if (this.blocks(n, key)) {
       this.checker.stats.readsBlocked++;
-      n.blocked.push({ key, floor, start: this.now });
+      n.blocked.push({ key, floors, start: this.now });
       return "blocked";
     }
-    this.checker.read(n.id, key, n.app.read(key), floor);
+    this.#serve(n, keys, floors);
     return "served";
   }
 
-  #blocks(n: SimNode, key: string): boolean {
-    for (const e of n.raft!.pending()) if (e.type === "cmd" && e.cmd.key === key) return true;
-    return false;
+  /** True if a read of `key` at `n` must wait for a pending entry. */
+  blocks(n: SimNode, key: string): boolean {
+    return blocker(this.readRule, n.raft!.pending(), key) !== undefined;
+  }
+
+  #serve(n: SimNode, keys: readonly string[], floors: readonly number[]): void {
+    keys.forEach((k, i) => this.checker.read(n.id, k, n.app.read(k), floors[i]));
   }
 
   #retryReads(): void {
@@ -303,8 +329,8 @@ export class SimCluster {
       const ok = n.raft.readable();
       n.blocked = n.blocked.filter((b) => {
         if (this.now - b.start > READ_TIMEOUT_STEPS) return false;
-        if (!ok || this.#blocks(n, b.key)) return true;
-        this.checker.read(n.id, b.key, n.app.read(b.key), b.floor);
+        if (!ok || this.blocks(n, b.key)) return true;
+        this.#serve(n, keysOf(b.key, KEYS), b.floors);
         return false;
       });
     }
@@ -399,7 +425,7 @@ export class SimCluster {
       const burst = this.rng.chance(0.1) ? 2 + this.rng.int(12) : 1; // sometimes many at once: batching, pipelining
       for (let i = 0; i < burst; i++) this.write(this.rng.pick(live), this.rng.pick(KEYS));
     }
-    if (this.rng.chance(this.p.reads)) this.read(this.rng.pick(live), this.rng.pick(KEYS));
+    if (this.rng.chance(this.p.reads)) this.read(this.rng.pick(live), this.rng.chance(0.1) ? LIST : this.rng.pick(KEYS));
     if (this.rng.chance(this.p.reads / 4)) {
       const key = this.rng.pick(KEYS); // the same key everywhere: probes the window between first and last apply
       for (const n of live) this.read(n, key);

@@ -1,24 +1,28 @@
 /**
- * One simulation run per seed, in two phases: chaos (every fault, safety
- * checked after every step), then heal everything and require progress within
- * a bound (a writable leader, every proposal resolved, a new write
- * acknowledged, every member converged).
+ * One simulation run per seed, in phases: chaos (every fault, safety checked
+ * after every step); heal everything and require progress within a bound (a
+ * writable leader, every proposal resolved, a new write acknowledged, every
+ * member converged); then a leader outage with a write in flight (reads of
+ * everything else go on at every survivor, see outage.ts) and recovery.
  */
 import { Prng } from "../prng.ts";
 import { InvariantError } from "./checker.ts";
 import { KEYS, randomParams, SimCluster, type SimParams } from "./cluster.ts";
+import { leaderOutage } from "./outage.ts";
 
 /** Lengths of the two phases, in steps (one step = one tick of every node). */
 export interface RunOptions {
   chaosSteps: number;
   settleSteps: number;
+  /** Length of the leader outage after settling (0: none). */
+  outageSteps: number;
   trace: boolean;
   /** Overrides of the seed's random parameters. */
   params?: Partial<SimParams>;
 }
 
 /** Defaults: a few hundred steps per seed, so thousands of seeds run in a minute. */
-export const DEFAULT_RUN: RunOptions = { chaosSteps: 600, settleSteps: 400, trace: false };
+export const DEFAULT_RUN: RunOptions = { chaosSteps: 600, settleSteps: 400, outageSteps: 80, trace: false };
 
 /** What one seed did. */
 export interface RunResult {
@@ -32,6 +36,9 @@ export interface RunResult {
   reads: number;
   readsBlocked: number;
   messages: number;
+  /** Survivors of the outage that could not settle the write in flight (and said so) / that settled it. */
+  outageUnsettled: number;
+  outageSettled: number;
 }
 
 /** A failed seed: the message says what broke, how to replay it, and (when traced) the last events. */
@@ -50,20 +57,18 @@ export function runSeed(seed: number, opts: RunOptions = DEFAULT_RUN): RunResult
     phase = "liveness";
     sim.healAll();
     const healedAt = sim.now;
-    let probe = 0;
-    for (let i = 0; ; i++) {
-      if (i >= opts.settleSteps) throw new InvariantError(`no progress ${opts.settleSteps} steps after healing: ${sim.unsettled()}`);
-      sim.step({ faults: false, writes: false });
-      if (probe === 0 || sim.fails.has(probe)) {
-        const l = sim.someLeader();
-        if (l?.raft!.writable()) probe = sim.write(l, KEYS[0]);
-      }
-      if (probe !== 0 && sim.acks.has(probe) && sim.unsettled() === null) break;
-    }
+    settle(sim, opts.settleSteps);
+    const settledAfter = sim.now - healedAt;
+    phase = "outage";
+    const o = opts.outageSteps > 0 ? leaderOutage(sim, sim.rng.pick(KEYS), sim.rng.int(4), opts.outageSteps) : null;
+    phase = "recovery";
+    sim.healAll();
+    settle(sim, opts.settleSteps);
     const s = sim.checker.stats;
     return {
-      seed, params, steps: sim.now, settledAfter: sim.now - healedAt, commit: sim.checker.commitIndex, acked: s.acked,
+      seed, params, steps: sim.now, settledAfter, commit: sim.checker.commitIndex, acked: s.acked,
       failed: s.failed, reads: s.reads, readsBlocked: s.readsBlocked, messages: sim.net.sent,
+      outageUnsettled: o?.unsettled ?? 0, outageSettled: o?.settled ?? 0,
     };
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
@@ -76,5 +81,19 @@ export function runSeed(seed: number, opts: RunOptions = DEFAULT_RUN): RunResult
     );
     if (!(e instanceof InvariantError) && e instanceof Error) err.stack = `${err.message}\ncaused by: ${e.stack}`;
     throw err;
+  }
+}
+
+/** Steps without faults until a new write is acknowledged and the cluster has converged; throws after `max` steps. */
+function settle(sim: SimCluster, max: number): void {
+  let probe = 0;
+  for (let i = 0; ; i++) {
+    if (i >= max) throw new InvariantError(`no progress ${max} steps after healing: ${sim.unsettled()}`);
+    sim.step({ faults: false, writes: false });
+    if (probe === 0 || sim.fails.has(probe)) {
+      const l = sim.someLeader();
+      if (l?.raft!.writable()) probe = sim.write(l, KEYS[0]);
+    }
+    if (probe !== 0 && sim.acks.has(probe) && sim.unsettled() === null) return;
   }
 }
