@@ -26,6 +26,9 @@ class FlakyStore implements Store {
   get created() {
     return this.inner.created;
   }
+  get generation() {
+    return this.inner.generation;
+  }
   load() {
     return this.inner.load();
   }
@@ -33,6 +36,9 @@ class FlakyStore implements Store {
     this.writes++;
     if (this.failWith) return Promise.reject(this.failWith);
     return this.inner.write(changes);
+  }
+  erase() {
+    return this.inner.erase();
   }
   close() {
     return this.inner.close();
