@@ -133,10 +133,23 @@ export class KmsNode implements Application<Command> {
     }
   }
 
+  /**
+   * Removes deleted key material from every file of the data directory: the
+   * log is compacted past the deletion (its key.create entries and older
+   * snapshots go), then the WAL is checkpointed and truncated (deleted rows
+   * are already zeroed). Every node runs it as it applies a key deletion; a
+   * purge after a recovery window is meant to call it too.
+   */
+  async erase(): Promise<void> {
+    await this.parts().driver.compact();
+    await this.#store.erase();
+  }
+
   /** Applies committed entries in log order, durably, in one transaction. */
   async apply(entries: readonly Entry<Command>[]): Promise<Map<number, Error>> {
     const errors = new Map<number, Error>();
     const changes = new Map<string, Uint8Array | null>();
+    let erase = false;
     for (const e of entries) {
       if (e.type === "conf" && e.change.op === "add") this.state.maxNodeId = Math.max(this.state.maxNodeId, e.change.id);
       if (e.type !== "cmd") continue;
@@ -150,6 +163,7 @@ export class KmsNode implements Application<Command> {
         const effects = prepare(this.state, parsed.output);
         install(this.state, effects);
         for (const fx of effects) changes.set(...recordOf(fx));
+        erase ||= deletesKeys(parsed.output);
       } catch (err) {
         errors.set(e.index, err instanceof KmsError ? err : Errors.badRequest("invalid command"));
       }
@@ -157,7 +171,14 @@ export class KmsNode implements Application<Command> {
     this.state.applied = entries[entries.length - 1].index;
     for (const [k, value] of counterRecords(this.state)) changes.set(k, value);
     await this.#store.write([...changes]);
+    // Not awaited: the compaction is an input of the driver, which is busy applying this very batch.
+    if (erase) this.eraseInBackground();
     return errors;
+  }
+
+  /** Runs erase() without waiting for it; a failure is reported, not thrown (the next deletion or restart retries). */
+  eraseInBackground(): void {
+    this.erase().catch((err) => console.error(`kms: deleted key material is not yet erased from disk: ${(err as Error).message}`));
   }
 
   /** Replaces the whole state by a snapshot's (a joining or far-behind node). */
@@ -176,6 +197,11 @@ export class KmsNode implements Application<Command> {
   snapshot(): Uint8Array {
     return encodeSnapshot(this.state);
   }
+}
+
+/** Whether a command may remove key material (a key, some versions, or an enclave and its keys). */
+export function deletesKeys(cmd: Command): boolean {
+  return cmd.type === "key.delete" || cmd.type === "enclave.delete";
 }
 
 /**

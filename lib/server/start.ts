@@ -8,7 +8,7 @@ import { loadOrBootstrap, startReplication } from "./replication.ts";
 import { stateOf } from "../state/records.ts";
 import { DataDirError, openStore } from "../store/store.ts";
 import { parseListenAddress, reachableHosts, reachableUrls } from "./address.ts";
-import { KmsNode } from "./node.ts";
+import { deletesKeys, KmsNode } from "./node.ts";
 import { selfSignedTls, type TlsMaterial, tlsFromFiles } from "./tls.ts";
 import { VERSION } from "./version.ts";
 
@@ -90,6 +90,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     if (node.state.applied < loaded.durable.snapshot.index) await node.restore(loaded.durable.snapshot);
     const peers = new Peers<Command>(hsm, clientCredentials(nodeKey));
     startReplication(node, store, hsm, peers, loaded, opts.onFatal);
+    // A key deletion whose erase a stop interrupted is still in the log: finish it.
+    if (loaded.durable.entries.some((e) => e.type === "cmd" && deletesKeys(e.cmd))) node.eraseInBackground();
     return {
       urls: reachableUrls(hostname, bound.port),
       port: bound.port,

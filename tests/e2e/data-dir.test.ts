@@ -12,20 +12,12 @@ import { pathToFileURL } from "node:url";
 import { createClient } from "@libsql/client";
 import { SoftHsm } from "../../lib/hsm/soft.ts";
 import { type FileSnapshot, oneShotClient, redactedOutput, snapshotDir, stopWithin } from "../helpers/e2e.ts";
-import { cleanup, type KmsServer, type RunResult, runKms, startServer, tempDir } from "../helpers/kms.ts";
+import { refusedStart } from "../helpers/data-dir.ts";
+import { cleanup, type KmsServer, startServer, tempDir } from "../helpers/kms.ts";
 
 let base: string;
 let dir: string;
 let hsmKey: string;
-
-/** Runs `kms server` expecting it to refuse to start; fails fast if it starts instead. */
-async function refusedStart(dataDir: string, hsm: string | undefined): Promise<RunResult> {
-  const r = await runKms(["server", "--addr", "127.0.0.1:0", dataDir], { MINIO_KMS_HSM_KEY: hsm ?? "" }, { timeoutMs: 20_000 });
-  assert.doesNotMatch(r.stdout, /Listening on/, "the server must not start");
-  assert.notEqual(r.code, 0, "the server must exit with a failure");
-  assert.notEqual(r.code, 128, "the server exited on its own (not killed at the deadline)");
-  return r;
-}
 
 const asObject = (m: Map<string, FileSnapshot>) => Object.fromEntries(m);
 
