@@ -53,6 +53,8 @@ export class KmsNode implements Application<Command> {
   /** Replaced once the listener is bound (the port may be chosen by the OS). */
   info: NodeInfo;
   cluster: ClusterParts | undefined;
+  /** Reads wait until this index is applied: set when the node restarted behind what it acknowledged (peer-check.ts). */
+  readFloor = 0;
   readonly #store: Store;
 
   constructor(state: State, store: Store, info: NodeInfo) {
@@ -96,6 +98,7 @@ export class KmsNode implements Application<Command> {
   async readBarrier(enclave: string | null): Promise<void> {
     const { driver } = this.parts();
     if (!driver.readable()) throw Errors.unavailable("this node is not serving: it is joining a cluster or was removed from one");
+    if (this.state.applied < this.readFloor) throw Errors.unavailable("this node is not serving: it is catching up with what it acknowledged before a restart");
     if (!touches(driver.pending(), enclave)) return;
     const deadline = Date.now() + READ_WAIT_MS;
     while (touches(driver.pending(), enclave)) {
@@ -115,7 +118,7 @@ export class KmsNode implements Application<Command> {
 
   /** Whether this node answers reads (a joining or removed node does not). */
   readyForReads(): boolean {
-    return this.cluster?.driver.readable() ?? false;
+    return (this.cluster?.driver.readable() ?? false) && this.state.applied >= this.readFloor;
   }
 
   /** Whether a write sent to this node would be taken now: the leader (asked, on a follower) reaches every member. */

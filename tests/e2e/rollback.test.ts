@@ -3,14 +3,18 @@
  * and no HSM key puts single rows of it back — an identity that was deleted,
  * a key ring from before a version was deleted, the raft hard state (term and
  * vote) — into the current database: the server refuses to start, says why,
- * and changes no row. (What catches a rollback of the whole directory:
- * docs/security.md.)
+ * and changes no row. A cluster member whose whole directory was rolled back
+ * (consistent, only older) learns from its peers that it lost entries it had
+ * acknowledged, and serves no read from its older state until it has caught
+ * up. (What can and cannot be caught: docs/security.md.)
  */
 import assert from "node:assert/strict";
-import { cpSync } from "node:fs";
+import { cpSync, rmSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
+import { KmsClientError } from "../../lib/client/client.ts";
 import { SoftHsm } from "../../lib/hsm/soft.ts";
+import { type Cluster, startCluster, until } from "../helpers/cluster.ts";
 import { contents, type OpenedRow, openedRows, refusedStart, tamper } from "../helpers/data-dir.ts";
 import { redactedOutput, stopWithin } from "../helpers/e2e.ts";
 import { cleanup, startServer, tempDir } from "../helpers/kms.ts";
@@ -78,5 +82,56 @@ describe("single rows of an older copy put back into a data directory", () => {
     const c = server.client();
     assert.equal((await c.keyStatus("tenant", "key")).version, 2);
     await assert.rejects(c.identityStatus("tenant", IDENTITY), /not found|does not exist/i);
+  });
+});
+
+describe("a cluster member restarted from an older copy of its whole data directory", () => {
+  let c: Cluster;
+  let paused: number | undefined;
+  before(async () => {
+    c = await startCluster({ size: 3 });
+  });
+  after(async () => {
+    if (paused !== undefined) c.nodes[paused].server?.process.kill("SIGCONT");
+    await c.close();
+  });
+
+  it("serves no read from its older state: reads wait until it has caught up with what it acknowledged", async () => {
+    const admin = c.client(0);
+    await admin.createEnclave("rb");
+    await admin.createKey("rb", "gone");
+    await c.waitConverged();
+    const dir = c.nodes[2].dir, old = `${dir}-old`;
+    assert.equal(await c.stop(2), 0);
+    cpSync(dir, old, { recursive: true }); // a backup of node 2 that still has the key
+    await c.restart(2);
+    await c.waitConverged();
+    await admin.deleteKey("rb", "gone", 0, true); // node 2 acknowledges the deletion, as every member must
+    await c.waitConverged();
+    assert.equal(await c.stop(2), 0);
+    rmSync(dir, { recursive: true });
+    cpSync(old, dir, { recursive: true });
+
+    // With the leader paused node 2 cannot catch up at once: the window in which it could answer from its older state.
+    paused = await c.leader([0, 1]);
+    assert.ok(paused !== undefined, "a leader among nodes 0 and 1");
+    c.nodes[paused].server!.process.kill("SIGSTOP");
+    await c.restart(2);
+    const b = c.client(2);
+    const answers: string[] = [];
+    await until(async () => {
+      try {
+        await b.keyStatus("rb", "gone");
+        answers.push("the deleted key");
+        return "node 2 answered with the deleted key";
+      } catch (err) {
+        const status = err instanceof KmsClientError ? err.status : 0;
+        if (status === 404) return true;
+        answers.push(String(status));
+        return `status ${status}`;
+      }
+    }, "node 2 to catch up and answer that the key is gone", 30_000);
+    assert.ok(!answers.includes("the deleted key"), `node 2 answered from its older state: ${answers.join(", ")}`);
+    assert.match(c.logs(2), /older than what it acknowledged: its log ends at index \d+, but its peers have committed index \d+/);
   });
 });
