@@ -4,7 +4,7 @@
  * resealed under its own key, and the sealed digest created. Until then the
  * directory had no digest, so its rows are taken as they are.
  */
-import { checkpoint, type Database, schemaStatements } from "./database.ts";
+import { type Database, schemaStatements } from "./database.ts";
 import type { StateDigest } from "./digest.ts";
 import type { RecordCipher } from "./records.ts";
 import { readRows } from "./verify.ts";
@@ -21,10 +21,9 @@ export async function migrateV1(database: Database, path: string, cipher: Record
   // Schema 1 ran without secure_delete: free pages may still hold rows deleted
   // long ago. VACUUM rebuilds the file without them (and may run again if the
   // migration is interrupted); then secure_delete zeroes each resealed row's old
-  // cell, and the checkpoint leaves no old page image in the WAL.
+  // cell, and the checkpoint after open leaves no old page image in the WAL.
   await database.client.execute("VACUUM");
   await database.client.batch([...statements, ...schemaStatements(digest.sealCurrent())], "write");
-  await checkpoint(database.client);
   database.version = 2;
   return map;
 }

@@ -62,6 +62,9 @@ export async function openStore(dir: string, hsm: SoftHsm): Promise<Store> {
       const loaded = database.version === 1
         ? await migrateV1(database, dbPath, cipher, digest)
         : await loadVerified(database, dbPath, cipher, digest);
+      // Verified: now the WAL the last run left (which may hold old page images) can go; if a
+      // stray reader holds it back, the next erase() will do it.
+      await checkpoint(database.client);
       return new LibsqlStore(false, dbPath, database, cipher, digest, unlock, loaded);
     } catch (err) {
       database?.client.close();
@@ -162,7 +165,9 @@ class LibsqlStore implements Store {
   }
 
   erase(): Promise<void> {
-    return this.#run(() => checkpoint(this.#database.client));
+    return this.#run(async () => {
+      if (!(await checkpoint(this.#database.client))) throw new Error("the WAL checkpoint could not complete: another connection is reading the database");
+    });
   }
 
   close(): Promise<void> {
