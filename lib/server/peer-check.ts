@@ -8,6 +8,7 @@
  * older state until it has caught up, nor vote again in a term it may have
  * voted in already.
  */
+import * as v from "valibot";
 import { RaftNode } from "../cluster/node.ts";
 import { type Peers, RPC } from "../cluster/peers.ts";
 import type { RecordStorage } from "../cluster/record-storage.ts";
@@ -24,6 +25,9 @@ export interface Progress {
   readonly term: number;
   readonly commit: number;
 }
+
+const Index = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
+const ProgressSchema = v.object({ term: Index, commit: Index });
 
 /** What this node must do when it is behind what it acknowledged. */
 export interface Behind {
@@ -54,8 +58,8 @@ export function judge(id: number, lastIndex: number, hard: HardState, answers: r
 export async function askPeers(peers: Peers<Command>, members: ReadonlyArray<{ id: number; addr: string }>, self: number): Promise<Progress[]> {
   const answers = await Promise.all(members.filter((m) => m.id !== self).map(async (m) => {
     try {
-      const r = await peers.call(m.addr, RPC.progress, {}, ASK_MS) as Partial<Progress>;
-      return Number.isSafeInteger(r.term) && Number.isSafeInteger(r.commit) ? { term: r.term!, commit: r.commit! } : undefined;
+      const r = v.safeParse(ProgressSchema, await peers.call(m.addr, RPC.progress, {}, ASK_MS));
+      return r.success ? r.output : undefined;
     } catch {
       return undefined; // down, starting, or not of this cluster: it tells nothing
     }
