@@ -63,7 +63,7 @@ async function expectRefused(dir: string, hsm: SoftHsm, what: string, message = 
   assert.deepEqual(await contents(dir), before, `${what}: nothing changed`);
 }
 
-test("a single row rolled back, deleted or re-inserted from an older copy is refused at open, changing nothing", async () => {
+test("a single row rolled back, deleted or re-inserted from an older copy is refused at open, changing no row", async () => {
   await withTempDir(async (tmp) => {
     const hsm = SoftHsm.parse(SoftHsm.generate());
     const dir = join(tmp, "data"), old = join(tmp, "old");

@@ -61,7 +61,7 @@ describe("single rows of an older copy put back into a data directory", () => {
     ["the enclave's row deleted", () => [remove(row(now, "e/tenant")!)], () => [insert(row(now, "e/tenant")!)]],
   ];
   for (const [what, apply, undo] of cases) {
-    it(`${what}: refused at start with a clear message, nothing changed`, async () => {
+    it(`${what}: refused at start with a clear message, no row changed`, async () => {
       assert.ok(row(now, `i/tenant/${IDENTITY}`) === undefined && row(then, `i/tenant/${IDENTITY}`), "the identity was deleted in between");
       assert.notDeepEqual(row(then, "r/hard")!.plain, row(now, "r/hard")!.plain, "the hard state moved on in between");
       tamper(dir, apply());
