@@ -56,6 +56,8 @@ export class KmsNode implements Application<Command> {
   /** Reads wait until this index is applied: set when the node restarted behind what it acknowledged (peer-check.ts). */
   readFloor = 0;
   readonly #store: Store;
+  #erasing: Promise<void> | false = false;
+  #eraseAgain = false;
 
   constructor(state: State, store: Store, info: NodeInfo) {
     this.state = state;
@@ -179,9 +181,25 @@ export class KmsNode implements Application<Command> {
     return errors;
   }
 
-  /** Runs erase() without waiting for it; a failure is reported, not thrown (the next deletion or restart retries). */
+  /**
+   * Runs erase() without waiting for it; a failure is reported, not thrown (the
+   * next deletion or restart retries). Requests while one runs collapse into
+   * one more run: a burst of deletions compacts the log a few times, not once each.
+   */
   eraseInBackground(): void {
-    this.erase().catch((err) => console.error(`kms: deleted key material is not yet erased from disk: ${(err as Error).message}`));
+    if (this.#erasing) {
+      this.#eraseAgain = true;
+      return;
+    }
+    this.#erasing = this.erase()
+      .catch((err) => console.error(`kms: deleted key material is not yet erased from disk: ${(err as Error).message}`))
+      .finally(() => {
+        this.#erasing = false;
+        if (this.#eraseAgain) {
+          this.#eraseAgain = false;
+          this.eraseInBackground();
+        }
+      });
   }
 
   /** Replaces the whole state by a snapshot's (a joining or far-behind node). */
