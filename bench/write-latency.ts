@@ -1,12 +1,14 @@
 /**
  * Write latency (KEY:CREATE, acknowledged only when every node has it) for
  * clusters of 1, 3 and 5 real server processes on this machine, plus GENERATE
- * latency on a follower as the read baseline. Run: bun bench/write-latency.ts [writes]
+ * latency on a follower as the read baseline.
+ * Run: bun bench/write-latency.ts [writes] [sizes, e.g. 1,3,5]
  */
 import { SoftHsm } from "../lib/hsm/soft.ts";
 import { cleanup, type KmsServer, startServer } from "../tests/helpers/kms.ts";
 
 const writes = Number(process.argv[2] ?? 200);
+const sizes = (process.argv[3] ?? "1,3,5").split(",").map(Number);
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -25,7 +27,7 @@ async function timed(n: number, op: (i: number) => Promise<unknown>): Promise<nu
 const fmt = (ms: number[]) => `p50 ${percentile(ms, 50).toFixed(2)} ms  p99 ${percentile(ms, 99).toFixed(2)} ms`;
 
 try {
-  for (const size of [1, 3, 5]) {
+  for (const size of sizes) {
     const hsmKey = SoftHsm.generate();
     const nodes: KmsServer[] = [];
     for (let i = 0; i < size; i++) nodes.push(await startServer({ hsmKey }));

@@ -95,6 +95,11 @@ async function dispatch(deps: AppDeps, path: string, body: unknown): Promise<unk
       const st = node.parts().driver.status();
       return { writable: st.role === "leader" && st.writable };
     }
+    case RPC.progress: {
+      // What a restarting peer compares its own log with (server/peer-check.ts).
+      const st = node.parts().driver.status();
+      return { term: st.term, commit: st.commit };
+    }
     case RPC.edit:
       await editNode(node, "", parse(Edit).remove);
       return {};

@@ -60,8 +60,12 @@ export class Driver<C> {
   #timer: ReturnType<typeof setInterval> | undefined;
   #failure: unknown;
   readonly #onFatal: (err: unknown) => void;
+  /** Index of the latest snapshot on disk, and compact() calls waiting for theirs. */
+  #durableSnapshot: number;
+  #snapshotWaiters: Array<{ readonly index: number; readonly resolve: () => void; readonly reject: (err: Error) => void }> = [];
 
   constructor(raft: RaftNode<C>, storage: RaftStorage<C>, app: Application<C>, send: Send<C>, onFatal: (err: unknown) => void) {
+    this.#durableSnapshot = raft.snapshotIndex;
     this.#raft = raft;
     this.#storage = storage;
     this.#app = app;
@@ -111,6 +115,8 @@ export class Driver<C> {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#timer);
+    for (const w of this.#snapshotWaiters) w.reject(new Error("the node has stopped"));
+    this.#snapshotWaiters = [];
     if (this.#running !== undefined) await this.#idle();
     this.#cancelInbox();
     this.#answerUnknown("the node stopped");
@@ -126,6 +132,10 @@ export class Driver<C> {
       await persist();
       this.#raft = new RaftNode(options, durable);
       this.#storage = storage;
+      // The old log is gone from disk altogether, which is all a waiting compact() wanted.
+      this.#durableSnapshot = durable.snapshot.index;
+      for (const w of this.#snapshotWaiters) w.resolve();
+      this.#snapshotWaiters = [];
     } finally {
       this.#paused = false;
     }
@@ -153,11 +163,18 @@ export class Driver<C> {
     return this.#call(() => this.#raft.forceEdit(remove));
   }
 
-  /** Compacts the log into a snapshot of the applied state now (so a joining node gets the state, not a replay). */
-  compact(): Promise<void> {
-    return this.#call(() => {
+  /**
+   * Compacts the log into a snapshot of the applied state now (so a joining
+   * node gets the state, not a replay; so deleted key material leaves the log).
+   * Resolves once that snapshot, and the log's truncation, are on disk.
+   */
+  async compact(): Promise<void> {
+    const index = await this.#call(() => {
       if (this.#raft.applied > this.#raft.snapshotIndex) this.#raft.compact(this.#raft.applied, this.#app.snapshot());
+      return this.#raft.snapshotIndex;
     });
+    if (index <= this.#durableSnapshot) return;
+    await new Promise<void>((resolve, reject) => this.#snapshotWaiters.push({ index, resolve, reject }));
   }
 
   /** The core's view of itself. */
@@ -266,6 +283,7 @@ export class Driver<C> {
         if (!this.#raft.hasReady()) break;
         const rd = this.#raft.ready();
         await this.#storage.write(rd.persist); // durable before anything depending on it leaves
+        if (rd.persist.snapshot) this.#snapshotSaved(rd.persist.snapshot.index);
         if (rd.messages.length) this.#send(rd.messages);
         if (rd.restore) await this.#app.restore(rd.restore);
         if (rd.committed.length) for (const [i, e] of await this.#app.apply(rd.committed)) this.#errors.set(i, e);
@@ -296,6 +314,14 @@ export class Driver<C> {
     } finally {
       this.#busy = false;
     }
+  }
+
+  /** Records that the snapshot at `index` is on disk and releases the compact() calls it satisfies. */
+  #snapshotSaved(index: number): void {
+    this.#durableSnapshot = Math.max(this.#durableSnapshot, index);
+    const done = this.#snapshotWaiters.filter((w) => w.index <= this.#durableSnapshot);
+    this.#snapshotWaiters = this.#snapshotWaiters.filter((w) => w.index > this.#durableSnapshot);
+    for (const w of done) w.resolve();
   }
 
   /** Waits until no Ready is being handled. */

@@ -48,6 +48,7 @@ export const RPC = {
   status: "/v1/rpc/status",
   edit: "/v1/rpc/edit",
   ready: "/v1/rpc/ready",
+  progress: "/v1/rpc/progress",
 } as const;
 
 const MAX_BATCH = 256;

@@ -26,6 +26,9 @@ class FlakyStore implements Store {
   get created() {
     return this.inner.created;
   }
+  get generation() {
+    return this.inner.generation;
+  }
   load() {
     return this.inner.load();
   }
@@ -33,6 +36,9 @@ class FlakyStore implements Store {
     this.writes++;
     if (this.failWith) return Promise.reject(this.failWith);
     return this.inner.write(changes);
+  }
+  erase() {
+    return this.inner.erase();
   }
   close() {
     return this.inner.close();
@@ -179,5 +185,32 @@ test("a write is visible only once it is durable: in the log, then applied", asy
     await pending;
     assert.equal(node.state.enclaves.has("e1"), true);
     assert.equal(node.state.commit, 1);
+  });
+});
+
+test("a burst of key deletions: once the node settles, no stored record holds a deleted key's material", async () => {
+  await withNode(async ({ node, store, fatal }) => {
+    await node.write(enclaveCreate("e1"));
+    for (let i = 1; i <= 20; i++) await node.write(keyCreate("e1", `k${i}`, false, i));
+    const holding = async () => {
+      const found: string[] = [];
+      for (const [k, v] of await store.load()) {
+        const text = Buffer.from(v).toString();
+        for (let i = 1; i <= 20; i += 2) if (text.includes(material(i))) found.push(`${k} holds k${i}`);
+      }
+      return found;
+    };
+    assert.ok((await holding()).length >= 20, "the log and the key rings hold the material before");
+    // Deletions arrive faster than erasing: the requests collapse, and the last run covers them all.
+    await Promise.all([...Array(10).keys()].map((j) => node.write({ type: "key.delete", enclave: "e1", name: `k${2 * j + 1}`, version: 0, allVersions: true })));
+    const deadline = Date.now() + 10_000;
+    let left = await holding();
+    while (left.length && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+      left = await holding();
+    }
+    assert.deepEqual(left, []);
+    assert.equal(node.state.enclave("e1").keys.size, 10);
+    assert.deepEqual(fatal, []);
   });
 });

@@ -63,7 +63,11 @@ export class KmsNode implements Application<Command> {
   /** Replaced once the listener is bound (the port may be chosen by the OS). */
   info: NodeInfo;
   cluster: ClusterParts | undefined;
+  /** Reads wait until this index is applied: set when the node restarted behind what it acknowledged (peer-check.ts). */
+  readFloor = 0;
   readonly #store: Store;
+  #erasing: Promise<void> | false = false;
+  #eraseAgain = false;
 
   constructor(state: State, store: Store, info: NodeInfo) {
     this.state = state;
@@ -134,6 +138,7 @@ export class KmsNode implements Application<Command> {
   async readBarrier(reads: Iterable<string>): Promise<void> {
     const { driver } = this.parts();
     const want = new Set(reads);
+    if (this.state.applied < this.readFloor) throw Errors.unavailable("this node is not serving: it is catching up with what it acknowledged before a restart");
     const deadline = Date.now() + READ_WAIT_MS;
     for (;;) {
       if (!driver.readable()) throw Errors.unavailable("this node is not serving: it is joining a cluster or was removed from one");
@@ -150,7 +155,7 @@ export class KmsNode implements Application<Command> {
 
   /** Whether this node answers reads (a joining or removed node does not). */
   readyForReads(): boolean {
-    return this.cluster?.driver.readable() ?? false;
+    return (this.cluster?.driver.readable() ?? false) && this.state.applied >= this.readFloor;
   }
 
   /** Whether a write sent to this node would be taken now: the leader (asked, on a follower) reaches every member. */
@@ -168,10 +173,23 @@ export class KmsNode implements Application<Command> {
     }
   }
 
+  /**
+   * Removes deleted key material from every file of the data directory: the
+   * log is compacted past the deletion (its key.create entries and older
+   * snapshots go), then the WAL is checkpointed and truncated (deleted rows
+   * are already zeroed). Every node runs it as it applies a key deletion; a
+   * purge after a recovery window is meant to call it too.
+   */
+  async erase(): Promise<void> {
+    await this.parts().driver.compact();
+    await this.#store.erase();
+  }
+
   /** Applies committed entries in log order, durably, in one transaction. */
   async apply(entries: readonly Entry<Command>[]): Promise<Map<number, Error>> {
     const errors = new Map<number, Error>();
     const changes = new Map<string, Uint8Array | null>();
+    let erase = false;
     for (const e of entries) {
       if (e.type === "conf" && e.change.op === "add") this.state.maxNodeId = Math.max(this.state.maxNodeId, e.change.id);
       if (e.type !== "cmd") continue;
@@ -185,6 +203,7 @@ export class KmsNode implements Application<Command> {
         const effects = prepare(this.state, parsed.output);
         install(this.state, effects);
         for (const fx of effects) changes.set(...recordOf(fx));
+        erase ||= deletesKeys(parsed.output);
       } catch (err) {
         errors.set(e.index, err instanceof KmsError ? err : Errors.badRequest("invalid command"));
       }
@@ -192,7 +211,30 @@ export class KmsNode implements Application<Command> {
     this.state.applied = entries[entries.length - 1].index;
     for (const [k, value] of counterRecords(this.state)) changes.set(k, value);
     await this.#store.write([...changes]);
+    // Not awaited: the compaction is an input of the driver, which is busy applying this very batch.
+    if (erase) this.eraseInBackground();
     return errors;
+  }
+
+  /**
+   * Runs erase() without waiting for it; a failure is reported, not thrown (the
+   * next deletion or restart retries). Requests while one runs collapse into
+   * one more run: a burst of deletions compacts the log a few times, not once each.
+   */
+  eraseInBackground(): void {
+    if (this.#erasing) {
+      this.#eraseAgain = true;
+      return;
+    }
+    this.#erasing = this.erase()
+      .catch((err) => console.error(`kms: deleted key material is not yet erased from disk: ${(err as Error).message}`))
+      .finally(() => {
+        this.#erasing = false;
+        if (this.#eraseAgain) {
+          this.#eraseAgain = false;
+          this.eraseInBackground();
+        }
+      });
   }
 
   /** Replaces the whole state by a snapshot's (a joining or far-behind node). */
@@ -211,6 +253,11 @@ export class KmsNode implements Application<Command> {
   snapshot(): Uint8Array {
     return encodeSnapshot(this.state);
   }
+}
+
+/** Whether a command may remove key material (a key, some versions, or an enclave and its keys). */
+export function deletesKeys(cmd: Command): boolean {
+  return cmd.type === "key.delete" || cmd.type === "enclave.delete";
 }
 
 /**

@@ -4,11 +4,12 @@ import { SoftHsm } from "../hsm/soft.ts";
 import { apiKeyFromSeed, clientCredentials, parseApiKey } from "../identity/apikey.ts";
 import { Peers } from "../cluster/peers.ts";
 import type { Command } from "../state/commands.ts";
+import { checkWithPeers } from "./peer-check.ts";
 import { loadOrBootstrap, startReplication } from "./replication.ts";
 import { stateOf } from "../state/records.ts";
 import { DataDirError, openStore } from "../store/store.ts";
 import { parseListenAddress, reachableHosts, reachableUrls } from "./address.ts";
-import { KmsNode } from "./node.ts";
+import { deletesKeys, KmsNode } from "./node.ts";
 import { selfSignedTls, type TlsMaterial, tlsFromFiles } from "./tls.ts";
 import { VERSION } from "./version.ts";
 
@@ -93,7 +94,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     // replaced: the state on disk is older than the snapshot, so install it now.
     if (node.state.applied < loaded.durable.snapshot.index) await node.restore(loaded.durable.snapshot);
     const peers = new Peers<Command>(hsm, clientCredentials(nodeKey));
-    startReplication(node, store, hsm, peers, loaded, opts.onFatal);
+    peers.cluster = loaded.membership.cluster;
+    // Reads and votes wait for this: until replication starts the node answers "starting".
+    const durable = await checkWithPeers(node, peers, loaded.membership, loaded.durable, loaded.storage);
+    startReplication(node, store, hsm, peers, { ...loaded, durable }, opts.onFatal);
+    // A key deletion whose erase a stop interrupted is still in the log: finish it.
+    if (loaded.durable.entries.some((e) => e.type === "cmd" && deletesKeys(e.cmd))) node.eraseInBackground();
     return {
       urls: reachableUrls(hostname, bound.port),
       port: bound.port,

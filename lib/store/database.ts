@@ -1,20 +1,31 @@
 /**
  * The libSQL database behind the store: WAL journaling with synchronous=FULL,
- * so a committed write is on disk before it resolves.
+ * so a committed write is on disk before it resolves, and secure_delete, so a
+ * deleted or overwritten row is zeroed rather than left in a free page.
  */
-import { type Client, createClient } from "@libsql/client";
+import { type Client, createClient, type InStatement } from "@libsql/client";
 import { drizzle, type LibSQLDatabase } from "drizzle-orm/libsql";
 import { writeFile } from "node:fs/promises";
 import { pathToFileURL } from "node:url";
 import { DataDirError } from "./errors.ts";
-import { CREATE_RECORDS, SCHEMA_VERSION } from "./schema.ts";
+import { CREATE_META, CREATE_RECORDS, DIGEST_ROW, SCHEMA_VERSION } from "./schema.ts";
 
 export const DB_FILE = "kms.db";
 
-/** An open database: the raw client (for write batches) and drizzle over it. */
+/** An open database: the raw client (for write batches), drizzle over it, and the schema version it has. */
 export interface Database {
   client: Client;
   db: LibSQLDatabase;
+  version: number;
+}
+
+/**
+ * The per-connection settings every write relies on. Re-applied before each
+ * write: the pool may replace a failed connection, and a new one must not run
+ * with weaker durability or without zeroing deleted rows.
+ */
+export function applyPragmas(client: Client): Promise<void> {
+  return client.executeMultiple("PRAGMA synchronous=FULL; PRAGMA secure_delete=ON;");
 }
 
 /** Opens a libSQL client on path with the durability pragmas applied. */
@@ -24,7 +35,7 @@ async function connect(path: string): Promise<Client> {
   const client = createClient({ url: pathToFileURL(path).href, concurrency: 1 });
   try {
     await client.execute("PRAGMA journal_mode=WAL");
-    await client.execute("PRAGMA synchronous=FULL");
+    await applyPragmas(client);
   } catch (err) {
     client.close();
     throw err;
@@ -32,22 +43,31 @@ async function connect(path: string): Promise<Client> {
   return client;
 }
 
-/** Creates a new database file (mode 0600) with the records table. */
-export async function createDatabase(path: string): Promise<Database> {
+/** The statements that create the current schema, with `digest` as the sealed meta row. */
+export function schemaStatements(digest: Uint8Array): InStatement[] {
+  return [
+    CREATE_META,
+    { sql: "INSERT INTO meta (name, value) VALUES (?, ?)", args: [DIGEST_ROW, digest] },
+    `PRAGMA user_version = ${SCHEMA_VERSION}`,
+  ];
+}
+
+/** Creates a new database file (mode 0600) with the current schema and `digest` as its sealed meta row. */
+export async function createDatabase(path: string, digest: Uint8Array): Promise<Database> {
   // SQLite gives its -wal and -shm files the database file's mode, so creating
   // the file ourselves makes all three owner-only.
   await writeFile(path, new Uint8Array(0), { mode: 0o600, flag: "wx" });
   const client = await connect(path);
   try {
-    await client.batch([CREATE_RECORDS, `PRAGMA user_version = ${SCHEMA_VERSION}`], "write");
+    await client.batch([CREATE_RECORDS, ...schemaStatements(digest)], "write");
   } catch (err) {
     client.close();
     throw err;
   }
-  return { client, db: drizzle(client) };
+  return { client, db: drizzle(client), version: SCHEMA_VERSION };
 }
 
-/** Opens an existing database and checks that it has this store's schema. */
+/** Opens an existing database and checks that it has this store's schema, current (2) or older (1). */
 export async function openDatabase(path: string): Promise<Database> {
   let client: Client;
   try {
@@ -55,10 +75,12 @@ export async function openDatabase(path: string): Promise<Database> {
   } catch (err) {
     throw new DataDirError(`${path} cannot be opened as a database: the data directory is damaged`, { cause: err });
   }
+  let version: number;
   try {
-    const version = (await client.execute("PRAGMA user_version")).rows[0]?.[0];
-    const table = await client.execute("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'records'");
-    if (Number(version) !== SCHEMA_VERSION || table.rows.length !== 1) {
+    version = Number((await client.execute("PRAGMA user_version")).rows[0]?.[0]);
+    const tables = (await client.execute("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")).rows.map((r) => r[0]);
+    const expected = version === 1 ? ["records"] : ["meta", "records"];
+    if ((version !== 1 && version !== SCHEMA_VERSION) || tables.join() !== expected.join()) {
       throw new DataDirError(`${path} does not have the expected schema (version ${SCHEMA_VERSION}): the data directory is damaged`);
     }
   } catch (err) {
@@ -66,5 +88,17 @@ export async function openDatabase(path: string): Promise<Database> {
     if (err instanceof DataDirError) throw err;
     throw new DataDirError(`${path} cannot be read as a database: the data directory is damaged`, { cause: err });
   }
-  return { client, db: drizzle(client) };
+  return { client, db: drizzle(client), version };
+}
+
+/**
+ * Copies the WAL into the database and truncates it to nothing: old page
+ * images (which may hold deleted rows) then exist in no file. Rows deleted
+ * from the database itself were already zeroed by secure_delete. False when
+ * a reader on another connection kept it from completing.
+ */
+export async function checkpoint(client: Client): Promise<boolean> {
+  const row = (await client.execute("PRAGMA wal_checkpoint(TRUNCATE)")).rows[0];
+  // (busy, log frames, checkpointed frames): busy means another connection's reading held it back.
+  return Number(row?.[0]) === 0;
 }

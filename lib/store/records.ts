@@ -1,17 +1,28 @@
 /**
  * Record encryption. Both the key and the value of a record are secret, so a
- * row holds only id = HMAC(idKey, key) and nonce ‖ AES-256-GCM(sealKey,
- * len(key) ‖ key ‖ value) with the id in the AAD: rows cannot be read, and
- * cannot be swapped or moved without detection.
+ * row holds only id = HMAC(idKey, key) and the sealed len(key) ‖ key ‖ value,
+ * with the id in the AAD: rows cannot be read, and cannot be swapped or moved
+ * without detection.
+ *
+ * Format 2 (schema version 2) seals every row under its own key, derived from
+ * the seal key and a random 16-byte iv exactly as message ciphertexts are
+ * (lib/crypto/aead.ts): iv ‖ nonce ‖ AES-256-GCM(HMAC(sealKey, iv), …). One
+ * directory can then seal any number of rows, where format 1 — one GCM key
+ * and random 96-bit nonces — was bounded to about 2^32 writes. Format 1 is
+ * only read, to migrate a directory (migrate.ts).
  */
 import { createHmac } from "node:crypto";
+import { NONCE_SIZE, open, seal, TAG_SIZE } from "../crypto/aead.ts";
 import { equal } from "../crypto/constant-time.ts";
 import { deriveKey } from "../crypto/hkdf.ts";
+import { IV_SIZE } from "../crypto/message-key.ts";
 import { randomBytes } from "../crypto/random.ts";
-import { gcmOpen, gcmSeal, NONCE_SIZE, TAG_SIZE } from "../hsm/aes-gcm.ts";
+import { gcmOpen } from "../hsm/aes-gcm.ts";
 
 export const ID_SIZE = 32;
-const AAD_PREFIX = new TextEncoder().encode("kms/v1/record");
+const AAD_V1 = new TextEncoder().encode("kms/v1/record");
+const AAD_V2 = new TextEncoder().encode("kms/v2/record");
+const BODY_OFFSET = IV_SIZE + NONCE_SIZE;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
@@ -25,38 +36,58 @@ export interface SealedRecord {
 export class RecordCipher {
   #idKey: Uint8Array;
   #sealKey: Uint8Array;
+  #legacyKey: Uint8Array;
 
   constructor(root: Uint8Array) {
     this.#idKey = deriveKey(root, "kms/v1/record-id");
-    this.#sealKey = deriveKey(root, "kms/v1/record-seal");
+    this.#sealKey = deriveKey(root, "kms/v2/record-seal");
+    this.#legacyKey = deriveKey(root, "kms/v1/record-seal");
   }
 
   /** The row id of a record key: HMAC-SHA256(idKey, UTF-8 key). */
   id(key: string): Uint8Array {
-    return new Uint8Array(createHmac("sha256", this.#idKey).update(encodeKey(key)).digest());
+    return this.#idOf(encodeKey(key));
   }
 
-  /** Encrypts one record into its row. */
+  /** Encrypts one record into its row (format 2). */
   seal(key: string, value: Uint8Array): SealedRecord {
     const keyBytes = encodeKey(key);
-    const id = new Uint8Array(createHmac("sha256", this.#idKey).update(keyBytes).digest());
+    const id = this.#idOf(keyBytes);
     const plaintext = new Uint8Array(4 + keyBytes.length + value.length);
     new DataView(plaintext.buffer).setUint32(0, keyBytes.length);
     plaintext.set(keyBytes, 4);
     plaintext.set(value, 4 + keyBytes.length);
+    const iv = randomBytes(IV_SIZE);
     const nonce = randomBytes(NONCE_SIZE);
-    const body = gcmSeal(this.#sealKey, nonce, plaintext, aad(id));
+    const body = seal("AES256", this.#sealKey, iv, nonce, plaintext, aad(AAD_V2, id));
     plaintext.fill(0);
-    const sealed = new Uint8Array(NONCE_SIZE + body.length);
-    sealed.set(nonce, 0);
-    sealed.set(body, NONCE_SIZE);
+    const sealed = new Uint8Array(BODY_OFFSET + body.length);
+    sealed.set(iv, 0);
+    sealed.set(nonce, IV_SIZE);
+    sealed.set(body, BODY_OFFSET);
     return { id, value: sealed };
   }
 
-  /** Decrypts and verifies one row; null when it is not authentic or not bound to its id. */
+  /** Decrypts and verifies one format-2 row; null when it is not authentic or not bound to its id. */
   open(row: SealedRecord): [key: string, value: Uint8Array] | null {
+    if (row.id.length !== ID_SIZE || row.value.length < BODY_OFFSET + TAG_SIZE) return null;
+    const v = row.value;
+    const plaintext = open("AES256", this.#sealKey, v.subarray(0, IV_SIZE), v.subarray(IV_SIZE, BODY_OFFSET), v.subarray(BODY_OFFSET), aad(AAD_V2, row.id));
+    return this.#decode(row.id, plaintext);
+  }
+
+  /** Decrypts and verifies one format-1 row (nonce ‖ GCM under the one seal key), for migration only. */
+  openLegacy(row: SealedRecord): [key: string, value: Uint8Array] | null {
     if (row.id.length !== ID_SIZE || row.value.length < NONCE_SIZE + TAG_SIZE) return null;
-    const plaintext = gcmOpen(this.#sealKey, row.value.subarray(0, NONCE_SIZE), row.value.subarray(NONCE_SIZE), aad(row.id));
+    return this.#decode(row.id, gcmOpen(this.#legacyKey, row.value.subarray(0, NONCE_SIZE), row.value.subarray(NONCE_SIZE), aad(AAD_V1, row.id)));
+  }
+
+  #idOf(keyBytes: Uint8Array): Uint8Array {
+    return new Uint8Array(createHmac("sha256", this.#idKey).update(keyBytes).digest());
+  }
+
+  /** Splits len(key) ‖ key ‖ value and checks that the id belongs to the key. */
+  #decode(id: Uint8Array, plaintext: Uint8Array | null): [key: string, value: Uint8Array] | null {
     if (plaintext === null || plaintext.length < 4) return null;
     const keyLength = new DataView(plaintext.buffer, plaintext.byteOffset).getUint32(0);
     if (keyLength > plaintext.length - 4) return null;
@@ -68,16 +99,15 @@ export class RecordCipher {
       return null;
     }
     // The AAD already binds the id; recomputing it also proves the id belongs to this key.
-    const id = new Uint8Array(createHmac("sha256", this.#idKey).update(keyBytes).digest());
-    if (!equal(id, row.id)) return null;
+    if (!equal(this.#idOf(keyBytes), id)) return null;
     return [key, plaintext.slice(4 + keyLength)];
   }
 }
 
-function aad(id: Uint8Array): Uint8Array {
-  const out = new Uint8Array(AAD_PREFIX.length + id.length);
-  out.set(AAD_PREFIX, 0);
-  out.set(id, AAD_PREFIX.length);
+function aad(prefix: Uint8Array, id: Uint8Array): Uint8Array {
+  const out = new Uint8Array(prefix.length + id.length);
+  out.set(prefix, 0);
+  out.set(id, prefix.length);
   return out;
 }
 

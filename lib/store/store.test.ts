@@ -161,7 +161,9 @@ test("no record key, value or key material appears on disk in any encoding", asy
     const sealed = JSON.parse(await readFile(join(dir, "root.seal"), "utf8"));
     const root = hsm.unseal(new Uint8Array(Buffer.from(sealed.sealed, "base64")), "kms/v1/root-key");
     assert.equal(root.length, 32);
-    secrets.push(root, deriveKey(root, "kms/v1/record-id"), deriveKey(root, "kms/v1/record-seal"));
+    for (const label of ["record-id", "record-seal"]) secrets.push(deriveKey(root, `kms/v1/${label}`));
+    for (const label of ["record-seal", "row-digest", "state-digest-seal"]) secrets.push(deriveKey(root, `kms/v2/${label}`));
+    secrets.push(root);
 
     // The scanner itself must find what is there.
     const names = await readdir(dir);
@@ -199,7 +201,7 @@ test("the secret scanner detects raw, hex, and base64 forms (so the scan above c
   });
 });
 
-test("swapped or damaged rows make load throw DataDirError", async () => {
+test("swapped or damaged rows make open throw DataDirError", async () => {
   await withTempDir(async (dir) => {
     const hsm = newHsm();
     const store = await openStore(dir, hsm);
@@ -213,14 +215,12 @@ test("swapped or damaged rows make load throw DataDirError", async () => {
     const setValue = (id: Uint8Array, value: Uint8Array) =>
       raw.execute({ sql: "UPDATE records SET value = ? WHERE id = ?", args: [value, id] });
     const expectCorrupt = async (what: string) => {
-      const s = await openStore(dir, hsm);
-      await assert.rejects(s.load(), (err: unknown) => {
+      await assert.rejects(openStore(dir, hsm), (err: unknown) => {
         assert.ok(err instanceof DataDirError, what);
         assert.match(err.message, /^record [0-9a-f]{16}… in .*kms\.db is corrupt/);
         assert.ok(!/alpha|beta/.test(err.message));
         return true;
       }, what);
-      await s.close();
     };
 
     // Swap the two values: each is authentic, but bound to the other id.

@@ -1,7 +1,8 @@
 /**
  * The durable store. The server keeps all state in memory; this only makes it
  * durable. Every byte on disk is encrypted under a random root key that only
- * the HSM can unseal, and record keys are hidden behind HMAC ids.
+ * the HSM can unseal, record keys are hidden behind HMAC ids, and a sealed
+ * digest binds the rows as a whole (digest.ts), checked at open.
  */
 import { chmod, mkdir } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
@@ -9,27 +10,42 @@ import { Buffer } from "node:buffer";
 import { eq, sql } from "drizzle-orm";
 import type { SoftHsm } from "../hsm/soft.ts";
 import { fsyncDir } from "./atomic-file.ts";
-import { createDatabase, type Database, DB_FILE, openDatabase } from "./database.ts";
+import { applyPragmas, checkpoint, createDatabase, type Database, DB_FILE, openDatabase } from "./database.ts";
 import { inspectDataDir } from "./data-dir.ts";
+import { StateDigest } from "./digest.ts";
 import { lockDataDir } from "./lock.ts";
-import { DataDirError } from "./errors.ts";
+import { migrateV1 } from "./migrate.ts";
 import { RecordCipher } from "./records.ts";
 import { createRootKey, readRootKey } from "./root-key.ts";
-import { records } from "./schema.ts";
+import { DIGEST_ROW, meta, records } from "./schema.ts";
+import { loadVerified } from "./verify.ts";
 
 export { DataDirError } from "./errors.ts";
 
 export interface Store {
   /** True when this call created a new data directory. */
   readonly created: boolean;
+  /** Writes made to the directory over its life (sealed with the digest): only ever grows. */
+  readonly generation: number;
   /** Every record, decrypted and verified. */
   load(): Promise<Map<string, Uint8Array>>;
   /** Applies puts (Uint8Array) and deletes (null) in one durable transaction. */
   write(changes: ReadonlyArray<readonly [key: string, value: Uint8Array | null]>): Promise<void>;
+  /**
+   * Makes every record deleted or overwritten so far unrecoverable from the
+   * directory's files: their cells are already zeroed (secure_delete); this
+   * truncates the WAL, which may still hold old page images.
+   */
+  erase(): Promise<void>;
   close(): Promise<void>;
 }
 
-/** Opens the data directory dir, creating it when missing or empty; the HSM must match an existing one. */
+/**
+ * Opens the data directory dir, creating it when missing or empty; the HSM must
+ * match an existing one, and its records must match their sealed digest
+ * (DataDirError, nothing changed, otherwise). A directory of an older format
+ * is migrated to the current one.
+ */
 export async function openStore(dir: string, hsm: SoftHsm): Promise<Store> {
   const state = await inspectDataDir(dir);
   const dbPath = join(dir, DB_FILE);
@@ -37,11 +53,21 @@ export async function openStore(dir: string, hsm: SoftHsm): Promise<Store> {
     // Unseal before touching the database, so a wrong HSM key changes nothing.
     const root = await readRootKey(dir, hsm);
     const cipher = new RecordCipher(root);
+    const digest = StateDigest.fromRoot(root);
     root.fill(0);
     const unlock = await lockDataDir(dir);
+    let database: Database | undefined;
     try {
-      return new LibsqlStore(false, dbPath, await openDatabase(dbPath), cipher, unlock);
+      database = await openDatabase(dbPath);
+      const loaded = database.version === 1
+        ? await migrateV1(database, dbPath, cipher, digest)
+        : await loadVerified(database, dbPath, cipher, digest);
+      // Verified: now the WAL the last run left (which may hold old page images) can go; if a
+      // stray reader holds it back, the next erase() will do it.
+      await checkpoint(database.client);
+      return new LibsqlStore(false, dbPath, database, cipher, digest, unlock, loaded);
     } catch (err) {
+      database?.client.close();
       await unlock();
       throw err;
     }
@@ -53,10 +79,11 @@ export async function openStore(dir: string, hsm: SoftHsm): Promise<Store> {
   const unlock = await lockDataDir(dir);
   const root = await createRootKey(dir, hsm);
   const cipher = new RecordCipher(root);
+  const digest = StateDigest.fromRoot(root);
   root.fill(0);
-  const database = await createDatabase(dbPath);
+  const database = await createDatabase(dbPath, digest.sealCurrent());
   await fsyncDir(dir);
-  return new LibsqlStore(true, dbPath, database, cipher, unlock);
+  return new LibsqlStore(true, dbPath, database, cipher, digest, unlock, new Map());
 }
 
 class LibsqlStore implements Store {
@@ -64,33 +91,42 @@ class LibsqlStore implements Store {
   #path: string;
   #database: Database;
   #cipher: RecordCipher;
+  #digest: StateDigest;
+  /** The records read (and verified) at open, handed to the first load() if nothing was written before it. */
+  #opened: Map<string, Uint8Array> | undefined;
   // Operations run one at a time, in call order, on the single connection.
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
   #unlock: () => Promise<void>;
 
-  constructor(created: boolean, path: string, database: Database, cipher: RecordCipher, unlock: () => Promise<void>) {
+  constructor(
+    created: boolean,
+    path: string,
+    database: Database,
+    cipher: RecordCipher,
+    digest: StateDigest,
+    unlock: () => Promise<void>,
+    opened: Map<string, Uint8Array>,
+  ) {
     this.created = created;
     this.#unlock = unlock;
     this.#path = path;
     this.#database = database;
     this.#cipher = cipher;
+    this.#digest = digest;
+    this.#opened = opened;
   }
 
-  async load(): Promise<Map<string, Uint8Array>> {
-    return this.#run(async () => {
-      const rows = await this.#database.db.select().from(records);
-      const out = new Map<string, Uint8Array>();
-      for (const row of rows) {
-        const opened = this.#cipher.open({ id: row.id, value: row.value });
-        if (opened === null) {
-          // The id is an HMAC output: it identifies the row without revealing its key.
-          const id = Buffer.from(row.id).toString("hex").slice(0, 16);
-          throw new DataDirError(`record ${id}… in ${this.#path} is corrupt: it does not decrypt and verify under this data directory's key`);
-        }
-        out.set(opened[0], opened[1]);
-      }
-      return out;
+  get generation(): number {
+    return this.#digest.writes;
+  }
+
+  load(): Promise<Map<string, Uint8Array>> {
+    return this.#run(() => {
+      const opened = this.#opened;
+      this.#opened = undefined;
+      // Later loads (tests, tools) read and verify everything again, against a fresh digest.
+      return opened ?? loadVerified(this.#database, this.#path, this.#cipher, this.#digest.fresh());
     });
   }
 
@@ -98,12 +134,16 @@ class LibsqlStore implements Store {
     if (this.#closed) throw new Error("the store is closed");
     // Encrypt up front: a bad argument then fails before anything is written.
     const { db } = this.#database;
+    const shares: Array<readonly [Uint8Array, string | null]> = [];
     const statements = changes.map(([key, value]) => {
       if (value === null) {
-        return db.delete(records).where(eq(records.id, Buffer.from(this.#cipher.id(key)))).toSQL();
+        const id = this.#cipher.id(key);
+        shares.push([id, null]);
+        return db.delete(records).where(eq(records.id, Buffer.from(id))).toSQL();
       }
       if (!(value instanceof Uint8Array)) throw new TypeError("record values must be Uint8Array or null");
       const row = this.#cipher.seal(key, value);
+      shares.push([row.id, this.#digest.share(row.id, row.value)]);
       return db
         .insert(records)
         .values({ id: Buffer.from(row.id), value: Buffer.from(row.value) })
@@ -113,10 +153,20 @@ class LibsqlStore implements Store {
     // No await before #run: the write is queued in call order.
     return this.#run(async () => {
       if (statements.length === 0) return;
+      this.#opened = undefined; // no longer what is on disk
+      // The digest moves in the same transaction as the rows, and in memory only once that is durable.
+      const plan = this.#digest.plan(shares);
+      const digestRow = db.update(meta).set({ value: Buffer.from(plan.meta) }).where(eq(meta.name, DIGEST_ROW)).toSQL();
       const { client } = this.#database;
-      // The pool may replace a failed connection; a new one must not run with weaker durability.
-      await client.execute("PRAGMA synchronous=FULL");
-      await client.batch(statements.map((s) => ({ sql: s.sql, args: s.params as never[] })), "write");
+      await applyPragmas(client);
+      await client.batch([...statements, digestRow].map((s) => ({ sql: s.sql, args: s.params as never[] })), "write");
+      plan.commit();
+    });
+  }
+
+  erase(): Promise<void> {
+    return this.#run(async () => {
+      if (!(await checkpoint(this.#database.client))) throw new Error("the WAL checkpoint could not complete: another connection is reading the database");
     });
   }
 
@@ -128,7 +178,7 @@ class LibsqlStore implements Store {
     return done;
   }
 
-  #run<T>(operation: () => Promise<T>): Promise<T> {
+  #run<T>(operation: () => T | Promise<T>): Promise<T> {
     if (this.#closed) return Promise.reject(new Error("the store is closed"));
     const result = this.#queue.then(operation);
     // A failed operation must not block the ones queued after it.

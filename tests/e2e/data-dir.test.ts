@@ -5,27 +5,19 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { pathToFileURL } from "node:url";
 import { createClient } from "@libsql/client";
 import { SoftHsm } from "../../lib/hsm/soft.ts";
 import { type FileSnapshot, oneShotClient, redactedOutput, snapshotDir, stopWithin } from "../helpers/e2e.ts";
-import { cleanup, type KmsServer, type RunResult, runKms, startServer, tempDir } from "../helpers/kms.ts";
+import { refusedStart, sql } from "../helpers/data-dir.ts";
+import { cleanup, type KmsServer, startServer, tempDir } from "../helpers/kms.ts";
 
 let base: string;
 let dir: string;
 let hsmKey: string;
-
-/** Runs `kms server` expecting it to refuse to start; fails fast if it starts instead. */
-async function refusedStart(dataDir: string, hsm: string | undefined): Promise<RunResult> {
-  const r = await runKms(["server", "--addr", "127.0.0.1:0", dataDir], { MINIO_KMS_HSM_KEY: hsm ?? "" }, { timeoutMs: 20_000 });
-  assert.doesNotMatch(r.stdout, /Listening on/, "the server must not start");
-  assert.notEqual(r.code, 0, "the server must exit with a failure");
-  assert.notEqual(r.code, 128, "the server exited on its own (not killed at the deadline)");
-  return r;
-}
 
 const asObject = (m: Map<string, FileSnapshot>) => Object.fromEntries(m);
 
@@ -196,5 +188,20 @@ describe("data directory and HSM key", () => {
     const r = await refusedStart(tampered, hsmKey);
     assert.match(r.stderr, /is corrupt/);
     assert.doesNotMatch(r.stderr, /\b(e|a|b)\b.*(enclave|key)/, "the message does not name the record");
+  });
+  it("a data directory written by an older kms (schema 1) starts, migrated: its keys open what they sealed", async () => {
+    const fixture = path.join(import.meta.dirname, "../fixtures/data-dir-v1");
+    const fx = JSON.parse(readFileSync(`${fixture}.json`, "utf8"));
+    const legacy = path.join(base, "legacy");
+    cpSync(fixture, legacy, { recursive: true });
+    chmodSync(legacy, 0o700); // git keeps no modes
+    assert.equal(sql(legacy, [{ sql: "PRAGMA user_version" }])[0][0][0], 1);
+    const server = await startServer({ dir: legacy, hsmKey: fx.hsmKey });
+    const c = oneShotClient(server);
+    for (const key of fx.keys) {
+      const r = await c.decrypt(fx.enclave, key, Buffer.from(fx.ciphertexts[key], "base64"));
+      assert.equal(Buffer.from(r.plaintext as Uint8Array).toString(), fx.plaintext, key);
+    }
+    assert.equal(sql(legacy, [{ sql: "PRAGMA user_version" }])[0][0][0], 2);
   });
 });

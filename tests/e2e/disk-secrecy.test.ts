@@ -2,7 +2,8 @@
  * Nothing in the clear on disk: distinctive enclave and key names, imported
  * key bytes, the HSM key and the admin API key must not appear in any file of
  * the data directory — raw, hex or base64 — while the server runs (the WAL
- * included), after kill -9, and after a clean stop.
+ * included), after kill -9, and after a clean stop. A deleted key leaves every
+ * file of every node, in every form it was stored in.
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
@@ -10,8 +11,9 @@ import { existsSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { SoftHsm } from "../../lib/hsm/soft.ts";
+import { openedRows } from "../helpers/data-dir.ts";
 import { filesUnder, findSecrets, oneShotClient, redactedOutput, type Secret, stopWithin, waitUntil } from "../helpers/e2e.ts";
-import { cleanup, type KmsServer, startServer, tempDir } from "../helpers/kms.ts";
+import { cleanup, type KmsServer, runKms, startServer, tempDir } from "../helpers/kms.ts";
 
 const ENCLAVE = "enclave-zebra-7f3a9c51";
 const KEYS = ["key-quokka-9b1c2d77", "key-narwhal-4e5f6a88"];
@@ -104,5 +106,46 @@ describe("nothing in the clear on disk", () => {
     const code = await stopWithin(server, "SIGTERM", 10_000);
     assert.equal(code, 0, `clean stop:\n${redactedOutput(server)}`);
     assert.deepEqual(findSecrets(dir, secrets), [], "after the clean stop");
+  });
+});
+
+describe("a deleted key is erased from every file of every node", () => {
+  const hsmKey = SoftHsm.generate();
+  const material = randomBytes(32);
+  let nodes: KmsServer[];
+  before(async () => {
+    nodes = [await startServer({ hsmKey }), await startServer({ hsmKey })];
+    await nodes[0].client().addNode(nodes[1].address);
+  });
+  after(cleanup);
+
+  it("after rm-key --all, neither its bytes nor any row that held them (sealed) is in any file, WAL included", async () => {
+    const c = nodes[0].client();
+    await c.createEnclave("erase");
+    await c.importKey("erase", "doomed", material);
+    await c.createKey("erase", "kept");
+    await c.encrypt("erase", "doomed", Buffer.from("in use"));
+    const holds = (plain: Uint8Array) => Buffer.from(plain).includes(material) || Buffer.from(plain).includes(material.toString("base64"));
+    // With the HSM key, the rows that hold the key: its key ring and the log's key.create entry.
+    const secrets: Secret[] = [{ label: "key bytes", bytes: material }];
+    for (const [i, n] of nodes.entries()) {
+      const rows = (await openedRows(n.dir, hsmKey)).filter((r) => holds(r.plain));
+      assert.deepEqual(rows.map((r) => r.key.replace(/\d+$/, "N")).sort(), ["k/erase/doomed", "r/e/N"], `node ${i} holds the key in its ring and its log`);
+      secrets.push(...rows.map((r) => ({ label: `node ${i}'s sealed ${r.key}`, bytes: r.value })));
+    }
+    const r = await runKms(["rm-key", "--enclave", "erase", "--all", "doomed"], nodes[0].env());
+    assert.equal(r.code, 0, r.stderr);
+    for (const [i, n] of nodes.entries()) {
+      // Erasing follows the deletion on each node without being awaited by it: wait, with a deadline.
+      await waitUntil(() => findSecrets(n.dir, secrets).length === 0, `node ${i}'s files to hold no trace of the deleted key`, 20_000)
+        .catch((err) => assert.fail(`${err.message}: ${findSecrets(n.dir, secrets).join("; ")}`));
+    }
+    for (const n of nodes) assert.equal(await stopWithin(n, "SIGTERM", 10_000), 0, redactedOutput(n));
+    for (const [i, n] of nodes.entries()) {
+      assert.deepEqual(findSecrets(n.dir, secrets), [], `node ${i} after a clean stop`);
+      const rows = await openedRows(n.dir, hsmKey);
+      assert.deepEqual(rows.filter((r) => holds(r.plain)).map((r) => r.key), [], `node ${i}: no record opens to the key`);
+      assert.ok(rows.some((r) => r.key === "k/erase/kept"), `node ${i} keeps the other key`);
+    }
   });
 });

@@ -1,0 +1,80 @@
+/**
+ * The durable store's own costs: opening and loading a data directory of N
+ * records (every row decrypted and verified, the digest checked), and the
+ * latency of a write like one applied command (6 rows). Each is printed with
+ * its ratio to the same SQL on a bare libSQL file beside it (the ceiling: no
+ * encryption, no digest). Run: bun bench/store.ts [records] [writes]
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { createClient } from "@libsql/client";
+import { randomBytes } from "../lib/crypto/random.ts";
+import { SoftHsm } from "../lib/hsm/soft.ts";
+import { openStore } from "../lib/store/store.ts";
+
+const records = Number(process.argv[2] ?? 50_000);
+const writes = Number(process.argv[3] ?? 1_000);
+const value = () => randomBytes(300); // about a key ring of two versions
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
+
+/** A write like an applied command: a key ring, a log entry, the hard state and three counters. */
+const batch = (i: number): Array<readonly [string, Uint8Array]> => [
+  [`k/bench/w${i}`, value()], [`r/e/${i}`, value()], ["r/hard", randomBytes(60)],
+  ["m/commit", randomBytes(4)], ["m/applied", randomBytes(4)], ["m/max-node-id", randomBytes(2)],
+];
+
+const tmp = await mkdtemp(join(tmpdir(), "kms-bench-store-"));
+try {
+  const hsm = SoftHsm.parse(SoftHsm.generate());
+  const dir = join(tmp, "data");
+  const store = await openStore(dir, hsm);
+  for (let i = 0; i < records; i += 1_000) {
+    await store.write(Array.from({ length: Math.min(1_000, records - i) }, (_, j) => [`k/bench/key-${i + j}`, value()] as const));
+  }
+  await store.close();
+
+  // The ceiling: the same rows and statements on a bare file, in WAL mode with synchronous=FULL.
+  const bare = createClient({ url: pathToFileURL(join(tmp, "bare.db")).href, concurrency: 1 });
+  await bare.execute("PRAGMA journal_mode=WAL");
+  await bare.execute("PRAGMA synchronous=FULL");
+  await bare.execute("CREATE TABLE records (id BLOB PRIMARY KEY NOT NULL, value BLOB NOT NULL) WITHOUT ROWID");
+  for (let i = 0; i < records; i += 1_000) {
+    await bare.batch(Array.from({ length: Math.min(1_000, records - i) }, () => ({ sql: "INSERT INTO records VALUES (?, ?)", args: [randomBytes(32), randomBytes(360)] })), "write");
+  }
+
+  const opens: number[] = [], bareReads: number[] = [];
+  for (let r = 0; r < 3; r++) {
+    let t = performance.now();
+    const s = await openStore(dir, hsm);
+    const map = await s.load();
+    opens.push(performance.now() - t);
+    if (map.size !== records) throw new Error(`loaded ${map.size} records`);
+    await s.close();
+    t = performance.now();
+    await bare.execute("SELECT id, value FROM records");
+    bareReads.push(performance.now() - t);
+  }
+
+  const s = await openStore(dir, hsm);
+  const ours: number[] = [], ceiling: number[] = [];
+  const upsert = "INSERT INTO records VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET value = excluded.value";
+  for (let i = 0; i < writes; i++) {
+    let t = performance.now();
+    await s.write(batch(i));
+    ours.push(performance.now() - t);
+    t = performance.now();
+    await bare.batch(batch(i).map(() => ({ sql: upsert, args: [randomBytes(32), randomBytes(360)] })), "write");
+    ceiling.push(performance.now() - t);
+  }
+  await s.close();
+  bare.close();
+  const ms = (x: number) => `${x.toFixed(2)} ms`;
+  console.log(`open + load of ${records} records: ${ms(median(opens))} (bare SELECT ${ms(median(bareReads))}, ratio ${(median(opens) / median(bareReads)).toFixed(1)}x)`);
+  console.log(`write of 6 rows: p50 ${ms(pct(ours, 50))} p99 ${ms(pct(ours, 99))} (bare p50 ${ms(pct(ceiling, 50))} p99 ${ms(pct(ceiling, 99))}, p50 ratio ${(pct(ours, 50) / pct(ceiling, 50)).toFixed(2)}x)`);
+} finally {
+  await rm(tmp, { recursive: true, force: true });
+}

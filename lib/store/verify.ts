@@ -1,0 +1,50 @@
+/**
+ * Reading a data directory's rows at start: every row must decrypt and verify
+ * under the directory's key, and the rows as a whole must match the sealed
+ * digest, so a single row rolled back, removed or re-inserted is refused.
+ */
+import { Buffer } from "node:buffer";
+import { eq } from "drizzle-orm";
+import type { Database } from "./database.ts";
+import type { StateDigest } from "./digest.ts";
+import { DataDirError } from "./errors.ts";
+import type { RecordCipher, SealedRecord } from "./records.ts";
+import { DIGEST_ROW, meta, records } from "./schema.ts";
+
+/** The error for a row that does not open; the id is an HMAC output, so it names the row without revealing its key. */
+export function corruptRow(path: string, id: Uint8Array): DataDirError {
+  const hex = Buffer.from(id).toString("hex").slice(0, 16);
+  return new DataDirError(`record ${hex}… in ${path} is corrupt: it does not decrypt and verify under this data directory's key`);
+}
+
+/** Decrypts every row with `open`; DataDirError on a row that does not open or a record stored twice. Reads only. */
+export async function readRows(
+  database: Database,
+  path: string,
+  open: (row: SealedRecord) => [string, Uint8Array] | null,
+): Promise<{ rows: SealedRecord[]; map: Map<string, Uint8Array> }> {
+  const rows = await database.db.select().from(records);
+  const map = new Map<string, Uint8Array>();
+  for (const row of rows) {
+    const opened = open({ id: row.id, value: row.value });
+    if (opened === null) throw corruptRow(path, row.id);
+    // A second row with one id (the primary key was dropped) would cancel out of the XOR digest.
+    if (map.has(opened[0])) throw new DataDirError(`${path} holds a record twice: the data directory was tampered with`);
+    map.set(opened[0], opened[1]);
+  }
+  return { rows, map };
+}
+
+/** Every record of a current-format database, verified row by row and as a whole; reads only. */
+export async function loadVerified(database: Database, path: string, cipher: RecordCipher, digest: StateDigest): Promise<Map<string, Uint8Array>> {
+  const { rows, map } = await readRows(database, path, (row) => cipher.open(row));
+  for (const row of rows) digest.add(row.id, digest.share(row.id, row.value));
+  const sealed = await database.db.select().from(meta).where(eq(meta.name, DIGEST_ROW));
+  if (sealed.length !== 1 || !digest.verify(sealed[0].value)) {
+    throw new DataDirError(
+      `${path} does not match its sealed digest: records were rolled back, removed or added since kms wrote them ` +
+        "(for example from a copy of an older database); refusing to start, nothing was changed",
+    );
+  }
+  return map;
+}
