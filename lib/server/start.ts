@@ -1,4 +1,5 @@
 import { createApp } from "../api/app.ts";
+import type { ConnectionLimits } from "../api/connections.ts";
 import { type Listener, serveTls } from "../api/serve.ts";
 import { SoftHsm } from "../hsm/soft.ts";
 import { apiKeyFromSeed, clientCredentials, parseApiKey } from "../identity/apikey.ts";
@@ -23,6 +24,8 @@ export interface ServerOptions {
   readonly advertise?: string;
   /** The enclave KES API requests run in (default "default"). */
   readonly kesEnclave?: string;
+  /** Connection deadlines and cap (default DEFAULT_LIMITS). */
+  readonly limits?: Partial<ConnectionLimits>;
   /** Called when the node must stop (e.g. the disk failed). */
   readonly onFatal: (err: unknown) => void;
 }
@@ -81,7 +84,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const node = new KmsNode(state, store, {
       version: VERSION, host: "", startedAt: Date.now(), adminIdentity, nodeIdentity: nodeKey.identity, tickMs: TICK_MS, electionTicks: ELECTION_TICKS,
     });
-    listener = await serveTls(createApp({ node, kesEnclave: opts.kesEnclave }), { key: tls.key, cert: tls.cert, hostname, port });
+    listener = await serveTls(createApp({ node, kesEnclave: opts.kesEnclave }), { key: tls.key, cert: tls.cert, hostname, port, limits: opts.limits });
     const bound = listener;
     node.info = { ...node.info, host: opts.advertise ?? `${advertisedHost(hostname)}:${bound.port}` };
     const loaded = await loadOrBootstrap(store, records, node);
