@@ -225,12 +225,17 @@ export class ConnectionGuard {
     }
   }
 
-  /** The idle connection to shed first: unfinished handshakes, then clients without a certificate, oldest first. */
+  /**
+   * The idle connection to shed first: the one idle longest among those
+   * without a client certificate, then among those with one. A connection
+   * still handshaking counts as without: a new client's handshake in
+   * progress is young, so it goes after every older idle connection.
+   */
   #sheddable(): Conn | undefined {
     let best: Conn | undefined, bestRank = Infinity;
     for (const conn of this.#conns.values()) {
       if (!IDLE.has(conn.phase)) continue;
-      const rank = (conn.phase === "handshake" ? 0 : conn.certified ? 2 : 1) * 1e15 + conn.since;
+      const rank = (conn.certified ? 1e15 : 0) + conn.since;
       if (rank < bestRank) [best, bestRank] = [conn, rank];
     }
     return best;
