@@ -12,7 +12,7 @@ import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { cleanup, clientIdOf, type KesClientId, type KesTarget, newClientId, startEdge, tempDir, writeServerTls } from "../helpers/kes.ts";
-import { expectKesError, joinPath, KesGoClient } from "../helpers/kesgo.ts";
+import { expectKesError, KesGoClient } from "../helpers/kesgo.ts";
 import { startServer } from "../helpers/kms.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
