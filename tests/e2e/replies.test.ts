@@ -74,6 +74,24 @@ describe("exact replies on every route", () => {
     exact(await rawRequest(server, { path: "/v1/key/list" }), 404, "application/json", "KES list outside the KES enclave");
   });
 
+  it("TLS offers AEAD suites only: ECDHE with AES-GCM or ChaCha20-Poly1305 on TLS 1.2, and TLS 1.3", async () => {
+    const handshake = (opts: tls.ConnectionOptions) =>
+      new Promise<string>((resolve) => {
+        const s = tls.connect({ host: "127.0.0.1", port: server.port, ca: server.ca, servername: "localhost", ...opts }, () => {
+          resolve(`${s.getProtocol()} ${s.getCipher().name}`);
+          s.destroy();
+        });
+        s.on("error", () => resolve("refused"));
+      });
+    for (const cbc of ["ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA"]) {
+      assert.equal(await handshake({ ciphers: cbc, maxVersion: "TLSv1.2" }), "refused", cbc);
+    }
+    for (const aead of ["ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-ECDSA-CHACHA20-POLY1305"]) {
+      assert.equal(await handshake({ ciphers: aead, maxVersion: "TLSv1.2" }), `TLSv1.2 ${aead}`, aead);
+    }
+    assert.match(await handshake({ minVersion: "TLSv1.3" }), /^TLSv1\.3 TLS_(AES_(128|256)_GCM|CHACHA20_POLY1305)_SHA(256|384)$/);
+  });
+
   it("a malformed request (bad chunked encoding) is a 400 in JSON with an exact length, logged as a client error", async () => {
     const raw = await new Promise<string>((resolve, reject) => {
       const s = tls.connect({ host: "127.0.0.1", port: server.port, ca: server.ca, servername: "localhost" }, () => {
