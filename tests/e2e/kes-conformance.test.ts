@@ -11,7 +11,7 @@ import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { cleanup, clientIdOf, type KesClientId, type KesTarget, newClientId, startEdge, tempDir, writeServerTls } from "../helpers/kes.ts";
+import { cleanup, clientIdOf, edgeConfigHead, type KesClientId, type KesTarget, newClientId, startEdge, tempDir, writeServerTls } from "../helpers/kes.ts";
 import { expectKesError, KesGoClient } from "../helpers/kesgo.ts";
 import { startServer } from "../helpers/kms.ts";
 
@@ -194,13 +194,7 @@ conformance("kes-go against kms edge", async () => {
   const admin = newClientId(), minio = newClientId();
   const minioAllow = ["/v1/key/create/minio-*", "/v1/key/generate/minio-*", "/v1/key/decrypt/minio-*", "/v1/key/list/*", "/v1/identity/self/describe"];
   const configFile = path.join(dir, "edge.yml");
-  writeFileSync(configFile, `address: 127.0.0.1:0
-admin:
-  identity: ${admin.hex}
-tls:
-  key: ${path.join(dir, "server.key")}
-  cert: ${path.join(dir, "server.crt")}
-policy:
+  writeFileSync(configFile, `${edgeConfigHead(dir, admin.hex)}policy:
   minio:
     allow:
 ${minioAllow.map((a) => `    - ${a}`).join("\n")}

@@ -8,8 +8,8 @@ import * as v from "valibot";
 import type { KesPolicy } from "./backend.ts";
 import { kesError, KesMessages } from "./errors.ts";
 import { kesHexOf } from "./identity.ts";
-import { type KesKit, pageOf } from "./routes.ts";
-import { KesName, KesPrefix } from "./schemas.ts";
+import type { KesKit } from "./routes.ts";
+import { KesName } from "./schemas.ts";
 
 /** A set of patterns as KES encodes it: {"<pattern>": {}, …}. */
 function ruleSet(patterns: readonly string[]): Record<string, Record<string, never>> {
@@ -55,13 +55,8 @@ export function policyRoutes(kit: KesKit): void {
     allow: ruleSet(p.allow), deny: ruleSet(p.deny), created_at: time(p.createdAt), created_by: kesHexOf(p.createdBy),
   }));
 
-  kit.on("/v1/policy/list/", async (c, pattern) => {
-    const access = await kit.gate(c, "policyList", "", "/v1/policy/list/" + pattern);
-    if (access instanceof Response) return access;
-    const p = v.safeParse(KesPrefix, pattern.endsWith("*") ? pattern.slice(0, -1) : pattern);
-    if (!p.success) return kesError(c, 400, p.issues[0].message);
-    const { continueAt, size } = pageOf(c);
-    const names = [...opts.backend().policies().keys()].filter((n) => n.startsWith(p.output) && n >= continueAt && access.visible(n)).sort();
-    return c.json({ names: names.slice(0, size), continue_at: names[size] ?? "" });
+  kit.listing("/v1/policy/list/", "policyList", async (prefix, continueAt, size, visible) => {
+    const names = [...opts.backend().policies().keys()].filter((n) => n.startsWith(prefix) && n >= continueAt && visible(n)).sort();
+    return { names: names.slice(0, size), continueAt: names[size] ?? "" };
   });
 }

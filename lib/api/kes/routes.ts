@@ -57,6 +57,8 @@ export interface KesKit {
   body<S extends v.GenericSchema>(c: Context, schema: S): Promise<v.InferOutput<S> | Response>;
   /** Answers an error thrown by the backend in KES's form; client errors go to the app's handler. */
   fail(c: Context, err: unknown, op: string): Response;
+  /** Registers a listing route: <path>, <path>/, <path>/*, <path>/<prefix>[*], paged by ?continue_at= and ?limit=. */
+  listing(path: string, op: KesOp, page: (prefix: string, continueAt: string, size: number, visible: (name: string) => boolean) => Promise<{ names: string[]; continueAt: string }>): void;
 }
 
 /** Counts of answered requests by status, for /v1/metrics. */
@@ -139,6 +141,21 @@ export function kesRoutes(opts: KesRoutesOptions): Hono<Env> {
       const e = toKesError(err);
       if (e.status === 500) console.error(`kms: KES ${op} failed: ${err instanceof Error ? err.name : "error"}`);
       return kesError(c, e.status, e.message);
+    },
+    listing(path, op, page) {
+      kit.on(path, async (c, pattern) => {
+        const access = await kit.gate(c, op, "", path + pattern);
+        if (access instanceof Response) return access;
+        const p = v.safeParse(KesPrefix, pattern.endsWith("*") ? pattern.slice(0, -1) : pattern);
+        if (!p.success) return kesError(c, 400, p.issues[0].message);
+        const { continueAt, size } = pageOf(c);
+        try {
+          const out = await page(p.output, continueAt, size, access.visible);
+          return c.json({ names: out.names, continue_at: out.continueAt });
+        } catch (err) {
+          return kit.fail(c, err, op);
+        }
+      });
     },
   };
 
@@ -231,24 +248,11 @@ function keyRoutes(kit: KesKit): void {
     return c.json({ hmac: b64(await opts.backend().hmac(name, b.message)) });
   }, limit);
 
-  // /v1/key/list, /v1/key/list/, /v1/key/list/* (everything), /v1/key/list/<prefix>[*].
-  kit.on("/v1/key/list/", async (c, pattern) => {
-    const access = await kit.gate(c, "list", "", "/v1/key/list/" + pattern);
-    if (access instanceof Response) return access;
-    const p = v.safeParse(KesPrefix, pattern.endsWith("*") ? pattern.slice(0, -1) : pattern);
-    if (!p.success) return kesError(c, 400, p.issues[0].message);
-    const { continueAt, size } = pageOf(c);
-    try {
-      const page = await opts.backend().list(p.output, continueAt, size, access.visible);
-      return c.json({ names: page.names, continue_at: page.continueAt });
-    } catch (err) {
-      return kit.fail(c, err, "list");
-    }
-  });
+  kit.listing("/v1/key/list/", "list", (prefix, continueAt, size, visible) => opts.backend().list(prefix, continueAt, size, visible));
 }
 
 /** The page a listing asks for: ?continue_at= (or ?continue=) and ?limit= (at most KES_LIST_PAGE). */
-export function pageOf(c: Context): { continueAt: string; size: number } {
+function pageOf(c: Context): { continueAt: string; size: number } {
   const continueAt = c.req.query("continue_at") ?? c.req.query("continue") ?? "";
   const limit = Number(c.req.query("limit") ?? KES_LIST_PAGE);
   return { continueAt, size: Number.isInteger(limit) && limit > 0 && limit <= KES_LIST_PAGE ? limit : KES_LIST_PAGE };
