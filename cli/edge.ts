@@ -4,6 +4,7 @@ import { type RunningEdge, startEdge } from "../lib/edge/server.ts";
 import { kesHexOf } from "../lib/api/kes/identity.ts";
 import { VERSION } from "../lib/server/version.ts";
 import { type CliCommand, CliError } from "./command.ts";
+import { LIMIT_OPTIONS, LIMITS_HELP, limitsOf } from "./limits.ts";
 import { table } from "./output.ts";
 
 /** edge: the stateless KES-compatible server. */
@@ -22,16 +23,17 @@ cache, logging, TLS certificate).
 Options:
   --config FILE        The KES-style YAML config (required)
   --addr [HOST]:PORT   Listen address (default: the config's address, else 0.0.0.0:7373)
+${LIMITS_HELP}
 
 See the README's "Edge mode and KES" section for a complete config.`,
-    options: { config: { type: "string", short: "c" }, addr: { type: "string" } },
+    options: { config: { type: "string", short: "c" }, addr: { type: "string" }, ...LIMIT_OPTIONS },
     positionals: 0,
     async run(args) {
       const file = args.values.config as string | undefined;
       if (!file) throw new CliError("kms edge: --config FILE is required", 2);
       let edge: RunningEdge;
       try {
-        edge = await startEdge({ configFile: path.resolve(file), address: args.values.addr as string | undefined });
+        edge = await startEdge({ configFile: path.resolve(file), address: args.values.addr as string | undefined, limits: limitsOf(args) });
       } catch (err) {
         if (err instanceof ConfigError) throw new CliError(err.message);
         if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") throw new CliError(`address already in use: ${args.values.addr ?? "the config's address"}`);

@@ -9,6 +9,7 @@ import { nameProblem } from "../lib/state/names.ts";
 import { DataDirError } from "../lib/store/store.ts";
 import { type Args, type CliCommand, CliError } from "./command.ts";
 import { hsmFromEnv } from "./hsm.ts";
+import { LIMIT_OPTIONS, LIMITS_HELP, limitsOf } from "./limits.ts";
 import { table } from "./output.ts";
 
 /** Starts a server and keeps it running until SIGINT/SIGTERM. */
@@ -38,6 +39,7 @@ async function serve(dir: string, hsmKey: string, args: Args, showKey: (s: Runni
       tlsCert,
       tlsKey,
       kesEnclave: kesEnclaveOf(args),
+      limits: limitsOf(args),
       onFatal: (err) => {
         console.error(`kms: stopping: ${(err as Error).message}`);
         process.exit(1);
@@ -66,7 +68,7 @@ async function serve(dir: string, hsmKey: string, args: Args, showKey: (s: Runni
 
 const SERVER_OPTIONS = {
   addr: { type: "string" }, advertise: { type: "string" }, "tls-cert": { type: "string" }, "tls-key": { type: "string" },
-  "kes-enclave": { type: "string" },
+  "kes-enclave": { type: "string" }, ...LIMIT_OPTIONS,
 } as const;
 
 /** --kes-enclave NAME: the enclave KES API clients work in. */
@@ -94,6 +96,7 @@ Options:
   --tls-key FILE       PEM private key of --tls-cert
   --kes-enclave NAME   Enclave that KES API clients (MINIO_KMS_KES_*) work in
                        (default: default; create it with 'kms add-enclave')
+${LIMITS_HELP}
 Environment:
   MINIO_KMS_HSM_KEY    The software HSM key (hsm:aes256:…; make one with 'kms hsm new')`,
     options: SERVER_OPTIONS,
@@ -113,8 +116,9 @@ Starts a single-node server for development in DIR (default .dev/kms0) on
 in DIR/../hsm.key: never use this for real data.
 
 Options:
-  --addr [HOST]:PORT   Listen address (default 127.0.0.1:7373)`,
-    options: { addr: { type: "string" }, "kes-enclave": { type: "string" } },
+  --addr [HOST]:PORT   Listen address (default 127.0.0.1:7373)
+${LIMITS_HELP}`,
+    options: { addr: { type: "string" }, "kes-enclave": { type: "string" }, ...LIMIT_OPTIONS },
     positionals: [0, 1],
     run(args) {
       const dir = path.resolve(args.positionals[0] ?? ".dev/kms0");

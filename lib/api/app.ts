@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import type { AppDeps, Env } from "./env.ts";
+import { onAppError } from "./errors.ts";
 import { healthRoutes } from "./health.ts";
 import { kesRoutes } from "./kes/routes.ts";
 import { DEFAULT_KES_ENCLAVE, statefulKes } from "./kes/stateful.ts";
@@ -16,9 +17,6 @@ export function createApp(deps: AppDeps): Hono<Env> {
   const kes = statefulKes(deps.node, deps.kesEnclave ?? DEFAULT_KES_ENCLAVE);
   app.route("/", kesRoutes({ backend: () => kes, version: deps.node.info.version, startedAt: deps.node.info.startedAt }));
   app.notFound((c) => c.json({ message: "not found" }, 404));
-  app.onError((err, c) => {
-    console.error(`kms: internal error on ${c.req.method} ${c.req.path}: ${err instanceof Error ? err.name : "error"}`);
-    return c.json({ message: "internal server error" }, 500);
-  });
+  app.onError(onAppError((line) => console.error(`kms: ${line}`)));
   return app;
 }

@@ -6,6 +6,8 @@ import tls from "node:tls";
 import { getRequestListener } from "@hono/node-server";
 import type { Hono } from "hono";
 import { identityOfCertificate } from "../identity/identity.ts";
+import { rawBadRequest } from "./errors.ts";
+import { ConnectionGuard, type ConnectionLimits, DEFAULT_LIMITS } from "./connections.ts";
 import type { Env } from "./env.ts";
 
 /** TLS material and address of a listener. */
@@ -20,6 +22,8 @@ export interface ServeOptions {
   readonly ca?: string;
   /** Only verified client certificates give an identity (default: any certificate does). */
   readonly verifyClients?: boolean;
+  /** Connection deadlines and cap (default DEFAULT_LIMITS). */
+  readonly limits?: Partial<ConnectionLimits>;
 }
 
 /** A listening server. */
@@ -27,7 +31,13 @@ export interface Listener {
   readonly port: number;
   /** Replaces the certificate and key for new connections (e.g. on reload). */
   setTls(tls: { key: string; cert: string; passphrase?: string; ca?: string }): void;
-  close(): Promise<void>;
+  /** The connection bookkeeping (counts of cut connections, for tests). */
+  readonly guard: ConnectionGuard;
+  /**
+   * Stops listening: idle connections end now, busy ones after their reply;
+   * after deadlineMs (default: limits.shutdownMs) the rest are cut.
+   */
+  close(deadlineMs?: number): Promise<void>;
 }
 
 type PeerSocket = tls.TLSSocket;
@@ -44,71 +54,117 @@ function identityOf(socket: PeerSocket, verified: boolean): string | undefined {
 }
 
 /**
+ * TLS 1.2 suites with forward secrecy and an AEAD (AES-GCM, ChaCha20-Poly1305);
+ * TLS 1.3 suites are all AEAD. No CBC, no static RSA key exchange.
+ */
+export const CIPHERS = [
+  "TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256",
+  "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256",
+  "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-RSA-AES256-GCM-SHA384",
+  "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
+].join(":");
+
+/** Content types of replies that stream by design and so carry no Content-Length. */
+const STREAMING = /^(application\/x-ndjson|text\/event-stream)\b/;
+
+/**
+ * The reply with an exact Content-Length: clients such as MinIO's refuse
+ * replies without one ("request content length is negative"), so bodies are
+ * buffered (they are small) unless the route streams by design.
+ */
+export async function withLength(res: Response): Promise<Response> {
+  if (res.headers.has("content-length") || STREAMING.test(res.headers.get("content-type") ?? "")) return res;
+  const noBody = res.status === 204 || res.status === 304;
+  const body = noBody || !res.body ? new Uint8Array(0) : new Uint8Array(await res.arrayBuffer());
+  const headers = new Headers(res.headers);
+  if (!noBody) headers.set("content-length", String(body.length));
+  return new Response(noBody ? null : body, { status: res.status, statusText: res.statusText, headers });
+}
+
+/**
  * Serves a hono app over TLS, asking every client for a certificate but
  * accepting any (or none): identity is the public key, and /version and the
  * health checks must answer probes without one. Bun only exposes client
  * certificates on node:tls sockets, so there the TLS server hands sockets to
  * node:http; Deno's bridge breaks keep-alive, so there node:https is used.
+ * Every connection is bounded by `limits` (connections.ts).
  */
 export function serveTls(app: Hono<Env>, opts: ServeOptions): Promise<Listener> {
-  const handle = getRequestListener((request, env) => {
+  const limits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const guard = new ConnectionGuard(limits);
+  const handle = getRequestListener(async (request, env) => {
     const socket = (env as { incoming: http.IncomingMessage }).incoming.socket as PeerSocket;
-    return app.fetch(request, { identity: identityOf(socket, opts.verifyClients === true) });
+    const res = await withLength(await app.fetch(request, { identity: identityOf(socket, opts.verifyClients === true) }));
+    guard.replyReady(socket);
+    return res;
   });
-  // On close, idle keep-alive connections end at once and busy ones right
-  // after their response, instead of the server waiting for clients to leave.
-  let closing = false;
-  const open = new Set<net.Socket>();
-  const busy = new Map<net.Socket, number>();
-  const track = (socket: net.Socket) => {
-    open.add(socket);
-    socket.once("close", () => {
-      open.delete(socket);
-      busy.delete(socket);
-    });
-  };
   const listener = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const socket = req.socket;
-    busy.set(socket, (busy.get(socket) ?? 0) + 1);
-    if (closing) res.setHeader("connection", "close");
-    res.once("close", () => {
-      const n = (busy.get(socket) ?? 1) - 1;
-      busy.set(socket, n);
-      if (closing && n === 0) socket.end();
-    });
+    guard.requestStarted(socket, new Promise((done) => {
+      const hasBody = req.headers["content-length"] !== undefined && req.headers["content-length"] !== "0" || req.headers["transfer-encoding"] !== undefined;
+      if (req.complete || !hasBody) done();
+      else req.once("end", done).once("close", done);
+    }));
+    if (guard.closing) res.setHeader("connection", "close");
+    let done = false;
+    const replied = () => {
+      if (!done) guard.replyDone(socket);
+      done = true;
+    };
+    res.once("finish", replied).once("close", replied);
     return handle(req, res);
   };
   const tlsOptions = {
     key: opts.key, cert: opts.cert, passphrase: opts.passphrase, ca: opts.ca,
     requestCert: true, rejectUnauthorized: false, minVersion: "TLSv1.2" as const,
+    ciphers: CIPHERS, honorCipherOrder: true, handshakeTimeout: limits.handshakeMs,
   };
+  const secured = (socket: tls.TLSSocket) => guard.secured(socket, hasCertificate(socket));
   let server: tls.Server | https.Server;
+  let inner: http.Server;
   if (typeof (globalThis as { Deno?: unknown }).Deno !== "undefined") {
-    server = https.createServer(tlsOptions, listener);
-    server.on("secureConnection", track);
+    const h = https.createServer(tlsOptions, listener);
+    // The guard enforces idle time; node's own keep-alive timer must not cut earlier.
+    h.keepAliveTimeout = limits.idleMs + 1000;
+    h.on("secureConnection", secured);
+    server = inner = h;
   } else {
-    const inner = http.createServer(listener);
+    inner = http.createServer(listener);
     server = tls.createServer(tlsOptions, (socket) => {
-      track(socket);
+      secured(socket);
       inner.emit("connection", socket);
     });
     server.on("close", () => inner.close());
   }
-  server.on("tlsClientError", () => {}); // a failed handshake is the client's problem, not the server's
+  server.on("connection", (socket: net.Socket) => guard.accepted(socket));
+  // Unparsable requests: answer 400 in JSON with an exact length (the runtimes' own 400 has none), then close.
+  (inner as http.Server).on("clientError", (err: NodeJS.ErrnoException, socket: net.Socket) => {
+    const replying = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent;
+    if (socket.writable && !replying && err.code !== "ECONNRESET") socket.end(rawBadRequest(err.code));
+    socket.destroy();
+  });
+  server.on("tlsClientError", (_err, socket) => socket.destroy()); // a failed handshake is the client's problem, not the server's
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(opts.port, opts.hostname, () => {
       server.off("error", reject);
       resolve({
         port: (server.address() as AddressInfo).port,
+        guard,
         setTls: (t) => server.setSecureContext({ ...tlsOptions, ...t }),
-        close: () =>
-          new Promise<void>((done) => {
-            closing = true;
-            server.close(() => done());
-            for (const socket of open) if (!busy.get(socket)) socket.end();
-          }),
+        close: async (deadlineMs) => {
+          const closed = new Promise<void>((done) => server.close(() => done()));
+          await guard.close(deadlineMs);
+          // Every connection is gone now; the server's own close may still wait on bookkeeping.
+          await Promise.race([closed, new Promise((r) => setTimeout(r, 100))]);
+        },
       });
     });
   });
+}
+
+/** Whether the client presented a certificate during the handshake. */
+function hasCertificate(socket: tls.TLSSocket): boolean {
+  const peer = socket.getPeerCertificate?.();
+  return !!peer && Object.keys(peer).length > 0;
 }

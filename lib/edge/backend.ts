@@ -5,9 +5,9 @@
  * 502 and crypto keeps working from the cache for cache.expiry.offline.
  */
 import { createHmac } from "node:crypto";
-import type { KesBackend } from "../api/kes/backend.ts";
+import type { KesBackend, KesPolicy } from "../api/kes/backend.ts";
 import { kesHexOf } from "../api/kes/identity.ts";
-import { KesMessages } from "../api/kes/routes.ts";
+import { KesMessages } from "../api/kes/errors.ts";
 import { decryptKes, encryptKes } from "../crypto/kes.ts";
 import { mac } from "../crypto/mac.ts";
 import type { KeyType } from "../crypto/message-key.ts";
@@ -42,6 +42,8 @@ export interface EdgeBackendOptions {
   /** The current access rules (a config reload replaces them). */
   readonly access: () => EdgeAccess;
   readonly logError: (msg: string) => void;
+  /** When the server started (ms since the epoch). */
+  readonly startedAt: number;
 }
 
 /** A KesBackend over a key store and its cache. */
@@ -75,6 +77,12 @@ export function edgeBackend(opts: EdgeBackendOptions): KesBackend {
       const stored = await store.create(name, { type, material, hmacKey: randomBytes(32), createdAt: Date.now(), createdBy: kesHexOf(by) });
       cache.put(name, stored);
     });
+
+  // KES dates the config's policies from the server's start, created by its admin.
+  const policies = (): ReadonlyMap<string, KesPolicy> => {
+    const access = opts.access();
+    return new Map([...access.policies].map(([name, p]) => [name, { name, allow: p.allow, deny: p.deny, createdAt: opts.startedAt, createdBy: access.admin ?? "" }]));
+  };
 
   return {
     isKnown: (identity) => opts.access().isKnown(identity),
@@ -129,11 +137,10 @@ export function edgeBackend(opts: EdgeBackendOptions): KesBackend {
 
     self(identity) {
       const access = opts.access();
-      const policyName = access.policyName(identity);
-      const p = access.policies.get(policyName);
-      return { identity: kesHexOf(identity), isAdmin: identity === access.admin, policyName, allow: p?.allow ?? [], deny: p?.deny ?? [] };
+      const admin = identity === access.admin;
+      return { identity, admin, policy: admin ? undefined : policies().get(access.policyName(identity)), createdAt: opts.startedAt, createdBy: access.admin ?? "" };
     },
 
-    policies: () => opts.access().policies,
+    policies,
   };
 }

@@ -7,7 +7,9 @@
  */
 import { readFileSync } from "node:fs";
 import { Hono } from "hono";
+import type { ConnectionLimits } from "../api/connections.ts";
 import type { Env } from "../api/env.ts";
+import { onAppError } from "../api/errors.ts";
 import { kesRoutes } from "../api/kes/routes.ts";
 import { type Listener, serveTls } from "../api/serve.ts";
 import { randomBytes } from "../crypto/random.ts";
@@ -39,6 +41,8 @@ export interface EdgeOptions {
   /** Where log lines go (default: stderr for errors, stdout for audit). */
   readonly logError?: (line: string) => void;
   readonly logAudit?: (line: string) => void;
+  /** Connection deadlines and cap (default DEFAULT_LIMITS). */
+  readonly limits?: Partial<ConnectionLimits>;
 }
 
 /** Reads the TLS files of a config. */
@@ -94,8 +98,8 @@ export async function startEdge(opts: EdgeOptions): Promise<RunningEdge> {
     await cache.startProbe(cfg.cache.probeMs);
     await createKeys(store, cfg.keys);
     let access = new EdgeAccess(cfg.admin, cfg.policies);
-    const backend = edgeBackend({ store, cache, access: () => access, logError });
     const startedAt = Date.now();
+    const backend = edgeBackend({ store, cache, access: () => access, logError, startedAt });
     const app = new Hono<Env>();
     app.get("/version", (c) => c.json({ version: VERSION, commit: "" }));
     app.route("/", kesRoutes({
@@ -107,11 +111,8 @@ export async function startEdge(opts: EdgeOptions): Promise<RunningEdge> {
       },
     }));
     app.notFound((c) => c.json({ message: "not found" }, 404));
-    app.onError((err, c) => {
-      logError(`internal error on ${c.req.method} ${c.req.path}: ${err instanceof Error ? err.name : "error"}`);
-      return c.json({ message: "internal server error" }, 500);
-    });
-    listener = await serveTls(app, { ...tls, hostname, port, verifyClients: cfg.tls.verifyClients });
+    app.onError(onAppError(logError));
+    listener = await serveTls(app, { ...tls, hostname, port, verifyClients: cfg.tls.verifyClients, limits: opts.limits });
     const bound = listener;
     return {
       urls: reachableUrls(hostname, bound.port),

@@ -1,4 +1,5 @@
 import { createApp } from "../api/app.ts";
+import type { ConnectionLimits } from "../api/connections.ts";
 import { type Listener, serveTls } from "../api/serve.ts";
 import { SoftHsm } from "../hsm/soft.ts";
 import { apiKeyFromSeed, clientCredentials, parseApiKey } from "../identity/apikey.ts";
@@ -24,6 +25,8 @@ export interface ServerOptions {
   readonly advertise?: string;
   /** The enclave KES API requests run in (default "default"). */
   readonly kesEnclave?: string;
+  /** Connection deadlines and cap (default DEFAULT_LIMITS). */
+  readonly limits?: Partial<ConnectionLimits>;
   /** Called when the node must stop (e.g. the disk failed). */
   readonly onFatal: (err: unknown) => void;
 }
@@ -43,8 +46,6 @@ const TICK_MS = 100;
 const ELECTION_TICKS = 10;
 /** A stopping node lets writes in flight finish for this long (past their 2 s deadline), then answers "outcome unknown". */
 const DRAIN_MS = 2_500;
-/** Then connections get this long to take their last answers before the process goes anyway. */
-const CLOSE_MS = 1_000;
 
 /** The API key all nodes of a cluster derive from the HSM key and present to each other. */
 function nodeApiKey(hsm: SoftHsm): string {
@@ -86,7 +87,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const node = new KmsNode(state, store, {
       version: VERSION, host: "", startedAt: Date.now(), adminIdentity, nodeIdentity: nodeKey.identity, tickMs: TICK_MS, electionTicks: ELECTION_TICKS,
     });
-    listener = await serveTls(createApp({ node, kesEnclave: opts.kesEnclave }), { key: tls.key, cert: tls.cert, hostname, port });
+    listener = await serveTls(createApp({ node, kesEnclave: opts.kesEnclave }), { key: tls.key, cert: tls.cert, hostname, port, limits: opts.limits });
     const bound = listener;
     node.info = { ...node.info, host: opts.advertise ?? `${advertisedHost(hostname)}:${bound.port}` };
     const loaded = await loadOrBootstrap(store, records, node);
@@ -113,8 +114,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         await store.close();
         peers.close();
         // Answers already computed still go out (reads are served from memory
-        // until then); a client that will not take its answer holds nothing.
-        await Promise.race([bound.close(), new Promise((r) => setTimeout(r, CLOSE_MS).unref?.())]);
+        // until then); connections still busy at the shutdown deadline are cut.
+        await bound.close();
       },
     };
   } catch (err) {

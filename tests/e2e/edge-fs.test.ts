@@ -161,7 +161,8 @@ describe("kms edge with the fs key store", () => {
     const self = await kes(edge, "GET", "/v1/identity/self/describe", { client: minio });
     assert.equal(self.status, 200);
     assert.equal(self.json.identity, minio.hex);
-    assert.equal(self.json.policy_name, "minio");
+    assert.equal(self.json.policy, "minio");
+    assert.equal(self.json.admin, false);
 
     const api = await kes(edge, "GET", "/v1/api", { client: null });
     assert.ok(api.json.some((r: { path: string }) => r.path === "/v1/key/generate/"));

@@ -10,7 +10,7 @@ import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
-  b64, cleanup, type EdgeProcess, freePort, HEALTH_CONTEXT, kes, MINIO_CONTEXT, minioSequence, newClientId, startEdge, tempDir, unb64, waitFor, writeServerTls,
+  b64, cleanup, edgeConfigHead, type EdgeProcess, freePort, HEALTH_CONTEXT, kes, MINIO_CONTEXT, minioSequence, newClientId, startEdge, tempDir, unb64, waitFor, writeServerTls,
 } from "../helpers/kes.ts";
 import { type KmsServer, startServer } from "../helpers/kms.ts";
 
@@ -23,13 +23,7 @@ let configFile: string;
 let dir: string;
 
 function config(offline: string): string {
-  return `address: 127.0.0.1:0
-admin:
-  identity: ${admin.hex}
-tls:
-  key: ${path.join(dir, "server.key")}
-  cert: ${path.join(dir, "server.crt")}
-policy:
+  return `${edgeConfigHead(dir, admin.hex)}policy:
   minio:
     allow: ["/v1/key/create/minio-*", "/v1/key/generate/minio-*", "/v1/key/decrypt/minio-*", "/v1/status"]
     identities: ["${minio.hex}"]

@@ -37,6 +37,8 @@ export interface RawOptions {
   readonly credentials?: { cert: string; key: string };
   readonly headers?: Record<string, string>;
   readonly timeoutMs?: number;
+  /** A keep-alive agent to send through (default: a fresh connection, closed afterwards). */
+  readonly agent?: https.Agent;
 }
 
 /**
@@ -54,7 +56,7 @@ export function rawRequest(server: Pick<KmsServer, "port" | "ca" | "apiKey">, op
       port: server.port,
       method: opts.method ?? (opts.body ? "POST" : "GET"),
       path: opts.path,
-      agent: false,
+      agent: opts.agent ?? false,
       ca: server.ca,
       ...(creds ? { cert: creds.cert, key: creds.key } : {}),
       headers,

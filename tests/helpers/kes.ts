@@ -114,6 +114,17 @@ export function writeServerTls(dir: string, base = "server"): { keyFile: string;
   return { keyFile, certFile, cert };
 }
 
+/** The head of a KES config: a listen address, the admin identity and the TLS files writeServerTls wrote in dir. */
+export function edgeConfigHead(dir: string, adminHex: string, base = "server"): string {
+  return `address: 127.0.0.1:0
+admin:
+  identity: ${adminHex}
+tls:
+  key: ${path.join(dir, `${base}.key`)}
+  cert: ${path.join(dir, `${base}.crt`)}
+`;
+}
+
 // ---------------------------------------------------------------- KES HTTP client
 
 /** Where a KES server listens and which certificate to trust. */

@@ -8,7 +8,7 @@ import type { KeyType } from "../../crypto/message-key.ts";
 /** The operations of KES's key API, plus the read-only endpoints that need a known caller. */
 export type KesOp =
   | "create" | "import" | "describe" | "list" | "delete" | "generate" | "encrypt" | "decrypt" | "hmac"
-  | "status" | "metrics" | "self" | "policy" | "identity";
+  | "status" | "metrics" | "self" | "policyDescribe" | "policyRead" | "policyList";
 
 /** A request as far as authorisation is concerned. */
 export interface KesRequest {
@@ -47,13 +47,27 @@ export interface KesNamePage {
   readonly continueAt: string;
 }
 
-/** What /v1/identity/self/describe returns. */
-export interface KesSelf {
-  readonly identity: string;
-  readonly isAdmin: boolean;
-  readonly policyName: string;
+/** A policy in KES's form: URL path patterns (an exact path, or a prefix ending in '*'). */
+export interface KesPolicy {
+  readonly name: string;
   readonly allow: readonly string[];
   readonly deny: readonly string[];
+  /** ms since the epoch. */
+  readonly createdAt: number;
+  /** h1: or KES hex identity; "" when unknown. */
+  readonly createdBy: string;
+}
+
+/** What /v1/identity/self/describe returns. */
+export interface KesSelf {
+  /** The caller's h1: identity. */
+  readonly identity: string;
+  /** Bypasses every policy. */
+  readonly admin: boolean;
+  /** The assigned policy ("" for none, and for admins). */
+  readonly policy?: KesPolicy;
+  readonly createdAt: number;
+  readonly createdBy: string;
 }
 
 /** The key operations behind the KES API. `by` is the caller's h1: identity. */
@@ -81,6 +95,6 @@ export interface KesBackend {
   /** Whether /v1/ready should answer 200. */
   ready(): boolean;
   self(identity: string): KesSelf;
-  /** Edge mode only: the policies of the config, by name. */
-  policies?(): ReadonlyMap<string, { allow: readonly string[]; deny: readonly string[]; identities: readonly string[] }>;
+  /** The policies, by name, in KES's form. */
+  policies(): ReadonlyMap<string, KesPolicy>;
 }

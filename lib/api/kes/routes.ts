@@ -2,35 +2,26 @@
  * The KES JSON API (reference/kes-api.md) over a KesBackend: the same routes,
  * JSON shapes, error messages and statuses as KES, so MinIO's KES client and
  * the kes CLI work unchanged. Used by the stateful server (one enclave) and by
- * `kms edge` (an external key store).
+ * `kms edge` (an external key store). This file assembles the app and holds
+ * the key routes; server.ts and policy.ts hold the others.
  */
-import os from "node:os";
 import { type Context as HonoContext, type Handler, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import * as v from "valibot";
 import { encodeBase64 } from "../../state/base64.ts";
 import { KmsError } from "../../state/errors.ts";
 import type { Env } from "../env.ts";
+import { isClientError } from "../errors.ts";
 import type { KesAccess, KesBackend, KesOp, KesRequest } from "./backend.ts";
+import { kesError, KesMessages, toKesError } from "./errors.ts";
 import { kesHexOf } from "./identity.ts";
+import { policyRoutes } from "./policy.ts";
 import { DecryptBody, EncryptBody, GenerateBody, HmacBody, ImportBody, KesName, KesPrefix } from "./schemas.ts";
+import { serverRoutes } from "./server.ts";
+import { KES_LIST_PAGE, KES_MAX_BODY, routeOf } from "./table.ts";
 
 // deno-lint-ignore no-explicit-any
-type Context<E extends Env = Env> = HonoContext<E, any, any>;
-
-/** Largest request body KES accepts. */
-export const KES_MAX_BODY = 1 << 20;
-/** Most names in one page of /v1/key/list. */
-export const KES_LIST_PAGE = 1024;
-
-/** KES's canonical error messages. */
-export const KesMessages = {
-  denied: "not authorized: insufficient permissions",
-  keyNotFound: "key does not exist",
-  keyExists: "key already exists",
-  notAuthentic: "decryption failed: ciphertext is not authentic",
-  storeUnreachable: "key store is not reachable",
-} as const;
+export type Context<E extends Env = Env> = HonoContext<E, any, any>;
 
 /** What the routes need besides the backend. */
 export interface KesRoutesOptions {
@@ -52,71 +43,53 @@ export interface AuditEntry {
   readonly durationMs: number;
 }
 
-interface Route {
-  readonly methods: readonly string[];
-  readonly path: string;
-  /** Policy path prefix; the name follows it. */
-  readonly op?: KesOp;
-  readonly maxBody: number;
-  readonly timeoutSec: number;
+/** A route handler: the request and its resource (the path after the route's prefix, percent-decoded). */
+export type KesHandler = (c: Context, resource: string) => Response | Promise<Response>;
+
+/** The helpers every group of KES routes registers itself with. */
+export interface KesKit {
+  readonly opts: KesRoutesOptions;
+  /** Registers a route of the table (every spelling KES clients send) and 405 for other methods. */
+  on(path: string, handler: KesHandler, ...middleware: MiddlewareHandler<Env>[]): void;
+  /** Refuses strangers, who wait only for pending changes to their own records (which could make them known). */
+  known(c: Context): Promise<Response | undefined>;
+  /**
+   * Authenticates and authorises a request; a Response when refused. Allowed
+   * callers wait for pending changes to what the request reads, and only to that.
+   */
+  gate(c: Context, op: KesOp, name: string, path: string): Promise<KesAccess | Response>;
+  /** Reads and validates a JSON body; a Response when it is malformed. */
+  body<S extends v.GenericSchema>(c: Context, schema: S): Promise<v.InferOutput<S> | Response>;
+  /** Answers an error thrown by the backend in KES's form; client errors go to the app's handler. */
+  fail(c: Context, err: unknown, op: string): Response;
+  /** Registers a listing route: <path>, <path>/, <path>/*, <path>/<prefix>[*], paged by ?continue_at= and ?limit=. */
+  listing(path: string, op: KesOp, page: (prefix: string, continueAt: string, size: number, visible: (name: string) => boolean) => Promise<{ names: string[]; continueAt: string }>): void;
 }
 
-// The route table /v1/api reports; handlers are attached below.
-const ROUTES: readonly Route[] = [
-  { methods: ["GET"], path: "/version", maxBody: 0, timeoutSec: 15 },
-  { methods: ["GET"], path: "/v1/ready", maxBody: 0, timeoutSec: 15 },
-  { methods: ["GET"], path: "/v1/status", op: "status", maxBody: 0, timeoutSec: 15 },
-  { methods: ["GET"], path: "/v1/metrics", op: "metrics", maxBody: 0, timeoutSec: 15 },
-  { methods: ["GET"], path: "/v1/api", maxBody: 0, timeoutSec: 15 },
-  { methods: ["PUT", "POST"], path: "/v1/key/create/", op: "create", maxBody: 0, timeoutSec: 15 },
-  { methods: ["PUT", "POST"], path: "/v1/key/import/", op: "import", maxBody: KES_MAX_BODY, timeoutSec: 15 },
-  { methods: ["GET"], path: "/v1/key/describe/", op: "describe", maxBody: 0, timeoutSec: 15 },
-  { methods: ["GET"], path: "/v1/key/list/", op: "list", maxBody: 0, timeoutSec: 15 },
-  { methods: ["DELETE"], path: "/v1/key/delete/", op: "delete", maxBody: 0, timeoutSec: 15 },
-  { methods: ["PUT", "POST"], path: "/v1/key/generate/", op: "generate", maxBody: KES_MAX_BODY, timeoutSec: 15 },
-  { methods: ["PUT", "POST"], path: "/v1/key/encrypt/", op: "encrypt", maxBody: KES_MAX_BODY, timeoutSec: 15 },
-  { methods: ["PUT", "POST"], path: "/v1/key/decrypt/", op: "decrypt", maxBody: KES_MAX_BODY, timeoutSec: 15 },
-  { methods: ["PUT", "POST"], path: "/v1/key/hmac/", op: "hmac", maxBody: KES_MAX_BODY, timeoutSec: 15 },
-  { methods: ["GET"], path: "/v1/identity/self/describe", op: "self", maxBody: 0, timeoutSec: 15 },
-  { methods: ["GET"], path: "/v1/policy/describe/", op: "policy", maxBody: 0, timeoutSec: 15 },
-  { methods: ["GET"], path: "/v1/policy/read/", op: "policy", maxBody: 0, timeoutSec: 15 },
-  { methods: ["GET"], path: "/v1/policy/list/", op: "policy", maxBody: 0, timeoutSec: 15 },
-];
-
-/** An error in KES's wire form: {"message": …} with the status. */
-function kesError(c: Context<Env>, status: number, message: string, headers: Record<string, string> = {}): Response {
-  return c.json({ message }, status as 400, headers);
-}
-
-/** Maps any error to KES's status and message; internal details never leak. */
-export function toKesError(err: unknown): { status: number; message: string } {
-  if (err instanceof KmsError) {
-    if (err.status === 403) return { status: 403, message: KesMessages.denied };
-    if (err.message === "key already exists") return { status: 400, message: KesMessages.keyExists };
-    if (err.message === "invalid ciphertext") return { status: 400, message: KesMessages.notAuthentic };
-    return { status: err.status, message: err.message };
-  }
-  return { status: 500, message: "internal server error" };
-}
-
-class Metrics {
+/** Counts of answered requests by status, for /v1/metrics. */
+export class KesMetrics {
   readonly byStatus = new Map<number, number>();
   count(status: number) {
     this.byStatus.set(status, (this.byStatus.get(status) ?? 0) + 1);
   }
+  sum(pred: (status: number) => boolean): number {
+    let n = 0;
+    for (const [status, count] of this.byStatus) if (pred(status)) n += count;
+    return n;
+  }
 }
+
+const KES_PATHS = /^\/v1\/(key|identity|policy)\/|^\/v1\/(status|metrics|api|ready)\/?$/;
 
 /** The KES API as a hono app. */
 export function kesRoutes(opts: KesRoutesOptions): Hono<Env> {
   const app = new Hono<Env>();
-  const metrics = new Metrics();
+  const metrics = new KesMetrics();
 
   app.use("/v1/*", async (c, next) => {
     const started = performance.now();
     await next();
-    const kesPath = c.req.path.startsWith("/v1/key/") || c.req.path.startsWith("/v1/identity/") || c.req.path.startsWith("/v1/policy/") ||
-      ["/v1/status", "/v1/metrics", "/v1/api", "/v1/ready"].includes(c.req.path);
-    if (!kesPath) return;
+    if (!KES_PATHS.test(c.req.path)) return;
     metrics.count(c.res.status);
     opts.audit?.({
       time: new Date().toISOString(),
@@ -128,13 +101,8 @@ export function kesRoutes(opts: KesRoutesOptions): Hono<Env> {
     });
   });
 
-  const limit = bodyLimit({
-    maxSize: KES_MAX_BODY,
-    onError: (c) => kesError(c as Context<Env>, 413, `request body too large: at most ${KES_MAX_BODY} bytes`),
-  });
-
   /** Waits for the backend (see KesBackend.barrier); a Response when it may not answer. */
-  const barrier = async (c: Context<Env>, req?: KesRequest): Promise<Response | undefined> => {
+  const barrier = async (c: Context, req?: KesRequest): Promise<Response | undefined> => {
     try {
       await opts.backend().barrier?.(c.env?.identity, req);
     } catch (err) {
@@ -142,137 +110,114 @@ export function kesRoutes(opts: KesRoutesOptions): Hono<Env> {
     }
   };
 
-  /** Refuses strangers, who wait only for pending changes to their own records (which could make them known). */
-  const known = async (c: Context<Env>): Promise<Response | undefined> => {
-    const waited = await barrier(c);
-    if (waited) return waited;
-    if (!opts.backend().isKnown(c.env?.identity)) return kesError(c, 403, KesMessages.denied);
-  };
-
-  /**
-   * Authenticates and authorises; returns a Response when denied. Allowed
-   * callers then wait for pending changes to what the request reads (a
-   * stateful node's read barrier), and only to that; the answer is decided
-   * again after the wait.
-   */
-  const gate = async (c: Context<Env>, op: KesOp, name: string): Promise<KesAccess | Response> => {
-    const refused = await known(c);
-    if (refused) return refused;
-    const req: KesRequest = { method: c.req.method, path: c.req.path, op, name };
-    if (!opts.backend().authorize(c.env?.identity, req)) return kesError(c, 403, KesMessages.denied);
-    const waited = await barrier(c, req);
-    if (waited) return waited;
-    const access = opts.backend().authorize(c.env?.identity, req);
-    return access ?? kesError(c, 403, KesMessages.denied);
-  };
-
-  /** Reads and validates a JSON body; an empty body counts as {}. */
-  const body = async <S extends v.GenericSchema>(c: Context<Env>, schema: S): Promise<v.InferOutput<S> | Response> => {
-    const raw = await c.req.text();
-    let json: unknown = {};
-    if (raw.trim() !== "") {
-      try {
-        json = JSON.parse(raw);
-      } catch {
-        return kesError(c, 400, "invalid request body: malformed JSON");
+  const kit: KesKit = {
+    opts,
+    on(path, handler, ...middleware) {
+      const route = routeOf(path);
+      const patterns = path.endsWith("/") ? [path.slice(0, -1), `${path}:resource{.*}`] : [path, `${path}/`];
+      for (const pattern of patterns) {
+        const run: Handler<Env> = (c) => handler(c, (c.req.param() as Record<string, string | undefined>).resource ?? "");
+        app.on([...route.methods], pattern, ...([...middleware, run] as [Handler<Env>]));
+        const allow = route.methods.join(", ");
+        app.all(pattern, (c) => kesError(c, 405, "method not allowed", { allow, accept: allow }));
       }
-    }
-    if (typeof json !== "object" || json === null || Array.isArray(json)) return kesError(c, 400, "invalid request body: expected a JSON object");
-    const r = v.safeParse(schema, json);
-    if (!r.success) return kesError(c, 400, issueMessage(r.issues[0]));
-    return r.output;
-  };
-
-  // Route parameters arrive percent-decoded (hono decodes them once).
-  /** A key route: validate the name, authorise, run; errors become KES errors. */
-  const keyRoute = (op: KesOp, run: (c: Context<Env>, name: string, access: KesAccess) => Promise<Response>) => async (c: Context<Env>) => {
-    const name = c.req.param("name") ?? "";
-    // Strangers learn nothing, not even whether a name is valid.
-    const refused = await known(c);
-    if (refused) return refused;
-    const n = v.safeParse(KesName, name);
-    if (!n.success) return kesError(c, 400, n.issues[0].message);
-    const access = await gate(c, op, name);
-    if (access instanceof Response) return access;
-    try {
-      return await run(c, name, access);
-    } catch (err) {
+    },
+    async known(c) {
+      const waited = await barrier(c);
+      if (waited) return waited;
+      if (!opts.backend().isKnown(c.env?.identity)) return kesError(c, 403, KesMessages.denied);
+    },
+    async gate(c, op, name, path) {
+      // Allowed callers then wait for pending changes to what the request
+      // reads (a stateful node's read barrier), and only to that; the answer
+      // is decided again after the wait.
+      const refused = await kit.known(c);
+      if (refused) return refused;
+      const req: KesRequest = { method: c.req.method, path, op, name };
+      if (!opts.backend().authorize(c.env?.identity, req)) return kesError(c, 403, KesMessages.denied);
+      const waited = await barrier(c, req);
+      if (waited) return waited;
+      return opts.backend().authorize(c.env?.identity, req) ?? kesError(c, 403, KesMessages.denied);
+    },
+    async body(c, schema) {
+      const raw = await c.req.text();
+      let json: unknown = {};
+      if (raw.trim() !== "") {
+        try {
+          json = JSON.parse(raw);
+        } catch {
+          return kesError(c, 400, "invalid request body: malformed JSON");
+        }
+      }
+      if (typeof json !== "object" || json === null || Array.isArray(json)) return kesError(c, 400, "invalid request body: expected a JSON object");
+      const r = v.safeParse(schema, json);
+      if (!r.success) return kesError(c, 400, issueMessage(r.issues[0]));
+      return r.output;
+    },
+    fail(c, err, op) {
+      if (isClientError(err)) throw err;
       const e = toKesError(err);
-      if (e.status === 500) console.error(`kms: KES ${op} failed: ${err instanceof Error ? err.name + ": " + err.message : "error"}`);
+      if (e.status === 500) console.error(`kms: KES ${op} failed: ${err instanceof Error ? err.name : "error"}`);
       return kesError(c, e.status, e.message);
-    }
+    },
+    listing(path, op, page) {
+      kit.on(path, async (c, pattern) => {
+        const access = await kit.gate(c, op, "", path + pattern);
+        if (access instanceof Response) return access;
+        const p = v.safeParse(KesPrefix, pattern.endsWith("*") ? pattern.slice(0, -1) : pattern);
+        if (!p.success) return kesError(c, 400, p.issues[0].message);
+        const { continueAt, size } = pageOf(c);
+        try {
+          const out = await page(p.output, continueAt, size, access.visible);
+          return c.json({ names: out.names, continue_at: out.continueAt });
+        } catch (err) {
+          return kit.fail(c, err, op);
+        }
+      });
+    },
   };
 
-  const empty = (c: Context<Env>) => c.body(null, 200);
+  serverRoutes(kit, metrics);
+  keyRoutes(kit);
+  policyRoutes(kit);
+  return app;
+}
+
+/** /v1/key/*: create, import, describe, delete, generate, encrypt, decrypt, hmac and list. */
+function keyRoutes(kit: KesKit): void {
+  const { opts } = kit;
+  const limit = bodyLimit({
+    maxSize: KES_MAX_BODY,
+    onError: (c) => kesError(c as Context, 413, `request body too large: at most ${KES_MAX_BODY} bytes`),
+  });
+
+  /** A route on one key: validate the name, authorise, run; errors become KES errors. */
+  const keyRoute = (path: string, op: KesOp, run: (c: Context, name: string) => Promise<Response>, ...mw: MiddlewareHandler<Env>[]) =>
+    kit.on(path, async (c, name) => {
+      // Strangers learn nothing, not even whether a name is valid.
+      const refused = await kit.known(c);
+      if (refused) return refused;
+      const n = v.safeParse(KesName, name);
+      if (!n.success) return kesError(c, 400, n.issues[0].message);
+      const access = await kit.gate(c, op, name, path + name);
+      if (access instanceof Response) return access;
+      try {
+        return await run(c, name);
+      } catch (err) {
+        return kit.fail(c, err, op);
+      }
+    }, ...mw);
+
+  const empty = (c: Context) => c.body(null, 200);
   const b64 = encodeBase64;
-  const methodsOf = (path: string) => ROUTES.find((r) => r.path === path)!.methods;
 
-  /** Registers handler for the route's methods and a 405 with Allow for every other method. */
-  const on = (path: string, pattern: string, ...handlers: Array<Handler<Env> | MiddlewareHandler<Env>>) => {
-    const methods = methodsOf(path);
-    app.on([...methods], pattern, ...(handlers as [Handler<Env>]));
-    app.all(pattern, (c) => kesError(c, 405, "method not allowed", { allow: methods.join(", "), accept: methods.join(", ") }));
-  };
-
-  on("/v1/ready", "/v1/ready", (c) => (opts.backend().ready() ? c.body(null, 200) : kesError(c, 504, KesMessages.storeUnreachable)));
-
-  on("/v1/status", "/v1/status", async (c) => {
-    const access = await gate(c, "status", "");
-    if (access instanceof Response) return access;
-    const s = opts.backend().storeStatus();
-    const mem = process.memoryUsage();
-    return c.json({
-      version: opts.version,
-      os: process.platform,
-      arch: process.arch === "x64" ? "amd64" : process.arch,
-      uptime: Math.max(0, Date.now() - opts.startedAt) * 1_000_000, // a Go time.Duration: nanoseconds
-      num_cpu: os.cpus().length,
-      num_cpu_used: os.availableParallelism?.() ?? os.cpus().length,
-      mem_heap_used: mem.heapUsed,
-      mem_stack_used: 0,
-      keystore_latency: s.latencyMs, // milliseconds
-      keystore_unreachable: s.unreachable,
-    });
-  });
-
-  on("/v1/metrics", "/v1/metrics", async (c) => {
-    const access = await gate(c, "metrics", "");
-    if (access instanceof Response) return access;
-    const s = opts.backend().storeStatus();
-    const lines = [
-      "# HELP kes_http_request_success Number of requests answered with 2xx.",
-      "# TYPE kes_http_request_success counter",
-      `kes_http_request_success ${sum(metrics, (st) => st < 300)}`,
-      "# HELP kes_http_request_error Number of requests answered with 4xx.",
-      "# TYPE kes_http_request_error counter",
-      `kes_http_request_error ${sum(metrics, (st) => st >= 400 && st < 500)}`,
-      "# HELP kes_http_request_failure Number of requests answered with 5xx.",
-      "# TYPE kes_http_request_failure counter",
-      `kes_http_request_failure ${sum(metrics, (st) => st >= 500)}`,
-      "# HELP kes_keystore_latency_ms Latency of the key store's last probe.",
-      "# TYPE kes_keystore_latency_ms gauge",
-      `kes_keystore_latency_ms ${s.latencyMs}`,
-      "# HELP kes_keystore_unreachable Whether the key store is unreachable.",
-      "# TYPE kes_keystore_unreachable gauge",
-      `kes_keystore_unreachable ${s.unreachable ? 1 : 0}`,
-      "# HELP kes_system_up_time Seconds since the server started.",
-      "# TYPE kes_system_up_time gauge",
-      `kes_system_up_time ${Math.floor((Date.now() - opts.startedAt) / 1000)}`,
-      "",
-    ];
-    return c.body(lines.join("\n"), 200, { "content-type": "text/plain; version=0.0.4" });
-  });
-
-  on("/v1/api", "/v1/api", (c) =>
-    c.json(ROUTES.flatMap((r) => r.methods.map((m) => ({ method: m, path: r.path, max_body: r.maxBody, timeout: r.timeoutSec })))));
-
-  on("/v1/key/create/", "/v1/key/create/:name", keyRoute("create", async (c, name) => {
+  keyRoute("/v1/key/create/", "create", async (c, name) => {
     await opts.backend().create(name, c.env.identity!);
     return empty(c);
-  }));
+  });
 
-  on("/v1/key/import/", "/v1/key/import/:name", limit, keyRoute("import", async (c, name) => {
-    const b = await body(c, ImportBody);
+  keyRoute("/v1/key/import/", "import", async (c, name) => {
+    const b = await kit.body(c, ImportBody);
     if (b instanceof Response) return b;
     try {
       await opts.backend().import(name, b.key, b.type, c.env.identity!);
@@ -280,108 +225,56 @@ export function kesRoutes(opts: KesRoutesOptions): Hono<Env> {
       b.key.fill(0);
     }
     return empty(c);
-  }));
+  }, limit);
 
-  on("/v1/key/describe/", "/v1/key/describe/:name", keyRoute("describe", async (c, name) => {
+  keyRoute("/v1/key/describe/", "describe", async (c, name) => {
     const k = await opts.backend().describe(name);
     return c.json({ name: k.name, algorithm: k.algorithm, created_at: new Date(k.createdAt).toISOString(), created_by: kesHexOf(k.createdBy) });
-  }));
+  });
 
-  on("/v1/key/delete/", "/v1/key/delete/:name", keyRoute("delete", async (c, name) => {
+  keyRoute("/v1/key/delete/", "delete", async (c, name) => {
     await opts.backend().delete(name);
     return empty(c);
-  }));
+  });
 
-  on("/v1/key/generate/", "/v1/key/generate/:name", limit, keyRoute("generate", async (c, name) => {
-    const b = await body(c, GenerateBody);
+  keyRoute("/v1/key/generate/", "generate", async (c, name) => {
+    const b = await kit.body(c, GenerateBody);
     if (b instanceof Response) return b;
     const dek = await opts.backend().generate(name, b.context);
     const reply = c.json({ plaintext: b64(dek.plaintext), ciphertext: b64(dek.ciphertext) });
     dek.plaintext.fill(0);
     return reply;
-  }));
+  }, limit);
 
-  on("/v1/key/encrypt/", "/v1/key/encrypt/:name", limit, keyRoute("encrypt", async (c, name) => {
-    const b = await body(c, EncryptBody);
+  keyRoute("/v1/key/encrypt/", "encrypt", async (c, name) => {
+    const b = await kit.body(c, EncryptBody);
     if (b instanceof Response) return b;
     return c.json({ ciphertext: b64(await opts.backend().encrypt(name, b.plaintext, b.context)) });
-  }));
+  }, limit);
 
-  on("/v1/key/decrypt/", "/v1/key/decrypt/:name", limit, keyRoute("decrypt", async (c, name) => {
-    const b = await body(c, DecryptBody);
+  keyRoute("/v1/key/decrypt/", "decrypt", async (c, name) => {
+    const b = await kit.body(c, DecryptBody);
     if (b instanceof Response) return b;
     const plaintext = await opts.backend().decrypt(name, b.ciphertext, b.context);
     const reply = c.json({ plaintext: b64(plaintext) });
     plaintext.fill(0);
     return reply;
-  }));
+  }, limit);
 
-  on("/v1/key/hmac/", "/v1/key/hmac/:name", limit, keyRoute("hmac", async (c, name) => {
-    const b = await body(c, HmacBody);
+  keyRoute("/v1/key/hmac/", "hmac", async (c, name) => {
+    const b = await kit.body(c, HmacBody);
     if (b instanceof Response) return b;
     return c.json({ hmac: b64(await opts.backend().hmac(name, b.message)) });
-  }));
+  }, limit);
 
-  // /v1/key/list/<prefix>, /v1/key/list/<prefix>*, /v1/key/list/* and /v1/key/list/ (everything).
-  const list = async (c: Context<Env>) => {
-    const raw = c.req.param("pattern") ?? "";
-    const access = await gate(c, "list", "");
-    if (access instanceof Response) return access;
-    const prefix = raw.endsWith("*") ? raw.slice(0, -1) : raw;
-    const p = v.safeParse(KesPrefix, prefix);
-    if (!p.success) return kesError(c, 400, p.issues[0].message);
-    const continueAt = c.req.query("continue") ?? c.req.query("continue_at") ?? "";
-    const limitQ = Number(c.req.query("limit") ?? KES_LIST_PAGE);
-    const size = Number.isInteger(limitQ) && limitQ > 0 && limitQ <= KES_LIST_PAGE ? limitQ : KES_LIST_PAGE;
-    try {
-      const page = await opts.backend().list(prefix, continueAt, size, access.visible);
-      return c.json({ names: page.names, continue_at: page.continueAt });
-    } catch (err) {
-      const e = toKesError(err);
-      return kesError(c, e.status, e.message);
-    }
-  };
-  on("/v1/key/list/", "/v1/key/list/:pattern{.*}", list);
+  kit.listing("/v1/key/list/", "list", (prefix, continueAt, size, visible) => opts.backend().list(prefix, continueAt, size, visible));
+}
 
-  on("/v1/identity/self/describe", "/v1/identity/self/describe", async (c) => {
-    if (!c.env?.identity) return kesError(c, 403, KesMessages.denied);
-    const access = await gate(c, "self", "");
-    if (access instanceof Response) return access;
-    const s = opts.backend().self(c.env.identity);
-    return c.json({
-      identity: s.identity,
-      is_admin: s.isAdmin,
-      policy_name: s.policyName,
-      policy: { allow: s.allow, deny: s.deny },
-    });
-  });
-
-  const policy = (kind: "describe" | "read" | "list") => async (c: Context<Env>) => {
-    const name = c.req.param("name") ?? "";
-    const access = await gate(c, "policy", name);
-    if (access instanceof Response) return access;
-    const policies = opts.backend().policies?.();
-    if (!policies) return kesError(c, 501, "not implemented: policies are managed with 'kms' policy commands on this server");
-    if (kind === "list") {
-      const prefix = name.endsWith("*") ? name.slice(0, -1) : name;
-      return c.json({ names: [...policies.keys()].filter((n) => n.startsWith(prefix)).sort(), continue_at: "" });
-    }
-    const p = policies.get(name);
-    if (!p) return kesError(c, 404, "policy does not exist");
-    return kind === "read" ? c.json({ allow: p.allow, deny: p.deny }) : c.json({ name, created_at: new Date(opts.startedAt).toISOString(), created_by: "" });
-  };
-  on("/v1/policy/describe/", "/v1/policy/describe/:name", policy("describe"));
-  on("/v1/policy/read/", "/v1/policy/read/:name", policy("read"));
-  on("/v1/policy/list/", "/v1/policy/list/:name{.*}", policy("list"));
-
-  // Empty names and names with characters a route parameter cannot hold (e.g. '/').
-  const keyOps = new Set(["create", "import", "describe", "delete", "generate", "encrypt", "decrypt", "hmac"]);
-  app.all("/v1/key/:op/*", (c, next) => {
-    if (!keyOps.has(c.req.param("op"))) return next();
-    if (!opts.backend().isKnown(c.env?.identity)) return kesError(c, 403, KesMessages.denied);
-    return kesError(c, 400, "invalid key name: use 1 to 80 characters of A-Z a-z 0-9 _ - (not starting or ending with -)");
-  });
-  return app;
+/** The page a listing asks for: ?continue_at= (or ?continue=) and ?limit= (at most KES_LIST_PAGE). */
+function pageOf(c: Context): { continueAt: string; size: number } {
+  const continueAt = c.req.query("continue_at") ?? c.req.query("continue") ?? "";
+  const limit = Number(c.req.query("limit") ?? KES_LIST_PAGE);
+  return { continueAt, size: Number.isInteger(limit) && limit > 0 && limit <= KES_LIST_PAGE ? limit : KES_LIST_PAGE };
 }
 
 /** A validation issue as a KES-style message; a missing field is named. */
@@ -389,10 +282,4 @@ function issueMessage(issue: v.BaseIssue<unknown>): string {
   const field = issue.path?.map((p) => String(p.key)).join(".");
   if (issue.input === undefined && field) return `invalid ${field}: missing`;
   return issue.message;
-}
-
-function sum(m: Metrics, pred: (status: number) => boolean): number {
-  let n = 0;
-  for (const [status, count] of m.byStatus) if (pred(status)) n += count;
-  return n;
 }

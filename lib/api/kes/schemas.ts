@@ -58,7 +58,7 @@ export const ImportBody = v.pipe(
     key: b.key ?? b.bytes,
     type: /^(ChaCha20|XCHACHA20-POLY1305)$/.test(b.cipher ?? b.algorithm ?? "") ? "ChaCha20" as const : "AES256" as const,
   })),
-  v.check((b) => b.key !== undefined, "invalid key: missing"),
-  v.check((b) => b.key!.length === 32, "invalid key: must be 32 bytes"),
+  // One check: valibot runs every check of a pipe, so a second one would see a missing key.
+  v.check((b) => b.key?.length === 32, (issue) => ((issue.input as { key?: Uint8Array }).key ? "invalid key: must be 32 bytes" : "invalid key: missing")),
   v.transform((b) => ({ key: b.key!, type: b.type })),
 );

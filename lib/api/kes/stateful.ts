@@ -16,8 +16,8 @@ import { encodeBase64 } from "../../state/base64.ts";
 import { Errors } from "../../state/errors.ts";
 import { authorize, type Caller, callerOf, listable } from "../../state/policy.ts";
 import { page } from "../../state/state.ts";
-import type { KesAccess, KesBackend, KesOp, KesRequest } from "./backend.ts";
-import { kesHexOf } from "./identity.ts";
+import type { PolicyRecord } from "../../state/types.ts";
+import type { KesAccess, KesBackend, KesOp, KesPolicy, KesRequest } from "./backend.ts";
 
 /** The enclave KES clients use when the server is started without --kes-enclave. */
 export const DEFAULT_KES_ENCLAVE = "default";
@@ -33,13 +33,34 @@ export const KES_COMMANDS: Readonly<Partial<Record<KesOp, string>>> = {
   encrypt: "KEY:ENCRYPT",
   decrypt: "KEY:DECRYPT",
   hmac: "KEY:MAC",
+  policyDescribe: "POLICY:STATUS",
+  policyRead: "POLICY:GET",
+  policyList: "POLICY:LIST",
 };
+
+/** The KES path a native key command's patterns govern (create → /v1/key/create/). */
+const KES_PATH_OF: ReadonlyMap<string, string> = new Map(
+  Object.entries(KES_COMMANDS).filter(([op]) => !op.startsWith("policy")).map(([op, cmd]) => [cmd, `/v1/key/${op}/`]),
+);
+
+/**
+ * A native policy in KES's form: each rule of a command with a KES route
+ * becomes a path pattern (KEY:GENERATE minio-* → /v1/key/generate/minio-*).
+ * Commands KES has no route for (policy, identity, enclave) have no KES form.
+ */
+export function kesPolicyOf(p: PolicyRecord): KesPolicy {
+  const paths = (rules: PolicyRecord["allow"]) =>
+    Object.entries(rules).flatMap(([cmd, patterns]) => (KES_PATH_OF.has(cmd) ? patterns.map((x) => KES_PATH_OF.get(cmd) + x) : [])).sort();
+  return { name: p.name, allow: paths(p.allow), deny: paths(p.deny), createdAt: p.createdAt, createdBy: p.createdBy };
+}
 
 const everything: KesAccess = { visible: () => true };
 
 /** What a KES request reads besides its caller (see server/pending.ts). */
 function kesReads(enclave: string, req: KesRequest): string[] {
   if (req.op === "list") return [Obj.enclave(enclave), Obj.keys(enclave)];
+  if (req.op === "policyList") return [Obj.enclave(enclave), Obj.policies(enclave)];
+  if (req.op === "policyDescribe" || req.op === "policyRead") return [Obj.enclave(enclave), Obj.policy(enclave, req.name)];
   if (KES_COMMANDS[req.op] && req.name) return [Obj.enclave(enclave), Obj.key(enclave, req.name)];
   return []; // status, metrics, self: the caller only
 }
@@ -59,9 +80,9 @@ export function statefulKes(node: KmsNode, enclave: string): KesBackend {
       const who = caller(identity);
       if (!who) return undefined;
       const command = KES_COMMANDS[req.op];
-      // status, metrics, self, policy: any identity known in the enclave.
+      // status, metrics, self: any identity known in the enclave.
       if (!command) return everything;
-      if (req.op === "list") {
+      if (req.op === "list" || req.op === "policyList") {
         return authorize(who, command, enclave) ? { visible: (name) => listable(who, command, name) } : undefined;
       }
       return authorize(who, command, enclave, req.name) ? everything : undefined;
@@ -110,13 +131,18 @@ export function statefulKes(node: KmsNode, enclave: string): KesBackend {
 
     self(identity) {
       const who = caller(identity);
+      // Admins and SysAdmins may do everything KES can ask for in the enclave.
+      const admin = who?.privilege === "SysAdmin" || who?.privilege === "Admin";
+      const record = node.state.enclaves.get(enclave)?.identities.get(identity);
       return {
-        identity: kesHexOf(identity),
-        isAdmin: who?.privilege === "SysAdmin" || who?.privilege === "Admin",
-        policyName: who?.policy?.name ?? "",
-        allow: Object.entries(who?.policy?.allow ?? {}).flatMap(([cmd, pats]) => pats.map((p) => `${cmd} ${p}`)),
-        deny: Object.entries(who?.policy?.deny ?? {}).flatMap(([cmd, pats]) => pats.map((p) => `${cmd} ${p}`)),
+        identity,
+        admin,
+        policy: !admin && who?.policy ? kesPolicyOf(who.policy) : undefined,
+        createdAt: record?.createdAt ?? node.info.startedAt,
+        createdBy: record?.createdBy ?? "",
       };
     },
+
+    policies: () => new Map([...(node.state.enclaves.get(enclave)?.policies.values() ?? [])].map((p) => [p.name, kesPolicyOf(p)])),
   };
 }

@@ -6,6 +6,7 @@ import { nameProblem } from "../../state/names.ts";
 import { Obj, callerReads } from "../../server/pending.ts";
 import { authorize, type Caller, callerOf } from "../../state/policy.ts";
 import type { AppDeps, Env } from "../env.ts";
+import { isClientError } from "../errors.ts";
 import type { CommandContext, CommandSpec } from "./command.ts";
 import { COMMANDS } from "./commands.ts";
 import { encodeFrames, type Frame, FrameError, parseFrames } from "./frames.ts";
@@ -68,6 +69,7 @@ export function nativeRoutes(deps: AppDeps): Hono<Env> {
       }
       return framesReply(encodeFrames(replies));
     } catch (err) {
+      if (isClientError(err)) throw err; // the app's handler answers and logs it as the client's
       return errorReply(toKmsError(err), accept);
     }
   };
