@@ -15,6 +15,13 @@ interface Entities {
 /** One record to write (or delete, when `value` is null) to make a command durable. */
 export type Effect = { [K in keyof Entities]: { readonly kind: K; readonly enclave: string; readonly name: string; readonly value: Entities[K] | null } }[keyof Entities];
 
+/**
+ * Most versions one key may hold: each costs memory and a little work on every
+ * decryption that names it, and the key's record is rewritten whole on each
+ * rotation. Deleting old versions (rm-key --version N) makes room.
+ */
+export const MAX_KEY_VERSIONS = 1000;
+
 /** The map of an enclave that holds records of a kind. */
 const MAPS = { key: "keys", identity: "identities", policy: "policies" } as const;
 
@@ -41,8 +48,11 @@ export function prepare(state: State, cmd: Command): Effect[] {
       const ring = e.keys.get(cmd.name);
       if (ring && !cmd.addVersion) throw Errors.keyExists();
       if (!ring && cmd.addVersion) throw Errors.keyNotFound();
+      if (ring && ring.versions.length >= MAX_KEY_VERSIONS) throw Errors.tooManyVersions(MAX_KEY_VERSIONS);
       const number = ring?.nextVersion ?? 1;
-      const version = { version: number, type: cmd.keyType, material: decodeBase64(cmd.material), createdAt: cmd.at, createdBy: cmd.by };
+      const version = {
+        version: number, type: cmd.keyType, material: decodeBase64(cmd.material), imported: cmd.imported ?? false, createdAt: cmd.at, createdBy: cmd.by,
+      };
       const value: KeyRing = {
         enclave: cmd.enclave,
         name: cmd.name,

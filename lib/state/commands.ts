@@ -31,6 +31,8 @@ export const CommandSchema = v.variant("type", [
     keyType: KeyTypeSchema,
     material: Base64Key,
     addVersion: v.boolean(),
+    /** Bytes the caller supplied (KEY:IMPORT) rather than the server generated. */
+    imported: v.optional(v.boolean()),
     ...Stamp,
   }),
   v.object({

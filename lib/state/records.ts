@@ -42,6 +42,7 @@ const KeyRingSchema = v.object({
     version: v.number(),
     type: v.picklist(["AES256", "ChaCha20"]),
     material: v.pipe(v.string(), v.base64()),
+    imported: v.optional(v.boolean()),
     ...Stamp,
   })),
 });
@@ -70,7 +71,9 @@ export function stateOf(records: Map<string, Uint8Array>): State {
     else if (kind === "e/") state.enclaves.set(value.name, enclaveEntry(v.parse(EnclaveSchema, value)));
     else if (kind === "k/") {
       const r = v.parse(KeyRingSchema, value);
-      const ring: KeyRing = { ...r, versions: r.versions.map((kv) => ({ ...kv, material: decodeBase64(kv.material) })) };
+      // Records from before `imported` existed: only version 1 could have been imported then.
+      const versions = r.versions.map((kv) => ({ ...kv, material: decodeBase64(kv.material), imported: kv.imported ?? kv.version === 1 }));
+      const ring: KeyRing = { ...r, versions };
       later.push(() => state.enclave(ring.enclave).keys.set(ring.name, ring));
     } else if (kind === "i/") {
       const r = v.parse(IdentityRecordSchema, value);

@@ -20,6 +20,8 @@ export interface KeyVersion extends Provenance {
   readonly version: number;
   readonly type: KeyType;
   readonly material: Uint8Array;
+  /** Imported bytes (KEY:IMPORT, KES import): only these may open KES-format ciphertexts. */
+  readonly imported: boolean;
 }
 
 /** A named key with its versions; the latest version encrypts, every version decrypts. */

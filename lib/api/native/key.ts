@@ -1,6 +1,6 @@
 import * as v from "valibot";
 import { encrypt } from "../../crypto/ciphertext.ts";
-import { decryptWithVersions } from "../../crypto/keyring.ts";
+import { BudgetExceededError, decryptWithVersions, ringBinding } from "../../crypto/keyring.ts";
 import { mac } from "../../crypto/mac.ts";
 import { randomBytes } from "../../crypto/random.ts";
 import { encodeBase64 } from "../../state/base64.ts";
@@ -47,7 +47,7 @@ export const keyCommands = [
     run: (ctx, req) =>
       ctx.node.write({
         type: "key.create", enclave: ctx.enclave, name: req.name, keyType: req.type, material: encodeBase64(req.key),
-        addVersion: false, at: Date.now(), by: ctx.identity,
+        addVersion: false, imported: true, at: Date.now(), by: ctx.identity,
       }),
   }),
   command({
@@ -64,8 +64,9 @@ export const keyCommands = [
     resource: (req) => req.name,
     schema: v.object({ name: Name, version: Version, plaintext: Bytes, associated_data: Bytes }),
     run: (ctx, req) => {
+      const ring = ctx.node.state.keyRing(ctx.enclave, req.name);
       const kv = ctx.node.state.keyVersion(ctx.enclave, req.name, req.version);
-      return { version: kv.version, ciphertext: encrypt(kv.type, kv.material, kv.version, req.plaintext, req.associated_data) };
+      return { version: kv.version, ciphertext: encrypt(kv.type, kv.material, kv.version, req.plaintext, req.associated_data, ringBinding(ring)) };
     },
   }),
   command({
@@ -75,7 +76,13 @@ export const keyCommands = [
     run: (ctx, req) => {
       const ring = ctx.node.state.keyRing(ctx.enclave, req.name);
       if (req.version !== 0) ctx.node.state.keyVersion(ctx.enclave, req.name, req.version); // 404 like ENCRYPT
-      const plaintext = decryptWithVersions(ring.versions, req.version, req.ciphertext, req.associated_data);
+      let plaintext;
+      try {
+        plaintext = decryptWithVersions(ring.versions, req.version, req.ciphertext, req.associated_data, ringBinding(ring), ctx.budget);
+      } catch (err) {
+        if (err instanceof BudgetExceededError) throw Errors.tooMuchWork();
+        throw err;
+      }
       if (!plaintext) throw Errors.invalidCiphertext();
       return { plaintext };
     },
@@ -88,9 +95,10 @@ export const keyCommands = [
       length: v.pipe(v.number(), v.maxValue(MAX_GENERATE, `invalid length: at most ${MAX_GENERATE} bytes`)),
     }),
     run: (ctx, req) => {
+      const ring = ctx.node.state.keyRing(ctx.enclave, req.name);
       const kv = ctx.node.state.keyVersion(ctx.enclave, req.name, req.version);
       const plaintext = randomBytes(req.length === 0 ? 32 : req.length);
-      return { version: kv.version, plaintext, ciphertext: encrypt(kv.type, kv.material, kv.version, plaintext, req.associated_data) };
+      return { version: kv.version, plaintext, ciphertext: encrypt(kv.type, kv.material, kv.version, plaintext, req.associated_data, ringBinding(ring)) };
     },
   }),
   command({

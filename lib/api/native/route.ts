@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import * as v from "valibot";
+import { DecryptBudget } from "../../crypto/keyring.ts";
 import { Errors, KmsError } from "../../state/errors.ts";
 import { nameProblem } from "../../state/names.ts";
 import { authorize, callerOf } from "../../state/policy.ts";
@@ -14,6 +15,11 @@ import { errorReply, framesReply } from "./reply.ts";
 /** Largest request body, and most frames in one pipelined request. */
 export const MAX_BODY = 8 << 20;
 export const MAX_FRAMES = 10_000;
+/**
+ * AEAD opens one request may spend on decryption: two per frame covers a
+ * ciphertext that names its version plus an imported key's KES fallback.
+ */
+export const DECRYPT_BUDGET = 2 * MAX_FRAMES;
 
 interface Decoded {
   readonly spec: CommandSpec;
@@ -52,7 +58,7 @@ export function nativeRoutes(deps: AppDeps): Hono<Env> {
       for (const d of decoded) {
         if (!authorize(caller, d.spec.name, d.spec.inEnclave ? enclave : "", d.spec.resource?.(d.req))) throw Errors.accessDenied();
       }
-      const ctx: CommandContext = { node: deps.node, enclave, identity: caller.identity, caller };
+      const ctx: CommandContext = { node: deps.node, enclave, identity: caller.identity, caller, budget: new DecryptBudget(DECRYPT_BUDGET) };
       if (decoded.some((d) => d.spec.inEnclave)) checkEnclave(ctx);
       const replies: Frame[] = [];
       for (const d of decoded) {
