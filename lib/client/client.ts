@@ -127,6 +127,8 @@ export class KmsClient {
     this.call(enclave, { id: 207, request: "GenerateKeyRequest", response: "GenerateKeyResponse", message: { name, version, associated_data: associatedData, length } });
   listKeys = (enclave: string, prefix = "", continueAt = "", limit = 0) =>
     this.call(enclave, { id: 208, request: "ListRequest", response: "ListKeysResponse", message: { prefix, continue_at: continueAt, limit } });
+  derive = (enclave: string, name: string, context: Uint8Array, length = 0, version = 0) =>
+    this.call(enclave, { id: 1201, request: "DeriveKeyRequest", response: "DeriveKeyResponse", message: { name, version, context, length } });
   mac = (enclave: string, name: string, message: Uint8Array, version = 0) =>
     this.call(enclave, { id: 210, request: "MACRequest", response: "MACResponse", message: { name, version, message } });
 
