@@ -20,6 +20,8 @@ export interface ServeOptions {
   readonly ca?: string;
   /** Only verified client certificates give an identity (default: any certificate does). */
   readonly verifyClients?: boolean;
+  /** Another certificate for clients that ask for this server name (SNI): how nodes reach each other. */
+  readonly sni?: { readonly servername: string; readonly key: string; readonly cert: string };
 }
 
 /** A listening server. */
@@ -31,16 +33,21 @@ export interface Listener {
 }
 
 type PeerSocket = tls.TLSSocket;
-const identities = new WeakMap<PeerSocket, string | undefined>();
+type Peer = { identity: string | undefined; certificate: Uint8Array | undefined };
+const peers = new WeakMap<PeerSocket, Peer>();
 
-/** The h1: identity of a connection's client certificate, computed once per connection. */
-function identityOf(socket: PeerSocket, verified: boolean): string | undefined {
-  if (identities.has(socket)) return identities.get(socket);
-  let id: string | undefined;
-  const peer = socket.getPeerCertificate?.(true);
-  if (peer?.raw && (!verified || socket.authorized)) id = identityOfCertificate(new Uint8Array(peer.raw));
-  identities.set(socket, id);
-  return id;
+/** The h1: identity and DER certificate of a connection's client, computed once per connection. */
+function peerOf(socket: PeerSocket, verified: boolean): Peer {
+  let peer = peers.get(socket);
+  if (peer) return peer;
+  peer = { identity: undefined, certificate: undefined };
+  const cert = socket.getPeerCertificate?.(true);
+  if (cert?.raw && (!verified || socket.authorized)) {
+    peer.certificate = new Uint8Array(cert.raw);
+    peer.identity = identityOfCertificate(peer.certificate);
+  }
+  peers.set(socket, peer);
+  return peer;
 }
 
 /**
@@ -53,7 +60,8 @@ function identityOf(socket: PeerSocket, verified: boolean): string | undefined {
 export function serveTls(app: Hono<Env>, opts: ServeOptions): Promise<Listener> {
   const handle = getRequestListener((request, env) => {
     const socket = (env as { incoming: http.IncomingMessage }).incoming.socket as PeerSocket;
-    return app.fetch(request, { identity: identityOf(socket, opts.verifyClients === true) });
+    const peer = peerOf(socket, opts.verifyClients === true);
+    return app.fetch(request, { identity: peer.identity, certificate: peer.certificate });
   });
   // On close, idle keep-alive connections end at once and busy ones right
   // after their response, instead of the server waiting for clients to leave.
@@ -78,9 +86,13 @@ export function serveTls(app: Hono<Env>, opts: ServeOptions): Promise<Listener> 
     });
     return handle(req, res);
   };
+  const sni = opts.sni && { name: opts.sni.servername, context: tls.createSecureContext({ key: opts.sni.key, cert: opts.sni.cert, minVersion: "TLSv1.2" }) };
   const tlsOptions = {
     key: opts.key, cert: opts.cert, passphrase: opts.passphrase, ca: opts.ca,
     requestCert: true, rejectUnauthorized: false, minVersion: "TLSv1.2" as const,
+    ...(sni && {
+      SNICallback: (name: string, cb: (err: Error | null, ctx?: tls.SecureContext) => void) => cb(null, name === sni.name ? sni.context : undefined),
+    }),
   };
   let server: tls.Server | https.Server;
   if (typeof (globalThis as { Deno?: unknown }).Deno !== "undefined") {

@@ -21,9 +21,8 @@ export interface NodeInfo {
   /** The address peers dial (host:port). */
   readonly host: string;
   readonly startedAt: number;
+  /** The identity of the cluster's HSM-derived admin API key ("" until the node knows its cluster). */
   readonly adminIdentity: string;
-  /** The HSM-derived identity every node of the cluster presents to the others. */
-  readonly nodeIdentity: string;
   readonly tickMs: number;
   readonly electionTicks: number;
 }
@@ -53,6 +52,8 @@ export class KmsNode implements Application<Command> {
   /** Replaced once the listener is bound (the port may be chosen by the OS). */
   info: NodeInfo;
   cluster: ClusterParts | undefined;
+  /** Called once the node has switched to another cluster (a join), before it serves anything there. */
+  onJoined?: (cluster: string) => Promise<void>;
   readonly #store: Store;
 
   constructor(state: State, store: Store, info: NodeInfo) {

@@ -34,6 +34,13 @@ export interface KeyRing {
   readonly nextVersion: number;
 }
 
+/** Whether the cluster's HSM-derived admin API key is accepted, and who last changed that (ms, identity). */
+export interface AdminKeySetting {
+  readonly disabled: boolean;
+  readonly changedAt: number;
+  readonly changedBy: string;
+}
+
 /** What an identity may do: SysAdmin everything, Admin its own enclave, User what its policy allows. */
 export type Privilege = "SysAdmin" | "Admin" | "User";
 

@@ -7,6 +7,7 @@ import { nameProblem } from "../../state/names.ts";
 import { authorize, callerOf } from "../../state/policy.ts";
 import type { AppDeps, Env } from "../env.ts";
 import type { CommandContext, CommandSpec } from "./command.ts";
+import { disabledAdmin } from "./cluster.ts";
 import { COMMANDS } from "./commands.ts";
 import { encodeFrames, type Frame, FrameError, parseFrames } from "./frames.ts";
 import { decode, encode, InvalidMessageError } from "./proto.ts";
@@ -40,9 +41,14 @@ export function nativeRoutes(deps: AppDeps): Hono<Env> {
       // Strangers are refused before anything else, and learn nothing: they
       // wait only for pending identity changes (which could make them known).
       await node.readBarrier(null);
-      if (!callerOf(node.state, node.info.adminIdentity, c.env.identity, enclave)) throw Errors.accessDenied();
+      // A disabled admin API key may only re-enable itself (the command checks the HSM proof).
+      const recovery = disabledAdmin(node, c.env.identity);
+      if (!recovery && !callerOf(node.state, node.info.adminIdentity, c.env.identity, enclave)) throw Errors.accessDenied();
       const frames = parseFrames(new Uint8Array(await c.req.arrayBuffer()), MAX_FRAMES);
       const decoded = frames.map(decodeFrame);
+      if (recovery && !(decoded.length === 1 && decoded[0].spec.name === "CLUSTER:ADMINKEY" && (decoded[0].req as { enabled: boolean }).enabled)) {
+        throw Errors.accessDenied();
+      }
       if (decoded.length > 1 && decoded.some((d) => d.spec.write)) {
         throw Errors.badRequest("invalid request: write commands cannot be pipelined");
       }
@@ -51,7 +57,9 @@ export function nativeRoutes(deps: AppDeps): Hono<Env> {
       await node.readBarrier(enclave);
       if (enclave && decoded.some((d) => !d.spec.inEnclave)) await node.readBarrier("");
       const state = node.state;
-      const caller = callerOf(state, node.info.adminIdentity, c.env.identity, enclave);
+      const caller = recovery && disabledAdmin(node, c.env.identity)
+        ? { identity: c.env.identity!, privilege: "SysAdmin" as const }
+        : callerOf(state, node.info.adminIdentity, c.env.identity, enclave);
       if (!caller) throw Errors.accessDenied();
       // Every frame is authorised before any runs, and before existence checks,
       // so a denied caller cannot tell what exists.
