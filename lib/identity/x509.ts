@@ -1,7 +1,8 @@
 /**
- * Self-signed X.509 v3 certificates (RFC 5280) for Ed25519 and ECDSA keys:
- * client certificates that carry an API key's identity, and server
- * certificates that clients can pin as their own trust anchor.
+ * X.509 v3 certificates (RFC 5280) for Ed25519 and ECDSA keys: self-signed
+ * client certificates that carry an API key's identity, self-signed server
+ * certificates that clients can pin as their own trust anchor, and a CA with
+ * the leaf certificates it issues (the cluster CA of lib/server/tls.ts).
  */
 
 import { createPublicKey, generateKeyPairSync, randomBytes, sign, type KeyObject } from "node:crypto";
