@@ -1,6 +1,7 @@
 #!/usr/bin/env bun
 /** kms: one binary for the server, its CLI and the software HSM. argv → one command of cli/. */
 import { accessCommands } from "./cli/access.ts";
+import { adminKeyCommands } from "./cli/admin-key.ts";
 import { clusterCommands } from "./cli/cluster.ts";
 import { type CliCommand, CliError, parseCommandArgs } from "./cli/command.ts";
 import { cryptoCommands } from "./cli/crypto.ts";
@@ -24,6 +25,7 @@ const COMMANDS: CliCommand[] = [
   ...cryptoCommands,
   ...accessCommands,
   ...identityCommands,
+  ...adminKeyCommands,
   ...hsmCommands,
   ...migrateCommands,
 ];

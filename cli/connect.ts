@@ -14,18 +14,17 @@ export const CONNECT_OPTIONS: NonNullable<ParseArgsConfig["options"]> = {
 export const CONNECT_HELP = `
 Connection:
   -k, --insecure   Accept any server certificate (self-signed dev servers)
-  --ca FILE        Trust the CA certificate(s) in FILE, e.g. DIR/server.crt
+  --ca FILE        Trust the CA certificate(s) in FILE, e.g. DIR/ca.crt
                    (default: $KMS_CA)
   --json           Print JSON
 Environment:
   MINIO_KMS_SERVER   host:port[,host:port…] of the cluster's nodes
   MINIO_KMS_API_KEY  API key (k1:… or k2:…) to authenticate with`;
 
-/** A client for the servers named by MINIO_KMS_SERVER, authenticated with MINIO_KMS_API_KEY. */
-export function connect(args: Args): KmsClient {
+/** A client for the servers named by MINIO_KMS_SERVER, authenticated with MINIO_KMS_API_KEY (or `apiKey`). */
+export function connect(args: Args, apiKey = process.env.MINIO_KMS_API_KEY): KmsClient {
   const servers = (process.env.MINIO_KMS_SERVER ?? "").split(",").map((s) => s.trim()).filter(Boolean);
   if (servers.length === 0) throw new CliError("MINIO_KMS_SERVER is not set: export MINIO_KMS_SERVER=host:port");
-  const apiKey = process.env.MINIO_KMS_API_KEY;
   if (!apiKey) throw new CliError("MINIO_KMS_API_KEY is not set: export the API key the server printed (k1:…)");
   const caFile = (args.values.ca as string | undefined) ?? (process.env.KMS_CA || undefined);
   let ca: string | undefined;

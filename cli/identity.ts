@@ -1,7 +1,8 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { clientCredentials, newApiKey, parseApiKey } from "../lib/identity/apikey.ts";
 import { identityOfCertificate } from "../lib/identity/identity.ts";
-import { adminApiKey } from "../lib/server/start.ts";
+import { adminApiKey } from "../lib/server/admin-key.ts";
+import { clusterOf } from "./admin-key.ts";
 import { type CliCommand, CliError } from "./command.ts";
 import { output, table } from "./output.ts";
 import { hsmFromEnv } from "./hsm.ts";
@@ -13,11 +14,13 @@ export const identityCommands: CliCommand[] = [
     summary: "Show the identity of an API key or certificate, or make a new API key",
     help: `Usage:
   kms identity [CERT_FILE]     Identity of a PEM certificate, or of $MINIO_KMS_API_KEY
-  kms identity --hsm           The admin API key derived from $MINIO_KMS_HSM_KEY
+  kms identity --hsm DIR       The admin API key of DIR's cluster (DIR: a node's data
+                               directory, or the cluster id), from $MINIO_KMS_HSM_KEY
   kms identity new             A fresh API key and its identity
 
 Options:
   --hsm          Print the admin API key and identity derived from MINIO_KMS_HSM_KEY
+                 and the cluster
   --cert FILE    With 'new': also write a PEM client certificate to FILE
   --key FILE     With 'new': also write the PEM private key to FILE (mode 0600)
   --json         Print JSON`,
@@ -26,7 +29,8 @@ Options:
     async run(args) {
       const arg = args.positionals[0];
       if (args.values.hsm) {
-        const apiKey = adminApiKey(hsmFromEnv());
+        const hsm = hsmFromEnv();
+        const apiKey = adminApiKey(hsm, clusterOf(arg, "identity --hsm"));
         const identity = parseApiKey(apiKey).identity;
         output(args, { api_key: apiKey, identity }, () => table([["API key", apiKey], ["Identity", identity], ["Privilege", "SysAdmin"]]));
         return;

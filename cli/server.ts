@@ -1,9 +1,9 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { HsmKeyError, HsmMismatchError, SoftHsm } from "../lib/hsm/soft.ts";
-import { parseApiKey } from "../lib/identity/apikey.ts";
-import { adminApiKey, type RunningServer, startServer } from "../lib/server/start.ts";
-import { CERT_FILE } from "../lib/server/tls.ts";
+import { adminApiKey, writeAdminKeyFile } from "../lib/server/admin-key.ts";
+import { type RunningServer, startServer } from "../lib/server/start.ts";
+import { CA_FILE } from "../lib/server/tls.ts";
 import { VERSION } from "../lib/server/version.ts";
 import { nameProblem } from "../lib/state/names.ts";
 import { DataDirError } from "../lib/store/store.ts";
@@ -12,8 +12,14 @@ import { hsmFromEnv } from "./hsm.ts";
 import { LIMIT_OPTIONS, LIMITS_HELP, limitsOf } from "./limits.ts";
 import { table } from "./output.ts";
 
-/** Starts a server and keeps it running until SIGINT/SIGTERM. */
-async function serve(dir: string, hsmKey: string, args: Args, showKey: (s: RunningServer) => boolean): Promise<number> {
+/** Where the banner gets the admin API key: printed (a terminal, or dev), a 0600 file, or a hint. */
+type KeyShown = "print" | "file" | "hint";
+
+/**
+ * Starts a server and keeps it running until SIGINT/SIGTERM. `show` decides
+ * how the banner gives the admin API key; `after` prints more once it is up.
+ */
+async function serve(dir: string, hsmKey: string, args: Args, show: (s: RunningServer) => KeyShown, after?: (apiKey: string) => void): Promise<number> {
   const tlsCert = args.values["tls-cert"] as string | undefined;
   const tlsKey = args.values["tls-key"] as string | undefined;
   if (!tlsCert !== !tlsKey) throw new CliError("--tls-cert and --tls-key go together", 2);
@@ -50,16 +56,30 @@ async function serve(dir: string, hsmKey: string, args: Args, showKey: (s: Runni
     if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") throw new CliError(`address already in use: ${args.values.addr ?? ":7373"}`);
     throw err;
   }
-  const apiKey = adminApiKey(SoftHsm.parse(hsmKey));
+  const apiKey = adminApiKey(SoftHsm.parse(hsmKey), server.cluster);
+  const home = path.resolve(dir);
+  let keyRow: string;
+  switch (show(server)) {
+    case "print":
+      keyRow = apiKey;
+      break;
+    case "file":
+      // Logs (journald, container logs) outlive the need for the key: never print it there.
+      keyRow = `in ${await writeAdminKeyFile(home, apiKey)} (mode 0600: read it, keep it safe, delete the file)`;
+      break;
+    case "hint":
+      keyRow = `'kms identity --hsm ${home}' prints it`;
+  }
   const rows: [string, string][] = [
     ["Version", VERSION],
-    ["Data directory", `${path.resolve(dir)}${server.created ? " (new single-node cluster)" : ""}`],
+    ["Data directory", `${home}${server.created ? " (new single-node cluster)" : ""}`],
     ...server.urls.map((u, i): [string, string] => [i === 0 ? "Listening on" : "", u]),
     ["Admin identity", server.adminIdentity],
-    ["Admin API key", showKey(server) ? apiKey : "run 'kms identity --hsm' to print it"],
+    ["Admin API key", keyRow],
   ];
-  if (!tlsCert) rows.push(["TLS certificate", `${path.join(path.resolve(dir), CERT_FILE)} (self-signed: use --ca with it)`]);
+  if (!tlsCert) rows.push(["TLS CA", `${path.join(home, CA_FILE)} (the cluster's CA: use --ca with it)`]);
   console.log(table(rows));
+  after?.(apiKey);
   await stopped;
   await server.close();
   console.log("kms: stopped");
@@ -86,7 +106,9 @@ export const serverCommands: CliCommand[] = [
     help: `Usage: kms server [options] DIR
 
 Starts a server with its state in DIR. The first start creates DIR as a new
-single-node cluster and prints the admin API key; later starts reopen it.
+single-node cluster and gives the admin API key: printed when the output is a
+terminal, else written to DIR/admin.key (mode 0600), never to a log. Later
+starts reopen DIR; 'kms identity --hsm DIR' prints the key again.
 
 Options:
   --addr [HOST]:PORT   Listen address (default :7373)
@@ -103,7 +125,7 @@ Environment:
     positionals: 1,
     run(args) {
       hsmFromEnv(); // a clear message before anything touches DIR
-      return serve(args.positionals[0], process.env.MINIO_KMS_HSM_KEY!, args, (s) => s.created);
+      return serve(args.positionals[0], process.env.MINIO_KMS_HSM_KEY!, args, (s) => (!s.created ? "hint" : process.stdout.isTTY ? "print" : "file"));
     },
   },
   {
@@ -129,12 +151,12 @@ ${LIMITS_HELP}`,
       }
       const hsmKey = readFileSync(keyFile, "utf8").trim();
       const addr = (args.values.addr as string | undefined) ?? "127.0.0.1:7373";
-      const apiKey = adminApiKey(SoftHsm.parse(hsmKey));
-      console.log(`Development server: HSM key in ${keyFile} (never use this for real data)\n`);
-      console.log(`In another shell:\n  export MINIO_KMS_SERVER=${addr.startsWith(":") ? "127.0.0.1" + addr : addr}`);
-      console.log(`  export MINIO_KMS_API_KEY=${apiKey}\n  export KMS_CA=${path.join(dir, CERT_FILE)}\n`);
-      parseApiKey(apiKey);
-      return serve(dir, hsmKey, { ...args, values: { ...args.values, addr } }, () => true);
+      // The HSM key already sits unprotected beside the data: printing the admin key adds nothing here.
+      return serve(dir, hsmKey, { ...args, values: { ...args.values, addr } }, () => "print", (apiKey) => {
+        console.log(`\nDevelopment server: HSM key in ${keyFile} (never use this for real data)\n`);
+        console.log(`In another shell:\n  export MINIO_KMS_SERVER=${addr.startsWith(":") ? "127.0.0.1" + addr : addr}`);
+        console.log(`  export MINIO_KMS_API_KEY=${apiKey}\n  export KMS_CA=${path.join(dir, CA_FILE)}\n`);
+      });
     },
   },
 ];

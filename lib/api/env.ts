@@ -4,6 +4,8 @@ import type { KmsNode } from "../server/node.ts";
 export interface Bindings {
   /** The caller's `h1:` identity from its TLS client certificate, if it sent one. */
   readonly identity: string | undefined;
+  /** The DER client certificate behind `identity` (node-to-node calls check who issued it). */
+  readonly certificate?: Uint8Array;
 }
 
 /** The hono environment of kms's apps. */

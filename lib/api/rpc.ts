@@ -2,7 +2,9 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import * as v from "valibot";
 import { type ReplyEnvelope, RPC } from "../cluster/peers.ts";
+import { ReplayGuard } from "../cluster/replay.ts";
 import { MessageSchema, openPayload, sealPayload } from "../cluster/wire.ts";
+import { clusterCa, issuedByCluster } from "../server/tls.ts";
 import type { Message } from "../cluster/types.ts";
 import { addNode, acceptJoin, editNode, HostSchema, removeNode } from "../server/membership.ts";
 import { type Command, CommandSchema } from "../state/commands.ts";
@@ -16,34 +18,49 @@ const Forward = v.union([
   v.object({ removeNode: HostSchema }),
 ]);
 const Join = v.object({ cluster: v.pipe(v.string(), v.regex(/^[0-9a-f]{32}$/)), id: v.pipe(v.number(), v.integer(), v.minValue(1)) });
-const Envelope = v.object({ nonce: v.pipe(v.string(), v.maxLength(64)), cluster: v.optional(v.string()), body: v.unknown() });
+const Envelope = v.object({
+  nonce: v.pipe(v.string(), v.minLength(16), v.maxLength(64)),
+  at: v.pipe(v.number(), v.integer()),
+  cluster: v.pipe(v.string(), v.regex(/^[0-9a-f]{32}$/)),
+  body: v.unknown(),
+});
+/** How far a call's clock may be from ours (node clocks must agree this well), and how long its nonce is remembered. */
+export const REPLAY_WINDOW_MS = 60_000;
 const Edit = v.object({ remove: v.array(v.pipe(v.number(), v.integer(), v.minValue(0))) });
 
 /**
- * Node-to-node RPC on the client port. Only the HSM-derived node identity may
- * call it, and every body must be sealed with the HSM-derived key: a node
- * with another HSM key can neither join, vote, replicate nor read.
+ * Node-to-node RPC on the client port. Only a client certificate issued by
+ * the cluster CA may call it, every body must be sealed with the HSM-derived
+ * key, and a call is taken once, inside the replay window: a node with
+ * another HSM key can neither join, vote, replicate nor read, and a recorded
+ * call cannot be played again.
  */
 export function rpcRoutes(deps: AppDeps): Hono<Env> {
   const app = new Hono<Env>();
+  const replays = new ReplayGuard(REPLAY_WINDOW_MS);
   const limit = bodyLimit({ maxSize: 256 << 20, onError: (c) => c.json({ message: "request body too large" }, 413) });
   app.post("/v1/rpc/:op", limit, async (c) => {
     const node = deps.node;
     const path = c.req.path;
     try {
-      if (!c.env.identity || c.env.identity !== node.info.nodeIdentity) throw Errors.accessDenied();
       const parts = node.parts();
+      if (!c.env.certificate || !issuedByCluster(clusterCa(parts.hsm), c.env.certificate)) throw Errors.accessDenied();
       let envelope: v.InferOutput<typeof Envelope>;
       try {
         envelope = v.parse(Envelope, openPayload(parts.hsm, path, new Uint8Array(await c.req.arrayBuffer())));
       } catch {
         throw Errors.accessDenied();
       }
+      const admission = replays.admit(envelope.nonce, envelope.at, Date.now());
+      if (admission === "replayed") throw new KmsError(403, "refused: this call was already taken (a replay)");
+      if (admission === "stale") {
+        throw new KmsError(403, `refused: the call's clock is more than ${REPLAY_WINDOW_MS / 1000} s from this node's (keep the nodes' clocks in sync)`);
+      }
       // From here on the caller is a node of this cluster: answer sealed, errors included.
       let reply: ReplyEnvelope;
       try {
         // A join comes from the cluster the node is about to enter; every other call must be from its own.
-        if (path !== RPC.join && envelope.cluster !== undefined && envelope.cluster !== parts.membership.cluster) {
+        if (path !== RPC.join && envelope.cluster !== parts.membership.cluster) {
           throw new KmsError(409, "this node belongs to another cluster");
         }
         reply = { nonce: envelope.nonce, ok: (await dispatch(deps, path, envelope.body)) ?? {} };

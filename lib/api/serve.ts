@@ -24,6 +24,8 @@ export interface ServeOptions {
   readonly verifyClients?: boolean;
   /** Connection deadlines and cap (default DEFAULT_LIMITS). */
   readonly limits?: Partial<ConnectionLimits>;
+  /** Another certificate for clients that ask for this server name (SNI): how nodes reach each other. */
+  readonly sni?: { readonly servername: string; readonly key: string; readonly cert: string };
 }
 
 /** A listening server. */
@@ -41,16 +43,21 @@ export interface Listener {
 }
 
 type PeerSocket = tls.TLSSocket;
-const identities = new WeakMap<PeerSocket, string | undefined>();
+type Peer = { identity: string | undefined; certificate: Uint8Array | undefined };
+const peers = new WeakMap<PeerSocket, Peer>();
 
-/** The h1: identity of a connection's client certificate, computed once per connection. */
-function identityOf(socket: PeerSocket, verified: boolean): string | undefined {
-  if (identities.has(socket)) return identities.get(socket);
-  let id: string | undefined;
-  const peer = socket.getPeerCertificate?.(true);
-  if (peer?.raw && (!verified || socket.authorized)) id = identityOfCertificate(new Uint8Array(peer.raw));
-  identities.set(socket, id);
-  return id;
+/** The h1: identity and DER certificate of a connection's client, computed once per connection. */
+function peerOf(socket: PeerSocket, verified: boolean): Peer {
+  let peer = peers.get(socket);
+  if (peer) return peer;
+  peer = { identity: undefined, certificate: undefined };
+  const cert = socket.getPeerCertificate?.(true);
+  if (cert?.raw && (!verified || socket.authorized)) {
+    peer.certificate = new Uint8Array(cert.raw);
+    peer.identity = identityOfCertificate(peer.certificate);
+  }
+  peers.set(socket, peer);
+  return peer;
 }
 
 /**
@@ -94,7 +101,8 @@ export function serveTls(app: Hono<Env>, opts: ServeOptions): Promise<Listener> 
   const guard = new ConnectionGuard(limits);
   const handle = getRequestListener(async (request, env) => {
     const socket = (env as { incoming: http.IncomingMessage }).incoming.socket as PeerSocket;
-    const res = await withLength(await app.fetch(request, { identity: identityOf(socket, opts.verifyClients === true) }));
+    const peer = peerOf(socket, opts.verifyClients === true);
+    const res = await withLength(await app.fetch(request, { identity: peer.identity, certificate: peer.certificate }));
     guard.replyReady(socket);
     return res;
   });
@@ -114,10 +122,14 @@ export function serveTls(app: Hono<Env>, opts: ServeOptions): Promise<Listener> 
     res.once("finish", replied).once("close", replied);
     return handle(req, res);
   };
+  const sni = opts.sni && { name: opts.sni.servername, context: tls.createSecureContext({ key: opts.sni.key, cert: opts.sni.cert, minVersion: "TLSv1.2", ciphers: CIPHERS, honorCipherOrder: true }) };
   const tlsOptions = {
     key: opts.key, cert: opts.cert, passphrase: opts.passphrase, ca: opts.ca,
     requestCert: true, rejectUnauthorized: false, minVersion: "TLSv1.2" as const,
     ciphers: CIPHERS, honorCipherOrder: true, handshakeTimeout: limits.handshakeMs,
+    ...(sni && {
+      SNICallback: (name: string, cb: (err: Error | null, ctx?: tls.SecureContext) => void) => cb(null, name === sni.name ? sni.context : undefined),
+    }),
   };
   const secured = (socket: tls.TLSSocket) => guard.secured(socket, hasCertificate(socket));
   let server: tls.Server | https.Server;

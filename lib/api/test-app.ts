@@ -36,6 +36,7 @@ export const MESSAGES: Readonly<Record<number, readonly [string, string | undefi
   207: ["GenerateKeyRequest", "GenerateKeyResponse"],
   208: ["ListRequest", "ListKeysResponse"],
   210: ["MACRequest", "MACResponse"],
+  1201: ["DeriveKeyRequest", "DeriveKeyResponse"],
 };
 
 export interface RawFrame {

@@ -103,6 +103,9 @@ export class KmsClient {
   addNode = (host: string) => this.call("", { id: 1, request: "AddClusterNodeRequest", message: { host } });
   removeNode = (host: string) => this.call("", { id: 2, request: "RemoveClusterNodeRequest", message: { host, delete_cluster_on_host: false } });
   editCluster = (host: string, remove: number[]) => this.call("", { id: 4, request: "EditClusterRequest", message: { host, remove } });
+  /** CLUSTER:ADMINKEY (a kms extension): disable the admin API key, or enable it with an HSM proof made at `at`. */
+  setAdminKey = (enabled: boolean, at: number, proof: Uint8Array) =>
+    this.call("", { id: 1001, request: "AdminKeyRequest", message: { enabled, at, proof } });
   clusterStatus = () => this.call("", { id: 3, request: "ClusterStatusRequest", response: "ClusterStatusResponse", message: {} });
   createEnclave = (name: string) => this.call("", { id: 101, request: "CreateEnclaveRequest", message: { name } });
   deleteEnclave = (name: string) => this.call("", { id: 102, request: "DeleteEnclaveRequest", message: { name } });
@@ -127,6 +130,8 @@ export class KmsClient {
     this.call(enclave, { id: 207, request: "GenerateKeyRequest", response: "GenerateKeyResponse", message: { name, version, associated_data: associatedData, length } });
   listKeys = (enclave: string, prefix = "", continueAt = "", limit = 0) =>
     this.call(enclave, { id: 208, request: "ListRequest", response: "ListKeysResponse", message: { prefix, continue_at: continueAt, limit } });
+  derive = (enclave: string, name: string, context: Uint8Array, length = 0, version = 0) =>
+    this.call(enclave, { id: 1201, request: "DeriveKeyRequest", response: "DeriveKeyResponse", message: { name, version, context, length } });
   mac = (enclave: string, name: string, message: Uint8Array, version = 0) =>
     this.call(enclave, { id: 210, request: "MACRequest", response: "MACResponse", message: { name, version, message } });
 

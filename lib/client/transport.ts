@@ -8,6 +8,8 @@ export interface TransportOptions {
   readonly ca?: string;
   /** Skip server certificate verification (self-signed dev servers only). */
   readonly insecure?: boolean;
+  /** The server name to ask for (SNI) and to verify the certificate against, instead of the URL's host. */
+  readonly serverName?: string;
   readonly timeoutMs?: number;
 }
 
@@ -18,14 +20,20 @@ export interface HttpReply {
   readonly body: Uint8Array;
 }
 
+/** Certificate verification failures, as node:tls and Bun's fetch name them. */
+const UNTRUSTED = /SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|CERT_SIGNATURE_FAILURE|CERT_UNTRUSTED|ERR_TLS_CERT_ALTNAME_INVALID|self[- ]signed certificate|unable to verify the first certificate|unable to get local issuer certificate|certificate signature failure/i;
+
 /** Thrown when a server cannot be reached at all (as opposed to answering with an error). */
 export class TransportError extends Error {
-  /** False when the request certainly never reached the server (connection refused). */
+  /** False when the request certainly never reached the server (connection refused, certificate refused). */
   readonly maybeDelivered: boolean;
+  /** The server's certificate did not verify: the request was never sent. */
+  readonly untrusted: boolean;
   constructor(message: string, cause?: unknown) {
     super(message);
-    const code = (cause as { code?: string } | undefined)?.code;
-    this.maybeDelivered = code !== "ECONNREFUSED" && code !== "ConnectionRefused";
+    const code = (cause as { code?: string } | undefined)?.code ?? "";
+    this.untrusted = UNTRUSTED.test(code) || UNTRUSTED.test(message);
+    this.maybeDelivered = code !== "ECONNREFUSED" && code !== "ConnectionRefused" && !this.untrusted;
   }
 }
 
@@ -48,7 +56,7 @@ class BunFetchTransport implements Transport {
   readonly #timeoutMs: number;
 
   constructor(opts: TransportOptions) {
-    this.#tls = { key: opts.key, cert: opts.cert, ca: opts.ca, rejectUnauthorized: !opts.insecure };
+    this.#tls = { key: opts.key, cert: opts.cert, ca: opts.ca, rejectUnauthorized: !opts.insecure, serverName: opts.serverName };
     this.#timeoutMs = opts.timeoutMs ?? 30_000;
   }
 
@@ -84,6 +92,7 @@ class NodeTransport implements Transport {
       cert: opts.cert,
       ca: opts.ca,
       rejectUnauthorized: !opts.insecure,
+      servername: opts.serverName,
     });
     this.#timeoutMs = opts.timeoutMs ?? 30_000;
   }

@@ -1,9 +1,11 @@
 /**
- * Outbound node-to-node calls over mutual TLS: the client certificate is the
- * HSM-derived node identity, and every payload is sealed (wire.ts), so only
- * nodes with the cluster's HSM key can take part. Replication messages are
- * batched per peer, one request in flight each, and dropped on failure (the
- * core retries); calls (forward, join, status) wait for a sealed answer.
+ * Outbound node-to-node calls over mutual TLS: both sides present
+ * certificates issued by the cluster CA (derived from the HSM key) and accept
+ * no other, and every payload is sealed (wire.ts) with a fresh nonce and the
+ * sender's clock, so only nodes with the cluster's HSM key can take part and
+ * a recorded call cannot be replayed. Replication messages are batched per
+ * peer, one request in flight each, and dropped on failure (the core
+ * retries); calls (forward, join, status) wait for a sealed answer.
  */
 import { randomBytes } from "node:crypto";
 import type { SoftHsm } from "../hsm/soft.ts";
@@ -23,14 +25,21 @@ export class PeerError extends Error {
 }
 
 /**
- * A call's sealed envelope: the nonce ties the reply to this very request, so
- * old replies cannot be replayed; `cluster` keeps two clusters that share an
- * HSM key from acting on each other's calls.
+ * A call's sealed envelope: the nonce ties the reply to this very request and,
+ * with `at` (the sender's clock, ms), lets the receiver refuse a replayed
+ * call; `cluster` keeps two clusters that share an HSM key from acting on
+ * each other's calls.
  */
 export interface CallEnvelope {
   readonly nonce: string;
+  readonly at: number;
   readonly cluster: string;
   readonly body: unknown;
+}
+
+/** A fresh envelope for `body` from a node of `cluster`. */
+export function envelope(cluster: string, body: unknown): CallEnvelope {
+  return { nonce: randomBytes(16).toString("base64"), at: Date.now(), cluster, body };
 }
 
 /** A sealed reply: the request's nonce and either the result or an error. */
@@ -64,11 +73,11 @@ export class Peers<C> {
   /** The cluster this node belongs to now (it changes when the node joins another). */
   cluster = "";
 
-  constructor(hsm: SoftHsm, credentials: { key: string; cert: string }) {
+  /** `credentials`: this node's key and CA-issued certificate; `ca`: the cluster CA's certificate, the only one trusted. */
+  constructor(hsm: SoftHsm, credentials: { key: string; cert: string }, ca: string, serverName: string) {
     this.#hsm = hsm;
-    // Peers' server certificates are self-signed per node; trust comes from the sealed payloads.
-    this.#raft = createTransport({ ...credentials, insecure: true, timeoutMs: 2_000 });
-    this.#calls = createTransport({ ...credentials, insecure: true, timeoutMs: 30_000 });
+    this.#raft = createTransport({ ...credentials, ca, serverName, timeoutMs: 2_000 });
+    this.#calls = createTransport({ ...credentials, ca, serverName, timeoutMs: 30_000 });
   }
 
   /** Queues replication messages for the peer at `addr`; `self` is the address it can answer to. */
@@ -90,8 +99,7 @@ export class Peers<C> {
         if (!queue?.length) break;
         const batch = queue.splice(0, MAX_BATCH);
         try {
-          const envelope: CallEnvelope = { nonce: "", cluster: this.cluster, body: { from: this.#self, messages: batch } };
-          const body = sealPayload(this.#hsm, RPC.raft, envelope);
+          const body = sealPayload(this.#hsm, RPC.raft, envelope(this.cluster, { from: this.#self, messages: batch }));
           // A snapshot carries the whole state: give it the long deadline.
           const transport = batch.some((m) => m.type === "snapshot") ? this.#calls : this.#raft;
           await transport.request(`https://${addr}`, "POST", RPC.raft, body, { "content-type": "application/octet-stream" });
@@ -112,9 +120,9 @@ export class Peers<C> {
    */
   async call(addr: string, path: string, body: unknown, timeoutMs?: number): Promise<unknown> {
     const transport = timeoutMs && timeoutMs <= 2_000 ? this.#raft : this.#calls;
-    const nonce = randomBytes(16).toString("base64");
-    const envelope: CallEnvelope = { nonce, cluster: this.cluster, body };
-    const reply = await transport.request(`https://${addr}`, "POST", path, sealPayload(this.#hsm, path, envelope), {
+    const sealed = envelope(this.cluster, body);
+    const nonce = sealed.nonce;
+    const reply = await transport.request(`https://${addr}`, "POST", path, sealPayload(this.#hsm, path, sealed), {
       "content-type": "application/octet-stream",
     });
     if (reply.status !== 200) {

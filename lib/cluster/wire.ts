@@ -4,7 +4,7 @@
  * A node without the HSM key can neither read nor forge any of them.
  */
 import * as v from "valibot";
-import { decrypt, encrypt } from "../crypto/ciphertext.ts";
+import { decrypt, encrypt, purposeBinding } from "../crypto/ciphertext.ts";
 import type { SoftHsm } from "../hsm/soft.ts";
 
 const BYTES = "$bytes";
@@ -23,6 +23,7 @@ export function fromJson(text: string): unknown {
 }
 
 const rpcKeys = new WeakMap<SoftHsm, Uint8Array>();
+const RPC_BINDING = purposeBinding("node-rpc");
 
 /** The RPC sealing key, derived once per HSM (never the key that seals the root key). */
 function rpcKey(hsm: SoftHsm): Uint8Array {
@@ -35,12 +36,12 @@ function rpcKey(hsm: SoftHsm): Uint8Array {
 // so the many small messages of a busy cluster never strain a GCM nonce budget.
 /** Seals a payload for the RPC `path`. */
 export function sealPayload(hsm: SoftHsm, path: string, value: unknown): Uint8Array {
-  return encrypt("AES256", rpcKey(hsm), 0, new TextEncoder().encode(toJson(value)), new TextEncoder().encode(`kms/v1/rpc${path}`));
+  return encrypt("AES256", rpcKey(hsm), 0, new TextEncoder().encode(toJson(value)), new TextEncoder().encode(`kms/v1/rpc${path}`), RPC_BINDING);
 }
 
 /** Opens a payload sealed for `path`; throws when it was not sealed by a holder of the HSM key. */
 export function openPayload(hsm: SoftHsm, path: string, sealed: Uint8Array): unknown {
-  const plaintext = decrypt("AES256", rpcKey(hsm), sealed, new TextEncoder().encode(`kms/v1/rpc${path}`));
+  const plaintext = decrypt("AES256", rpcKey(hsm), sealed, new TextEncoder().encode(`kms/v1/rpc${path}`), RPC_BINDING);
   if (!plaintext) throw new Error("the payload is not sealed with this cluster's HSM key");
   return fromJson(new TextDecoder().decode(plaintext));
 }

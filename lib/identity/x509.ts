@@ -1,7 +1,8 @@
 /**
- * Self-signed X.509 v3 certificates (RFC 5280) for Ed25519 and ECDSA keys:
- * client certificates that carry an API key's identity, and server
- * certificates that clients can pin as their own trust anchor.
+ * X.509 v3 certificates (RFC 5280) for Ed25519 and ECDSA keys: self-signed
+ * client certificates that carry an API key's identity, self-signed server
+ * certificates that clients can pin as their own trust anchor, and a CA with
+ * the leaf certificates it issues (the cluster CA of lib/server/tls.ts).
  */
 
 import { createPublicKey, generateKeyPairSync, randomBytes, sign, type KeyObject } from "node:crypto";
@@ -40,7 +41,7 @@ const OID = {
 } as const;
 
 /** keyUsage bit numbers (RFC 5280 §4.2.1.3). */
-const KeyUsage = { digitalSignature: 0, keyCertSign: 5 } as const;
+const KeyUsage = { digitalSignature: 0, keyCertSign: 5, cRLSign: 6 } as const;
 
 /** How to sign with a key: the hash for node:crypto `sign` and the matching AlgorithmIdentifier OID. */
 interface Signer {
@@ -96,44 +97,129 @@ function randomSerial(): Uint8Array {
 
 /** Creates a self-signed certificate for `privateKey` and returns it as PEM. */
 export function selfSignedCertificate(opts: CertificateOptions): string {
-  const signer = signerFor(opts.privateKey);
-  if (!opts.commonName) throw new RangeError("certificate needs a common name");
   if (!(opts.days > 0)) throw new RangeError("certificate validity must be positive");
-  const spki = new Uint8Array(createPublicKey(opts.privateKey).export({ type: "spki", format: "der" }));
-  const algorithm = der.sequence(der.oid(signer.oid)); // Ed25519 and ECDSA take no parameters.
-  const name = der.sequence(der.set(der.sequence(der.oid(OID.commonName), der.utf8String(opts.commonName))));
+  const { notBefore, notAfter } = validity(opts.days);
+  return build({
+    subjectKey: opts.privateKey,
+    subjectName: opts.commonName,
+    issuerKey: opts.privateKey,
+    issuerName: opts.commonName,
+    serial: randomSerial(),
+    notBefore,
+    notAfter,
+    extensions: [
+      // Peers pin these certificates as their own trust anchors. CA:FALSE because
+      // rustls refuses a CA certificate as a leaf (CaUsedAsEndEntity); keyCertSign
+      // because OpenSSL's issuer check (X509_check_issued, and chain building in
+      // OpenSSL 1.1) refuses a self-signed certificate whose keyUsage lacks it.
+      extension(OID.basicConstraints, true, der.sequence()),
+      extension(OID.keyUsage, true, der.namedBits([KeyUsage.digitalSignature, KeyUsage.keyCertSign])),
+      extension(OID.extKeyUsage, false, der.sequence(der.oid(opts.purpose === "server" ? OID.serverAuth : OID.clientAuth))),
+      ...altNames(opts.dnsNames ?? [], opts.ipAddresses ?? []),
+    ],
+  });
+}
 
-  // Whole seconds, and a minute back so a peer with a slightly slow clock still accepts it.
+/** Options for {@link caCertificate}: a fixed validity and serial make the same key give the same certificate fields everywhere. */
+export interface CaOptions {
+  privateKey: KeyObject;
+  commonName: string;
+  notBefore: Date;
+  notAfter: Date;
+  serial: Uint8Array;
+}
+
+/** A self-signed CA certificate (CA:TRUE, keyCertSign) for issuing certificates with {@link issuedCertificate}. */
+export function caCertificate(opts: CaOptions): string {
+  return build({
+    subjectKey: opts.privateKey,
+    subjectName: opts.commonName,
+    issuerKey: opts.privateKey,
+    issuerName: opts.commonName,
+    serial: opts.serial,
+    notBefore: opts.notBefore,
+    notAfter: opts.notAfter,
+    extensions: [
+      extension(OID.basicConstraints, true, der.sequence(der.boolean(true))),
+      extension(OID.keyUsage, true, der.namedBits([KeyUsage.digitalSignature, KeyUsage.keyCertSign, KeyUsage.cRLSign])),
+    ],
+  });
+}
+
+/** Options for {@link issuedCertificate}. */
+export interface IssuedOptions {
+  /** The subject's key (public or private; the certificate carries the public half). */
+  subjectKey: KeyObject;
+  commonName: string;
+  dnsNames?: string[];
+  ipAddresses?: string[];
+  days: number;
+  /** The CA's private key and common name. */
+  issuerKey: KeyObject;
+  issuerName: string;
+}
+
+/** A leaf certificate signed by a CA, good for both TLS server and TLS client authentication. */
+export function issuedCertificate(opts: IssuedOptions): string {
+  if (!(opts.days > 0)) throw new RangeError("certificate validity must be positive");
+  const { notBefore, notAfter } = validity(opts.days);
+  return build({
+    subjectKey: opts.subjectKey,
+    subjectName: opts.commonName,
+    issuerKey: opts.issuerKey,
+    issuerName: opts.issuerName,
+    serial: randomSerial(),
+    notBefore,
+    notAfter,
+    extensions: [
+      extension(OID.basicConstraints, true, der.sequence()),
+      extension(OID.keyUsage, true, der.namedBits([KeyUsage.digitalSignature])),
+      extension(OID.extKeyUsage, false, der.sequence(der.oid(OID.serverAuth), der.oid(OID.clientAuth))),
+      ...altNames(opts.dnsNames ?? [], opts.ipAddresses ?? []),
+    ],
+  });
+}
+
+// Whole seconds, and a minute back so a peer with a slightly slow clock still accepts it.
+function validity(days: number): { notBefore: Date; notAfter: Date } {
   const now = Math.floor(Date.now() / 1000) * 1000;
-  const notBefore = new Date(now - 60_000);
-  const notAfter = new Date(now + opts.days * 86_400_000);
+  return { notBefore: new Date(now - 60_000), notAfter: new Date(now + days * 86_400_000) };
+}
 
-  const dnsNames = opts.dnsNames ?? [];
-  const ipAddresses = opts.ipAddresses ?? [];
-  const extensions = [
-    // Peers pin these certificates as their own trust anchors. CA:FALSE because
-    // rustls refuses a CA certificate as a leaf (CaUsedAsEndEntity); keyCertSign
-    // because OpenSSL's issuer check (X509_check_issued, and chain building in
-    // OpenSSL 1.1) refuses a self-signed certificate whose keyUsage lacks it.
-    extension(OID.basicConstraints, true, der.sequence()),
-    extension(OID.keyUsage, true, der.namedBits([KeyUsage.digitalSignature, KeyUsage.keyCertSign])),
-    extension(OID.extKeyUsage, false, der.sequence(der.oid(opts.purpose === "server" ? OID.serverAuth : OID.clientAuth))),
-  ];
-  if (dnsNames.length + ipAddresses.length > 0) {
-    extensions.push(extension(OID.subjectAltName, false, subjectAltName(dnsNames, ipAddresses)));
-  }
+function altNames(dnsNames: string[], ipAddresses: string[]): Uint8Array[] {
+  return dnsNames.length + ipAddresses.length > 0 ? [extension(OID.subjectAltName, false, subjectAltName(dnsNames, ipAddresses))] : [];
+}
 
+function commonNameOf(cn: string): Uint8Array {
+  if (!cn) throw new RangeError("certificate needs a common name");
+  return der.sequence(der.set(der.sequence(der.oid(OID.commonName), der.utf8String(cn))));
+}
+
+/** Encodes and signs a v3 certificate. */
+function build(c: {
+  subjectKey: KeyObject;
+  subjectName: string;
+  issuerKey: KeyObject;
+  issuerName: string;
+  serial: Uint8Array;
+  notBefore: Date;
+  notAfter: Date;
+  extensions: Uint8Array[];
+}): string {
+  const signer = signerFor(c.issuerKey);
+  const spki = new Uint8Array(createPublicKey(c.subjectKey).export({ type: "spki", format: "der" }));
+  const algorithm = der.sequence(der.oid(signer.oid)); // Ed25519 and ECDSA take no parameters.
   const tbs = der.sequence(
     der.explicit(0, der.smallInteger(2)), // v3
-    der.integer(randomSerial()),
+    der.integer(c.serial),
     algorithm,
-    name,
-    der.sequence(der.x509Time(notBefore), der.x509Time(notAfter)),
-    name,
+    commonNameOf(c.issuerName),
+    der.sequence(der.x509Time(c.notBefore), der.x509Time(c.notAfter)),
+    commonNameOf(c.subjectName),
     spki,
-    der.explicit(3, der.sequence(...extensions)),
+    der.explicit(3, der.sequence(...c.extensions)),
   );
-  const signature = new Uint8Array(sign(signer.hash, tbs, opts.privateKey));
+  const signature = new Uint8Array(sign(signer.hash, tbs, c.issuerKey));
   return pemEncode("CERTIFICATE", der.sequence(tbs, algorithm, der.bitString(signature)));
 }
 

@@ -4,6 +4,7 @@
  * holds the same HSM key — which the sealed join call proves.
  */
 import * as v from "valibot";
+import { TransportError } from "../client/transport.ts";
 import { PeerError, RPC } from "../cluster/peers.ts";
 import { Errors, KmsError } from "../state/errors.ts";
 import { failedOutcome, forward, type KmsNode } from "./node.ts";
@@ -40,6 +41,9 @@ export function addNode(node: KmsNode, host: string, forwarded = false): Promise
         throw new KmsError(400, `cannot add ${host}: it refused to join (it does not have this cluster's HSM key)`);
       }
       if (err instanceof PeerError) throw new KmsError(err.status, `cannot add ${host}: ${err.message}`);
+      if (err instanceof TransportError && err.untrusted) {
+        throw new KmsError(400, `cannot add ${host}: its certificate is not from this cluster's CA (it does not have this cluster's HSM key)`);
+      }
       throw Errors.unavailable(`cannot add ${host}: it cannot be reached`);
     }
     book.learn(id, host);

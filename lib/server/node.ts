@@ -21,9 +21,8 @@ export interface NodeInfo {
   /** The address peers dial (host:port). */
   readonly host: string;
   readonly startedAt: number;
+  /** The identity of the cluster's HSM-derived admin API key ("" until the node knows its cluster). */
   readonly adminIdentity: string;
-  /** The HSM-derived identity every node of the cluster presents to the others. */
-  readonly nodeIdentity: string;
   readonly tickMs: number;
   readonly electionTicks: number;
 }
@@ -65,6 +64,8 @@ export class KmsNode implements Application<Command> {
   cluster: ClusterParts | undefined;
   /** Reads wait until this index is applied: set when the node restarted behind what it acknowledged (peer-check.ts). */
   readFloor = 0;
+  /** Called once the node has switched to another cluster (a join), before it serves anything there. */
+  onJoined?: (cluster: string) => Promise<void>;
   readonly #store: Store;
   #erasing: Promise<void> | false = false;
   #eraseAgain = false;

@@ -25,15 +25,18 @@ export const Obj = {
   policies: (e: string) => `policies ${e}`,
   /** Whether `id` is a SysAdmin anywhere. */
   sysAdmin: (id: string) => `sysadmin ${id}`,
+  /** Whether the HSM-derived admin API key is enabled. */
+  adminKey: "admin-key",
 } as const;
 
 /**
  * What resolving `identity` as a caller in `enclave` reads (see callerOf): its
  * SysAdmin standing, its record in the enclave, the enclave, and the policy
- * the record names. The HSM-derived admin reads nothing.
+ * the record names. The HSM-derived admin reads only whether it is enabled.
  */
 export function callerReads(state: State, adminIdentity: string, identity: string | undefined, enclave: string): string[] {
-  if (!identity || identity === adminIdentity) return [];
+  if (!identity) return [];
+  if (identity === adminIdentity) return [Obj.adminKey];
   const out = [Obj.sysAdmin(identity)];
   if (!enclave) return out;
   out.push(Obj.enclave(enclave), Obj.identity(enclave, identity));
@@ -79,6 +82,8 @@ export function changes(cmd: Command, state: State): string[] {
     }
     case "policy.assign":
       return [Obj.identity(cmd.enclave, cmd.identity), Obj.identities(cmd.enclave)];
+    case "admin-key.set":
+      return [Obj.adminKey];
   }
 }
 

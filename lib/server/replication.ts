@@ -113,4 +113,5 @@ export async function resetForJoin(node: KmsNode, membership: Membership): Promi
   await parts.driver.reset(coreOptions(membership, node), fresh, parts.store, () => parts.store.reset(fresh, [membershipRecord(membership)]));
   parts.peers.cluster = membership.cluster;
   node.cluster = { ...parts, membership };
+  await node.onJoined?.(membership.cluster);
 }

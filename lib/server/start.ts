@@ -2,7 +2,6 @@ import { createApp } from "../api/app.ts";
 import type { ConnectionLimits } from "../api/connections.ts";
 import { type Listener, serveTls } from "../api/serve.ts";
 import { SoftHsm } from "../hsm/soft.ts";
-import { apiKeyFromSeed, clientCredentials, parseApiKey } from "../identity/apikey.ts";
 import { Peers } from "../cluster/peers.ts";
 import type { Command } from "../state/commands.ts";
 import { checkWithPeers } from "./peer-check.ts";
@@ -11,7 +10,8 @@ import { stateOf } from "../state/records.ts";
 import { DataDirError, openStore } from "../store/store.ts";
 import { parseListenAddress, reachableHosts, reachableUrls } from "./address.ts";
 import { deletesKeys, KmsNode } from "./node.ts";
-import { selfSignedTls, type TlsMaterial, tlsFromFiles } from "./tls.ts";
+import { adminIdentityOf, removeAdminKeyFile, writeClusterId } from "./admin-key.ts";
+import { clusterCa, NODE_SERVERNAME, nodeTls, tlsFromFiles } from "./tls.ts";
 import { VERSION } from "./version.ts";
 
 /** How to start a server. */
@@ -37,6 +37,8 @@ export interface RunningServer {
   readonly port: number;
   /** True when this start created the data directory. */
   readonly created: boolean;
+  /** The cluster the node belongs to (its admin API key derives from it). */
+  readonly cluster: string;
   readonly adminIdentity: string;
   close(): Promise<void>;
 }
@@ -47,20 +49,10 @@ const ELECTION_TICKS = 10;
 /** A stopping node lets writes in flight finish for this long (past their 2 s deadline), then answers "outcome unknown". */
 const DRAIN_MS = 2_500;
 
-/** The API key all nodes of a cluster derive from the HSM key and present to each other. */
-function nodeApiKey(hsm: SoftHsm): string {
-  return apiKeyFromSeed(hsm.derive("node-api-key"));
-}
-
 /** The host others dial for a listener on `hostname`: a wildcard advertises the first non-loopback IPv4. */
 function advertisedHost(hostname: string): string {
   if (hostname !== "0.0.0.0" && hostname !== "::") return hostname.includes(":") ? `[${hostname}]` : hostname;
   return reachableHosts(hostname).find((h) => !h.startsWith("127.")) ?? "127.0.0.1";
-}
-
-/** The admin API key the HSM key derives; never stored anywhere. */
-export function adminApiKey(hsm: SoftHsm): string {
-  return apiKeyFromSeed(hsm.derive("admin-api-key"));
 }
 
 /** Opens (or creates) the data directory, loads the state into memory and serves the APIs over TLS. */
@@ -79,22 +71,34 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       // version cannot read; the details could quote key material, so say no more.
       throw new DataDirError(`${opts.dir} holds state this version of kms cannot read`);
     }
-    const tls: TlsMaterial = opts.tlsCert && opts.tlsKey
-      ? await tlsFromFiles(opts.tlsCert, opts.tlsKey)
-      : await selfSignedTls(opts.dir, store, records, reachableHosts(hostname));
-    const adminIdentity = parseApiKey(adminApiKey(hsm)).identity;
-    const nodeKey = parseApiKey(nodeApiKey(hsm));
+    // The node's certificate comes from the cluster CA; peers always get it (by SNI), clients unless --tls-cert.
+    const advertised = opts.advertise ? [opts.advertise.replace(/:\d+$/, "").replace(/^\[|\]$/g, "")] : [];
+    const nodeCert = await nodeTls(opts.dir, store, records, [...reachableHosts(hostname), ...advertised], hsm);
+    const tls = opts.tlsCert && opts.tlsKey ? await tlsFromFiles(opts.tlsCert, opts.tlsKey) : nodeCert;
+    // The admin identity depends on the cluster, known once the replication state is loaded.
     const node = new KmsNode(state, store, {
-      version: VERSION, host: "", startedAt: Date.now(), adminIdentity, nodeIdentity: nodeKey.identity, tickMs: TICK_MS, electionTicks: ELECTION_TICKS,
+      version: VERSION, host: "", startedAt: Date.now(), adminIdentity: "", tickMs: TICK_MS, electionTicks: ELECTION_TICKS,
     });
-    listener = await serveTls(createApp({ node, kesEnclave: opts.kesEnclave }), { key: tls.key, cert: tls.cert, hostname, port, limits: opts.limits });
+    listener = await serveTls(createApp({ node, kesEnclave: opts.kesEnclave }), {
+      key: tls.key, cert: tls.cert, hostname, port, limits: opts.limits, sni: { servername: NODE_SERVERNAME, ...nodeCert },
+    });
     const bound = listener;
     node.info = { ...node.info, host: opts.advertise ?? `${advertisedHost(hostname)}:${bound.port}` };
     const loaded = await loadOrBootstrap(store, records, node);
     // A crash after a received snapshot was saved but before the state was
     // replaced: the state on disk is older than the snapshot, so install it now.
     if (node.state.applied < loaded.durable.snapshot.index) await node.restore(loaded.durable.snapshot);
-    const peers = new Peers<Command>(hsm, clientCredentials(nodeKey));
+    const joined = async (cluster: string) => {
+      node.info = { ...node.info, adminIdentity: adminIdentityOf(hsm, cluster) };
+      await writeClusterId(opts.dir, cluster);
+    };
+    await joined(loaded.membership.cluster);
+    // After a join the key written for the node's first, own cluster opens nothing: remove it.
+    node.onJoined = async (cluster) => {
+      await joined(cluster);
+      await removeAdminKeyFile(opts.dir);
+    };
+    const peers = new Peers<Command>(hsm, nodeCert, clusterCa(hsm).cert, NODE_SERVERNAME);
     peers.cluster = loaded.membership.cluster;
     // Reads and votes wait for this: until replication starts the node answers "starting".
     const durable = await checkWithPeers(node, peers, loaded.membership, loaded.durable, loaded.storage);
@@ -105,7 +109,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       urls: reachableUrls(hostname, bound.port),
       port: bound.port,
       created: store.created,
-      adminIdentity,
+      cluster: loaded.membership.cluster,
+      adminIdentity: node.info.adminIdentity,
       close: async () => {
         // Refuse new writes, let those in flight finish (bounded), then stop
         // replicating once the Ready in hand is done: nothing writes to the

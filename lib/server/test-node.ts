@@ -10,6 +10,7 @@ import { stateOf } from "../state/records.ts";
 import type { Store } from "../store/store.ts";
 import { KmsNode } from "./node.ts";
 import { loadOrBootstrap, startReplication } from "./replication.ts";
+import { clusterCa, NODE_SERVERNAME } from "./tls.ts";
 
 /** Options of testNode. */
 export interface TestNodeOptions {
@@ -22,11 +23,11 @@ export async function testNode(store: Store, opts: TestNodeOptions = {}): Promis
   const records = await store.load();
   const node = new KmsNode(stateOf(records), store, {
     version: "test", host: "h:1", startedAt: Date.now(), adminIdentity: opts.adminIdentity ?? "h1:admin",
-    nodeIdentity: "h1:node", tickMs: 5, electionTicks: 10,
+    tickMs: 5, electionTicks: 10,
   });
   const hsm = SoftHsm.parse(SoftHsm.generate());
   const loaded = await loadOrBootstrap(store, records, node);
-  const peers = new Peers<Command>(hsm, clientCredentials(parseApiKey(newApiKey())));
+  const peers = new Peers<Command>(hsm, clientCredentials(parseApiKey(newApiKey())), clusterCa(hsm).cert, NODE_SERVERNAME);
   startReplication(node, store, hsm, peers, loaded, opts.onFatal ?? ((err) => { throw err; }));
   const deadline = Date.now() + 5_000;
   // Leading, with its term's no-op applied: from then on nothing changes unless asked.

@@ -1,7 +1,17 @@
-import { readFile, writeFile } from "node:fs/promises";
+/**
+ * Node certificates. Every cluster has a CA derived from the HSM key (an
+ * Ed25519 key, so every node computes the very same CA certificate); each
+ * node's own key is kept encrypted in the store and its certificate, issued
+ * by that CA, serves clients (unless --tls-cert gives another) and, under the
+ * server name NODE_SERVERNAME, the other nodes, which accept no other issuer
+ * in either direction. Clients trust DIR/ca.crt, which every node writes.
+ */
+import { createHash, createPrivateKey, createPublicKey, type KeyObject, X509Certificate } from "node:crypto";
+import { readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { newServerKey, selfSignedCertificate } from "../identity/x509.ts";
+import type { SoftHsm } from "../hsm/soft.ts";
+import { caCertificate, issuedCertificate, newServerKey } from "../identity/x509.ts";
 import type { Store } from "../store/store.ts";
 
 /** A PEM private key and certificate. */
@@ -11,8 +21,82 @@ export interface TlsMaterial {
 }
 
 const RECORD = "n/tls";
-/** Where the self-signed certificate (public) is written, so clients can trust it with --ca. */
-export const CERT_FILE = "server.crt";
+/** Where the cluster's CA certificate (public) is written, so clients can trust every node with --ca. */
+export const CA_FILE = "ca.crt";
+/** The server name nodes ask for (SNI) and verify when they dial each other; every node certificate carries it. */
+export const NODE_SERVERNAME = "kms-node";
+/** How long a node certificate is valid; a new one is issued at every start. */
+const NODE_CERT_DAYS = 3650;
+
+/** The cluster's CA: its key and certificate, the same on every node holding the HSM key. */
+export interface ClusterCa {
+  readonly key: KeyObject;
+  readonly name: string;
+  readonly cert: string;
+  readonly x509: X509Certificate;
+}
+
+const cas = new WeakMap<SoftHsm, ClusterCa>();
+
+/** The CA every node of a cluster (every holder of the HSM key) derives. */
+export function clusterCa(hsm: SoftHsm): ClusterCa {
+  let ca = cas.get(hsm);
+  if (ca) return ca;
+  // PKCS#8 of an Ed25519 private key is a fixed prefix and the 32-byte seed.
+  const pkcs8 = Buffer.concat([Buffer.from("302e020100300506032b657004220420", "hex"), hsm.derive("cluster-ca")]);
+  const key = createPrivateKey({ key: pkcs8, format: "der", type: "pkcs8" });
+  const tag = createHash("sha256").update(createPublicKey(key).export({ type: "spki", format: "der" })).digest();
+  // A name per HSM key, so clients trusting two clusters' CAs never confuse them; fixed fields so every node agrees.
+  const name = `kms cluster CA ${tag.subarray(0, 8).toString("hex")}`;
+  const cert = caCertificate({
+    privateKey: key,
+    commonName: name,
+    notBefore: new Date("2024-01-01T00:00:00Z"),
+    notAfter: new Date("2124-01-01T00:00:00Z"),
+    serial: tag.subarray(8, 24),
+  });
+  cas.set(hsm, ca = { key, name, cert, x509: new X509Certificate(cert) });
+  return ca;
+}
+
+/** A certificate for `key` issued by the cluster CA, for `hosts` and NODE_SERVERNAME. */
+export function issueNodeCertificate(ca: ClusterCa, key: KeyObject, hosts: readonly string[]): string {
+  const names = [...new Set([NODE_SERVERNAME, "localhost", ...hosts])];
+  const isIp = (h: string) => /^[\d.]+$/.test(h) || h.includes(":");
+  return issuedCertificate({
+    subjectKey: key,
+    commonName: "kms node",
+    dnsNames: names.filter((h) => !isIp(h)),
+    ipAddresses: names.filter(isIp),
+    days: NODE_CERT_DAYS,
+    issuerKey: ca.key,
+    issuerName: ca.name,
+  });
+}
+
+/** Certificates (base64 DER) that verified, with when they expire: peers present the same few on every call. */
+const verified = new WeakMap<ClusterCa, Map<string, number>>();
+
+/** Whether a DER certificate was issued by the cluster CA and is valid now. */
+export function issuedByCluster(ca: ClusterCa, der: Uint8Array): boolean {
+  const now = Date.now();
+  let seen = verified.get(ca);
+  if (!seen) verified.set(ca, seen = new Map());
+  const id = Buffer.from(der).toString("base64");
+  const until = seen.get(id);
+  if (until !== undefined) return now <= until;
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(der);
+  } catch {
+    return false;
+  }
+  if (!(Date.parse(cert.validFrom) <= now && now <= Date.parse(cert.validTo))) return false;
+  if (!cert.checkIssued(ca.x509) || !cert.verify(ca.x509.publicKey)) return false;
+  if (seen.size >= 256) seen.clear(); // a cluster has at most 64 nodes, each with one certificate per start
+  seen.set(id, Date.parse(cert.validTo));
+  return true;
+}
 
 /** Reads a user-supplied certificate and key. */
 export async function tlsFromFiles(certFile: string, keyFile: string): Promise<TlsMaterial> {
@@ -21,33 +105,25 @@ export async function tlsFromFiles(certFile: string, keyFile: string): Promise<T
 }
 
 /**
- * The node's self-signed certificate, made on first start. Its private key is
- * kept encrypted in the store like all state; only the public certificate is
- * written as a plain file.
+ * The node's key (made on first start, kept encrypted in the store like all
+ * state) with a certificate issued now by the cluster CA for the node's host
+ * names and addresses; writes the CA certificate to DIR/ca.crt.
  */
-export async function selfSignedTls(dir: string, store: Store, records: Map<string, Uint8Array>, extraHosts: string[]): Promise<TlsMaterial> {
+export async function nodeTls(dir: string, store: Store, records: Map<string, Uint8Array>, hosts: readonly string[], hsm: SoftHsm): Promise<TlsMaterial> {
+  const ca = clusterCa(hsm);
   const saved = records.get(RECORD);
+  let keyPem: string;
   if (saved) {
-    const material = JSON.parse(new TextDecoder().decode(saved)) as TlsMaterial;
-    // Clients are told to trust this file: put it back if someone removed it.
-    await writeFile(path.join(dir, CERT_FILE), material.cert, { mode: 0o644 });
-    return material;
+    keyPem = (JSON.parse(new TextDecoder().decode(saved)) as TlsMaterial).key;
+  } else {
+    keyPem = newServerKey().export({ type: "pkcs8", format: "pem" }).toString();
   }
-  const key = newServerKey();
-  const hosts = [...new Set(["localhost", os.hostname(), "127.0.0.1", "::1", ...extraHosts])];
-  const isIp = (h: string) => /^[\d.]+$/.test(h) || h.includes(":");
-  const material: TlsMaterial = {
-    key: key.export({ type: "pkcs8", format: "pem" }).toString(),
-    cert: selfSignedCertificate({
-      privateKey: key,
-      commonName: "kms",
-      dnsNames: hosts.filter((h) => !isIp(h)),
-      ipAddresses: hosts.filter(isIp),
-      days: 3650,
-      purpose: "server",
-    }),
-  };
-  await store.write([[RECORD, new TextEncoder().encode(JSON.stringify(material))]]);
-  await writeFile(path.join(dir, CERT_FILE), material.cert, { mode: 0o644 });
+  const cert = issueNodeCertificate(ca, createPrivateKey(keyPem), [os.hostname(), "127.0.0.1", "::1", ...hosts]);
+  const material: TlsMaterial = { key: keyPem, cert };
+  if (!saved) await store.write([[RECORD, new TextEncoder().encode(JSON.stringify(material))]]);
+  // Clients are told to trust this file: (re)write it at every start. Before
+  // the cluster CA, nodes wrote their self-signed certificate: it is stale now.
+  await writeFile(path.join(dir, CA_FILE), ca.cert, { mode: 0o644 });
+  await rm(path.join(dir, "server.crt"), { force: true });
   return material;
 }

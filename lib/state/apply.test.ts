@@ -258,3 +258,17 @@ test("the commit counter counts successful commands only", () => {
   apply(s, enclaveDelete("e1"));
   assert.equal(s.commit, 4);
 });
+
+test("admin-key.set: disabling needs a stored SysAdmin; re-enabling needs a later time than the last change", () => {
+  const s = new State();
+  const set = (enabled: boolean, at: number): Command => ({ type: "admin-key.set", enabled, at, by: "h1:op" });
+  assert.throws(() => apply(s, set(false, 10)), (e: unknown) => e instanceof KmsError && e.status === 409 && /no SysAdmin identity is stored/.test(e.message));
+  assert.equal(s.adminKey.disabled, false);
+  apply(s, enclaveCreate("ops"));
+  apply(s, { type: "identity.create", enclave: "ops", identity: "h1:" + "S".repeat(43), privilege: "SysAdmin", policy: "", serviceAccount: false, tags: {}, at: 1, by: "h1:op" });
+  apply(s, set(false, 10));
+  assert.deepEqual(s.adminKey, { disabled: true, changedAt: 10, changedBy: "h1:op" });
+  assert.throws(() => apply(s, set(true, 10)), (e: unknown) => e instanceof KmsError && e.status === 409 && /older than the last change/.test(e.message));
+  apply(s, set(true, 11));
+  assert.equal(s.adminKey.disabled, false);
+});

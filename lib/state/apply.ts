@@ -2,18 +2,26 @@ import { decodeBase64 } from "./base64.ts";
 import type { Command } from "./commands.ts";
 import { Errors, KmsError } from "./errors.ts";
 import { enclaveEntry, type EnclaveEntry, State } from "./state.ts";
-import type { EnclaveRecord, IdentityRecord, KeyRing, PolicyRecord } from "./types.ts";
+import type { AdminKeySetting, EnclaveRecord, IdentityRecord, KeyRing, PolicyRecord } from "./types.ts";
 
-/** The kinds of record the state is made of. */
+/** The kinds of record the state is made of; settings are cluster-wide (enclave ""). */
 interface Entities {
   enclave: EnclaveRecord;
   key: KeyRing;
   identity: IdentityRecord;
   policy: PolicyRecord;
+  setting: AdminKeySetting;
 }
 
 /** One record to write (or delete, when `value` is null) to make a command durable. */
 export type Effect = { [K in keyof Entities]: { readonly kind: K; readonly enclave: string; readonly name: string; readonly value: Entities[K] | null } }[keyof Entities];
+
+/**
+ * Most versions one key may hold: each costs memory and a little work on every
+ * decryption that names it, and the key's record is rewritten whole on each
+ * rotation. Deleting old versions (rm-key --version N) makes room.
+ */
+export const MAX_KEY_VERSIONS = 1000;
 
 /** The map of an enclave that holds records of a kind. */
 const MAPS = { key: "keys", identity: "identities", policy: "policies" } as const;
@@ -41,8 +49,11 @@ export function prepare(state: State, cmd: Command): Effect[] {
       const ring = e.keys.get(cmd.name);
       if (ring && !cmd.addVersion) throw Errors.keyExists();
       if (!ring && cmd.addVersion) throw Errors.keyNotFound();
+      if (ring && ring.versions.length >= MAX_KEY_VERSIONS) throw Errors.tooManyVersions(MAX_KEY_VERSIONS);
       const number = ring?.nextVersion ?? 1;
-      const version = { version: number, type: cmd.keyType, material: decodeBase64(cmd.material), createdAt: cmd.at, createdBy: cmd.by };
+      const version = {
+        version: number, type: cmd.keyType, material: decodeBase64(cmd.material), imported: cmd.imported ?? false, createdAt: cmd.at, createdBy: cmd.by,
+      };
       const value: KeyRing = {
         enclave: cmd.enclave,
         name: cmd.name,
@@ -93,12 +104,27 @@ export function prepare(state: State, cmd: Command): Effect[] {
       state.policy(cmd.enclave, cmd.policy);
       return [{ kind: "identity", enclave: cmd.enclave, name: cmd.identity, value: { ...i, policy: cmd.policy } }];
     }
+    case "admin-key.set": {
+      // Someone must be left who can administer the cluster.
+      if (!cmd.enabled && !state.hasStoredSysAdmin()) {
+        throw new KmsError(409, "cannot disable the admin API key: no SysAdmin identity is stored (add one with 'kms add-identity --privilege SysAdmin' first)");
+      }
+      // A re-enable proof is bound to its time: one made before the last change cannot be played again.
+      if (cmd.enabled && cmd.at <= state.adminKey.changedAt) {
+        throw new KmsError(409, "the proof is older than the last change of the admin API key: make a new one");
+      }
+      return [{ kind: "setting", enclave: "", name: "admin-key", value: { disabled: !cmd.enabled, changedAt: cmd.at, changedBy: cmd.by } }];
+    }
   }
 }
 
 /** Installs prepared effects into the state and counts the commit. */
 export function install(state: State, effects: readonly Effect[]): void {
   for (const fx of effects) {
+    if (fx.kind === "setting") {
+      state.adminKey = fx.value!;
+      continue;
+    }
     if (fx.kind === "identity" || fx.kind === "enclave") state.identitiesChanged();
     if (fx.kind === "enclave") {
       if (fx.value) state.enclaves.set(fx.name, enclaveEntry(fx.value));

@@ -31,6 +31,8 @@ export const CommandSchema = v.variant("type", [
     keyType: KeyTypeSchema,
     material: Base64Key,
     addVersion: v.boolean(),
+    /** Bytes the caller supplied (KEY:IMPORT) rather than the server generated. */
+    imported: v.optional(v.boolean()),
     ...Stamp,
   }),
   v.object({
@@ -54,6 +56,8 @@ export const CommandSchema = v.variant("type", [
   v.object({ type: v.literal("policy.create"), enclave: NameSchema, name: NameSchema, allow: RulesSchema, deny: RulesSchema, ...Stamp }),
   v.object({ type: v.literal("policy.delete"), enclave: NameSchema, name: NameSchema }),
   v.object({ type: v.literal("policy.assign"), enclave: NameSchema, identity: IdentitySchema, policy: NameSchema }),
+  /** Disables or re-enables the HSM-derived admin API key; `at` orders re-enable proofs (see lib/server/admin-key.ts). */
+  v.object({ type: v.literal("admin-key.set"), enabled: v.boolean(), ...Stamp }),
 ]);
 
 /** A validated state change. */

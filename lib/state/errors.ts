@@ -23,5 +23,7 @@ export const Errors = {
   identityNotFound: () => new KmsError(404, "identity does not exist"),
   invalidCiphertext: () => new KmsError(400, "invalid ciphertext"),
   badRequest: (message: string) => new KmsError(400, message),
+  tooManyVersions: (max: number) => new KmsError(409, `key has too many versions: at most ${max} (delete old versions first)`),
+  tooMuchWork: () => new KmsError(400, "invalid request: too many decryption attempts in one request"),
   unavailable: (message: string) => new KmsError(503, message),
 } as const;

@@ -63,13 +63,13 @@ export function listable(caller: Caller, command: string, name: string): boolean
 
 /**
  * Resolves who an identity is for a request in `enclave` ("" for cluster-wide
- * commands): the HSM-derived admin, an identity of that enclave, or a SysAdmin
+ * commands): the HSM-derived admin (unless disabled), an identity of that enclave, or a SysAdmin
  * stored in any enclave. Unknown identities resolve to undefined.
  */
 export function callerOf(state: State, adminIdentity: string, identity: string | undefined, enclave: string): Caller | undefined {
   if (!identity) return undefined;
   // SysAdmin anywhere wins over a lesser record of the same identity in this enclave.
-  if (identity === adminIdentity || state.isSysAdmin(identity)) return { identity, privilege: "SysAdmin" };
+  if ((identity === adminIdentity && !state.adminKey.disabled) || state.isSysAdmin(identity)) return { identity, privilege: "SysAdmin" };
   const e = enclave ? state.enclaves.get(enclave) : undefined;
   const record = e?.identities.get(identity);
   if (!record) return undefined;

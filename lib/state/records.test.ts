@@ -143,3 +143,20 @@ test("corrupt records throw: bad JSON, wrong shapes, unknown kinds, orphaned key
     assert.throws(() => stateOf(withRecord(key, value)), Error, `${what} must throw`);
   }
 });
+
+test("the admin-key setting is a record (s/admin-key) and survives the round trip; legacy key versions read as imported only at version 1", () => {
+  const s = new State();
+  apply(s, { type: "enclave.create", name: "ops", at: 1, by: "h1:op" });
+  apply(s, { type: "identity.create", enclave: "ops", identity: "h1:" + "S".repeat(43), privilege: "SysAdmin", policy: "", serviceAccount: false, tags: {}, at: 1, by: "h1:op" });
+  const [fx] = apply(s, { type: "admin-key.set", enabled: false, at: 5, by: "h1:op" });
+  const [key, value] = recordOf(fx);
+  assert.equal(key, "s/admin-key");
+  const records = new Map([...recordsOf(apply(s, { type: "enclave.create", name: "e2", at: 6, by: "h1:op" }), s.commit)].map(([k, v]) => [k, v!]));
+  records.set(key, value!);
+  records.set("e/ops", json({ name: "ops", createdAt: 1, createdBy: "h1:op" }));
+  assert.deepEqual(stateOf(records).adminKey, { disabled: true, changedAt: 5, changedBy: "h1:op" });
+  // A key ring written before `imported` existed: version 1 may hold imported bytes, later ones cannot.
+  const ring = { enclave: "ops", name: "k", nextVersion: 3, versions: [1, 2].map((version) => ({ version, type: "AES256", material: Buffer.alloc(32).toString("base64"), createdAt: 1, createdBy: "h1:op" })) };
+  const legacy = stateOf(new Map([["e/ops", json({ name: "ops", createdAt: 1, createdBy: "h1:op" })], ["k/ops/k", json(ring)]]));
+  assert.deepEqual(legacy.keyRing("ops", "k").versions.map((v) => v.imported), [true, false]);
+});

@@ -8,7 +8,7 @@ import type { KeyRing } from "./types.ts";
 
 /**
  * How the state maps onto durable records: `e/<enclave>`, `k/<enclave>/<key>`,
- * `i/<enclave>/<identity>`, `p/<enclave>/<policy>` and `m/…` counters; `n/…`
+ * `i/<enclave>/<identity>`, `p/<enclave>/<policy>`, `s/<setting>` and `m/…` counters; `n/…`
  * (node-local) and `r/…` (replication log) records are not state. Names and identities cannot contain '/',
  * so record keys are unambiguous.
  */
@@ -16,11 +16,13 @@ const COMMIT = "m/commit";
 const APPLIED = "m/applied";
 const MAX_NODE_ID = "m/max-node-id";
 const PREFIX = { enclave: "e", key: "k", identity: "i", policy: "p" } as const;
+const ADMIN_KEY = "s/admin-key";
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
 /** The record key and serialised value (null = delete) of one effect. */
 export function recordOf(fx: Effect): readonly [string, Uint8Array | null] {
+  if (fx.kind === "setting") return [`s/${fx.name}`, json(fx.value)];
   const key = fx.kind === "enclave" ? `e/${fx.name}` : `${PREFIX[fx.kind]}/${fx.enclave}/${fx.name}`;
   if (!fx.value) return [key, null];
   if (fx.kind !== "key") return [key, json(fx.value)];
@@ -42,6 +44,7 @@ const KeyRingSchema = v.object({
     version: v.number(),
     type: v.picklist(["AES256", "ChaCha20"]),
     material: v.pipe(v.string(), v.base64()),
+    imported: v.optional(v.boolean()),
     ...Stamp,
   })),
 });
@@ -55,6 +58,7 @@ const IdentityRecordSchema = v.object({
   ...Stamp,
 });
 const PolicyRecordSchema = v.object({ enclave: NameSchema, name: NameSchema, allow: RulesSchema, deny: RulesSchema, ...Stamp });
+const AdminKeySchema = v.object({ disabled: v.boolean(), changedAt: v.number(), changedBy: v.string() });
 
 /** Rebuilds the state from every stored record; throws on a record it cannot read. */
 export function stateOf(records: Map<string, Uint8Array>): State {
@@ -67,10 +71,13 @@ export function stateOf(records: Map<string, Uint8Array>): State {
     if (key === COMMIT) state.commit = v.parse(v.number(), value);
     else if (key === APPLIED) state.applied = v.parse(v.number(), value);
     else if (key === MAX_NODE_ID) state.maxNodeId = v.parse(v.number(), value);
+    else if (key === ADMIN_KEY) state.adminKey = v.parse(AdminKeySchema, value);
     else if (kind === "e/") state.enclaves.set(value.name, enclaveEntry(v.parse(EnclaveSchema, value)));
     else if (kind === "k/") {
       const r = v.parse(KeyRingSchema, value);
-      const ring: KeyRing = { ...r, versions: r.versions.map((kv) => ({ ...kv, material: decodeBase64(kv.material) })) };
+      // Records from before `imported` existed: only version 1 could have been imported then.
+      const versions = r.versions.map((kv) => ({ ...kv, material: decodeBase64(kv.material), imported: kv.imported ?? kv.version === 1 }));
+      const ring: KeyRing = { ...r, versions };
       later.push(() => state.enclave(ring.enclave).keys.set(ring.name, ring));
     } else if (kind === "i/") {
       const r = v.parse(IdentityRecordSchema, value);
@@ -92,6 +99,7 @@ export function counterRecords(state: State): Array<readonly [string, Uint8Array
 /** Every record of the whole state: what a snapshot carries. */
 export function recordsOfState(state: State): Array<readonly [string, Uint8Array | null]> {
   const out: Array<readonly [string, Uint8Array | null]> = [...counterRecords(state)];
+  if (state.adminKey.changedAt !== 0) out.push(recordOf({ kind: "setting", enclave: "", name: "admin-key", value: state.adminKey }));
   for (const [name, e] of state.enclaves) {
     out.push(recordOf({ kind: "enclave", enclave: name, name, value: e.record }));
     for (const [k, value] of e.keys) out.push(recordOf({ kind: "key", enclave: name, name: k, value }));

@@ -1,5 +1,5 @@
 import { Errors } from "./errors.ts";
-import type { EnclaveRecord, IdentityRecord, KeyRing, KeyVersion, PolicyRecord } from "./types.ts";
+import type { AdminKeySetting, EnclaveRecord, IdentityRecord, KeyRing, KeyVersion, PolicyRecord } from "./types.ts";
 
 /** An enclave with the keys, identities and policies it holds. */
 export interface EnclaveEntry {
@@ -29,6 +29,8 @@ export class State {
   applied = 0;
   /** Highest node id the cluster ever used; ids are never reused. */
   maxNodeId = 0;
+  /** Whether the HSM-derived admin API key is accepted (it is until an operator disables it). */
+  adminKey: AdminKeySetting = { disabled: false, changedAt: 0, changedBy: "" };
 
   /** The enclave `name`, or 404 "enclave does not exist". */
   enclave(name: string): EnclaveEntry {
@@ -69,6 +71,12 @@ export class State {
       }
     }
     return this.#sysAdmins.has(identity);
+  }
+
+  /** Whether any SysAdmin identity is stored (one must be, before the admin API key can be disabled). */
+  hasStoredSysAdmin(): boolean {
+    if (!this.#sysAdmins) this.isSysAdmin("");
+    return this.#sysAdmins!.size > 0;
   }
 
   /** Drops derived indexes; apply.ts calls it whenever identities change. */

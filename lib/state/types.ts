@@ -20,6 +20,8 @@ export interface KeyVersion extends Provenance {
   readonly version: number;
   readonly type: KeyType;
   readonly material: Uint8Array;
+  /** Imported bytes (KEY:IMPORT, KES import): only these may open KES-format ciphertexts. */
+  readonly imported: boolean;
 }
 
 /** A named key with its versions; the latest version encrypts, every version decrypts. */
@@ -30,6 +32,13 @@ export interface KeyRing {
   readonly versions: readonly KeyVersion[];
   /** Never reused, so a deleted version's number cannot come back with other material. */
   readonly nextVersion: number;
+}
+
+/** Whether the cluster's HSM-derived admin API key is accepted, and who last changed that (ms, identity). */
+export interface AdminKeySetting {
+  readonly disabled: boolean;
+  readonly changedAt: number;
+  readonly changedBy: string;
 }
 
 /** What an identity may do: SysAdmin everything, Admin its own enclave, User what its policy allows. */

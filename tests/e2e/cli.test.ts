@@ -460,15 +460,20 @@ describe("kms CLI", () => {
       fails(await runKms(["identity"], { MINIO_KMS_API_KEY: "" }), 2, /pass a certificate file, or set MINIO_KMS_API_KEY/, "identity without a key");
     });
 
-    it("identity --hsm derives the server's admin API key from MINIO_KMS_HSM_KEY", async () => {
-      const r = await runKms(["identity", "--hsm", "--json"], { MINIO_KMS_HSM_KEY: server.hsmKey, MINIO_KMS_API_KEY: "" });
+    it("identity --hsm DIR derives the server's admin API key from MINIO_KMS_HSM_KEY and DIR's cluster", async () => {
+      const r = await runKms(["identity", "--hsm", server.dir, "--json"], { MINIO_KMS_HSM_KEY: server.hsmKey, MINIO_KMS_API_KEY: "" });
       const out = json(r, "identity --hsm");
       assert.ok(out.api_key === server.apiKey, "identity --hsm prints the server's admin API key");
       assert.equal(out.identity, adminIdentity);
-      const human = ok(await runKms(["identity", "--hsm"], { MINIO_KMS_HSM_KEY: server.hsmKey }), "identity --hsm human");
+      const human = ok(await runKms(["identity", "--hsm", server.dir], { MINIO_KMS_HSM_KEY: server.hsmKey }), "identity --hsm human");
       assert.ok(human.includes(server.apiKey), "the human form shows the admin API key");
       assert.match(human, /^Privilege\s+SysAdmin$/m);
-      fails(await runKms(["identity", "--hsm"], { MINIO_KMS_HSM_KEY: "" }), "nonzero", /kms hsm new/, "identity --hsm without a key");
+      // The cluster id names the same cluster; without either, the CLI says what it needs.
+      const id = readFileSync(path.join(server.dir, "cluster.id"), "utf8").trim();
+      assert.equal(json(await runKms(["identity", "--hsm", id, "--json"], { MINIO_KMS_HSM_KEY: server.hsmKey }), "identity --hsm ID").api_key === server.apiKey, true);
+      fails(await runKms(["identity", "--hsm"], { MINIO_KMS_HSM_KEY: server.hsmKey }), 2, /pass the data directory \(or the cluster id\)/, "identity --hsm without DIR");
+      fails(await runKms(["identity", "--hsm", work], { MINIO_KMS_HSM_KEY: server.hsmKey }), 1, /cluster\.id does not exist/, "identity --hsm of a non-data dir");
+      fails(await runKms(["identity", "--hsm", server.dir], { MINIO_KMS_HSM_KEY: "" }), "nonzero", /kms hsm new/, "identity --hsm without a key");
     });
 
     it("identity new --cert/--key writes a usable client certificate whose identity matches", async () => {
@@ -516,7 +521,7 @@ describe("kms CLI", () => {
 
     it("a key from --soft-hsm is accepted by identity --hsm and names another admin", async () => {
       const key = ok(await runKms(["--soft-hsm"]), "--soft-hsm").trim();
-      const id = json(await runKms(["identity", "--hsm", "--json"], { MINIO_KMS_HSM_KEY: key }), "identity --hsm");
+      const id = json(await runKms(["identity", "--hsm", server.dir, "--json"], { MINIO_KMS_HSM_KEY: key }), "identity --hsm");
       assert.match(id.identity, /^h1:[A-Za-z0-9_-]{43}$/);
       assert.notEqual(id.identity, adminIdentity, "another HSM key, another admin");
     });

@@ -2,22 +2,24 @@
  * A node with a different HSM key is refused: at `add` (non-zero exit, a clear
  * message, the cluster unchanged and still writable), it cannot add a node of
  * the cluster's HSM key to its own cluster either ("nor be joined"), and every
- * node-to-node RPC it makes with its own (HSM-derived) client certificate is
- * refused with 403, as are calls with the admin's certificate or with payloads
- * sealed under another HSM key. A positive control proves the test holds the
- * right credentials: the cluster's own node identity with a correctly sealed
- * payload is answered.
+ * node-to-node RPC it makes with its own client certificate (issued by its
+ * own HSM key's CA) is refused with 403, as are calls with the admin's
+ * certificate or with payloads sealed under another HSM key. A positive
+ * control proves the test holds the right credentials: a certificate from the
+ * cluster's CA with a correctly sealed payload is answered.
  *
- * The node identity is derived like the server does (lib/server/start.ts:
- * API key from the HSM's "node-api-key" seed); the positive control fails
- * loudly if that derivation changes.
+ * Node certificates are issued like the server does (lib/server/tls.ts); the
+ * positive control fails loudly if that changes.
  */
 import assert from "node:assert/strict";
 import { after, before, describe } from "node:test";
-import { RPC } from "../../lib/cluster/peers.ts";
+import { envelope, RPC } from "../../lib/cluster/peers.ts";
 import { openPayload, sealPayload } from "../../lib/cluster/wire.ts";
 import { SoftHsm } from "../../lib/hsm/soft.ts";
-import { apiKeyFromSeed, clientCredentials, parseApiKey } from "../../lib/identity/apikey.ts";
+import { clientCredentials, parseApiKey } from "../../lib/identity/apikey.ts";
+import { newServerKey } from "../../lib/identity/x509.ts";
+import { readClusterId } from "../../lib/server/admin-key.ts";
+import { clusterCa, issueNodeCertificate } from "../../lib/server/tls.ts";
 import { type Cluster, reportingSteps, startCluster } from "../helpers/cluster.ts";
 import { rawRequest } from "../helpers/e2e.ts";
 import { cleanup } from "../helpers/kms.ts";
@@ -25,19 +27,24 @@ import { cleanup } from "../helpers/kms.ts";
 const OTHER = SoftHsm.generate();
 let cluster: Cluster;
 
-/** The node-to-node client certificate that holders of this HSM key present. */
+/** A node certificate (and its key) from the CA that holders of this HSM key derive. */
 function nodeCredentials(hsmKey: string) {
-  return clientCredentials(parseApiKey(apiKeyFromSeed(SoftHsm.parse(hsmKey).derive("node-api-key"))));
+  const key = newServerKey();
+  return { key: key.export({ type: "pkcs8", format: "pem" }).toString(), cert: issueNodeCertificate(clusterCa(SoftHsm.parse(hsmKey)), key, ["127.0.0.1"]) };
 }
 
-/** POSTs a node RPC to node i with the given credentials and a payload sealed under sealKey. */
+let lastNonce = "";
+
+/** POSTs a node RPC to node i with the given credentials and a fresh envelope from node i's cluster, sealed under sealKey. */
 function rpc(i: number, path: string, creds: { cert: string; key: string }, sealKey: string, body: unknown = {}) {
   const n = cluster.nodes[i];
+  const sealed = envelope(readClusterId(n.dir), body);
+  lastNonce = sealed.nonce;
   return rawRequest({ port: n.port, ca: n.ca, apiKey: cluster.apiKey }, {
     method: "POST",
     path,
     credentials: creds,
-    body: sealPayload(SoftHsm.parse(sealKey), path, { nonce: "test-nonce", body }),
+    body: sealPayload(SoftHsm.parse(sealKey), path, sealed),
     headers: { "content-type": "application/octet-stream" },
     timeoutMs: 10_000,
   });
@@ -112,7 +119,7 @@ describe("cluster: a node with another HSM key is refused", () => {
     const r = await rpc(0, RPC.status, nodeCredentials(cluster.hsmKey), cluster.hsmKey);
     assert.equal(r.status, 200, r.body.toString());
     const reply = openPayload(SoftHsm.parse(cluster.hsmKey), `${RPC.status}#reply`, new Uint8Array(r.body)) as { nonce: string; ok: { host: string } };
-    assert.equal(reply.nonce, "test-nonce", "the reply answers this very request");
+    assert.equal(reply.nonce, lastNonce, "the reply answers this very request");
     assert.equal(reply.ok.host, cluster.nodes[0].advertise);
   });
 

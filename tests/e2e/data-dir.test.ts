@@ -151,22 +151,24 @@ describe("data directory and HSM key", () => {
     assert.deepEqual(up, [1, 1, 1, 1], "servers running on the same data directory in each round of 6 simultaneous starts");
   });
 
-  it("a restart re-creates a deleted server.crt with the same certificate", async () => {
+  it("a restart re-creates a deleted ca.crt with the same certificate", async () => {
     const certDir = path.join(base, "cert");
     const first = await startServer({ dir: certDir, hsmKey });
     const cert = first.ca;
     await oneShotClient(first).createEnclave("e"); // past start-up (see the SIGTERM-right-after-start test in durability)
     assert.equal(await stopWithin(first, "SIGTERM", 10_000), 0);
-    rmSync(path.join(certDir, "server.crt"));
+    rmSync(path.join(certDir, "ca.crt"));
     let restarted: KmsServer | undefined;
     try {
       restarted = await startServer({ dir: certDir, hsmKey });
     } catch (err) {
-      assert.ok(existsSync(path.join(certDir, "server.crt")),
-        `after a restart ${path.join(certDir, "server.crt")} is still missing, though the server tells clients to use it with --ca (${(err as Error).message.split("\n")[0]})`);
+      assert.ok(existsSync(path.join(certDir, "ca.crt")),
+        `after a restart ${path.join(certDir, "ca.crt")} is still missing, though the server tells clients to use it with --ca (${(err as Error).message.split("\n")[0]})`);
     }
     assert.ok(restarted, "the server restarted");
-    assert.equal(readFileSync(path.join(certDir, "server.crt"), "utf8"), cert, "the same certificate as before");
+    assert.equal(readFileSync(path.join(certDir, "ca.crt"), "utf8"), cert, "the same certificate as before");
+    // The client trusts the restarted node (a new node certificate, the same CA).
+    await oneShotClient(restarted!).enclaveStatus("e");
   });
 
   it("a tampered record (two rows' values swapped) is refused at start with a clear message, naming no secret", async () => {

@@ -82,7 +82,7 @@ describe("nothing in the clear on disk", () => {
     assert.equal(statSync(dir).mode & 0o777, 0o700, "the data directory");
     for (const f of filesUnder(dir)) {
       const name = path.relative(dir, f);
-      if (name === "server.crt") continue; // the public certificate
+      if (name === "ca.crt" || name === "cluster.id") continue; // the cluster CA's public certificate, the public cluster id
       assert.equal(statSync(f).mode & 0o077, 0, `${name} is not readable by group or others`);
     }
   });

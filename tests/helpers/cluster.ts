@@ -21,7 +21,8 @@ import os from "node:os";
 import path from "node:path";
 import { KmsClient } from "../../lib/client/client.ts";
 import { SoftHsm } from "../../lib/hsm/soft.ts";
-import { adminApiKey } from "../../lib/server/start.ts";
+import { adminApiKey, readClusterId } from "../../lib/server/admin-key.ts";
+import { CA_FILE } from "../../lib/server/tls.ts";
 import { rawCall, type RawCall, rawRequest } from "./e2e.ts";
 import { type KmsServer, type RunResult, runKms, startServer } from "./kms.ts";
 import { type CutMode, startProxy, type TcpProxy } from "./proxy.ts";
@@ -201,8 +202,10 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
 export class Cluster {
   readonly nodes: ClusterNode[] = [];
   readonly hsmKey: string;
-  /** The admin API key (the same on every node: derived from the shared HSM key; see apiKeyOf). */
-  readonly apiKey: string;
+  /** The admin API key of node 0's cluster (derived from the HSM key and the cluster id; see apiKeyOf). */
+  get apiKey(): string {
+    return this.apiKeyOf(0);
+  }
   readonly root: string;
   readonly timeline: TimelineEntry[] = [];
   /** Indices of the nodes that are supposed to be members of node 0's cluster. */
@@ -219,7 +222,6 @@ export class Cluster {
     this.#opts = opts;
     this.#ports = ports;
     this.hsmKey = opts.hsmKey ?? SoftHsm.generate();
-    this.apiKey = adminApiKey(SoftHsm.parse(this.hsmKey));
     this.root = mkdtempSync(path.join(os.tmpdir(), "kms-cluster-"));
   }
 
@@ -264,9 +266,9 @@ export class Cluster {
     return this.#opts.hsmKeys?.[i] ?? this.hsmKey;
   }
 
-  /** The admin API key of node i (the cluster's, unless it runs with another HSM key). */
+  /** The admin API key of node i: of the cluster it belongs to now (its DIR/cluster.id), under its HSM key. */
   apiKeyOf(i: number): string {
-    return this.#opts.hsmKeys?.[i] ? adminApiKey(SoftHsm.parse(this.#opts.hsmKeys[i])) : this.apiKey;
+    return adminApiKey(SoftHsm.parse(this.hsmKeyOf(i)), readClusterId(this.nodes[i].dir));
   }
 
   async #start(i: number): Promise<void> {
@@ -284,7 +286,7 @@ export class Cluster {
       throw new Error(`node ${i}: ${(err as Error).message}`);
     });
     n.server = server;
-    n.ca = readFileSync(path.join(n.dir, "server.crt"), "utf8");
+    n.ca = readFileSync(path.join(n.dir, CA_FILE), "utf8");
     this.#logs[i] += `\n--- start (pid ${server.process.pid}) ---\n`;
     const log = this.#logs;
     const capture = (d: Buffer) => (log[i] += d);

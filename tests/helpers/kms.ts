@@ -8,7 +8,8 @@ import os from "node:os";
 import path from "node:path";
 import { KmsClient } from "../../lib/client/client.ts";
 import { SoftHsm } from "../../lib/hsm/soft.ts";
-import { adminApiKey } from "../../lib/server/start.ts";
+import { ADMIN_KEY_FILE, adminApiKey, readClusterId } from "../../lib/server/admin-key.ts";
+import { CA_FILE } from "../../lib/server/tls.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const BUN = path.join(ROOT, "node_modules/.bin/bun");
@@ -68,7 +69,7 @@ export interface KmsServer {
   readonly port: number;
   readonly address: string;
   readonly apiKey: string;
-  /** PEM of the server's self-signed certificate. */
+  /** PEM of the cluster CA's certificate (DIR/ca.crt). */
   readonly ca: string;
   readonly caFile: string;
   readonly process: ChildProcess;
@@ -95,6 +96,8 @@ export interface StartOptions {
   cwd?: string;
   /** Extra environment of the server process. */
   env?: Record<string, string>;
+  /** Leave DIR/admin.key (written on the first start) in place; by default it is deleted, as an operator should. */
+  keepAdminKeyFile?: boolean;
 }
 
 /** Starts `kms server --addr 127.0.0.1:0 DIR` (or opts.addr) and waits until it prints its address. */
@@ -137,9 +140,11 @@ export async function startServer(opts: StartOptions = {}): Promise<KmsServer> {
     child.once("exit", onExit);
     check();
   });
-  const caFile = path.join(dir, "server.crt");
+  const caFile = path.join(dir, CA_FILE);
   const ca = readFileSync(caFile, "utf8");
-  const apiKey = adminApiKey(SoftHsm.parse(hsmKey));
+  // The server never prints the key when its output is not a terminal; derive it as 'kms identity --hsm DIR' does.
+  const apiKey = adminApiKey(SoftHsm.parse(hsmKey), readClusterId(dir));
+  if (!opts.keepAdminKeyFile) rmSync(path.join(dir, ADMIN_KEY_FILE), { force: true });
   const address = `127.0.0.1:${port}`;
   return {
     dir, hsmKey, port, address, apiKey, ca, caFile, process: child,

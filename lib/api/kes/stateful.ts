@@ -6,7 +6,7 @@
  * admin is SysAdmin. Writes go through KmsNode.write like every other write.
  */
 import { encrypt } from "../../crypto/ciphertext.ts";
-import { decryptWithVersions } from "../../crypto/keyring.ts";
+import { decryptWithVersions, ringBinding } from "../../crypto/keyring.ts";
 import { mac } from "../../crypto/mac.ts";
 import type { KeyType } from "../../crypto/message-key.ts";
 import { randomBytes } from "../../crypto/random.ts";
@@ -69,8 +69,10 @@ function kesReads(enclave: string, req: KesRequest): string[] {
 export function statefulKes(node: KmsNode, enclave: string): KesBackend {
   const caller = (identity: string | undefined): Caller | undefined => callerOf(node.state, node.info.adminIdentity, identity, enclave);
   const latest = (name: string) => node.state.keyVersion(enclave, name, 0);
-  const create = (name: string, type: KeyType, material: Uint8Array, by: string) =>
-    node.write({ type: "key.create", enclave, name, keyType: type, material: encodeBase64(material), addVersion: false, at: Date.now(), by });
+  const create = (name: string, type: KeyType, material: Uint8Array, by: string, imported: boolean) =>
+    node.write({ type: "key.create", enclave, name, keyType: type, material: encodeBase64(material), addVersion: false, imported, at: Date.now(), by });
+  /** The latest version and the binding of its key's ciphertexts. */
+  const sealing = (name: string) => ({ kv: latest(name), binding: ringBinding(node.state.keyRing(enclave, name)) });
 
   return {
     barrier: (identity, req) => node.readBarrier([...callerReads(node.state, node.info.adminIdentity, identity, enclave), ...(req ? kesReads(enclave, req) : [])]),
@@ -88,8 +90,8 @@ export function statefulKes(node: KmsNode, enclave: string): KesBackend {
       return authorize(who, command, enclave, req.name) ? everything : undefined;
     },
 
-    create: (name, by) => create(name, "AES256", randomBytes(32), by),
-    import: (name, key, type, by) => create(name, type, key, by),
+    create: (name, by) => create(name, "AES256", randomBytes(32), by, false),
+    import: (name, key, type, by) => create(name, type, key, by, true),
 
     async describe(name) {
       const kv = latest(name);
@@ -104,20 +106,20 @@ export function statefulKes(node: KmsNode, enclave: string): KesBackend {
     delete: (name) => node.write({ type: "key.delete", enclave, name, version: 0, allVersions: true }),
 
     async generate(name, context) {
-      const kv = latest(name);
+      const { kv, binding } = sealing(name);
       const plaintext = randomBytes(32);
-      return { plaintext, ciphertext: encrypt(kv.type, kv.material, kv.version, plaintext, context) };
+      return { plaintext, ciphertext: encrypt(kv.type, kv.material, kv.version, plaintext, context, binding) };
     },
 
     async encrypt(name, plaintext, context) {
-      const kv = latest(name);
-      return encrypt(kv.type, kv.material, kv.version, plaintext, context);
+      const { kv, binding } = sealing(name);
+      return encrypt(kv.type, kv.material, kv.version, plaintext, context, binding);
     },
 
     async decrypt(name, ciphertext, context) {
       const ring = node.state.keyRing(enclave, name);
-      // v1 ciphertexts name their version; KES-format ones (imported keys) are tried newest first.
-      const plaintext = decryptWithVersions(ring.versions, 0, ciphertext, context);
+      // Our ciphertexts name their version; KES-format ones open only under imported versions.
+      const plaintext = decryptWithVersions(ring.versions, 0, ciphertext, context, ringBinding(ring));
       if (!plaintext) throw Errors.invalidCiphertext();
       return plaintext;
     },

@@ -1,9 +1,12 @@
 import os from "node:os";
 import * as v from "valibot";
 import { RPC } from "../../cluster/peers.ts";
+import { PROOF_WINDOW_MS, validAdminKeyProof } from "../../server/admin-key.ts";
 import { HostSchema, addNode, editNode, removeNode } from "../../server/membership.ts";
 import type { KmsNode } from "../../server/node.ts";
+import { KmsError } from "../../state/errors.ts";
 import { command } from "./command.ts";
+import { Bytes } from "./schemas.ts";
 import { duration } from "./proto.ts";
 
 const ROLES = { leader: "Leader", follower: "Follower", candidate: "Candidate", precandidate: "Candidate" } as const;
@@ -75,4 +78,22 @@ export const clusterCommands = [
     schema: v.object({ host: v.union([v.literal(""), HostSchema]), remove: v.array(v.number()) }),
     run: (ctx, req) => editNode(ctx.node, req.host, req.remove),
   }),
+  command({
+    // A kms extension: disable the HSM-derived admin API key, or re-enable it with proof of the HSM key.
+    id: 1001, name: "CLUSTER:ADMINKEY", request: "AdminKeyRequest", write: true, inEnclave: false,
+    schema: v.object({ enabled: v.boolean(), at: v.pipe(v.number(), v.integer(), v.minValue(0)), proof: Bytes }),
+    run: (ctx, req) => {
+      if (!req.enabled) return ctx.node.write({ type: "admin-key.set", enabled: false, at: Date.now(), by: ctx.identity });
+      const { hsm, membership } = ctx.node.parts();
+      if (Math.abs(Date.now() - req.at) > PROOF_WINDOW_MS || !validAdminKeyProof(hsm, membership.cluster, req.at, req.proof)) {
+        throw new KmsError(403, "invalid proof: re-enabling the admin API key needs a fresh proof made with the HSM key ('kms admin-key enable')");
+      }
+      return ctx.node.write({ type: "admin-key.set", enabled: true, at: req.at, by: ctx.identity });
+    },
+  }),
 ];
+
+/** Whether `identity` is the admin API key while it is disabled: it may then only re-enable itself, with proof. */
+export function disabledAdmin(node: KmsNode, identity: string | undefined): boolean {
+  return identity !== undefined && identity === node.info.adminIdentity && node.state.adminKey.disabled;
+}

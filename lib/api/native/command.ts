@@ -1,4 +1,5 @@
 import type * as v from "valibot";
+import type { DecryptBudget } from "../../crypto/keyring.ts";
 import type { Caller } from "../../state/policy.ts";
 import type { KmsNode } from "../../server/node.ts";
 
@@ -8,6 +9,8 @@ export interface CommandContext {
   readonly enclave: string;
   readonly identity: string;
   readonly caller: Caller;
+  /** What decryption may cost this request, across all its frames. */
+  readonly budget: DecryptBudget;
 }
 
 /** A native-protocol command: its id, policy name, messages, and handler. */

@@ -1,6 +1,7 @@
 import * as v from "valibot";
 import { encrypt } from "../../crypto/ciphertext.ts";
-import { decryptWithVersions } from "../../crypto/keyring.ts";
+import { BudgetExceededError, decryptWithVersions, ringBinding } from "../../crypto/keyring.ts";
+import { hkdf } from "../../crypto/hkdf.ts";
 import { mac } from "../../crypto/mac.ts";
 import { randomBytes } from "../../crypto/random.ts";
 import { encodeBase64 } from "../../state/base64.ts";
@@ -16,6 +17,21 @@ const KeyType = v.pipe(
   v.transform((t) => (t === "" ? "AES256" : t) as "AES256" | "ChaCha20"),
 );
 const MAX_GENERATE = 1024;
+/** Bytes KEY:DERIVE hands out: 32 by default, up to two keys' worth. */
+const MAX_DERIVE = 64;
+const DERIVE_INFO = new TextEncoder().encode("kms/v1/derive:");
+
+/**
+ * KEY:DERIVE's output: HKDF-SHA256 over the version's bytes, salted with the
+ * key's binding (enclave and name) and labelled apart from the MAC sub-key,
+ * so no KEY:MAC answer ever equals a derived key.
+ */
+export function deriveFromKey(material: Uint8Array, binding: Uint8Array, context: Uint8Array, length: number): Uint8Array {
+  const info = new Uint8Array(DERIVE_INFO.length + context.length);
+  info.set(DERIVE_INFO);
+  info.set(context, DERIVE_INFO.length);
+  return hkdf(material, binding, info, length);
+}
 
 /** The KeyStatusResponse of one key version. */
 function status(ring: KeyRing, kv: KeyVersion) {
@@ -48,7 +64,7 @@ export const keyCommands = [
     run: (ctx, req) =>
       ctx.node.write({
         type: "key.create", enclave: ctx.enclave, name: req.name, keyType: req.type, material: encodeBase64(req.key),
-        addVersion: false, at: Date.now(), by: ctx.identity,
+        addVersion: false, imported: true, at: Date.now(), by: ctx.identity,
       }),
   }),
   command({
@@ -67,8 +83,9 @@ export const keyCommands = [
     reads: (e, req) => [Obj.key(e, req.name)],
     schema: v.object({ name: Name, version: Version, plaintext: Bytes, associated_data: Bytes }),
     run: (ctx, req) => {
+      const ring = ctx.node.state.keyRing(ctx.enclave, req.name);
       const kv = ctx.node.state.keyVersion(ctx.enclave, req.name, req.version);
-      return { version: kv.version, ciphertext: encrypt(kv.type, kv.material, kv.version, req.plaintext, req.associated_data) };
+      return { version: kv.version, ciphertext: encrypt(kv.type, kv.material, kv.version, req.plaintext, req.associated_data, ringBinding(ring)) };
     },
   }),
   command({
@@ -79,7 +96,13 @@ export const keyCommands = [
     run: (ctx, req) => {
       const ring = ctx.node.state.keyRing(ctx.enclave, req.name);
       if (req.version !== 0) ctx.node.state.keyVersion(ctx.enclave, req.name, req.version); // 404 like ENCRYPT
-      const plaintext = decryptWithVersions(ring.versions, req.version, req.ciphertext, req.associated_data);
+      let plaintext;
+      try {
+        plaintext = decryptWithVersions(ring.versions, req.version, req.ciphertext, req.associated_data, ringBinding(ring), ctx.budget);
+      } catch (err) {
+        if (err instanceof BudgetExceededError) throw Errors.tooMuchWork();
+        throw err;
+      }
       if (!plaintext) throw Errors.invalidCiphertext();
       return { plaintext };
     },
@@ -93,9 +116,10 @@ export const keyCommands = [
       length: v.pipe(v.number(), v.maxValue(MAX_GENERATE, `invalid length: at most ${MAX_GENERATE} bytes`)),
     }),
     run: (ctx, req) => {
+      const ring = ctx.node.state.keyRing(ctx.enclave, req.name);
       const kv = ctx.node.state.keyVersion(ctx.enclave, req.name, req.version);
       const plaintext = randomBytes(req.length === 0 ? 32 : req.length);
-      return { version: kv.version, plaintext, ciphertext: encrypt(kv.type, kv.material, kv.version, plaintext, req.associated_data) };
+      return { version: kv.version, plaintext, ciphertext: encrypt(kv.type, kv.material, kv.version, plaintext, req.associated_data, ringBinding(ring)) };
     },
   }),
   command({
@@ -115,6 +139,21 @@ export const keyCommands = [
     run: (ctx, req) => {
       const kv = ctx.node.state.keyVersion(ctx.enclave, req.name, req.version);
       return { version: kv.version, mac: mac(kv.material, req.message) };
+    },
+  }),
+  command({
+    // A kms extension: key material for a service (kms edge) that must hold a
+    // key of its own; a distinct command so that KEY:MAC does not grant it.
+    id: 1201, name: "KEY:DERIVE", request: "DeriveKeyRequest", response: "DeriveKeyResponse", write: false, inEnclave: true,
+    resource: (req) => req.name,
+    schema: v.object({
+      name: Name, version: Version, context: v.pipe(Bytes, v.maxLength(1024, "invalid context: at most 1024 bytes")),
+      length: v.pipe(v.number(), v.check((n) => n === 0 || (n >= 16 && n <= MAX_DERIVE), `invalid length: 16 to ${MAX_DERIVE} bytes`)),
+    }),
+    run: (ctx, req) => {
+      const ring = ctx.node.state.keyRing(ctx.enclave, req.name);
+      const kv = ctx.node.state.keyVersion(ctx.enclave, req.name, req.version);
+      return { version: kv.version, key: deriveFromKey(kv.material, ringBinding(ring), req.context, req.length || 32) };
     },
   }),
 ];

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import * as v from "valibot";
+import { DecryptBudget } from "../../crypto/keyring.ts";
 import { Errors, KmsError } from "../../state/errors.ts";
 import { nameProblem } from "../../state/names.ts";
 import { Obj, callerReads } from "../../server/pending.ts";
@@ -8,6 +9,7 @@ import { authorize, type Caller, callerOf } from "../../state/policy.ts";
 import type { AppDeps, Env } from "../env.ts";
 import { isClientError } from "../errors.ts";
 import type { CommandContext, CommandSpec } from "./command.ts";
+import { disabledAdmin } from "./cluster.ts";
 import { COMMANDS } from "./commands.ts";
 import { encodeFrames, type Frame, FrameError, parseFrames } from "./frames.ts";
 import { decode, encode, InvalidMessageError } from "./proto.ts";
@@ -16,6 +18,11 @@ import { errorReply, framesReply } from "./reply.ts";
 /** Largest request body, and most frames in one pipelined request. */
 export const MAX_BODY = 8 << 20;
 export const MAX_FRAMES = 10_000;
+/**
+ * AEAD opens one request may spend on decryption: two per frame covers a
+ * ciphertext that names its version plus an imported key's KES fallback.
+ */
+export const DECRYPT_BUDGET = 2 * MAX_FRAMES;
 
 interface Decoded {
   readonly spec: CommandSpec;
@@ -38,10 +45,17 @@ export function nativeRoutes(deps: AppDeps): Hono<Env> {
       // Strangers are refused before anything else, and learn nothing: they
       // wait only for pending changes to their own records (which could make them known).
       await node.readBarrier(callerReads(node.state, admin, identity, enclave));
-      let caller = callerOf(node.state, admin, identity, enclave);
+      // A disabled admin API key may only re-enable itself (the command checks the HSM proof).
+      const recovery = disabledAdmin(node, identity);
+      const resolve = (): Caller | undefined =>
+        recovery && disabledAdmin(node, identity) ? { identity: identity!, privilege: "SysAdmin" } : callerOf(node.state, admin, identity, enclave);
+      let caller = resolve();
       if (!caller) throw Errors.accessDenied();
       const frames = parseFrames(new Uint8Array(await c.req.arrayBuffer()), MAX_FRAMES);
       const decoded = frames.map(decodeFrame);
+      if (recovery && !(decoded.length === 1 && decoded[0].spec.name === "CLUSTER:ADMINKEY" && (decoded[0].req as { enabled: boolean }).enabled)) {
+        throw Errors.accessDenied();
+      }
       if (decoded.length > 1 && decoded.some((d) => d.spec.write)) {
         throw Errors.badRequest("invalid request: write commands cannot be pipelined");
       }
@@ -57,10 +71,10 @@ export function nativeRoutes(deps: AppDeps): Hono<Env> {
       }
       await node.readBarrier(reads);
       // The caller's records may have changed while the request waited.
-      caller = callerOf(node.state, admin, identity, enclave);
+      caller = resolve();
       if (!caller) throw Errors.accessDenied();
       authorizeAll(caller, decoded, enclave);
-      const ctx: CommandContext = { node: deps.node, enclave, identity: caller.identity, caller };
+      const ctx: CommandContext = { node: deps.node, enclave, identity: caller.identity, caller, budget: new DecryptBudget(DECRYPT_BUDGET) };
       if (decoded.some((d) => d.spec.inEnclave)) checkEnclave(ctx);
       const replies: Frame[] = [];
       for (const d of decoded) {

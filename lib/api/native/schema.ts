@@ -73,4 +73,9 @@ message IdentityResponse {
   string created_by = 5; bool is_service_account = 6; repeated string service_accounts = 7; map<string, string> tags = 8;
 }
 message ListIdentitiesResponse { repeated IdentityResponse identities = 1; string continue_at = 2; }
+
+// kms extensions (ids from 1000; MinIO's client never sends them).
+message DeriveKeyRequest { string name = 1; uint32 version = 2; bytes context = 3; uint32 length = 4; }
+message DeriveKeyResponse { uint32 version = 1; bytes key = 2; }
+message AdminKeyRequest { bool enabled = 1; uint64 at = 2; bytes proof = 3; }
 `;

@@ -1,10 +1,12 @@
 /**
  * The kms key store: another kms cluster, over the native protocol. Master
- * keys never leave the cluster; the edge server works with keys derived from
- * them by the cluster's MAC (KEY:MAC over a fixed label), which only an
- * identity allowed KEY:MAC on the key can obtain. create → KEY:CREATE (or
- * KEY:IMPORT), get → KEY:STATUS + two KEY:MACs in one pipelined request,
- * delete → KEY:DELETE, list → KEY:LIST.
+ * keys never leave the cluster; the edge server works with keys the cluster
+ * derives for it (KEY:DERIVE, a permission of its own: an identity allowed
+ * only KEY:MAC learns nothing of them). Edge keys are pinned to version 1 of
+ * the upstream key: KES ciphertexts name no version, so rotating the upstream
+ * key (add-key --version) must not change the key they open under.
+ * create → KEY:IMPORT, get → KEY:STATUS + KEY:DERIVE of version 1 in one
+ * pipelined request, delete → KEY:DELETE, list → KEY:LIST.
  */
 import { readFileSync } from "node:fs";
 import { KmsClient, KmsClientError } from "../../client/client.ts";
@@ -16,9 +18,10 @@ import { isKeyName, KeyExistsError, KeyNotFoundError, type KeyStore, KeyStoreErr
 
 type KmsConfig = Extract<KeyStoreConfig, { kind: "kms" }>;
 
-/** Labels of the two derived keys; changing them changes every edge key. */
-export const EDGE_KEY_LABEL = new TextEncoder().encode("kms/edge/v1/master-key");
-export const EDGE_HMAC_LABEL = new TextEncoder().encode("kms/edge/v1/hmac-key");
+/** The KEY:DERIVE context of edge keys; changing it changes every edge key. */
+export const EDGE_CONTEXT = new TextEncoder().encode("kms/edge/v2/master-and-hmac-key");
+/** The upstream version edge keys derive from. */
+export const EDGE_VERSION = 1;
 
 export class KmsKeyStore implements KeyStore {
   readonly kind = "kms";
@@ -69,20 +72,20 @@ export class KmsKeyStore implements KeyStore {
     let replies: Record<string, unknown>[];
     try {
       replies = await this.#client.batch(this.#enclave, [
-        { id: 204, request: "KeyStatusRequest", response: "KeyStatusResponse", message: { name, version: 0 } },
-        { id: 210, request: "MACRequest", response: "MACResponse", message: { name, version: 0, message: EDGE_KEY_LABEL } },
-        { id: 210, request: "MACRequest", response: "MACResponse", message: { name, version: 0, message: EDGE_HMAC_LABEL } },
+        { id: 204, request: "KeyStatusRequest", response: "KeyStatusResponse", message: { name, version: EDGE_VERSION } },
+        { id: 1201, request: "DeriveKeyRequest", response: "DeriveKeyResponse", message: { name, version: EDGE_VERSION, context: EDGE_CONTEXT, length: 64 } },
       ]);
     } catch (err) {
       this.#fail(`get ${name}`, err);
     }
-    const [status, key, hmac] = replies;
+    const [status, derived] = replies;
+    const keys = derived.key as Uint8Array;
     const at = status.created_at as { seconds?: number | { toNumber(): number }; nanos?: number } | undefined;
     const seconds = typeof at?.seconds === "object" ? at.seconds.toNumber() : Number(at?.seconds ?? 0);
     return {
       type: (status.type as KeyType) || "AES256",
-      material: key.mac as Uint8Array,
-      hmacKey: hmac.mac as Uint8Array,
+      material: keys.slice(0, 32),
+      hmacKey: keys.slice(32, 64),
       createdAt: seconds * 1000 + Math.floor((at?.nanos ?? 0) / 1e6),
       createdBy: kesHexOf(String(status.created_by ?? "")),
     };
