@@ -28,7 +28,7 @@ See the README's "Edge mode and KES" section for a complete config.`,
     positionals: 0,
     async run(args) {
       const file = args.values.config as string | undefined;
-      if (!file) throw new CliError("kms edge: --config FILE is required", 2);
+      if (!file) throw new CliError("edge: --config FILE is required", 2);
       let edge: RunningEdge;
       try {
         edge = await startEdge({ configFile: path.resolve(file), address: args.values.addr as string | undefined });

@@ -36,7 +36,7 @@ ${CONNECT_HELP}`,
     positionals: [0, 1],
     async run(args) {
       const file = args.values.from as string | undefined;
-      if (!file) throw new CliError("kms migrate: --from CONFIG.yml is required", 2);
+      if (!file) throw new CliError("migrate: --from CONFIG.yml is required", 2);
       const enclave = enclaveOf(args);
       const prefix = args.positionals[0] ?? "";
       let store: KeyStore;

@@ -2,20 +2,19 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { HsmKeyError, HsmMismatchError, SoftHsm } from "../lib/hsm/soft.ts";
 import { parseApiKey } from "../lib/identity/apikey.ts";
+import { parseListenAddress } from "../lib/server/address.ts";
 import { adminApiKey, type RunningServer, startServer } from "../lib/server/start.ts";
 import { CERT_FILE } from "../lib/server/tls.ts";
 import { VERSION } from "../lib/server/version.ts";
 import { nameProblem } from "../lib/state/names.ts";
 import { DataDirError } from "../lib/store/store.ts";
 import { type Args, type CliCommand, CliError } from "./command.ts";
-import { hsmFromEnv } from "./hsm.ts";
+import { HSM_ENV_HELP, hsmFromEnv, hsmKeyFromEnv } from "./hsm.ts";
 import { table } from "./output.ts";
 
 /** Starts a server and keeps it running until SIGINT/SIGTERM. */
-async function serve(dir: string, hsmKey: string, args: Args, showKey: (s: RunningServer) => boolean): Promise<number> {
-  const tlsCert = args.values["tls-cert"] as string | undefined;
-  const tlsKey = args.values["tls-key"] as string | undefined;
-  if (!tlsCert !== !tlsKey) throw new CliError("--tls-cert and --tls-key go together", 2);
+async function serve(dir: string, hsmKey: string, args: Args, showKey: (s: RunningServer) => boolean, warnHsm = true): Promise<number> {
+  const { addr, tlsCert, tlsKey } = serverFlags(args);
   // Listen for signals before starting: a supervisor may signal as soon as it sees the banner.
   const stopped = new Promise<void>((resolve) => {
     process.once("SIGINT", () => resolve());
@@ -26,7 +25,7 @@ async function serve(dir: string, hsmKey: string, args: Args, showKey: (s: Runni
     server = await startServer({
       dir: path.resolve(dir),
       hsmKey,
-      addr: (args.values.addr as string | undefined) ?? ":7373",
+      addr,
       advertise: args.values.advertise as string | undefined,
       tlsCert,
       tlsKey,
@@ -38,7 +37,9 @@ async function serve(dir: string, hsmKey: string, args: Args, showKey: (s: Runni
     });
   } catch (err) {
     if (err instanceof HsmKeyError || err instanceof HsmMismatchError || err instanceof DataDirError) throw new CliError(err.message);
-    if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") throw new CliError(`address already in use: ${args.values.addr ?? ":7373"}`);
+    if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") throw new CliError(`--addr ${addr}: the address is already in use (is another server running?)`);
+    if ((err as NodeJS.ErrnoException).code === "EADDRNOTAVAIL") throw new CliError(`--addr ${addr}: no interface of this machine has that address`);
+    if ((err as NodeJS.ErrnoException).code === "EACCES") throw new CliError(`--addr ${addr}: not allowed to listen there (ports below 1024 need privileges)`);
     throw err;
   }
   const apiKey = adminApiKey(SoftHsm.parse(hsmKey));
@@ -51,10 +52,55 @@ async function serve(dir: string, hsmKey: string, args: Args, showKey: (s: Runni
   ];
   if (!tlsCert) rows.push(["TLS certificate", `${path.join(path.resolve(dir), CERT_FILE)} (self-signed: use --ca with it)`]);
   console.log(table(rows));
+  if (server.created && warnHsm) console.log(hsmWarning(path.resolve(dir)));
   await stopped;
   await server.close();
   console.log("kms: stopped");
   return 0;
+}
+
+/** Printed once, when a server creates its data directory: the HSM key is the only way back in. */
+function hsmWarning(dir: string): string {
+  return `
+IMPORTANT: ${dir} can only ever be read with the HSM key it was just created with.
+Store that key safely now (a secret store or an offline copy, not next to the data):
+without it every key in this directory is lost. To check a stored copy:
+  MINIO_KMS_HSM_KEY_FILE=COPY kms hsm check ${dir}`;
+}
+
+/** Checks a listen or advertised address flag; a usage error naming the flag. */
+function addressFlag(value: string, flag: string): string {
+  try {
+    parseListenAddress(value);
+  } catch (err) {
+    throw new CliError(`${flag}: ${(err as Error).message}`, 2);
+  }
+  return value;
+}
+
+/** The server's flags, checked before anything touches the data directory. */
+function serverFlags(args: Args): { addr: string; tlsCert?: string; tlsKey?: string } {
+  const addr = addressFlag((args.values.addr as string | undefined) ?? ":7373", "--addr");
+  const advertise = args.values.advertise as string | undefined;
+  if (advertise !== undefined) {
+    addressFlag(advertise, "--advertise");
+    if (advertise.startsWith(":") || /^(0\.0\.0\.0|\[::\]):/.test(advertise)) {
+      throw new CliError(`--advertise ${advertise}: other nodes need a host to dial, e.g. --advertise 10.0.0.1:7373`, 2);
+    }
+  }
+  const tlsCert = args.values["tls-cert"] as string | undefined;
+  const tlsKey = args.values["tls-key"] as string | undefined;
+  if (!tlsCert !== !tlsKey) throw new CliError("--tls-cert and --tls-key go together", 2);
+  for (const [flag, file] of [["--tls-cert", tlsCert], ["--tls-key", tlsKey]] as const) {
+    if (file === undefined) continue;
+    try {
+      readFileSync(file);
+    } catch (err) {
+      throw new CliError(`${flag} ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, 2);
+    }
+  }
+  kesEnclaveOf(args);
+  return { addr, tlsCert, tlsKey };
 }
 
 const SERVER_OPTIONS = {
@@ -88,12 +134,14 @@ Options:
   --kes-enclave NAME   Enclave that KES API clients (MINIO_KMS_KES_*) work in
                        (default: default; create it with 'kms add-enclave')
 Environment:
-  MINIO_KMS_HSM_KEY    The software HSM key (hsm:aes256:…; make one with 'kms hsm new')`,
+${HSM_ENV_HELP}`,
     options: SERVER_OPTIONS,
     positionals: 1,
     run(args) {
-      hsmFromEnv(); // a clear message before anything touches DIR
-      return serve(args.positionals[0], process.env.MINIO_KMS_HSM_KEY!, args, (s) => s.created);
+      // Clear messages for the key and the flags before anything touches DIR.
+      hsmFromEnv();
+      serverFlags(args);
+      return serve(args.positionals[0], hsmKeyFromEnv().text, args, (s) => s.created);
     },
   },
   {
@@ -110,6 +158,8 @@ Options:
     options: { addr: { type: "string" }, "kes-enclave": { type: "string" } },
     positionals: [0, 1],
     run(args) {
+      const addr = addressFlag((args.values.addr as string | undefined) ?? "127.0.0.1:7373", "--addr");
+      kesEnclaveOf(args);
       const dir = path.resolve(args.positionals[0] ?? ".dev/kms0");
       const keyFile = path.join(path.dirname(dir), "hsm.key");
       if (!existsSync(keyFile)) {
@@ -117,13 +167,12 @@ Options:
         writeFileSync(keyFile, SoftHsm.generate() + "\n", { mode: 0o600 });
       }
       const hsmKey = readFileSync(keyFile, "utf8").trim();
-      const addr = (args.values.addr as string | undefined) ?? "127.0.0.1:7373";
       const apiKey = adminApiKey(SoftHsm.parse(hsmKey));
       console.log(`Development server: HSM key in ${keyFile} (never use this for real data)\n`);
       console.log(`In another shell:\n  export MINIO_KMS_SERVER=${addr.startsWith(":") ? "127.0.0.1" + addr : addr}`);
       console.log(`  export MINIO_KMS_API_KEY=${apiKey}\n  export KMS_CA=${path.join(dir, CERT_FILE)}\n`);
       parseApiKey(apiKey);
-      return serve(dir, hsmKey, { ...args, values: { ...args.values, addr } }, () => true);
+      return serve(dir, hsmKey, { ...args, values: { ...args.values, addr } }, () => true, false);
     },
   },
 ];

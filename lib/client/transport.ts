@@ -22,9 +22,12 @@ export interface HttpReply {
 export class TransportError extends Error {
   /** False when the request certainly never reached the server (connection refused). */
   readonly maybeDelivered: boolean;
+  /** The system or TLS error code of the cause (ECONNREFUSED, DEPTH_ZERO_SELF_SIGNED_CERT, …), if any. */
+  readonly code?: string;
   constructor(message: string, cause?: unknown) {
     super(message);
     const code = (cause as { code?: string } | undefined)?.code;
+    this.code = code;
     this.maybeDelivered = code !== "ECONNREFUSED" && code !== "ConnectionRefused";
   }
 }

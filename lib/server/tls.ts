@@ -1,7 +1,7 @@
 import { readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { newServerKey, selfSignedCertificate } from "../identity/x509.ts";
+import { newServerCertificate } from "../identity/x509.ts";
 import type { Store } from "../store/store.ts";
 
 /** A PEM private key and certificate. */
@@ -33,20 +33,8 @@ export async function selfSignedTls(dir: string, store: Store, records: Map<stri
     await writeFile(path.join(dir, CERT_FILE), material.cert, { mode: 0o644 });
     return material;
   }
-  const key = newServerKey();
-  const hosts = [...new Set(["localhost", os.hostname(), "127.0.0.1", "::1", ...extraHosts])];
-  const isIp = (h: string) => /^[\d.]+$/.test(h) || h.includes(":");
-  const material: TlsMaterial = {
-    key: key.export({ type: "pkcs8", format: "pem" }).toString(),
-    cert: selfSignedCertificate({
-      privateKey: key,
-      commonName: "kms",
-      dnsNames: hosts.filter((h) => !isIp(h)),
-      ipAddresses: hosts.filter(isIp),
-      days: 3650,
-      purpose: "server",
-    }),
-  };
+  const hosts = ["localhost", os.hostname(), "127.0.0.1", "::1", ...extraHosts];
+  const material: TlsMaterial = newServerCertificate(hosts, "kms");
   await store.write([[RECORD, new TextEncoder().encode(JSON.stringify(material))]]);
   await writeFile(path.join(dir, CERT_FILE), material.cert, { mode: 0o644 });
   return material;
