@@ -30,7 +30,7 @@ export function hsmKeyFromEnv(): { text: string; source: string } {
   }
   if (!inline) {
     throw new CliError(
-      "no HSM key: make one with 'kms hsm new --out FILE' and export MINIO_KMS_HSM_KEY_FILE=FILE (or MINIO_KMS_HSM_KEY=hsm:aes256:…)",
+      "MINIO_KMS_HSM_KEY is not set (nor MINIO_KMS_HSM_KEY_FILE): make a key with 'kms hsm new --out FILE' and export MINIO_KMS_HSM_KEY_FILE=FILE",
     );
   }
   return { text: inline, source: "MINIO_KMS_HSM_KEY" };
