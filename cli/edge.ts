@@ -5,6 +5,7 @@ import { kesHexOf } from "../lib/api/kes/identity.ts";
 import { VERSION } from "../lib/server/version.ts";
 import { type CliCommand, CliError } from "./command.ts";
 import { table } from "./output.ts";
+import { addressFlag } from "./server.ts";
 
 /** edge: the stateless KES-compatible server. */
 export const edgeCommands: CliCommand[] = [
@@ -29,6 +30,7 @@ See the README's "Edge mode and KES" section for a complete config.`,
     async run(args) {
       const file = args.values.config as string | undefined;
       if (!file) throw new CliError("edge: --config FILE is required", 2);
+      if (args.values.addr !== undefined) addressFlag(args.values.addr as string, "--addr");
       let edge: RunningEdge;
       try {
         edge = await startEdge({ configFile: path.resolve(file), address: args.values.addr as string | undefined });

@@ -51,8 +51,8 @@ async function serve(dir: string, hsmKey: string, args: Args, showKey: (s: Runni
     ["Admin API key", showKey(server) ? apiKey : "run 'kms identity --hsm' to print it"],
   ];
   if (!tlsCert) rows.push(["TLS certificate", `${path.join(path.resolve(dir), CERT_FILE)} (self-signed: use --ca with it)`]);
-  console.log(table(rows));
-  if (server.created && warnHsm) console.log(hsmWarning(path.resolve(dir)));
+  // One write: whoever waits for the banner also gets the warning.
+  console.log(table(rows) + (server.created && warnHsm ? `\n${hsmWarning(path.resolve(dir))}` : ""));
   await stopped;
   await server.close();
   console.log("kms: stopped");
@@ -69,7 +69,7 @@ without it every key in this directory is lost. To check a stored copy:
 }
 
 /** Checks a listen or advertised address flag; a usage error naming the flag. */
-function addressFlag(value: string, flag: string): string {
+export function addressFlag(value: string, flag: string): string {
   try {
     parseListenAddress(value);
   } catch (err) {
