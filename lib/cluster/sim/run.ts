@@ -32,6 +32,8 @@ export interface RunResult {
   reads: number;
   readsBlocked: number;
   messages: number;
+  /** Every event of the run, when traced (SIM_TRACE=1). */
+  events?: readonly string[];
 }
 
 /** A failed seed: the message says what broke, how to replay it, and (when traced) the last events. */
@@ -64,6 +66,7 @@ export function runSeed(seed: number, opts: RunOptions = DEFAULT_RUN): RunResult
     return {
       seed, params, steps: sim.now, settledAfter: sim.now - healedAt, commit: sim.checker.commitIndex, acked: s.acked,
       failed: s.failed, reads: s.reads, readsBlocked: s.readsBlocked, messages: sim.net.sent,
+      ...(sim.trace ? { events: sim.trace } : {}),
     };
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
