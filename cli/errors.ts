@@ -6,7 +6,7 @@
 import { KmsClientError } from "../lib/client/client.ts";
 import { TransportError } from "../lib/client/transport.ts";
 import { kesHexOf } from "../lib/api/kes/identity.ts";
-import { parseApiKey } from "../lib/identity/apikey.ts";
+import { InvalidApiKeyError, parseApiKey } from "../lib/identity/apikey.ts";
 import { CliError } from "./command.ts";
 
 /** A failure as shown to people: message, optional hints, HTTP status if the server answered, exit code. */
@@ -77,6 +77,7 @@ function transportHints(err: TransportError): string[] {
 export function describeFailure(err: unknown, ctx: FailureContext = {}): Failure {
   if (err instanceof CliError) return { message: err.message, hints: [], code: err.code };
   if (err instanceof KmsClientError) return { message: `${err.message} (HTTP ${err.status})`, hints: serverHints(err, ctx), status: err.status, code: 1 };
+  if (err instanceof InvalidApiKeyError) return { message: `MINIO_KMS_API_KEY: ${err.message}`, hints: [], code: 1 }; // never quotes the key
   if (err instanceof TransportError) return { message: `cannot reach the server: ${err.message}`, hints: transportHints(err), code: 1 };
   // An unexpected error is a bug, but still one line: the stack only with KMS_DEBUG=1.
   const e = err as Error;
