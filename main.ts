@@ -14,7 +14,8 @@ import { migrateCommands } from "./cli/migrate.ts";
 import { serverCommands } from "./cli/server.ts";
 import { VERSION } from "./lib/server/version.ts";
 
-const COMMANDS: CliCommand[] = [
+/** Every command, in the order `kms --help` lists them. */
+export const COMMANDS: CliCommand[] = [
   ...serverCommands,
   ...edgeCommands,
   ...clusterCommands,
