@@ -3,20 +3,20 @@
 import { accessCommands } from "./cli/access.ts";
 import { adminKeyCommands } from "./cli/admin-key.ts";
 import { clusterCommands } from "./cli/cluster.ts";
-import { type CliCommand, CliError, parseCommandArgs } from "./cli/command.ts";
+import { type CliCommand, CliError, didYouMean, parseCommandArgs, splitCommandLine } from "./cli/command.ts";
 import { cryptoCommands } from "./cli/crypto.ts";
 import { edgeCommands } from "./cli/edge.ts";
+import { describeFailure, type FailureContext, printFailure } from "./cli/errors.ts";
 import { enclaveCommands } from "./cli/enclave.ts";
 import { hsmCommands } from "./cli/hsm.ts";
 import { identityCommands } from "./cli/identity.ts";
 import { keyCommands } from "./cli/key.ts";
 import { migrateCommands } from "./cli/migrate.ts";
 import { serverCommands } from "./cli/server.ts";
-import { KmsClientError } from "./lib/client/client.ts";
-import { TransportError } from "./lib/client/transport.ts";
 import { VERSION } from "./lib/server/version.ts";
 
-const COMMANDS: CliCommand[] = [
+/** Every command, in the order `kms --help` lists them. */
+export const COMMANDS: CliCommand[] = [
   ...serverCommands,
   ...edgeCommands,
   ...clusterCommands,
@@ -47,39 +47,37 @@ Run 'kms COMMAND --help' for a command's options.`;
 
 /** Runs one command line; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
-  if (!name || name === "--help" || name === "-h" || name === "help") {
-    console.log(usage());
-    return name ? 0 : 2;
-  }
-  if (name === "--version") {
-    console.log(`kms ${VERSION}`);
-    return 0;
-  }
-  if (name === "--soft-hsm") return main(["hsm", "new", ...rest]);
-  const cmd = COMMANDS.find((c) => c.name === name);
+  let json = argv.includes("--json");
+  let ctx: FailureContext = {};
   try {
-    if (!cmd) throw new CliError(`unknown command '${name}'\n\n${usage()}`, 2);
+    const { name, rest } = splitCommandLine(argv);
+    if (!name || name === "--help" || name === "-h" || name === "help") {
+      console.log(usage());
+      return name ? 0 : 2;
+    }
+    if (name === "--version") {
+      console.log(`kms ${VERSION}`);
+      return 0;
+    }
+    if (name === "--soft-hsm") return main(["hsm", "new", ...rest]);
+    const cmd = COMMANDS.find((c) => c.name === name);
+    if (!cmd) {
+      const what = name.startsWith("-") ? "unknown flag" : "unknown command";
+      throw new CliError(`${what} '${name}'${didYouMean(name, COMMANDS.map((c) => c.name))} ('kms --help' lists the commands)`, 2);
+    }
+    ctx = { command: cmd.name };
     const args = parseCommandArgs(cmd, rest);
+    json = args.values.json === true;
+    ctx = { command: cmd.name, values: args.values };
     if (args.help) {
       console.log(cmd.help);
       return 0;
     }
     return (await cmd.run(args)) ?? 0;
   } catch (err) {
-    if (err instanceof CliError) {
-      console.error(`kms: ${err.message}`);
-      return err.code;
-    }
-    if (err instanceof KmsClientError) {
-      console.error(`kms: ${err.message} (HTTP ${err.status})`);
-      return 1;
-    }
-    if (err instanceof TransportError) {
-      console.error(`kms: cannot reach the server: ${err.message}`);
-      return 1;
-    }
-    throw err;
+    const failure = describeFailure(err, ctx);
+    printFailure(failure, json);
+    return failure.code;
   }
 }
 

@@ -1,7 +1,9 @@
 import { readFileSync } from "node:fs";
 import * as v from "valibot";
 import YAML from "yaml";
-import { type CliCommand, CliError } from "./command.ts";
+import { COMMANDS } from "../lib/api/native/commands.ts";
+import { type CliCommand, CliError, didYouMean, enumFlag } from "./command.ts";
+import { confirm, FORCE_HELP, FORCE_OPTION } from "./confirm.ts";
 import { connect, CONNECT_HELP, CONNECT_OPTIONS, enclaveOf } from "./connect.ts";
 import { ENCLAVE, ENCLAVE_HELP } from "./key.ts";
 import { columns, output, table, time } from "./output.ts";
@@ -15,15 +17,63 @@ type Policy = { name: string; created_at: unknown; created_by: string };
 type RuleSets = Record<string, { rules: Record<string, unknown> }>;
 
 const PRIVILEGES = ["", "SysAdmin", "Admin", "User"];
+const PRIVILEGE_NAMES = PRIVILEGES.slice(1);
 const HELP = `${ENCLAVE_HELP}\n${CONNECT_HELP}`;
 
 /** A rule set in a policy file: a pattern, a list of patterns, or an object keyed by pattern. */
 const RuleSetFile = v.union([v.string(), v.array(v.string()), v.record(v.string(), v.unknown())]);
-const Command = v.pipe(v.string(), v.regex(/^[A-Z]+:[A-Z]+$/));
 const PolicyFile = v.strictObject({
-  allow: v.optional(v.record(Command, RuleSetFile), {}),
-  deny: v.optional(v.record(Command, RuleSetFile), {}),
+  allow: v.optional(v.record(v.string(), RuleSetFile), {}),
+  deny: v.optional(v.record(v.string(), RuleSetFile), {}),
 });
+
+/** What each command lets a policy holder do, for `kms ls-commands`; the names are the server's own. */
+const COMMAND_HELP: Readonly<Record<string, string>> = {
+  "KEY:CREATE": "create a key, or add a version to it (add-key)",
+  "KEY:IMPORT": "import key material (import-key, migrate)",
+  "KEY:DELETE": "delete a key or a version (rm-key)",
+  "KEY:STATUS": "show a key (stat-key)",
+  "KEY:LIST": "list keys (ls-key)",
+  "KEY:ENCRYPT": "encrypt (encrypt)",
+  "KEY:DECRYPT": "decrypt (decrypt)",
+  "KEY:GENERATE": "generate a data key (keygen)",
+  "KEY:MAC": "compute a MAC (mac)",
+  "POLICY:CREATE": "create or replace a policy (add-policy)",
+  "POLICY:DELETE": "delete a policy (rm-policy)",
+  "POLICY:ASSIGN": "assign a policy to an identity (assign-policy)",
+  "POLICY:GET": "show a policy's rules (show-policy)",
+  "POLICY:STATUS": "show a policy (stat-policy)",
+  "POLICY:LIST": "list policies (ls-policy)",
+  "IDENTITY:CREATE": "add an identity (add-identity)",
+  "IDENTITY:DELETE": "remove an identity (rm-identity)",
+  "IDENTITY:STATUS": "show an identity (stat-identity)",
+  "IDENTITY:LIST": "list identities (ls-identity)",
+  "ENCLAVE:CREATE": "create an enclave (add-enclave)",
+  "ENCLAVE:DELETE": "delete an enclave (rm-enclave)",
+  "ENCLAVE:STATUS": "show an enclave (stat-enclave)",
+  "ENCLAVE:LIST": "list enclaves (ls-enclave)",
+  "CLUSTER:ADDNODE": "add a node (add)",
+  "CLUSTER:REMOVENODE": "remove a node (rm)",
+  "CLUSTER:STATUS": "show the nodes (ls)",
+  "CLUSTER:EDIT": "drop dead nodes (edit)",
+};
+
+/** Every command name, and the ones a policy can grant (cluster and enclave commands are SysAdmin-only). */
+export function policyCommands(): { all: string[]; grantable: string[] } {
+  const all = [...new Set([...COMMANDS.values()].map((c) => c.name))];
+  return { all, grantable: all.filter((n) => COMMANDS_BY_NAME.get(n)?.inEnclave) };
+}
+const COMMANDS_BY_NAME = new Map([...COMMANDS.values()].map((c) => [c.name, c]));
+
+/** The canonical name of a policy command (case-insensitive), or a CliError listing the valid ones. */
+function commandName(file: string, section: string, name: string): string {
+  const { all, grantable } = policyCommands();
+  const found = all.find((c) => c === name.toUpperCase());
+  if (found && grantable.includes(found)) return found;
+  const why = found ? `'${name}' is for SysAdmins only: a policy cannot grant it`
+    : `unknown command '${name}'${didYouMean(name.toUpperCase(), grantable)}`;
+  throw new CliError(`invalid policy ${file}: ${section}: ${why}\nvalid commands: ${grantable.join(", ")} (kms ls-commands)`);
+}
 
 /** Reads a policy file (JSON or YAML) into command → patterns for allow and deny. */
 export function readPolicyFile(file: string): { allow: Record<string, string[]>; deny: Record<string, string[]> } {
@@ -35,11 +85,12 @@ export function readPolicyFile(file: string): { allow: Record<string, string[]>;
   }
   const r = v.safeParse(PolicyFile, raw ?? {});
   if (!r.success) {
-    throw new CliError(`invalid policy ${file}: expected {allow: {COMMAND: patterns}, deny: {COMMAND: patterns}} (${v.getDotPath(r.issues[0]) ?? "top level"})`);
+    throw new CliError(`invalid policy ${file}: expected {allow: {COMMAND: patterns}, deny: {COMMAND: patterns}} (at ${v.getDotPath(r.issues[0]) ?? "the top level"})`);
   }
   const patterns = (set: v.InferOutput<typeof RuleSetFile>) => typeof set === "string" ? [set] : Array.isArray(set) ? set : Object.keys(set);
-  const rules = (m: Record<string, v.InferOutput<typeof RuleSetFile>>) => Object.fromEntries(Object.entries(m).map(([cmd, s]) => [cmd, patterns(s)]));
-  return { allow: rules(r.output.allow), deny: rules(r.output.deny) };
+  const rules = (section: string, m: Record<string, v.InferOutput<typeof RuleSetFile>>) =>
+    Object.fromEntries(Object.entries(m).map(([cmd, s]) => [commandName(file, section, cmd), patterns(s)]));
+  return { allow: rules("allow", r.output.allow), deny: rules("deny", r.output.deny) };
 }
 
 /** Parses repeated --tag key=value flags. */
@@ -68,8 +119,7 @@ export const accessCommands: CliCommand[] = [
     async run(args) {
       const enclave = enclaveOf(args);
       const id = args.positionals[0];
-      const privilege = (args.values.privilege as string | undefined) ?? "";
-      if (!PRIVILEGES.includes(privilege)) throw new CliError("--privilege must be SysAdmin, Admin or User", 2);
+      const privilege = enumFlag(args.values.privilege, "--privilege", PRIVILEGE_NAMES) ?? "";
       const client = connect(args);
       // Check the policy first, so a bad --policy leaves no identity behind.
       if (args.values.policy) await client.policyStatus(enclave, args.values.policy as string);
@@ -81,13 +131,32 @@ export const accessCommands: CliCommand[] = [
   {
     name: "rm-identity",
     summary: "Remove an identity (and its service accounts)",
-    help: `Usage: kms rm-identity [options] IDENTITY\n\n${HELP}`,
-    options: { ...CONNECT_OPTIONS, ...ENCLAVE },
+    help: `Usage: kms rm-identity [options] IDENTITY
+
+Removes IDENTITY from the enclave, with the service accounts it created. Asks
+for confirmation on a terminal; needs --force otherwise.
+
+${FORCE_HELP}
+${HELP}`,
+    options: { ...CONNECT_OPTIONS, ...ENCLAVE, ...FORCE_OPTION },
     positionals: 1,
     async run(args) {
       const enclave = enclaveOf(args);
-      await connect(args).deleteIdentity(enclave, args.positionals[0]);
-      output(args, { identity: args.positionals[0], enclave }, () => `Removed identity ${args.positionals[0]}`);
+      const id = args.positionals[0];
+      const client = connect(args);
+      await confirm(args, `removes identity ${id} from enclave ${enclave}`, async () => {
+        try {
+          const i = await client.identityStatus(enclave, id) as Identity;
+          return [
+            `privilege ${PRIVILEGES[i.privilege] ?? i.privilege}, policy ${i.policy || "none"}`,
+            `${i.service_accounts.length} service account(s) go with it${i.service_accounts.length ? `: ${i.service_accounts.join(", ")}` : ""}`,
+          ];
+        } catch {
+          return [];
+        }
+      });
+      await client.deleteIdentity(enclave, id);
+      output(args, { identity: id, enclave }, () => `Removed identity ${id} from enclave ${enclave}`);
     },
   },
   {
@@ -133,6 +202,8 @@ FILE (JSON or YAML) maps command names to name patterns ('*' matches any run):
   deny:
     KEY:DELETE: "*"
 A matching deny wins; without a matching allow, the request is denied.
+Command names ('kms ls-commands' explains each):
+  ${policyCommands().grantable.join(", ").replace(/(.{60,}?), /g, "$1,\n  ")}
 
 ${HELP}`,
     options: { ...CONNECT_OPTIONS, ...ENCLAVE },
@@ -148,13 +219,31 @@ ${HELP}`,
   {
     name: "rm-policy",
     summary: "Delete a policy (identities holding it lose it)",
-    help: `Usage: kms rm-policy [options] NAME\n\n${HELP}`,
-    options: { ...CONNECT_OPTIONS, ...ENCLAVE },
+    help: `Usage: kms rm-policy [options] NAME
+
+Deletes the policy NAME; identities holding it are left without a policy (and
+so are denied everything). Asks for confirmation on a terminal; needs --force
+otherwise.
+
+${FORCE_HELP}
+${HELP}`,
+    options: { ...CONNECT_OPTIONS, ...ENCLAVE, ...FORCE_OPTION },
     positionals: 1,
     async run(args) {
       const enclave = enclaveOf(args);
-      await connect(args).deletePolicy(enclave, args.positionals[0]);
-      output(args, { name: args.positionals[0], enclave }, () => `Deleted policy ${args.positionals[0]}`);
+      const name = args.positionals[0];
+      const client = connect(args);
+      await confirm(args, `deletes policy ${name} in enclave ${enclave}`, async () => {
+        try {
+          const ids = await allPages<Identity>((at) => client.listIdentities(enclave, "", at), "identities");
+          const holders = ids.filter((i) => i.policy === name).map((i) => i.identity);
+          return [`${holders.length} identity(ies) hold it and lose it${holders.length ? `: ${holders.join(", ")}` : ""}`];
+        } catch {
+          return [];
+        }
+      });
+      await client.deletePolicy(enclave, name);
+      output(args, { name, enclave }, () => `Deleted policy ${name} in enclave ${enclave}`);
     },
   },
   {
@@ -204,6 +293,21 @@ ${HELP}`,
       const enclave = enclaveOf(args);
       const ps = await allPages<Policy>((at) => client.listPolicies(enclave, args.positionals[0] ?? "", at), "policies");
       output(args, ps, () => columns(["NAME", "CREATED", "CREATED BY"], ps.map((p) => [p.name, time(p.created_at), p.created_by])));
+    },
+  },
+  {
+    name: "ls-commands",
+    summary: "List the command names policies use",
+    help: `Usage: kms ls-commands [--json]
+
+Lists the command names a policy's allow and deny rules take, with what each
+one lets its holder do. Cluster and enclave commands are for SysAdmins only.`,
+    options: {},
+    positionals: 0,
+    async run(args) {
+      const { all, grantable } = policyCommands();
+      const rows = all.map((name) => ({ name, grantable: grantable.includes(name), allows: COMMAND_HELP[name] ?? "" }));
+      output(args, rows, () => columns(["COMMAND", "IN POLICIES", "ALLOWS"], rows.map((r) => [r.name, r.grantable ? "yes" : "SysAdmin only", r.allows || "-"])));
     },
   },
 ];

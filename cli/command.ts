@@ -35,19 +35,89 @@ const GLOBAL: Options = {
   json: { type: "boolean" },
 };
 
+/** Flags that may also come before the command name (`kms -k ls`): name → takes a value. */
+const LEADING: Readonly<Record<string, boolean>> = { "-k": false, "--insecure": false, "--json": false, "--ca": true };
+
+/**
+ * Splits argv into the command name and its arguments, moving global flags
+ * written before the name (`kms -k --ca F ls`) behind it.
+ */
+export function splitCommandLine(argv: readonly string[]): { name: string | undefined; rest: string[] } {
+  const moved: string[] = [];
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const a = argv[i];
+    const flag = a.startsWith("--") && a.includes("=") ? a.slice(0, a.indexOf("=")) : a;
+    if (!(flag in LEADING)) break;
+    moved.push(a);
+    if (LEADING[flag] && flag === a) {
+      if (i + 1 >= argv.length) throw new CliError(`${flag} needs a value, e.g. ${flag} FILE`, 2);
+      moved.push(argv[++i]);
+    }
+  }
+  return { name: argv[i], rest: [...argv.slice(i + 1), ...moved] };
+}
+
+/** Edit distance between two short strings (insertions, deletions, substitutions, transpositions). */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.length][b.length];
+}
+
+/** The candidates closest to `word` (a typo's likely meaning), best first; none when nothing is close. */
+export function closest(word: string, candidates: readonly string[]): string[] {
+  const w = word.toLowerCase();
+  const scored = candidates
+    .map((c) => ({ c, d: distance(w, c.toLowerCase()) }))
+    .filter(({ c, d }) => d <= Math.max(1, Math.floor(c.length / 3)) || (w.length >= 3 && c.toLowerCase().startsWith(w)));
+  return scored.sort((a, b) => a.d - b.d || a.c.localeCompare(b.c)).slice(0, 3).map(({ c }) => c);
+}
+
+/** " (did you mean X?)" for the closest candidates, or "". */
+export function didYouMean(word: string, candidates: readonly string[]): string {
+  const near = closest(word, candidates);
+  return near.length ? `; did you mean ${near.map((c) => `'${c}'`).join(" or ")}?` : "";
+}
+
+/** The flag names a command accepts, as typed (--name and -x). */
+function flagNames(options: Options): string[] {
+  return Object.entries(options).flatMap(([name, o]) => [`--${name}`, ...(o.short ? [`-${o.short}`] : [])]);
+}
+
 /** Parses argv for a command; unknown flags and wrong argument counts are usage errors. */
 export function parseCommandArgs(cmd: CliCommand, argv: string[]): Args & { help: boolean } {
+  const options = { ...GLOBAL, ...cmd.options };
+  const more = `run 'kms ${cmd.name} --help' for its usage`;
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: { ...GLOBAL, ...cmd.options }, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (err) {
-    throw new CliError(`${(err as Error).message}\n\n${cmd.help}`, 2);
+    const message = (err as Error).message.split("\n")[0].replace(/\. To specify a positional argument.*$/, "");
+    const unknown = /Unknown option '([^']+)'/.exec(message)?.[1];
+    const hint = unknown ? didYouMean(unknown, flagNames(options)) : "";
+    throw new CliError(`${cmd.name}: ${message}${hint} (${more})`, 2);
   }
   const help = parsed.values.help === true;
   const [min, max] = typeof cmd.positionals === "number" ? [cmd.positionals, cmd.positionals] : cmd.positionals;
   const n = parsed.positionals.length;
   if (!help && (n < min || n > max)) {
-    throw new CliError(`kms ${cmd.name}: expected ${min === max ? min : `${min} to ${max}`} argument(s), got ${n}\n\n${cmd.help}`, 2);
+    throw new CliError(`${cmd.name}: expected ${min === max ? min : `${min} to ${max}`} argument(s), got ${n} (${more})`, 2);
   }
   return { values: parsed.values as Args["values"], positionals: parsed.positionals, help };
+}
+
+/** The value of an enum flag, matched case-insensitively and returned as spelled in `allowed`. */
+export function enumFlag(value: unknown, flag: string, allowed: readonly string[]): string | undefined {
+  if (value === undefined) return undefined;
+  const found = allowed.find((a) => a.toLowerCase() === String(value).toLowerCase());
+  if (found === undefined) throw new CliError(`${flag} must be ${allowed.join(", ").replace(/, ([^,]*)$/, " or $1")}, got '${value}'`, 2);
+  return found;
 }

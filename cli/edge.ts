@@ -6,6 +6,7 @@ import { VERSION } from "../lib/server/version.ts";
 import { type CliCommand, CliError } from "./command.ts";
 import { LIMIT_OPTIONS, LIMITS_HELP, limitsOf } from "./limits.ts";
 import { table } from "./output.ts";
+import { addressFlag } from "./server.ts";
 
 /** edge: the stateless KES-compatible server. */
 export const edgeCommands: CliCommand[] = [
@@ -30,7 +31,8 @@ See the README's "Edge mode and KES" section for a complete config.`,
     positionals: 0,
     async run(args) {
       const file = args.values.config as string | undefined;
-      if (!file) throw new CliError("kms edge: --config FILE is required", 2);
+      if (!file) throw new CliError("edge: --config FILE is required", 2);
+      if (args.values.addr !== undefined) addressFlag(args.values.addr as string, "--addr");
       let edge: RunningEdge;
       try {
         edge = await startEdge({ configFile: path.resolve(file), address: args.values.addr as string | undefined, limits: limitsOf(args) });

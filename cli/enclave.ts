@@ -1,4 +1,5 @@
 import type { CliCommand } from "./command.ts";
+import { confirm, FORCE_HELP, FORCE_OPTION } from "./confirm.ts";
 import { connect, CONNECT_HELP, CONNECT_OPTIONS } from "./connect.ts";
 import { columns, output, table, time } from "./output.ts";
 import { allPages } from "./pages.ts";
@@ -22,12 +23,34 @@ export const enclaveCommands: CliCommand[] = [
   {
     name: "rm-enclave",
     summary: "Delete an enclave and every key in it",
-    help: `Usage: kms rm-enclave [options] NAME\n\nDeletes the enclave NAME with all its keys. This cannot be undone.\n${CONNECT_HELP}`,
-    options: CONNECT_OPTIONS,
+    help: `Usage: kms rm-enclave [options] NAME
+
+Deletes the enclave NAME with all its keys, identities and policies. This
+cannot be undone. Asks for confirmation on a terminal; needs --force otherwise.
+
+${FORCE_HELP}
+${CONNECT_HELP}`,
+    options: { ...CONNECT_OPTIONS, ...FORCE_OPTION },
     positionals: 1,
     async run(args) {
       const name = args.positionals[0];
-      await connect(args).deleteEnclave(name);
+      const client = connect(args);
+      await confirm(args, `deletes enclave ${name} with every key, identity and policy in it, for good`, async () => {
+        const count = async (field: string, list: (at: string) => Promise<Record<string, unknown>>) => {
+          try {
+            return String((await allPages(list, field)).length);
+          } catch {
+            return "?";
+          }
+        };
+        const [keys, ids, policies] = await Promise.all([
+          count("keys", (at) => client.listKeys(name, "", at)),
+          count("identities", (at) => client.listIdentities(name, "", at)),
+          count("policies", (at) => client.listPolicies(name, "", at)),
+        ]);
+        return [`${keys} key(s), ${ids} identity(ies) and ${policies} polic(ies) go with it`];
+      });
+      await client.deleteEnclave(name);
       output(args, { name }, () => `Deleted enclave ${name}`);
     },
   },

@@ -1,5 +1,8 @@
 import { readFileSync } from "node:fs";
-import { type CliCommand, CliError } from "./command.ts";
+import { KmsClient, KmsClientError } from "../lib/client/client.ts";
+import { KEY_TYPES } from "../lib/state/types.ts";
+import { type CliCommand, CliError, enumFlag } from "./command.ts";
+import { confirm, FORCE_HELP, FORCE_OPTION } from "./confirm.ts";
 import { connect, CONNECT_HELP, CONNECT_OPTIONS, enclaveOf } from "./connect.ts";
 import { columns, output, table, time } from "./output.ts";
 import { allPages } from "./pages.ts";
@@ -7,7 +10,7 @@ import { allPages } from "./pages.ts";
 type KeyStatus = { name: string; version: number; type: string; created_at: unknown; created_by: string };
 
 const ENCLAVE = { enclave: { type: "string", short: "e" } } as const;
-const ENCLAVE_HELP = `  -e, --enclave NAME  Enclave of the key (default: $MINIO_KMS_ENCLAVE)`;
+const ENCLAVE_HELP = `  -e, --enclave NAME  The enclave to work in (default: $MINIO_KMS_ENCLAVE)`;
 
 /** Parses a non-negative integer flag. */
 export function intFlag(value: unknown, flag: string, fallback = 0): number {
@@ -30,6 +33,25 @@ function readKeyFile(file: string): Uint8Array {
   return new Uint8Array(Buffer.from(text, "base64"));
 }
 
+/** The latest version of a key: 0 when it does not exist, undefined when the caller may not see it. */
+async function latestVersion(client: KmsClient, enclave: string, name: string): Promise<number | undefined> {
+  try {
+    return (await client.keyStatus(enclave, name)).version as number;
+  } catch (err) {
+    if (err instanceof KmsClientError && err.status === 404 && err.message === "key does not exist") return 0;
+    return undefined;
+  }
+}
+
+/** The versions a key still has (probing 1..latest), or undefined when they cannot be seen. */
+async function existingVersions(client: KmsClient, enclave: string, name: string): Promise<number[] | undefined> {
+  const latest = await latestVersion(client, enclave, name);
+  if (!latest) return latest === 0 ? [] : undefined;
+  const probe = Array.from({ length: Math.min(latest, 256) }, (_, i) => latest - i);
+  const seen = await Promise.all(probe.map((v) => client.keyStatus(enclave, name, v).then(() => v, () => 0)));
+  return seen.filter(Boolean).sort((a, b) => a - b);
+}
+
 /** add-key, import-key, rm-key, stat-key, ls-key. */
 export const keyCommands: CliCommand[] = [
   {
@@ -42,7 +64,7 @@ export const keyCommands: CliCommand[] = [
       const enclave = enclaveOf(args);
       const name = args.positionals[0];
       const client = connect(args);
-      await client.createKey(enclave, name, (args.values.type as string) ?? "", args.values.version === true);
+      await client.createKey(enclave, name, enumFlag(args.values.type, "--type", KEY_TYPES) ?? "", args.values.version === true);
       const k = await client.keyStatus(enclave, name) as KeyStatus;
       output(args, k, () => `${args.values.version ? "Added version" : "Created key"} ${name} v${k.version} in enclave ${enclave}`);
     },
@@ -58,7 +80,7 @@ export const keyCommands: CliCommand[] = [
       const [name, file] = args.positionals;
       const key = readKeyFile(file);
       try {
-        await connect(args).importKey(enclave, name, key, (args.values.type as string) ?? "");
+        await connect(args).importKey(enclave, name, key, enumFlag(args.values.type, "--type", KEY_TYPES) ?? "");
       } finally {
         key.fill(0);
       }
@@ -68,14 +90,47 @@ export const keyCommands: CliCommand[] = [
   {
     name: "rm-key",
     summary: "Delete a key version, or the whole key",
-    help: `Usage: kms rm-key [options] NAME\n\nDeletes the latest version of NAME (or --version N, or --all versions).\n\n${ENCLAVE_HELP}\n  --version N         Delete version N\n  --all               Delete every version\n${CONNECT_HELP}`,
-    options: { ...CONNECT_OPTIONS, ...ENCLAVE, version: { type: "string" }, all: { type: "boolean" } },
+    help: `Usage: kms rm-key [options] NAME
+
+Deletes one version of the key NAME: the latest (default) or --version N; or
+the whole key with --all. Ciphertexts made with a deleted version can no longer
+be decrypted. Deleting the last remaining version deletes the key. Asks for
+confirmation on a terminal; needs --force otherwise.
+
+${ENCLAVE_HELP}
+  --version N         Delete version N
+  --all               Delete every version: the whole key
+${FORCE_HELP}
+${CONNECT_HELP}`,
+    options: { ...CONNECT_OPTIONS, ...ENCLAVE, ...FORCE_OPTION, version: { type: "string" }, all: { type: "boolean" } },
     positionals: 1,
     async run(args) {
       const enclave = enclaveOf(args);
       const name = args.positionals[0];
-      await connect(args).deleteKey(enclave, name, intFlag(args.values.version, "--version"), args.values.all === true);
-      output(args, { name, enclave }, () => `Deleted key ${name}${args.values.all ? " (all versions)" : ""}`);
+      const all = args.values.all === true;
+      const version = intFlag(args.values.version, "--version");
+      if (all && version) throw new CliError("--all and --version go separately: --all deletes every version", 2);
+      const client = connect(args);
+      // Which version "the latest" is, so the message can name it (unknown if the caller may not see it).
+      const latest = all || version ? undefined : await latestVersion(client, enclave, name);
+      const target = all ? `key ${name} in enclave ${enclave} with all its versions`
+        : `version ${version || latest || "(the latest)"}${version ? "" : " (the latest)"} of key ${name} in enclave ${enclave}`;
+      await confirm(args, `deletes ${target}`, async () => {
+        const versions = await existingVersions(client, enclave, name);
+        if (!versions) return [];
+        const goes = all ? versions : versions.filter((v) => v === (version || latest));
+        return [
+          `${goes.length} version(s) go: ${goes.map((v) => `v${v}`).join(", ") || "none"}; ${versions.length - goes.length} remain`,
+          "ciphertexts made with a deleted version can no longer be decrypted",
+        ];
+      });
+      await client.deleteKey(enclave, name, version || latest || 0, all); // the version confirmed, even if a rotation came between
+      const now = all ? undefined : await latestVersion(client, enclave, name);
+      const deleted = all ? undefined : version || latest;
+      const rest = all ? "" : now ? `; v${now} is the latest` : now === 0 ? "; it was the last version: the key is gone" : "";
+      output(args, { name, enclave, ...(all ? { all_versions: true } : { version: deleted ?? null, latest: now ?? null }) }, () =>
+        all ? `Deleted key ${name} in enclave ${enclave} (all versions)`
+          : `Deleted ${name} ${deleted ? `v${deleted}` : "latest version"} in enclave ${enclave}${rest}`);
     },
   },
   {

@@ -28,7 +28,9 @@ export function time(ts: unknown): string {
   return new Date((t?.seconds ?? 0) * 1000 + Math.floor((t?.nanos ?? 0) / 1e6)).toISOString();
 }
 
-/** Serialises bytes as base64 in JSON output. */
-function jsonBytes(_key: string, value: unknown): unknown {
-  return value instanceof Uint8Array ? Buffer.from(value).toString("base64") : value;
+/** JSON output: bytes as base64, protobuf timestamps (`…_at` fields) as RFC 3339 text. */
+function jsonBytes(key: string, value: unknown): unknown {
+  if (value instanceof Uint8Array) return Buffer.from(value).toString("base64");
+  if (key.endsWith("_at") && value !== null && typeof value === "object" && "seconds" in value) return time(value);
+  return value;
 }

@@ -2,13 +2,14 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { HsmKeyError, HsmMismatchError, SoftHsm } from "../lib/hsm/soft.ts";
 import { adminApiKey, writeAdminKeyFile } from "../lib/server/admin-key.ts";
+import { parseListenAddress } from "../lib/server/address.ts";
 import { type RunningServer, startServer } from "../lib/server/start.ts";
 import { CA_FILE } from "../lib/server/tls.ts";
 import { VERSION } from "../lib/server/version.ts";
 import { nameProblem } from "../lib/state/names.ts";
 import { DataDirError } from "../lib/store/store.ts";
 import { type Args, type CliCommand, CliError } from "./command.ts";
-import { hsmFromEnv } from "./hsm.ts";
+import { HSM_ENV_HELP, hsmFromEnv, hsmKeyFromEnv } from "./hsm.ts";
 import { LIMIT_OPTIONS, LIMITS_HELP, limitsOf } from "./limits.ts";
 import { table } from "./output.ts";
 
@@ -19,10 +20,10 @@ type KeyShown = "print" | "file" | "hint";
  * Starts a server and keeps it running until SIGINT/SIGTERM. `show` decides
  * how the banner gives the admin API key; `after` prints more once it is up.
  */
-async function serve(dir: string, hsmKey: string, args: Args, show: (s: RunningServer) => KeyShown, after?: (apiKey: string) => void): Promise<number> {
-  const tlsCert = args.values["tls-cert"] as string | undefined;
-  const tlsKey = args.values["tls-key"] as string | undefined;
-  if (!tlsCert !== !tlsKey) throw new CliError("--tls-cert and --tls-key go together", 2);
+async function serve(
+  dir: string, hsmKey: string, args: Args, show: (s: RunningServer) => KeyShown, after?: (apiKey: string) => void, warnHsm = true,
+): Promise<number> {
+  const { addr, tlsCert, tlsKey } = serverFlags(args);
   // Listen for signals before starting: a supervisor may signal as soon as it sees the banner.
   // The first one stops gracefully (writes in flight finish, for a bounded time); a second one at once.
   let signals = 0;
@@ -40,7 +41,7 @@ async function serve(dir: string, hsmKey: string, args: Args, show: (s: RunningS
     server = await startServer({
       dir: path.resolve(dir),
       hsmKey,
-      addr: (args.values.addr as string | undefined) ?? ":7373",
+      addr,
       advertise: args.values.advertise as string | undefined,
       tlsCert,
       tlsKey,
@@ -53,7 +54,9 @@ async function serve(dir: string, hsmKey: string, args: Args, show: (s: RunningS
     });
   } catch (err) {
     if (err instanceof HsmKeyError || err instanceof HsmMismatchError || err instanceof DataDirError) throw new CliError(err.message);
-    if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") throw new CliError(`address already in use: ${args.values.addr ?? ":7373"}`);
+    if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") throw new CliError(`--addr ${addr}: the address is already in use (is another server running?)`);
+    if ((err as NodeJS.ErrnoException).code === "EADDRNOTAVAIL") throw new CliError(`--addr ${addr}: no interface of this machine has that address`);
+    if ((err as NodeJS.ErrnoException).code === "EACCES") throw new CliError(`--addr ${addr}: not allowed to listen there (ports below 1024 need privileges)`);
     throw err;
   }
   const apiKey = adminApiKey(SoftHsm.parse(hsmKey), server.cluster);
@@ -78,12 +81,57 @@ async function serve(dir: string, hsmKey: string, args: Args, show: (s: RunningS
     ["Admin API key", keyRow],
   ];
   if (!tlsCert) rows.push(["TLS CA", `${path.join(home, CA_FILE)} (the cluster's CA: use --ca with it)`]);
-  console.log(table(rows));
+  // One write: whoever waits for the banner also gets the warning.
+  console.log(table(rows) + (server.created && warnHsm ? `\n${hsmWarning(home)}` : ""));
   after?.(apiKey);
   await stopped;
   await server.close();
   console.log("kms: stopped");
   return 0;
+}
+
+/** Printed once, when a server creates its data directory: the HSM key is the only way back in. */
+function hsmWarning(dir: string): string {
+  return `
+IMPORTANT: ${dir} can only ever be read with the HSM key it was just created with.
+Store that key safely now (a secret store or an offline copy, not next to the data):
+without it every key in this directory is lost. To check a stored copy:
+  MINIO_KMS_HSM_KEY_FILE=COPY kms hsm check ${dir}`;
+}
+
+/** Checks a listen or advertised address flag; a usage error naming the flag. */
+export function addressFlag(value: string, flag: string): string {
+  try {
+    parseListenAddress(value);
+  } catch (err) {
+    throw new CliError(`${flag}: ${(err as Error).message}`, 2);
+  }
+  return value;
+}
+
+/** The server's flags, checked before anything touches the data directory. */
+function serverFlags(args: Args): { addr: string; tlsCert?: string; tlsKey?: string } {
+  const addr = addressFlag((args.values.addr as string | undefined) ?? ":7373", "--addr");
+  const advertise = args.values.advertise as string | undefined;
+  if (advertise !== undefined) {
+    addressFlag(advertise, "--advertise");
+    if (advertise.startsWith(":") || /^(0\.0\.0\.0|\[::\]):/.test(advertise)) {
+      throw new CliError(`--advertise ${advertise}: other nodes need a host to dial, e.g. --advertise 10.0.0.1:7373`, 2);
+    }
+  }
+  const tlsCert = args.values["tls-cert"] as string | undefined;
+  const tlsKey = args.values["tls-key"] as string | undefined;
+  if (!tlsCert !== !tlsKey) throw new CliError("--tls-cert and --tls-key go together", 2);
+  for (const [flag, file] of [["--tls-cert", tlsCert], ["--tls-key", tlsKey]] as const) {
+    if (file === undefined) continue;
+    try {
+      readFileSync(file);
+    } catch (err) {
+      throw new CliError(`${flag} ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, 2);
+    }
+  }
+  kesEnclaveOf(args);
+  return { addr, tlsCert, tlsKey };
 }
 
 const SERVER_OPTIONS = {
@@ -120,12 +168,14 @@ Options:
                        (default: default; create it with 'kms add-enclave')
 ${LIMITS_HELP}
 Environment:
-  MINIO_KMS_HSM_KEY    The software HSM key (hsm:aes256:…; make one with 'kms hsm new')`,
+${HSM_ENV_HELP}`,
     options: SERVER_OPTIONS,
     positionals: 1,
     run(args) {
-      hsmFromEnv(); // a clear message before anything touches DIR
-      return serve(args.positionals[0], process.env.MINIO_KMS_HSM_KEY!, args, (s) => (!s.created ? "hint" : process.stdout.isTTY ? "print" : "file"));
+      // Clear messages for the key and the flags before anything touches DIR.
+      hsmFromEnv();
+      serverFlags(args);
+      return serve(args.positionals[0], hsmKeyFromEnv().text, args, (s) => (!s.created ? "hint" : process.stdout.isTTY ? "print" : "file"));
     },
   },
   {
@@ -143,6 +193,8 @@ ${LIMITS_HELP}`,
     options: { addr: { type: "string" }, "kes-enclave": { type: "string" }, ...LIMIT_OPTIONS },
     positionals: [0, 1],
     run(args) {
+      const addr = addressFlag((args.values.addr as string | undefined) ?? "127.0.0.1:7373", "--addr");
+      kesEnclaveOf(args);
       const dir = path.resolve(args.positionals[0] ?? ".dev/kms0");
       const keyFile = path.join(path.dirname(dir), "hsm.key");
       if (!existsSync(keyFile)) {
@@ -150,13 +202,12 @@ ${LIMITS_HELP}`,
         writeFileSync(keyFile, SoftHsm.generate() + "\n", { mode: 0o600 });
       }
       const hsmKey = readFileSync(keyFile, "utf8").trim();
-      const addr = (args.values.addr as string | undefined) ?? "127.0.0.1:7373";
       // The HSM key already sits unprotected beside the data: printing the admin key adds nothing here.
       return serve(dir, hsmKey, { ...args, values: { ...args.values, addr } }, () => "print", (apiKey) => {
         console.log(`\nDevelopment server: HSM key in ${keyFile} (never use this for real data)\n`);
         console.log(`In another shell:\n  export MINIO_KMS_SERVER=${addr.startsWith(":") ? "127.0.0.1" + addr : addr}`);
         console.log(`  export MINIO_KMS_API_KEY=${apiKey}\n  export KMS_CA=${path.join(dir, CA_FILE)}\n`);
-      });
+      }, false);
     },
   },
 ];

@@ -195,19 +195,19 @@ test("request validation: bad names, key types, lengths and list fields are 400s
   await withKms(async (kms) => {
     await kms.call("", 101, { name: "e1" });
     await kms.call("e1", 201, { name: "k" });
-    await kms.fail(400, /^invalid ENCLAVE:CREATE request: invalid name/, "", 101, { name: "" });
-    await kms.fail(400, /^invalid ENCLAVE:CREATE request: invalid name/, "", 101, { name: "a/b" });
-    await kms.fail(400, /^invalid ENCLAVE:CREATE request: invalid name/, "", 101, { name: "x".repeat(81) });
-    await kms.fail(400, /^invalid ENCLAVE:DELETE request: invalid name/, "", 102, { name: ".e1" });
-    await kms.fail(400, /^invalid KEY:CREATE request: invalid name/, "e1", 201, { name: "-k" });
-    await kms.fail(400, /^invalid KEY:CREATE request: invalid key type/, "e1", 201, { name: "k2", type: "DES" });
-    await kms.fail(400, /^invalid KEY:CREATE request: invalid key type/, "e1", 201, { name: "k2", type: "aes256" });
-    await kms.fail(400, /^invalid KEY:IMPORT request: invalid key: must be 32 bytes/, "e1", 203, { name: "k2", key: new Uint8Array(31) });
-    await kms.fail(400, /^invalid KEY:IMPORT request: invalid key: must be 32 bytes/, "e1", 203, { name: "k2", key: new Uint8Array(33) });
-    await kms.fail(400, /^invalid KEY:IMPORT request: invalid key: must be 32 bytes/, "e1", 203, { name: "k2" });
-    await kms.fail(400, /^invalid KEY:GENERATE request: invalid length: at most 1024 bytes/, "e1", 207, { name: "k", length: 1025 });
-    await kms.fail(400, /^invalid KEY:LIST request: invalid prefix/, "e1", 208, { prefix: "p".repeat(81) });
-    await kms.fail(400, /^invalid ENCLAVE:LIST request: invalid continue_at/, "", 104, { continue_at: "c".repeat(81) });
+    await kms.fail(400, /^invalid request: invalid name/, "", 101, { name: "" });
+    await kms.fail(400, /^invalid request: invalid name/, "", 101, { name: "a/b" });
+    await kms.fail(400, /^invalid request: invalid name/, "", 101, { name: "x".repeat(81) });
+    await kms.fail(400, /^invalid request: invalid name/, "", 102, { name: ".e1" });
+    await kms.fail(400, /^invalid request: invalid name/, "e1", 201, { name: "-k" });
+    await kms.fail(400, /^invalid request: invalid key type/, "e1", 201, { name: "k2", type: "DES" });
+    await kms.fail(400, /^invalid request: invalid key type/, "e1", 201, { name: "k2", type: "aes256" });
+    await kms.fail(400, /^invalid request: invalid key: must be 32 bytes/, "e1", 203, { name: "k2", key: new Uint8Array(31) });
+    await kms.fail(400, /^invalid request: invalid key: must be 32 bytes/, "e1", 203, { name: "k2", key: new Uint8Array(33) });
+    await kms.fail(400, /^invalid request: invalid key: must be 32 bytes/, "e1", 203, { name: "k2" });
+    await kms.fail(400, /^invalid request: invalid length: at most 1024 bytes/, "e1", 207, { name: "k", length: 1025 });
+    await kms.fail(400, /^invalid request: invalid prefix/, "e1", 208, { prefix: "p".repeat(81) });
+    await kms.fail(400, /^invalid request: invalid continue_at/, "", 104, { continue_at: "c".repeat(81) });
   });
 });
 

@@ -29,10 +29,13 @@ export class TransportError extends Error {
   readonly maybeDelivered: boolean;
   /** The server's certificate did not verify: the request was never sent. */
   readonly untrusted: boolean;
+  /** The system or TLS error code of the cause (ECONNREFUSED, DEPTH_ZERO_SELF_SIGNED_CERT, …), if any. */
+  readonly code?: string;
   constructor(message: string, cause?: unknown) {
     super(message);
-    const code = (cause as { code?: string } | undefined)?.code ?? "";
-    this.untrusted = UNTRUSTED.test(code) || UNTRUSTED.test(message);
+    const code = (cause as { code?: string } | undefined)?.code;
+    this.code = code;
+    this.untrusted = UNTRUSTED.test(code ?? "") || UNTRUSTED.test(message);
     this.maybeDelivered = code !== "ECONNREFUSED" && code !== "ConnectionRefused" && !this.untrusted;
   }
 }

@@ -22,7 +22,8 @@ const CHUNK = 250;
 if (one !== undefined) {
   test(`sim: seed ${one}`, { timeout: 600_000 }, () => {
     console.log(`sim: seed ${one}`);
-    const r = runSeed(Number(one), { ...DEFAULT_RUN, trace });
+    const { events, ...r } = runSeed(Number(one), { ...DEFAULT_RUN, trace });
+    if (events) console.log(events.join("\n")); // SIM_TRACE=1: every event, as docs/cluster.md promises
     console.log(JSON.stringify(r));
   });
 } else {
@@ -51,3 +52,10 @@ if (one !== undefined) {
     });
   }
 }
+
+test("SIM_TRACE=1 replays a seed with its events (docs/cluster.md)", () => {
+  const r = runSeed(7, { ...DEFAULT_RUN, chaosSteps: 50, trace: true });
+  assert.ok((r.events?.length ?? 0) > 10, "a traced run returns its events");
+  assert.match(r.events![0], /^0 n\d+ start /);
+  assert.equal(runSeed(7, { ...DEFAULT_RUN, chaosSteps: 50 }).events, undefined, "untraced runs keep none");
+});

@@ -28,13 +28,37 @@ test("defaults of a minimal config", () => {
 
 test("${VAR} substitution everywhere, and hex identities become h1:", () => {
   const text = `address: \${ADDR}\nadmin:\n  identity: \${ADMIN}\n${base}policy:\n  minio:\n    allow: ["/v1/key/generate/\${PREFIX}*"]\n    identities: ["\${MINIO}", "\${UNSET}"]\n`;
-  const c = parseConfig(text, "kes.yml", { ADDR: "127.0.0.1:7000", ADMIN: HEX.toUpperCase(), PREFIX: "minio-", MINIO: "ab".repeat(32) });
+  const c = parseConfig(text, "kes.yml", { ADDR: "127.0.0.1:7000", ADMIN: HEX.toUpperCase(), PREFIX: "minio-", MINIO: "ab".repeat(32), UNSET: "" });
   assert.equal(c.address, "127.0.0.1:7000");
   assert.equal(c.admin, "h1:" + Buffer.from(HEX, "hex").toString("base64url"));
   const p = c.policies.get("minio")!;
   assert.deepEqual(p.allow, ["/v1/key/generate/minio-*"]);
   assert.deepEqual(p.identities, ["h1:" + Buffer.from("ab".repeat(32), "hex").toString("base64url")]);
-  assert.deepEqual(substituteEnv({ a: ["${X}-${Y}"] }, { X: "1" }), { a: ["1-"] });
+  assert.deepEqual(substituteEnv({ a: ["${X}-${Y}"] }, { X: "1", Y: "" }), { a: ["1-"] });
+});
+
+test("an unset ${VAR} is an error naming the variable and where it is used; set but empty is fine", () => {
+  const text = `${base}admin:\n  identity: \${KES_ADMIN}\npolicy:\n  minio:\n    identities: ["\${MINIO_ID}"]\n`;
+  assert.throws(() => parseConfig(text, "kes.yml", { MINIO_ID: "ab".repeat(32) }),
+    (e: Error) => e instanceof ConfigError && /^kes\.yml: \$\{KES_ADMIN\} is not set \(used at admin\.identity\)/.test(e.message));
+  assert.throws(() => parseConfig(text, "kes.yml", { KES_ADMIN: "disabled" }),
+    (e: Error) => e instanceof ConfigError && /\$\{MINIO_ID\} is not set \(used at policy\.minio\.identities\[0\]\)/.test(e.message));
+  assert.equal(parseConfig(text, "kes.yml", { KES_ADMIN: "", MINIO_ID: "" }).admin, undefined);
+});
+
+test("a misspelt setting is an error naming it (with the likely meaning); KES settings kms ignores are accepted", () => {
+  const bad: Array<[string, RegExp]> = [
+    [`${base}adress: 0.0.0.0:7373\n`, /kes\.yml: unknown setting adress \(did you mean address\?\)/],
+    [`tls: {key: k, cert: c, ca_file: x}\nkeystore: {fs: {path: /k}}\n`, /unknown setting tls\.ca_file \(known here: key, cert, password, auth, ca, proxy\)/],
+    [`${base}cache: {expiry: {unsued: 20s}}\n`, /unknown setting cache\.expiry\.unsued \(did you mean unused\?\)/],
+    [`${base}policy: {p: {alow: [/v1/status]}}\n`, /unknown setting policy\.p\.alow \(did you mean allow\?\)/],
+    [`tls: {key: k, cert: c}\nkeystore: {fs: {paht: /k}}\n`, /unknown setting keystore\.fs\.paht \(did you mean path\?\)/],
+    [`tls: {key: k, cert: c}\nkeystore: {vault: {endpoint: https://v, approle: {id: a, secret: b, retyr: 1s}}}\n`, /unknown setting keystore\.vault\.approle\.retyr \(did you mean retry\?\)/],
+  ];
+  for (const [text, re] of bad) assert.throws(() => parseConfig(text, "kes.yml", {}), (e: Error) => e instanceof ConfigError && re.test(e.message), text);
+  const kes = parseConfig(`version: v1\n${base}api:\n  /v1/status: {skip_auth: true, timeout: 15s}\n`, "kes.yml", {});
+  assert.equal(kes.keystore.kind, "fs");
+  parseConfig(`tls: {key: k, cert: c, proxy: {identities: [], header: {cert: X-Tls-Client-Cert}}}\nkeystore: {fs: {path: /k}}\n`, "kes.yml", {});
 });
 
 test("every key store's section", () => {

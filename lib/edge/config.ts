@@ -70,14 +70,72 @@ export class ConfigError extends Error {
   }
 }
 
-/** Replaces `${VAR}` in every string of a parsed YAML document. */
-export function substituteEnv(value: unknown, env: Record<string, string | undefined>): unknown {
-  if (typeof value === "string") return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name) => env[name] ?? "");
-  if (Array.isArray(value)) return value.map((x) => substituteEnv(x, env));
+/** A `${VAR}` in the config whose variable is not set at all (set but empty is fine). */
+export class UnsetVariableError extends Error {
+  constructor(readonly variable: string, readonly at: string) {
+    super(`\${${variable}} is not set (used at ${at || "the top level"}): export it, or set it to an empty value to leave the setting empty`);
+  }
+}
+
+/** Replaces `${VAR}` in every string of a parsed YAML document; an unset VAR is an UnsetVariableError. */
+export function substituteEnv(value: unknown, env: Record<string, string | undefined>, at = ""): unknown {
+  if (typeof value === "string") {
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name) => {
+      if (env[name] === undefined) throw new UnsetVariableError(name, at);
+      return env[name]!;
+    });
+  }
+  if (Array.isArray(value)) return value.map((x, i) => substituteEnv(x, env, `${at}[${i}]`));
   if (value && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([k, x]) => [k, substituteEnv(x, env)]));
+    return Object.fromEntries(Object.entries(value).map(([k, x]) => [k, substituteEnv(x, env, at ? `${at}.${k}` : k)]));
   }
   return value;
+}
+
+/** The names an object schema accepts at a dotted path of the config (for "did you mean"). */
+function knownKeys(schema: v.GenericSchema, path: readonly string[]): string[] {
+  let s = schema as v.GenericSchema & { entries?: Record<string, v.GenericSchema>; wrapped?: v.GenericSchema; value?: v.GenericSchema; options?: v.GenericSchema[] };
+  const unwrap = () => {
+    while (s.wrapped) s = s.wrapped as typeof s;
+    if (s.options) s = (s.options.find((o) => (o as typeof s).entries || (o as typeof s).value) ?? s) as typeof s;
+    while (s.wrapped) s = s.wrapped as typeof s;
+  };
+  unwrap();
+  for (const key of path) {
+    if (s.entries) s = s.entries[key] as typeof s;
+    else if (s.value) s = s.value as typeof s;
+    else return [];
+    if (!s) return [];
+    unwrap();
+  }
+  return s.entries ? Object.keys(s.entries) : [];
+}
+
+/** A problem valibot found, as one line: unknown settings are named with their known neighbours. */
+function issueText(schema: v.GenericSchema, issue: v.BaseIssue<unknown>, prefix = ""): string {
+  const keys = (issue.path ?? []).map((p) => String(p.key));
+  const where = prefix + keys.join(".");
+  if (issue.expected === "never" && keys.length) {
+    const known = knownKeys(schema, keys.slice(0, -1));
+    const near = known.filter((k) => k.toLowerCase() === keys[keys.length - 1].toLowerCase() || levenshtein1(k, keys[keys.length - 1]));
+    return `unknown setting ${where}${near.length ? ` (did you mean ${near.join(" or ")}?)` : known.length ? ` (known here: ${known.join(", ")})` : ""}`;
+  }
+  if (issue.received === "undefined") return `${where}: missing`;
+  return `${where ? where + ": " : ""}${issue.message}`;
+}
+
+/** The issue to report: a misspelt setting first (it often explains a missing one). */
+function firstIssue(issues: readonly v.BaseIssue<unknown>[]): v.BaseIssue<unknown> {
+  return issues.find((i) => i.expected === "never") ?? issues[0];
+}
+
+/** Whether two names are one edit (insert, delete, replace or swap of neighbours) apart. */
+function levenshtein1(a: string, b: string): boolean {
+  if (a === b || Math.abs(a.length - b.length) > 1) return false;
+  let i = 0;
+  while (i < a.length && a[i] === b[i]) i++;
+  return a.slice(i + 1) === b.slice(i + 1) || a.slice(i) === b.slice(i + 1) || a.slice(i + 1) === b.slice(i) ||
+    (a[i] === b[i + 1] && a[i + 1] === b[i] && a.slice(i + 2) === b.slice(i + 2));
 }
 
 const Str = v.string();
@@ -86,63 +144,70 @@ const Duration = v.optional(v.nullable(v.union([v.string(), v.number()])));
 const OnOff = v.optional(v.nullable(v.union([v.string(), v.boolean()])));
 const Patterns = v.optional(v.nullable(v.array(v.string())), []);
 
-// Loose objects: settings this server does not use (api, kubernetes auth, …) are accepted and ignored.
-const RawConfig = v.looseObject({
+// Strict objects: a misspelt setting is an error. Settings KES has that this
+// server does not use (api, tls.proxy, root, …) are accepted and ignored.
+const Ignored = v.optional(v.unknown());
+const RawConfig = v.strictObject({
   version: OptStr,
   address: OptStr,
-  admin: v.optional(v.nullable(v.looseObject({ identity: OptStr }))),
-  tls: v.looseObject({
+  root: Ignored, // KES before 0.14: the admin identity (use admin.identity)
+  admin: v.optional(v.nullable(v.strictObject({ identity: OptStr }))),
+  tls: v.strictObject({
     key: Str,
     cert: Str,
     password: OptStr,
     auth: OnOff,
     ca: OptStr,
+    proxy: Ignored,
   }),
-  policy: v.optional(v.nullable(v.record(v.string(), v.looseObject({
+  policy: v.optional(v.nullable(v.record(v.string(), v.strictObject({
     allow: Patterns,
     deny: Patterns,
     paths: Patterns, // KES before 0.14
     identities: Patterns,
   })))),
-  cache: v.optional(v.nullable(v.looseObject({
-    expiry: v.optional(v.nullable(v.looseObject({ any: Duration, unused: Duration, offline: Duration }))),
+  cache: v.optional(v.nullable(v.strictObject({
+    expiry: v.optional(v.nullable(v.strictObject({ any: Duration, unused: Duration, offline: Duration }))),
     probe: Duration,
   }))),
-  log: v.optional(v.nullable(v.looseObject({ error: OnOff, audit: OnOff }))),
+  log: v.optional(v.nullable(v.strictObject({ error: OnOff, audit: OnOff }))),
   // A list of keys to create; KES before 0.14 used a mapping here for the key store.
-  keys: v.optional(v.nullable(v.union([v.array(v.looseObject({ name: Str })), v.record(v.string(), v.unknown())]))),
+  keys: v.optional(v.nullable(v.union([v.array(v.strictObject({ name: Str })), v.record(v.string(), v.unknown())]))),
   keystore: v.optional(v.nullable(v.record(v.string(), v.unknown()))),
+  api: Ignored,
 });
 
-const VaultRaw = v.looseObject({
+const FsRaw = v.strictObject({ path: Str });
+
+const VaultRaw = v.strictObject({
   endpoint: Str,
   engine: OptStr,
   version: OptStr,
   namespace: OptStr,
   prefix: OptStr,
   token: OptStr,
-  approle: v.optional(v.nullable(v.looseObject({ engine: OptStr, id: OptStr, secret: OptStr, retry: Duration }))),
+  approle: v.optional(v.nullable(v.strictObject({ namespace: OptStr, engine: OptStr, id: OptStr, secret: OptStr, retry: Duration }))),
   kubernetes: v.optional(v.unknown()),
-  transit: v.optional(v.nullable(v.looseObject({ engine: OptStr, key: OptStr }))),
-  tls: v.optional(v.nullable(v.looseObject({ key: OptStr, cert: OptStr, ca: OptStr }))),
-  status: v.optional(v.nullable(v.looseObject({ ping: Duration }))),
+  transit: v.optional(v.nullable(v.strictObject({ engine: OptStr, key: OptStr }))),
+  tls: v.optional(v.nullable(v.strictObject({ key: OptStr, cert: OptStr, ca: OptStr }))),
+  status: v.optional(v.nullable(v.strictObject({ ping: Duration }))),
 });
 
-const AwsRaw = v.looseObject({
+const AwsRaw = v.strictObject({
   endpoint: OptStr,
   region: Str,
   kmskey: OptStr,
-  credentials: v.optional(v.nullable(v.looseObject({ accesskey: OptStr, secretkey: OptStr, token: OptStr }))),
+  credentials: v.optional(v.nullable(v.strictObject({ accesskey: OptStr, secretkey: OptStr, token: OptStr }))),
 });
 
-const KmsRaw = v.looseObject({
+const KmsRaw = v.strictObject({
   endpoint: v.optional(v.nullable(v.union([v.string(), v.array(v.string())]))),
   endpoints: v.optional(v.nullable(v.array(v.string()))),
   enclave: Str,
   api_key: OptStr,
   apikey: OptStr,
   insecure: v.optional(v.nullable(v.boolean())),
-  tls: v.optional(v.nullable(v.looseObject({ ca: OptStr }))),
+  tls: v.optional(v.nullable(v.strictObject({ ca: OptStr }))),
 });
 
 const str = (x: unknown): string => (x === undefined || x === null ? "" : String(x)).trim();
@@ -160,12 +225,15 @@ export function parseConfig(text: string, file: string, env: Record<string, stri
   } catch (err) {
     throw new ConfigError(`${file}: not valid YAML: ${(err as Error).message.split("\n")[0]}`);
   }
-  const raw = v.safeParse(RawConfig, substituteEnv(doc ?? {}, env));
-  if (!raw.success) {
-    const issue = raw.issues[0];
-    const where = v.getDotPath(issue) ?? "";
-    throw new ConfigError(`${file}: ${where ? where + ": " : ""}${issue.message}`);
+  let substituted: unknown;
+  try {
+    substituted = substituteEnv(doc ?? {}, env);
+  } catch (err) {
+    if (err instanceof UnsetVariableError) throw new ConfigError(`${file}: ${err.message}`);
+    throw err;
   }
+  const raw = v.safeParse(RawConfig, substituted);
+  if (!raw.success) throw new ConfigError(`${file}: ${issueText(RawConfig, firstIssue(raw.issues))}`);
   const c = raw.output;
   const fail = (msg: string): never => {
     throw new ConfigError(`${file}: ${msg}`);
@@ -221,14 +289,10 @@ export function parseConfig(text: string, file: string, env: Record<string, stri
   let probeFromStore: number | undefined;
   const parse = <S extends v.GenericSchema>(schema: S, value: unknown, where: string): v.InferOutput<S> => {
     const r = v.safeParse(schema, value);
-    if (!r.success) {
-      const path = v.getDotPath(r.issues[0]);
-      return fail(`keystore.${where}${path ? "." + path : ""}: ${r.issues[0].message}`);
-    }
-    return r.output;
+    return r.success ? r.output : fail(issueText(schema, firstIssue(r.issues), `keystore.${where}.`));
   };
   if (kind === "fs") {
-    const fs = parse(v.looseObject({ path: Str }), section, "fs");
+    const fs = parse(FsRaw, section, "fs");
     if (!str(fs.path)) fail("keystore.fs.path: missing");
     keystore = { kind: "fs", path: str(fs.path) };
   } else if (kind === "vault") {

@@ -134,6 +134,15 @@ export function kesApiKeyFromSeed(seed: Uint8Array): string {
   return KES_API_KEY_PREFIX + Buffer.concat([Buffer.from([0]), Buffer.from(seed)]).toString("base64");
 }
 
+/** The same key in KES's `kes:v1:` form (same identity), for a `k1:` or `kes:v1:` key; undefined for `k2:` keys. */
+export function kesApiKeyOf(text: string): string | undefined {
+  const t = text.trim();
+  if (t.startsWith(KES_API_KEY_PREFIX)) return t;
+  if (!t.startsWith("k1:")) return undefined;
+  const seed = decodeBase64url(t.slice(3));
+  return seed?.length === 32 ? kesApiKeyFromSeed(seed) : undefined;
+}
+
 /** A fresh random `k1:` API key. */
 export function newApiKey(): string {
   return apiKeyFromSeed(randomBytes(32));

@@ -227,3 +227,25 @@ function build(c: {
 export function newServerKey(): KeyObject {
   return generateKeyPairSync("ec", { namedCurve: "prime256v1" }).privateKey;
 }
+
+/** Whether a host name is an IP address (v4 or v6) rather than a DNS name. */
+export function isIpAddress(host: string): boolean {
+  return /^[\d.]+$/.test(host) || host.includes(":");
+}
+
+/** A fresh P-256 key and a self-signed TLS server certificate for `hosts` (DNS names and IPs), as PEM. */
+export function newServerCertificate(hosts: readonly string[], commonName?: string, days = 3650): { key: string; cert: string } {
+  const key = newServerKey();
+  const unique = [...new Set(hosts)];
+  return {
+    key: key.export({ type: "pkcs8", format: "pem" }).toString(),
+    cert: selfSignedCertificate({
+      privateKey: key,
+      commonName: commonName ?? unique.find((h) => !isIpAddress(h)) ?? unique[0] ?? "kms",
+      dnsNames: unique.filter((h) => !isIpAddress(h)),
+      ipAddresses: unique.filter(isIpAddress),
+      days,
+      purpose: "server",
+    }),
+  };
+}

@@ -10,7 +10,11 @@ export interface ListenAddress {
 export function parseListenAddress(addr: string): ListenAddress {
   const m = /^(?:\[([0-9A-Fa-f:.]+(?:%[A-Za-z0-9_.-]+)?)\]|([A-Za-z0-9.-]*)):(\d{1,5})$/.exec(addr);
   const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new Error(`invalid address '${addr}': expected [HOST]:PORT, e.g. :7373 or 127.0.0.1:7373`);
+  if (m && port > 65535) throw new Error(`invalid address '${addr}': the port must be 0 to 65535, e.g. :7373 or 127.0.0.1:7373`);
+  if (!m) {
+    const hint = /^\d{1,5}$/.test(addr) ? ` (did you mean :${addr}?)` : "";
+    throw new Error(`invalid address '${addr}': expected [HOST]:PORT, e.g. :7373 or 127.0.0.1:7373${hint}`);
+  }
   return { hostname: m[1] ?? (m[2] || "0.0.0.0"), port };
 }
 

@@ -87,7 +87,11 @@ export async function editNode(node: KmsNode, host: string, remove: readonly num
 export async function acceptJoin(node: KmsNode, cluster: string, id: number): Promise<void> {
   const { membership: current, driver } = node.parts();
   if (current.cluster === cluster && current.id === id) return; // a retried call
-  if (current.cluster === cluster) throw new KmsError(409, "it is already a member of this cluster");
+  if (current.cluster === cluster) {
+    // A removed node keeps its old state: it cannot simply come back.
+    throw new KmsError(409, "it was a member of this cluster before and still holds its old state (its data directory was not wiped): " +
+      "stop it, empty its data directory, start it again (same HSM key) and add it then");
+  }
   // Fresh: no state change ever applied, and a cluster of its own (or none, after a failed join).
   const st = driver.status();
   const alone = st.members.length === 0 || (st.members.length === 1 && st.members[0].id === st.id);

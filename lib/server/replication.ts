@@ -13,6 +13,7 @@ import type { NodeOptions } from "../cluster/options.ts";
 import type { Command } from "../state/commands.ts";
 import type { Store } from "../store/store.ts";
 import type { SoftHsm } from "../hsm/soft.ts";
+import { watchCluster } from "./events.ts";
 import { encodeSnapshot, type KmsNode } from "./node.ts";
 
 /** Which cluster a node belongs to and its id there; kept node-local. */
@@ -102,6 +103,7 @@ export function startReplication(
   peers.cluster = loaded.membership.cluster;
   node.cluster = { driver, peers, book, membership: loaded.membership, store: loaded.storage, dataStore, hsm };
   driver.start(node.info.tickMs);
+  watchCluster(() => driver.status(), (l) => driver.onChange(l));
   return book;
 }
 

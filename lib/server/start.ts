@@ -1,3 +1,5 @@
+import { readdir, rm } from "node:fs/promises";
+import path from "node:path";
 import { createApp } from "../api/app.ts";
 import type { ConnectionLimits } from "../api/connections.ts";
 import { type Listener, serveTls } from "../api/serve.ts";
@@ -8,6 +10,7 @@ import { checkWithPeers } from "./peer-check.ts";
 import { loadOrBootstrap, startReplication } from "./replication.ts";
 import { stateOf } from "../state/records.ts";
 import { DataDirError, openStore } from "../store/store.ts";
+import { type DataDirState, inspectDataDir } from "../store/data-dir.ts";
 import { parseListenAddress, reachableHosts, reachableUrls } from "./address.ts";
 import { deletesKeys, KmsNode } from "./node.ts";
 import { adminIdentityOf, removeAdminKeyFile, writeClusterId } from "./admin-key.ts";
@@ -59,6 +62,7 @@ function advertisedHost(hostname: string): string {
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const hsm = SoftHsm.parse(opts.hsmKey);
   const { hostname, port } = parseListenAddress(opts.addr);
+  const before = await inspectDataDir(opts.dir);
   const store = await openStore(opts.dir, hsm);
   let listener: Listener | undefined;
   try {
@@ -126,6 +130,15 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   } catch (err) {
     await listener?.close();
     await store.close();
+    // A start that failed (e.g. the port is taken) must not leave a half-made
+    // directory that the next start would take for an existing one.
+    if (store.created) await undoCreate(opts.dir, before);
     throw err;
   }
+}
+
+/** Removes what creating a data directory made: the directory itself, or what was put in an empty one. */
+async function undoCreate(dir: string, before: DataDirState): Promise<void> {
+  if (before === "missing") return rm(dir, { recursive: true, force: true });
+  await Promise.all((await readdir(dir)).map((name) => rm(path.join(dir, name), { recursive: true, force: true })));
 }

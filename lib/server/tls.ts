@@ -11,7 +11,7 @@ import { readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { SoftHsm } from "../hsm/soft.ts";
-import { caCertificate, issuedCertificate, newServerKey } from "../identity/x509.ts";
+import { caCertificate, isIpAddress, issuedCertificate, newServerKey } from "../identity/x509.ts";
 import type { Store } from "../store/store.ts";
 
 /** A PEM private key and certificate. */
@@ -62,12 +62,11 @@ export function clusterCa(hsm: SoftHsm): ClusterCa {
 /** A certificate for `key` issued by the cluster CA, for `hosts` and NODE_SERVERNAME. */
 export function issueNodeCertificate(ca: ClusterCa, key: KeyObject, hosts: readonly string[]): string {
   const names = [...new Set([NODE_SERVERNAME, "localhost", ...hosts])];
-  const isIp = (h: string) => /^[\d.]+$/.test(h) || h.includes(":");
   return issuedCertificate({
     subjectKey: key,
     commonName: "kms node",
-    dnsNames: names.filter((h) => !isIp(h)),
-    ipAddresses: names.filter(isIp),
+    dnsNames: names.filter((h) => !isIpAddress(h)),
+    ipAddresses: names.filter(isIpAddress),
     days: NODE_CERT_DAYS,
     issuerKey: ca.key,
     issuerName: ca.name,

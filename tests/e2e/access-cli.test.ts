@@ -144,7 +144,7 @@ describe("access-control CLI", () => {
     assert.match(keyPem, /^-----BEGIN PRIVATE KEY-----\n[\s\S]+\n-----END PRIVATE KEY-----\n?$/);
     assert.equal(statSync(key).mode & 0o777, 0o600, "the key file is private");
     assert.equal(identityOfCert(certPem), identity, "identity of the certificate file (node:crypto)");
-    assert.equal(ok(await kms(["identity", cert]), "kms identity CERT").trim(), identity, "identity of the certificate file (kms identity)");
+    assert.match(ok(await kms(["identity", cert]), "kms identity CERT"), new RegExp(`^Identity\\s+${identity}$`, "m"), "identity of the certificate file (kms identity)");
     const pub = (k: ReturnType<typeof createPublicKey>) => k.export({ type: "spki", format: "der" }).toString("base64");
     assert.equal(pub(createPublicKey(createPrivateKey(keyPem))), pub(new X509Certificate(certPem).publicKey), "the key belongs to the certificate");
 
@@ -212,7 +212,7 @@ describe("access-control CLI", () => {
       kms(["keygen", "--enclave", E, "minio-1"], userKey),
       kms(["keygen", "--enclave", E, "other"], userKey),
       kms(["stat-key", "--enclave", E, "minio-2"], userKey),
-      kms(["rm-key", "--enclave", E, "minio-1"], userKey),
+      kms(["rm-key", "--force", "--enclave", E, "minio-1"], userKey),
       kms(["ls-key", "--json", "--enclave", E], userKey),
     ]);
     assert.match(ok(g1, "keygen minio-1 as the User"), /Ciphertext/);
@@ -228,7 +228,7 @@ describe("access-control CLI", () => {
     assert.equal(json(await kms(["stat-identity", "--json", "--enclave", E, user]), "stat").policy, "mac-only");
     fails(await kms(["keygen", "--enclave", E, "minio-1"], userKey), new RegExp(DENIED_MESSAGE), "keygen after re-assignment");
     assert.match(ok(await kms(["mac", "--enclave", E, "other", "hello"], userKey), "mac after re-assignment"), /\S/);
-    assert.match(ok(await kms(["rm-policy", "--enclave", E, "mac-only"]), "rm-policy"), /Deleted policy mac-only/);
+    assert.match(ok(await kms(["rm-policy", "--force", "--enclave", E, "mac-only"]), "rm-policy"), /Deleted policy mac-only/);
     const [statGone, statUser, macGone] = await Promise.all([
       kms(["stat-policy", "--enclave", E, "mac-only"]),
       kms(["stat-identity", "--json", "--enclave", E, user]),
@@ -237,7 +237,7 @@ describe("access-control CLI", () => {
     fails(statGone, /policy does not exist \(HTTP 404\)/, "stat-policy of a deleted policy");
     assert.equal(json(statUser, "stat-identity").policy, "", "rm-policy unassigns");
     fails(macGone, new RegExp(DENIED_MESSAGE), "mac after rm-policy");
-    assert.match(ok(await kms(["rm-identity", "--enclave", E, user]), "rm-identity"), new RegExp(`Removed identity ${user}`));
+    assert.match(ok(await kms(["rm-identity", "--force", "--enclave", E, user]), "rm-identity"), new RegExp(`Removed identity ${user}`));
     const [statI, lsAfter, lsAsUser] = await Promise.all([
       kms(["stat-identity", "--enclave", E, user]),
       kms(["ls-identity", "--json", "--enclave", E]),
@@ -246,8 +246,8 @@ describe("access-control CLI", () => {
     fails(statI, /identity does not exist \(HTTP 404\)/, "stat-identity of a removed identity");
     assert.ok(!json(lsAfter, "ls-identity").some((i: { identity: string }) => i.identity === user), "ls-identity no longer lists it");
     fails(lsAsUser, new RegExp(DENIED_MESSAGE), "the removed identity's API key");
-    fails(await kms(["rm-identity", "--enclave", E, user]), /identity does not exist/, "rm-identity twice");
-    fails(await kms(["rm-policy", "--enclave", E, "mac-only"]), /policy does not exist/, "rm-policy twice");
+    fails(await kms(["rm-identity", "--force", "--enclave", E, user]), /identity does not exist/, "rm-identity twice");
+    fails(await kms(["rm-policy", "--force", "--enclave", E, "mac-only"]), /policy does not exist/, "rm-policy twice");
   });
 
   it("usage errors and denials: bad --privilege, an Admin adding a SysAdmin, a User managing policies", async () => {
@@ -277,7 +277,8 @@ describe("access-control CLI", () => {
       ["a rule set is a number", "allow:\n  KEY:LIST: 5\n", /invalid policy .*KEY:LIST/],
       ["a top-level list", "- allow\n", /invalid policy/],
       ["a misspelt top-level key", "alow:\n  KEY:LIST: '*'\n", /invalid policy/],
-      ["a bad command name", "allow:\n  key:list: '*'\n", /invalid policy/],
+      ["a misspelt command name", "allow:\n  KEY:LSIT: '*'\n", /invalid policy .*allow: unknown command 'KEY:LSIT'; did you mean 'KEY:LIST'\?\nvalid commands: KEY:CREATE, /],
+      ["a command no policy can grant", "allow:\n  ENCLAVE:CREATE: '*'\n", /'ENCLAVE:CREATE' is for SysAdmins only/],
       ["a bad pattern", "allow:\n  KEY:LIST: 'a b'\n", /invalid policy/],
     ];
     const runs = await Promise.all(cases.map(([label, text], i) => {

@@ -19,6 +19,7 @@ const text = (s: string) => new TextEncoder().encode(s);
 
 describe("kms migrate from a KES fs key store", () => {
   let dir: string, configFile: string, server: KmsServer;
+  let aesKey: Uint8Array;
   const sealed: Array<{ name: string; ciphertext: Uint8Array; plaintext: Uint8Array; context: Uint8Array }> = [];
 
   before(async () => {
@@ -39,7 +40,7 @@ keystore:
     path: ${store}
 `);
     // Keys as KES writes them, with ciphertexts made by KES's algorithm.
-    const aes = new Uint8Array(randomBytes(32)), chacha = new Uint8Array(randomBytes(32)), legacy = new Uint8Array(randomBytes(32));
+    const aes = aesKey = new Uint8Array(randomBytes(32)), chacha = new Uint8Array(randomBytes(32)), legacy = new Uint8Array(randomBytes(32));
     writeFileSync(path.join(store, "minio-aes"), kesStoredKey(aes, { hmacKey: new Uint8Array(randomBytes(32)), createdBy: admin.hex }), { mode: 0o600 });
     writeFileSync(path.join(store, "minio-chacha"), kesStoredKey(chacha, { type: 2 }), { mode: 0o600 });
     writeFileSync(path.join(store, "minio-legacy"), kesLegacyJsonKey(legacy), { mode: 0o600 });
@@ -62,14 +63,15 @@ keystore:
   it("lists what it would import with --dry-run, importing nothing", async () => {
     const r = await runKms(["migrate", "--from", configFile, "--enclave", "tenant", "--dry-run"], server.env());
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /4 imported, 0 already present, 0 failed/);
+    assert.match(r.stdout, /4 to import, 0 already present, 0 clashing, 0 failed .*dry run: nothing imported/);
+    assert.doesNotMatch(r.stdout, /\bimported\b.*\n.*\bimported\b/, "a dry run never says 'imported' for a key");
     assert.deepEqual((await server.client().listKeys("tenant")).keys, []);
   });
 
   it("imports every key with its type", async () => {
     const r = await runKms(["migrate", "--from", configFile, "--enclave", "tenant"], server.env());
     assert.equal(r.code, 0, r.stderr + r.stdout);
-    assert.match(r.stdout, /4 imported, 0 already present, 0 failed \(from fs .* into enclave tenant\)/);
+    assert.match(r.stdout, /4 imported, 0 already present, 0 clashing, 0 failed \(from fs .* into enclave tenant\)/);
     const keys = (await server.client().listKeys("tenant")).keys as Array<{ name: string; type: string }>;
     assert.deepEqual(keys.map((k) => [k.name, k.type]), [["minio-aes", "AES256"], ["minio-chacha", "ChaCha20"], ["minio-edge", "AES256"], ["minio-legacy", "AES256"]]);
   });
@@ -95,6 +97,43 @@ keystore:
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout);
     assert.deepEqual(out.keys.map((k: { result: string }) => k.result), ["exists", "exists", "exists", "exists"]);
+  });
+
+  // Bugs 3 and 4 of issue 18: the dry run said "imported" where the real run found "exists", and a
+  // different key of the same name was "left alone" with exit 0 (KES's ciphertexts then failed).
+  it("the dry run decides as the real run; a different key of the same name is a clash: an error, exit 1", async () => {
+    const admin = server.client();
+    await admin.createEnclave("second");
+    await admin.importKey("second", "minio-aes", aesKey, "AES256"); // the very same key: fine
+    await admin.createKey("second", "minio-chacha", "ChaCha20"); // same name, other bytes: a clash
+    const args = ["migrate", "--from", configFile, "--enclave", "second", "--json"];
+    const dry = await runKms([...args, "--dry-run"], server.env());
+    const real = await runKms(args, server.env());
+    const results = (r: typeof dry) => Object.fromEntries(JSON.parse(r.stdout).keys.map((k: { name: string; result: string }) => [k.name, k.result]));
+    assert.deepEqual(results(dry), { "minio-aes": "exists", "minio-chacha": "clash", "minio-edge": "to import", "minio-legacy": "to import" });
+    assert.deepEqual(results(real), { "minio-aes": "exists", "minio-chacha": "clash", "minio-edge": "imported", "minio-legacy": "imported" });
+    for (const r of [dry, real]) {
+      assert.equal(r.code, 1, "a clash fails the run");
+      assert.match(r.stderr, /1 key\(s\) clash with different keys of the same name in enclave second.*--rename-prefix/);
+    }
+    // The clashing key was left as it was: still ChaCha20, and KES's ciphertext does not open under it.
+    assert.equal((await admin.keyStatus("second", "minio-chacha")).type, "ChaCha20");
+    const chacha = sealed.find((x) => x.name === "minio-chacha")!;
+    await assert.rejects(admin.decrypt("second", "minio-chacha", chacha.ciphertext, chacha.context), /invalid ciphertext/);
+    const human = await runKms(["migrate", "--from", configFile, "--enclave", "second"], server.env());
+    assert.match(human.stdout, /^minio-chacha\s+clash\s+a DIFFERENT key/m);
+    assert.match(human.stdout, /0 imported, 3 already present, 1 clashing, 0 failed/);
+  });
+
+  it("--rename-prefix imports every key under a new name, around a clash", async () => {
+    const r = await runKms(["migrate", "--from", configFile, "--enclave", "second", "--rename-prefix", "kes-"], server.env());
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, /^minio-chacha\s+kes-minio-chacha\s+imported/m);
+    const chacha = sealed.find((x) => x.name === "minio-chacha")!;
+    assert.deepEqual((await server.client().decrypt("second", "kes-minio-chacha", chacha.ciphertext, chacha.context)).plaintext, chacha.plaintext);
+    const bad = await runKms(["migrate", "--from", configFile, "--enclave", "second", "--rename-prefix", "bad/"], server.env());
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--rename-prefix: invalid name/);
   });
 
   it("fails clearly without --from, with a bad config, or with a missing enclave", async () => {

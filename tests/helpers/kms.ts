@@ -89,6 +89,8 @@ export interface StartOptions {
   /** Listen address (default 127.0.0.1:0: a port the OS picks). Use a fixed port to restart a node where it was. */
   addr?: string;
   hsmKey?: string;
+  /** Give the server its HSM key in this file (MINIO_KMS_HSM_KEY_FILE) instead of MINIO_KMS_HSM_KEY; hsmKey must be its content. */
+  hsmKeyFile?: string;
   binary?: string;
   extraArgs?: string[];
   timeoutMs?: number;
@@ -106,7 +108,7 @@ export async function startServer(opts: StartOptions = {}): Promise<KmsServer> {
   const hsmKey = opts.hsmKey ?? SoftHsm.generate();
   const [cmd, ...pre] = kmsCommand(opts.binary);
   const child = spawn(cmd, [...pre, "server", "--addr", opts.addr ?? "127.0.0.1:0", ...(opts.extraArgs ?? []), dir], {
-    env: { ...process.env, ...opts.env, MINIO_KMS_HSM_KEY: hsmKey },
+    env: { ...process.env, ...opts.env, ...(opts.hsmKeyFile ? { MINIO_KMS_HSM_KEY: "", MINIO_KMS_HSM_KEY_FILE: opts.hsmKeyFile } : { MINIO_KMS_HSM_KEY: hsmKey }) },
     cwd: opts.cwd,
     stdio: ["ignore", "pipe", "pipe"],
   });

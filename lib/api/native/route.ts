@@ -109,7 +109,8 @@ function decodeFrame(frame: Frame): Decoded {
   if (!spec) throw Errors.badRequest(`invalid request: unknown command ${frame.id}`);
   const message = decode(spec.request, frame.payload);
   const r = v.safeParse(spec.schema, message);
-  if (!r.success) throw Errors.badRequest(`invalid ${spec.name} request: ${r.issues[0].message}`);
+  // The message names the field's problem; protocol and policy names would mean nothing to most people.
+  if (!r.success) throw Errors.badRequest(`invalid request: ${r.issues[0].message}`);
   return { spec, req: r.output };
 }
 

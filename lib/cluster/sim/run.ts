@@ -39,6 +39,8 @@ export interface RunResult {
   /** Survivors of the outage that could not settle the write in flight (and said so) / that settled it. */
   outageUnsettled: number;
   outageSettled: number;
+  /** Every event of the run, when traced (SIM_TRACE=1). */
+  events?: readonly string[];
 }
 
 /** A failed seed: the message says what broke, how to replay it, and (when traced) the last events. */
@@ -69,6 +71,7 @@ export function runSeed(seed: number, opts: RunOptions = DEFAULT_RUN): RunResult
       seed, params, steps: sim.now, settledAfter, commit: sim.checker.commitIndex, acked: s.acked,
       failed: s.failed, reads: s.reads, readsBlocked: s.readsBlocked, messages: sim.net.sent,
       outageUnsettled: o?.unsettled ?? 0, outageSettled: o?.settled ?? 0,
+      ...(sim.trace ? { events: sim.trace } : {}),
     };
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
