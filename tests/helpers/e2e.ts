@@ -370,7 +370,7 @@ export function findSecrets(dir: string, secrets: readonly Secret[]): string[] {
 
 /** A server's output with API keys and HSM keys blanked, safe to put in an assertion message. */
 export function redactedOutput(server: KmsServer): string {
-  return server.output().replace(/\bk[12]:[A-Za-z0-9_-]+/g, "k?:<redacted>").replace(/hsm:aes256:[A-Za-z0-9+/=]+/g, "hsm:aes256:<redacted>");
+  return redact(server.output());
 }
 
 /** Asserts the server process still runs and never logged an internal error. */
@@ -382,7 +382,10 @@ export function assertServerHealthy(server: KmsServer): void {
 
 /** Text with API keys and HSM keys blanked out, for assertion messages. */
 export function redact(text: string): string {
-  return text.replace(/\bk[12]:[A-Za-z0-9_-]+/g, "k?:<redacted>").replace(/hsm:aes256:[A-Za-z0-9+/=]*/g, "hsm:aes256:<redacted>");
+  return text
+    .replace(/\bk[12]:[A-Za-z0-9_-]+/g, "k?:<redacted>")
+    .replace(/\bkes:v1:[A-Za-z0-9+/=]+/g, "kes:v1:<redacted>")
+    .replace(/hsm:aes256:[A-Za-z0-9+/=]*/g, "hsm:aes256:<redacted>");
 }
 
 /** Asserts a successful CLI run and returns its stdout. */
