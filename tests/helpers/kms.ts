@@ -9,6 +9,7 @@ import path from "node:path";
 import { KmsClient } from "../../lib/client/client.ts";
 import { SoftHsm } from "../../lib/hsm/soft.ts";
 import { adminApiKey } from "../../lib/server/start.ts";
+import { waitForBanner } from "../../bench/support/banner.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const BUN = path.join(ROOT, "node_modules/.bin/bun");
@@ -119,24 +120,7 @@ export async function startServer(opts: StartOptions = {}): Promise<KmsServer> {
       await exited;
     }
   });
-  const port = await new Promise<number>((resolve, reject) => {
-    const deadline = setTimeout(() => done(new Error(`server did not start within the deadline:\n${out}`)), opts.timeoutMs ?? 30_000);
-    const check = () => {
-      const m = /Listening on\s+https:\/\/127\.0\.0\.1:(\d+)/.exec(out);
-      if (m) done(undefined, Number(m[1]));
-    };
-    const onExit = () => done(new Error(`server exited before it was ready:\n${out}`));
-    function done(err?: Error, p?: number) {
-      clearTimeout(deadline);
-      child.stdout!.off("data", check);
-      child.off("exit", onExit);
-      if (err) reject(err);
-      else resolve(p!);
-    }
-    child.stdout!.on("data", check);
-    child.once("exit", onExit);
-    check();
-  });
+  const port = await waitForBanner(child, () => out, opts.timeoutMs ?? 30_000);
   const caFile = path.join(dir, "server.crt");
   const ca = readFileSync(caFile, "utf8");
   const apiKey = adminApiKey(SoftHsm.parse(hsmKey));
