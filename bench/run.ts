@@ -17,7 +17,7 @@ import { writeRows } from "./scenarios/writes.ts";
 import { Bench, type BenchOptions } from "./support/bench.ts";
 import { chart } from "./support/chart.ts";
 import { CORES } from "./support/proc.ts";
-import { heading, num, type Row } from "./support/report.ts";
+import { heading, num, type Row, summaryTable } from "./support/report.ts";
 import { Fleet, ROOT } from "./support/servers.ts";
 
 const SECTIONS = {
@@ -39,6 +39,7 @@ Options:
   --quick           a smoke run of every row (~1 minute): 1 s per load, 1,000 keys
   --seconds S       measured seconds per load (default 5; --quick 1)
   --keys N          keys of the key-scale rows (default 20000; --quick 1000)
+  --seed-seconds S  stop seeding keys after S seconds, with fewer keys (default 180; --quick 30)
   --workers W       load-generating processes (default ${Math.max(2, CORES)})
   --only LIST       sections to run, comma-separated: ${Object.keys(SECTIONS).join(",")}
   --binary PATH     run kms from a compiled binary (default: the sources under Bun; or $KMS_BINARY)
@@ -53,6 +54,7 @@ const { values } = parseArgs({
     quick: { type: "boolean", default: false },
     seconds: { type: "string" },
     keys: { type: "string" },
+    "seed-seconds": { type: "string" },
     workers: { type: "string" },
     only: { type: "string" },
     binary: { type: "string" },
@@ -83,6 +85,7 @@ const opts: BenchOptions = {
   quick: values.quick,
   seconds: positive("seconds", values.seconds, values.quick ? 1 : 5),
   keys: Math.round(positive("keys", values.keys, values.quick ? 1000 : 20_000)),
+  seedSeconds: positive("seed-seconds", values["seed-seconds"], values.quick ? 30 : 180),
   workers: Math.round(positive("workers", values.workers, Math.max(2, CORES))),
 };
 const only = (values.only ?? Object.keys(SECTIONS).join(",")).split(",").map((s) => s.trim()) as Section[];
@@ -153,6 +156,8 @@ const jsonFile = path.join(outDir, `${name}.json`);
 const svgFile = path.join(outDir, `${name}.svg`);
 writeFileSync(jsonFile, `${JSON.stringify(result, null, 2)}\n`);
 writeFileSync(svgFile, chart(bench.rows, opts.keys));
+heading("Summary");
+console.log(summaryTable(bench.rows, baseline));
 console.log(`\n${bench.rows.length} rows in ${num(result.seconds)} s; load average ${num(os.loadavg()[0])} at the end`);
 console.log(`wrote ${path.relative(process.cwd(), jsonFile)} and ${path.relative(process.cwd(), svgFile)}`);
 if (profileDir) console.log(`CPU profiles (one per kms server process) in ${profileDir}`);

@@ -49,6 +49,8 @@ export interface LoadResult {
   readonly requestsPerServerCpuSec: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
+  /** Every request's latency, to merge with other runs. */
+  readonly latency: Histogram;
   /** Highest resident memory of the (first) server seen during the run. */
   readonly peakRss: number;
 }
@@ -86,7 +88,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
       seconds, opsPerSec: ops / seconds, requestsPerSec: requests / seconds,
       serverCpu, serverCores: serverCpu / seconds, clientCores: reports.reduce((s, r) => s + r.cpuSeconds, 0) / seconds,
       opsPerServerCpuSec: ops / serverCpu, requestsPerServerCpuSec: requests / serverCpu,
-      p50Ms: percentile(latency, 50), p99Ms: percentile(latency, 99),
+      p50Ms: percentile(latency, 50), p99Ms: percentile(latency, 99), latency,
       peakRss: Math.max(peakRss, rssBytes(opts.serverPids[0])),
     };
   } finally {
@@ -127,5 +129,20 @@ function lines(p: ReturnType<typeof spawn>): { next(prefix: string): Promise<str
         waiter = undefined;
       }
     },
+  };
+}
+
+/** Several runs one after the other as one: counts, seconds and CPU add up, latencies merge. */
+export function combine(runs: readonly LoadResult[]): LoadResult {
+  const sum = (f: (r: LoadResult) => number) => runs.reduce((s, r) => s + f(r), 0);
+  const requests = sum((r) => r.requests), ops = sum((r) => r.ops), seconds = sum((r) => r.seconds), serverCpu = sum((r) => r.serverCpu);
+  const latency = runs.reduce((h, r) => merge(h, r.latency), {} as Histogram);
+  return {
+    requests, ops, errors: sum((r) => r.errors), firstError: runs.find((r) => r.firstError)?.firstError,
+    seconds, opsPerSec: ops / seconds, requestsPerSec: requests / seconds,
+    serverCpu, serverCores: serverCpu / seconds, clientCores: sum((r) => r.clientCores * r.seconds) / seconds,
+    opsPerServerCpuSec: ops / serverCpu, requestsPerServerCpuSec: requests / serverCpu,
+    p50Ms: percentile(latency, 50), p99Ms: percentile(latency, 99), latency,
+    peakRss: Math.max(...runs.map((r) => r.peakRss)),
   };
 }

@@ -67,3 +67,15 @@ export function printRow(row: Row, baseline?: Row): void {
   if (second) console.log(`    ${second}`);
   if (row.notes) console.log(`    ${row.notes}`);
 }
+
+/** Every row as one markdown table line (for notes and issues), with the baseline's figure when known. */
+export function summaryTable(rows: readonly Row[], baseline: ReadonlyMap<string, Row>): string {
+  const lines = ["| row | figure | per server CPU-s | ratio | goal | baseline |", "|---|---|---|---|---|---|"];
+  for (const r of rows) {
+    const base = baseline.get(r.id);
+    lines.push(`| ${r.id} | ${num(r.value)} ${r.unit} | ${r.perCpu !== undefined ? num(r.perCpu) : ""} | ` +
+      `${r.ratio !== undefined ? `${num(r.ratio)}${r.ratioOf === "perCpu" ? " (per CPU-s)" : ""}` : ""} | ${r.goal ?? ""} | ` +
+      `${base ? `${num(base.value)} ${base.unit}` : ""} |`);
+  }
+  return lines.join("\n");
+}
