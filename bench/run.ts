@@ -10,7 +10,6 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { inProcessRows, stackRows } from "./scenarios/ceilings.ts";
 import { generateRows } from "./scenarios/generate.ts";
 import { scaleRows } from "./scenarios/scale.ts";
 import { writeRows } from "./scenarios/writes.ts";
@@ -21,10 +20,8 @@ import { heading, num, type Row, summaryTable } from "./support/report.ts";
 import { Fleet, ROOT } from "./support/servers.ts";
 
 const SECTIONS = {
-  ceilings: { title: "In-process ceilings", run: inProcessRows },
-  stack: { title: "The TLS stack's ceiling (empty handlers)", run: stackRows },
-  generate: { title: "GENERATE", run: generateRows },
-  writes: { title: "Writes (key creates)", run: writeRows },
+  generate: { title: "GENERATE, with the crypto and TLS stack ceilings", run: generateRows },
+  writes: { title: "Writes (key creates), with the durable-commit ceiling", run: writeRows },
   scale: { title: "Key scale", run: scaleRows },
 } as const;
 type Section = keyof typeof SECTIONS;
@@ -135,7 +132,8 @@ console.log(`${opts.seconds} s per load, ${opts.workers} load workers, ${num(opt
   (baseline.size ? `; baseline from ${path.relative(process.cwd(), baselineFile)}` : ""));
 
 const fleet = new Fleet({ binary, profileDir });
-process.once("SIGINT", () => void fleet.cleanup().finally(() => process.exit(130)));
+// Interrupted: stop every server this run started before leaving.
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => void fleet.cleanup().finally(() => process.exit(130)));
 const bench = new Bench(fleet, opts, baseline);
 const started = performance.now();
 try {

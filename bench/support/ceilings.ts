@@ -31,8 +31,14 @@ function rate(seconds: number, op: () => unknown): number {
   return ops / ((now - start) / 1000);
 }
 
+/** Operations per second of the in-process crypto ceiling. */
+export interface CryptoCeiling {
+  readonly generatePerSec: number;
+  readonly rawAesGcmPerSec: number;
+}
+
 /** DEK generations per second with kms's crypto, and raw AES-256-GCM on 32 bytes, `seconds` each. */
-export function cryptoCeiling(seconds: number): { generatePerSec: number; rawAesGcmPerSec: number } {
+export function cryptoCeiling(seconds: number): CryptoCeiling {
   const master = randomFillSync(new Uint8Array(32));
   // The associated data the load generator sends (60 bytes).
   const associatedData = new TextEncoder().encode(JSON.stringify({ "my-bucket": "my-bucket/my-object" }));
