@@ -7,6 +7,7 @@
 import { SoftHsm } from "../../lib/hsm/soft.ts";
 import type { Bench } from "../support/bench.ts";
 import { commitCeiling } from "../support/ceilings.ts";
+import { totalCpu } from "../support/proc.ts";
 import type { LoadResult } from "../support/load.ts";
 import { num, ms } from "../support/report.ts";
 import type { KmsProcess } from "../support/servers.ts";
@@ -25,6 +26,14 @@ export async function startCluster(b: Bench, size: number): Promise<KmsProcess[]
   return nodes;
 }
 
+/** Cores the processes use while nobody sends them anything (heartbeats, timers), over `seconds`. */
+async function idleCpu(pids: readonly number[], seconds: number): Promise<number> {
+  const before = totalCpu(pids);
+  // A measurement window, not a synchronisation: nothing is waited for.
+  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  return (totalCpu(pids) - before) / seconds;
+}
+
 /** The durable-commit ceiling, then creates at each writer count, on one node and on three. */
 export async function writeRows(b: Bench): Promise<void> {
   const commits = await commitCeiling(b.fleet.tempDir(), Math.min(2, b.opts.seconds));
@@ -37,6 +46,7 @@ export async function writeRows(b: Bench): Promise<void> {
     const nodes = await startCluster(b, size);
     try {
       await nodes[0].client().createEnclave(ENCLAVE);
+      const idleCores = await idleCpu(nodes.map((n) => n.pid), Math.min(2, b.opts.seconds));
       let oneWriter: LoadResult | undefined;
       for (const writers of WRITERS) {
         const r = await b.load(nodes[0], { kind: "create", enclave: ENCLAVE, prefix: `w${writers}-`, from: 0 }, writers, {
@@ -50,8 +60,8 @@ export async function writeRows(b: Bench): Promise<void> {
           ceiling: { label: "unbatched commits", value: commit.value, unit: "commits/s" }, ratio: r.opsPerSec / commit.value, ratioOf: "value",
           goal: `${goal}; ≤ 100 µs CPU/write`,
           notes: `p50 ${ms(r.p50Ms)}, p99 ${ms(r.p99Ms)}; ${num(1e6 / r.opsPerServerCpuSec)} µs server CPU per write ` +
-            `(${num(r.serverCores)} cores over ${size} node${size > 1 ? "s" : ""})`,
-          detail: { writers, nodes: size, load: r },
+            `(${num(r.serverCores)} cores over ${size} node${size > 1 ? "s" : ""}, of which ${num(idleCores)} when idle)`,
+          detail: { writers, nodes: size, idleCores, load: r },
         });
       }
       if (size > 1) {
