@@ -26,8 +26,17 @@ function clockTicks(): number {
 
 /** CPU seconds (user + system) a live process has used so far, or NaN when /proc cannot tell. */
 export function cpuSeconds(pid: number): number {
+  return statCpu(`/proc/${pid}/stat`);
+}
+
+/** CPU seconds this process's main thread (the one running JavaScript) has used so far, or NaN. */
+export function mainThreadCpuSeconds(): number {
+  return statCpu(`/proc/${process.pid}/task/${process.pid}/stat`);
+}
+
+function statCpu(file: string): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const stat = readFileSync(file, "utf8");
     // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     // Fields 14 and 15 (utime, stime) are the 12th and 13th after the name.
