@@ -153,7 +153,7 @@ mkdirSync(outDir, { recursive: true });
 const jsonFile = path.join(outDir, `${name}.json`);
 const svgFile = path.join(outDir, `${name}.svg`);
 writeFileSync(jsonFile, `${JSON.stringify(result, null, 2)}\n`);
-writeFileSync(svgFile, chart(bench.rows, opts.keys));
+writeFileSync(svgFile, chart(bench.rows));
 heading("Summary");
 console.log(summaryTable(bench.rows, baseline));
 console.log(`\n${bench.rows.length} rows in ${num(result.seconds)} s; load average ${num(os.loadavg()[0])} at the end`);

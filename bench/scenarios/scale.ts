@@ -130,7 +130,7 @@ export async function scaleRows(b: Bench): Promise<void> {
       ratio: genN.opsPerServerCpuSec / gen1.opsPerServerCpuSec, ratioOf: "perCpu", goal: "≥ 0.95",
       notes: `1 key: ${num(gen1.opsPerSec)} ops/s; server ${num(genN.serverCores)} cores; ` +
         `key 0 alone on this ${num(keys)}-key server: ${num(genOneOfN.opsPerServerCpuSec)}/CPU-s (holding the keys vs spreading over them)`,
-      detail: { oneKey: gen1, nKeys: genN, oneOfNKeys: genOneOfN },
+      detail: { keys, oneKey: gen1, nKeys: genN, oneOfNKeys: genOneOfN },
     });
     const offsets = { first: 0, middle: Math.floor(keys / 2), last: Math.max(0, keys - 1000) };
     for (const [where, offset] of Object.entries(offsets)) {

@@ -6,7 +6,7 @@
 import { num } from "./report.ts";
 import type { Row } from "./report.ts";
 
-const W = 360, H = 240, PAD = { left: 56, right: 16, top: 36, bottom: 40 };
+const W = 360, H = 240, PAD = { left: 66, right: 16, top: 36, bottom: 40 };
 const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"];
 
 const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
@@ -21,7 +21,7 @@ function frame(x0: number, title: string, yLabel: string, max: number): { svg: s
     svg += `<line x1="${PAD.left}" x2="${W - PAD.right}" y1="${y(v)}" y2="${y(v)}" stroke="#ddd"/>` +
       `<text x="${PAD.left - 4}" y="${y(v) + 4}" text-anchor="end" font-size="10">${esc(num(v))}</text>`;
   }
-  svg += `<text transform="translate(12,${PAD.top + plotH / 2}) rotate(-90)" text-anchor="middle" font-size="10">${esc(yLabel)}</text>`;
+  svg += `<text transform="translate(10,${PAD.top + plotH / 2}) rotate(-90)" text-anchor="middle" font-size="10">${esc(yLabel)}</text>`;
   return { svg, y };
 }
 
@@ -67,7 +67,7 @@ function niceMax(values: number[]): number {
 }
 
 /** The SVG of a run's rows (panels whose rows did not run are left empty). */
-export function chart(rows: readonly Row[], keys: number): string {
+export function chart(rows: readonly Row[]): string {
   const get = (id: string) => rows.find((r) => r.id === id);
   const writers = ["1", "8", "64"];
   const creates = linePanel(0, "key creates/s against writers", "creates/s", writers.map((w) => `${w} writer${w === "1" ? "" : "s"}`), [
@@ -75,6 +75,7 @@ export function chart(rows: readonly Row[], keys: number): string {
     { name: "3 nodes", values: writers.map((w) => get(`writes.3node.${w}`)?.value) },
   ]);
   const scale = get("scale.generate");
+  const keys = scale?.detail?.keys as number | undefined;
   const generate = barPanel(W, "GENERATE per server CPU-s against keys", "ops per server CPU-second", [
     { label: "in-process ceiling", value: get("crypto.dek")?.value },
     { label: "1 key", value: scale?.ceiling?.value },
