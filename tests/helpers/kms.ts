@@ -10,6 +10,7 @@ import { KmsClient } from "../../lib/client/client.ts";
 import { SoftHsm } from "../../lib/hsm/soft.ts";
 import { ADMIN_KEY_FILE, adminApiKey, readClusterId } from "../../lib/server/admin-key.ts";
 import { CA_FILE } from "../../lib/server/tls.ts";
+import { waitForBanner } from "../../bench/support/banner.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const BUN = path.join(ROOT, "node_modules/.bin/bun");
@@ -124,24 +125,7 @@ export async function startServer(opts: StartOptions = {}): Promise<KmsServer> {
       await exited;
     }
   });
-  const port = await new Promise<number>((resolve, reject) => {
-    const deadline = setTimeout(() => done(new Error(`server did not start within the deadline:\n${out}`)), opts.timeoutMs ?? 30_000);
-    const check = () => {
-      const m = /Listening on\s+https:\/\/127\.0\.0\.1:(\d+)/.exec(out);
-      if (m) done(undefined, Number(m[1]));
-    };
-    const onExit = () => done(new Error(`server exited before it was ready:\n${out}`));
-    function done(err?: Error, p?: number) {
-      clearTimeout(deadline);
-      child.stdout!.off("data", check);
-      child.off("exit", onExit);
-      if (err) reject(err);
-      else resolve(p!);
-    }
-    child.stdout!.on("data", check);
-    child.once("exit", onExit);
-    check();
-  });
+  const port = await waitForBanner(child, () => out, opts.timeoutMs ?? 30_000);
   const caFile = path.join(dir, CA_FILE);
   const ca = readFileSync(caFile, "utf8");
   // The server never prints the key when its output is not a terminal; derive it as 'kms identity --hsm DIR' does.

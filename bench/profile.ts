@@ -1,0 +1,66 @@
+/**
+ * Profiles one kms server under one load with Bun's CPU profiler, so an
+ * optimisation starts from what the server spends its time on.
+ * Run: bun bench/profile.ts single|pipelined|creates [--seconds S] [--out DIR]
+ * Writes DIR/*.cpuprofile (Chrome DevTools) and DIR/*.md (default DIR:
+ * bench/results/profile-<load>-<date>, not committed), and prints the hottest
+ * functions by self time.
+ */
+import { mkdirSync, readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { ENCLAVE, prepareKms, singleGenerate } from "./scenarios/generate.ts";
+import { runLoad } from "./support/load.ts";
+import { profileAreas } from "./support/profile-areas.ts";
+import type { Load } from "./support/loads.ts";
+import { CORES } from "./support/proc.ts";
+import { num } from "./support/report.ts";
+import { Fleet, ROOT } from "./support/servers.ts";
+
+const SHAPES: Record<string, { load: Load; connections: number; opsPerRequest: number }> = {
+  single: { load: singleGenerate(), connections: 64, opsPerRequest: 1 },
+  pipelined: { load: singleGenerate(1000), connections: 4, opsPerRequest: 1000 },
+  creates: { load: { kind: "create", enclave: ENCLAVE, prefix: "p-", from: 0 }, connections: 64, opsPerRequest: 1 },
+};
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { seconds: { type: "string", default: "10" }, out: { type: "string" }, top: { type: "string", default: "25" } },
+});
+const shape = SHAPES[positionals[0] ?? ""];
+const seconds = Number(values.seconds);
+if (!shape || !(seconds > 0)) {
+  console.error(`usage: bun bench/profile.ts ${Object.keys(SHAPES).join("|")} [--seconds S] [--out DIR] [--top N]`);
+  process.exit(2);
+}
+
+const name = positionals[0];
+const out = path.resolve(values.out ?? path.join(ROOT, "bench/results", `profile-${name}-${new Date().toISOString().replace(/[:.]/g, "-")}`));
+mkdirSync(out, { recursive: true });
+const fleet = new Fleet({ profileDir: out });
+try {
+  const server = await fleet.startKms();
+  await prepareKms(server);
+  const r = await runLoad({
+    address: server.address, ca: server.ca, apiKey: server.apiKey, serverPids: [server.pid],
+    load: shape.load, connections: shape.connections, opsPerRequest: shape.opsPerRequest, workers: Math.max(2, CORES), seconds,
+  });
+  // The profile is written when the server exits.
+  await server.stop();
+  console.log(`${name}: ${num(r.opsPerSec)} ops/s, ${num(r.opsPerServerCpuSec)} per server CPU-s, server ${num(r.serverCores)} cores, ` +
+    `${r.errors} errors; p50 ${num(r.p50Ms)} ms, p99 ${num(r.p99Ms)} ms`);
+  const md = readdirSync(out).find((f) => f.endsWith(".md"));
+  const json = readdirSync(out).find((f) => f.endsWith(".cpuprofile"));
+  if (!md || !json) throw new Error(`no profile was written to ${out}`);
+  console.log("\n## Samples by area (innermost known frame)\n");
+  for (const a of profileAreas(JSON.parse(readFileSync(path.join(out, json), "utf8")))) {
+    console.log(`${(a.share * 100).toFixed(1).padStart(5)}%  ${a.area}`);
+  }
+  console.log();
+  const text = readFileSync(path.join(out, md), "utf8");
+  const hot = text.slice(text.indexOf("## Hot Functions"), text.indexOf("## Call Tree"));
+  console.log(hot.split("\n").slice(0, 4 + Number(values.top)).join("\n"));
+  console.log(`\nwhole profile: ${path.join(out, md)} (and the .cpuprofile beside it, for Chrome DevTools)`);
+} finally {
+  await fleet.cleanup();
+}
