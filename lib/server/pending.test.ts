@@ -59,8 +59,11 @@ test("authorization waits only for the caller's own records: another identity's 
   assert.equal(blocks(s, { type: "policy.assign", enclave: "e1", identity: ALICE, policy: "p" }, generate(s, ALICE, "a")), true);
   assert.equal(blocks(s, { type: "policy.create", enclave: "e1", name: "p", allow: {}, deny: {}, ...stamp }, generate(s, ALICE, "a")), true);
   assert.equal(blocks(s, { type: "policy.create", enclave: "e1", name: "q", allow: {}, deny: {}, ...stamp }, generate(s, ALICE, "a")), false);
-  // The HSM admin reads no record at all.
-  assert.deepEqual(callerReads(s, ADMIN, ADMIN, "e1"), []);
+  // The HSM admin reads no record, only whether it is enabled: disabling it blocks it, and nobody else.
+  assert.deepEqual(callerReads(s, ADMIN, ADMIN, "e1"), [Obj.adminKey]);
+  const disable = { type: "admin-key.set", enabled: false, ...stamp };
+  assert.equal(blocks(s, disable, callerReads(s, ADMIN, ADMIN, "e1")), true);
+  assert.equal(blocks(s, disable, generate(s, ALICE, "a")), false);
 });
 
 test("changes whose reach depends on the state: service accounts go with their owner, a deleted policy unassigns its holders, a deleted enclave takes its SysAdmins", () => {

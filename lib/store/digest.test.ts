@@ -43,7 +43,11 @@ async function tamper(dir: string, statements: Array<{ sql: string; args?: Uint8
 
 async function copyDir(from: string, to: string): Promise<void> {
   await mkdir(to, { recursive: true, mode: 0o700 });
-  // The WAL index (-shm) holds no data, and a closing connection may be removing it.
+  // A closed store checkpoints its WAL and removes it, on some runtimes after close() returns:
+  // wait (bounded) until that is done, so the copy is of one consistent moment.
+  const deadline = Date.now() + 5_000;
+  while ((await readdir(from)).some((n) => n.endsWith("-wal")) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  // The WAL index (-shm) holds no data.
   for (const name of await readdir(from)) if (!name.endsWith("-shm")) await copyFile(join(from, name), join(to, name));
 }
 

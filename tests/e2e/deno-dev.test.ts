@@ -35,7 +35,7 @@ it("deno task dev starts the server under Deno and it answers", async () => {
       if (child.exitCode !== null) throw new Error(`deno task dev exited:\n${out}`);
       return Number(/Listening on\s+https:\/\/127\.0\.0\.1:(\d+)/.exec(out)?.[1] ?? 0);
     }, `deno task dev to listen:\n${out}`, 60_000);
-    const ca = readFileSync(path.join(dir, "kms0/server.crt"), "utf8");
+    const ca = readFileSync(path.join(dir, "kms0/ca.crt"), "utf8");
     const r = await rawRequest({ port, ca, apiKey: "" }, { path: "/version", apiKey: null });
     assert.equal(r.status, 200);
     assert.equal(r.headers["content-length"], String(r.body.length));
