@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { HsmKeyError, HsmMismatchError, SoftHsm } from "../lib/hsm/soft.ts";
-import { adminApiKey, writeAdminKeyFile } from "../lib/server/admin-key.ts";
+import { writeAdminKeyFile } from "../lib/server/admin-key.ts";
 import { parseListenAddress } from "../lib/server/address.ts";
 import { type RunningServer, startServer } from "../lib/server/start.ts";
 import { CA_FILE } from "../lib/server/tls.ts";
@@ -59,7 +59,7 @@ async function serve(
     if ((err as NodeJS.ErrnoException).code === "EACCES") throw new CliError(`--addr ${addr}: not allowed to listen there (ports below 1024 need privileges)`);
     throw err;
   }
-  const apiKey = adminApiKey(SoftHsm.parse(hsmKey), server.cluster);
+  const apiKey = server.adminApiKey;
   const home = path.resolve(dir);
   let keyRow: string;
   switch (show(server)) {

@@ -9,7 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { KmsClient } from "../../lib/client/client.ts";
 import { SoftHsm } from "../../lib/hsm/soft.ts";
-import { adminApiKey, readClusterId } from "../../lib/server/admin-key.ts";
+import { adminApiKeyOf } from "../../lib/server/admin-key.ts";
 import { CA_FILE } from "../../lib/server/tls.ts";
 import { waitForBanner } from "./banner.ts";
 
@@ -75,7 +75,7 @@ export class Fleet {
     const dir = opts.dir ?? path.join(this.tempDir(), "data");
     const hsmKey = opts.hsmKey ?? SoftHsm.generate();
     const served = await this.#start(this.kmsCommand(["server", "--addr", "127.0.0.1:0", dir]), { MINIO_KMS_HSM_KEY: hsmKey }, path.join(dir, CA_FILE));
-    const apiKey = adminApiKey(SoftHsm.parse(hsmKey), readClusterId(dir));
+    const apiKey = adminApiKeyOf(dir, SoftHsm.parse(hsmKey));
     return {
       ...served, dir, hsmKey, apiKey,
       client: () => {

@@ -4,7 +4,8 @@ import * as v from "valibot";
 import { type ReplyEnvelope, RPC } from "../cluster/peers.ts";
 import { ReplayGuard } from "../cluster/replay.ts";
 import { MessageSchema, openPayload, sealPayload } from "../cluster/wire.ts";
-import { clusterCa, issuedByCluster } from "../server/tls.ts";
+import { issuedByCluster } from "../server/tls.ts";
+import { CredentialsSchema } from "../server/credentials.ts";
 import type { Message } from "../cluster/types.ts";
 import { addNode, acceptJoin, editNode, HostSchema, removeNode } from "../server/membership.ts";
 import { type Command, CommandSchema } from "../state/commands.ts";
@@ -17,7 +18,11 @@ const Forward = v.union([
   v.object({ addNode: HostSchema }),
   v.object({ removeNode: HostSchema }),
 ]);
-const Join = v.object({ cluster: v.pipe(v.string(), v.regex(/^[0-9a-f]{32}$/)), id: v.pipe(v.number(), v.integer(), v.minValue(1)) });
+const Join = v.object({
+  cluster: v.pipe(v.string(), v.regex(/^[0-9a-f]{32}$/)),
+  id: v.pipe(v.number(), v.integer(), v.minValue(1)),
+  credentials: CredentialsSchema,
+});
 const Envelope = v.object({
   nonce: v.pipe(v.string(), v.minLength(16), v.maxLength(64)),
   at: v.pipe(v.number(), v.integer()),
@@ -30,10 +35,12 @@ const Edit = v.object({ remove: v.array(v.pipe(v.number(), v.integer(), v.minVal
 
 /**
  * Node-to-node RPC on the client port. Only a client certificate issued by
- * the cluster CA may call it, every body must be sealed with the HSM-derived
- * key, and a call is taken once, inside the replay window: a node with
- * another HSM key can neither join, vote, replicate nor read, and a recorded
- * call cannot be played again.
+ * the cluster CA may call it, every body must be sealed with the cluster's
+ * RPC key, and a call is taken once, inside the replay window: a node
+ * without the cluster's credentials can neither join, vote, replicate nor
+ * read, and a recorded call cannot be played again. A join call is the one
+ * exception: it comes with the join credentials of this node's own HSM key
+ * (docs/recovery.md).
  */
 export function rpcRoutes(deps: AppDeps): Hono<Env> {
   const app = new Hono<Env>();
@@ -44,10 +51,11 @@ export function rpcRoutes(deps: AppDeps): Hono<Env> {
     const path = c.req.path;
     try {
       const parts = node.parts();
-      if (!c.env.certificate || !issuedByCluster(clusterCa(parts.hsm), c.env.certificate)) throw Errors.accessDenied();
+      const trust = path === RPC.join ? parts.keys.join : parts.keys.cluster;
+      if (!c.env.certificate || !issuedByCluster(trust.ca, c.env.certificate)) throw Errors.accessDenied();
       let envelope: v.InferOutput<typeof Envelope>;
       try {
-        envelope = v.parse(Envelope, openPayload(parts.hsm, path, new Uint8Array(await c.req.arrayBuffer())));
+        envelope = v.parse(Envelope, openPayload(trust.rpc, path, new Uint8Array(await c.req.arrayBuffer())));
       } catch {
         throw Errors.accessDenied();
       }
@@ -68,7 +76,7 @@ export function rpcRoutes(deps: AppDeps): Hono<Env> {
         const e = err instanceof KmsError ? err : new KmsError(500, "internal server error");
         reply = { nonce: envelope.nonce, error: { status: e.status, message: e.message } };
       }
-      const sealed = sealPayload(parts.hsm, `${path}#reply`, reply) as Uint8Array<ArrayBuffer>;
+      const sealed = sealPayload(trust.rpc, `${path}#reply`, reply) as Uint8Array<ArrayBuffer>;
       return c.body(sealed, 200, { "content-type": "application/octet-stream" });
     } catch (err) {
       const e = err instanceof KmsError ? err : new KmsError(500, "internal server error");
@@ -103,7 +111,7 @@ async function dispatch(deps: AppDeps, path: string, body: unknown): Promise<unk
     }
     case RPC.join: {
       const req = parse(Join);
-      await acceptJoin(node, req.cluster, req.id);
+      await acceptJoin(node, req.cluster, req.id, req.credentials);
       return {};
     }
     case RPC.status:

@@ -1,14 +1,18 @@
 /**
  * Growing, shrinking and repairing a cluster. Membership changes run on the
  * leader (other nodes forward them), and a node joins only if it is fresh and
- * holds the same HSM key — which the sealed join call proves.
+ * holds one of the cluster's HSM keys — which the join call, made with the
+ * join credentials of that key, proves both ways (docs/recovery.md).
  */
 import * as v from "valibot";
 import { TransportError } from "../client/transport.ts";
 import { PeerError, RPC } from "../cluster/peers.ts";
 import { Errors, KmsError } from "../state/errors.ts";
+import type { ClusterCredentials } from "./credentials.ts";
+import { peerCredentials } from "./node-keys.ts";
 import { failedOutcome, forward, type KmsNode } from "./node.ts";
 import { resetForJoin } from "./replication.ts";
+import { JOIN_SERVERNAME } from "./tls.ts";
 
 /** A node address as peers dial it. */
 export const HostSchema = v.pipe(
@@ -34,17 +38,25 @@ export function addNode(node: KmsNode, host: string, forwarded = false): Promise
     const st = driver.status();
     if (st.members.some((m) => m.addr === host)) throw new KmsError(409, `${host} is already a member of this cluster`);
     const id = Math.max(node.state.maxNodeId, ...st.members.map((m) => m.id)) + 1;
-    try {
-      await peers.call(host, RPC.join, { cluster: membership.cluster, id });
-    } catch (err) {
-      if (err instanceof PeerError && !err.sealed && err.status === 403) {
-        throw new KmsError(400, `cannot add ${host}: it refused to join (it does not have this cluster's HSM key)`);
+    const { keys } = node.parts();
+    // The fresh node trusts only the join credentials of its own HSM key: try each configured key's, this node's first.
+    const entries = [...node.state.hsmKeys.values()].sort((a, b) => Number(b.fingerprint === keys.hsm.fingerprint) - Number(a.fingerprint === keys.hsm.fingerprint));
+    const body = { cluster: membership.cluster, id, credentials: keys.creds };
+    for (let i = 0;; i++) {
+      try {
+        await peers.callWith(peerCredentials(keys.joinTrust(entries[i].join)), JOIN_SERVERNAME, host, RPC.join, body);
+        break;
+      } catch (err) {
+        if (err instanceof TransportError && err.untrusted && i + 1 < entries.length) continue;
+        if (err instanceof PeerError && !err.sealed && err.status === 403) {
+          throw Errors.badRequest(`cannot add ${host}: it refused to join (it does not have one of this cluster's HSM keys)`);
+        }
+        if (err instanceof PeerError) throw new KmsError(err.status, `cannot add ${host}: ${err.message}`);
+        if (err instanceof TransportError && err.untrusted) {
+          throw Errors.badRequest(`cannot add ${host}: its certificate is from none of this cluster's HSM keys (it was started with an HSM key the cluster does not have; 'kms add-hsm' adds one)`);
+        }
+        throw Errors.unavailable(`cannot add ${host}: it cannot be reached`);
       }
-      if (err instanceof PeerError) throw new KmsError(err.status, `cannot add ${host}: ${err.message}`);
-      if (err instanceof TransportError && err.untrusted) {
-        throw new KmsError(400, `cannot add ${host}: its certificate is not from this cluster's CA (it does not have this cluster's HSM key)`);
-      }
-      throw Errors.unavailable(`cannot add ${host}: it cannot be reached`);
     }
     book.learn(id, host);
     await driver.compact(); // the new node receives the state itself, not a replay of the log
@@ -83,8 +95,8 @@ export async function editNode(node: KmsNode, host: string, remove: readonly num
   }
 }
 
-/** The joining side: a fresh node switches to the cluster that asks it to join. */
-export async function acceptJoin(node: KmsNode, cluster: string, id: number): Promise<void> {
+/** The joining side: a fresh node switches to the cluster that asks it to join, and to its credentials. */
+export async function acceptJoin(node: KmsNode, cluster: string, id: number, creds: ClusterCredentials): Promise<void> {
   const { membership: current, driver } = node.parts();
   if (current.cluster === cluster && current.id === id) return; // a retried call
   if (current.cluster === cluster) {
@@ -98,5 +110,5 @@ export async function acceptJoin(node: KmsNode, cluster: string, id: number): Pr
   if (node.state.commit !== 0 || !alone) {
     throw new KmsError(409, "it is not a fresh node: it already holds state or belongs to a cluster (use an empty data directory)");
   }
-  await resetForJoin(node, { cluster, id });
+  await resetForJoin(node, { cluster, id }, creds);
 }

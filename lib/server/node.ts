@@ -10,8 +10,10 @@ import { Errors, KmsError } from "../state/errors.ts";
 import { counterRecords, recordOf, recordsOfState, stateOf } from "../state/records.ts";
 import type { State } from "../state/state.ts";
 import type { Store } from "../store/store.ts";
-import type { SoftHsm } from "../hsm/soft.ts";
+import { encodeCredentials } from "./credentials.ts";
+import { type NodeKeys, peerCredentials } from "./node-keys.ts";
 import { blocker } from "./pending.ts";
+import { removedMaterial, Wiper } from "./wipe.ts";
 import type { AddressBook, Membership } from "./replication.ts";
 import type { RecordStorage } from "../cluster/record-storage.ts";
 
@@ -21,10 +23,12 @@ export interface NodeInfo {
   /** The address peers dial (host:port). */
   readonly host: string;
   readonly startedAt: number;
-  /** The identity of the cluster's HSM-derived admin API key ("" until the node knows its cluster). */
+  /** The identity of the cluster's admin API key ("" until the node knows its cluster). */
   readonly adminIdentity: string;
   readonly tickMs: number;
   readonly electionTicks: number;
+  /** How long a deleted key or enclave is kept for recovery (0: erased at once). */
+  readonly recoveryWindowMs?: number;
 }
 
 /** The replication side of a node, attached once the listener is bound. */
@@ -36,7 +40,8 @@ export interface ClusterParts {
   readonly store: RecordStorage<Command>;
   /** The node's data store (state records live there too). */
   readonly dataStore: Store;
-  readonly hsm: SoftHsm;
+  /** The cluster's credentials and what they give; replaced when the node joins a cluster or is restored. */
+  readonly keys: NodeKeys;
 }
 
 /** How long a read waits for a pending write it depends on (that can be settled: others are refused at once). */
@@ -44,7 +49,7 @@ const READ_WAIT_MS = 5_000;
 
 /** The answer to a write whose fate this node cannot know. */
 function outcomeUnknown(why: string): KmsError {
-  return new KmsError(504, `outcome unknown: ${why}; the write may or may not have been applied`);
+  return Errors.outcomeUnknown(`outcome unknown: ${why}; the write may or may not have been applied`);
 }
 
 /** The error for a proposal that did not commit: 503 when that is definite, 504 when this node cannot know. */
@@ -64,8 +69,14 @@ export class KmsNode implements Application<Command> {
   cluster: ClusterParts | undefined;
   /** Reads wait until this index is applied: set when the node restarted behind what it acknowledged (peer-check.ts). */
   readFloor = 0;
-  /** Called once the node has switched to another cluster (a join), before it serves anything there. */
+  /** Called once the node has switched to another cluster (a join, a restore), before it serves anything there. */
   onJoined?: (cluster: string) => Promise<void>;
+  /** Puts new keys to use (listener certificates, ca.crt, peers): set by the server. */
+  onKeys?: (keys: NodeKeys) => Promise<void>;
+  /** The node's clock (ms); tests inject another to reach the end of a recovery window. */
+  clock: () => number = () => Date.now();
+  /** Zeroes the key material of purged keys, once no backup still reads it. */
+  readonly wiper = new Wiper();
   readonly #store: Store;
   #erasing: Promise<void> | false = false;
   #eraseAgain = false;
@@ -186,11 +197,34 @@ export class KmsNode implements Application<Command> {
     await this.#store.erase();
   }
 
+  /** The time a deletion made now is kept until, or undefined when deletions are final at once (a window of 0). */
+  keepUntil(): number | undefined {
+    const window = this.info.recoveryWindowMs ?? 0;
+    return window > 0 ? this.clock() + window : undefined;
+  }
+
+  /** Uses other cluster credentials: reseals root.seal with them, then switches certificates and peers. */
+  async useKeys(keys: NodeKeys): Promise<void> {
+    const parts = this.parts();
+    await this.#reseal(keys);
+    this.cluster = { ...parts, keys };
+    this.info = { ...this.info, adminIdentity: keys.adminIdentity };
+    parts.peers.use(peerCredentials(keys.cluster));
+    await this.onKeys?.(keys);
+  }
+
+  /** Seals root.seal, with the credentials, for every configured HSM key (they changed, or the credentials did). */
+  async #reseal(keys: NodeKeys): Promise<void> {
+    await this.#store.reseal(encodeCredentials(keys.creds), [...this.state.hsmKeys.values()]);
+  }
+
   /** Applies committed entries in log order, durably, in one transaction. */
   async apply(entries: readonly Entry<Command>[]): Promise<Map<number, Error>> {
     const errors = new Map<number, Error>();
     const changes = new Map<string, Uint8Array | null>();
+    const wipe: Uint8Array[] = [];
     let erase = false;
+    let hsmChanged = false;
     for (const e of entries) {
       if (e.type === "conf" && e.change.op === "add") this.state.maxNodeId = Math.max(this.state.maxNodeId, e.change.id);
       if (e.type !== "cmd") continue;
@@ -202,9 +236,12 @@ export class KmsNode implements Application<Command> {
       }
       try {
         const effects = prepare(this.state, parsed.output);
+        const removed = removedMaterial(this.state, parsed.output);
         install(this.state, effects);
         for (const fx of effects) changes.set(...recordOf(fx));
+        wipe.push(...removed);
         erase ||= deletesKeys(parsed.output);
+        hsmChanged ||= effects.some((fx) => fx.kind === "hsm");
       } catch (err) {
         errors.set(e.index, err instanceof KmsError ? err : Errors.badRequest("invalid command"));
       }
@@ -212,6 +249,8 @@ export class KmsNode implements Application<Command> {
     this.state.applied = entries[entries.length - 1].index;
     for (const [k, value] of counterRecords(this.state)) changes.set(k, value);
     await this.#store.write([...changes]);
+    if (hsmChanged && this.cluster) await this.#reseal(this.cluster.keys);
+    this.wiper.wipe(wipe);
     // Not awaited: the compaction is an input of the driver, which is busy applying this very batch.
     if (erase) this.eraseInBackground();
     return errors;
@@ -247,7 +286,9 @@ export class KmsNode implements Application<Command> {
     for (const [k] of recordsOfState(this.state)) changes.set(k, null);
     for (const [k, value] of recordsOfState(next)) changes.set(k, value);
     await this.#store.write([...changes]);
+    const before = [...this.state.hsmKeys.keys()].sort().join();
     this.state = next;
+    if (this.cluster && before !== [...next.hsmKeys.keys()].sort().join()) await this.#reseal(this.cluster.keys);
   }
 
   /** The state as snapshot bytes. */
@@ -256,9 +297,10 @@ export class KmsNode implements Application<Command> {
   }
 }
 
-/** Whether a command may remove key material (a key, some versions, or an enclave and its keys). */
+/** Whether a command removes key material for good: a purge, or a deletion not kept for recovery. */
 export function deletesKeys(cmd: Command): boolean {
-  return cmd.type === "key.delete" || cmd.type === "enclave.delete";
+  if (cmd.type === "deleted.purge") return true;
+  return (cmd.type === "key.delete" || cmd.type === "enclave.delete") && cmd.keepUntil === undefined;
 }
 
 /**
@@ -273,7 +315,7 @@ export async function forward(peers: Peers<Command>, addr: string, body: unknown
     // Only a sealed answer is the leader's word; anything else leaves the outcome unknown.
     if (err instanceof PeerError && err.sealed) throw new KmsError(err.status, err.message);
     if (err instanceof TransportError && !err.maybeDelivered) throw Errors.unavailable("cluster unavailable: the leader cannot be reached");
-    throw new KmsError(504, "the leader did not answer: the write may or may not have been applied");
+    throw Errors.outcomeUnknown("the leader did not answer: the write may or may not have been applied");
   }
 }
 

@@ -12,7 +12,8 @@ import type { Durable, Members, Message } from "../cluster/types.ts";
 import type { NodeOptions } from "../cluster/options.ts";
 import type { Command } from "../state/commands.ts";
 import type { Store } from "../store/store.ts";
-import type { SoftHsm } from "../hsm/soft.ts";
+import type { ClusterCredentials } from "./credentials.ts";
+import type { NodeKeys } from "./node-keys.ts";
 import { watchCluster } from "./events.ts";
 import { encodeSnapshot, type KmsNode } from "./node.ts";
 
@@ -23,6 +24,12 @@ export interface Membership {
 }
 
 const NODE = "n/node";
+
+/** The membership a data directory's records name, if any (a node that never started has none). */
+export function membershipOf(records: Map<string, Uint8Array>): Membership | undefined {
+  const saved = records.get(NODE);
+  return saved && JSON.parse(new TextDecoder().decode(saved)) as Membership;
+}
 
 /** Core options for a node: timeouts in ticks of `tickMs`. */
 export function coreOptions(m: Membership, node: KmsNode): NodeOptions {
@@ -41,12 +48,9 @@ export function coreOptions(m: Membership, node: KmsNode): NodeOptions {
  * them becomes a new single-node cluster (node 0) advertising `host`.
  */
 export async function loadOrBootstrap(store: Store, records: Map<string, Uint8Array>, node: KmsNode): Promise<{ membership: Membership; durable: Durable<Command>; storage: RecordStorage<Command> }> {
-  const saved = records.get(NODE);
+  const saved = membershipOf(records);
   const durable = RecordStorage.read<Command>(records);
-  if (saved && durable) {
-    const membership = JSON.parse(new TextDecoder().decode(saved)) as Membership;
-    return { membership, durable, storage: new RecordStorage(store, durable) };
-  }
+  if (saved && durable) return { membership: saved, durable, storage: new RecordStorage(store, durable) };
   const membership: Membership = { cluster: randomBytes(16).toString("hex"), id: 0 };
   const members: Members = [{ id: 0, addr: node.info.host }];
   const fresh = bootstrapState<Command>(members, encodeSnapshot(node.state));
@@ -56,7 +60,7 @@ export async function loadOrBootstrap(store: Store, records: Map<string, Uint8Ar
 }
 
 /** The record of which cluster this node belongs to. */
-function membershipRecord(m: Membership): readonly [string, Uint8Array] {
+export function membershipRecord(m: Membership): readonly [string, Uint8Array] {
   return [NODE, new TextEncoder().encode(JSON.stringify(m))];
 }
 
@@ -79,7 +83,7 @@ export class AddressBook {
 export function startReplication(
   node: KmsNode,
   dataStore: Store,
-  hsm: SoftHsm,
+  keys: NodeKeys,
   peers: Peers<Command>,
   loaded: { membership: Membership; durable: Durable<Command>; storage: RecordStorage<Command> },
   onFatal: (err: unknown) => void,
@@ -101,14 +105,16 @@ export function startReplication(
     onFatal,
   );
   peers.cluster = loaded.membership.cluster;
-  node.cluster = { driver, peers, book, membership: loaded.membership, store: loaded.storage, dataStore, hsm };
+  node.cluster = { driver, peers, book, membership: loaded.membership, store: loaded.storage, dataStore, keys };
   driver.start(node.info.tickMs);
   watchCluster(() => driver.status(), (l) => driver.onChange(l));
   return book;
 }
 
-/** Resets a fresh node to join `membership`'s cluster: empty log, waiting for the leader's snapshot. */
-export async function resetForJoin(node: KmsNode, membership: Membership): Promise<void> {
+/** Resets a fresh node to join `membership`'s cluster, whose credentials are `creds`: empty log, waiting for the leader's snapshot. */
+export async function resetForJoin(node: KmsNode, membership: Membership, creds: ClusterCredentials): Promise<void> {
+  // The credentials first (root.seal): a crash before the membership lands leaves a fresh node that a retried join sets right.
+  await node.useKeys(node.parts().keys.with(creds));
   const parts = node.parts();
   const fresh = freshState<Command>();
   // The new log and the new membership land in one transaction, with the driver paused.

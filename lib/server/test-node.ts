@@ -4,18 +4,23 @@
  */
 import { Peers } from "../cluster/peers.ts";
 import { SoftHsm } from "../hsm/soft.ts";
-import { clientCredentials, newApiKey, parseApiKey } from "../identity/apikey.ts";
 import type { Command } from "../state/commands.ts";
 import { stateOf } from "../state/records.ts";
 import type { Store } from "../store/store.ts";
+import { newCredentials } from "./credentials.ts";
+import { configureHsmKey } from "./hsm-keys.ts";
 import { KmsNode } from "./node.ts";
+import { NodeKeys, peerCredentials } from "./node-keys.ts";
 import { loadOrBootstrap, startReplication } from "./replication.ts";
-import { clusterCa, NODE_SERVERNAME } from "./tls.ts";
+import { NODE_SERVERNAME } from "./tls.ts";
+import { newServerKey } from "../identity/x509.ts";
 
 /** Options of testNode. */
 export interface TestNodeOptions {
   readonly adminIdentity?: string;
   readonly onFatal?: (err: unknown) => void;
+  /** How long deletions are kept for recovery (default 0: erased at once). */
+  readonly recoveryWindowMs?: number;
 }
 
 /** Starts a node over `store` that leads its own single-node cluster; stop it with `stopTestNode`. */
@@ -23,12 +28,14 @@ export async function testNode(store: Store, opts: TestNodeOptions = {}): Promis
   const records = await store.load();
   const node = new KmsNode(stateOf(records), store, {
     version: "test", host: "h:1", startedAt: Date.now(), adminIdentity: opts.adminIdentity ?? "h1:admin",
-    tickMs: 5, electionTicks: 10,
+    tickMs: 5, electionTicks: 10, recoveryWindowMs: opts.recoveryWindowMs,
   });
   const hsm = SoftHsm.parse(SoftHsm.generate());
+  await configureHsmKey("test", node.state, store, hsm, 0);
   const loaded = await loadOrBootstrap(store, records, node);
-  const peers = new Peers<Command>(hsm, clientCredentials(parseApiKey(newApiKey())), clusterCa(hsm).cert, NODE_SERVERNAME);
-  startReplication(node, store, hsm, peers, loaded, opts.onFatal ?? ((err) => { throw err; }));
+  const keys = new NodeKeys(hsm, newCredentials(), newServerKey().export({ type: "pkcs8", format: "pem" }).toString(), ["127.0.0.1"]);
+  const peers = new Peers<Command>(peerCredentials(keys.cluster), NODE_SERVERNAME);
+  startReplication(node, store, keys, peers, loaded, opts.onFatal ?? ((err) => { throw err; }));
   const deadline = Date.now() + 5_000;
   // Leading, with its term's no-op applied: from then on nothing changes unless asked.
   const settled = () => {

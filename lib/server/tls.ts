@@ -1,5 +1,5 @@
 /**
- * Node certificates. Every cluster has a CA derived from the HSM key (an
+ * Node certificates. Every cluster has a CA derived from its credentials (an
  * Ed25519 key, so every node computes the very same CA certificate); each
  * node's own key is kept encrypted in the store and its certificate, issued
  * by that CA, serves clients (unless --tls-cert gives another) and, under the
@@ -7,11 +7,11 @@
  * in either direction. Clients trust DIR/ca.crt, which every node writes.
  */
 import { createHash, createPrivateKey, createPublicKey, type KeyObject, X509Certificate } from "node:crypto";
-import { readFile, rm, writeFile } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import type { SoftHsm } from "../hsm/soft.ts";
 import { caCertificate, isIpAddress, issuedCertificate, newServerKey } from "../identity/x509.ts";
+import { writeFileAtomic } from "../store/atomic-file.ts";
 import type { Store } from "../store/store.ts";
 
 /** A PEM private key and certificate. */
@@ -25,10 +25,12 @@ const RECORD = "n/tls";
 export const CA_FILE = "ca.crt";
 /** The server name nodes ask for (SNI) and verify when they dial each other; every node certificate carries it. */
 export const NODE_SERVERNAME = "kms-node";
+/** The server name a leader asks a fresh node for when it calls it to join: answered with a certificate of its join CA. */
+export const JOIN_SERVERNAME = "kms-join";
 /** How long a node certificate is valid; a new one is issued at every start. */
 const NODE_CERT_DAYS = 3650;
 
-/** The cluster's CA: its key and certificate, the same on every node holding the HSM key. */
+/** The cluster's CA: its key and certificate, the same on every node holding the cluster's credentials. */
 export interface ClusterCa {
   readonly key: KeyObject;
   readonly name: string;
@@ -36,17 +38,17 @@ export interface ClusterCa {
   readonly x509: X509Certificate;
 }
 
-const cas = new WeakMap<SoftHsm, ClusterCa>();
+const cas = new WeakMap<Uint8Array, ClusterCa>();
 
-/** The CA every node of a cluster (every holder of the HSM key) derives. */
-export function clusterCa(hsm: SoftHsm): ClusterCa {
-  let ca = cas.get(hsm);
+/** The CA whose Ed25519 key is `seed` (the credentials' `ca`, or an HSM key's join CA): the same on every node. */
+export function clusterCa(seed: Uint8Array): ClusterCa {
+  let ca = cas.get(seed);
   if (ca) return ca;
   // PKCS#8 of an Ed25519 private key is a fixed prefix and the 32-byte seed.
-  const pkcs8 = Buffer.concat([Buffer.from("302e020100300506032b657004220420", "hex"), hsm.derive("cluster-ca")]);
+  const pkcs8 = Buffer.concat([Buffer.from("302e020100300506032b657004220420", "hex"), seed]);
   const key = createPrivateKey({ key: pkcs8, format: "der", type: "pkcs8" });
   const tag = createHash("sha256").update(createPublicKey(key).export({ type: "spki", format: "der" })).digest();
-  // A name per HSM key, so clients trusting two clusters' CAs never confuse them; fixed fields so every node agrees.
+  // A name per CA, so clients trusting two clusters' CAs never confuse them; fixed fields so every node agrees.
   const name = `kms cluster CA ${tag.subarray(0, 8).toString("hex")}`;
   const cert = caCertificate({
     privateKey: key,
@@ -55,13 +57,13 @@ export function clusterCa(hsm: SoftHsm): ClusterCa {
     notAfter: new Date("2124-01-01T00:00:00Z"),
     serial: tag.subarray(8, 24),
   });
-  cas.set(hsm, ca = { key, name, cert, x509: new X509Certificate(cert) });
+  cas.set(seed, ca = { key, name, cert, x509: new X509Certificate(cert) });
   return ca;
 }
 
-/** A certificate for `key` issued by the cluster CA, for `hosts` and NODE_SERVERNAME. */
+/** A certificate for `key` issued by the cluster CA, for `hosts`, NODE_SERVERNAME and JOIN_SERVERNAME. */
 export function issueNodeCertificate(ca: ClusterCa, key: KeyObject, hosts: readonly string[]): string {
-  const names = [...new Set([NODE_SERVERNAME, "localhost", ...hosts])];
+  const names = [...new Set([NODE_SERVERNAME, JOIN_SERVERNAME, "localhost", ...hosts])];
   return issuedCertificate({
     subjectKey: key,
     commonName: "kms node",
@@ -104,25 +106,26 @@ export async function tlsFromFiles(certFile: string, keyFile: string): Promise<T
 }
 
 /**
- * The node's key (made on first start, kept encrypted in the store like all
- * state) with a certificate issued now by the cluster CA for the node's host
- * names and addresses; writes the CA certificate to DIR/ca.crt.
+ * The node's own TLS key, made on first start and kept encrypted in the store
+ * like all state (PEM): certificates from whichever CA the node trusts are
+ * issued for it.
  */
-export async function nodeTls(dir: string, store: Store, records: Map<string, Uint8Array>, hosts: readonly string[], hsm: SoftHsm): Promise<TlsMaterial> {
-  const ca = clusterCa(hsm);
+export async function nodeKey(store: Store, records: Map<string, Uint8Array>): Promise<string> {
   const saved = records.get(RECORD);
-  let keyPem: string;
-  if (saved) {
-    keyPem = (JSON.parse(new TextDecoder().decode(saved)) as TlsMaterial).key;
-  } else {
-    keyPem = newServerKey().export({ type: "pkcs8", format: "pem" }).toString();
-  }
-  const cert = issueNodeCertificate(ca, createPrivateKey(keyPem), [os.hostname(), "127.0.0.1", "::1", ...hosts]);
-  const material: TlsMaterial = { key: keyPem, cert };
-  if (!saved) await store.write([[RECORD, new TextEncoder().encode(JSON.stringify(material))]]);
-  // Clients are told to trust this file: (re)write it at every start. Before
-  // the cluster CA, nodes wrote their self-signed certificate: it is stale now.
-  await writeFile(path.join(dir, CA_FILE), ca.cert, { mode: 0o644 });
+  if (saved) return (JSON.parse(new TextDecoder().decode(saved)) as TlsMaterial).key;
+  const key = newServerKey().export({ type: "pkcs8", format: "pem" }).toString();
+  await store.write([[RECORD, new TextEncoder().encode(JSON.stringify({ key }))]]);
+  return key;
+}
+
+/** The node's key with a certificate issued now by `ca` for the node's host names and addresses. */
+export function nodeTls(keyPem: string, ca: ClusterCa, hosts: readonly string[]): TlsMaterial {
+  return { key: keyPem, cert: issueNodeCertificate(ca, createPrivateKey(keyPem), [os.hostname(), "127.0.0.1", "::1", ...hosts]) };
+}
+
+/** Writes the CA certificate clients are told to trust to DIR/ca.crt (at every start and whenever the CA changes). */
+export async function writeCaFile(dir: string, ca: ClusterCa): Promise<void> {
+  await writeFileAtomic(path.join(dir, CA_FILE), new TextEncoder().encode(ca.cert), 0o644);
+  // Before the cluster CA, nodes wrote their self-signed certificate: it is stale now.
   await rm(path.join(dir, "server.crt"), { force: true });
-  return material;
 }

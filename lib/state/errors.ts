@@ -26,4 +26,14 @@ export const Errors = {
   tooManyVersions: (max: number) => new KmsError(409, `key has too many versions: at most ${max} (delete old versions first)`),
   tooMuchWork: () => new KmsError(400, "invalid request: too many decryption attempts in one request"),
   unavailable: (message: string) => new KmsError(503, message),
+  conflict: (message: string) => new KmsError(409, message),
+  notFound: (message: string) => new KmsError(404, message),
+  /** The outcome of a write this node cannot know (it stopped, or the leader did not answer). */
+  outcomeUnknown: (message: string) => new KmsError(504, message),
+  noDeletedKey: () => new KmsError(404, "no deleted key of that name is kept for recovery"),
+  noDeletedEnclave: () => new KmsError(404, "no deleted enclave of that name is kept for recovery"),
+  hsmKeyNotFound: () => new KmsError(404, "HSM key is not configured"),
+  hsmKeyExists: () => new KmsError(409, "HSM key is already configured"),
+  lastHsmKey: () => new KmsError(409, "cannot remove the last HSM key: add another one first ('kms add-hsm')"),
+  tooManyHsmKeys: (max: number) => new KmsError(409, `too many HSM keys: at most ${max}`),
 } as const;

@@ -21,7 +21,7 @@ import os from "node:os";
 import path from "node:path";
 import { KmsClient } from "../../lib/client/client.ts";
 import { SoftHsm } from "../../lib/hsm/soft.ts";
-import { adminApiKey, readClusterId } from "../../lib/server/admin-key.ts";
+import { adminApiKeyOf } from "../../lib/server/admin-key.ts";
 import { CA_FILE } from "../../lib/server/tls.ts";
 import { rawCall, type RawCall, rawRequest } from "./e2e.ts";
 import { type KmsServer, type RunResult, runKms, startServer } from "./kms.ts";
@@ -266,9 +266,9 @@ export class Cluster {
     return this.#opts.hsmKeys?.[i] ?? this.hsmKey;
   }
 
-  /** The admin API key of node i: of the cluster it belongs to now (its DIR/cluster.id), under its HSM key. */
+  /** The admin API key of node i: of the cluster it belongs to now, unsealed from its directory with its HSM key. */
   apiKeyOf(i: number): string {
-    return adminApiKey(SoftHsm.parse(this.hsmKeyOf(i)), readClusterId(this.nodes[i].dir));
+    return adminApiKeyOf(this.nodes[i].dir, SoftHsm.parse(this.hsmKeyOf(i)));
   }
 
   async #start(i: number): Promise<void> {

@@ -35,8 +35,9 @@ export function serverStatus(node: KmsNode) {
     sys_cpu_used: os.cpus().length,
     sys_mem_heap_used: mem.heapUsed,
     sys_mem_stack_used: 0,
-    hsm: ["soft-hsm"],
-    hsm_active: ["soft-hsm"],
+    // The configured HSM keys, and the one this node runs with ('kms ls-hsm' shows which node runs with which).
+    hsm: [...node.state.hsmKeys.keys()],
+    hsm_active: node.cluster ? [node.cluster.keys.hsm.fingerprint] : [],
   };
 }
 
@@ -79,13 +80,13 @@ export const clusterCommands = [
     run: (ctx, req) => editNode(ctx.node, req.host, req.remove),
   }),
   command({
-    // A kms extension: disable the HSM-derived admin API key, or re-enable it with proof of the HSM key.
+    // A kms extension: disable the cluster's admin API key, or re-enable it with proof of the HSM key.
     id: 1001, name: "CLUSTER:ADMINKEY", request: "AdminKeyRequest", write: true, inEnclave: false,
     schema: v.object({ enabled: v.boolean(), at: v.pipe(v.number(), v.integer(), v.minValue(0)), proof: Bytes }),
     run: (ctx, req) => {
       if (!req.enabled) return ctx.node.write({ type: "admin-key.set", enabled: false, at: Date.now(), by: ctx.identity });
-      const { hsm, membership } = ctx.node.parts();
-      if (Math.abs(Date.now() - req.at) > PROOF_WINDOW_MS || !validAdminKeyProof(hsm, membership.cluster, req.at, req.proof)) {
+      const { keys, membership } = ctx.node.parts();
+      if (Math.abs(Date.now() - req.at) > PROOF_WINDOW_MS || !validAdminKeyProof(keys.creds, membership.cluster, req.at, req.proof)) {
         throw new KmsError(403, "invalid proof: re-enabling the admin API key needs a fresh proof made with the HSM key ('kms admin-key enable')");
       }
       return ctx.node.write({ type: "admin-key.set", enabled: true, at: req.at, by: ctx.identity });
