@@ -15,7 +15,7 @@
  */
 import { createHash } from "node:crypto";
 import { it } from "node:test";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -59,8 +59,8 @@ export interface ClusterNode {
   readonly dir: string;
   /** The current process, if started. */
   server?: KmsServer;
-  /** PEM of the node's TLS certificate (read at each start). */
-  ca: string;
+  /** PEM of the CA the node's certificate is from: DIR/ca.crt, read at each use (a join or a restore changes it). */
+  readonly ca: string;
 }
 
 /** Options of startCluster. */
@@ -233,7 +233,12 @@ export class Cluster {
       const proxy = await startProxy({ target: port, origins: () => this.#origins() });
       const dir = path.join(this.root, `node${i}`);
       mkdirSync(this.root, { recursive: true });
-      this.nodes.push({ index: i, port, address: `127.0.0.1:${port}`, advertise: proxy.address, proxy, dir, ca: "" });
+      this.nodes.push({
+        index: i, port, address: `127.0.0.1:${port}`, advertise: proxy.address, proxy, dir,
+        get ca() {
+          return existsSync(path.join(dir, CA_FILE)) ? readFileSync(path.join(dir, CA_FILE), "utf8") : "";
+        },
+      });
       this.#logs.push("");
     }
     await Promise.all(this.nodes.map((n) => this.#start(n.index)));
@@ -286,7 +291,6 @@ export class Cluster {
       throw new Error(`node ${i}: ${(err as Error).message}`);
     });
     n.server = server;
-    n.ca = readFileSync(path.join(n.dir, CA_FILE), "utf8");
     this.#logs[i] += `\n--- start (pid ${server.process.pid}) ---\n`;
     const log = this.#logs;
     const capture = (d: Buffer) => (log[i] += d);
