@@ -38,6 +38,7 @@ const COMMAND_HELP: Readonly<Record<string, string>> = {
   "KEY:DECRYPT": "decrypt (decrypt)",
   "KEY:GENERATE": "generate a data key (keygen)",
   "KEY:MAC": "compute a MAC (mac)",
+  "KEY:UNDELETE": "bring back a deleted key in its recovery window (undelete-key)",
   "POLICY:CREATE": "create or replace a policy (add-policy)",
   "POLICY:DELETE": "delete a policy (rm-policy)",
   "POLICY:ASSIGN": "assign a policy to an identity (assign-policy)",
@@ -56,6 +57,11 @@ const COMMAND_HELP: Readonly<Record<string, string>> = {
   "CLUSTER:REMOVENODE": "remove a node (rm)",
   "CLUSTER:STATUS": "show the nodes (ls)",
   "CLUSTER:EDIT": "drop dead nodes (edit)",
+  "CLUSTER:ADDHSM": "configure another HSM key (add-hsm)",
+  "CLUSTER:REMOVEHSM": "remove an HSM key (rm-hsm)",
+  "CLUSTER:LISTHSM": "list the HSM keys (ls-hsm)",
+  "CLUSTER:LISTDELETED": "list deleted keys and enclaves still recoverable (ls-deleted)",
+  "ENCLAVE:UNDELETE": "bring back a deleted enclave in its recovery window (undelete-enclave)",
 };
 
 /** Every command name, and the ones a policy can grant (cluster and enclave commands are SysAdmin-only). */

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import type { AppDeps, Env } from "./env.ts";
 import { onAppError } from "./errors.ts";
+import { dbRoutes } from "./db.ts";
 import { healthRoutes } from "./health.ts";
 import { kesRoutes } from "./kes/routes.ts";
 import { DEFAULT_KES_ENCLAVE, statefulKes } from "./kes/stateful.ts";
@@ -13,6 +14,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
   app.route("/", healthRoutes(deps));
   app.route("/", nativeRoutes(deps));
   app.route("/", rpcRoutes(deps));
+  app.route("/", dbRoutes(deps));
   // The KES JSON API, in one enclave, next to the native protocol.
   const kes = statefulKes(deps.node, deps.kesEnclave ?? DEFAULT_KES_ENCLAVE);
   app.route("/", kesRoutes({ backend: () => kes, version: deps.node.info.version, startedAt: deps.node.info.startedAt }));

@@ -74,7 +74,7 @@ export const CIPHERS = [
 ].join(":");
 
 /** Content types of replies that stream by design and so carry no Content-Length. */
-const STREAMING = /^(application\/x-ndjson|text\/event-stream)\b/;
+const STREAMING = /^(application\/x-ndjson|text\/event-stream|application\/vnd\.kms\.backup)\b/;
 
 /**
  * The reply with an exact Content-Length: clients such as MinIO's refuse

@@ -95,20 +95,24 @@ export async function editNode(node: KmsNode, host: string, remove: readonly num
   }
 }
 
+/** Refuses (409) unless the node is fresh: no state change ever applied, and a cluster of its own (or none, after a failed join). */
+export function assertFresh(node: KmsNode, what: string): void {
+  const st = node.parts().driver.status();
+  const alone = st.members.length === 0 || (st.members.length === 1 && st.members[0].id === st.id);
+  if (node.state.commit !== 0 || !alone) {
+    throw Errors.conflict(`${what}: it already holds state or belongs to a cluster (use an empty data directory)`);
+  }
+}
+
 /** The joining side: a fresh node switches to the cluster that asks it to join, and to its credentials. */
 export async function acceptJoin(node: KmsNode, cluster: string, id: number, creds: ClusterCredentials): Promise<void> {
-  const { membership: current, driver } = node.parts();
+  const { membership: current } = node.parts();
   if (current.cluster === cluster && current.id === id) return; // a retried call
   if (current.cluster === cluster) {
     // A removed node keeps its old state: it cannot simply come back.
     throw new KmsError(409, "it was a member of this cluster before and still holds its old state (its data directory was not wiped): " +
       "stop it, empty its data directory, start it again (same HSM key) and add it then");
   }
-  // Fresh: no state change ever applied, and a cluster of its own (or none, after a failed join).
-  const st = driver.status();
-  const alone = st.members.length === 0 || (st.members.length === 1 && st.members[0].id === st.id);
-  if (node.state.commit !== 0 || !alone) {
-    throw new KmsError(409, "it is not a fresh node: it already holds state or belongs to a cluster (use an empty data directory)");
-  }
+  assertFresh(node, "it is not a fresh node");
   await resetForJoin(node, { cluster, id }, creds);
 }

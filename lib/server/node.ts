@@ -197,10 +197,12 @@ export class KmsNode implements Application<Command> {
     await this.#store.erase();
   }
 
-  /** The time a deletion made now is kept until, or undefined when deletions are final at once (a window of 0). */
-  keepUntil(): number | undefined {
+  /** What a deletion made now by `by` carries: when, by whom, and until when it is kept (nothing when the window is 0: final at once). */
+  deletionStamp(by: string): { at?: number; by?: string; keepUntil?: number } {
     const window = this.info.recoveryWindowMs ?? 0;
-    return window > 0 ? this.clock() + window : undefined;
+    if (window <= 0) return {};
+    const at = this.clock();
+    return { at, by, keepUntil: at + window };
   }
 
   /** Uses other cluster credentials: reseals root.seal with them, then switches certificates and peers. */

@@ -42,7 +42,7 @@ export function serverStatus(node: KmsNode) {
 }
 
 /** Every member's status, asked in parallel; members that do not answer quickly are down. */
-async function clusterStatus(node: KmsNode) {
+export async function clusterStatus(node: KmsNode) {
   const { driver, peers } = node.parts();
   const self = driver.status().id;
   const up: Record<number, unknown> = {}, down: Record<number, string> = {};

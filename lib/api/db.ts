@@ -1,0 +1,134 @@
+/**
+ * /v1/db: backup and restore of the whole state, as MinIO's KMS offers them.
+ * GET streams a sealed backup (lib/store/backup.ts) of one consistent point
+ * of the log — a copy of the in-memory state taken between two applied
+ * batches — while the node goes on serving; `?gzip` compresses it. PUT
+ * restores one onto a fresh node (lib/server/restore.ts). GET /v1/db/hash
+ * gives the state hash. SysAdmin only.
+ */
+import { Hono, type Context } from "hono";
+import { encodeCredentials } from "../server/credentials.ts";
+import type { KmsNode } from "../server/node.ts";
+import { callerReads } from "../server/pending.ts";
+import { installBackup } from "../server/restore.ts";
+import { Errors, KmsError } from "../state/errors.ts";
+import { StateHasher } from "../state/hash.ts";
+import { callerOf } from "../state/policy.ts";
+import { stateRecords } from "../state/records.ts";
+import { frozenCopy, type State } from "../state/state.ts";
+import { BackupError, backupStream, openBackup } from "../store/backup.ts";
+import type { AppDeps, Env } from "./env.ts";
+import { isClientError } from "./errors.ts";
+
+/** The content type of a backup (a stream: no Content-Length). */
+export const BACKUP_CONTENT_TYPE = "application/vnd.kms.backup";
+/** Largest backup a restore takes. */
+const MAX_RESTORE_BYTES = 4 * 2 ** 30;
+/** How long a backup waits for writes in flight when it starts. */
+const SETTLE_MS = 5_000;
+
+/** 403 unless the caller is a SysAdmin; waits for pending changes to its own standing first. */
+async function sysAdmin(node: KmsNode, identity: string | undefined): Promise<void> {
+  await node.readBarrier(callerReads(node.state, node.info.adminIdentity, identity, ""));
+  if (callerOf(node.state, node.info.adminIdentity, identity, "")?.privilege !== "SysAdmin") throw Errors.accessDenied();
+}
+
+/**
+ * A copy of the state taken once every entry this node held when asked has
+ * been applied (or dropped): it then holds every write acknowledged before
+ * the request, at one index. Later entries do not delay it.
+ */
+async function settledCopy(node: KmsNode): Promise<State> {
+  const { driver } = node.parts();
+  if (!node.readyForReads()) throw Errors.unavailable("this node is not serving: it is joining a cluster or catching up");
+  const waiting = new Set(driver.pending().map((e) => `${e.index}/${e.term}`));
+  const deadline = Date.now() + SETTLE_MS;
+  while (driver.pending().some((e) => waiting.has(`${e.index}/${e.term}`))) {
+    if (driver.stopped) throw Errors.unavailable("the node is stopping");
+    if (Date.now() > deadline) throw Errors.unavailable("writes in flight did not settle: try the backup again");
+    await driver.changed(100);
+  }
+  return frozenCopy(node.state);
+}
+
+/** A rough size of a state's backup, for progress bars (the stream itself has no length). */
+function estimate(state: State): number {
+  let n = 1024;
+  for (const e of state.enclaves.values()) {
+    n += 200 + 300 * (e.identities.size + e.policies.size);
+    for (const r of e.keys.values()) n += 120 + 190 * r.versions.length;
+  }
+  return n + 400 * state.deleted.size;
+}
+
+function errorOf(c: Context<Env>, err: unknown): Response {
+  if (isClientError(err)) throw err;
+  if (err instanceof BackupError) return c.json({ message: `invalid backup: ${err.message}` }, 400);
+  const e = err instanceof KmsError ? err : new KmsError(500, "internal server error");
+  return c.json({ message: e.message }, e.status as 400);
+}
+
+/** The /v1/db routes. */
+export function dbRoutes(deps: AppDeps): Hono<Env> {
+  const app = new Hono<Env>();
+  const node = deps.node;
+
+  app.get("/v1/db", async (c) => {
+    try {
+      await sysAdmin(node, c.env.identity);
+      const state = await settledCopy(node);
+      const { membership, keys } = node.parts();
+      // Purged keys are zeroed only once this stream no longer reads the copy.
+      const release = node.wiper.hold();
+      const stream = backupStream({
+        cluster: membership.cluster, index: state.applied, commit: state.commit, compress: c.req.query("gzip") !== undefined,
+        recipients: [...state.hsmKeys.values()], credentials: encodeCredentials(keys.creds),
+        records: stateRecords(state), done: release,
+      });
+      return new Response(stream, {
+        status: 200,
+        headers: {
+          "content-type": BACKUP_CONTENT_TYPE,
+          "content-disposition": `attachment; filename="kms-${state.applied}.backup"`,
+          "x-kms-backup-index": String(state.applied),
+          "x-kms-backup-estimate": String(estimate(state)),
+        },
+      });
+    } catch (err) {
+      return errorOf(c, err);
+    }
+  });
+
+  app.get("/v1/db/hash", async (c) => {
+    try {
+      await sysAdmin(node, c.env.identity);
+      const state = await settledCopy(node);
+      const hasher = new StateHasher();
+      let n = 0;
+      for (const [k, value] of stateRecords(state)) {
+        hasher.add(k, value);
+        if (++n % 5_000 === 0) await new Promise((r) => setImmediate(r)); // keep serving meanwhile
+      }
+      return c.json({ index: state.applied, commit: state.commit, state_hash: hasher.digest() });
+    } catch (err) {
+      return errorOf(c, err);
+    }
+  });
+
+  app.put("/v1/db", async (c) => {
+    try {
+      await sysAdmin(node, c.env.identity);
+      const body = c.req.raw.body;
+      if (!body) throw Errors.badRequest("invalid backup: the request has no body");
+      const backup = await openBackup(body, node.parts().keys.hsm, MAX_RESTORE_BYTES);
+      const restored = await installBackup(node, backup);
+      return c.json({
+        cluster: restored.cluster, source_cluster: backup.header.cluster, index: backup.header.index, commit: backup.header.commit,
+        records: backup.records.size, state_hash: backup.stateHash,
+      });
+    } catch (err) {
+      return errorOf(c, err);
+    }
+  });
+  return app;
+}
