@@ -268,8 +268,14 @@ export class Cluster {
 
   /** The HSM key node i runs with. */
   hsmKeyOf(i: number): string {
-    return this.#opts.hsmKeys?.[i] ?? this.hsmKey;
+    return this.#hsmKeys.get(i) ?? this.#opts.hsmKeys?.[i] ?? this.hsmKey;
   }
+
+  /** Makes node i run with another HSM key from its next start (an HSM key rotation). */
+  setHsmKey(i: number, hsmKey: string): void {
+    this.#hsmKeys.set(i, hsmKey);
+  }
+  readonly #hsmKeys = new Map<number, string>();
 
   /** The admin API key of node i: of the cluster it belongs to now, unsealed from its directory with its HSM key. */
   apiKeyOf(i: number): string {
