@@ -17,8 +17,22 @@ export interface LoadReport {
   readonly failedWrites: string[];
 }
 
-/** Runs until stop() resolves: per client, GENERATE, DECRYPT and KEY:STATUS on `keys`, and writes through `writer` (new keys). */
-export function startLoad(clients: readonly KmsClient[], enclave: string, keys: readonly string[], writer?: KmsClient): { stop(): Promise<LoadReport> } {
+/** A running load. */
+export interface Load {
+  /** Routes nothing more to client i (as a load balancer drains a node before it stops); resolves once its request in flight is answered. */
+  pause(i: number): Promise<void>;
+  /** Routes to client i again (its node is ready). */
+  resume(i: number): void;
+  stop(): Promise<LoadReport>;
+}
+
+/**
+ * Runs until stop() resolves: per client, GENERATE, DECRYPT and KEY:STATUS on
+ * `keys`, and writes through `writer` (new keys).
+ */
+export function startLoad(clients: readonly KmsClient[], enclave: string, keys: readonly string[], writer?: KmsClient): Load {
+  const paused = new Set<number>();
+  const idle = new Map<number, () => void>();
   const report = { reads: 0, crypto: 0, writes: 0, failedReads: [] as string[], failedCrypto: [] as string[], failedWrites: [] as string[] };
   let running = true;
   const pick = () => keys[Math.floor(Math.random() * keys.length)];
@@ -27,6 +41,11 @@ export function startLoad(clients: readonly KmsClient[], enclave: string, keys: 
   };
   const readers = clients.map(async (c, i) => {
     while (running) {
+      if (paused.has(i)) {
+        idle.get(i)?.();
+        await new Promise((r) => setTimeout(r, 20));
+        continue;
+      }
       const k = pick();
       try {
         const g = await c.generate(enclave, k);
@@ -56,6 +75,14 @@ export function startLoad(clients: readonly KmsClient[], enclave: string, keys: 
     }
   })();
   return {
+    pause(i) {
+      paused.add(i);
+      return new Promise<void>((resolve) => idle.set(i, resolve));
+    },
+    resume(i) {
+      idle.delete(i);
+      paused.delete(i);
+    },
     async stop() {
       running = false;
       await Promise.all([...readers, writes]);
