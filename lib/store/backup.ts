@@ -212,8 +212,8 @@ class Reader {
     this.#reader = stream.getReader();
     this.#max = max;
   }
-  /** `n` bytes, or null if the stream ends before any of them (a short read throws). */
-  async read(n: number, what: string): Promise<Uint8Array | null> {
+  /** `n` bytes; with `optional`, null if the stream ends before any of them (any other short read throws). */
+  async read(n: number, what: string, optional = false): Promise<Uint8Array | null> {
     while (this.#buf.length < n && !this.#done) {
       const { value, done } = await this.#reader.read();
       if (done) this.#done = true;
@@ -223,7 +223,7 @@ class Reader {
         this.#buf = this.#buf.length ? concat([this.#buf, value]) : new Uint8Array(value);
       }
     }
-    if (this.#buf.length === 0 && this.#done) return null;
+    if (this.#buf.length === 0 && this.#done && optional) return null;
     if (this.#buf.length < n) throw new BackupError(`the backup is truncated: it ends inside ${what}`);
     const out = this.#buf.slice(0, n);
     this.#buf = this.#buf.subarray(n);
@@ -242,7 +242,7 @@ class Reader {
 export async function openBackup(stream: ReadableStream<Uint8Array>, hsm: SoftHsm, maxBytes: number): Promise<OpenedBackup> {
   const r = new Reader(stream, maxBytes);
   try {
-    const magic = await r.read(MAGIC.length, "its header");
+    const magic = await r.read(MAGIC.length, "its header", true);
     if (!magic || !magic.every((b, i) => b === MAGIC[i])) throw new BackupError("this is not a kms backup (it does not start as one)");
     const len = new DataView((await r.read(4, "its header"))!.buffer).getUint32(0);
     if (len > MAX_HEADER) throw new BackupError("the backup's header is damaged (it claims an impossible size)");
@@ -283,7 +283,7 @@ export async function openBackup(stream: ReadableStream<Uint8Array>, hsm: SoftHs
     let end: v.InferOutput<typeof EndSchema> | undefined;
     let carry = new Uint8Array(0);
     for (let index = 0;; index++) {
-      const lenBytes = await r.read(4, `chunk ${index}`);
+      const lenBytes = await r.read(4, `chunk ${index}`, true);
       if (!lenBytes) throw new BackupError("the backup is truncated: it ends before its last chunk");
       if (end) throw new BackupError("the backup has data after its last chunk: it was damaged or edited");
       const size = new DataView(lenBytes.buffer).getUint32(0);
@@ -333,7 +333,7 @@ export async function openBackup(stream: ReadableStream<Uint8Array>, hsm: SoftHs
       }
     }
     // The last chunk authenticated: nothing may follow it.
-    if (await r.read(1, "its end")) throw new BackupError("the backup has data after its last chunk: it was damaged or edited");
+    if (await r.read(1, "its end", true)) throw new BackupError("the backup has data after its last chunk: it was damaged or edited");
     key.fill(0);
     if (!credentials) throw new BackupError("the backup lacks the cluster's credentials");
     const hash = hasher.digest();
