@@ -21,7 +21,7 @@ export interface Served {
   readonly pid: number;
   readonly port: number;
   readonly address: string;
-  /** PEM of the certificate the server presents (self-signed: trust it as the CA). */
+  /** PEM of the CA of the certificate the server presents (DIR/ca.crt, read at each use). */
   readonly ca: string;
   /** Milliseconds from spawn to the banner. */
   readonly bannerMs: number;
@@ -114,7 +114,10 @@ export class Fleet {
     const bannerMs = performance.now() - started;
     return {
       pid: child.pid!, port, address: `127.0.0.1:${port}`, bannerMs,
-      ca: readFileSync(caFile, "utf8"),
+      // Read at each use: a node that joins a cluster takes that cluster's CA.
+      get ca() {
+        return readFileSync(caFile, "utf8");
+      },
       output: () => out,
       stop: async (signal = "SIGTERM") => {
         if (child.exitCode !== null || child.signalCode !== null) return child.exitCode ?? 128;

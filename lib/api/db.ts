@@ -16,7 +16,7 @@ import { StateHasher } from "../state/hash.ts";
 import { callerOf } from "../state/policy.ts";
 import { stateRecords } from "../state/records.ts";
 import { frozenCopy, type State } from "../state/state.ts";
-import { BackupError, backupStream, openBackup } from "../store/backup.ts";
+import { BackupError, backupStream, openBackup, yieldToLoop } from "../store/backup.ts";
 import type { AppDeps, Env } from "./env.ts";
 import { isClientError } from "./errors.ts";
 
@@ -107,7 +107,7 @@ export function dbRoutes(deps: AppDeps): Hono<Env> {
       let n = 0;
       for (const [k, value] of stateRecords(state)) {
         hasher.add(k, value);
-        if (++n % 5_000 === 0) await new Promise((r) => setImmediate(r)); // keep serving meanwhile
+        if (++n % 5_000 === 0) await yieldToLoop(); // keep serving meanwhile
       }
       return c.json({ index: state.applied, commit: state.commit, state_hash: hasher.digest() });
     } catch (err) {

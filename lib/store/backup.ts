@@ -14,6 +14,7 @@
  *   plaintext (per chunk, raw-deflated with ?gzip) = records: u32 len ‖ key ‖ u32 len ‖ value
  */
 import { createHash } from "node:crypto";
+import { setImmediate } from "node:timers";
 import { deflateRawSync, inflateRawSync } from "node:zlib";
 import * as v from "valibot";
 import { hkdf } from "../crypto/hkdf.ts";
@@ -117,7 +118,7 @@ export interface BackupSource {
 }
 
 /** Lets the event loop serve others between slices of work. */
-const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+export const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** The backup of `src` as a byte stream: the header at once, then one sealed chunk per pull (backpressure bounds the memory). */
 export function backupStream(src: BackupSource): ReadableStream<Uint8Array> {
