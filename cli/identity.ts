@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
-import { kesHexOf } from "../lib/api/kes/identity.ts";
+import { kesHexOf } from "../lib/identity/kes.ts";
 import { clientCredentials, kesApiKeyOf, newApiKey, parseApiKey } from "../lib/identity/apikey.ts";
 import { identityOfCertificate } from "../lib/identity/identity.ts";
 import { newServerCertificate } from "../lib/identity/x509.ts";

@@ -1,15 +1,15 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import * as v from "valibot";
-import { type ReplyEnvelope, RPC } from "../cluster/peers.ts";
-import { ReplayGuard } from "../cluster/replay.ts";
-import { MessageSchema, openPayload, sealPayload } from "../cluster/wire.ts";
+import { type ReplyEnvelope, RPC } from "../node/peers.ts";
+import { ReplayGuard } from "../node/replay.ts";
+import { MessageSchema, openPayload, sealPayload } from "../node/seal.ts";
 import { clusterCa, issuedByCluster } from "../server/tls.ts";
 import type { Message } from "../cluster/types.ts";
-import { addNode, acceptJoin, editNode, HostSchema, removeNode } from "../server/membership.ts";
+import { addNode, acceptJoin, editNode, HostSchema, removeNode } from "../node/membership.ts";
 import { type Command, CommandSchema } from "../state/commands.ts";
 import { Errors, KmsError } from "../state/errors.ts";
-import type { AppDeps, Env } from "./env.ts";
+import type { AppDeps, Env } from "../net/env.ts";
 import { serverStatus } from "./native/cluster.ts";
 
 const Forward = v.union([

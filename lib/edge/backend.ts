@@ -6,7 +6,7 @@
  */
 import { createHmac } from "node:crypto";
 import type { KesBackend, KesPolicy } from "../api/kes/backend.ts";
-import { kesHexOf } from "../api/kes/identity.ts";
+import { kesHexOf } from "../identity/kes.ts";
 import { KesMessages } from "../api/kes/errors.ts";
 import { decryptKes, encryptKes } from "../crypto/kes.ts";
 import { mac } from "../crypto/mac.ts";

@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import * as v from "valibot";
 import YAML from "yaml";
-import { h1OfKesHex } from "../api/kes/identity.ts";
+import { h1OfKesHex } from "../identity/kes.ts";
 import { parseDuration } from "./duration.ts";
 import { isKeyName } from "./keystore.ts";
 

@@ -1,21 +1,21 @@
 import { readdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { createApp } from "../api/app.ts";
-import type { ConnectionLimits } from "../api/connections.ts";
-import { type Listener, serveTls } from "../api/serve.ts";
+import type { ConnectionLimits } from "../net/connections.ts";
+import { type Listener, serveTls } from "../net/serve.ts";
 import { SoftHsm } from "../hsm/soft.ts";
-import { Peers } from "../cluster/peers.ts";
+import { Peers } from "../node/peers.ts";
 import type { Command } from "../state/commands.ts";
-import { checkWithPeers } from "./peer-check.ts";
-import { loadOrBootstrap, startReplication } from "./replication.ts";
+import { checkWithPeers } from "../node/peer-check.ts";
+import { loadOrBootstrap, startReplication } from "../node/replication.ts";
 import { stateOf } from "../state/records.ts";
 import { DataDirError, openStore } from "../store/store.ts";
 import { type DataDirState, inspectDataDir } from "../store/data-dir.ts";
-import { parseListenAddress, reachableHosts, reachableUrls } from "./address.ts";
-import { deletesKeys, KmsNode } from "./node.ts";
+import { parseListenAddress, reachableHosts, reachableUrls } from "../net/address.ts";
+import { deletesKeys, KmsNode } from "../node/node.ts";
 import { adminIdentityOf, removeAdminKeyFile, writeClusterId } from "./admin-key.ts";
 import { clusterCa, NODE_SERVERNAME, nodeTls, tlsFromFiles } from "./tls.ts";
-import { VERSION } from "./version.ts";
+import { VERSION } from "../version.ts";
 
 /** How to start a server. */
 export interface ServerOptions {

@@ -1,4 +1,4 @@
-import { decodeBase64 } from "./base64.ts";
+import { decodeBase64 } from "../encoding/base64.ts";
 import type { Command } from "./commands.ts";
 import { Errors, KmsError } from "./errors.ts";
 import { enclaveEntry, type EnclaveEntry, State } from "./state.ts";

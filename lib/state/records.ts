@@ -1,6 +1,6 @@
 import * as v from "valibot";
 import type { Effect } from "./apply.ts";
-import { decodeBase64, encodeBase64 } from "./base64.ts";
+import { decodeBase64, encodeBase64 } from "../encoding/base64.ts";
 import { RulesSchema, TagsSchema } from "./commands.ts";
 import { IdentitySchema, NameSchema } from "./names.ts";
 import { enclaveEntry, State } from "./state.ts";

@@ -13,8 +13,8 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe } from "node:test";
-import { envelope, RPC } from "../../lib/cluster/peers.ts";
-import { openPayload, sealPayload } from "../../lib/cluster/wire.ts";
+import { envelope, RPC } from "../../lib/node/peers.ts";
+import { openPayload, sealPayload } from "../../lib/node/seal.ts";
 import { SoftHsm } from "../../lib/hsm/soft.ts";
 import { clientCredentials, parseApiKey } from "../../lib/identity/apikey.ts";
 import { newServerKey } from "../../lib/identity/x509.ts";

@@ -8,13 +8,13 @@
 import { type Context as HonoContext, type Handler, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import * as v from "valibot";
-import { encodeBase64 } from "../../state/base64.ts";
+import { encodeBase64 } from "../../encoding/base64.ts";
 import { KmsError } from "../../state/errors.ts";
-import type { Env } from "../env.ts";
-import { isClientError } from "../errors.ts";
+import type { Env } from "../../net/env.ts";
+import { isClientError } from "../../net/errors.ts";
 import type { KesAccess, KesBackend, KesOp, KesRequest } from "./backend.ts";
 import { kesError, KesMessages, toKesError } from "./errors.ts";
-import { kesHexOf } from "./identity.ts";
+import { kesHexOf } from "../../identity/kes.ts";
 import { policyRoutes } from "./policy.ts";
 import { DecryptBody, EncryptBody, GenerateBody, HmacBody, ImportBody, KesName, KesPrefix } from "./schemas.ts";
 import { serverRoutes } from "./server.ts";

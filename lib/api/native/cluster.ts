@@ -1,13 +1,13 @@
 import os from "node:os";
 import * as v from "valibot";
-import { RPC } from "../../cluster/peers.ts";
+import { RPC } from "../../node/peers.ts";
 import { PROOF_WINDOW_MS, validAdminKeyProof } from "../../server/admin-key.ts";
-import { HostSchema, addNode, editNode, removeNode } from "../../server/membership.ts";
-import type { KmsNode } from "../../server/node.ts";
+import { HostSchema, addNode, editNode, removeNode } from "../../node/membership.ts";
+import type { KmsNode } from "../../node/node.ts";
 import { KmsError } from "../../state/errors.ts";
 import { command } from "./command.ts";
 import { Bytes } from "./schemas.ts";
-import { duration } from "./proto.ts";
+import { duration } from "../../wire/proto.ts";
 
 const ROLES = { leader: "Leader", follower: "Follower", candidate: "Candidate", precandidate: "Candidate" } as const;
 

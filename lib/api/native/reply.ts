@@ -1,5 +1,5 @@
 import { KmsError } from "../../state/errors.ts";
-import { encode } from "./proto.ts";
+import { encode } from "../../wire/proto.ts";
 
 /** A 200 reply of binary frames, with an explicit Content-Length (the Go client needs it). */
 export function framesReply(body: Uint8Array<ArrayBuffer>): Response {

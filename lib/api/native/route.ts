@@ -4,15 +4,15 @@ import * as v from "valibot";
 import { DecryptBudget } from "../../crypto/keyring.ts";
 import { Errors, KmsError } from "../../state/errors.ts";
 import { nameProblem } from "../../state/names.ts";
-import { Obj, callerReads } from "../../server/pending.ts";
+import { Obj, callerReads } from "../../node/pending.ts";
 import { authorize, type Caller, callerOf } from "../../state/policy.ts";
-import type { AppDeps, Env } from "../env.ts";
-import { isClientError } from "../errors.ts";
+import type { AppDeps, Env } from "../../net/env.ts";
+import { isClientError } from "../../net/errors.ts";
 import type { CommandContext, CommandSpec } from "./command.ts";
 import { disabledAdmin } from "./cluster.ts";
 import { COMMANDS } from "./commands.ts";
-import { encodeFrames, type Frame, FrameError, parseFrames } from "./frames.ts";
-import { decode, encode, InvalidMessageError } from "./proto.ts";
+import { encodeFrames, type Frame, FrameError, parseFrames } from "../../wire/frames.ts";
+import { decode, encode, InvalidMessageError } from "../../wire/proto.ts";
 import { errorReply, framesReply } from "./reply.ts";
 
 /** Largest request body, and most frames in one pipelined request. */

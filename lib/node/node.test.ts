@@ -10,7 +10,7 @@ import { KmsError } from "../state/errors.ts";
 import { stateOf } from "../state/records.ts";
 import { openStore, type Store } from "../store/store.ts";
 import type { KmsNode } from "./node.ts";
-import { stopTestNode, testNode } from "./test-node.ts";
+import { stopTestNode, testNode } from "../../tests/support/node.ts";
 
 const material = (fill: number) => Buffer.alloc(32, fill).toString("base64");
 const enclaveCreate = (name: string): Command => ({ type: "enclave.create", name, at: 1, by: "h1:admin" });

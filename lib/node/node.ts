@@ -1,11 +1,11 @@
 import * as v from "valibot";
 import type { Application, Driver, Outcome } from "../cluster/driver.ts";
-import { type Peers, PeerError, RPC } from "../cluster/peers.ts";
-import { TransportError } from "../client/transport.ts";
+import { type Peers, PeerError, RPC } from "./peers.ts";
+import { TransportError } from "../net/transport.ts";
 import { NONE, type Entry, type Snapshot } from "../cluster/types.ts";
 import { install, prepare } from "../state/apply.ts";
 import { type Command, CommandSchema } from "../state/commands.ts";
-import { decodeBase64, encodeBase64 } from "../state/base64.ts";
+import { decodeBase64, encodeBase64 } from "../encoding/base64.ts";
 import { Errors, KmsError } from "../state/errors.ts";
 import { counterRecords, recordOf, recordsOfState, stateOf } from "../state/records.ts";
 import type { State } from "../state/state.ts";
@@ -13,7 +13,7 @@ import type { Store } from "../store/store.ts";
 import type { SoftHsm } from "../hsm/soft.ts";
 import { blocker } from "./pending.ts";
 import type { AddressBook, Membership } from "./replication.ts";
-import type { RecordStorage } from "../cluster/record-storage.ts";
+import type { RecordStorage } from "./record-storage.ts";
 
 /** What a node knows about itself, for status replies. */
 export interface NodeInfo {

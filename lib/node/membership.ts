@@ -4,8 +4,8 @@
  * holds the same HSM key — which the sealed join call proves.
  */
 import * as v from "valibot";
-import { TransportError } from "../client/transport.ts";
-import { PeerError, RPC } from "../cluster/peers.ts";
+import { TransportError } from "../net/transport.ts";
+import { PeerError, RPC } from "./peers.ts";
 import { Errors, KmsError } from "../state/errors.ts";
 import { failedOutcome, forward, type KmsNode } from "./node.ts";
 import { resetForJoin } from "./replication.ts";

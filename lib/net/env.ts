@@ -1,4 +1,4 @@
-import type { KmsNode } from "../server/node.ts";
+import type { KmsNode } from "../node/node.ts";
 
 /** Per-request bindings the TLS adapter passes to every hono app. */
 export interface Bindings {

@@ -5,8 +5,8 @@
 import { randomBytes } from "node:crypto";
 import { Driver } from "../cluster/driver.ts";
 import { RaftNode } from "../cluster/node.ts";
-import type { Peers } from "../cluster/peers.ts";
-import { RecordStorage } from "../cluster/record-storage.ts";
+import type { Peers } from "./peers.ts";
+import { RecordStorage } from "./record-storage.ts";
 import { bootstrapState, freshState } from "../cluster/storage.ts";
 import type { Durable, Members, Message } from "../cluster/types.ts";
 import type { NodeOptions } from "../cluster/options.ts";

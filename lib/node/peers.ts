@@ -9,9 +9,9 @@
  */
 import { randomBytes } from "node:crypto";
 import type { SoftHsm } from "../hsm/soft.ts";
-import { createTransport, type Transport } from "../client/transport.ts";
-import type { Message } from "./types.ts";
-import { openPayload, sealPayload } from "./wire.ts";
+import { createTransport, type Transport } from "../net/transport.ts";
+import type { Message } from "../cluster/types.ts";
+import { openPayload, sealPayload } from "./seal.ts";
 
 /** A peer answered a call with an error: `sealed` when the answer provably came from a node of this cluster. */
 export class PeerError extends Error {

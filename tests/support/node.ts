@@ -2,15 +2,15 @@
  * A single-node cluster in this process over a real store, for in-process
  * tests of the API and the node (no listener: nothing leaves the process).
  */
-import { Peers } from "../cluster/peers.ts";
-import { SoftHsm } from "../hsm/soft.ts";
-import { clientCredentials, newApiKey, parseApiKey } from "../identity/apikey.ts";
-import type { Command } from "../state/commands.ts";
-import { stateOf } from "../state/records.ts";
-import type { Store } from "../store/store.ts";
-import { KmsNode } from "./node.ts";
-import { loadOrBootstrap, startReplication } from "./replication.ts";
-import { clusterCa, NODE_SERVERNAME } from "./tls.ts";
+import { Peers } from "../../lib/node/peers.ts";
+import { SoftHsm } from "../../lib/hsm/soft.ts";
+import { clientCredentials, newApiKey, parseApiKey } from "../../lib/identity/apikey.ts";
+import type { Command } from "../../lib/state/commands.ts";
+import { stateOf } from "../../lib/state/records.ts";
+import type { Store } from "../../lib/store/store.ts";
+import { KmsNode } from "../../lib/node/node.ts";
+import { loadOrBootstrap, startReplication } from "../../lib/node/replication.ts";
+import { clusterCa, NODE_SERVERNAME } from "../../lib/server/tls.ts";
 
 /** Options of testNode. */
 export interface TestNodeOptions {

@@ -10,8 +10,8 @@
  */
 import * as v from "valibot";
 import { RaftNode } from "../cluster/node.ts";
-import { type Peers, RPC } from "../cluster/peers.ts";
-import type { RecordStorage } from "../cluster/record-storage.ts";
+import { type Peers, RPC } from "./peers.ts";
+import type { RecordStorage } from "./record-storage.ts";
 import type { Durable, HardState } from "../cluster/types.ts";
 import type { Command } from "../state/commands.ts";
 import type { KmsNode } from "./node.ts";
