@@ -1,7 +1,8 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { HsmKeyError, HsmMismatchError, SoftHsm } from "../lib/hsm/soft.ts";
-import { adminApiKey, writeAdminKeyFile } from "../lib/server/admin-key.ts";
+import { writeAdminKeyFile } from "../lib/server/admin-key.ts";
+import { adminApiKey } from "../lib/node/admin-key.ts";
 import { parseListenAddress } from "../lib/net/address.ts";
 import { type RunningServer, startServer } from "../lib/server/start.ts";
 import { CA_FILE } from "../lib/server/tls.ts";

@@ -1,5 +1,6 @@
 import { Hono } from "hono";
-import type { AppDeps, Env } from "../net/env.ts";
+import type { AppDeps } from "./deps.ts";
+import type { Env } from "../net/env.ts";
 import { onAppError } from "../net/errors.ts";
 import { healthRoutes } from "./health.ts";
 import { kesRoutes } from "./kes/routes.ts";

@@ -1,5 +1,6 @@
 import { Hono } from "hono";
-import type { AppDeps, Env } from "../net/env.ts";
+import type { AppDeps } from "./deps.ts";
+import type { Env } from "../net/env.ts";
 import { encode } from "../wire/proto.ts";
 
 /** Unauthenticated endpoints for clients, load balancers and probes: /version and /v1/health/*. */

@@ -4,12 +4,13 @@ import * as v from "valibot";
 import { type ReplyEnvelope, RPC } from "../node/peers.ts";
 import { ReplayGuard } from "../node/replay.ts";
 import { MessageSchema, openPayload, sealPayload } from "../node/seal.ts";
-import { clusterCa, issuedByCluster } from "../server/tls.ts";
+import { clusterCa, issuedByCluster } from "../node/cluster-ca.ts";
 import type { Message } from "../cluster/types.ts";
 import { addNode, acceptJoin, editNode, HostSchema, removeNode } from "../node/membership.ts";
 import { type Command, CommandSchema } from "../state/commands.ts";
 import { Errors, KmsError } from "../state/errors.ts";
-import type { AppDeps, Env } from "../net/env.ts";
+import type { AppDeps } from "./deps.ts";
+import type { Env } from "../net/env.ts";
 import { serverStatus } from "./native/cluster.ts";
 
 const Forward = v.union([

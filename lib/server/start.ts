@@ -13,8 +13,10 @@ import { DataDirError, openStore } from "../store/store.ts";
 import { type DataDirState, inspectDataDir } from "../store/data-dir.ts";
 import { parseListenAddress, reachableHosts, reachableUrls } from "../net/address.ts";
 import { deletesKeys, KmsNode } from "../node/node.ts";
-import { adminIdentityOf, removeAdminKeyFile, writeClusterId } from "./admin-key.ts";
-import { clusterCa, NODE_SERVERNAME, nodeTls, tlsFromFiles } from "./tls.ts";
+import { removeAdminKeyFile, writeClusterId } from "./admin-key.ts";
+import { adminIdentityOf } from "../node/admin-key.ts";
+import { nodeTls, tlsFromFiles } from "./tls.ts";
+import { clusterCa, NODE_SERVERNAME } from "../node/cluster-ca.ts";
 import { VERSION } from "../version.ts";
 
 /** How to start a server. */

@@ -10,7 +10,7 @@ import { stateOf } from "../../lib/state/records.ts";
 import type { Store } from "../../lib/store/store.ts";
 import { KmsNode } from "../../lib/node/node.ts";
 import { loadOrBootstrap, startReplication } from "../../lib/node/replication.ts";
-import { clusterCa, NODE_SERVERNAME } from "../../lib/server/tls.ts";
+import { clusterCa, NODE_SERVERNAME } from "../../lib/node/cluster-ca.ts";
 
 /** Options of testNode. */
 export interface TestNodeOptions {

@@ -1,7 +1,7 @@
 import os from "node:os";
 import * as v from "valibot";
 import { RPC } from "../../node/peers.ts";
-import { PROOF_WINDOW_MS, validAdminKeyProof } from "../../server/admin-key.ts";
+import { PROOF_WINDOW_MS, validAdminKeyProof } from "../../node/admin-key.ts";
 import { HostSchema, addNode, editNode, removeNode } from "../../node/membership.ts";
 import type { KmsNode } from "../../node/node.ts";
 import { KmsError } from "../../state/errors.ts";
