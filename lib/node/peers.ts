@@ -10,17 +10,28 @@
 import { randomBytes } from "node:crypto";
 import type { SoftHsm } from "../hsm/soft.ts";
 import { createTransport, type Transport } from "../net/transport.ts";
-import type { Message } from "../cluster/types.ts";
+import type { Members, Message } from "../cluster/types.ts";
+import { ERROR_KINDS, type ErrorKind, KmsError } from "../state/errors.ts";
+import { kindOfStatus } from "../wire/errors.ts";
 import { openPayload, sealPayload } from "./seal.ts";
 
 /** A peer answered a call with an error: `sealed` when the answer provably came from a node of this cluster. */
 export class PeerError extends Error {
+  /** The HTTP status of the answer. */
   readonly status: number;
   readonly sealed: boolean;
-  constructor(status: number, message: string, sealed: boolean) {
+  /** What went wrong: the peer's word when it said (sealed answers do), else what the status stands for. */
+  readonly kind: ErrorKind;
+  constructor(status: number, message: string, sealed: boolean, kind?: ErrorKind) {
     super(message);
     this.status = status;
     this.sealed = sealed;
+    this.kind = kind && ERROR_KINDS.includes(kind) ? kind : kindOfStatus(status);
+  }
+
+  /** The peer's error as this node's own. */
+  error(): KmsError {
+    return new KmsError(this.kind, this.message);
   }
 }
 
@@ -46,7 +57,8 @@ export function envelope(cluster: string, body: unknown): CallEnvelope {
 export interface ReplyEnvelope {
   readonly nonce: string;
   readonly ok?: unknown;
-  readonly error?: { readonly status: number; readonly message: string };
+  /** `kind` is newer than `status`: a node reads it when there, else the status. */
+  readonly error?: { readonly status: number; readonly message: string; readonly kind?: ErrorKind };
 }
 
 /** RPC paths between nodes. */
@@ -134,7 +146,7 @@ export class Peers<C> {
     }
     const opened = openPayload(this.#hsm, `${path}#reply`, reply.body) as ReplyEnvelope;
     if (opened?.nonce !== nonce) throw new Error("the reply does not answer this request");
-    if (opened.error) throw new PeerError(opened.error.status, opened.error.message, true);
+    if (opened.error) throw new PeerError(opened.error.status, opened.error.message, true, opened.error.kind);
     return opened.ok;
   }
 
@@ -143,4 +155,22 @@ export class Peers<C> {
     this.#raft.close();
     this.#calls.close();
   }
+}
+
+/** A member's answer to a call, or undefined when it did not answer within the deadline. */
+export interface MemberAnswer {
+  readonly id: number;
+  readonly addr: string;
+  readonly reply: unknown;
+}
+
+/** Calls `path` on every member but `self` in parallel; members that fail or take longer than `timeoutMs` answer undefined. */
+export function askMembers<C>(peers: Peers<C>, members: Members, self: number, path: string, timeoutMs: number): Promise<MemberAnswer[]> {
+  return Promise.all(members.filter((m) => m.id !== self).map(async (m) => {
+    try {
+      return { id: m.id, addr: m.addr, reply: await peers.call(m.addr, path, {}, timeoutMs) };
+    } catch {
+      return { id: m.id, addr: m.addr, reply: undefined }; // down, starting, or not of this cluster
+    }
+  }));
 }

@@ -79,7 +79,8 @@ const barrier = async (c: Context, req?: KesRequest): Promise<Response | undefin
   try {
     await opts.backend().barrier?.(c.env?.identity, req);
   } catch (err) {
-    return kesError(c, err instanceof KmsError ? err.status : 503, err instanceof Error ? err.message : "unavailable");
+    const e = err instanceof KmsError ? toKesError(err) : { status: 503, message: err instanceof Error ? err.message : "unavailable" };
+    return kesError(c, e.status, e.message);
   }
 };
 

@@ -35,7 +35,7 @@ export function nativeRoutes(deps: AppDeps): Hono<Env> {
   const app = new Hono<Env>();
   const limit = bodyLimit({
     maxSize: MAX_BODY,
-    onError: (c) => errorReply(new KmsError(413, `request body too large: at most ${MAX_BODY} bytes`), c.req.header("accept")),
+    onError: (c) => errorReply(Errors.tooLarge(`request body too large: at most ${MAX_BODY} bytes`), c.req.header("accept")),
   });
   const handle = async (c: import("hono").Context<Env>, enclave: string) => {
     const accept = c.req.header("accept");
@@ -93,7 +93,7 @@ export function nativeRoutes(deps: AppDeps): Hono<Env> {
   app.post("/v1/kms/:enclave", limit, (c) => handle(c, c.req.param("enclave")));
   app.post("/v1/kms/:enclave/", limit, (c) => handle(c, c.req.param("enclave")));
   // Anything else under /v1/kms still answers in the protocol's error format.
-  app.all("/v1/kms/*", (c) => errorReply(new KmsError(404, "not found"), c.req.header("accept")));
+  app.all("/v1/kms/*", (c) => errorReply(Errors.notFound("not found"), c.req.header("accept")));
   return app;
 }
 
@@ -124,5 +124,5 @@ function checkEnclave(ctx: CommandContext): void {
 function toKmsError(err: unknown): KmsError {
   if (err instanceof KmsError) return err;
   if (err instanceof FrameError || err instanceof InvalidMessageError) return Errors.badRequest(err.message);
-  return new KmsError(500, "internal server error");
+  return Errors.internal();
 }
