@@ -9,9 +9,9 @@
  *
  * and, read only, the older JSON form {"bytes", "algorithm", "created_at", "created_by"}.
  */
-import { Buffer } from "node:buffer";
 import type { KeyType } from "../crypto/message-key.ts";
 import type { MasterKey } from "./keystore.ts";
+import { decodeBase64, encodeBase64 } from "../encoding/base64.ts";
 
 const TYPE_IDS: Readonly<Record<KeyType, number>> = { AES256: 1, ChaCha20: 2 };
 const HASH_SHA256 = 1;
@@ -166,7 +166,7 @@ export function decodeKeyVersionProto(b: Uint8Array): MasterKey {
 
 /** A key as the text KES stores: standard base64 of the protobuf KeyVersion. */
 export function encodeKey(key: MasterKey): string {
-  return Buffer.from(encodeKeyVersionProto(key)).toString("base64");
+  return encodeBase64(encodeKeyVersionProto(key));
 }
 
 const LEGACY_TYPES: Readonly<Record<string, KeyType>> = {
@@ -183,7 +183,7 @@ export function decodeKey(value: string | Uint8Array): MasterKey {
   const trimmed = text.trim();
   if (trimmed.startsWith("{")) return decodeLegacyJson(trimmed);
   if (/^[A-Za-z0-9+/]+={0,2}$/.test(trimmed) && trimmed.length % 4 === 0) {
-    return decodeKeyVersionProto(new Uint8Array(Buffer.from(trimmed, "base64")));
+    return decodeKeyVersionProto(decodeBase64(trimmed));
   }
   if (typeof value !== "string" && value.length > 0 && value[0] === 0x0a) return decodeKeyVersionProto(value);
   throw new KeyFormatError("neither a KES key version nor a legacy JSON key");
@@ -199,7 +199,7 @@ function decodeLegacyJson(text: string): MasterKey {
   if (typeof j !== "object" || j === null) throw new KeyFormatError("malformed JSON");
   const bytes = j.bytes;
   if (typeof bytes !== "string" || !/^[A-Za-z0-9+/]*={0,2}$/.test(bytes)) throw new KeyFormatError("no key bytes");
-  const material = new Uint8Array(Buffer.from(bytes, "base64"));
+  const material = decodeBase64(bytes);
   if (material.length !== 32) throw new KeyFormatError("secret key must be 32 bytes");
   const algorithm = typeof j.algorithm === "string" ? j.algorithm : "";
   const type = LEGACY_TYPES[algorithm];

@@ -8,6 +8,7 @@
 import { createHash, createPrivateKey, createPublicKey, type KeyObject, X509Certificate } from "node:crypto";
 import type { SoftHsm } from "../hsm/soft.ts";
 import { caCertificate, isIpAddress, issuedCertificate } from "../identity/x509.ts";
+import { encodeBase64 } from "../encoding/base64.ts";
 
 /** The server name nodes ask for (SNI) and verify when they dial each other; every node certificate carries it. */
 export const NODE_SERVERNAME = "kms-node";
@@ -67,7 +68,7 @@ export function issuedByCluster(ca: ClusterCa, der: Uint8Array): boolean {
   const now = Date.now();
   let seen = verified.get(ca);
   if (!seen) verified.set(ca, seen = new Map());
-  const id = Buffer.from(der).toString("base64");
+  const id = encodeBase64(der);
   const until = seen.get(id);
   if (until !== undefined) return now <= until;
   let cert: X509Certificate;

@@ -14,6 +14,7 @@ import type { Members, Message } from "../cluster/types.ts";
 import { ERROR_KINDS, type ErrorKind, KmsError } from "../state/errors.ts";
 import { kindOfStatus } from "../wire/errors.ts";
 import { openPayload, sealPayload } from "./seal.ts";
+import { encodeBase64 } from "../encoding/base64.ts";
 
 /** A peer answered a call with an error: `sealed` when the answer provably came from a node of this cluster. */
 export class PeerError extends Error {
@@ -50,7 +51,7 @@ export interface CallEnvelope {
 
 /** A fresh envelope for `body` from a node of `cluster`. */
 export function envelope(cluster: string, body: unknown): CallEnvelope {
-  return { nonce: randomBytes(16).toString("base64"), at: Date.now(), cluster, body };
+  return { nonce: encodeBase64(randomBytes(16)), at: Date.now(), cluster, body };
 }
 
 /** A sealed reply: the request's nonce and either the result or an error. */

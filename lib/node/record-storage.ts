@@ -15,10 +15,6 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 const bytes = (value: unknown) => enc.encode(toJson(value));
 
-/** Whether a record key belongs to the replication log rather than the state. */
-export function isRaftRecord(key: string): boolean {
-  return key.startsWith("r/");
-}
 
 /** RaftStorage over the node's encrypted store. */
 export class RecordStorage<C> implements RaftStorage<C> {

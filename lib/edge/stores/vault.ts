@@ -12,6 +12,7 @@ import type { KeyStoreConfig } from "../config.ts";
 import { JsonClient, type JsonReply, NoReplyError } from "../http.ts";
 import { decodeKey, encodeKey } from "../keyformat.ts";
 import { isKeyName, KeyExistsError, KeyNotFoundError, type KeyStore, KeyStoreError, type MasterKey, reason } from "../keystore.ts";
+import { decodeBase64, encodeBase64 } from "../../encoding/base64.ts";
 
 type VaultConfig = Extract<KeyStoreConfig, { kind: "vault" }>;
 
@@ -148,7 +149,7 @@ export class VaultStore implements KeyStore {
   async #wrap(text: string): Promise<string> {
     const t = this.#cfg.transit;
     if (!t) return text;
-    const r = await this.#authed("POST", `/v1/${t.engine}/encrypt/${encodeURIComponent(t.key)}`, { plaintext: Buffer.from(text).toString("base64") });
+    const r = await this.#authed("POST", `/v1/${t.engine}/encrypt/${encodeURIComponent(t.key)}`, { plaintext: encodeBase64(new TextEncoder().encode(text)) });
     const ct = get(r.json, "data", "ciphertext");
     if (r.status !== 200 || typeof ct !== "string") throw new KeyStoreError(`vault: transit encrypt failed (HTTP ${r.status}${vaultErrors(r)})`, false);
     return ct;
@@ -160,7 +161,7 @@ export class VaultStore implements KeyStore {
     const r = await this.#authed("POST", `/v1/${t.engine}/decrypt/${encodeURIComponent(t.key)}`, { ciphertext: value });
     const pt = get(r.json, "data", "plaintext");
     if (r.status !== 200 || typeof pt !== "string") throw new KeyStoreError(`vault: transit decrypt failed (HTTP ${r.status}${vaultErrors(r)})`, false);
-    return Buffer.from(pt, "base64").toString("utf8");
+    return new TextDecoder().decode(decodeBase64(pt));
   }
 
   /** The raw value of `name`, or undefined when absent. */
