@@ -9,7 +9,8 @@
  */
 import { readFileSync } from "node:fs";
 import type { KeyStoreConfig } from "../config.ts";
-import { JsonClient, type JsonReply, NoReplyError } from "../http.ts";
+import { JsonClient, type JsonReply } from "../../net/json-client.ts";
+import { TransportError } from "../../net/transport.ts";
 import { decodeKey, encodeKey } from "../keyformat.ts";
 import { isKeyName, KeyExistsError, KeyNotFoundError, type KeyStore, KeyStoreError, type MasterKey, reason } from "../keystore.ts";
 import { decodeBase64, encodeBase64 } from "../../encoding/base64.ts";
@@ -54,7 +55,7 @@ export class VaultStore implements KeyStore {
     try {
       return await this.#http.request(method, path, body, this.#headers(token));
     } catch (err) {
-      if (err instanceof NoReplyError) throw new KeyStoreError(`vault: ${this.#cfg.endpoint} is not reachable: ${err.message}`);
+      if (err instanceof TransportError) throw new KeyStoreError(`vault: ${this.#cfg.endpoint} is not reachable: ${err.code ?? err.message}`);
       throw new KeyStoreError(`vault: ${reason(err)}`);
     }
   }
