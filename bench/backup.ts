@@ -19,7 +19,7 @@ import { SoftHsm } from "../lib/hsm/soft.ts";
 import { apply } from "../lib/state/apply.ts";
 import { recordsOfState } from "../lib/state/records.ts";
 import { State } from "../lib/state/state.ts";
-import { encodeCredentials, newCredentials } from "../lib/server/credentials.ts";
+import { encodeCredentials, newCredentials } from "../lib/node/credentials.ts";
 import { CA_FILE } from "../lib/server/tls.ts";
 import { openStore } from "../lib/store/store.ts";
 import { combine, runLoad } from "./support/load.ts";

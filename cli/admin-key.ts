@@ -1,5 +1,6 @@
-import { adminApiKey, adminKeyProof, readClusterId } from "../lib/server/admin-key.ts";
-import { type ClusterCredentials, credentialsOf } from "../lib/server/credentials.ts";
+import { credentialsOf, readClusterId } from "../lib/server/admin-key.ts";
+import { adminApiKey, adminKeyProof } from "../lib/node/admin-key.ts";
+import type { ClusterCredentials } from "../lib/node/credentials.ts";
 import type { SoftHsm } from "../lib/hsm/soft.ts";
 import { type Args, type CliCommand, CliError } from "./command.ts";
 import { CONNECT_HELP, CONNECT_OPTIONS, connect } from "./connect.ts";

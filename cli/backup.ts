@@ -3,7 +3,7 @@ import { rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { TransportError } from "../lib/client/transport.ts";
+import { TransportError } from "../lib/net/transport.ts";
 import { streamRequest } from "../lib/client/stream.ts";
 import { type Args, type CliCommand, CliError } from "./command.ts";
 import { CONNECT_HELP, CONNECT_OPTIONS, connectOptions } from "./connect.ts";

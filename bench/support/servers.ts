@@ -75,7 +75,15 @@ export class Fleet {
     const dir = opts.dir ?? path.join(this.tempDir(), "data");
     const hsmKey = opts.hsmKey ?? SoftHsm.generate();
     const served = await this.#start(this.kmsCommand(["server", "--addr", "127.0.0.1:0", dir]), { MINIO_KMS_HSM_KEY: hsmKey }, path.join(dir, CA_FILE));
-    const apiKey = adminApiKeyOf(dir, SoftHsm.parse(hsmKey));
+    return this.#kms(served, dir, hsmKey, adminApiKeyOf(dir, SoftHsm.parse(hsmKey)));
+  }
+
+  /** `node` as a member of `first`'s cluster (after `kms add`): it answers to that cluster's admin API key. */
+  joined(node: KmsProcess, first: KmsProcess): KmsProcess {
+    return this.#kms(node, node.dir, node.hsmKey, first.apiKey);
+  }
+
+  #kms(served: Served, dir: string, hsmKey: string, apiKey: string): KmsProcess {
     return {
       ...served, dir, hsmKey, apiKey,
       client: () => {

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
-import type { AppDeps, Env } from "./env.ts";
-import { onAppError } from "./errors.ts";
+import type { AppDeps } from "./deps.ts";
+import type { Env } from "../net/env.ts";
+import { onAppError } from "../net/errors.ts";
 import { dbRoutes } from "./db.ts";
 import { healthRoutes } from "./health.ts";
 import { kesRoutes } from "./kes/routes.ts";

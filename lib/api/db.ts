@@ -7,18 +7,19 @@
  * gives the state hash. SysAdmin only.
  */
 import { Hono, type Context } from "hono";
-import { encodeCredentials } from "../server/credentials.ts";
-import type { KmsNode } from "../server/node.ts";
-import { callerReads } from "../server/pending.ts";
-import { installBackup } from "../server/restore.ts";
+import { encodeCredentials } from "../node/credentials.ts";
+import type { KmsNode } from "../node/node.ts";
+import { callerReads } from "../node/pending.ts";
 import { Errors, KmsError } from "../state/errors.ts";
-import { StateHasher } from "../state/hash.ts";
+import { StateHasher } from "../store/state-hash.ts";
 import { callerOf } from "../state/policy.ts";
 import { stateRecords } from "../state/records.ts";
-import { frozenCopy, type State } from "../state/state.ts";
+import type { State } from "../state/state.ts";
 import { BackupError, backupStream, openBackup, yieldToLoop } from "../store/backup.ts";
-import type { AppDeps, Env } from "./env.ts";
-import { isClientError } from "./errors.ts";
+import type { Env } from "../net/env.ts";
+import { isClientError } from "../net/errors.ts";
+import { statusOf } from "../wire/errors.ts";
+import type { AppDeps } from "./deps.ts";
 
 /** The content type of a backup (a stream: no Content-Length). */
 export const BACKUP_CONTENT_TYPE = "application/vnd.kms.backup";
@@ -31,24 +32,6 @@ const SETTLE_MS = 5_000;
 async function sysAdmin(node: KmsNode, identity: string | undefined): Promise<void> {
   await node.readBarrier(callerReads(node.state, node.info.adminIdentity, identity, ""));
   if (callerOf(node.state, node.info.adminIdentity, identity, "")?.privilege !== "SysAdmin") throw Errors.accessDenied();
-}
-
-/**
- * A copy of the state taken once every entry this node held when asked has
- * been applied (or dropped): it then holds every write acknowledged before
- * the request, at one index. Later entries do not delay it.
- */
-async function settledCopy(node: KmsNode): Promise<State> {
-  const { driver } = node.parts();
-  if (!node.readyForReads()) throw Errors.unavailable("this node is not serving: it is joining a cluster or catching up");
-  const waiting = new Set(driver.pending().map((e) => `${e.index}/${e.term}`));
-  const deadline = Date.now() + SETTLE_MS;
-  while (driver.pending().some((e) => waiting.has(`${e.index}/${e.term}`))) {
-    if (driver.stopped) throw Errors.unavailable("the node is stopping");
-    if (Date.now() > deadline) throw Errors.unavailable("writes in flight did not settle: try the backup again");
-    await driver.changed(100);
-  }
-  return frozenCopy(node.state);
 }
 
 /** A rough size of a state's backup, for progress bars (the stream itself has no length). */
@@ -64,8 +47,8 @@ function estimate(state: State): number {
 function errorOf(c: Context<Env>, err: unknown): Response {
   if (isClientError(err)) throw err;
   if (err instanceof BackupError) return c.json({ message: `invalid backup: ${err.message}` }, 400);
-  const e = err instanceof KmsError ? err : new KmsError(500, "internal server error");
-  return c.json({ message: e.message }, e.status as 400);
+  const e = err instanceof KmsError ? err : Errors.internal();
+  return c.json({ message: e.message }, statusOf(e) as 400);
 }
 
 /** The /v1/db routes. */
@@ -76,12 +59,12 @@ export function dbRoutes(deps: AppDeps): Hono<Env> {
   app.get("/v1/db", async (c) => {
     try {
       await sysAdmin(node, c.env.identity);
-      const state = await settledCopy(node);
-      const { membership, keys } = node.parts();
+      const state = await node.settledCopy(SETTLE_MS);
+      const keys = node.keys;
       // Purged keys are zeroed only once this stream no longer reads the copy.
       const release = node.wiper.hold();
       const stream = backupStream({
-        cluster: membership.cluster, index: state.applied, commit: state.commit, compress: c.req.query("gzip") !== undefined,
+        cluster: node.cluster, index: state.applied, commit: state.commit, compress: c.req.query("gzip") !== undefined,
         recipients: [...state.hsmKeys.values()], credentials: encodeCredentials(keys.creds),
         records: stateRecords(state), done: release,
       });
@@ -102,7 +85,7 @@ export function dbRoutes(deps: AppDeps): Hono<Env> {
   app.get("/v1/db/hash", async (c) => {
     try {
       await sysAdmin(node, c.env.identity);
-      const state = await settledCopy(node);
+      const state = await node.settledCopy(SETTLE_MS);
       const hasher = new StateHasher();
       let n = 0;
       for (const [k, value] of stateRecords(state)) {
@@ -120,10 +103,10 @@ export function dbRoutes(deps: AppDeps): Hono<Env> {
       await sysAdmin(node, c.env.identity);
       const body = c.req.raw.body;
       if (!body) throw Errors.badRequest("invalid backup: the request has no body");
-      const backup = await openBackup(body, node.parts().keys.hsm, MAX_RESTORE_BYTES);
-      const restored = await installBackup(node, backup);
+      const backup = await openBackup(body, node.keys.hsm, MAX_RESTORE_BYTES);
+      const cluster = await node.installBackup(backup);
       return c.json({
-        cluster: restored.cluster, source_cluster: backup.header.cluster, index: backup.header.index, commit: backup.header.commit,
+        cluster, source_cluster: backup.header.cluster, index: backup.header.index, commit: backup.header.commit,
         records: backup.records.size, state_hash: backup.stateHash,
       });
     } catch (err) {

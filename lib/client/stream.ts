@@ -8,7 +8,7 @@ import type { IncomingMessage } from "node:http";
 import type { Readable } from "node:stream";
 import { clientCredentials, parseApiKey } from "../identity/apikey.ts";
 import { type ClientOptions, errorOf, serverUrl } from "./client.ts";
-import { TransportError } from "./transport.ts";
+import { TransportError } from "../net/transport.ts";
 
 /** No byte either way for this long ends the request. */
 const IDLE_MS = 60_000;

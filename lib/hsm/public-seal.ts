@@ -7,7 +7,7 @@
 import { createHash, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, type KeyObject } from "node:crypto";
 import { hkdf } from "../crypto/hkdf.ts";
 import { randomBytes } from "../crypto/random.ts";
-import { gcmOpen, gcmSeal, NONCE_SIZE, TAG_SIZE } from "./aes-gcm.ts";
+import { gcmOpen, gcmSeal, NONCE_SIZE, TAG_SIZE } from "../crypto/aead.ts";
 import { HsmMismatchError } from "./errors.ts";
 
 /** First byte of a public-key seal (symmetric seals start with 1). */

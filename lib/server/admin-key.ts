@@ -1,56 +1,47 @@
 /**
- * The cluster's admin API key (privilege SysAdmin): derived from the
- * cluster's credentials (credentials.ts), so two clusters never share it, it
- * survives HSM key rotation, and it is never stored in the state. Operators can disable it once a stored SysAdmin
- * exists (a replicated setting) and re-enable it with proof of the HSM key —
- * a proof the admin key itself does not give, so a leaked admin key cannot
- * turn itself back on.
- *
- * Two plain files in the data directory help the CLI: `cluster.id` (public:
- * which cluster the node belongs to, needed to derive the key) and, when the
- * server's output is not a terminal, `admin.key` (mode 0600, written once by
- * the node that created the cluster).
+ * The files that help the CLI with the cluster's admin API key
+ * (node/admin-key.ts): `cluster.id` (public: which cluster the node belongs
+ * to) and, when the server's output is not a terminal, `admin.key` (mode
+ * 0600, written once by the node that created the cluster); and the cluster
+ * credentials a data directory holds, sealed in root.seal.
  */
-import { createHmac } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
 import { open, rm } from "node:fs/promises";
 import path from "node:path";
-import { equal } from "../crypto/constant-time.ts";
 import type { SoftHsm } from "../hsm/soft.ts";
-import { apiKeyFromSeed, parseApiKey } from "../identity/apikey.ts";
-import { type ClusterCredentials, credentialsOf } from "./credentials.ts";
+import { adminApiKey, CLUSTER_ID } from "../node/admin-key.ts";
+import { type ClusterCredentials, decodeCredentials, legacyCredentials } from "../node/credentials.ts";
+import { writeFileAtomic } from "../store/atomic-file.ts";
+import { readRootSeal } from "../store/root-key.ts";
 
-export { CLUSTER_ID_FILE, readClusterId, writeClusterId } from "./credentials.ts";
+/** The public file naming the node's cluster. */
+export const CLUSTER_ID_FILE = "cluster.id";
 /** The 0600 file a new cluster's admin API key is written to when the output is not a terminal. */
 export const ADMIN_KEY_FILE = "admin.key";
-/** How far a re-enable proof's time may be from the node's clock. */
-export const PROOF_WINDOW_MS = 5 * 60_000;
-
-/** The admin API key of a cluster with these credentials. */
-export function adminApiKey(creds: ClusterCredentials): string {
-  return apiKeyFromSeed(creds.admin);
+/** Records the node's cluster id in DIR/cluster.id (public). */
+export async function writeClusterId(dir: string, cluster: string): Promise<void> {
+  await writeFileAtomic(path.join(dir, CLUSTER_ID_FILE), new TextEncoder().encode(cluster + "\n"), 0o644);
 }
 
-/** The h1: identity of the admin API key. */
-export function adminIdentityOf(creds: ClusterCredentials): string {
-  return parseApiKey(adminApiKey(creds)).identity;
+/** The cluster id a data directory's node belongs to; throws a clear error when DIR has none. */
+export function readClusterId(dir: string): string {
+  const file = path.join(dir, CLUSTER_ID_FILE);
+  if (!existsSync(file)) throw new Error(`${file} does not exist: is ${dir} a kms data directory (started at least once)?`);
+  const id = readFileSync(file, "utf8").trim();
+  if (!CLUSTER_ID.test(id)) throw new Error(`${file} does not hold a cluster id`);
+  return id;
+}
+
+/** The credentials a data directory holds, unsealed with `hsm` (a directory of format 1: its legacy ones). */
+export function credentialsOf(dir: string, hsm: SoftHsm): ClusterCredentials {
+  const { root, extra } = readRootSeal(dir, hsm);
+  root.fill(0);
+  return extra && extra.length > 0 ? decodeCredentials(extra) : legacyCredentials(hsm, readClusterId(dir));
 }
 
 /** The admin API key of the cluster whose node keeps its data in `dir`, unsealed with `hsm` ('kms identity --hsm DIR'). */
 export function adminApiKeyOf(dir: string, hsm: SoftHsm): string {
   return adminApiKey(credentialsOf(dir, hsm));
-}
-
-/**
- * Proof, for re-enabling the admin API key of `cluster` at time `at` (ms), that
- * the caller unsealed a data directory of the cluster with one of its HSM keys.
- */
-export function adminKeyProof(creds: ClusterCredentials, cluster: string, at: number): Uint8Array {
-  return new Uint8Array(createHmac("sha256", creds.recovery).update(`kms/v1/admin-key/enable:${cluster}:${at}`).digest());
-}
-
-/** Whether `proof` is the proof for `cluster` at `at` (compared in constant time). */
-export function validAdminKeyProof(creds: ClusterCredentials, cluster: string, at: number, proof: Uint8Array): boolean {
-  return equal(adminKeyProof(creds, cluster, at), proof);
 }
 
 /** Writes the admin API key to DIR/admin.key, mode 0600, unless the file exists; returns its path. */

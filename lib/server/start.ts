@@ -1,27 +1,29 @@
 import { readdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { createApp } from "../api/app.ts";
-import type { ConnectionLimits } from "../api/connections.ts";
-import { type Listener, serveTls } from "../api/serve.ts";
+import type { ConnectionLimits } from "../net/connections.ts";
+import { type Listener, serveTls } from "../net/serve.ts";
 import { SoftHsm } from "../hsm/soft.ts";
-import { Peers } from "../cluster/peers.ts";
+import { Peers } from "../node/peers.ts";
 import type { Command } from "../state/commands.ts";
-import { checkWithPeers } from "./peer-check.ts";
-import { loadOrBootstrap, membershipOf, startReplication } from "./replication.ts";
+import { checkWithPeers } from "../node/peer-check.ts";
+import { loadOrBootstrap, membershipOf } from "../node/replication.ts";
 import { stateOf } from "../state/records.ts";
 import { DataDirError, openStore, type Store } from "../store/store.ts";
 import { type DataDirState, inspectDataDir } from "../store/data-dir.ts";
-import { parseListenAddress, reachableHosts, reachableUrls } from "./address.ts";
-import { deletesKeys, KmsNode } from "./node.ts";
-import { adminApiKey, removeAdminKeyFile, writeClusterId } from "./admin-key.ts";
-import { type ClusterCredentials, decodeCredentials, encodeCredentials, legacyCredentials, newCredentials } from "./credentials.ts";
+import { parseListenAddress, reachableHosts, reachableUrls } from "../net/address.ts";
+import { deletesKeys, KmsNode } from "../node/node.ts";
+import { removeAdminKeyFile, writeClusterId } from "./admin-key.ts";
+import { adminApiKey } from "../node/admin-key.ts";
+import { JOIN_SERVERNAME, NODE_SERVERNAME } from "../node/cluster-ca.ts";
+import { type ClusterCredentials, decodeCredentials, encodeCredentials, legacyCredentials, newCredentials } from "../node/credentials.ts";
+import { NodeKeys, peerCredentials } from "../node/node-keys.ts";
+import { startPurger } from "../node/purge.ts";
+import { allMaterial } from "../node/wipe.ts";
 import { configureHsmKey } from "./hsm-keys.ts";
 import { lockMemory } from "./mlock.ts";
-import { NodeKeys, peerCredentials } from "./node-keys.ts";
-import { startPurger } from "./purge.ts";
-import { allMaterial } from "./wipe.ts";
-import { JOIN_SERVERNAME, NODE_SERVERNAME, nodeKey, tlsFromFiles, writeCaFile } from "./tls.ts";
-import { VERSION } from "./version.ts";
+import { nodeKey, tlsFromFiles, writeCaFile } from "./tls.ts";
+import { VERSION } from "../version.ts";
 
 /** How to start a server. */
 export interface ServerOptions {
@@ -99,18 +101,31 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const keys = new NodeKeys(hsm, creds, await nodeKey(store, records), [...reachableHosts(hostname), ...advertised]);
     await writeCaFile(opts.dir, keys.cluster.ca);
     const own = opts.tlsCert && opts.tlsKey ? await tlsFromFiles(opts.tlsCert, opts.tlsKey) : undefined;
+    let bound!: Listener;
     const node = new KmsNode(state, store, {
       version: VERSION, host: "", startedAt: Date.now(), adminIdentity: keys.adminIdentity, tickMs: TICK_MS, electionTicks: ELECTION_TICKS,
       recoveryWindowMs: opts.recoveryWindowMs ?? DEFAULT_RECOVERY_WINDOW_MS,
+    }, {
+      // After a join the key written for the node's first, own cluster opens nothing: remove it.
+      onJoined: async (cluster) => {
+        await writeClusterId(opts.dir, cluster);
+        await removeAdminKeyFile(opts.dir);
+      },
+      // New credentials (a join, a restore): peers, and clients unless --tls-cert, get certificates of the new CA.
+      onKeys: async (k) => {
+        bound.setSni(NODE_SERVERNAME, k.cluster.tls);
+        if (!own) bound.setTls(k.cluster.tls);
+        await writeCaFile(opts.dir, k.cluster.ca);
+      },
     });
     const tls = own ?? keys.cluster.tls;
     listener = await serveTls(createApp({ node, kesEnclave: opts.kesEnclave }), {
       key: tls.key, cert: tls.cert, hostname, port, limits: opts.limits,
       sni: [{ servername: NODE_SERVERNAME, ...keys.cluster.tls }, { servername: JOIN_SERVERNAME, ...keys.join.tls }],
     });
-    const bound = listener;
-    node.info = { ...node.info, host: opts.advertise ?? `${advertisedHost(hostname)}:${bound.port}` };
-    const loaded = await loadOrBootstrap(store, records, node);
+    bound = listener;
+    node.listening(opts.advertise ?? `${advertisedHost(hostname)}:${bound.port}`);
+    const loaded = await loadOrBootstrap(store, records, node.info.host, node.initialSnapshot());
     // A crash after a received snapshot was saved but before the state was
     // replaced: the state on disk is older than the snapshot, so install it now.
     if (node.state.applied < loaded.durable.snapshot.index) await node.restore(loaded.durable.snapshot);
@@ -120,22 +135,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       await store.reseal(encodeCredentials(creds), [...node.state.hsmKeys.values()]);
     }
     await writeClusterId(opts.dir, loaded.membership.cluster);
-    // After a join the key written for the node's first, own cluster opens nothing: remove it.
-    node.onJoined = async (cluster) => {
-      await writeClusterId(opts.dir, cluster);
-      await removeAdminKeyFile(opts.dir);
-    };
-    // New credentials (a join, a restore): peers, and clients unless --tls-cert, get certificates of the new CA.
-    node.onKeys = async (k) => {
-      bound.setSni(NODE_SERVERNAME, k.cluster.tls);
-      if (!own) bound.setTls(k.cluster.tls);
-      await writeCaFile(opts.dir, k.cluster.ca);
-    };
     const peers = new Peers<Command>(peerCredentials(keys.cluster), NODE_SERVERNAME);
     peers.cluster = loaded.membership.cluster;
     // Reads and votes wait for this: until replication starts the node answers "starting".
-    const durable = await checkWithPeers(node, peers, loaded.membership, loaded.durable, loaded.storage);
-    startReplication(node, store, keys, peers, { ...loaded, durable }, opts.onFatal);
+    const { durable, readFloor } = await checkWithPeers(peers, loaded);
+    node.replicate(keys, peers, { ...loaded, durable }, readFloor, opts.onFatal);
     const purger = startPurger(node);
     // A key deletion whose erase a stop interrupted is still in the log: finish it.
     if (loaded.durable.entries.some((e) => e.type === "cmd" && deletesKeys(e.cmd))) node.eraseInBackground();
@@ -153,7 +157,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         purger.stop();
         await node.drain(DRAIN_MS);
         await store.close();
-        node.cluster?.peers.close();
+        peers.close();
         // Answers already computed still go out (reads are served from memory
         // until then); connections still busy at the shutdown deadline are cut.
         await bound.close();

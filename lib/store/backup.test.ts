@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { SoftHsm } from "../hsm/soft.ts";
-import { stateHashOf } from "../state/hash.ts";
+import { stateHashOf } from "./state-hash.ts";
 import { BackupError, backupStream, openBackup } from "./backup.ts";
 
 const enc = new TextEncoder();

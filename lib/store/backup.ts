@@ -19,10 +19,10 @@ import { deflateRawSync, inflateRawSync } from "node:zlib";
 import * as v from "valibot";
 import { hkdf } from "../crypto/hkdf.ts";
 import { randomBytes } from "../crypto/random.ts";
-import { gcmOpen, gcmSeal } from "../hsm/aes-gcm.ts";
+import { gcmOpen, gcmSeal } from "../crypto/aead.ts";
 import { sealTo } from "../hsm/public-seal.ts";
 import type { SoftHsm } from "../hsm/soft.ts";
-import { StateHasher } from "../state/hash.ts";
+import { StateHasher } from "./state-hash.ts";
 
 const MAGIC = new TextEncoder().encode("kms-bkp\n");
 /** The format this version writes and the newest it reads. */

@@ -6,10 +6,10 @@
  * directories) sealed the root key alone under one HSM key.
  */
 import * as v from "valibot";
-import { Buffer } from "node:buffer";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "../crypto/random.ts";
+import { decodeBase64, encodeBase64 } from "../encoding/base64.ts";
 import { sealTo } from "../hsm/public-seal.ts";
 import { HsmMismatchError, type SoftHsm } from "../hsm/soft.ts";
 import { writeFileAtomic } from "./atomic-file.ts";
@@ -51,7 +51,7 @@ export async function writeRootSeal(dir: string, root: Uint8Array, extra: Uint8A
   const payload = new Uint8Array(ROOT_KEY_SIZE + extra.length);
   payload.set(root);
   payload.set(extra, ROOT_KEY_SIZE);
-  const seals = recipients.map((r) => ({ hsm: r.fingerprint, sealed: Buffer.from(sealTo(r.publicKey, payload, ROOT_KEY_LABEL)).toString("base64") }));
+  const seals = recipients.map((r) => ({ hsm: r.fingerprint, sealed: encodeBase64(sealTo(r.publicKey, payload, ROOT_KEY_LABEL)) }));
   payload.fill(0);
   const json = JSON.stringify({ version: 2, seals }) + "\n";
   await writeFileAtomic(join(dir, ROOT_SEAL_FILE), new TextEncoder().encode(json), 0o600);
@@ -78,7 +78,7 @@ export function unsealRoot(dir: string, text: string, hsm: SoftHsm): Unsealed {
   let payload: Uint8Array;
   if (parsed.version === 1) {
     try {
-      payload = hsm.unseal(new Uint8Array(Buffer.from(parsed.sealed, "base64")), ROOT_KEY_LABEL);
+      payload = hsm.unseal(decodeBase64(parsed.sealed), ROOT_KEY_LABEL);
     } catch {
       throw mismatch();
     }
@@ -86,7 +86,7 @@ export function unsealRoot(dir: string, text: string, hsm: SoftHsm): Unsealed {
     const mine = parsed.seals.find((s) => s.hsm === hsm.fingerprint);
     if (!mine) throw mismatch();
     try {
-      payload = hsm.openSealed(new Uint8Array(Buffer.from(mine.sealed, "base64")), ROOT_KEY_LABEL);
+      payload = hsm.openSealed(decodeBase64(mine.sealed), ROOT_KEY_LABEL);
     } catch {
       throw mismatch();
     }

@@ -5,14 +5,14 @@
  */
 import * as v from "valibot";
 import { fingerprintOf } from "../../hsm/keys.ts";
-import { Obj } from "../../server/pending.ts";
+import { Obj } from "../../node/pending.ts";
 import { FingerprintSchema } from "../../state/commands.ts";
-import { encodeBase64 } from "../../state/base64.ts";
+import { encodeBase64 } from "../../encoding/base64.ts";
 import { Errors } from "../../state/errors.ts";
 import type { DeletedItem } from "../../state/types.ts";
 import { clusterStatus } from "./cluster.ts";
 import { command } from "./command.ts";
-import { timestamp } from "./proto.ts";
+import { timestamp } from "../../wire/proto.ts";
 import { Bytes, Name } from "./schemas.ts";
 
 const Key32 = v.pipe(Bytes, v.length(32, "invalid key: must be 32 bytes"));

@@ -15,7 +15,7 @@ const BATCH = 1_000;
 /** The ids of deletions due at `now` that no pending entry already purges. */
 export function duePurges(node: KmsNode, now: number): number[] {
   const pending = new Set<number>();
-  for (const e of node.cluster?.driver.pending() ?? []) {
+  for (const e of node.pending()) {
     if (e.type === "cmd" && e.cmd.type === "deleted.purge") for (const id of e.cmd.ids) pending.add(id);
   }
   const due: number[] = [];
@@ -28,8 +28,8 @@ export function duePurges(node: KmsNode, now: number): number[] {
 
 /** Proposes one purge if this node leads, may write, and something is due; resolves when it is done (or failed: the next round retries). */
 export async function purgeDue(node: KmsNode): Promise<void> {
-  const st = node.cluster?.driver.status();
-  if (!st || st.role !== "leader" || !st.writable || node.cluster?.driver.stopping) return;
+  const st = node.status();
+  if (st.role !== "leader" || !st.writable) return; // a stopping node refuses the write: the next round retries
   const now = node.clock();
   const ids = duePurges(node, now);
   if (ids.length === 0) return;

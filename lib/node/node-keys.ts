@@ -5,12 +5,12 @@
  * (docs/recovery.md). Replaced whole when the node joins another cluster or
  * is restored from a backup.
  */
-import type { PeerCredentials } from "../cluster/peers.ts";
 import { type JoinSecrets, joinSecretsOf } from "../hsm/keys.ts";
 import type { SoftHsm } from "../hsm/soft.ts";
 import { adminIdentityOf } from "./admin-key.ts";
+import { type ClusterCa, clusterCa, nodeTls, type TlsMaterial } from "./cluster-ca.ts";
 import type { ClusterCredentials } from "./credentials.ts";
-import { type ClusterCa, clusterCa, nodeTls, type TlsMaterial } from "./tls.ts";
+import type { PeerCredentials } from "./peers.ts";
 
 /** One side of the node-to-node protocol: a CA, the node's certificate from it, and the sealing key. */
 export interface Trust {

@@ -4,20 +4,12 @@
  * cluster CA, the node RPC sealing key and the admin API key derive. They do
  * not depend on the HSM key, so the HSM key can rotate under a running cluster
  * while nodes keep trusting each other and clients keep the same CA file and
- * admin API key (docs/recovery.md).
+ * admin API key (docs/recovery.md). The data directory's copy is read by server/admin-key.ts.
  */
 import * as v from "valibot";
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import { randomBytes } from "../crypto/random.ts";
+import { decodeBase64, encodeBase64 } from "../encoding/base64.ts";
 import type { SoftHsm } from "../hsm/soft.ts";
-import { readRootSeal } from "../store/root-key.ts";
-import { decodeBase64, encodeBase64 } from "../state/base64.ts";
-import { writeFileAtomic } from "../store/atomic-file.ts";
-
-/** The public file naming the node's cluster. */
-export const CLUSTER_ID_FILE = "cluster.id";
-const CLUSTER_ID = /^[0-9a-f]{32}$/;
 
 /** Seeds of the cluster CA, the RPC sealing key, the admin API key and its re-enable proof. */
 export interface ClusterCredentials {
@@ -66,25 +58,4 @@ export function decodeCredentials(bytes: Uint8Array): ClusterCredentials {
     throw new Error("the sealed cluster credentials are malformed");
   }
   return { ca: decodeBase64(parsed.ca), rpc: decodeBase64(parsed.rpc), admin: decodeBase64(parsed.admin), recovery: decodeBase64(parsed.recovery) };
-}
-
-/** The credentials a data directory holds, unsealed with `hsm` (a directory of format 1: its legacy ones). */
-export function credentialsOf(dir: string, hsm: SoftHsm): ClusterCredentials {
-  const { root, extra } = readRootSeal(dir, hsm);
-  root.fill(0);
-  return extra && extra.length > 0 ? decodeCredentials(extra) : legacyCredentials(hsm, readClusterId(dir));
-}
-
-/** Records the node's cluster id in DIR/cluster.id (public). */
-export async function writeClusterId(dir: string, cluster: string): Promise<void> {
-  await writeFileAtomic(join(dir, CLUSTER_ID_FILE), new TextEncoder().encode(cluster + "\n"), 0o644);
-}
-
-/** The cluster id a data directory's node belongs to; throws a clear error when DIR has none. */
-export function readClusterId(dir: string): string {
-  const file = join(dir, CLUSTER_ID_FILE);
-  if (!existsSync(file)) throw new Error(`${file} does not exist: is ${dir} a kms data directory (started at least once)?`);
-  const id = readFileSync(file, "utf8").trim();
-  if (!CLUSTER_ID.test(id)) throw new Error(`${file} does not hold a cluster id`);
-  return id;
 }

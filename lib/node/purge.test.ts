@@ -9,7 +9,7 @@ import { stateOf } from "../state/records.ts";
 import { openStore, type Store } from "../store/store.ts";
 import type { KmsNode } from "./node.ts";
 import { duePurges, purgeDue } from "./purge.ts";
-import { stopTestNode, testNode } from "./test-node.ts";
+import { stopTestNode, testNode } from "../../tests/support/node.ts";
 
 const WINDOW = 60_000;
 const material = (fill: number) => Buffer.alloc(32, fill).toString("base64");

@@ -2,18 +2,18 @@
  * A single-node cluster in this process over a real store, for in-process
  * tests of the API and the node (no listener: nothing leaves the process).
  */
-import { Peers } from "../cluster/peers.ts";
-import { SoftHsm } from "../hsm/soft.ts";
-import type { Command } from "../state/commands.ts";
-import { stateOf } from "../state/records.ts";
-import type { Store } from "../store/store.ts";
-import { newCredentials } from "./credentials.ts";
-import { configureHsmKey } from "./hsm-keys.ts";
-import { KmsNode } from "./node.ts";
-import { NodeKeys, peerCredentials } from "./node-keys.ts";
-import { loadOrBootstrap, startReplication } from "./replication.ts";
-import { NODE_SERVERNAME } from "./tls.ts";
-import { newServerKey } from "../identity/x509.ts";
+import { Peers } from "../../lib/node/peers.ts";
+import { SoftHsm } from "../../lib/hsm/soft.ts";
+import { newServerKey } from "../../lib/identity/x509.ts";
+import type { Command } from "../../lib/state/commands.ts";
+import { stateOf } from "../../lib/state/records.ts";
+import type { Store } from "../../lib/store/store.ts";
+import { NODE_SERVERNAME } from "../../lib/node/cluster-ca.ts";
+import { newCredentials } from "../../lib/node/credentials.ts";
+import { KmsNode } from "../../lib/node/node.ts";
+import { NodeKeys, peerCredentials } from "../../lib/node/node-keys.ts";
+import { loadOrBootstrap } from "../../lib/node/replication.ts";
+import { configureHsmKey } from "../../lib/server/hsm-keys.ts";
 
 /** Options of testNode. */
 export interface TestNodeOptions {
@@ -32,14 +32,14 @@ export async function testNode(store: Store, opts: TestNodeOptions = {}): Promis
   });
   const hsm = SoftHsm.parse(SoftHsm.generate());
   await configureHsmKey("test", node.state, store, hsm, 0);
-  const loaded = await loadOrBootstrap(store, records, node);
+  const loaded = await loadOrBootstrap(store, records, node.info.host, node.initialSnapshot());
   const keys = new NodeKeys(hsm, newCredentials(), newServerKey().export({ type: "pkcs8", format: "pem" }).toString(), ["127.0.0.1"]);
   const peers = new Peers<Command>(peerCredentials(keys.cluster), NODE_SERVERNAME);
-  startReplication(node, store, keys, peers, loaded, opts.onFatal ?? ((err) => { throw err; }));
+  node.replicate(keys, peers, loaded, 0, opts.onFatal ?? ((err) => { throw err; }));
   const deadline = Date.now() + 5_000;
   // Leading, with its term's no-op applied: from then on nothing changes unless asked.
   const settled = () => {
-    const st = node.parts().driver.status();
+    const st = node.status();
     return st.role === "leader" && st.lastIndex > 0 && st.applied === st.lastIndex && node.state.applied === st.lastIndex;
   };
   while (!settled()) {
@@ -51,6 +51,5 @@ export async function testNode(store: Store, opts: TestNodeOptions = {}): Promis
 
 /** Stops a node made by testNode. */
 export async function stopTestNode(node: KmsNode): Promise<void> {
-  await node.cluster?.driver.stop();
-  node.cluster?.peers.close();
+  await node.stop();
 }

@@ -1,0 +1,68 @@
+/**
+ * The receiving end of node-to-node calls. Only a client certificate issued
+ * by the cluster CA may call, every body must be sealed with the cluster's
+ * RPC key, and a call is taken once, inside the replay window: a node
+ * without the cluster's credentials can neither join, vote, replicate nor
+ * read, and a recorded call cannot be played again. A join call is the one
+ * exception: it comes with the join credentials of this node's own HSM key
+ * (docs/recovery.md).
+ */
+import * as v from "valibot";
+import { Errors } from "../state/errors.ts";
+import { CLUSTER_ID } from "./admin-key.ts";
+import { issuedByCluster } from "./cluster-ca.ts";
+import type { NodeKeys, Trust } from "./node-keys.ts";
+import { type CallEnvelope, type ReplyEnvelope, RPC } from "./peers.ts";
+import { ReplayGuard } from "./replay.ts";
+import { openPayload, sealPayload } from "./seal.ts";
+
+export type { CallEnvelope };
+
+/** How far a call's clock may be from ours (node clocks must agree this well), and how long its nonce is remembered. */
+export const REPLAY_WINDOW_MS = 60_000;
+
+const Envelope = v.object({
+  nonce: v.pipe(v.string(), v.minLength(16), v.maxLength(64)),
+  at: v.pipe(v.number(), v.integer()),
+  cluster: v.pipe(v.string(), v.regex(CLUSTER_ID)),
+  body: v.unknown(),
+});
+
+/** Who may call this node, and the seal of its calls and answers. */
+export class CallGate {
+  readonly #keys: () => NodeKeys;
+  readonly #replays = new ReplayGuard(REPLAY_WINDOW_MS);
+
+  /** `keys`: the node's keys now (they change when it joins a cluster or is restored). */
+  constructor(keys: () => NodeKeys) {
+    this.#keys = keys;
+  }
+
+  /** Whom a call of `path` must come from: a fresh node's join side for a join, the cluster otherwise. */
+  #trust(path: string): Trust {
+    return path === RPC.join ? this.#keys().join : this.#keys().cluster;
+  }
+
+  /** The call a node of this cluster sealed for `path`; throws "denied" for anyone else, and for a replay or a stale call. */
+  open(path: string, certificate: Uint8Array | undefined, body: Uint8Array, now = Date.now()): CallEnvelope {
+    const trust = this.#trust(path);
+    if (!certificate || !issuedByCluster(trust.ca, certificate)) throw Errors.accessDenied();
+    let envelope: CallEnvelope;
+    try {
+      envelope = v.parse(Envelope, openPayload(trust.rpc, path, body));
+    } catch {
+      throw Errors.accessDenied();
+    }
+    const admission = this.#replays.admit(envelope.nonce, envelope.at, now);
+    if (admission === "replayed") throw Errors.refused("refused: this call was already taken (a replay)");
+    if (admission === "stale") {
+      throw Errors.refused(`refused: the call's clock is more than ${REPLAY_WINDOW_MS / 1000} s from this node's (keep the nodes' clocks in sync)`);
+    }
+    return envelope;
+  }
+
+  /** Seals the answer to a call of `path`. */
+  seal(path: string, reply: ReplyEnvelope): Uint8Array {
+    return sealPayload(this.#trust(path).rpc, `${path}#reply`, reply);
+  }
+}

@@ -1,0 +1,410 @@
+import * as v from "valibot";
+import type { Application } from "../cluster/driver.ts";
+import type { Entry, Message, Snapshot, Status } from "../cluster/types.ts";
+import { install, prepare } from "../state/apply.ts";
+import { type Command, CommandSchema } from "../state/commands.ts";
+import { Errors, KmsError } from "../state/errors.ts";
+import { counterRecords, decodeSnapshot, encodeSnapshot, recordOf, recordsOfState, stateOf } from "../state/records.ts";
+import { frozenCopy, type State } from "../state/state.ts";
+import type { OpenedBackup } from "../store/backup.ts";
+import type { Store } from "../store/store.ts";
+import { validAdminKeyProof } from "./admin-key.ts";
+import { type CallEnvelope, CallGate } from "./call-gate.ts";
+import { type ClusterCredentials, encodeCredentials } from "./credentials.ts";
+import { acceptJoin, addNode, assertFresh, editNode, removeNode } from "./membership.ts";
+import type { NodeKeys } from "./node-keys.ts";
+import { askMembers, type MemberAnswer, type Peers, type ReplyEnvelope } from "./peers.ts";
+import { blocker } from "./pending.ts";
+import { failedOutcome, type Loaded, Replication, type Timing } from "./replication.ts";
+import { restoring } from "./restore.ts";
+import { removedMaterial, Wiper } from "./wipe.ts";
+
+/** What a node knows about itself, for status replies. */
+export interface NodeInfo extends Timing {
+  readonly version: string;
+  /** The address peers dial (host:port). */
+  readonly host: string;
+  readonly startedAt: number;
+  /** The identity of the cluster's admin API key. */
+  readonly adminIdentity: string;
+  /** How long a deleted key or enclave is kept for recovery (0: erased at once). */
+  readonly recoveryWindowMs?: number;
+}
+
+/** What a node calls out to as its life goes on. */
+export interface NodeHooks {
+  /** Called once the node has switched to another cluster (a join, a restore), before it serves anything there. */
+  readonly onJoined?: (cluster: string) => Promise<void>;
+  /** Puts new keys to use (listener certificates, ca.crt): called when the node's cluster credentials change. */
+  readonly onKeys?: (keys: NodeKeys) => Promise<void>;
+}
+
+/** How long a read waits for a pending write it depends on (that can be settled: others are refused at once). */
+const READ_WAIT_MS = 5_000;
+
+/**
+ * A running node: the in-memory state that serves every read, and the one
+ * path by which writes reach it — replicated to every node and applied in
+ * log order, durably, before they are acknowledged.
+ */
+export class KmsNode implements Application<Command> {
+  #state: State;
+  #info: NodeInfo;
+  #replication: Replication | undefined;
+  #gate: CallGate | undefined;
+  /** Reads wait until this index is applied: set when the node restarted behind what it acknowledged (peer-check.ts). */
+  #readFloor = 0;
+  readonly #hooks: NodeHooks;
+  readonly #store: Store;
+  #erasing: Promise<void> | false = false;
+  #eraseAgain = false;
+  /** Set while a backup is being installed: a second restore is refused. */
+  #restoring = false;
+  /** The node's clock (ms); tests inject another to reach the end of a recovery window. */
+  clock: () => number = () => Date.now();
+  /** Zeroes the key material of purged keys, once no backup still reads it. */
+  readonly wiper = new Wiper();
+
+  constructor(state: State, store: Store, info: NodeInfo, hooks: NodeHooks = {}) {
+    this.#state = state;
+    this.#store = store;
+    this.#info = info;
+    this.#hooks = hooks;
+  }
+
+  /** The state every read is served from (replaced whole by a snapshot). */
+  get state(): State {
+    return this.#state;
+  }
+
+  /** What the node knows about itself. */
+  get info(): NodeInfo {
+    return this.#info;
+  }
+
+  /** Records the address peers dial, once the listener is bound (the port may be chosen by the OS). */
+  listening(host: string): void {
+    this.#info = { ...this.#info, host };
+  }
+
+  /** The state's first snapshot, for a data directory that starts a new cluster. */
+  initialSnapshot(): Uint8Array {
+    return encodeSnapshot(this.#state);
+  }
+
+  /**
+   * Starts replicating from `loaded` (its durable state as peer-check.ts
+   * returned it) with `peers`; reads wait until `readFloor` is applied.
+   */
+  replicate(keys: NodeKeys, peers: Peers<Command>, loaded: Loaded, readFloor: number, onFatal: (err: unknown) => void): void {
+    this.#readFloor = readFloor;
+    const r = new Replication(this, keys, peers, loaded, this.#info.host, this.#info, this.#state.applied, onFatal);
+    this.#gate = new CallGate(() => r.keys);
+    this.#replication = r;
+    r.start();
+  }
+
+  /** The replication, or 503 while the node is starting. */
+  #parts(): Replication {
+    if (!this.#replication) throw Errors.unavailable("the node is starting");
+    return this.#replication;
+  }
+
+  /** The replication core's view of this node and its cluster. */
+  status(): Status {
+    return this.#parts().driver.status();
+  }
+
+  /** The node's keys (the cluster's credentials and what they give), or 503 while the node is starting. */
+  get keys(): NodeKeys {
+    return this.#parts().keys;
+  }
+
+  /** Entries this node holds but has not applied. */
+  pending(): readonly Entry<Command>[] {
+    return this.#parts().driver.pending();
+  }
+
+  /** The cluster this node belongs to ("" while it is starting). */
+  get cluster(): string {
+    return this.#replication?.membership.cluster ?? "";
+  }
+
+  /**
+   * Applies a command through the cluster: on the leader it is proposed and
+   * awaited; on a follower it is forwarded to the leader. Resolves only once
+   * every node holds it. A 503 is definite (the command never applies); a
+   * 504 says the outcome is unknown.
+   */
+  async write(cmd: Command, forwarded = false): Promise<void> {
+    const r = this.#parts();
+    if (r.driver.stopping) throw Errors.unavailable("the node is stopping");
+    // Validity is decided when the command applies, in log order, identically on every node.
+    await r.onLeader(forwarded, { cmd }, async () => {
+      const o = await r.driver.propose(cmd);
+      if (!o.ok) throw failedOutcome(o);
+      if (o.error) throw o.error;
+    }, "there is no leader to take writes");
+  }
+
+  /** Adds the fresh node at `host` to the cluster; resolves once it is in sync and a member. */
+  addNode(host: string, forwarded = false): Promise<void> {
+    return addNode(this.#parts(), this.#state, host, forwarded);
+  }
+
+  /** Removes the node at `host` from the cluster. */
+  removeNode(host: string, forwarded = false): Promise<void> {
+    return removeNode(this.#parts(), host, forwarded);
+  }
+
+  /** Repair without quorum: drops `remove` from the membership of the node at `host` ("" = this node). */
+  editNode(host: string, remove: readonly number[]): Promise<void> {
+    return editNode(this.#parts(), host === this.#info.host ? "" : host, remove);
+  }
+
+  /** The joining side: a fresh node switches to the cluster that asks it to join, and to its credentials. */
+  async acceptJoin(cluster: string, id: number, creds: ClusterCredentials): Promise<void> {
+    const r = this.#parts();
+    if (await acceptJoin(r, this.#state, cluster, id, () => this.#useKeys(r.keys.with(creds)))) await this.#hooks.onJoined?.(cluster);
+  }
+
+  /**
+   * Makes this fresh node a new single-node cluster holding exactly the
+   * backup's state, with the backed-up cluster's credentials; returns the new
+   * cluster's id. Refuses, changing nothing, a node that is not fresh.
+   */
+  async installBackup(backup: OpenedBackup): Promise<string> {
+    const r = this.#parts();
+    if (this.#restoring) throw Errors.conflict("cannot restore onto this node: a restore is already running");
+    assertFresh(r, this.#state, "cannot restore onto this node");
+    const next = restoring(backup, this.#info.host, r.keys.hsm.fingerprint);
+    this.#restoring = true;
+    try {
+      // The credentials first (root.seal): a crash before the rest lands leaves a fresh node a retried restore sets right.
+      await this.#useKeys(r.keys.with(next.creds));
+      const changes = new Map<string, Uint8Array | null>();
+      for (const [k] of recordsOfState(this.#state)) changes.set(k, null);
+      for (const [k, value] of recordsOfState(next.state)) changes.set(k, value);
+      await r.restart(next.membership, next.durable, [...changes], () => (this.#state = next.state));
+      // Sealed for every HSM key the backed-up cluster had, like any of its nodes.
+      await this.#reseal(r.keys);
+      await this.#hooks.onJoined?.(next.membership.cluster);
+      return next.membership.cluster;
+    } finally {
+      this.#restoring = false;
+    }
+  }
+
+  /** What a deletion made now by `by` carries: when, by whom, and until when it is kept (nothing when the window is 0: final at once). */
+  deletionStamp(by: string): { at?: number; by?: string; keepUntil?: number } {
+    const window = this.#info.recoveryWindowMs ?? 0;
+    if (window <= 0) return {};
+    const at = this.clock();
+    return { at, by, keepUntil: at + window };
+  }
+
+  /** Uses other cluster credentials: reseals root.seal with them, then switches certificates and peers. */
+  async #useKeys(keys: NodeKeys): Promise<void> {
+    await this.#reseal(keys);
+    this.#parts().useKeys(keys);
+    this.#info = { ...this.#info, adminIdentity: keys.adminIdentity };
+    await this.#hooks.onKeys?.(keys);
+  }
+
+  /** Seals root.seal, with the credentials, for every configured HSM key (they changed, or the credentials did). */
+  async #reseal(keys: NodeKeys): Promise<void> {
+    await this.#store.reseal(encodeCredentials(keys.creds), [...this.#state.hsmKeys.values()]);
+  }
+
+  /** Takes replication messages a peer at `from` sent. */
+  receive(from: string, messages: readonly Message<Command>[]): void {
+    this.#parts().receive(from, messages);
+  }
+
+  /** Calls `path` on every other member in parallel (see askMembers). */
+  askMembers(path: string, timeoutMs: number): Promise<MemberAnswer[]> {
+    const r = this.#parts();
+    const st = r.driver.status();
+    return askMembers(r.peers, st.members, st.id, path, timeoutMs);
+  }
+
+  /** Opens a node-to-node call (see CallGate.open); 503 while the node is starting. */
+  openCall(path: string, certificate: Uint8Array | undefined, body: Uint8Array): CallEnvelope {
+    this.#parts();
+    return this.#gate!.open(path, certificate, body);
+  }
+
+  /** Seals the answer to a node-to-node call. */
+  sealReply(path: string, reply: ReplyEnvelope): Uint8Array {
+    return this.#gate!.seal(path, reply);
+  }
+
+  /** Whether `proof` shows an HSM key of the cluster for re-enabling the admin API key at `at`. */
+  validAdminKeyProof(at: number, proof: Uint8Array): boolean {
+    const r = this.#parts();
+    return validAdminKeyProof(r.keys.creds, r.membership.cluster, at, proof);
+  }
+
+  /**
+   * A graceful stop's first half: refuses new writes at once, lets those in
+   * flight finish for up to `ms`, then answers the rest "outcome unknown" and
+   * stops replicating. Reads go on until then.
+   */
+  async drain(ms: number): Promise<void> {
+    await this.#replication?.drain(ms);
+  }
+
+  /** Stops replicating at once and closes the peers' connections (tests; a server drains). */
+  async stop(): Promise<void> {
+    await this.#replication?.stop();
+  }
+
+  /**
+   * Waits until this node may answer a request that reads `reads` (object
+   * names, see pending.ts): no entry it holds but has not applied may change
+   * any of them. A request blocked by an entry that cannot be settled now (no
+   * leader, or a member it needs is unreachable) is refused at once, saying why.
+   */
+  async readBarrier(reads: Iterable<string>): Promise<void> {
+    const { driver } = this.#parts();
+    const want = new Set(reads);
+    if (this.#state.applied < this.#readFloor) throw Errors.unavailable("this node is not serving: it is catching up with what it acknowledged before a restart");
+    const deadline = Date.now() + READ_WAIT_MS;
+    for (;;) {
+      if (!driver.readable()) throw Errors.unavailable("this node is not serving: it is joining a cluster or was removed from one");
+      const e = blocker(driver.pending(), want, this.#state);
+      if (!e) return;
+      if (driver.stopped) throw Errors.unavailable("the node is stopping");
+      const why = e.index > driver.commitIndex() ? driver.unsettled() : null;
+      if (why) throw Errors.unavailable(`a change to what this request reads is pending and cannot be settled while ${why}: try again later`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw Errors.unavailable("a change to what this request reads is pending on the cluster: try again");
+      await driver.changed(Math.min(left, 100));
+    }
+  }
+
+  /**
+   * A frozen copy of the state taken once every entry this node held when
+   * asked has been applied (or dropped), waiting at most `ms`: it then holds
+   * every write acknowledged before the call, at one index (a backup's).
+   * Later entries do not delay it.
+   */
+  async settledCopy(ms: number): Promise<State> {
+    const { driver } = this.#parts();
+    if (!this.readyForReads()) throw Errors.unavailable("this node is not serving: it is joining a cluster or catching up");
+    const waiting = new Set(driver.pending().map((e) => `${e.index}/${e.term}`));
+    const deadline = Date.now() + ms;
+    while (driver.pending().some((e) => waiting.has(`${e.index}/${e.term}`))) {
+      if (driver.stopped) throw Errors.unavailable("the node is stopping");
+      if (Date.now() > deadline) throw Errors.unavailable("writes in flight did not settle: try the backup again");
+      await driver.changed(100);
+    }
+    return frozenCopy(this.#state);
+  }
+
+  /** Whether this node answers reads (a joining or removed node does not). */
+  readyForReads(): boolean {
+    return (this.#replication?.driver.readable() ?? false) && this.#state.applied >= this.#readFloor;
+  }
+
+  /** Whether a write sent to this node would be taken now: the leader (asked, on a follower) reaches every member. */
+  async readyForWrites(): Promise<boolean> {
+    return (await this.#replication?.writable()) ?? false;
+  }
+
+  /**
+   * Removes deleted key material from every file of the data directory: the
+   * log is compacted past the deletion (its key.create entries and older
+   * snapshots go), then the WAL is checkpointed and truncated (deleted rows
+   * are already zeroed). Every node runs it as it applies a deletion not kept
+   * for recovery, and a purge after the recovery window.
+   */
+  async erase(): Promise<void> {
+    await this.#parts().driver.compact();
+    await this.#store.erase();
+  }
+
+  /** Applies committed entries in log order, durably, in one transaction. */
+  async apply(entries: readonly Entry<Command>[]): Promise<Map<number, Error>> {
+    const errors = new Map<number, Error>();
+    const changes = new Map<string, Uint8Array | null>();
+    const wipe: Uint8Array[] = [];
+    let erase = false;
+    let hsmChanged = false;
+    for (const e of entries) {
+      if (e.type === "conf" && e.change.op === "add") this.#state.maxNodeId = Math.max(this.#state.maxNodeId, e.change.id);
+      if (e.type !== "cmd") continue;
+      // Commands come from peers: validate, and let a bad one fail the same way on every node.
+      const parsed = v.safeParse(CommandSchema, e.cmd);
+      if (!parsed.success) {
+        errors.set(e.index, Errors.badRequest("invalid command"));
+        continue;
+      }
+      try {
+        const effects = prepare(this.#state, parsed.output);
+        const removed = removedMaterial(this.#state, parsed.output);
+        install(this.#state, effects);
+        for (const fx of effects) changes.set(...recordOf(fx));
+        wipe.push(...removed);
+        erase ||= deletesKeys(parsed.output);
+        hsmChanged ||= effects.some((fx) => fx.kind === "hsm");
+      } catch (err) {
+        errors.set(e.index, err instanceof KmsError ? err : Errors.badRequest("invalid command"));
+      }
+    }
+    this.#state.applied = entries[entries.length - 1].index;
+    for (const [k, value] of counterRecords(this.#state)) changes.set(k, value);
+    await this.#store.write([...changes]);
+    if (hsmChanged && this.#replication) await this.#reseal(this.#replication.keys);
+    this.wiper.wipe(wipe);
+    // Not awaited: the compaction is an input of the driver, which is busy applying this very batch.
+    if (erase) this.eraseInBackground();
+    return errors;
+  }
+
+  /**
+   * Runs erase() without waiting for it; a failure is reported, not thrown (the
+   * next deletion or restart retries). Requests while one runs collapse into
+   * one more run: a burst of deletions compacts the log a few times, not once each.
+   */
+  eraseInBackground(): void {
+    if (this.#erasing) {
+      this.#eraseAgain = true;
+      return;
+    }
+    this.#erasing = this.erase()
+      .catch((err) => console.error(`kms: deleted key material is not yet erased from disk: ${(err as Error).message}`))
+      .finally(() => {
+        this.#erasing = false;
+        if (this.#eraseAgain) {
+          this.#eraseAgain = false;
+          this.eraseInBackground();
+        }
+      });
+  }
+
+  /** Replaces the whole state by a snapshot's (a joining or far-behind node). */
+  async restore(snapshot: Snapshot): Promise<void> {
+    const records = decodeSnapshot(snapshot.data);
+    const next = stateOf(records);
+    next.applied = snapshot.index;
+    const changes = new Map<string, Uint8Array | null>();
+    for (const [k] of recordsOfState(this.#state)) changes.set(k, null);
+    for (const [k, value] of recordsOfState(next)) changes.set(k, value);
+    await this.#store.write([...changes]);
+    const before = [...this.#state.hsmKeys.keys()].sort().join();
+    this.#state = next;
+    if (this.#replication && before !== [...next.hsmKeys.keys()].sort().join()) await this.#reseal(this.#replication.keys);
+  }
+
+  /** The state as snapshot bytes. */
+  snapshot(): Uint8Array {
+    return encodeSnapshot(this.#state);
+  }
+}
+
+/** Whether a command removes key material for good: a purge, or a deletion not kept for recovery. */
+export function deletesKeys(cmd: Command): boolean {
+  if (cmd.type === "deleted.purge") return true;
+  return (cmd.type === "key.delete" || cmd.type === "enclave.delete") && cmd.keepUntil === undefined;
+}
