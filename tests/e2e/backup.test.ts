@@ -29,6 +29,10 @@ const KEYS = Array.from({ length: 20 }, (_, i) => `key-${i}`);
 let cluster: Cluster;
 let work: string;
 const ciphertexts: Array<{ key: string; plaintext: Uint8Array; ciphertext: Uint8Array }> = [];
+/** A ciphertext of a key deleted before the backup (kept for its recovery window): a backup must keep it too. */
+let deletedCt: { key: string; plaintext: Uint8Array; ciphertext: Uint8Array };
+/** The node the first backup was restored on. */
+let restored: KmsServer;
 
 /** Every file of a directory with its SHA-256: what "changes nothing" is checked against. */
 function fileHashes(dir: string): Record<string, string> {
@@ -62,6 +66,10 @@ describe("backup and restore", () => {
       const g = await c.generate(E, k);
       ciphertexts.push({ key: k, plaintext: g.plaintext as Uint8Array, ciphertext: g.ciphertext as Uint8Array });
     }
+    await c.createKey(E, "deleted-before");
+    const g = await c.generate(E, "deleted-before");
+    deletedCt = { key: "deleted-before", plaintext: g.plaintext as Uint8Array, ciphertext: g.ciphertext as Uint8Array };
+    await c.deleteKey(E, "deleted-before", 0, true);
     await cluster.waitConverged();
   });
   after(async () => {
@@ -92,7 +100,7 @@ describe("backup and restore", () => {
   });
 
   step("restored on a fresh node: a new single-node cluster with the backup's state hash; ciphertexts made before decrypt with the source's CA and admin key", async () => {
-    const target = await fresh();
+    const target = restored = await fresh();
     const r = await restore(underLoad, target);
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout);
@@ -110,6 +118,40 @@ describe("backup and restore", () => {
       // It takes writes as a cluster of its own, once it has elected itself.
       await until(async () => (await rawRequest({ port: target.port, ca, apiKey: cluster.apiKey }, { path: "/v1/health/ready?write" })).status === 200 || "not writable yet", "the restored node to lead");
       await c.createKey(E, "after-restore");
+    } finally {
+      c.close();
+    }
+  });
+
+  step("the restored node keeps it all: killed and restarted it has the same state hash, undeletes a key deleted before the backup, and grows with kms add", async () => {
+    const ca = readFileSync(path.join(restored.dir, CA_FILE), "utf8");
+    const before = await dbHash(restored.port, ca, cluster.apiKey);
+    assert.equal(await restored.stop("SIGKILL"), 128);
+    const again = await startServer({ dir: restored.dir, hsmKey: cluster.hsmKey, addr: restored.address });
+    assert.equal(again.apiKey, cluster.apiKey, "the source's admin API key, unsealed from the restored directory");
+    // The index moves on (the restarted node's new term opens with an entry of its own); the state does not.
+    assert.equal((await dbHash(again.port, ca, cluster.apiKey)).state_hash, before.state_hash, "what the restore installed is on disk, not only in memory");
+    const c = new KmsClient({ servers: [again.address], apiKey: cluster.apiKey, ca });
+    try {
+      await until(async () => (await rawRequest({ port: again.port, ca, apiKey: cluster.apiKey }, { path: "/v1/health/ready?write" })).status === 200 || "not writable yet", "the restarted node to lead");
+      await assert.rejects(c.decrypt(E, deletedCt.key, deletedCt.ciphertext), /key does not exist/);
+      await c.undeleteKey(E, deletedCt.key);
+      assert.deepEqual((await c.decrypt(E, deletedCt.key, deletedCt.ciphertext)).plaintext, deletedCt.plaintext, "the deleted key came back from the backup");
+      // A fresh node with the same HSM key joins the restored cluster and receives the whole state.
+      const joiner = await fresh();
+      const r = await runKms(["add", joiner.address], { MINIO_KMS_SERVER: again.address, MINIO_KMS_API_KEY: cluster.apiKey, KMS_CA: again.caFile }, { timeoutMs: 60_000 });
+      assert.equal(r.code, 0, r.stderr);
+      const want = await dbHash(again.port, ca, cluster.apiKey);
+      await until(async () => {
+        const got = await dbHash(joiner.port, ca, cluster.apiKey).catch((e: Error) => ({ state_hash: e.message.slice(0, 80) }));
+        return got.state_hash === want.state_hash || `joiner: ${got.state_hash}`;
+      }, "the joined node to hold the restored state", 30_000);
+      const j = new KmsClient({ servers: [joiner.address], apiKey: cluster.apiKey, ca });
+      try {
+        for (const x of [...ciphertexts, deletedCt]) assert.deepEqual((await j.decrypt(E, x.key, x.ciphertext)).plaintext, x.plaintext, x.key);
+      } finally {
+        j.close();
+      }
     } finally {
       c.close();
     }
