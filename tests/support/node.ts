@@ -21,6 +21,8 @@ export interface TestNodeOptions {
   readonly onFatal?: (err: unknown) => void;
   /** How long deletions are kept for recovery (default 0: erased at once). */
   readonly recoveryWindowMs?: number;
+  /** The node's HSM key (default: a new one). */
+  readonly hsm?: SoftHsm;
 }
 
 /** Starts a node over `store` that leads its own single-node cluster; stop it with `stopTestNode`. */
@@ -30,7 +32,7 @@ export async function testNode(store: Store, opts: TestNodeOptions = {}): Promis
     version: "test", host: "h:1", startedAt: Date.now(), adminIdentity: opts.adminIdentity ?? "h1:admin",
     tickMs: 5, electionTicks: 10, recoveryWindowMs: opts.recoveryWindowMs,
   });
-  const hsm = SoftHsm.parse(SoftHsm.generate());
+  const hsm = opts.hsm ?? SoftHsm.parse(SoftHsm.generate());
   await configureHsmKey("test", node.state, store, hsm, 0);
   const loaded = await loadOrBootstrap(store, records, node.info.host, node.initialSnapshot());
   const keys = new NodeKeys(hsm, newCredentials(), newServerKey().export({ type: "pkcs8", format: "pem" }).toString(), ["127.0.0.1"]);
