@@ -82,7 +82,7 @@ try {
     const fresh = await fleet.startKms({ hsmKey });
     const r0 = performance.now();
     const size = statSync(file).size;
-    const reply = await streamRequest(opts(fresh), fresh.address, "PUT", "/v1/db", createReadStream(file), { "content-length": String(size) });
+    const reply = await streamRequest(opts(fresh), fresh.address, "PUT", "/v1/db", createReadStream(file), { "content-length": String(size) }, { replyMs: 15 * 60_000 });
     for await (const _ of reply) { /* the JSON answer */ }
     const rs = (performance.now() - r0) / 1000;
     console.log(`restore${gzip ? " ?gzip" : ""}: ${rs.toFixed(2)} s, ${mb(size, rs)} MB/s, ${(KEYS / rs).toFixed(0)} keys/s; ÷ the copy ceiling: ${(copied / rs).toFixed(3)} (keys/s)`);

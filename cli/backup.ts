@@ -4,11 +4,14 @@ import path from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { TransportError } from "../lib/net/transport.ts";
-import { streamRequest } from "../lib/client/stream.ts";
+import { OutcomeUnknownError, streamRequest } from "../lib/client/stream.ts";
 import { type Args, type CliCommand, CliError } from "./command.ts";
 import { CONNECT_HELP, CONNECT_OPTIONS, connectOptions } from "./connect.ts";
 import { output, table } from "./output.ts";
 import { Progress } from "./progress.ts";
+
+/** How long a restore may take on the server once the whole backup is sent (it installs the whole state before it answers). */
+const RESTORE_REPLY_MS = 15 * 60_000;
 
 /** A pass-through stream that counts bytes into `progress`. */
 function counting(progress: Progress): Transform {
@@ -68,7 +71,12 @@ async function restore(args: Args, file: string): Promise<void> {
   const body = createReadStream(file).pipe(counting(progress));
   let text: string;
   try {
-    const reply = await streamRequest(opts, host, "PUT", "/v1/db", body, { "content-type": "application/vnd.kms.backup", "content-length": String(size) });
+    const reply = await streamRequest(opts, host, "PUT", "/v1/db", body, { "content-type": "application/vnd.kms.backup", "content-length": String(size) }, { replyMs: RESTORE_REPLY_MS })
+      .catch((err) => {
+        if (!(err instanceof OutcomeUnknownError)) throw err;
+        throw new CliError(`restore: ${host} took the whole backup but did not answer within ${RESTORE_REPLY_MS / 60_000} min: the restore may still complete. ` +
+          `Check with 'kms ls' against it before trying again (a node that took a restore refuses another, changing nothing).`);
+      });
     const chunks: Buffer[] = [];
     for await (const c of reply) chunks.push(c as Buffer);
     text = Buffer.concat(chunks).toString("utf8");
