@@ -179,13 +179,20 @@ export class KmsNode implements Application<Command> {
     assertFresh(r, this.#state, "cannot restore onto this node");
     const next = restoring(backup, this.#info.host, r.keys.hsm.fingerprint);
     this.#restoring = true;
+    const old = r.keys;
     try {
       // The credentials first (root.seal): a crash before the rest lands leaves a fresh node a retried restore sets right.
-      await this.#useKeys(r.keys.with(next.creds));
+      await this.#useKeys(old.with(next.creds));
       const changes = new Map<string, Uint8Array | null>();
       for (const [k] of recordsOfState(this.#state)) changes.set(k, null);
       for (const [k, value] of recordsOfState(next.state)) changes.set(k, value);
-      await r.restart(next.membership, next.durable, [...changes], () => (this.#state = next.state));
+      try {
+        await r.restart(next.membership, next.durable, [...changes], () => (this.#state = next.state));
+      } catch (err) {
+        // Nothing of the backup landed (one transaction): the node goes back to its own credentials, as fresh as before.
+        await this.#useKeys(old);
+        throw err;
+      }
       // Sealed for every HSM key the backed-up cluster had, like any of its nodes.
       await this.#reseal(r.keys);
       await this.#hooks.onJoined?.(next.membership.cluster);

@@ -5,12 +5,13 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SoftHsm } from "../hsm/soft.ts";
-import { stateRecords } from "../state/records.ts";
+import { stateOf, stateRecords } from "../state/records.ts";
 import { frozenCopy } from "../state/state.ts";
 import { backupStream, openBackup, type OpenedBackup } from "../store/backup.ts";
+import { readRootSeal } from "../store/root-key.ts";
 import { openStore, type Store } from "../store/store.ts";
 import { stopTestNode, testNode } from "../../tests/support/node.ts";
-import { encodeCredentials } from "./credentials.ts";
+import { decodeCredentials, encodeCredentials } from "./credentials.ts";
 import type { KmsNode } from "./node.ts";
 
 const material = (fill: number) => Buffer.alloc(32, fill).toString("base64");
@@ -67,4 +68,39 @@ test("two restores at once onto one fresh node: one installs its backup whole, t
     // And once restored, the node is no longer fresh: a later restore is refused too.
     await assert.rejects(target.installBackup(a), { kind: "conflict", message: /already holds state/ });
   });
+});
+
+test("a restore whose write fails changes nothing: the node keeps its own credentials, stays fresh, and a retry installs the backup", async () => {
+  const hsm = SoftHsm.parse(SoftHsm.generate());
+  const tmp = await mkdtemp(join(tmpdir(), "kms-restore-test-"));
+  const source = await openStore(join(tmp, "source"), hsm);
+  const target = await openStore(join(tmp, "target"), hsm);
+  const one = await testNode(source, { hsm });
+  const node = await testNode(target, { hsm });
+  try {
+    await withKey(one, "from-one");
+    const backup = await backupOf(one, hsm);
+    const own = node.keys.creds;
+    const credentialsOnDisk = () => decodeCredentials(readRootSeal(join(tmp, "target"), hsm).extra!);
+    // The disk fails while the backup's state is written (one transaction: none of it lands).
+    const write = target.write.bind(target);
+    target.write = () => Promise.reject(new Error("disk full"));
+    await assert.rejects(node.installBackup(backup), /disk full/);
+    target.write = write;
+    assert.deepEqual(node.keys.creds, own, "the node's credentials in memory are its own again");
+    assert.deepEqual(credentialsOnDisk(), own, "and so are those sealed in root.seal");
+    assert.equal(node.state.commit, 0);
+    assert.equal(node.state.enclaves.has("e"), false);
+    assert.equal(stateOf(await target.load()).enclaves.has("e"), false, "nothing of the backup is on disk");
+    // Still fresh: the same backup installs now.
+    await node.installBackup(backup);
+    assert.ok(node.state.enclave("e").keys.has("from-one"));
+    assert.deepEqual(credentialsOnDisk(), one.keys.creds);
+  } finally {
+    await stopTestNode(node);
+    await stopTestNode(one);
+    await source.close();
+    await target.close();
+    await rm(tmp, { recursive: true, force: true });
+  }
 });
