@@ -30,7 +30,7 @@ const KEYS = Number(process.argv[2] ?? 100_000);
 const SECONDS = Number(process.argv[3] ?? 4);
 const ENCLAVE = "bench";
 const fleet = new Fleet();
-const mb = (bytes: number, s: number) => (bytes / 1e6 / s).toFixed(1);
+const mb = (bytes: number, s: number) => (bytes / 1e6 / s).toFixed(2);
 
 /** A data directory holding one enclave with `keys` keys, written through the store as a server would have. */
 async function seed(dir: string, hsmKey: string, keys: number): Promise<void> {
