@@ -78,9 +78,9 @@ export class Fleet {
     return this.#kms(served, dir, hsmKey, adminApiKeyOf(dir, SoftHsm.parse(hsmKey)));
   }
 
-  /** `node` as a member of `first`'s cluster (after `kms add`): it answers to that cluster's admin API key. */
+  /** `node` as a member of `first`'s cluster (after `kms add`): it took that cluster's credentials, so its CA and admin API key. */
   joined(node: KmsProcess, first: KmsProcess): KmsProcess {
-    return this.#kms(node, node.dir, node.hsmKey, first.apiKey);
+    return this.#kms({ ...node, ca: first.ca }, node.dir, node.hsmKey, first.apiKey);
   }
 
   #kms(served: Served, dir: string, hsmKey: string, apiKey: string): KmsProcess {
