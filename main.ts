@@ -12,6 +12,8 @@ import { hsmCommands } from "./cli/hsm.ts";
 import { identityCommands } from "./cli/identity.ts";
 import { keyCommands } from "./cli/key.ts";
 import { migrateCommands } from "./cli/migrate.ts";
+import { recoveryCommands } from "./cli/recovery.ts";
+import { backupCommands } from "./cli/backup.ts";
 import { serverCommands } from "./cli/server.ts";
 import { VERSION } from "./lib/version.ts";
 
@@ -27,6 +29,8 @@ export const COMMANDS: CliCommand[] = [
   ...identityCommands,
   ...adminKeyCommands,
   ...hsmCommands,
+  ...recoveryCommands,
+  ...backupCommands,
   ...migrateCommands,
 ];
 

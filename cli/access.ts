@@ -38,7 +38,8 @@ const COMMAND_HELP: Readonly<Record<string, string>> = {
   "KEY:DECRYPT": "decrypt (decrypt)",
   "KEY:GENERATE": "generate a data key (keygen)",
   "KEY:MAC": "compute a MAC (mac)",
-  "KEY:DERIVE": "derive a key for a service, e.g. kms edge over this cluster",
+  "KEY:DERIVE": "derive key material for a service such as kms edge (not a MAC)",
+  "KEY:UNDELETE": "bring back a deleted key in its recovery window (undelete-key)",
   "POLICY:CREATE": "create or replace a policy (add-policy)",
   "POLICY:DELETE": "delete a policy (rm-policy)",
   "POLICY:ASSIGN": "assign a policy to an identity (assign-policy)",
@@ -57,7 +58,12 @@ const COMMAND_HELP: Readonly<Record<string, string>> = {
   "CLUSTER:REMOVENODE": "remove a node (rm)",
   "CLUSTER:STATUS": "show the nodes (ls)",
   "CLUSTER:EDIT": "drop dead nodes (edit)",
-  "CLUSTER:ADMINKEY": "disable or re-enable the admin API key (admin-key)",
+  "CLUSTER:ADMINKEY": "disable or re-enable the cluster's admin API key (admin-key)",
+  "CLUSTER:ADDHSM": "configure another HSM key (add-hsm)",
+  "CLUSTER:REMOVEHSM": "remove an HSM key (rm-hsm)",
+  "CLUSTER:LISTHSM": "list the HSM keys (ls-hsm)",
+  "CLUSTER:LISTDELETED": "list deleted keys and enclaves still recoverable (ls-deleted)",
+  "ENCLAVE:UNDELETE": "bring back a deleted enclave in its recovery window (undelete-enclave)",
 };
 
 /** Every command name, and the ones a policy can grant (cluster and enclave commands are SysAdmin-only). */

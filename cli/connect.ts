@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { ParseArgsConfig } from "node:util";
-import { KmsClient } from "../lib/client/client.ts";
-import { InvalidApiKeyError } from "../lib/identity/apikey.ts";
+import { type ClientOptions, KmsClient } from "../lib/client/client.ts";
+import { InvalidApiKeyError, parseApiKey } from "../lib/identity/apikey.ts";
 import { type Args, CliError } from "./command.ts";
 
 /** Flags of every command that talks to a server. */
@@ -23,6 +23,17 @@ Environment:
 
 /** A client for the servers named by MINIO_KMS_SERVER, authenticated with MINIO_KMS_API_KEY (or `apiKey`). */
 export function connect(args: Args, apiKey = process.env.MINIO_KMS_API_KEY): KmsClient {
+  const opts = connectOptions(args, apiKey);
+  try {
+    return new KmsClient(opts);
+  } catch (err) {
+    if (err instanceof InvalidApiKeyError) throw new CliError(`MINIO_KMS_API_KEY: ${err.message}`);
+    throw err;
+  }
+}
+
+/** The client options of MINIO_KMS_SERVER, MINIO_KMS_API_KEY (or `apiKey`) and the CA flags. */
+export function connectOptions(args: Args, apiKey = process.env.MINIO_KMS_API_KEY): ClientOptions {
   const servers = (process.env.MINIO_KMS_SERVER ?? "").split(",").map((s) => s.trim()).filter(Boolean);
   if (servers.length === 0) throw new CliError("MINIO_KMS_SERVER is not set: export MINIO_KMS_SERVER=host:port");
   if (!apiKey) throw new CliError("MINIO_KMS_API_KEY is not set: export the API key the server printed (k1:…)");
@@ -36,11 +47,12 @@ export function connect(args: Args, apiKey = process.env.MINIO_KMS_API_KEY): Kms
     }
   }
   try {
-    return new KmsClient({ servers, apiKey, ca, insecure: args.values.insecure === true });
+    parseApiKey(apiKey);
   } catch (err) {
     if (err instanceof InvalidApiKeyError) throw new CliError(`MINIO_KMS_API_KEY: ${err.message}`);
     throw err;
   }
+  return { servers, apiKey, ca, insecure: args.values.insecure === true };
 }
 
 /** The enclave for key commands: --enclave, else MINIO_KMS_ENCLAVE. */

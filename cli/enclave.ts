@@ -25,8 +25,10 @@ export const enclaveCommands: CliCommand[] = [
     summary: "Delete an enclave and every key in it",
     help: `Usage: kms rm-enclave [options] NAME
 
-Deletes the enclave NAME with all its keys, identities and policies. This
-cannot be undone. Asks for confirmation on a terminal; needs --force otherwise.
+Deletes the enclave NAME with all its keys, identities and policies. The
+server keeps it for its recovery window (--key-recovery-window, default 7
+days): until then 'kms undelete-enclave NAME' brings it back. Asks for
+confirmation on a terminal; needs --force otherwise.
 
 ${FORCE_HELP}
 ${CONNECT_HELP}`,
@@ -35,7 +37,7 @@ ${CONNECT_HELP}`,
     async run(args) {
       const name = args.positionals[0];
       const client = connect(args);
-      await confirm(args, `deletes enclave ${name} with every key, identity and policy in it, for good`, async () => {
+      await confirm(args, `deletes enclave ${name} with every key, identity and policy in it`, async () => {
         const count = async (field: string, list: (at: string) => Promise<Record<string, unknown>>) => {
           try {
             return String((await allPages(list, field)).length);

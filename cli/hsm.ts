@@ -79,7 +79,8 @@ async function hsmCheck(dir: string, args: Args): Promise<number> {
     if (err instanceof DataDirError) throw new CliError(err.message);
     throw err;
   }
-  output(args, { dir: abs, ok: true }, () => table([["Data directory", abs], ["HSM key", "unseals it: this is its HSM key"]]));
+  output(args, { dir: abs, ok: true, fingerprint: hsm.fingerprint }, () =>
+    table([["Data directory", abs], ["HSM key", "unseals it: this is its HSM key"], ["Fingerprint", `${hsm.fingerprint} (as 'kms ls-hsm' lists it)`]]));
   return 0;
 }
 

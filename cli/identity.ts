@@ -69,7 +69,7 @@ export const identityCommands: CliCommand[] = [
     help: `Usage:
   kms identity [CERT_FILE]     Identity of a PEM certificate, or of $MINIO_KMS_API_KEY
   kms identity --hsm DIR       The admin API key of DIR's cluster (DIR: a node's data
-                               directory, or the cluster id), from the HSM key
+                               directory), unsealed with the HSM key
   kms identity new             A fresh API key (k1: and KES kes:v1: forms) and its identity
   kms identity new --server --cert FILE --key FILE [--san HOST,…]
                                A TLS server key and self-signed certificate
@@ -77,8 +77,8 @@ export const identityCommands: CliCommand[] = [
 Identities are printed as h1:… (kms) and as KES's hex form of the same hash.
 
 Options:
-  --hsm          Print the admin API key and identity derived from the HSM key
-                 (MINIO_KMS_HSM_KEY or MINIO_KMS_HSM_KEY_FILE) and the cluster
+  --hsm          Print the admin API key and identity of DIR's cluster, unsealed
+                 with the HSM key (MINIO_KMS_HSM_KEY or MINIO_KMS_HSM_KEY_FILE)
   --cert FILE    With 'new': also write a PEM client certificate to FILE
                  (with --server: the server certificate)
   --key FILE     With 'new': also write the PEM private key to FILE (mode 0600)
@@ -93,7 +93,7 @@ Options:
       const arg = args.positionals[0];
       if ((args.values.server || args.values.san) && arg !== "new") throw new CliError("--server and --san go with 'kms identity new'", 2);
       if (args.values.hsm) {
-        const apiKey = adminApiKey(hsmFromEnv(), clusterOf(arg, "identity --hsm"));
+        const apiKey = adminApiKey(clusterOf(arg, "identity --hsm", hsmFromEnv).creds);
         const k = apiKeyRows(apiKey);
         output(args, k.json, () => table([...k.rows, ["Privilege", "SysAdmin"]]));
         return;

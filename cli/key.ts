@@ -95,8 +95,10 @@ export const keyCommands: CliCommand[] = [
 
 Deletes one version of the key NAME: the latest (default) or --version N; or
 the whole key with --all. Ciphertexts made with a deleted version can no longer
-be decrypted. Deleting the last remaining version deletes the key. Asks for
-confirmation on a terminal; needs --force otherwise.
+be decrypted. Deleting the last remaining version deletes the key. The server
+keeps what is deleted for its recovery window (--key-recovery-window, default 7
+days): until then 'kms undelete-key' brings it back ('kms ls-deleted' lists
+it). Asks for confirmation on a terminal; needs --force otherwise.
 
 ${ENCLAVE_HELP}
   --version N         Delete version N

@@ -2,9 +2,10 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { HsmKeyError, HsmMismatchError, SoftHsm } from "../lib/hsm/soft.ts";
 import { writeAdminKeyFile } from "../lib/server/admin-key.ts";
-import { adminApiKey } from "../lib/node/admin-key.ts";
 import { parseListenAddress } from "../lib/net/address.ts";
-import { type RunningServer, startServer } from "../lib/server/start.ts";
+import { DEFAULT_RECOVERY_WINDOW_MS, type RunningServer, startServer } from "../lib/server/start.ts";
+import { MlockError } from "../lib/server/mlock.ts";
+import { parseDuration } from "../lib/edge/duration.ts";
 import { CA_FILE } from "../lib/server/tls.ts";
 import { VERSION } from "../lib/version.ts";
 import { nameProblem } from "../lib/state/names.ts";
@@ -48,19 +49,23 @@ async function serve(
       tlsKey,
       kesEnclave: kesEnclaveOf(args),
       limits: limitsOf(args),
+      recoveryWindowMs: recoveryWindowOf(args),
+      mlock: mlockOf(args),
       onFatal: (err) => {
         console.error(`kms: stopping: ${(err as Error).message}`);
         process.exit(1);
       },
     });
   } catch (err) {
-    if (err instanceof HsmKeyError || err instanceof HsmMismatchError || err instanceof DataDirError) throw new CliError(err.message);
+    if (err instanceof HsmKeyError || err instanceof HsmMismatchError || err instanceof DataDirError || err instanceof MlockError) {
+      throw new CliError(err.message);
+    }
     if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") throw new CliError(`--addr ${addr}: the address is already in use (is another server running?)`);
     if ((err as NodeJS.ErrnoException).code === "EADDRNOTAVAIL") throw new CliError(`--addr ${addr}: no interface of this machine has that address`);
     if ((err as NodeJS.ErrnoException).code === "EACCES") throw new CliError(`--addr ${addr}: not allowed to listen there (ports below 1024 need privileges)`);
     throw err;
   }
-  const apiKey = adminApiKey(SoftHsm.parse(hsmKey), server.cluster);
+  const apiKey = server.adminApiKey;
   const home = path.resolve(dir);
   let keyRow: string;
   switch (show(server)) {
@@ -132,12 +137,33 @@ function serverFlags(args: Args): { addr: string; tlsCert?: string; tlsKey?: str
     }
   }
   kesEnclaveOf(args);
+  recoveryWindowOf(args);
+  mlockOf(args);
   return { addr, tlsCert, tlsKey };
+}
+
+/** --key-recovery-window DURATION (7d, 12h, 30m, 0): how long deleted keys are kept; default 7 days. */
+function recoveryWindowOf(args: Args): number {
+  const value = args.values["key-recovery-window"] as string | undefined;
+  if (value === undefined) return DEFAULT_RECOVERY_WINDOW_MS;
+  const days = /^(\d+)d$/.exec(value.trim());
+  try {
+    return days ? Number(days[1]) * 24 * 3600_000 : parseDuration(value);
+  } catch {
+    throw new CliError(`--key-recovery-window ${value}: use a duration such as 7d, 12h, 30m or 0 (deletions final at once)`, 2);
+  }
+}
+
+/** --mlock, or MINIO_KMS_MLOCK=on: lock the process's memory. */
+function mlockOf(args: Args): boolean {
+  const env = process.env.MINIO_KMS_MLOCK?.trim().toLowerCase();
+  if (env && !["on", "off", "1", "0", "true", "false"].includes(env)) throw new CliError(`MINIO_KMS_MLOCK=${env}: use on or off`, 2);
+  return args.values.mlock === true || env === "on" || env === "1" || env === "true";
 }
 
 const SERVER_OPTIONS = {
   addr: { type: "string" }, advertise: { type: "string" }, "tls-cert": { type: "string" }, "tls-key": { type: "string" },
-  "kes-enclave": { type: "string" }, ...LIMIT_OPTIONS,
+  "kes-enclave": { type: "string" }, "key-recovery-window": { type: "string" }, mlock: { type: "boolean" }, ...LIMIT_OPTIONS,
 } as const;
 
 /** --kes-enclave NAME: the enclave KES API clients work in. */
@@ -167,9 +193,16 @@ Options:
   --tls-key FILE       PEM private key of --tls-cert
   --kes-enclave NAME   Enclave that KES API clients (MINIO_KMS_KES_*) work in
                        (default: default; create it with 'kms add-enclave')
+  --key-recovery-window DURATION
+                       How long deleted keys and enclaves are kept, sealed,
+                       before they are purged (default 7d; 0: at once)
+  --mlock              Lock the process's memory so keys never reach swap;
+                       refuses to start if that is not permitted (needs
+                       CAP_IPC_LOCK or a large enough LimitMEMLOCK)
 ${LIMITS_HELP}
 Environment:
-${HSM_ENV_HELP}`,
+${HSM_ENV_HELP}
+  MINIO_KMS_MLOCK=on   The same as --mlock`,
     options: SERVER_OPTIONS,
     positionals: 1,
     run(args) {

@@ -9,8 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { KmsClient } from "../../lib/client/client.ts";
 import { SoftHsm } from "../../lib/hsm/soft.ts";
-import { readClusterId } from "../../lib/server/admin-key.ts";
-import { adminApiKey } from "../../lib/node/admin-key.ts";
+import { adminApiKeyOf } from "../../lib/server/admin-key.ts";
 import { CA_FILE } from "../../lib/server/tls.ts";
 import { waitForBanner } from "./banner.ts";
 
@@ -22,7 +21,7 @@ export interface Served {
   readonly pid: number;
   readonly port: number;
   readonly address: string;
-  /** PEM of the certificate the server presents (self-signed: trust it as the CA). */
+  /** PEM of the CA of the certificate the server presents (DIR/ca.crt, read at each use). */
   readonly ca: string;
   /** Milliseconds from spawn to the banner. */
   readonly bannerMs: number;
@@ -76,12 +75,12 @@ export class Fleet {
     const dir = opts.dir ?? path.join(this.tempDir(), "data");
     const hsmKey = opts.hsmKey ?? SoftHsm.generate();
     const served = await this.#start(this.kmsCommand(["server", "--addr", "127.0.0.1:0", dir]), { MINIO_KMS_HSM_KEY: hsmKey }, path.join(dir, CA_FILE));
-    return this.#kms(served, dir, hsmKey, adminApiKey(SoftHsm.parse(hsmKey), readClusterId(dir)));
+    return this.#kms(served, dir, hsmKey, adminApiKeyOf(dir, SoftHsm.parse(hsmKey)));
   }
 
-  /** `node` as a member of `first`'s cluster (after `kms add`): it answers to that cluster's admin API key. */
+  /** `node` as a member of `first`'s cluster (after `kms add`): it took that cluster's credentials, so its CA and admin API key. */
   joined(node: KmsProcess, first: KmsProcess): KmsProcess {
-    return this.#kms(node, node.dir, node.hsmKey, first.apiKey);
+    return this.#kms({ ...node, ca: first.ca }, node.dir, node.hsmKey, first.apiKey);
   }
 
   #kms(served: Served, dir: string, hsmKey: string, apiKey: string): KmsProcess {
@@ -123,7 +122,10 @@ export class Fleet {
     const bannerMs = performance.now() - started;
     return {
       pid: child.pid!, port, address: `127.0.0.1:${port}`, bannerMs,
-      ca: readFileSync(caFile, "utf8"),
+      // Read at each use: a node that joins a cluster takes that cluster's CA.
+      get ca() {
+        return readFileSync(caFile, "utf8");
+      },
       output: () => out,
       stop: async (signal = "SIGTERM") => {
         if (child.exitCode !== null || child.signalCode !== null) return child.exitCode ?? 128;

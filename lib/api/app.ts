@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import type { AppDeps } from "./deps.ts";
 import type { Env } from "../net/env.ts";
 import { onAppError } from "../net/errors.ts";
+import { dbRoutes } from "./db.ts";
 import { healthRoutes } from "./health.ts";
 import { kesRoutes } from "./kes/routes.ts";
 import { DEFAULT_KES_ENCLAVE, statefulKes } from "./kes/stateful.ts";
@@ -14,6 +15,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
   app.route("/", healthRoutes(deps));
   app.route("/", nativeRoutes(deps));
   app.route("/", rpcRoutes(deps));
+  app.route("/", dbRoutes(deps));
   // The KES JSON API, in one enclave, next to the native protocol.
   const kes = statefulKes(deps.node, deps.kesEnclave ?? DEFAULT_KES_ENCLAVE);
   app.route("/", kesRoutes({ backend: () => kes, version: deps.node.info.version, startedAt: deps.node.info.startedAt }));

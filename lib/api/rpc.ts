@@ -3,6 +3,7 @@ import { bodyLimit } from "hono/body-limit";
 import * as v from "valibot";
 import type { Message } from "../cluster/types.ts";
 import { CLUSTER_ID } from "../node/admin-key.ts";
+import { CredentialsSchema } from "../node/credentials.ts";
 import { HostSchema } from "../node/membership.ts";
 import { type ReplyEnvelope, RPC } from "../node/peers.ts";
 import { MessageSchema } from "../node/seal.ts";
@@ -18,7 +19,11 @@ const Forward = v.union([
   v.object({ addNode: HostSchema }),
   v.object({ removeNode: HostSchema }),
 ]);
-const Join = v.object({ cluster: v.pipe(v.string(), v.regex(CLUSTER_ID)), id: v.pipe(v.number(), v.integer(), v.minValue(1)) });
+const Join = v.object({
+  cluster: v.pipe(v.string(), v.regex(CLUSTER_ID)),
+  id: v.pipe(v.number(), v.integer(), v.minValue(1)),
+  credentials: CredentialsSchema,
+});
 const Edit = v.object({ remove: v.array(v.pipe(v.number(), v.integer(), v.minValue(0))) });
 
 /**
@@ -75,7 +80,7 @@ async function dispatch(deps: AppDeps, path: string, body: unknown): Promise<unk
     }
     case RPC.join: {
       const req = parse(Join);
-      await node.acceptJoin(req.cluster, req.id);
+      await node.acceptJoin(req.cluster, req.id, req.credentials);
       return {};
     }
     case RPC.status:

@@ -106,6 +106,13 @@ export class KmsClient {
   /** CLUSTER:ADMINKEY (a kms extension): disable the admin API key, or enable it with an HSM proof made at `at`. */
   setAdminKey = (enabled: boolean, at: number, proof: Uint8Array) =>
     this.call("", { id: 1001, request: "AdminKeyRequest", message: { enabled, at, proof } });
+  addHsm = (fingerprint: string, publicKey: Uint8Array, joinCa: Uint8Array, joinRpc: Uint8Array) =>
+    this.call("", { id: 1002, request: "AddHsmRequest", message: { fingerprint, public_key: publicKey, join_ca: joinCa, join_rpc: joinRpc } });
+  removeHsm = (fingerprint: string) => this.call("", { id: 1003, request: "RemoveHsmRequest", message: { fingerprint } });
+  listHsm = () => this.call("", { id: 1004, request: "ClusterStatusRequest", response: "ListHsmResponse", message: {} });
+  listDeleted = () => this.call("", { id: 1005, request: "ClusterStatusRequest", response: "ListDeletedResponse", message: {} });
+  undeleteEnclave = (name: string) => this.call("", { id: 1101, request: "UndeleteRequest", message: { name } });
+  undeleteKey = (enclave: string, name: string) => this.call(enclave, { id: 1202, request: "UndeleteRequest", message: { name } });
   clusterStatus = () => this.call("", { id: 3, request: "ClusterStatusRequest", response: "ClusterStatusResponse", message: {} });
   createEnclave = (name: string) => this.call("", { id: 101, request: "CreateEnclaveRequest", message: { name } });
   deleteEnclave = (name: string) => this.call("", { id: 102, request: "DeleteEnclaveRequest", message: { name } });
@@ -164,7 +171,7 @@ export class KmsClient {
 }
 
 /** The server's error from a non-200 reply (protobuf or JSON). */
-function errorOf(status: number, contentType: string, body: Uint8Array): KmsClientError {
+export function errorOf(status: number, contentType: string, body: Uint8Array): KmsClientError {
   let message = `HTTP ${status}`;
   try {
     if (contentType.includes("application/json")) message = JSON.parse(new TextDecoder().decode(body)).message ?? message;

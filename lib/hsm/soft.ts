@@ -3,12 +3,14 @@
  * the data directory's root key and derives long-lived secrets. Nothing it
  * protects can be read without it.
  */
+import type { KeyObject } from "node:crypto";
 import * as v from "valibot";
 import { deriveKey } from "../crypto/hkdf.ts";
 import { randomBytes } from "../crypto/random.ts";
 import { gcmOpen, gcmSeal, NONCE_SIZE, TAG_SIZE } from "../crypto/aead.ts";
 import { HsmKeyError, HsmMismatchError } from "./errors.ts";
 import { formatHsmKey, HSM_KEY_SIZE, HsmKeyText } from "./key-text.ts";
+import { fingerprintOf, openSealed, rawPublicKey, x25519Private } from "./public-seal.ts";
 
 export { HsmKeyError, HsmMismatchError } from "./errors.ts";
 
@@ -21,10 +23,20 @@ const encoder = new TextEncoder();
 export class SoftHsm {
   #key: Uint8Array;
   #sealKey: Uint8Array;
+  #private: KeyObject;
+  /** The public half of this key (X25519): others seal to it (public-seal.ts); it is not secret. */
+  readonly publicKey: Uint8Array;
+  /** The name of this key in listings ('kms ls-hsm'): a hash of its public key. */
+  readonly fingerprint: string;
 
   private constructor(key: Uint8Array) {
     this.#key = key;
     this.#sealKey = deriveKey(key, "kms/v1/hsm-seal");
+    const seed = deriveKey(key, "kms/v1/hsm-x25519");
+    this.#private = x25519Private(seed);
+    seed.fill(0);
+    this.publicKey = rawPublicKey(this.#private);
+    this.fingerprint = fingerprintOf(this.publicKey);
   }
 
   /** Parses HSM key text; throws HsmKeyError (never quoting the input) when it is malformed. */
@@ -67,6 +79,11 @@ export class SoftHsm {
     const plaintext = gcmOpen(this.#sealKey, nonce, sealed.subarray(SEAL_HEADER), encoder.encode(label));
     if (plaintext === null) throw new HsmMismatchError();
     return plaintext;
+  }
+
+  /** Opens what public-seal.ts sealed to this key's public half; HsmMismatchError when it was sealed for another. */
+  openSealed(sealed: Uint8Array, label: string): Uint8Array {
+    return openSealed({ privateKey: this.#private, publicKey: this.publicKey }, sealed, label);
   }
 
   /** Derives `length` bytes of key for the purpose named by label (e.g. the admin API key seed). */

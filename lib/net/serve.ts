@@ -24,8 +24,8 @@ export interface ServeOptions {
   readonly verifyClients?: boolean;
   /** Connection deadlines and cap (default DEFAULT_LIMITS). */
   readonly limits?: Partial<ConnectionLimits>;
-  /** Another certificate for clients that ask for this server name (SNI): how nodes reach each other. */
-  readonly sni?: { readonly servername: string; readonly key: string; readonly cert: string };
+  /** Other certificates for clients that ask for these server names (SNI): how nodes reach each other. */
+  readonly sni?: ReadonlyArray<{ readonly servername: string; readonly key: string; readonly cert: string }>;
 }
 
 /** A listening server. */
@@ -33,6 +33,8 @@ export interface Listener {
   readonly port: number;
   /** Replaces the certificate and key for new connections (e.g. on reload). */
   setTls(tls: { key: string; cert: string; passphrase?: string; ca?: string }): void;
+  /** Replaces the certificate shown to clients asking for `servername` (one of opts.sni's). */
+  setSni(servername: string, tls: { key: string; cert: string }): void;
   /** The connection bookkeeping (counts of cut connections, for tests). */
   readonly guard: ConnectionGuard;
   /**
@@ -72,7 +74,7 @@ export const CIPHERS = [
 ].join(":");
 
 /** Content types of replies that stream by design and so carry no Content-Length. */
-const STREAMING = /^(application\/x-ndjson|text\/event-stream)\b/;
+const STREAMING = /^(application\/x-ndjson|text\/event-stream|application\/vnd\.kms\.backup)\b/;
 
 /**
  * The reply with an exact Content-Length: clients such as MinIO's refuse
@@ -122,13 +124,14 @@ export function serveTls(app: Hono<Env>, opts: ServeOptions): Promise<Listener> 
     res.once("finish", replied).once("close", replied);
     return handle(req, res);
   };
-  const sni = opts.sni && { name: opts.sni.servername, context: tls.createSecureContext({ key: opts.sni.key, cert: opts.sni.cert, minVersion: "TLSv1.2", ciphers: CIPHERS, honorCipherOrder: true }) };
+  const context = (m: { key: string; cert: string }) => tls.createSecureContext({ key: m.key, cert: m.cert, minVersion: "TLSv1.2", ciphers: CIPHERS, honorCipherOrder: true });
+  const sni = opts.sni && new Map(opts.sni.map((m) => [m.servername, context(m)]));
   const tlsOptions = {
     key: opts.key, cert: opts.cert, passphrase: opts.passphrase, ca: opts.ca,
     requestCert: true, rejectUnauthorized: false, minVersion: "TLSv1.2" as const,
     ciphers: CIPHERS, honorCipherOrder: true, handshakeTimeout: limits.handshakeMs,
     ...(sni && {
-      SNICallback: (name: string, cb: (err: Error | null, ctx?: tls.SecureContext) => void) => cb(null, name === sni.name ? sni.context : undefined),
+      SNICallback: (name: string, cb: (err: Error | null, ctx?: tls.SecureContext) => void) => cb(null, sni.get(name)),
     }),
   };
   const secured = (socket: tls.TLSSocket) => guard.secured(socket, hasCertificate(socket));
@@ -164,6 +167,9 @@ export function serveTls(app: Hono<Env>, opts: ServeOptions): Promise<Listener> 
         port: (server.address() as AddressInfo).port,
         guard,
         setTls: (t) => server.setSecureContext({ ...tlsOptions, ...t }),
+        setSni: (name, t) => {
+          if (sni?.has(name)) sni.set(name, context(t));
+        },
         close: async (deadlineMs) => {
           const closed = new Promise<void>((done) => server.close(() => done()));
           await guard.close(deadlineMs);

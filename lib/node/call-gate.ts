@@ -1,16 +1,18 @@
 /**
  * The receiving end of node-to-node calls. Only a client certificate issued
- * by the cluster CA may call, every body must be sealed with the HSM-derived
- * key, and a call is taken once, inside the replay window: a node with
- * another HSM key can neither join, vote, replicate nor read, and a recorded
- * call cannot be played again.
+ * by the cluster CA may call, every body must be sealed with the cluster's
+ * RPC key, and a call is taken once, inside the replay window: a node
+ * without the cluster's credentials can neither join, vote, replicate nor
+ * read, and a recorded call cannot be played again. A join call is the one
+ * exception: it comes with the join credentials of this node's own HSM key
+ * (docs/recovery.md).
  */
 import * as v from "valibot";
-import type { SoftHsm } from "../hsm/soft.ts";
 import { Errors } from "../state/errors.ts";
 import { CLUSTER_ID } from "./admin-key.ts";
-import { clusterCa, issuedByCluster } from "./cluster-ca.ts";
-import type { CallEnvelope, ReplyEnvelope } from "./peers.ts";
+import { issuedByCluster } from "./cluster-ca.ts";
+import type { NodeKeys, Trust } from "./node-keys.ts";
+import { type CallEnvelope, type ReplyEnvelope, RPC } from "./peers.ts";
 import { ReplayGuard } from "./replay.ts";
 import { openPayload, sealPayload } from "./seal.ts";
 
@@ -28,19 +30,26 @@ const Envelope = v.object({
 
 /** Who may call this node, and the seal of its calls and answers. */
 export class CallGate {
-  readonly #hsm: SoftHsm;
+  readonly #keys: () => NodeKeys;
   readonly #replays = new ReplayGuard(REPLAY_WINDOW_MS);
 
-  constructor(hsm: SoftHsm) {
-    this.#hsm = hsm;
+  /** `keys`: the node's keys now (they change when it joins a cluster or is restored). */
+  constructor(keys: () => NodeKeys) {
+    this.#keys = keys;
+  }
+
+  /** Whom a call of `path` must come from: a fresh node's join side for a join, the cluster otherwise. */
+  #trust(path: string): Trust {
+    return path === RPC.join ? this.#keys().join : this.#keys().cluster;
   }
 
   /** The call a node of this cluster sealed for `path`; throws "denied" for anyone else, and for a replay or a stale call. */
   open(path: string, certificate: Uint8Array | undefined, body: Uint8Array, now = Date.now()): CallEnvelope {
-    if (!certificate || !issuedByCluster(clusterCa(this.#hsm), certificate)) throw Errors.accessDenied();
+    const trust = this.#trust(path);
+    if (!certificate || !issuedByCluster(trust.ca, certificate)) throw Errors.accessDenied();
     let envelope: CallEnvelope;
     try {
-      envelope = v.parse(Envelope, openPayload(this.#hsm, path, body));
+      envelope = v.parse(Envelope, openPayload(trust.rpc, path, body));
     } catch {
       throw Errors.accessDenied();
     }
@@ -54,6 +63,6 @@ export class CallGate {
 
   /** Seals the answer to a call of `path`. */
   seal(path: string, reply: ReplyEnvelope): Uint8Array {
-    return sealPayload(this.#hsm, `${path}#reply`, reply);
+    return sealPayload(this.#trust(path).rpc, `${path}#reply`, reply);
   }
 }

@@ -1,12 +1,15 @@
 /**
  * Growing, shrinking and repairing a cluster. Membership changes run on the
  * leader (other nodes forward them), and a node joins only if it is fresh and
- * holds the same HSM key — which the sealed join call proves.
+ * holds one of the cluster's HSM keys — which the join call, made with the
+ * join credentials of that key, proves both ways (docs/recovery.md).
  */
 import * as v from "valibot";
 import { TransportError } from "../net/transport.ts";
 import { Errors, KmsError } from "../state/errors.ts";
 import type { State } from "../state/state.ts";
+import { JOIN_SERVERNAME } from "./cluster-ca.ts";
+import { peerCredentials } from "./node-keys.ts";
 import { PeerError, RPC } from "./peers.ts";
 import { failedOutcome, type Replication } from "./replication.ts";
 
@@ -22,17 +25,25 @@ export function addNode(r: Replication, state: State, host: string, forwarded: b
     const { driver, peers, book, membership } = r;
     if (st.members.some((m) => m.addr === host)) throw Errors.conflict(`${host} is already a member of this cluster`);
     const id = Math.max(state.maxNodeId, ...st.members.map((m) => m.id)) + 1;
-    try {
-      await peers.call(host, RPC.join, { cluster: membership.cluster, id });
-    } catch (err) {
-      if (err instanceof PeerError && !err.sealed && err.status === 403) {
-        throw Errors.badRequest(`cannot add ${host}: it refused to join (it does not have this cluster's HSM key)`);
+    // The fresh node trusts only the join credentials of its own HSM key: try each configured key's, this node's first.
+    const own = r.keys.hsm.fingerprint;
+    const entries = [...state.hsmKeys.values()].sort((a, b) => Number(b.fingerprint === own) - Number(a.fingerprint === own));
+    const body = { cluster: membership.cluster, id, credentials: r.keys.creds };
+    for (let i = 0;; i++) {
+      try {
+        await peers.callWith(peerCredentials(r.keys.joinTrust(entries[i].join)), JOIN_SERVERNAME, host, RPC.join, body);
+        break;
+      } catch (err) {
+        if (err instanceof TransportError && err.untrusted && i + 1 < entries.length) continue;
+        if (err instanceof PeerError && !err.sealed && err.status === 403) {
+          throw Errors.badRequest(`cannot add ${host}: it refused to join (it does not have one of this cluster's HSM keys)`);
+        }
+        if (err instanceof PeerError) throw new KmsError(err.kind, `cannot add ${host}: ${err.message}`);
+        if (err instanceof TransportError && err.untrusted) {
+          throw Errors.badRequest(`cannot add ${host}: its certificate is from none of this cluster's HSM keys (it was started with an HSM key the cluster does not have; 'kms add-hsm' adds one)`);
+        }
+        throw Errors.unavailable(`cannot add ${host}: it cannot be reached`);
       }
-      if (err instanceof PeerError) throw new KmsError(err.kind, `cannot add ${host}: ${err.message}`);
-      if (err instanceof TransportError && err.untrusted) {
-        throw Errors.badRequest(`cannot add ${host}: its certificate is not from this cluster's CA (it does not have this cluster's HSM key)`);
-      }
-      throw Errors.unavailable(`cannot add ${host}: it cannot be reached`);
     }
     book.learn(id, host);
     await driver.compact(); // the new node receives the state itself, not a replay of the log
@@ -69,8 +80,21 @@ export async function editNode(r: Replication, host: string, remove: readonly nu
   }
 }
 
-/** The joining side: a fresh node switches to the cluster that asks it to join; true if it switched now (false: a retried call). */
-export async function acceptJoin(r: Replication, state: State, cluster: string, id: number): Promise<boolean> {
+/** Refuses ("conflict") unless the node is fresh: no state change ever applied, and a cluster of its own (or none, after a failed join). */
+export function assertFresh(r: Replication, state: State, what: string): void {
+  const st = r.driver.status();
+  const alone = st.members.length === 0 || (st.members.length === 1 && st.members[0].id === st.id);
+  if (state.commit !== 0 || !alone) {
+    throw Errors.conflict(`${what}: it already holds state or belongs to a cluster (use an empty data directory)`);
+  }
+}
+
+/**
+ * The joining side: a fresh node switches to the cluster that asks it to
+ * join — first to its credentials (`useCredentials`), then to its log; true
+ * if it switched now (false: a retried call).
+ */
+export async function acceptJoin(r: Replication, state: State, cluster: string, id: number, useCredentials: () => Promise<void>): Promise<boolean> {
   const current = r.membership;
   if (current.cluster === cluster && current.id === id) return false; // a retried call
   if (current.cluster === cluster) {
@@ -78,12 +102,9 @@ export async function acceptJoin(r: Replication, state: State, cluster: string, 
     throw Errors.conflict("it was a member of this cluster before and still holds its old state (its data directory was not wiped): " +
       "stop it, empty its data directory, start it again (same HSM key) and add it then");
   }
-  // Fresh: no state change ever applied, and a cluster of its own (or none, after a failed join).
-  const st = r.driver.status();
-  const alone = st.members.length === 0 || (st.members.length === 1 && st.members[0].id === st.id);
-  if (state.commit !== 0 || !alone) {
-    throw Errors.conflict("it is not a fresh node: it already holds state or belongs to a cluster (use an empty data directory)");
-  }
+  assertFresh(r, state, "it is not a fresh node");
+  // The credentials first (root.seal): a crash before the membership lands leaves a fresh node that a retried join sets right.
+  await useCredentials();
   await r.join({ cluster, id }, state.applied);
   return true;
 }

@@ -38,6 +38,12 @@ class FlakyStore implements Store {
     if (this.failWith) return Promise.reject(this.failWith);
     return this.inner.write(changes);
   }
+  get seal() {
+    return this.inner.seal;
+  }
+  reseal(...args: Parameters<Store["reseal"]>) {
+    return this.inner.reseal(...args);
+  }
   erase() {
     return this.inner.erase();
   }

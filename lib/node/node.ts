@@ -1,19 +1,23 @@
 import * as v from "valibot";
 import type { Application } from "../cluster/driver.ts";
 import type { Entry, Message, Snapshot, Status } from "../cluster/types.ts";
-import type { SoftHsm } from "../hsm/soft.ts";
 import { install, prepare } from "../state/apply.ts";
 import { type Command, CommandSchema } from "../state/commands.ts";
 import { Errors, KmsError } from "../state/errors.ts";
 import { counterRecords, decodeSnapshot, encodeSnapshot, recordOf, recordsOfState, stateOf } from "../state/records.ts";
-import type { State } from "../state/state.ts";
+import { frozenCopy, type State } from "../state/state.ts";
+import type { OpenedBackup } from "../store/backup.ts";
 import type { Store } from "../store/store.ts";
 import { validAdminKeyProof } from "./admin-key.ts";
 import { type CallEnvelope, CallGate } from "./call-gate.ts";
-import { acceptJoin, addNode, editNode, removeNode } from "./membership.ts";
+import { type ClusterCredentials, encodeCredentials } from "./credentials.ts";
+import { acceptJoin, addNode, assertFresh, editNode, removeNode } from "./membership.ts";
+import type { NodeKeys } from "./node-keys.ts";
 import { askMembers, type MemberAnswer, type Peers, type ReplyEnvelope } from "./peers.ts";
 import { blocker } from "./pending.ts";
 import { failedOutcome, type Loaded, Replication, type Timing } from "./replication.ts";
+import { restoring } from "./restore.ts";
+import { removedMaterial, Wiper } from "./wipe.ts";
 
 /** What a node knows about itself, for status replies. */
 export interface NodeInfo extends Timing {
@@ -21,14 +25,18 @@ export interface NodeInfo extends Timing {
   /** The address peers dial (host:port). */
   readonly host: string;
   readonly startedAt: number;
-  /** The identity of the cluster's HSM-derived admin API key ("" until the node knows its cluster). */
+  /** The identity of the cluster's admin API key. */
   readonly adminIdentity: string;
+  /** How long a deleted key or enclave is kept for recovery (0: erased at once). */
+  readonly recoveryWindowMs?: number;
 }
 
 /** What a node calls out to as its life goes on. */
 export interface NodeHooks {
-  /** Called once the node has switched to another cluster (a join), before it serves anything there. */
+  /** Called once the node has switched to another cluster (a join, a restore), before it serves anything there. */
   readonly onJoined?: (cluster: string) => Promise<void>;
+  /** Puts new keys to use (listener certificates, ca.crt): called when the node's cluster credentials change. */
+  readonly onKeys?: (keys: NodeKeys) => Promise<void>;
 }
 
 /** How long a read waits for a pending write it depends on (that can be settled: others are refused at once). */
@@ -50,6 +58,12 @@ export class KmsNode implements Application<Command> {
   readonly #store: Store;
   #erasing: Promise<void> | false = false;
   #eraseAgain = false;
+  /** Set while a backup is being installed: a second restore is refused. */
+  #restoring = false;
+  /** The node's clock (ms); tests inject another to reach the end of a recovery window. */
+  clock: () => number = () => Date.now();
+  /** Zeroes the key material of purged keys, once no backup still reads it. */
+  readonly wiper = new Wiper();
 
   constructor(state: State, store: Store, info: NodeInfo, hooks: NodeHooks = {}) {
     this.#state = state;
@@ -73,11 +87,6 @@ export class KmsNode implements Application<Command> {
     this.#info = { ...this.#info, host };
   }
 
-  /** Records the identity of the cluster's admin API key (it derives from the cluster). */
-  setAdminIdentity(adminIdentity: string): void {
-    this.#info = { ...this.#info, adminIdentity };
-  }
-
   /** The state's first snapshot, for a data directory that starts a new cluster. */
   initialSnapshot(): Uint8Array {
     return encodeSnapshot(this.#state);
@@ -87,10 +96,10 @@ export class KmsNode implements Application<Command> {
    * Starts replicating from `loaded` (its durable state as peer-check.ts
    * returned it) with `peers`; reads wait until `readFloor` is applied.
    */
-  replicate(hsm: SoftHsm, peers: Peers<Command>, loaded: Loaded, readFloor: number, onFatal: (err: unknown) => void): void {
+  replicate(keys: NodeKeys, peers: Peers<Command>, loaded: Loaded, readFloor: number, onFatal: (err: unknown) => void): void {
     this.#readFloor = readFloor;
-    const r = new Replication(this, hsm, peers, loaded, this.#info.host, this.#info, this.#state.applied, onFatal);
-    this.#gate = new CallGate(hsm);
+    const r = new Replication(this, keys, peers, loaded, this.#info.host, this.#info, this.#state.applied, onFatal);
+    this.#gate = new CallGate(() => r.keys);
     this.#replication = r;
     r.start();
   }
@@ -104,6 +113,16 @@ export class KmsNode implements Application<Command> {
   /** The replication core's view of this node and its cluster. */
   status(): Status {
     return this.#parts().driver.status();
+  }
+
+  /** The node's keys (the cluster's credentials and what they give), or 503 while the node is starting. */
+  get keys(): NodeKeys {
+    return this.#parts().keys;
+  }
+
+  /** Entries this node holds but has not applied. */
+  pending(): readonly Entry<Command>[] {
+    return this.#parts().driver.pending();
   }
 
   /** The cluster this node belongs to ("" while it is starting). */
@@ -143,9 +162,65 @@ export class KmsNode implements Application<Command> {
     return editNode(this.#parts(), host === this.#info.host ? "" : host, remove);
   }
 
-  /** The joining side: a fresh node switches to the cluster that asks it to join. */
-  async acceptJoin(cluster: string, id: number): Promise<void> {
-    if (await acceptJoin(this.#parts(), this.#state, cluster, id)) await this.#hooks.onJoined?.(cluster);
+  /** The joining side: a fresh node switches to the cluster that asks it to join, and to its credentials. */
+  async acceptJoin(cluster: string, id: number, creds: ClusterCredentials): Promise<void> {
+    const r = this.#parts();
+    if (await acceptJoin(r, this.#state, cluster, id, () => this.#useKeys(r.keys.with(creds)))) await this.#hooks.onJoined?.(cluster);
+  }
+
+  /**
+   * Makes this fresh node a new single-node cluster holding exactly the
+   * backup's state, with the backed-up cluster's credentials; returns the new
+   * cluster's id. Refuses, changing nothing, a node that is not fresh.
+   */
+  async installBackup(backup: OpenedBackup): Promise<string> {
+    const r = this.#parts();
+    if (this.#restoring) throw Errors.conflict("cannot restore onto this node: a restore is already running");
+    assertFresh(r, this.#state, "cannot restore onto this node");
+    const next = restoring(backup, this.#info.host, r.keys.hsm.fingerprint);
+    this.#restoring = true;
+    const old = r.keys;
+    try {
+      // The credentials first (root.seal): a crash before the rest lands leaves a fresh node a retried restore sets right.
+      await this.#useKeys(old.with(next.creds));
+      const changes = new Map<string, Uint8Array | null>();
+      for (const [k] of recordsOfState(this.#state)) changes.set(k, null);
+      for (const [k, value] of recordsOfState(next.state)) changes.set(k, value);
+      try {
+        await r.restart(next.membership, next.durable, [...changes], () => (this.#state = next.state));
+      } catch (err) {
+        // Nothing of the backup landed (one transaction): the node goes back to its own credentials, as fresh as before.
+        await this.#useKeys(old);
+        throw err;
+      }
+      // Sealed for every HSM key the backed-up cluster had, like any of its nodes.
+      await this.#reseal(r.keys);
+      await this.#hooks.onJoined?.(next.membership.cluster);
+      return next.membership.cluster;
+    } finally {
+      this.#restoring = false;
+    }
+  }
+
+  /** What a deletion made now by `by` carries: when, by whom, and until when it is kept (nothing when the window is 0: final at once). */
+  deletionStamp(by: string): { at?: number; by?: string; keepUntil?: number } {
+    const window = this.#info.recoveryWindowMs ?? 0;
+    if (window <= 0) return {};
+    const at = this.clock();
+    return { at, by, keepUntil: at + window };
+  }
+
+  /** Uses other cluster credentials: reseals root.seal with them, then switches certificates and peers. */
+  async #useKeys(keys: NodeKeys): Promise<void> {
+    await this.#reseal(keys);
+    this.#parts().useKeys(keys);
+    this.#info = { ...this.#info, adminIdentity: keys.adminIdentity };
+    await this.#hooks.onKeys?.(keys);
+  }
+
+  /** Seals root.seal, with the credentials, for every configured HSM key (they changed, or the credentials did). */
+  async #reseal(keys: NodeKeys): Promise<void> {
+    await this.#store.reseal(encodeCredentials(keys.creds), [...this.#state.hsmKeys.values()]);
   }
 
   /** Takes replication messages a peer at `from` sent. */
@@ -171,10 +246,10 @@ export class KmsNode implements Application<Command> {
     return this.#gate!.seal(path, reply);
   }
 
-  /** Whether `proof` shows the HSM key for re-enabling the admin API key at `at`. */
+  /** Whether `proof` shows an HSM key of the cluster for re-enabling the admin API key at `at`. */
   validAdminKeyProof(at: number, proof: Uint8Array): boolean {
     const r = this.#parts();
-    return validAdminKeyProof(r.hsm, r.membership.cluster, at, proof);
+    return validAdminKeyProof(r.keys.creds, r.membership.cluster, at, proof);
   }
 
   /**
@@ -215,6 +290,25 @@ export class KmsNode implements Application<Command> {
     }
   }
 
+  /**
+   * A frozen copy of the state taken once every entry this node held when
+   * asked has been applied (or dropped), waiting at most `ms`: it then holds
+   * every write acknowledged before the call, at one index (a backup's).
+   * Later entries do not delay it.
+   */
+  async settledCopy(ms: number): Promise<State> {
+    const { driver } = this.#parts();
+    if (!this.readyForReads()) throw Errors.unavailable("this node is not serving: it is joining a cluster or catching up");
+    const waiting = new Set(driver.pending().map((e) => `${e.index}/${e.term}`));
+    const deadline = Date.now() + ms;
+    while (driver.pending().some((e) => waiting.has(`${e.index}/${e.term}`))) {
+      if (driver.stopped) throw Errors.unavailable("the node is stopping");
+      if (Date.now() > deadline) throw Errors.unavailable("writes in flight did not settle: try the backup again");
+      await driver.changed(100);
+    }
+    return frozenCopy(this.#state);
+  }
+
   /** Whether this node answers reads (a joining or removed node does not). */
   readyForReads(): boolean {
     return (this.#replication?.driver.readable() ?? false) && this.#state.applied >= this.#readFloor;
@@ -229,8 +323,8 @@ export class KmsNode implements Application<Command> {
    * Removes deleted key material from every file of the data directory: the
    * log is compacted past the deletion (its key.create entries and older
    * snapshots go), then the WAL is checkpointed and truncated (deleted rows
-   * are already zeroed). Every node runs it as it applies a key deletion; a
-   * purge after a recovery window is meant to call it too.
+   * are already zeroed). Every node runs it as it applies a deletion not kept
+   * for recovery, and a purge after the recovery window.
    */
   async erase(): Promise<void> {
     await this.#parts().driver.compact();
@@ -241,7 +335,9 @@ export class KmsNode implements Application<Command> {
   async apply(entries: readonly Entry<Command>[]): Promise<Map<number, Error>> {
     const errors = new Map<number, Error>();
     const changes = new Map<string, Uint8Array | null>();
+    const wipe: Uint8Array[] = [];
     let erase = false;
+    let hsmChanged = false;
     for (const e of entries) {
       if (e.type === "conf" && e.change.op === "add") this.#state.maxNodeId = Math.max(this.#state.maxNodeId, e.change.id);
       if (e.type !== "cmd") continue;
@@ -253,9 +349,12 @@ export class KmsNode implements Application<Command> {
       }
       try {
         const effects = prepare(this.#state, parsed.output);
+        const removed = removedMaterial(this.#state, parsed.output);
         install(this.#state, effects);
         for (const fx of effects) changes.set(...recordOf(fx));
+        wipe.push(...removed);
         erase ||= deletesKeys(parsed.output);
+        hsmChanged ||= effects.some((fx) => fx.kind === "hsm");
       } catch (err) {
         errors.set(e.index, err instanceof KmsError ? err : Errors.badRequest("invalid command"));
       }
@@ -263,6 +362,8 @@ export class KmsNode implements Application<Command> {
     this.#state.applied = entries[entries.length - 1].index;
     for (const [k, value] of counterRecords(this.#state)) changes.set(k, value);
     await this.#store.write([...changes]);
+    if (hsmChanged && this.#replication) await this.#reseal(this.#replication.keys);
+    this.wiper.wipe(wipe);
     // Not awaited: the compaction is an input of the driver, which is busy applying this very batch.
     if (erase) this.eraseInBackground();
     return errors;
@@ -298,7 +399,9 @@ export class KmsNode implements Application<Command> {
     for (const [k] of recordsOfState(this.#state)) changes.set(k, null);
     for (const [k, value] of recordsOfState(next)) changes.set(k, value);
     await this.#store.write([...changes]);
+    const before = [...this.#state.hsmKeys.keys()].sort().join();
     this.#state = next;
+    if (this.#replication && before !== [...next.hsmKeys.keys()].sort().join()) await this.#reseal(this.#replication.keys);
   }
 
   /** The state as snapshot bytes. */
@@ -307,7 +410,8 @@ export class KmsNode implements Application<Command> {
   }
 }
 
-/** Whether a command may remove key material (a key, some versions, or an enclave and its keys). */
+/** Whether a command removes key material for good: a purge, or a deletion not kept for recovery. */
 export function deletesKeys(cmd: Command): boolean {
-  return cmd.type === "key.delete" || cmd.type === "enclave.delete";
+  if (cmd.type === "deleted.purge") return true;
+  return (cmd.type === "key.delete" || cmd.type === "enclave.delete") && cmd.keepUntil === undefined;
 }

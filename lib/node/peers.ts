@@ -1,14 +1,13 @@
 /**
  * Outbound node-to-node calls over mutual TLS: both sides present
- * certificates issued by the cluster CA (derived from the HSM key) and accept
- * no other, and every payload is sealed (wire.ts) with a fresh nonce and the
- * sender's clock, so only nodes with the cluster's HSM key can take part and
- * a recorded call cannot be replayed. Replication messages are batched per
+ * certificates issued by the cluster CA (derived from the cluster's
+ * credentials) and accept no other, and every payload is sealed (wire.ts)
+ * with a fresh nonce and the sender's clock, so only nodes holding the
+ * cluster's credentials can take part and a recorded call cannot be replayed. Replication messages are batched per
  * peer, one request in flight each, and dropped on failure (the core
  * retries); calls (forward, join, status) wait for a sealed answer.
  */
 import { randomBytes } from "node:crypto";
-import type { SoftHsm } from "../hsm/soft.ts";
 import { createTransport, type Transport } from "../net/transport.ts";
 import type { Members, Message } from "../cluster/types.ts";
 import { ERROR_KINDS, type ErrorKind, KmsError } from "../state/errors.ts";
@@ -75,22 +74,52 @@ export const RPC = {
 
 const MAX_BATCH = 256;
 
+/** What a node presents and trusts when it calls others: its key and certificate, the CA it accepts, the RPC sealing key. */
+export interface PeerCredentials {
+  readonly key: string;
+  readonly cert: string;
+  readonly ca: string;
+  readonly rpc: Uint8Array;
+}
+
+/** Transports with one set of credentials: short deadlines for replication, long ones for calls. */
+class Channel {
+  readonly rpc: Uint8Array;
+  readonly raft: Transport;
+  readonly calls: Transport;
+  constructor(creds: PeerCredentials, serverName: string) {
+    const tls = { key: creds.key, cert: creds.cert, ca: creds.ca, serverName };
+    this.rpc = creds.rpc;
+    this.raft = createTransport({ ...tls, timeoutMs: 2_000 });
+    this.calls = createTransport({ ...tls, timeoutMs: 30_000 });
+  }
+  close(): void {
+    this.raft.close();
+    this.calls.close();
+  }
+}
+
 /** The node's outbound side of the node-to-node protocol. */
 export class Peers<C> {
-  readonly #hsm: SoftHsm;
-  readonly #raft: Transport;
-  readonly #calls: Transport;
+  #channel: Channel;
+  readonly #serverName: string;
   readonly #queues = new Map<string, Message<C>[]>();
   #self = "";
   readonly #sending = new Set<string>();
   /** The cluster this node belongs to now (it changes when the node joins another). */
   cluster = "";
 
-  /** `credentials`: this node's key and CA-issued certificate; `ca`: the cluster CA's certificate, the only one trusted. */
-  constructor(hsm: SoftHsm, credentials: { key: string; cert: string }, ca: string, serverName: string) {
-    this.#hsm = hsm;
-    this.#raft = createTransport({ ...credentials, ca, serverName, timeoutMs: 2_000 });
-    this.#calls = createTransport({ ...credentials, ca, serverName, timeoutMs: 30_000 });
+  /** `creds`: this node's key and CA-issued certificate, the cluster CA's certificate (the only one trusted) and the RPC key. */
+  constructor(creds: PeerCredentials, serverName: string) {
+    this.#serverName = serverName;
+    this.#channel = new Channel(creds, serverName);
+  }
+
+  /** Switches to other credentials (the node joined another cluster, or was restored from a backup). */
+  use(creds: PeerCredentials): void {
+    const old = this.#channel;
+    this.#channel = new Channel(creds, this.#serverName);
+    old.close();
   }
 
   /** Queues replication messages for the peer at `addr`; `self` is the address it can answer to. */
@@ -112,9 +141,10 @@ export class Peers<C> {
         if (!queue?.length) break;
         const batch = queue.splice(0, MAX_BATCH);
         try {
-          const body = sealPayload(this.#hsm, RPC.raft, envelope(this.cluster, { from: this.#self, messages: batch }));
+          const channel = this.#channel;
+          const body = sealPayload(channel.rpc, RPC.raft, envelope(this.cluster, { from: this.#self, messages: batch }));
           // A snapshot carries the whole state: give it the long deadline.
-          const transport = batch.some((m) => m.type === "snapshot") ? this.#calls : this.#raft;
+          const transport = batch.some((m) => m.type === "snapshot") ? channel.calls : channel.raft;
           await transport.request(`https://${addr}`, "POST", RPC.raft, body, { "content-type": "application/octet-stream" });
         } catch {
           // unreachable: the messages are lost, as on any network
@@ -131,11 +161,29 @@ export class Peers<C> {
    * of a node with another HSM key) a PeerError without; a reply that is not
    * sealed for this request throws.
    */
-  async call(addr: string, path: string, body: unknown, timeoutMs?: number): Promise<unknown> {
-    const transport = timeoutMs && timeoutMs <= 2_000 ? this.#raft : this.#calls;
+  call(addr: string, path: string, body: unknown, timeoutMs?: number): Promise<unknown> {
+    return this.#callOn(this.#channel, addr, path, body, timeoutMs);
+  }
+
+  /**
+   * Calls `path` with other credentials, asking for `serverName`: how a leader
+   * calls a fresh node to join, with the join credentials of the fresh node's
+   * HSM key (docs/recovery.md).
+   */
+  async callWith(creds: PeerCredentials, serverName: string, addr: string, path: string, body: unknown): Promise<unknown> {
+    const channel = new Channel(creds, serverName);
+    try {
+      return await this.#callOn(channel, addr, path, body);
+    } finally {
+      channel.close();
+    }
+  }
+
+  async #callOn(channel: Channel, addr: string, path: string, body: unknown, timeoutMs?: number): Promise<unknown> {
+    const transport = timeoutMs && timeoutMs <= 2_000 ? channel.raft : channel.calls;
     const sealed = envelope(this.cluster, body);
     const nonce = sealed.nonce;
-    const reply = await transport.request(`https://${addr}`, "POST", path, sealPayload(this.#hsm, path, sealed), {
+    const reply = await transport.request(`https://${addr}`, "POST", path, sealPayload(channel.rpc, path, sealed), {
       "content-type": "application/octet-stream",
     });
     if (reply.status !== 200) {
@@ -145,7 +193,7 @@ export class Peers<C> {
       } catch { /* not JSON */ }
       throw new PeerError(reply.status, message, false);
     }
-    const opened = openPayload(this.#hsm, `${path}#reply`, reply.body) as ReplyEnvelope;
+    const opened = openPayload(channel.rpc, `${path}#reply`, reply.body) as ReplyEnvelope;
     if (opened?.nonce !== nonce) throw new Error("the reply does not answer this request");
     if (opened.error) throw new PeerError(opened.error.status, opened.error.message, true, opened.error.kind);
     return opened.ok;
@@ -153,8 +201,7 @@ export class Peers<C> {
 
   /** Closes idle connections. */
   close(): void {
-    this.#raft.close();
-    this.#calls.close();
+    this.#channel.close();
   }
 }
 

@@ -25,14 +25,18 @@ export const Obj = {
   policies: (e: string) => `policies ${e}`,
   /** Whether `id` is a SysAdmin anywhere. */
   sysAdmin: (id: string) => `sysadmin ${id}`,
-  /** Whether the HSM-derived admin API key is enabled. */
+  /** Whether the cluster's admin API key is enabled. */
   adminKey: "admin-key",
+  /** The configured HSM keys. */
+  hsmKeys: "hsm-keys",
+  /** The deleted things kept for recovery. */
+  deleted: "deleted",
 } as const;
 
 /**
  * What resolving `identity` as a caller in `enclave` reads (see callerOf): its
  * SysAdmin standing, its record in the enclave, the enclave, and the policy
- * the record names. The HSM-derived admin reads only whether it is enabled.
+ * the record names. The cluster's admin API key reads only whether it is enabled.
  */
 export function callerReads(state: State, adminIdentity: string, identity: string | undefined, enclave: string): string[] {
   if (!identity) return [];
@@ -56,13 +60,28 @@ export function changes(cmd: Command, state: State): string[] {
   switch (cmd.type) {
     case "enclave.create":
     case "enclave.delete": {
-      const out: string[] = [Obj.enclaves, Obj.enclave(cmd.name)];
+      const out: string[] = [Obj.enclaves, Obj.enclave(cmd.name), Obj.deleted];
       for (const i of state.enclaves.get(cmd.name)?.identities.values() ?? []) out.push(Obj.sysAdmin(i.identity));
       return out;
     }
     case "key.create":
-    case "key.delete":
       return [Obj.key(cmd.enclave, cmd.name), Obj.keys(cmd.enclave)];
+    case "key.delete":
+    case "key.undelete":
+      return [Obj.key(cmd.enclave, cmd.name), Obj.keys(cmd.enclave), Obj.deleted];
+    case "enclave.undelete": {
+      // Like a create, with the identities it brings back (their SysAdmin standing).
+      const out: string[] = [Obj.enclaves, Obj.enclave(cmd.name), Obj.deleted];
+      for (const d of state.deleted.values()) {
+        if (d.kind === "enclave" && d.name === cmd.name) for (const i of d.identities) out.push(Obj.sysAdmin(i.identity));
+      }
+      return out;
+    }
+    case "deleted.purge":
+      return [Obj.deleted];
+    case "hsm.add":
+    case "hsm.remove":
+      return [Obj.hsmKeys];
     case "identity.create":
       return [Obj.identity(cmd.enclave, cmd.identity), Obj.identities(cmd.enclave), Obj.sysAdmin(cmd.identity)];
     case "identity.delete": {

@@ -43,7 +43,7 @@ export class RecordStorage<C> implements RaftStorage<C> {
   }
 
   /** Replaces everything on disk by `durable` (a new or a joining node), with `extra` records in the same transaction. */
-  async reset(durable: Durable<C>, extra: ReadonlyArray<readonly [string, Uint8Array]> = []): Promise<void> {
+  async reset(durable: Durable<C>, extra: ReadonlyArray<readonly [string, Uint8Array | null]> = []): Promise<void> {
     const changes: Array<readonly [string, Uint8Array | null]> = [...extra];
     for (let i = this.#first; i <= this.#last; i++) changes.push([entryKey(i), null]);
     changes.push([HARD, bytes(durable.hard)], [SNAP, bytes(durable.snapshot)]);

@@ -10,12 +10,12 @@ import { RaftNode } from "../cluster/node.ts";
 import type { NodeOptions } from "../cluster/options.ts";
 import { bootstrapState, freshState } from "../cluster/storage.ts";
 import { type Durable, type Members, type Message, NONE, type Status } from "../cluster/types.ts";
-import type { SoftHsm } from "../hsm/soft.ts";
 import { TransportError } from "../net/transport.ts";
 import type { Command } from "../state/commands.ts";
 import { Errors, KmsError } from "../state/errors.ts";
 import type { Store } from "../store/store.ts";
 import { watchCluster } from "./events.ts";
+import { type NodeKeys, peerCredentials } from "./node-keys.ts";
 import { type Peers, PeerError, RPC } from "./peers.ts";
 import { RecordStorage } from "./record-storage.ts";
 
@@ -58,18 +58,21 @@ export function coreOptions(m: Membership, applied: number, timing: Timing): Nod
  * first snapshot is `snapshot` (the application's state).
  */
 export async function loadOrBootstrap(store: Store, records: Map<string, Uint8Array>, host: string, snapshot: Uint8Array): Promise<Loaded> {
-  const saved = records.get(NODE);
+  const saved = membershipOf(records);
   const durable = RecordStorage.read<Command>(records);
-  if (saved && durable) {
-    const membership = JSON.parse(new TextDecoder().decode(saved)) as Membership;
-    return { membership, durable, storage: new RecordStorage(store, durable) };
-  }
+  if (saved && durable) return { membership: saved, durable, storage: new RecordStorage(store, durable) };
   const membership: Membership = { cluster: randomBytes(16).toString("hex"), id: 0 };
   const members: Members = [{ id: 0, addr: host }];
   const fresh = bootstrapState<Command>(members, snapshot);
   const storage = new RecordStorage<Command>(store, fresh);
   await storage.reset(fresh, [membershipRecord(membership)]);
   return { membership, durable: fresh, storage };
+}
+
+/** The membership a data directory's records name, if any (a node that never started has none). */
+export function membershipOf(records: Map<string, Uint8Array>): Membership | undefined {
+  const saved = records.get(NODE);
+  return saved && JSON.parse(new TextDecoder().decode(saved)) as Membership;
 }
 
 /** The record of which cluster this node belongs to. */
@@ -107,7 +110,7 @@ export class Replication {
   readonly driver: Driver<Command>;
   readonly peers: Peers<Command>;
   readonly book = new AddressBook();
-  readonly hsm: SoftHsm;
+  #keys: NodeKeys;
   readonly #timing: Timing;
   #storage: RecordStorage<Command>;
   #membership: Membership;
@@ -115,8 +118,8 @@ export class Replication {
   readonly #forwards = new Set<(err: KmsError) => void>();
 
   /** Wires the core to `app`, the store (through `loaded.storage`) and the peers; start() starts it. */
-  constructor(app: Application<Command>, hsm: SoftHsm, peers: Peers<Command>, loaded: Loaded, host: string, timing: Timing, applied: number, onFatal: (err: unknown) => void) {
-    this.hsm = hsm;
+  constructor(app: Application<Command>, keys: NodeKeys, peers: Peers<Command>, loaded: Loaded, host: string, timing: Timing, applied: number, onFatal: (err: unknown) => void) {
+    this.#keys = keys;
     this.peers = peers;
     this.#timing = timing;
     this.#storage = loaded.storage;
@@ -139,6 +142,17 @@ export class Replication {
     return this.#membership;
   }
 
+  /** The node's keys: the cluster's credentials and what they give. */
+  get keys(): NodeKeys {
+    return this.#keys;
+  }
+
+  /** Switches to other keys (a join, a restore): calls to peers use them from now on. */
+  useKeys(keys: NodeKeys): void {
+    this.#keys = keys;
+    this.peers.use(peerCredentials(keys.cluster));
+  }
+
   /** Starts ticking, and logs cluster events from now on. */
   start(): void {
     this.driver.start(this.#timing.tickMs);
@@ -158,6 +172,23 @@ export class Replication {
     const storage = this.#storage;
     // The new log and the new membership land in one transaction, with the driver paused.
     await this.driver.reset(coreOptions(membership, applied, this.#timing), fresh, storage, () => storage.reset(fresh, [membershipRecord(membership)]));
+    this.peers.cluster = membership.cluster;
+    this.#membership = membership;
+  }
+
+  /**
+   * Makes this fresh node the only member of a new cluster `membership`
+   * whose log starts from `durable`'s snapshot (a restore): the log, the
+   * membership and `records` land in one transaction, with the driver
+   * paused; `installed` runs once they have.
+   */
+  async restart(membership: Membership, durable: Durable<Command>, records: ReadonlyArray<readonly [string, Uint8Array | null]>, installed: () => void): Promise<void> {
+    const storage = this.#storage;
+    const options = coreOptions(membership, durable.snapshot.index, this.#timing);
+    await this.driver.reset(options, durable, storage, async () => {
+      await storage.reset(durable, [membershipRecord(membership), ...records]);
+      installed();
+    });
     this.peers.cluster = membership.cluster;
     this.#membership = membership;
   }

@@ -1,15 +1,18 @@
 /**
  * The files that help the CLI with the cluster's admin API key
  * (node/admin-key.ts): `cluster.id` (public: which cluster the node belongs
- * to, needed to derive the key) and, when the server's output is not a
- * terminal, `admin.key` (mode 0600, written once by the node that created the
- * cluster).
+ * to) and, when the server's output is not a terminal, `admin.key` (mode
+ * 0600, written once by the node that created the cluster); and the cluster
+ * credentials a data directory holds, sealed in root.seal.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { open, rm } from "node:fs/promises";
 import path from "node:path";
-import { CLUSTER_ID } from "../node/admin-key.ts";
+import type { SoftHsm } from "../hsm/soft.ts";
+import { adminApiKey, CLUSTER_ID } from "../node/admin-key.ts";
+import { type ClusterCredentials, decodeCredentials, legacyCredentials } from "../node/credentials.ts";
 import { writeFileAtomic } from "../store/atomic-file.ts";
+import { readRootSeal } from "../store/root-key.ts";
 
 /** The public file naming the node's cluster. */
 export const CLUSTER_ID_FILE = "cluster.id";
@@ -27,6 +30,18 @@ export function readClusterId(dir: string): string {
   const id = readFileSync(file, "utf8").trim();
   if (!CLUSTER_ID.test(id)) throw new Error(`${file} does not hold a cluster id`);
   return id;
+}
+
+/** The credentials a data directory holds, unsealed with `hsm` (a directory of format 1: its legacy ones). */
+export function credentialsOf(dir: string, hsm: SoftHsm): ClusterCredentials {
+  const { root, extra } = readRootSeal(dir, hsm);
+  root.fill(0);
+  return extra && extra.length > 0 ? decodeCredentials(extra) : legacyCredentials(hsm, readClusterId(dir));
+}
+
+/** The admin API key of the cluster whose node keeps its data in `dir`, unsealed with `hsm` ('kms identity --hsm DIR'). */
+export function adminApiKeyOf(dir: string, hsm: SoftHsm): string {
+  return adminApiKey(credentialsOf(dir, hsm));
 }
 
 /** Writes the admin API key to DIR/admin.key, mode 0600, unless the file exists; returns its path. */

@@ -7,16 +7,22 @@ import { SoftHsm } from "../hsm/soft.ts";
 import { Peers } from "../node/peers.ts";
 import type { Command } from "../state/commands.ts";
 import { checkWithPeers } from "../node/peer-check.ts";
-import { loadOrBootstrap } from "../node/replication.ts";
+import { loadOrBootstrap, membershipOf } from "../node/replication.ts";
 import { stateOf } from "../state/records.ts";
-import { DataDirError, openStore } from "../store/store.ts";
+import { DataDirError, openStore, type Store } from "../store/store.ts";
 import { type DataDirState, inspectDataDir } from "../store/data-dir.ts";
 import { parseListenAddress, reachableHosts, reachableUrls } from "../net/address.ts";
 import { deletesKeys, KmsNode } from "../node/node.ts";
 import { removeAdminKeyFile, writeClusterId } from "./admin-key.ts";
-import { adminIdentityOf } from "../node/admin-key.ts";
-import { nodeTls, tlsFromFiles } from "./tls.ts";
-import { clusterCa, NODE_SERVERNAME } from "../node/cluster-ca.ts";
+import { adminApiKey } from "../node/admin-key.ts";
+import { JOIN_SERVERNAME, NODE_SERVERNAME } from "../node/cluster-ca.ts";
+import { type ClusterCredentials, decodeCredentials, encodeCredentials, legacyCredentials, newCredentials } from "../node/credentials.ts";
+import { NodeKeys, peerCredentials } from "../node/node-keys.ts";
+import { startPurger } from "../node/purge.ts";
+import { allMaterial } from "../node/wipe.ts";
+import { configureHsmKey } from "./hsm-keys.ts";
+import { lockMemory } from "./mlock.ts";
+import { nodeKey, tlsFromFiles, writeCaFile } from "./tls.ts";
 import { VERSION } from "../version.ts";
 
 /** How to start a server. */
@@ -32,6 +38,10 @@ export interface ServerOptions {
   readonly kesEnclave?: string;
   /** Connection deadlines and cap (default DEFAULT_LIMITS). */
   readonly limits?: Partial<ConnectionLimits>;
+  /** How long deleted keys and enclaves are kept for recovery (default 7 days; 0: erased at once). */
+  readonly recoveryWindowMs?: number;
+  /** Lock the process's memory (mlockall) before any key is unsealed; refuse to start if that is not permitted. */
+  readonly mlock?: boolean;
   /** Called when the node must stop (e.g. the disk failed). */
   readonly onFatal: (err: unknown) => void;
 }
@@ -45,8 +55,13 @@ export interface RunningServer {
   /** The cluster the node belongs to (its admin API key derives from it). */
   readonly cluster: string;
   readonly adminIdentity: string;
+  /** The cluster's admin API key (the CLI prints it, or writes it to a file, once for a new cluster). */
+  readonly adminApiKey: string;
   close(): Promise<void>;
 }
+
+/** The default recovery window of deleted keys and enclaves: 7 days. */
+export const DEFAULT_RECOVERY_WINDOW_MS = 7 * 24 * 3600_000;
 
 /** Replication timing: a tick every 100 ms, elections after 1–2 s of silence, writes fail after 2 s. */
 const TICK_MS = 100;
@@ -64,8 +79,10 @@ function advertisedHost(hostname: string): string {
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const hsm = SoftHsm.parse(opts.hsmKey);
   const { hostname, port } = parseListenAddress(opts.addr);
+  // Before anything is unsealed, so no key is ever in unlocked memory.
+  if (opts.mlock) lockMemory();
   const before = await inspectDataDir(opts.dir);
-  const store = await openStore(opts.dir, hsm);
+  const store = await openStore(opts.dir, hsm, { extra: () => encodeCredentials(newCredentials()) });
   let listener: Listener | undefined;
   try {
     const records = await store.load();
@@ -77,39 +94,53 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       // version cannot read; the details could quote key material, so say no more.
       throw new DataDirError(`${opts.dir} holds state this version of kms cannot read`);
     }
+    await configureHsmKey(opts.dir, state, store, hsm, store.created ? Date.now() : 0);
+    const creds = credentialsAtStart(store, records, hsm);
     // The node's certificate comes from the cluster CA; peers always get it (by SNI), clients unless --tls-cert.
     const advertised = opts.advertise ? [opts.advertise.replace(/:\d+$/, "").replace(/^\[|\]$/g, "")] : [];
-    const nodeCert = await nodeTls(opts.dir, store, records, [...reachableHosts(hostname), ...advertised], hsm);
-    const tls = opts.tlsCert && opts.tlsKey ? await tlsFromFiles(opts.tlsCert, opts.tlsKey) : nodeCert;
-    const joined = async (cluster: string) => {
-      node.setAdminIdentity(adminIdentityOf(hsm, cluster));
-      await writeClusterId(opts.dir, cluster);
-    };
-    // The admin identity depends on the cluster, known once the replication state is loaded.
+    const keys = new NodeKeys(hsm, creds, await nodeKey(store, records), [...reachableHosts(hostname), ...advertised]);
+    await writeCaFile(opts.dir, keys.cluster.ca);
+    const own = opts.tlsCert && opts.tlsKey ? await tlsFromFiles(opts.tlsCert, opts.tlsKey) : undefined;
+    let bound!: Listener;
     const node = new KmsNode(state, store, {
-      version: VERSION, host: "", startedAt: Date.now(), adminIdentity: "", tickMs: TICK_MS, electionTicks: ELECTION_TICKS,
+      version: VERSION, host: "", startedAt: Date.now(), adminIdentity: keys.adminIdentity, tickMs: TICK_MS, electionTicks: ELECTION_TICKS,
+      recoveryWindowMs: opts.recoveryWindowMs ?? DEFAULT_RECOVERY_WINDOW_MS,
     }, {
       // After a join the key written for the node's first, own cluster opens nothing: remove it.
       onJoined: async (cluster) => {
-        await joined(cluster);
+        await writeClusterId(opts.dir, cluster);
         await removeAdminKeyFile(opts.dir);
       },
+      // New credentials (a join, a restore): peers, and clients unless --tls-cert, get certificates of the new CA.
+      onKeys: async (k) => {
+        bound.setSni(NODE_SERVERNAME, k.cluster.tls);
+        if (!own) bound.setTls(k.cluster.tls);
+        await writeCaFile(opts.dir, k.cluster.ca);
+      },
     });
+    const tls = own ?? keys.cluster.tls;
     listener = await serveTls(createApp({ node, kesEnclave: opts.kesEnclave }), {
-      key: tls.key, cert: tls.cert, hostname, port, limits: opts.limits, sni: { servername: NODE_SERVERNAME, ...nodeCert },
+      key: tls.key, cert: tls.cert, hostname, port, limits: opts.limits,
+      sni: [{ servername: NODE_SERVERNAME, ...keys.cluster.tls }, { servername: JOIN_SERVERNAME, ...keys.join.tls }],
     });
-    const bound = listener;
+    bound = listener;
     node.listening(opts.advertise ?? `${advertisedHost(hostname)}:${bound.port}`);
     const loaded = await loadOrBootstrap(store, records, node.info.host, node.initialSnapshot());
     // A crash after a received snapshot was saved but before the state was
     // replaced: the state on disk is older than the snapshot, so install it now.
     if (node.state.applied < loaded.durable.snapshot.index) await node.restore(loaded.durable.snapshot);
-    await joined(loaded.membership.cluster);
-    const peers = new Peers<Command>(hsm, nodeCert, clusterCa(hsm).cert, NODE_SERVERNAME);
+    // root.seal holds the credentials, sealed for every configured HSM key: bring an older or stale one up to date.
+    const sealedFor = [...store.seal.sealedFor].sort().join();
+    if (store.seal.version === 1 || !store.seal.extra?.length || sealedFor !== [...node.state.hsmKeys.keys()].sort().join()) {
+      await store.reseal(encodeCredentials(creds), [...node.state.hsmKeys.values()]);
+    }
+    await writeClusterId(opts.dir, loaded.membership.cluster);
+    const peers = new Peers<Command>(peerCredentials(keys.cluster), NODE_SERVERNAME);
     peers.cluster = loaded.membership.cluster;
     // Reads and votes wait for this: until replication starts the node answers "starting".
     const { durable, readFloor } = await checkWithPeers(peers, loaded);
-    node.replicate(hsm, peers, { ...loaded, durable }, readFloor, opts.onFatal);
+    node.replicate(keys, peers, { ...loaded, durable }, readFloor, opts.onFatal);
+    const purger = startPurger(node);
     // A key deletion whose erase a stop interrupted is still in the log: finish it.
     if (loaded.durable.entries.some((e) => e.type === "cmd" && deletesKeys(e.cmd))) node.eraseInBackground();
     return {
@@ -118,16 +149,19 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       created: store.created,
       cluster: loaded.membership.cluster,
       adminIdentity: node.info.adminIdentity,
+      adminApiKey: adminApiKey(keys.creds),
       close: async () => {
         // Refuse new writes, let those in flight finish (bounded), then stop
         // replicating once the Ready in hand is done: nothing writes to the
         // store any more, so the data directory is released at once.
+        purger.stop();
         await node.drain(DRAIN_MS);
         await store.close();
         peers.close();
         // Answers already computed still go out (reads are served from memory
         // until then); connections still busy at the shutdown deadline are cut.
         await bound.close();
+        node.wiper.wipe(allMaterial(node.state));
       },
     };
   } catch (err) {
@@ -144,4 +178,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
 async function undoCreate(dir: string, before: DataDirState): Promise<void> {
   if (before === "missing") return rm(dir, { recursive: true, force: true });
   await Promise.all((await readdir(dir)).map((name) => rm(path.join(dir, name), { recursive: true, force: true })));
+}
+
+/** The cluster credentials root.seal holds; a directory of an older format gets the ones it had, derived from its HSM key. */
+function credentialsAtStart(store: Store, records: Map<string, Uint8Array>, hsm: SoftHsm): ClusterCredentials {
+  if (store.seal.extra?.length) return decodeCredentials(store.seal.extra);
+  const membership = membershipOf(records);
+  return membership ? legacyCredentials(hsm, membership.cluster) : newCredentials();
 }

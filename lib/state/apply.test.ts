@@ -273,3 +273,34 @@ test("admin-key.set: disabling needs a stored SysAdmin; re-enabling needs a late
   apply(s, set(true, 11));
   assert.equal(s.adminKey.disabled, false);
 });
+
+test("HSM keys: added once, removed while another remains, never the last; a 404 for one not configured", () => {
+  const s = new State();
+  const add = (fp: string): Command => ({ type: "hsm.add", fingerprint: fp, publicKey: material(1), joinCa: material(2), joinRpc: material(3), at: 5, by: "h1:x" });
+  apply(s, add("aaaaaaaaaaaaaaaa"));
+  assert.throws(() => apply(s, add("aaaaaaaaaaaaaaaa")), { kind: "exists", message: "HSM key is already configured" });
+  assert.throws(() => apply(s, { type: "hsm.remove", fingerprint: "aaaaaaaaaaaaaaaa" }), { kind: "conflict", message: /cannot remove the last HSM key/ });
+  apply(s, add("bbbbbbbbbbbbbbbb"));
+  apply(s, { type: "hsm.remove", fingerprint: "aaaaaaaaaaaaaaaa" });
+  assert.deepEqual([...s.hsmKeys.keys()], ["bbbbbbbbbbbbbbbb"]);
+  assert.throws(() => apply(s, { type: "hsm.remove", fingerprint: "aaaaaaaaaaaaaaaa" }), { kind: "not-found", message: "HSM key is not configured" });
+});
+
+test("a deleted version and a deleted key come back together; a version number taken again blocks the undelete, changing nothing", () => {
+  const s = new State();
+  apply(s, enclaveCreate("e"));
+  for (const [fill, addVersion] of [[1, false], [2, true], [3, true]] as const) apply(s, keyCreate("e", "k", { fill, addVersion }));
+  const keep = { at: 10, by: "h1:x", keepUntil: 100 };
+  apply(s, { type: "key.delete", enclave: "e", name: "k", version: 1, allVersions: false, ...keep });
+  apply(s, { type: "key.delete", enclave: "e", name: "k", version: 0, allVersions: true, ...keep });
+  assert.equal(s.deleted.size, 2);
+  apply(s, { type: "key.undelete", enclave: "e", name: "k" });
+  assert.deepEqual(s.keyRing("e", "k").versions.map((v) => v.version), [1, 2, 3]);
+  assert.equal(s.keyRing("e", "k").nextVersion, 4);
+  assert.equal(s.deleted.size, 0);
+  apply(s, { type: "key.delete", enclave: "e", name: "k", version: 0, allVersions: true, ...keep });
+  apply(s, keyCreate("e", "k", { fill: 9 })); // v1 again, other bytes
+  const before = structuredClone([s.commit, [...s.deleted.keys()]]);
+  assert.throws(() => apply(s, { type: "key.undelete", enclave: "e", name: "k" }), { kind: "conflict", message: /created again and has version 1 too/ });
+  assert.deepEqual(structuredClone([s.commit, [...s.deleted.keys()]]), before);
+});

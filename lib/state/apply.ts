@@ -2,7 +2,7 @@ import { decodeBase64 } from "../encoding/base64.ts";
 import type { Command } from "./commands.ts";
 import { Errors } from "./errors.ts";
 import { enclaveEntry, type EnclaveEntry, State } from "./state.ts";
-import type { AdminKeySetting, EnclaveRecord, IdentityRecord, KeyRing, PolicyRecord } from "./types.ts";
+import type { AdminKeySetting, DeletedEnclave, DeletedItem, DeletedKey, EnclaveRecord, HsmKeyRecord, IdentityRecord, KeyRing, KeyVersion, PolicyRecord } from "./types.ts";
 
 /** The kinds of record the state is made of; settings are cluster-wide (enclave ""). */
 interface Entities {
@@ -11,6 +11,9 @@ interface Entities {
   identity: IdentityRecord;
   policy: PolicyRecord;
   setting: AdminKeySetting;
+  hsm: HsmKeyRecord;
+  /** Named by the deletion id. */
+  deleted: DeletedItem;
 }
 
 /** One record to write (or delete, when `value` is null) to make a command durable. */
@@ -22,6 +25,8 @@ export type Effect = { [K in keyof Entities]: { readonly kind: K; readonly encla
  * rotation. Deleting old versions (rm-key --version N) makes room.
  */
 export const MAX_KEY_VERSIONS = 1000;
+/** Most HSM keys a cluster may have configured at once (each costs a seal per root key and per backup). */
+export const MAX_HSM_KEYS = 16;
 
 /** The map of an enclave that holds records of a kind. */
 const MAPS = { key: "keys", identity: "identities", policy: "policies" } as const;
@@ -37,12 +42,18 @@ export function prepare(state: State, cmd: Command): Effect[] {
       return [{ kind: "enclave", enclave: cmd.name, name: cmd.name, value: { name: cmd.name, createdAt: cmd.at, createdBy: cmd.by } }];
     case "enclave.delete": {
       const e = state.enclave(cmd.name);
-      return [
+      const effects: Effect[] = [
         ...(Object.keys(MAPS) as Array<keyof typeof MAPS>).flatMap((kind) =>
           [...e[MAPS[kind]].keys()].map((name): Effect => ({ kind, enclave: cmd.name, name, value: null }))
         ),
         { kind: "enclave", enclave: cmd.name, name: cmd.name, value: null },
       ];
+      if (cmd.keepUntil === undefined) return effects;
+      const item: DeletedEnclave = {
+        kind: "enclave", ...deletion(state, cmd.name, cmd.name, cmd), record: e.record,
+        keys: [...e.keys.values()], identities: [...e.identities.values()], policies: [...e.policies.values()],
+      };
+      return [...effects, { kind: "deleted", enclave: "", name: String(item.id), value: item }];
     }
     case "key.create": {
       const e = state.enclave(cmd.enclave);
@@ -68,8 +79,71 @@ export function prepare(state: State, cmd: Command): Effect[] {
       const doomed = cmd.allVersions ? 0 : state.keyVersion(cmd.enclave, cmd.name, cmd.version).version;
       const versions = cmd.allVersions ? [] : ring.versions.filter((v) => v.version !== doomed);
       const value = versions.length === 0 ? null : { ...ring, versions };
-      return [{ kind: "key", enclave: cmd.enclave, name: cmd.name, value }];
+      const effects: Effect[] = [{ kind: "key", enclave: cmd.enclave, name: cmd.name, value }];
+      if (cmd.keepUntil === undefined) return effects;
+      const gone = cmd.allVersions ? ring.versions : ring.versions.filter((v) => v.version === doomed);
+      const item: DeletedKey = { kind: "key", ...deletion(state, cmd.enclave, cmd.name, cmd), ring: { ...ring, versions: gone } };
+      return [...effects, { kind: "deleted", enclave: "", name: String(item.id), value: item }];
     }
+    case "key.undelete": {
+      const e = state.enclave(cmd.enclave);
+      const items = [...state.deleted.values()].filter((d): d is DeletedKey => d.kind === "key" && d.enclave === cmd.enclave && d.name === cmd.name);
+      if (items.length === 0) throw Errors.noDeletedKey();
+      const ring = e.keys.get(cmd.name);
+      const byNumber = new Map<number, KeyVersion>((ring?.versions ?? []).map((v) => [v.version, v]));
+      for (const d of items) {
+        for (const v of d.ring.versions) {
+          if (byNumber.has(v.version)) {
+            throw Errors.conflict(`cannot undelete key ${cmd.name}: a key of that name was created again and has version ${v.version} too; delete or rename it first`);
+          }
+          byNumber.set(v.version, v);
+        }
+      }
+      if (byNumber.size > MAX_KEY_VERSIONS) throw Errors.tooManyVersions(MAX_KEY_VERSIONS);
+      const value: KeyRing = {
+        enclave: cmd.enclave,
+        name: cmd.name,
+        versions: [...byNumber.values()].sort((a, b) => a.version - b.version),
+        nextVersion: Math.max(ring?.nextVersion ?? 1, ...items.map((d) => d.ring.nextVersion)),
+      };
+      return [
+        { kind: "key", enclave: cmd.enclave, name: cmd.name, value },
+        ...items.map((d): Effect => ({ kind: "deleted", enclave: "", name: String(d.id), value: null })),
+      ];
+    }
+    case "enclave.undelete": {
+      if (state.enclaves.has(cmd.name)) throw Errors.enclaveExists();
+      const items = [...state.deleted.values()].filter((d): d is DeletedEnclave => d.kind === "enclave" && d.name === cmd.name);
+      if (items.length === 0) throw Errors.noDeletedEnclave();
+      const d = items[items.length - 1]; // the last one deleted under that name
+      const at = (kind: "key" | "identity" | "policy", name: string, value: KeyRing | IdentityRecord | PolicyRecord) =>
+        ({ kind, enclave: cmd.name, name, value }) as Effect;
+      return [
+        { kind: "enclave", enclave: cmd.name, name: cmd.name, value: d.record },
+        ...d.keys.map((r) => at("key", r.name, r)),
+        ...d.identities.map((i) => at("identity", i.identity, i)),
+        ...d.policies.map((p) => at("policy", p.name, p)),
+        { kind: "deleted", enclave: "", name: String(d.id), value: null },
+      ];
+    }
+    case "deleted.purge":
+      // Only what is still kept and due: a purge proposed twice (e.g. by two leaders in turn) purges once.
+      return cmd.ids
+        .filter((id) => (state.deleted.get(id)?.purgeAt ?? Infinity) <= cmd.at)
+        .map((id): Effect => ({ kind: "deleted", enclave: "", name: String(id), value: null }));
+    case "hsm.add": {
+      if (state.hsmKeys.has(cmd.fingerprint)) throw Errors.hsmKeyExists();
+      if (state.hsmKeys.size >= MAX_HSM_KEYS) throw Errors.tooManyHsmKeys(MAX_HSM_KEYS);
+      const value: HsmKeyRecord = {
+        fingerprint: cmd.fingerprint, publicKey: decodeBase64(cmd.publicKey),
+        join: { ca: decodeBase64(cmd.joinCa), rpc: decodeBase64(cmd.joinRpc) }, createdAt: cmd.at, createdBy: cmd.by,
+      };
+      return [{ kind: "hsm", enclave: "", name: cmd.fingerprint, value }];
+    }
+    case "hsm.remove":
+      if (!state.hsmKeys.has(cmd.fingerprint)) throw Errors.hsmKeyNotFound();
+      if (state.hsmKeys.size === 1) throw Errors.lastHsmKey();
+      return [{ kind: "hsm", enclave: "", name: cmd.fingerprint, value: null }];
     case "identity.create": {
       const e = state.enclave(cmd.enclave);
       if (e.identities.has(cmd.identity)) throw Errors.identityExists();
@@ -125,6 +199,16 @@ export function install(state: State, effects: readonly Effect[]): void {
       state.adminKey = fx.value!;
       continue;
     }
+    if (fx.kind === "hsm") {
+      if (fx.value) state.hsmKeys.set(fx.name, fx.value);
+      else state.hsmKeys.delete(fx.name);
+      continue;
+    }
+    if (fx.kind === "deleted") {
+      if (fx.value) state.deleted.set(fx.value.id, fx.value);
+      else state.deleted.delete(Number(fx.name));
+      continue;
+    }
     if (fx.kind === "identity" || fx.kind === "enclave") state.identitiesChanged();
     if (fx.kind === "enclave") {
       if (fx.value) state.enclaves.set(fx.name, enclaveEntry(fx.value));
@@ -143,4 +227,9 @@ export function apply(state: State, cmd: Command): Effect[] {
   const effects = prepare(state, cmd);
   install(state, effects);
   return effects;
+}
+
+/** The bookkeeping of a deletion kept for recovery; its id is the commit number the deletion takes. */
+function deletion(state: State, enclave: string, name: string, cmd: { at?: number; by?: string; keepUntil?: number }) {
+  return { id: state.commit + 1, enclave, name, deletedAt: cmd.at ?? 0, deletedBy: cmd.by ?? "", purgeAt: cmd.keepUntil ?? 0 };
 }

@@ -4,6 +4,14 @@ import { IdentitySchema, NameSchema, PatternSchema } from "./names.ts";
 const Base64Key = v.pipe(v.string(), v.base64(), v.length(44)); // 32 bytes
 const KeyTypeSchema = v.picklist(["AES256", "ChaCha20"]);
 const Stamp = { at: v.pipe(v.number(), v.integer(), v.minValue(0)), by: v.string() };
+const Time = v.pipe(v.number(), v.integer(), v.minValue(0));
+/**
+ * A deletion kept for recovery: when and by whom, and when it may be purged.
+ * Absent (older commands, or a recovery window of 0): the deletion is final at once.
+ */
+const Keep = { at: v.optional(Time), by: v.optional(v.string()), keepUntil: v.optional(Time) };
+/** An HSM key's fingerprint (lib/hsm/keys.ts). */
+export const FingerprintSchema = v.pipe(v.string(), v.regex(/^[0-9a-f]{16}$/, "invalid HSM key fingerprint: 16 hex digits"));
 
 const Privilege = v.picklist(["SysAdmin", "Admin", "User"]);
 /** Command name → name patterns, bounded so one policy cannot exhaust memory. */
@@ -23,7 +31,7 @@ export const TagsSchema = v.pipe(
  */
 export const CommandSchema = v.variant("type", [
   v.object({ type: v.literal("enclave.create"), name: NameSchema, ...Stamp }),
-  v.object({ type: v.literal("enclave.delete"), name: NameSchema }),
+  v.object({ type: v.literal("enclave.delete"), name: NameSchema, ...Keep }),
   v.object({
     type: v.literal("key.create"),
     enclave: NameSchema,
@@ -41,7 +49,17 @@ export const CommandSchema = v.variant("type", [
     name: NameSchema,
     version: v.pipe(v.number(), v.integer(), v.minValue(0)),
     allVersions: v.boolean(),
+    ...Keep,
   }),
+  /** Brings back every deleted version of a key still in its recovery window. */
+  v.object({ type: v.literal("key.undelete"), enclave: NameSchema, name: NameSchema }),
+  /** Brings back a deleted enclave with everything it held. */
+  v.object({ type: v.literal("enclave.undelete"), name: NameSchema }),
+  /** Drops deleted things whose window has passed by `at` (the leader's clock, carried so every node purges the same). */
+  v.object({ type: v.literal("deleted.purge"), ids: v.pipe(v.array(v.pipe(v.number(), v.integer(), v.minValue(1))), v.maxLength(1000)), at: Time }),
+  /** Configures another HSM key: every node seals its root key for it too. */
+  v.object({ type: v.literal("hsm.add"), fingerprint: FingerprintSchema, publicKey: Base64Key, joinCa: Base64Key, joinRpc: Base64Key, ...Stamp }),
+  v.object({ type: v.literal("hsm.remove"), fingerprint: FingerprintSchema }),
   v.object({
     type: v.literal("identity.create"),
     enclave: NameSchema,
@@ -56,7 +74,7 @@ export const CommandSchema = v.variant("type", [
   v.object({ type: v.literal("policy.create"), enclave: NameSchema, name: NameSchema, allow: RulesSchema, deny: RulesSchema, ...Stamp }),
   v.object({ type: v.literal("policy.delete"), enclave: NameSchema, name: NameSchema }),
   v.object({ type: v.literal("policy.assign"), enclave: NameSchema, identity: IdentitySchema, policy: NameSchema }),
-  /** Disables or re-enables the HSM-derived admin API key; `at` orders re-enable proofs (see lib/server/admin-key.ts). */
+  /** Disables or re-enables the cluster's admin API key; `at` orders re-enable proofs (see lib/server/admin-key.ts). */
   v.object({ type: v.literal("admin-key.set"), enabled: v.boolean(), ...Stamp }),
 ]);
 

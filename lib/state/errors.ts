@@ -65,4 +65,10 @@ export const Errors = {
   keyStoreUnreachable: () => new KmsError("upstream", "key store is not reachable"),
   keyStoreFailed: (message: string) => new KmsError("upstream", message),
   internal: () => new KmsError("internal", "internal server error"),
+  noDeletedKey: () => new KmsError("not-found", "no deleted key of that name is kept for recovery"),
+  noDeletedEnclave: () => new KmsError("not-found", "no deleted enclave of that name is kept for recovery"),
+  hsmKeyNotFound: () => new KmsError("not-found", "HSM key is not configured"),
+  hsmKeyExists: () => new KmsError("exists", "HSM key is already configured"),
+  lastHsmKey: () => new KmsError("conflict", "cannot remove the last HSM key: add another one first ('kms add-hsm')"),
+  tooManyHsmKeys: (max: number) => new KmsError("conflict", `too many HSM keys: at most ${max}`),
 } as const;

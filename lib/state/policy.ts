@@ -63,7 +63,7 @@ export function listable(caller: Caller, command: string, name: string): boolean
 
 /**
  * Resolves who an identity is for a request in `enclave` ("" for cluster-wide
- * commands): the HSM-derived admin (unless disabled), an identity of that enclave, or a SysAdmin
+ * commands): the cluster's admin API key (unless disabled), an identity of that enclave, or a SysAdmin
  * stored in any enclave. Unknown identities resolve to undefined.
  */
 export function callerOf(state: State, adminIdentity: string, identity: string | undefined, enclave: string): Caller | undefined {

@@ -4,11 +4,12 @@ import { decodeBase64, encodeBase64 } from "../encoding/base64.ts";
 import { RulesSchema, TagsSchema } from "./commands.ts";
 import { IdentitySchema, NameSchema } from "./names.ts";
 import { enclaveEntry, State } from "./state.ts";
-import type { KeyRing } from "./types.ts";
+import type { DeletedItem, HsmKeyRecord, KeyRing } from "./types.ts";
 
 /**
  * How the state maps onto durable records: `e/<enclave>`, `k/<enclave>/<key>`,
- * `i/<enclave>/<identity>`, `p/<enclave>/<policy>`, `s/<setting>` and `m/…` counters; `n/…`
+ * `i/<enclave>/<identity>`, `p/<enclave>/<policy>`, `s/<setting>`, `h/<HSM key
+ * fingerprint>`, `d/<deletion id>` (deleted, recoverable) and `m/…` counters; `n/…`
  * (node-local) and `r/…` (replication log) records are not state. Names and identities cannot contain '/',
  * so record keys are unambiguous.
  */
@@ -20,13 +21,25 @@ const ADMIN_KEY = "s/admin-key";
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
+/** A key ring as JSON: its material base64. */
+const ringJson = (r: KeyRing) => ({ ...r, versions: r.versions.map((kv) => ({ ...kv, material: encodeBase64(kv.material) })) });
+
 /** The record key and serialised value (null = delete) of one effect. */
 export function recordOf(fx: Effect): readonly [string, Uint8Array | null] {
   if (fx.kind === "setting") return [`s/${fx.name}`, json(fx.value)];
+  if (fx.kind === "hsm") {
+    const h = fx.value;
+    return [`h/${fx.name}`, h && json({ ...h, publicKey: encodeBase64(h.publicKey), join: { ca: encodeBase64(h.join.ca), rpc: encodeBase64(h.join.rpc) } })];
+  }
+  if (fx.kind === "deleted") {
+    const d = fx.value;
+    if (!d) return [`d/${fx.name}`, null];
+    return [`d/${fx.name}`, json(d.kind === "key" ? { ...d, ring: ringJson(d.ring) } : { ...d, keys: d.keys.map(ringJson) })];
+  }
   const key = fx.kind === "enclave" ? `e/${fx.name}` : `${PREFIX[fx.kind]}/${fx.enclave}/${fx.name}`;
   if (!fx.value) return [key, null];
   if (fx.kind !== "key") return [key, json(fx.value)];
-  return [key, json({ ...fx.value, versions: fx.value.versions.map((kv) => ({ ...kv, material: encodeBase64(kv.material) })) })];
+  return [key, json(ringJson(fx.value))];
 }
 
 /** The records that make a set of effects durable, including the new commit number. */
@@ -59,6 +72,33 @@ const IdentityRecordSchema = v.object({
 });
 const PolicyRecordSchema = v.object({ enclave: NameSchema, name: NameSchema, allow: RulesSchema, deny: RulesSchema, ...Stamp });
 const AdminKeySchema = v.object({ disabled: v.boolean(), changedAt: v.number(), changedBy: v.string() });
+const B64 = v.pipe(v.string(), v.base64());
+const HsmKeySchema = v.object({ fingerprint: v.string(), publicKey: B64, join: v.object({ ca: B64, rpc: B64 }), ...Stamp });
+const DeletionSchema = { id: v.number(), enclave: NameSchema, name: v.string(), deletedAt: v.number(), deletedBy: v.string(), purgeAt: v.number() };
+const DeletedSchema = v.variant("kind", [
+  v.object({ kind: v.literal("key"), ...DeletionSchema, ring: KeyRingSchema }),
+  v.object({
+    kind: v.literal("enclave"), ...DeletionSchema, record: EnclaveSchema, keys: v.array(KeyRingSchema),
+    identities: v.array(IdentityRecordSchema), policies: v.array(PolicyRecordSchema),
+  }),
+]);
+
+/** A key ring from its JSON record. */
+function ringOf(r: v.InferOutput<typeof KeyRingSchema>): KeyRing {
+  // Records from before `imported` existed: only version 1 could have been imported then.
+  const versions = r.versions.map((kv) => ({ ...kv, material: decodeBase64(kv.material), imported: kv.imported ?? kv.version === 1 }));
+  return { ...r, versions };
+}
+
+function deletedOf(value: unknown): DeletedItem {
+  const d = v.parse(DeletedSchema, value);
+  return d.kind === "key" ? { ...d, ring: ringOf(d.ring) } : { ...d, keys: d.keys.map(ringOf) };
+}
+
+function hsmKeyOf(value: unknown): HsmKeyRecord {
+  const h = v.parse(HsmKeySchema, value);
+  return { ...h, publicKey: decodeBase64(h.publicKey), join: { ca: decodeBase64(h.join.ca), rpc: decodeBase64(h.join.rpc) } };
+}
 
 /** Rebuilds the state from every stored record; throws on a record it cannot read. */
 export function stateOf(records: Map<string, Uint8Array>): State {
@@ -73,11 +113,14 @@ export function stateOf(records: Map<string, Uint8Array>): State {
     else if (key === MAX_NODE_ID) state.maxNodeId = v.parse(v.number(), value);
     else if (key === ADMIN_KEY) state.adminKey = v.parse(AdminKeySchema, value);
     else if (kind === "e/") state.enclaves.set(value.name, enclaveEntry(v.parse(EnclaveSchema, value)));
-    else if (kind === "k/") {
-      const r = v.parse(KeyRingSchema, value);
-      // Records from before `imported` existed: only version 1 could have been imported then.
-      const versions = r.versions.map((kv) => ({ ...kv, material: decodeBase64(kv.material), imported: kv.imported ?? kv.version === 1 }));
-      const ring: KeyRing = { ...r, versions };
+    else if (kind === "h/") {
+      const h = hsmKeyOf(value);
+      state.hsmKeys.set(h.fingerprint, h);
+    } else if (kind === "d/") {
+      const d = deletedOf(value);
+      state.deleted.set(d.id, d);
+    } else if (kind === "k/") {
+      const ring = ringOf(v.parse(KeyRingSchema, value));
       later.push(() => state.enclave(ring.enclave).keys.set(ring.name, ring));
     } else if (kind === "i/") {
       const r = v.parse(IdentityRecordSchema, value);
@@ -98,15 +141,21 @@ export function counterRecords(state: State): Array<readonly [string, Uint8Array
 
 /** Every record of the whole state: what a snapshot carries. */
 export function recordsOfState(state: State): Array<readonly [string, Uint8Array | null]> {
-  const out: Array<readonly [string, Uint8Array | null]> = [...counterRecords(state)];
-  if (state.adminKey.changedAt !== 0) out.push(recordOf({ kind: "setting", enclave: "", name: "admin-key", value: state.adminKey }));
+  return [...stateRecords(state)];
+}
+
+/** Every record of the whole state, one at a time (a backup encodes a large state in slices). */
+export function* stateRecords(state: State): Generator<readonly [string, Uint8Array]> {
+  yield* counterRecords(state);
+  if (state.adminKey.changedAt !== 0) yield recordOf({ kind: "setting", enclave: "", name: "admin-key", value: state.adminKey }) as [string, Uint8Array];
+  for (const [name, value] of state.hsmKeys) yield recordOf({ kind: "hsm", enclave: "", name, value }) as [string, Uint8Array];
+  for (const [id, value] of state.deleted) yield recordOf({ kind: "deleted", enclave: "", name: String(id), value }) as [string, Uint8Array];
   for (const [name, e] of state.enclaves) {
-    out.push(recordOf({ kind: "enclave", enclave: name, name, value: e.record }));
-    for (const [k, value] of e.keys) out.push(recordOf({ kind: "key", enclave: name, name: k, value }));
-    for (const [k, value] of e.identities) out.push(recordOf({ kind: "identity", enclave: name, name: k, value }));
-    for (const [k, value] of e.policies) out.push(recordOf({ kind: "policy", enclave: name, name: k, value }));
+    yield recordOf({ kind: "enclave", enclave: name, name, value: e.record }) as [string, Uint8Array];
+    for (const [k, value] of e.keys) yield recordOf({ kind: "key", enclave: name, name: k, value }) as [string, Uint8Array];
+    for (const [k, value] of e.identities) yield recordOf({ kind: "identity", enclave: name, name: k, value }) as [string, Uint8Array];
+    for (const [k, value] of e.policies) yield recordOf({ kind: "policy", enclave: name, name: k, value }) as [string, Uint8Array];
   }
-  return out;
 }
 
 function json(value: unknown): Uint8Array {

@@ -1,5 +1,5 @@
 import { Errors } from "./errors.ts";
-import type { AdminKeySetting, EnclaveRecord, IdentityRecord, KeyRing, KeyVersion, PolicyRecord } from "./types.ts";
+import type { AdminKeySetting, DeletedItem, EnclaveRecord, HsmKeyRecord, IdentityRecord, KeyRing, KeyVersion, PolicyRecord } from "./types.ts";
 
 /** An enclave with the keys, identities and policies it holds. */
 export interface EnclaveEntry {
@@ -29,8 +29,12 @@ export class State {
   applied = 0;
   /** Highest node id the cluster ever used; ids are never reused. */
   maxNodeId = 0;
-  /** Whether the HSM-derived admin API key is accepted (it is until an operator disables it). */
+  /** Whether the cluster's admin API key is accepted (it is until an operator disables it). */
   adminKey: AdminKeySetting = { disabled: false, changedAt: 0, changedBy: "" };
+  /** The configured HSM keys by fingerprint: the root key and backups are sealed for each. */
+  readonly hsmKeys = new Map<string, HsmKeyRecord>();
+  /** Deleted keys and enclaves kept for their recovery window, by deletion id. */
+  readonly deleted = new Map<number, DeletedItem>();
 
   /** The enclave `name`, or 404 "enclave does not exist". */
   enclave(name: string): EnclaveEntry {
@@ -114,4 +118,24 @@ export function page<T>(
     items: taken.map((n) => entries.get(n)!),
     continueAt: names.length > limit ? names[limit] : "",
   };
+}
+
+/**
+ * A copy of the state that later changes do not reach: the maps are copied,
+ * the records they hold are never changed in place (apply.ts replaces them).
+ * Cheap enough to take on a serving node (pointers only), so a backup sees one
+ * point of the log while the node goes on applying.
+ */
+export function frozenCopy(state: State): State {
+  const copy = new State();
+  copy.commit = state.commit;
+  copy.applied = state.applied;
+  copy.maxNodeId = state.maxNodeId;
+  copy.adminKey = state.adminKey;
+  for (const [k, v] of state.hsmKeys) copy.hsmKeys.set(k, v);
+  for (const [k, v] of state.deleted) copy.deleted.set(k, v);
+  for (const [name, e] of state.enclaves) {
+    copy.enclaves.set(name, { record: e.record, keys: new Map(e.keys), identities: new Map(e.identities), policies: new Map(e.policies) });
+  }
+  return copy;
 }

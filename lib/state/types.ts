@@ -34,7 +34,7 @@ export interface KeyRing {
   readonly nextVersion: number;
 }
 
-/** Whether the cluster's HSM-derived admin API key is accepted, and who last changed that (ms, identity). */
+/** Whether the cluster's admin API key is accepted, and who last changed that (ms, identity). */
 export interface AdminKeySetting {
   readonly disabled: boolean;
   readonly changedAt: number;
@@ -69,3 +69,40 @@ export interface PolicyRecord extends Provenance {
   readonly allow: Rules;
   readonly deny: Rules;
 }
+
+/** A configured HSM key (lib/hsm/keys.ts): its public half and the secrets a fresh node with it trusts for a join. Never the key itself. */
+export interface HsmKeyRecord extends Provenance {
+  readonly fingerprint: string;
+  readonly publicKey: Uint8Array;
+  readonly join: { readonly ca: Uint8Array; readonly rpc: Uint8Array };
+}
+
+/** When, by whom and until when a deleted thing is kept for recovery. */
+interface Deletion {
+  /** Unique and deterministic: the commit number of the deletion. */
+  readonly id: number;
+  readonly enclave: string;
+  readonly name: string;
+  readonly deletedAt: number;
+  readonly deletedBy: string;
+  /** From then on the leader purges it (a replicated command). */
+  readonly purgeAt: number;
+}
+
+/** Deleted versions of a key (all of them, or one), kept sealed like the rest of the state until purged. */
+export interface DeletedKey extends Deletion {
+  readonly kind: "key";
+  readonly ring: KeyRing;
+}
+
+/** A deleted enclave with everything it held. */
+export interface DeletedEnclave extends Deletion {
+  readonly kind: "enclave";
+  readonly record: EnclaveRecord;
+  readonly keys: readonly KeyRing[];
+  readonly identities: readonly IdentityRecord[];
+  readonly policies: readonly PolicyRecord[];
+}
+
+/** Something deleted and still recoverable. */
+export type DeletedItem = DeletedKey | DeletedEnclave;

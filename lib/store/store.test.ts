@@ -9,6 +9,7 @@ import { deriveKey } from "../crypto/hkdf.ts";
 import { HsmKeyError, HsmMismatchError, SoftHsm } from "../hsm/soft.ts";
 import { DataDirError, openStore } from "./store.ts";
 import { findSecrets, snapshot, withTempDir } from "../../tests/support/store.ts";
+import { readRootSeal } from "./root-key.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const newHsm = () => SoftHsm.parse(SoftHsm.generate());
@@ -158,8 +159,7 @@ test("no record key, value or key material appears on disk in any encoding", asy
     for (let i = 0; i < 20; i++) await store.write([[`enclave/tenant-zebra-7731/n${i}`, knownValue]]);
 
     // The key material: the root key (recovered here only through the HSM) and its sub-keys.
-    const sealed = JSON.parse(await readFile(join(dir, "root.seal"), "utf8"));
-    const root = hsm.unseal(new Uint8Array(Buffer.from(sealed.sealed, "base64")), "kms/v1/root-key");
+    const { root } = readRootSeal(dir, hsm);
     assert.equal(root.length, 32);
     for (const label of ["record-id", "record-seal"]) secrets.push(deriveKey(root, `kms/v1/${label}`));
     for (const label of ["record-seal", "row-digest", "state-digest-seal"]) secrets.push(deriveKey(root, `kms/v2/${label}`));
@@ -263,7 +263,7 @@ test("modes: data dir 0700, root.seal and kms.db 0600; journal mode is WAL", asy
     assert.equal((await stat(dir)).mode & 0o777, 0o700);
     assert.equal((await stat(join(dir, "root.seal"))).mode & 0o777, 0o600);
     assert.equal((await stat(join(dir, "kms.db"))).mode & 0o777, 0o600);
-    assert.deepEqual(JSON.parse(await readFile(join(dir, "root.seal"), "utf8")).version, 1);
+    assert.deepEqual(JSON.parse(await readFile(join(dir, "root.seal"), "utf8")).version, 2);
     const raw = rawDb(dir);
     assert.equal((await raw.execute("PRAGMA journal_mode")).rows[0]?.[0], "wal");
     raw.close();

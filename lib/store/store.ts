@@ -16,7 +16,7 @@ import { StateDigest } from "./digest.ts";
 import { lockDataDir } from "./lock.ts";
 import { migrateV1 } from "./migrate.ts";
 import { RecordCipher } from "./records.ts";
-import { createRootKey, readRootKey } from "./root-key.ts";
+import { createRootKey, readRootSeal, type SealRecipient, type Unsealed, writeRootSeal } from "./root-key.ts";
 import { DIGEST_ROW, meta, records } from "./schema.ts";
 import { loadVerified } from "./verify.ts";
 
@@ -37,7 +37,17 @@ export interface Store {
    * truncates the WAL, which may still hold old page images.
    */
   erase(): Promise<void>;
+  /** What root.seal held besides the root key when the store opened (null: a format 1 file), and whom it was sealed for. */
+  readonly seal: Pick<Unsealed, "extra" | "sealedFor" | "version">;
+  /** Rewrites root.seal: the root key with `extra`, sealed for every recipient (the configured HSM keys). */
+  reseal(extra: Uint8Array, recipients: readonly SealRecipient[]): Promise<void>;
   close(): Promise<void>;
+}
+
+/** How to open a store. */
+export interface OpenOptions {
+  /** What a new directory's root.seal holds besides the root key (the cluster credentials). */
+  readonly extra?: () => Uint8Array;
 }
 
 /**
@@ -46,15 +56,14 @@ export interface Store {
  * (DataDirError, nothing changed, otherwise). A directory of an older format
  * is migrated to the current one.
  */
-export async function openStore(dir: string, hsm: SoftHsm): Promise<Store> {
+export async function openStore(dir: string, hsm: SoftHsm, opts: OpenOptions = {}): Promise<Store> {
   const state = await inspectDataDir(dir);
   const dbPath = join(dir, DB_FILE);
   if (state === "existing") {
     // Unseal before touching the database, so a wrong HSM key changes nothing.
-    const root = await readRootKey(dir, hsm);
+    const { root, ...seal } = readRootSeal(dir, hsm);
     const cipher = new RecordCipher(root);
     const digest = StateDigest.fromRoot(root);
-    root.fill(0);
     const unlock = await lockDataDir(dir);
     let database: Database | undefined;
     try {
@@ -65,8 +74,9 @@ export async function openStore(dir: string, hsm: SoftHsm): Promise<Store> {
       // Verified: now the WAL the last run left (which may hold old page images) can go; if a
       // stray reader holds it back, the next erase() will do it.
       await checkpoint(database.client);
-      return new LibsqlStore(false, dbPath, database, cipher, digest, unlock, loaded);
+      return new LibsqlStore(false, dir, database, { cipher, digest, root, seal }, unlock, loaded);
     } catch (err) {
+      root.fill(0);
       database?.client.close();
       await unlock();
       throw err;
@@ -77,17 +87,30 @@ export async function openStore(dir: string, hsm: SoftHsm): Promise<Store> {
   await chmod(dir, 0o700);
   if (state === "missing") await fsyncDir(dirname(resolve(dir)));
   const unlock = await lockDataDir(dir);
-  const root = await createRootKey(dir, hsm);
+  const extra = opts.extra?.() ?? new Uint8Array(0);
+  const root = await createRootKey(dir, hsm, extra);
   const cipher = new RecordCipher(root);
   const digest = StateDigest.fromRoot(root);
-  root.fill(0);
   const database = await createDatabase(dbPath, digest.sealCurrent());
   await fsyncDir(dir);
-  return new LibsqlStore(true, dbPath, database, cipher, digest, unlock, new Map());
+  const seal = { extra, sealedFor: [hsm.fingerprint], version: 2 as const };
+  return new LibsqlStore(true, dir, database, { cipher, digest, root, seal }, unlock, new Map());
+}
+
+/** The keys a store works with, unsealed from root.seal. */
+interface StoreKeys {
+  readonly cipher: RecordCipher;
+  readonly digest: StateDigest;
+  /** Kept to reseal root.seal when the configured HSM keys change; zeroed at close. */
+  readonly root: Uint8Array;
+  readonly seal: Store["seal"];
 }
 
 class LibsqlStore implements Store {
   readonly created: boolean;
+  readonly seal: Store["seal"];
+  #dir: string;
+  #root: Uint8Array;
   #path: string;
   #database: Database;
   #cipher: RecordCipher;
@@ -99,22 +122,22 @@ class LibsqlStore implements Store {
   #closed = false;
   #unlock: () => Promise<void>;
 
-  constructor(
-    created: boolean,
-    path: string,
-    database: Database,
-    cipher: RecordCipher,
-    digest: StateDigest,
-    unlock: () => Promise<void>,
-    opened: Map<string, Uint8Array>,
-  ) {
+  constructor(created: boolean, dir: string, database: Database, keys: StoreKeys, unlock: () => Promise<void>, opened: Map<string, Uint8Array>) {
     this.created = created;
     this.#unlock = unlock;
-    this.#path = path;
+    this.#dir = dir;
+    this.#path = join(dir, DB_FILE);
     this.#database = database;
-    this.#cipher = cipher;
-    this.#digest = digest;
+    this.#cipher = keys.cipher;
+    this.#digest = keys.digest;
+    this.#root = keys.root;
+    this.seal = keys.seal;
     this.#opened = opened;
+  }
+
+  reseal(extra: Uint8Array, recipients: readonly SealRecipient[]): Promise<void> {
+    // Queued with the writes, so two reseals never race on the file.
+    return this.#run(() => writeRootSeal(this.#dir, this.#root, extra, recipients));
   }
 
   get generation(): number {
@@ -173,7 +196,10 @@ class LibsqlStore implements Store {
   close(): Promise<void> {
     if (this.#closed) return this.#queue.then(() => {}, () => {});
     this.#closed = true;
-    const done = this.#queue.then(() => {}, () => {}).then(() => this.#database.client.close()).then(() => this.#unlock());
+    const done = this.#queue.then(() => {}, () => {}).then(() => {
+      this.#root.fill(0);
+      this.#database.client.close();
+    }).then(() => this.#unlock());
     this.#queue = done;
     return done;
   }

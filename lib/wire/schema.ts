@@ -78,4 +78,14 @@ message ListIdentitiesResponse { repeated IdentityResponse identities = 1; strin
 message DeriveKeyRequest { string name = 1; uint32 version = 2; bytes context = 3; uint32 length = 4; }
 message DeriveKeyResponse { uint32 version = 1; bytes key = 2; }
 message AdminKeyRequest { bool enabled = 1; uint64 at = 2; bytes proof = 3; }
+message AddHsmRequest { string fingerprint = 1; bytes public_key = 2; bytes join_ca = 3; bytes join_rpc = 4; }
+message RemoveHsmRequest { string fingerprint = 1; }
+message HsmKeyStatus { string fingerprint = 1; google.protobuf.Timestamp created_at = 2; string created_by = 3; repeated uint32 active_on = 4; }
+message ListHsmResponse { repeated HsmKeyStatus keys = 1; }
+message UndeleteRequest { string name = 1; }
+message DeletedStatus {
+  uint64 id = 1; string kind = 2; string enclave = 3; string name = 4; repeated uint32 versions = 5;
+  google.protobuf.Timestamp deleted_at = 6; string deleted_by = 7; google.protobuf.Timestamp purge_at = 8;
+}
+message ListDeletedResponse { repeated DeletedStatus items = 1; }
 `;

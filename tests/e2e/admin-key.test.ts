@@ -13,8 +13,9 @@ import { after, describe, it } from "node:test";
 import { KmsClientError } from "../../lib/client/client.ts";
 import { SoftHsm } from "../../lib/hsm/soft.ts";
 import { newApiKey, parseApiKey } from "../../lib/identity/apikey.ts";
-import { readClusterId } from "../../lib/server/admin-key.ts";
+import { credentialsOf, readClusterId } from "../../lib/server/admin-key.ts";
 import { adminKeyProof } from "../../lib/node/admin-key.ts";
+import { newCredentials } from "../../lib/node/credentials.ts";
 import { startCluster } from "../helpers/cluster.ts";
 import { kmsCommand, runKms, startServer, tempDir, cleanup } from "../helpers/kms.ts";
 
@@ -115,7 +116,7 @@ describe("the admin API key", () => {
       const at = Date.now();
       assert.equal(await statusOf(cluster.client(1, { apiKey: admin }).setAdminKey(true, at, new Uint8Array(32))), 403);
       assert.equal(await statusOf(cluster.client(1, { apiKey: sys }).setAdminKey(true, at, new Uint8Array(32))), 403);
-      const wrongHsm = adminKeyProof(SoftHsm.parse(SoftHsm.generate()), readClusterId(dir), at);
+      const wrongHsm = adminKeyProof(newCredentials(), readClusterId(dir), at);
       assert.equal(await statusOf(cluster.client(1, { apiKey: admin }).setAdminKey(true, at, wrongHsm)), 403);
       // Nor may the disabled key do anything else in the same request.
       assert.equal(await statusOf(cluster.client(0, { apiKey: admin }).setAdminKey(false, 0, new Uint8Array())), 403);
@@ -124,7 +125,7 @@ describe("the admin API key", () => {
       assert.equal(on.code, 0, on.stderr);
       for (const i of [0, 1]) await cluster.client(i, { apiKey: admin }).createEnclave(`back-${i}`);
       // A recorded proof cannot be played again after a later change.
-      const proof = adminKeyProof(SoftHsm.parse(cluster.hsmKey), readClusterId(dir), at + 1);
+      const proof = adminKeyProof(credentialsOf(dir, SoftHsm.parse(cluster.hsmKey)), readClusterId(dir), at + 1);
       await cluster.client(0, { apiKey: sys }).setAdminKey(false, 0, new Uint8Array());
       assert.equal(await statusOf(cluster.client(0, { apiKey: sys }).setAdminKey(true, at + 1, proof)), 409);
       assert.equal(await statusOf(cluster.client(0, { apiKey: admin }).clusterStatus()), 403, "still disabled");

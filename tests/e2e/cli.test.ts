@@ -9,6 +9,7 @@ import { readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parseApiKey } from "../../lib/identity/apikey.ts";
+import { SoftHsm } from "../../lib/hsm/soft.ts";
 import { assertErrReply, assertServerHealthy, expectJson, expectOk, framesOf, kesEncrypt, oneShotClient, postNative, rawRequest, redact } from "../helpers/e2e.ts";
 import { cleanup, type KmsServer, type RunResult, runKms, startServer, tempDir } from "../helpers/kms.ts";
 
@@ -463,7 +464,7 @@ describe("kms CLI", () => {
       fails(await runKms(["identity"], { MINIO_KMS_API_KEY: "" }), 2, /pass a certificate file, or set MINIO_KMS_API_KEY/, "identity without a key");
     });
 
-    it("identity --hsm DIR derives the server's admin API key from MINIO_KMS_HSM_KEY and DIR's cluster", async () => {
+    it("identity --hsm DIR unseals the server's admin API key from DIR with MINIO_KMS_HSM_KEY", async () => {
       const r = await runKms(["identity", "--hsm", server.dir, "--json"], { MINIO_KMS_HSM_KEY: server.hsmKey, MINIO_KMS_API_KEY: "" });
       const out = json(r, "identity --hsm");
       assert.ok(out.api_key === server.apiKey, "identity --hsm prints the server's admin API key");
@@ -471,10 +472,9 @@ describe("kms CLI", () => {
       const human = ok(await runKms(["identity", "--hsm", server.dir], { MINIO_KMS_HSM_KEY: server.hsmKey }), "identity --hsm human");
       assert.ok(human.includes(server.apiKey), "the human form shows the admin API key");
       assert.match(human, /^Privilege\s+SysAdmin$/m);
-      // The cluster id names the same cluster; without either, the CLI says what it needs.
-      const id = readFileSync(path.join(server.dir, "cluster.id"), "utf8").trim();
-      assert.equal(json(await runKms(["identity", "--hsm", id, "--json"], { MINIO_KMS_HSM_KEY: server.hsmKey }), "identity --hsm ID").api_key === server.apiKey, true);
-      fails(await runKms(["identity", "--hsm"], { MINIO_KMS_HSM_KEY: server.hsmKey }), 2, /pass the data directory \(or the cluster id\)/, "identity --hsm without DIR");
+      // Without DIR the CLI says what it needs; another HSM key cannot unseal it.
+      fails(await runKms(["identity", "--hsm"], { MINIO_KMS_HSM_KEY: server.hsmKey }), 2, /pass a node's data directory/, "identity --hsm without DIR");
+      fails(await runKms(["identity", "--hsm", server.dir], { MINIO_KMS_HSM_KEY: SoftHsm.generate() }), 1, /HSM key does not match/, "identity --hsm with another HSM key");
       fails(await runKms(["identity", "--hsm", work], { MINIO_KMS_HSM_KEY: server.hsmKey }), 1, /cluster\.id does not exist/, "identity --hsm of a non-data dir");
       fails(await runKms(["identity", "--hsm", server.dir], { MINIO_KMS_HSM_KEY: "" }), "nonzero", /kms hsm new/, "identity --hsm without a key");
     });
@@ -522,11 +522,13 @@ describe("kms CLI", () => {
       fails(await runKms(["hsm", "old"]), 2, /use 'kms hsm new'/, "kms hsm old");
     });
 
-    it("a key from --soft-hsm is accepted by identity --hsm and names another admin", async () => {
+    it("a key from --soft-hsm is a well-formed HSM key, but not one of this cluster's: identity --hsm refuses it, naming the mismatch", async () => {
+      // The admin API key derives from the cluster's credentials, sealed in root.seal for the cluster's HSM keys only (docs/recovery.md).
       const key = ok(await runKms(["--soft-hsm"]), "--soft-hsm").trim();
-      const id = json(await runKms(["identity", "--hsm", server.dir, "--json"], { MINIO_KMS_HSM_KEY: key }), "identity --hsm");
-      assert.match(id.identity, /^h1:[A-Za-z0-9_-]{43}$/);
-      assert.notEqual(id.identity, adminIdentity, "another HSM key, another admin");
+      const r = await runKms(["identity", "--hsm", server.dir, "--json"], { MINIO_KMS_HSM_KEY: key });
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(JSON.parse(r.stderr).error.message, /the HSM key does not match this data directory/);
+      assert.equal(r.stdout, "", "no admin key is printed");
     });
   });
 

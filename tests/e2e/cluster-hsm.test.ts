@@ -8,7 +8,8 @@
  * control proves the test holds the right credentials: a certificate from the
  * cluster's CA with a correctly sealed payload is answered.
  *
- * Node certificates are issued like the server does (lib/server/tls.ts); the
+ * Node certificates are issued like the server does (lib/server/tls.ts), from
+ * the credentials each node's directory holds, sealed under its HSM key; the
  * positive control fails loudly if that changes.
  */
 import assert from "node:assert/strict";
@@ -19,6 +20,8 @@ import { SoftHsm } from "../../lib/hsm/soft.ts";
 import { clientCredentials, parseApiKey } from "../../lib/identity/apikey.ts";
 import { newServerKey } from "../../lib/identity/x509.ts";
 import { readClusterId } from "../../lib/server/admin-key.ts";
+import type { ClusterCredentials } from "../../lib/node/credentials.ts";
+import { credentialsOf } from "../../lib/server/admin-key.ts";
 import { clusterCa, issueNodeCertificate } from "../../lib/node/cluster-ca.ts";
 import { type Cluster, reportingSteps, startCluster } from "../helpers/cluster.ts";
 import { rawRequest } from "../helpers/e2e.ts";
@@ -26,17 +29,22 @@ import { cleanup } from "../helpers/kms.ts";
 
 const OTHER = SoftHsm.generate();
 let cluster: Cluster;
+/** The credentials of the cluster, and of node 2 (a cluster of its own, under the other HSM key). */
+let CLUSTER: ClusterCredentials, OTHERS: ClusterCredentials;
 
-/** A node certificate (and its key) from the CA that holders of this HSM key derive. */
-function nodeCredentials(hsmKey: string) {
+/** The cluster credentials node i holds (unsealed from its directory with its HSM key). */
+const credsOf = (i: number) => credentialsOf(cluster.nodes[i].dir, SoftHsm.parse(cluster.hsmKeyOf(i)));
+
+/** A node certificate (and its key) from the CA of these credentials. */
+function nodeCredentials(creds: ClusterCredentials) {
   const key = newServerKey();
-  return { key: key.export({ type: "pkcs8", format: "pem" }).toString(), cert: issueNodeCertificate(clusterCa(SoftHsm.parse(hsmKey)), key, ["127.0.0.1"]) };
+  return { key: key.export({ type: "pkcs8", format: "pem" }).toString(), cert: issueNodeCertificate(clusterCa(creds.ca), key, ["127.0.0.1"]) };
 }
 
 let lastNonce = "";
 
-/** POSTs a node RPC to node i with the given credentials and a fresh envelope from node i's cluster, sealed under sealKey. */
-function rpc(i: number, path: string, creds: { cert: string; key: string }, sealKey: string, body: unknown = {}) {
+/** POSTs a node RPC to node i with the given credentials and a fresh envelope from node i's cluster, sealed under sealKey's RPC key. */
+function rpc(i: number, path: string, creds: { cert: string; key: string }, sealKey: ClusterCredentials, body: unknown = {}) {
   const n = cluster.nodes[i];
   const sealed = envelope(readClusterId(n.dir), body);
   lastNonce = sealed.nonce;
@@ -44,7 +52,7 @@ function rpc(i: number, path: string, creds: { cert: string; key: string }, seal
     method: "POST",
     path,
     credentials: creds,
-    body: sealPayload(SoftHsm.parse(sealKey), path, sealed),
+    body: sealPayload(sealKey.rpc, path, sealed),
     headers: { "content-type": "application/octet-stream" },
     timeoutMs: 10_000,
   });
@@ -67,6 +75,8 @@ describe("cluster: a node with another HSM key is refused", () => {
     await cluster.client(0).createEnclave("e");
     await cluster.client(0).createKey("e", "k");
     await cluster.waitConverged();
+    CLUSTER = credsOf(0);
+    OTHERS = credsOf(2);
   });
   after(async () => {
     if (failed() && cluster) console.log(cluster.report());
@@ -116,9 +126,9 @@ describe("cluster: a node with another HSM key is refused", () => {
   });
 
   step("positive control: the cluster's node identity with a payload sealed under the cluster's key is answered", async () => {
-    const r = await rpc(0, RPC.status, nodeCredentials(cluster.hsmKey), cluster.hsmKey);
+    const r = await rpc(0, RPC.status, nodeCredentials(CLUSTER), CLUSTER);
     assert.equal(r.status, 200, r.body.toString());
-    const reply = openPayload(SoftHsm.parse(cluster.hsmKey), `${RPC.status}#reply`, new Uint8Array(r.body)) as { nonce: string; ok: { host: string } };
+    const reply = openPayload(CLUSTER.rpc, `${RPC.status}#reply`, new Uint8Array(r.body)) as { nonce: string; ok: { host: string } };
     assert.equal(reply.nonce, lastNonce, "the reply answers this very request");
     assert.equal(reply.ok.host, cluster.nodes[0].advertise);
   });
@@ -127,7 +137,7 @@ describe("cluster: a node with another HSM key is refused", () => {
     const before = await cluster.assertSameState([0, 1, 3]);
     for (const i of [0, 1, 3]) {
       for (const [path, body] of CALLS) {
-        const r = await rpc(i, path, nodeCredentials(OTHER), OTHER, body);
+        const r = await rpc(i, path, nodeCredentials(OTHERS), OTHERS, body);
         assert.equal(r.status, 403, `${path} on node ${i}: ${r.status} ${r.body.toString()}`);
       }
     }
@@ -137,18 +147,18 @@ describe("cluster: a node with another HSM key is refused", () => {
 
   step("the cluster's certificate with a payload sealed under another key, the other certificate with the cluster's sealing, and the admin's certificate are all refused", async () => {
     for (const [path, body] of CALLS) {
-      const a = await rpc(0, path, nodeCredentials(cluster.hsmKey), OTHER, body);
+      const a = await rpc(0, path, nodeCredentials(CLUSTER), OTHERS, body);
       assert.equal(a.status, 403, `${path}, right certificate, wrong seal: ${a.status}`);
-      const b = await rpc(0, path, nodeCredentials(OTHER), cluster.hsmKey, body);
+      const b = await rpc(0, path, nodeCredentials(OTHERS), CLUSTER, body);
       assert.equal(b.status, 403, `${path}, wrong certificate, right seal: ${b.status}`);
-      const c = await rpc(0, path, clientCredentials(parseApiKey(cluster.apiKey)), cluster.hsmKey, body);
+      const c = await rpc(0, path, clientCredentials(parseApiKey(cluster.apiKey)), CLUSTER, body);
       assert.equal(c.status, 403, `${path}, the admin's certificate: ${c.status}`);
     }
   });
 
   step("and the other way round: the cluster's node identity is refused by the node with another HSM key", async () => {
     for (const [path, body] of CALLS) {
-      const r = await rpc(2, path, nodeCredentials(cluster.hsmKey), cluster.hsmKey, body);
+      const r = await rpc(2, path, nodeCredentials(CLUSTER), CLUSTER, body);
       assert.equal(r.status, 403, `${path} on node 2: ${r.status}`);
     }
     assert.deepEqual((await cluster.stateHash(2)).state, {});

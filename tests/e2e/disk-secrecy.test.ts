@@ -114,7 +114,9 @@ describe("a deleted key is erased from every file of every node", () => {
   const material = randomBytes(32);
   let nodes: KmsServer[];
   before(async () => {
-    nodes = [await startServer({ hsmKey }), await startServer({ hsmKey })];
+    // A recovery window of 0: a deletion is final at once (deletion-protection.test.ts covers the window).
+    const extraArgs = ["--key-recovery-window", "0"];
+    nodes = [await startServer({ hsmKey, extraArgs }), await startServer({ hsmKey, extraArgs })];
     await nodes[0].client().addNode(nodes[1].address);
   });
   after(cleanup);

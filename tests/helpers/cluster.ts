@@ -15,14 +15,13 @@
  */
 import { createHash } from "node:crypto";
 import { it } from "node:test";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { KmsClient } from "../../lib/client/client.ts";
 import { SoftHsm } from "../../lib/hsm/soft.ts";
-import { readClusterId } from "../../lib/server/admin-key.ts";
-import { adminApiKey } from "../../lib/node/admin-key.ts";
+import { adminApiKeyOf } from "../../lib/server/admin-key.ts";
 import { CA_FILE } from "../../lib/server/tls.ts";
 import { rawCall, type RawCall, rawRequest } from "./e2e.ts";
 import { type KmsServer, type RunResult, runKms, startServer } from "./kms.ts";
@@ -60,8 +59,8 @@ export interface ClusterNode {
   readonly dir: string;
   /** The current process, if started. */
   server?: KmsServer;
-  /** PEM of the node's TLS certificate (read at each start). */
-  ca: string;
+  /** PEM of the CA the node's certificate is from: DIR/ca.crt, read at each use (a join or a restore changes it). */
+  readonly ca: string;
 }
 
 /** Options of startCluster. */
@@ -234,7 +233,12 @@ export class Cluster {
       const proxy = await startProxy({ target: port, origins: () => this.#origins() });
       const dir = path.join(this.root, `node${i}`);
       mkdirSync(this.root, { recursive: true });
-      this.nodes.push({ index: i, port, address: `127.0.0.1:${port}`, advertise: proxy.address, proxy, dir, ca: "" });
+      this.nodes.push({
+        index: i, port, address: `127.0.0.1:${port}`, advertise: proxy.address, proxy, dir,
+        get ca() {
+          return existsSync(path.join(dir, CA_FILE)) ? readFileSync(path.join(dir, CA_FILE), "utf8") : "";
+        },
+      });
       this.#logs.push("");
     }
     await Promise.all(this.nodes.map((n) => this.#start(n.index)));
@@ -264,12 +268,18 @@ export class Cluster {
 
   /** The HSM key node i runs with. */
   hsmKeyOf(i: number): string {
-    return this.#opts.hsmKeys?.[i] ?? this.hsmKey;
+    return this.#hsmKeys.get(i) ?? this.#opts.hsmKeys?.[i] ?? this.hsmKey;
   }
 
-  /** The admin API key of node i: of the cluster it belongs to now (its DIR/cluster.id), under its HSM key. */
+  /** Makes node i run with another HSM key from its next start (an HSM key rotation). */
+  setHsmKey(i: number, hsmKey: string): void {
+    this.#hsmKeys.set(i, hsmKey);
+  }
+  readonly #hsmKeys = new Map<number, string>();
+
+  /** The admin API key of node i: of the cluster it belongs to now, unsealed from its directory with its HSM key. */
   apiKeyOf(i: number): string {
-    return adminApiKey(SoftHsm.parse(this.hsmKeyOf(i)), readClusterId(this.nodes[i].dir));
+    return adminApiKeyOf(this.nodes[i].dir, SoftHsm.parse(this.hsmKeyOf(i)));
   }
 
   async #start(i: number): Promise<void> {
@@ -287,7 +297,6 @@ export class Cluster {
       throw new Error(`node ${i}: ${(err as Error).message}`);
     });
     n.server = server;
-    n.ca = readFileSync(path.join(n.dir, CA_FILE), "utf8");
     this.#logs[i] += `\n--- start (pid ${server.process.pid}) ---\n`;
     const log = this.#logs;
     const capture = (d: Buffer) => (log[i] += d);

@@ -8,8 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { KmsClient } from "../../lib/client/client.ts";
 import { SoftHsm } from "../../lib/hsm/soft.ts";
-import { ADMIN_KEY_FILE, readClusterId } from "../../lib/server/admin-key.ts";
-import { adminApiKey } from "../../lib/node/admin-key.ts";
+import { ADMIN_KEY_FILE, adminApiKeyOf } from "../../lib/server/admin-key.ts";
 import { CA_FILE } from "../../lib/server/tls.ts";
 import { waitForBanner } from "../../bench/support/banner.ts";
 
@@ -129,8 +128,8 @@ export async function startServer(opts: StartOptions = {}): Promise<KmsServer> {
   const port = await waitForBanner(child, () => out, opts.timeoutMs ?? 30_000);
   const caFile = path.join(dir, CA_FILE);
   const ca = readFileSync(caFile, "utf8");
-  // The server never prints the key when its output is not a terminal; derive it as 'kms identity --hsm DIR' does.
-  const apiKey = adminApiKey(SoftHsm.parse(hsmKey), readClusterId(dir));
+  // The server never prints the key when its output is not a terminal; unseal it as 'kms identity --hsm DIR' does.
+  const apiKey = adminApiKeyOf(dir, SoftHsm.parse(hsmKey));
   if (!opts.keepAdminKeyFile) rmSync(path.join(dir, ADMIN_KEY_FILE), { force: true });
   const address = `127.0.0.1:${port}`;
   return {

@@ -86,7 +86,8 @@ export interface KesBackend {
   import(name: string, key: Uint8Array, type: KeyType, by: string): Promise<void>;
   describe(name: string): Promise<KesKeyInfo>;
   list(prefix: string, continueAt: string, limit: number, visible: (name: string) => boolean): Promise<KesNamePage>;
-  delete(name: string): Promise<void>;
+  /** Deletes a key; `by` (the caller) is recorded where the deletion is kept for recovery. */
+  delete(name: string, by: string): Promise<void>;
   generate(name: string, context: Uint8Array): Promise<{ plaintext: Uint8Array; ciphertext: Uint8Array }>;
   encrypt(name: string, plaintext: Uint8Array, context: Uint8Array): Promise<Uint8Array>;
   decrypt(name: string, ciphertext: Uint8Array, context: Uint8Array): Promise<Uint8Array>;

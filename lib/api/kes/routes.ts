@@ -98,7 +98,7 @@ function keyRoutes(kit: KesKit): void {
   });
 
   keyRoute("/v1/key/delete/", "delete", async (c, name) => {
-    await opts.backend().delete(name);
+    await opts.backend().delete(name, c.env.identity!);
     return empty(c);
   });
 

@@ -103,7 +103,7 @@ export function statefulKes(node: KmsNode, enclave: string): KesBackend {
       return { names: p.items.map((r) => r.name), continueAt: p.continueAt };
     },
 
-    delete: (name) => node.write({ type: "key.delete", enclave, name, version: 0, allVersions: true }),
+    delete: (name, by) => node.write({ type: "key.delete", enclave, name, version: 0, allVersions: true, ...node.deletionStamp(by) }),
 
     async generate(name, context) {
       const { kv, binding } = sealing(name);

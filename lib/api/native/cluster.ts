@@ -35,13 +35,14 @@ export function serverStatus(node: KmsNode) {
     sys_cpu_used: os.cpus().length,
     sys_mem_heap_used: mem.heapUsed,
     sys_mem_stack_used: 0,
-    hsm: ["soft-hsm"],
-    hsm_active: ["soft-hsm"],
+    // The configured HSM keys, and the one this node runs with ('kms ls-hsm' shows which node runs with which).
+    hsm: [...node.state.hsmKeys.keys()],
+    hsm_active: [node.keys.hsm.fingerprint],
   };
 }
 
 /** Every member's status, asked in parallel; members that do not answer quickly are down. */
-async function clusterStatus(node: KmsNode) {
+export async function clusterStatus(node: KmsNode) {
   const up: Record<number, unknown> = { [node.status().id]: serverStatus(node) }, down: Record<number, string> = {};
   for (const a of await node.askMembers(RPC.status, 1_500)) {
     if (a.reply === undefined) down[a.id] = a.addr;
@@ -73,7 +74,7 @@ export const clusterCommands = [
     run: (ctx, req) => ctx.node.editNode(req.host, req.remove),
   }),
   command({
-    // A kms extension: disable the HSM-derived admin API key, or re-enable it with proof of the HSM key.
+    // A kms extension: disable the cluster's admin API key, or re-enable it with proof of the HSM key.
     id: 1001, name: "CLUSTER:ADMINKEY", request: "AdminKeyRequest", write: true, inEnclave: false,
     schema: v.object({ enabled: v.boolean(), at: v.pipe(v.number(), v.integer(), v.minValue(0)), proof: Bytes }),
     run: (ctx, req) => {

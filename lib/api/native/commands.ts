@@ -4,8 +4,9 @@ import { enclaveCommands } from "./enclave.ts";
 import { identityCommands } from "./identity.ts";
 import { keyCommands } from "./key.ts";
 import { policyCommands } from "./policy.ts";
+import { recoveryCommands } from "./recovery.ts";
 
 /** Every native command by id. */
 export const COMMANDS: ReadonlyMap<number, CommandSpec> = new Map(
-  [...clusterCommands, ...enclaveCommands, ...keyCommands, ...policyCommands, ...identityCommands].map((c) => [c.id, c]),
+  [...clusterCommands, ...enclaveCommands, ...keyCommands, ...policyCommands, ...identityCommands, ...recoveryCommands].map((c) => [c.id, c]),
 );

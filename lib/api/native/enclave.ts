@@ -20,7 +20,7 @@ export const enclaveCommands = [
   }),
   command({
     id: 102, name: "ENCLAVE:DELETE", request: "DeleteEnclaveRequest", schema: ByName, write: true, inEnclave: false,
-    run: (ctx, req) => ctx.node.write({ type: "enclave.delete", name: req.name }),
+    run: (ctx, req) => ctx.node.write({ type: "enclave.delete", name: req.name, ...ctx.node.deletionStamp(ctx.identity) }),
   }),
   command({
     id: 103, name: "ENCLAVE:STATUS", request: "EnclaveStatusRequest", response: "EnclaveStatusResponse",

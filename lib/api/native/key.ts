@@ -55,7 +55,9 @@ export const keyCommands = [
     resource: (req) => req.name,
     schema: v.object({ name: Name, version: Version, all_versions: v.boolean() }),
     run: (ctx, req) =>
-      ctx.node.write({ type: "key.delete", enclave: ctx.enclave, name: req.name, version: req.version, allVersions: req.all_versions }),
+      ctx.node.write({
+        type: "key.delete", enclave: ctx.enclave, name: req.name, version: req.version, allVersions: req.all_versions, ...ctx.node.deletionStamp(ctx.identity),
+      }),
   }),
   command({
     id: 203, name: "KEY:IMPORT", request: "ImportKeyRequest", write: true, inEnclave: true,

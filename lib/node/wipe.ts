@@ -1,0 +1,65 @@
+/**
+ * Zeroing the key material a node drops for good (a purge, or a deletion
+ * with no recovery window) and all of it at shutdown. Only the byte arrays
+ * can be zeroed: JavaScript strings (JSON records, log entries in memory) are
+ * immutable and left to the garbage collector. A running backup may still be
+ * reading the arrays it captured, so wiping waits until none runs.
+ */
+import type { Command } from "../state/commands.ts";
+import type { State } from "../state/state.ts";
+import type { KeyRing } from "../state/types.ts";
+
+const materialOf = (rings: Iterable<KeyRing>) => [...rings].flatMap((r) => r.versions.map((v) => v.material));
+
+/** The key material `cmd` drops for good when it applies to `state` (before it is applied). */
+export function removedMaterial(state: State, cmd: Command): Uint8Array[] {
+  switch (cmd.type) {
+    case "key.delete": {
+      if (cmd.keepUntil !== undefined) return [];
+      const ring = state.enclaves.get(cmd.enclave)?.keys.get(cmd.name);
+      if (!ring) return [];
+      return materialOf([{ ...ring, versions: ring.versions.filter((v) => cmd.allVersions || v.version === cmd.version || (cmd.version === 0 && v === ring.versions.at(-1))) }]);
+    }
+    case "enclave.delete":
+      return cmd.keepUntil !== undefined ? [] : materialOf(state.enclaves.get(cmd.name)?.keys.values() ?? []);
+    case "deleted.purge":
+      return cmd.ids.flatMap((id) => {
+        const d = state.deleted.get(id);
+        if (!d || d.purgeAt > cmd.at) return [];
+        return materialOf(d.kind === "key" ? [d.ring] : d.keys);
+      });
+    default:
+      return [];
+  }
+}
+
+/** Every key material array of a state (at shutdown). */
+export function allMaterial(state: State): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const e of state.enclaves.values()) out.push(...materialOf(e.keys.values()));
+  for (const d of state.deleted.values()) out.push(...materialOf(d.kind === "key" ? [d.ring] : d.keys));
+  return out;
+}
+
+/** Zeroes arrays now, or once the last reader (a backup) is done. */
+export class Wiper {
+  #readers = 0;
+  #later: Uint8Array[] = [];
+
+  /** Zeroes `arrays` now, or after the readers holding captures finish. */
+  wipe(arrays: readonly Uint8Array[]): void {
+    if (this.#readers > 0) this.#later.push(...arrays);
+    else for (const a of arrays) a.fill(0);
+  }
+
+  /** A reader (a backup) starts; call the returned function when it is done. */
+  hold(): () => void {
+    this.#readers++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      if (--this.#readers === 0) this.wipe(this.#later.splice(0));
+    };
+  }
+}
