@@ -112,7 +112,7 @@ export class KmsClient {
   listHsm = () => this.call("", { id: 1004, request: "ClusterStatusRequest", response: "ListHsmResponse", message: {} });
   listDeleted = () => this.call("", { id: 1005, request: "ClusterStatusRequest", response: "ListDeletedResponse", message: {} });
   undeleteEnclave = (name: string) => this.call("", { id: 1101, request: "UndeleteRequest", message: { name } });
-  undeleteKey = (enclave: string, name: string) => this.call(enclave, { id: 1202, request: "UndeleteRequest", message: { name } });
+  undeleteKey = (enclave: string, name: string) => this.call(enclave, { id: 1203, request: "UndeleteRequest", message: { name } });
   clusterStatus = () => this.call("", { id: 3, request: "ClusterStatusRequest", response: "ClusterStatusResponse", message: {} });
   createEnclave = (name: string) => this.call("", { id: 101, request: "CreateEnclaveRequest", message: { name } });
   deleteEnclave = (name: string) => this.call("", { id: 102, request: "DeleteEnclaveRequest", message: { name } });

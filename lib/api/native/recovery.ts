@@ -1,7 +1,7 @@
 /**
  * kms extensions for recovery: the configured HSM keys (add, remove, list)
  * and deleted keys and enclaves kept for their recovery window (list,
- * undelete). Ids from 1002 (cluster), 1101 (enclave), 1202 (key).
+ * undelete). Ids from 1002 (cluster), 1101 (enclave), 1203 (key; 1201 is KEY:DERIVE, 1202 KEY:REWRAP).
  */
 import * as v from "valibot";
 import { fingerprintOf } from "../../hsm/keys.ts";
@@ -84,7 +84,7 @@ export const recoveryCommands = [
     run: (ctx, req) => ctx.node.write({ type: "enclave.undelete", name: req.name }),
   }),
   command({
-    id: 1202, name: "KEY:UNDELETE", request: "UndeleteRequest", write: true, inEnclave: true,
+    id: 1203, name: "KEY:UNDELETE", request: "UndeleteRequest", write: true, inEnclave: true,
     resource: (req) => req.name,
     schema: v.object({ name: Name }),
     run: (ctx, req) => ctx.node.write({ type: "key.undelete", enclave: ctx.enclave, name: req.name }),
