@@ -258,7 +258,7 @@ export class KmsNode implements Application<Command> {
 
 /** Whether a command may remove key material (a key, some versions, or an enclave and its keys). */
 export function deletesKeys(cmd: Command): boolean {
-  return cmd.type === "key.delete" || cmd.type === "enclave.delete";
+  return cmd.type === "key.delete" || cmd.type === "enclave.delete" || cmd.type === "key.purge";
 }
 
 /**
