@@ -4,6 +4,7 @@ import { HsmKeyError, HsmMismatchError, SoftHsm } from "../lib/hsm/soft.ts";
 import { adminApiKey, writeAdminKeyFile } from "../lib/server/admin-key.ts";
 import { parseListenAddress } from "../lib/server/address.ts";
 import { type RunningServer, startServer } from "../lib/server/start.ts";
+import { clockFromEnv } from "../lib/server/test-clock.ts";
 import { CA_FILE } from "../lib/server/tls.ts";
 import { VERSION } from "../lib/server/version.ts";
 import { nameProblem } from "../lib/state/names.ts";
@@ -47,6 +48,7 @@ async function serve(
       tlsKey,
       kesEnclave: kesEnclaveOf(args),
       limits: limitsOf(args),
+      clock: clockFromEnv(),
       onFatal: (err) => {
         console.error(`kms: stopping: ${(err as Error).message}`);
         process.exit(1);

@@ -66,6 +66,8 @@ export class KmsNode implements Application<Command> {
   readFloor = 0;
   /** Called once the node has switched to another cluster (a join), before it serves anything there. */
   onJoined?: (cluster: string) => Promise<void>;
+  /** The node's clock (ms) for what falls due with time; tests inject another (server/test-clock.ts). */
+  clock: () => number = () => Date.now();
   readonly #store: Store;
   #erasing: Promise<void> | false = false;
   #eraseAgain = false;

@@ -6,6 +6,8 @@ import { type Listener, serveTls } from "../api/serve.ts";
 import { SoftHsm } from "../hsm/soft.ts";
 import { Peers } from "../cluster/peers.ts";
 import type { Command } from "../state/commands.ts";
+import { startDueJobs } from "./due-jobs.ts";
+import { lifecycleJobs } from "./lifecycle-jobs.ts";
 import { checkWithPeers } from "./peer-check.ts";
 import { loadOrBootstrap, startReplication } from "./replication.ts";
 import { stateOf } from "../state/records.ts";
@@ -32,6 +34,8 @@ export interface ServerOptions {
   readonly limits?: Partial<ConnectionLimits>;
   /** Called when the node must stop (e.g. the disk failed). */
   readonly onFatal: (err: unknown) => void;
+  /** The clock of what falls due with time (key rotation, deletion dates); default Date.now. */
+  readonly clock?: () => number;
 }
 
 /** A started server. */
@@ -83,6 +87,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const node = new KmsNode(state, store, {
       version: VERSION, host: "", startedAt: Date.now(), adminIdentity: "", tickMs: TICK_MS, electionTicks: ELECTION_TICKS,
     });
+    if (opts.clock) node.clock = opts.clock;
     listener = await serveTls(createApp({ node, kesEnclave: opts.kesEnclave }), {
       key: tls.key, cert: tls.cert, hostname, port, limits: opts.limits, sni: { servername: NODE_SERVERNAME, ...nodeCert },
     });
@@ -107,6 +112,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     // Reads and votes wait for this: until replication starts the node answers "starting".
     const durable = await checkWithPeers(node, peers, loaded.membership, loaded.durable, loaded.storage);
     startReplication(node, store, hsm, peers, { ...loaded, durable }, opts.onFatal);
+    const dueJobs = startDueJobs(node, [lifecycleJobs]);
     // A key deletion whose erase a stop interrupted is still in the log: finish it.
     if (loaded.durable.entries.some((e) => e.type === "cmd" && deletesKeys(e.cmd))) node.eraseInBackground();
     return {
@@ -119,6 +125,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         // Refuse new writes, let those in flight finish (bounded), then stop
         // replicating once the Ready in hand is done: nothing writes to the
         // store any more, so the data directory is released at once.
+        dueJobs.stop();
         await node.drain(DRAIN_MS);
         await store.close();
         peers.close();
