@@ -16,7 +16,7 @@ import type { KesAccess, KesBackend, KesOp, KesRequest } from "./backend.ts";
 import { kesError, KesMessages, toKesError } from "./errors.ts";
 import { kesHexOf } from "./identity.ts";
 import { policyRoutes } from "./policy.ts";
-import { DecryptBody, EncryptBody, GenerateBody, HmacBody, ImportBody, KesName, KesPrefix } from "./schemas.ts";
+import { DecryptBody, EncryptBody, GenerateBody, HmacBody, ImportBody, KesName, KesPrefix, RewrapBody } from "./schemas.ts";
 import { serverRoutes } from "./server.ts";
 import { KES_LIST_PAGE, KES_MAX_BODY, routeOf } from "./table.ts";
 
@@ -183,7 +183,7 @@ export function kesRoutes(opts: KesRoutesOptions): Hono<Env> {
   return app;
 }
 
-/** /v1/key/*: create, import, describe, delete, generate, encrypt, decrypt, hmac and list. */
+/** /v1/key/*: create, import, describe, delete, generate, encrypt, decrypt, hmac, rewrap and list. */
 function keyRoutes(kit: KesKit): void {
   const { opts } = kit;
   const limit = bodyLimit({
@@ -265,6 +265,23 @@ function keyRoutes(kit: KesKit): void {
     const b = await kit.body(c, HmacBody);
     if (b instanceof Response) return b;
     return c.json({ hmac: b64(await opts.backend().hmac(name, b.message)) });
+  }, limit);
+
+  keyRoute("/v1/key/rewrap/", "rewrap", async (c, name) => {
+    const b = await kit.body(c, RewrapBody);
+    if (b instanceof Response) return b;
+    const to = b.new_key ?? name;
+    if (to !== name) {
+      const access = await kit.gate(c, "rewrap", to, `/v1/key/rewrap/${to}`);
+      if (access instanceof Response) return access;
+    }
+    // Decrypted and encrypted again here: the plaintext never leaves the server.
+    const plaintext = await opts.backend().decrypt(name, b.ciphertext, b.context);
+    try {
+      return c.json({ ciphertext: b64(await opts.backend().encrypt(to, plaintext, b.context)) });
+    } finally {
+      plaintext.fill(0);
+    }
   }, limit);
 
   kit.listing("/v1/key/list/", "list", (prefix, continueAt, size, visible) => opts.backend().list(prefix, continueAt, size, visible));

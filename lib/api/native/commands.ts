@@ -1,3 +1,4 @@
+import { accessKeyCommands } from "./access-key.ts";
 import { clusterCommands } from "./cluster.ts";
 import type { CommandSpec } from "./command.ts";
 import { enclaveCommands } from "./enclave.ts";
@@ -7,5 +8,5 @@ import { policyCommands } from "./policy.ts";
 
 /** Every native command by id. */
 export const COMMANDS: ReadonlyMap<number, CommandSpec> = new Map(
-  [...clusterCommands, ...enclaveCommands, ...keyCommands, ...policyCommands, ...identityCommands].map((c) => [c.id, c]),
+  [...clusterCommands, ...enclaveCommands, ...keyCommands, ...policyCommands, ...identityCommands, ...accessKeyCommands].map((c) => [c.id, c]),
 );

@@ -78,4 +78,11 @@ message ListIdentitiesResponse { repeated IdentityResponse identities = 1; strin
 message DeriveKeyRequest { string name = 1; uint32 version = 2; bytes context = 3; uint32 length = 4; }
 message DeriveKeyResponse { uint32 version = 1; bytes key = 2; }
 message AdminKeyRequest { bool enabled = 1; uint64 at = 2; bytes proof = 3; }
+message RewrapRequest { string name = 1; bytes ciphertext = 2; bytes associated_data = 3; string new_name = 4; }
+message RewrapResponse { string name = 1; uint32 version = 2; bytes ciphertext = 3; }
+message CreateAccessKeyRequest { string identity = 1; }
+message CreateAccessKeyResponse { string access_key_id = 1; string secret_access_key = 2; }
+message DeleteAccessKeyRequest { string access_key_id = 1; }
+message AccessKeyStatus { string access_key_id = 1; string identity = 2; google.protobuf.Timestamp created_at = 3; string created_by = 4; }
+message ListAccessKeysResponse { repeated AccessKeyStatus access_keys = 1; string continue_at = 2; }
 `;
