@@ -13,13 +13,14 @@ export interface AwsIdentityOptions {
 /**
  * Adds an identity to `enclave` (created when missing) through the native
  * protocol, gives it an access key (kms add-access-key's call) and returns
- * the AWS target for it on `endpoint`.
+ * the AWS target for it on `endpoint` (and its native API key).
  */
-export async function awsIdentity(admin: KmsClient, enclave: string, endpoint: string, ca: string, caFile: string, opts: AwsIdentityOptions = {}): Promise<Target & { identity: string }> {
+export async function awsIdentity(admin: KmsClient, enclave: string, endpoint: string, ca: string, caFile: string, opts: AwsIdentityOptions = {}): Promise<Target & { identity: string; apiKey: string }> {
   await admin.createEnclave(enclave).catch((err) => {
     if (!/already exists/.test((err as Error).message)) throw err;
   });
-  const identity = parseApiKey(newApiKey()).identity;
+  const apiKey = newApiKey();
+  const identity = parseApiKey(apiKey).identity;
   await admin.createIdentity(enclave, identity, opts.privilege ?? "Admin");
   if (opts.allow) {
     await admin.createPolicy(enclave, `${enclave}-policy`, opts.allow);
@@ -27,6 +28,6 @@ export async function awsIdentity(admin: KmsClient, enclave: string, endpoint: s
   }
   const key = await admin.createAccessKey(enclave, identity);
   return {
-    endpoint, region: enclave, accessKeyId: key.access_key_id as string, secretAccessKey: key.secret_access_key as string, ca, caFile, identity,
+    endpoint, region: enclave, accessKeyId: key.access_key_id as string, secretAccessKey: key.secret_access_key as string, ca, caFile, identity, apiKey,
   };
 }
