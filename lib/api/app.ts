@@ -1,7 +1,8 @@
 import { Hono } from "hono";
 import { awsRoutes } from "./aws/routes.ts";
-import type { AppDeps, Env } from "./env.ts";
-import { onAppError } from "./errors.ts";
+import type { AppDeps } from "./deps.ts";
+import type { Env } from "../net/env.ts";
+import { onAppError } from "../net/errors.ts";
 import { healthRoutes } from "./health.ts";
 import { kesRoutes } from "./kes/routes.ts";
 import { DEFAULT_KES_ENCLAVE, statefulKes } from "./kes/stateful.ts";

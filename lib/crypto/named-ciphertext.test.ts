@@ -6,7 +6,7 @@ test("encodeContext is order-independent and unambiguous", () => {
   const hex = (c: Record<string, string>) => Buffer.from(encodeContext(c)).toString("hex");
   assert.equal(hex({ a: "1", b: "2" }), hex({ b: "2", a: "1" }));
   // Pairs that concatenate to the same text differ here.
-  const same = [{ n: "1", purpose: "scenario" }, { n1purpose: "scenario" }, { n: "1purposescenario" }, { "": "n1purposescenario" }];
+  const same: Record<string, string>[] = [{ n: "1", purpose: "scenario" }, { n1purpose: "scenario" }, { n: "1purposescenario" }, { "": "n1purposescenario" }];
   assert.equal(new Set(same.map(hex)).size, same.length);
   assert.equal(hex({}), hex(undefined as unknown as Record<string, string>));
   assert.equal(hex({}), "00000000");

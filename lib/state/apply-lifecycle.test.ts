@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { apply } from "./apply.ts";
 import type { Command } from "./commands.ts";
-import { KmsError } from "./errors.ts";
+import { type ErrorKind, KmsError } from "./errors.ts";
 import { DAY_MS, lifecycleOf, nextRotation } from "./lifecycle.ts";
 import { recordsOfState, stateOf } from "./records.ts";
 import { State } from "./state.ts";
@@ -19,13 +19,12 @@ function fresh(): State {
   return s;
 }
 
-/** Asserts that cmd fails with the given condition (or status) and changes nothing. */
-function refused(s: State, cmd: Command, condition: string | number): void {
+/** Asserts that cmd fails with the given kind of error and changes nothing. */
+function refused(s: State, cmd: Command, kind: ErrorKind): void {
   const before = structuredClone({ commit: s.commit, enclaves: s.enclaves });
   assert.throws(() => apply(s, cmd), (err: unknown) => {
     assert.ok(err instanceof KmsError);
-    if (typeof condition === "number") assert.equal(err.status, condition);
-    else assert.equal(err.condition, condition);
+    assert.equal(err.kind, kind);
     return true;
   });
   assert.deepEqual(structuredClone({ commit: s.commit, enclaves: s.enclaves }), before);
@@ -38,10 +37,10 @@ test("a created key carries its metadata and is Enabled; usableKey refuses disab
   assert.deepEqual(lifecycleOf(s.keyRing("e", "k")), { ...meta, state: "Enabled", automatic: [] });
   s.usableKey("e", "k");
   apply(s, { type: "key.set-state", enclave: "e", name: "k", enabled: false });
-  assert.throws(() => s.usableKey("e", "k"), (e: KmsError) => e.condition === "key-disabled");
+  assert.throws(() => s.usableKey("e", "k"), (e: KmsError) => e.kind === "key-disabled");
   apply(s, { type: "key.set-state", enclave: "e", name: "k", enabled: true });
   apply(s, { type: "key.schedule-deletion", enclave: "e", name: "k", windowDays: 7, at: T0 });
-  assert.throws(() => s.usableKey("e", "k"), (e: KmsError) => e.condition === "key-pending-deletion");
+  assert.throws(() => s.usableKey("e", "k"), (e: KmsError) => e.kind === "key-pending-deletion");
   // Pending deletion takes nothing but a cancel, which leaves the key Disabled.
   refused(s, { type: "key.set-state", enclave: "e", name: "k", enabled: true }, "key-pending-deletion");
   refused(s, { type: "key.schedule-deletion", enclave: "e", name: "k", windowDays: 7, at: T0 }, "key-pending-deletion");
@@ -112,12 +111,12 @@ test("tags, aliases and access keys: conflicts are refused, and every record sur
   apply(s, { type: "key.tag", enclave: "e", name: "k", set: { env: "prod" }, remove: ["team"] });
   assert.deepEqual(lifecycleOf(s.keyRing("e", "k")).tags, { env: "prod" });
   apply(s, { type: "alias.set", enclave: "e", alias: "alias/a", key: "k", create: true, at: T0 });
-  refused(s, { type: "alias.set", enclave: "e", alias: "alias/a", key: "k", create: true, at: T0 }, "alias-exists");
-  refused(s, { type: "alias.set", enclave: "e", alias: "alias/b", key: "k", create: false, at: T0 }, 404);
-  refused(s, { type: "alias.set", enclave: "e", alias: "alias/b", key: "missing", create: true, at: T0 }, 404);
+  refused(s, { type: "alias.set", enclave: "e", alias: "alias/a", key: "k", create: true, at: T0 }, "exists");
+  refused(s, { type: "alias.set", enclave: "e", alias: "alias/b", key: "k", create: false, at: T0 }, "not-found");
+  refused(s, { type: "alias.set", enclave: "e", alias: "alias/b", key: "missing", create: true, at: T0 }, "not-found");
   apply(s, { type: "identity.create", enclave: "e", identity: `h1:${"a".repeat(43)}`, privilege: "User", policy: "", serviceAccount: false, tags: {}, at: T0, by: "h1:x" });
   apply(s, { type: "access-key.create", enclave: "e", id: "AKIAAAAAAAAAAAAAAAAA", identity: `h1:${"a".repeat(43)}`, sealed: "c2VhbGVk", at: T0, by: "h1:x" });
-  refused(s, { type: "access-key.create", enclave: "e", id: "AKIAAAAAAAAAAAAAAAAA", identity: `h1:${"a".repeat(43)}`, sealed: "c2VhbGVk", at: T0, by: "h1:x" }, 409);
+  refused(s, { type: "access-key.create", enclave: "e", id: "AKIAAAAAAAAAAAAAAAAA", identity: `h1:${"a".repeat(43)}`, sealed: "c2VhbGVk", at: T0, by: "h1:x" }, "exists");
   assert.equal(s.accessKey("AKIAAAAAAAAAAAAAAAAA")?.identity, `h1:${"a".repeat(43)}`);
   const reloaded = stateOf(new Map(recordsOfState(s).map(([k, value]) => [k, value!])));
   assert.deepEqual(reloaded.enclave("e").aliases, s.enclave("e").aliases);

@@ -7,7 +7,7 @@
  * change before the first was applied) does its work once: the second finds
  * nothing due and changes nothing.
  */
-import { decodeBase64 } from "./base64.ts";
+import { decodeBase64 } from "../encoding/base64.ts";
 import type { Effect } from "./effects.ts";
 import { Errors } from "./errors.ts";
 import { DAY_MS, type KeyLifecycle, lifecycleOf, type LifecycleCommand, purgeDue, rotationDue } from "./lifecycle.ts";

@@ -6,9 +6,9 @@
  * SysAdmin's works in every region.
  */
 import { checkSigV4, isFailure, parseSigV4, type SigV4Request } from "../../crypto/sigv4.ts";
-import { openSecret, sealKey } from "../../server/access-keys.ts";
-import type { KmsNode } from "../../server/node.ts";
-import { callerReads, Obj } from "../../server/pending.ts";
+import { openSecret, sealKey } from "../../node/access-keys.ts";
+import type { KmsNode } from "../../node/node.ts";
+import { callerReads, Obj } from "../../node/pending.ts";
 import { type Caller, callerOf } from "../../state/policy.ts";
 import { AwsError } from "./errors.ts";
 

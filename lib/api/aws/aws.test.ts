@@ -7,7 +7,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, createHmac, type Hash, type Hmac } from "node:crypto";
 import { SignatureV4 } from "@smithy/signature-v4";
-import { ADMIN, type TestKms, withKms } from "../test-app.ts";
+import { ADMIN, type TestKms, withKms } from "../../../tests/support/app.ts";
 
 const bytes = (d: string | ArrayBuffer | ArrayBufferView) =>
   typeof d === "string" ? d : d instanceof ArrayBuffer ? new Uint8Array(d) : new Uint8Array(d.buffer, d.byteOffset, d.byteLength);

@@ -2,9 +2,9 @@
  * AWS KMS's error replies, and the one place kms's errors map to them:
  * `{"__type": NAME, "message": …}` with AWS's status for NAME, the name
  * mirrored in X-Amzn-ErrorType (boto3 reads the body, the JS SDK either).
- * Errors are told apart by their condition or status, never by message text.
+ * Errors are told apart by their kind, never by message text.
  */
-import { KmsError } from "../../state/errors.ts";
+import { type ErrorKind, KmsError } from "../../state/errors.ts";
 
 /** AWS's status for each error name kms answers with (../shared/reference/aws-kms-api.md). */
 const STATUS: Readonly<Record<string, number>> = {
@@ -54,41 +54,36 @@ export const Aws = {
   accessDenied: (message = "access denied: insufficient permissions") => new AwsError("AccessDeniedException", message),
 } as const;
 
-/** AWS's name for a kms error with a condition. */
-const BY_CONDITION: Readonly<Record<NonNullable<KmsError["condition"]>, string>> = {
-  "invalid-ciphertext": "InvalidCiphertextException",
+/** AWS's name for each kind of kms error: the one place kinds become AWS errors. */
+const BY_KIND: Readonly<Record<ErrorKind, string>> = {
+  "denied": "AccessDeniedException",
+  "not-found": "NotFoundException",
+  "exists": "AlreadyExistsException",
   "key-exists": "AlreadyExistsException",
-  "too-many-versions": "LimitExceededException",
+  "conflict": "ConflictException",
+  "invalid": "ValidationException",
+  "invalid-ciphertext": "InvalidCiphertextException",
+  "too-large": "ValidationException",
+  "unavailable": "DependencyTimeoutException",
+  "outcome-unknown": "KMSInternalException",
+  "upstream": "KeyUnavailableException",
+  "internal": "KMSInternalException",
   "key-disabled": "DisabledException",
   "key-pending-deletion": "KMSInvalidStateException",
   "invalid-key-state": "KMSInvalidStateException",
   "invalid-key-usage": "InvalidKeyUsageException",
   "incorrect-key": "IncorrectKeyException",
   "invalid-mac": "KMSInvalidMacException",
-  "alias-exists": "AlreadyExistsException",
-  unsupported: "UnsupportedOperationException",
+  "limit-exceeded": "LimitExceededException",
+  "unsupported": "UnsupportedOperationException",
   "invalid-marker": "InvalidMarkerException",
-  tag: "TagException",
+  "invalid-tag": "TagException",
 };
 
-/** AWS's name for a kms error without a condition, by status. */
-const BY_STATUS: Readonly<Record<number, string>> = {
-  400: "ValidationException",
-  403: "AccessDeniedException",
-  404: "NotFoundException",
-  409: "ConflictException",
-  413: "ValidationException",
-  503: "DependencyTimeoutException",
-  504: "KMSInternalException",
-};
-
-/** Any error as AWS's: kms errors by condition, then by status; anything else an internal error that says nothing more. */
+/** Any error as AWS's: kms errors by kind; anything else an internal error that says nothing more. */
 export function toAwsError(err: unknown): AwsError {
   if (err instanceof AwsError) return err;
-  if (err instanceof KmsError) {
-    const type = (err.condition && BY_CONDITION[err.condition]) ?? BY_STATUS[err.status] ?? "KMSInternalException";
-    return new AwsError(type, err.message);
-  }
+  if (err instanceof KmsError) return new AwsError(BY_KIND[err.kind], err.message);
   return new AwsError("KMSInternalException", "internal server error");
 }
 

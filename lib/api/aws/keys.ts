@@ -8,7 +8,7 @@
  */
 import { createHash } from "node:crypto";
 import * as v from "valibot";
-import { Obj } from "../../server/pending.ts";
+import { Obj } from "../../node/pending.ts";
 import { Errors } from "../../state/errors.ts";
 import { DEFAULT_LIFECYCLE, type KeyLifecycle } from "../../state/lifecycle.ts";
 import { nameProblem } from "../../state/names.ts";

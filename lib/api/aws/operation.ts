@@ -6,7 +6,7 @@
  * both.
  */
 import type * as v from "valibot";
-import type { KmsNode } from "../../server/node.ts";
+import type { KmsNode } from "../../node/node.ts";
 import type { Caller } from "../../state/policy.ts";
 
 /** The request's world: the node, the enclave the region names, and the caller. */

@@ -1,6 +1,6 @@
 /** AWS KMS's aliases: CreateAlias, UpdateAlias, DeleteAlias, ListAliases. */
 import * as v from "valibot";
-import { Obj } from "../../server/pending.ts";
+import { Obj } from "../../node/pending.ts";
 import { Errors } from "../../state/errors.ts";
 import { AliasSchema } from "../../state/lifecycle.ts";
 import { listable } from "../../state/policy.ts";

@@ -2,8 +2,8 @@
 import { randomUUID } from "node:crypto";
 import * as v from "valibot";
 import { randomBytes } from "../../crypto/random.ts";
-import { Obj } from "../../server/pending.ts";
-import { encodeBase64 } from "../../state/base64.ts";
+import { Obj } from "../../node/pending.ts";
+import { encodeBase64 } from "../../encoding/base64.ts";
 import { Errors } from "../../state/errors.ts";
 import { type KeySpec, type KeyUsage, nextRotation } from "../../state/lifecycle.ts";
 import { listable } from "../../state/policy.ts";

@@ -10,12 +10,13 @@ import { randomUUID } from "node:crypto";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import * as v from "valibot";
-import { Obj } from "../../server/pending.ts";
-import { encodeBase64 } from "../../state/base64.ts";
+import { Obj } from "../../node/pending.ts";
+import { encodeBase64 } from "../../encoding/base64.ts";
 import { Errors } from "../../state/errors.ts";
 import { authorize } from "../../state/policy.ts";
-import type { AppDeps, Env } from "../env.ts";
-import { isClientError } from "../errors.ts";
+import type { AppDeps } from "../deps.ts";
+import type { Env } from "../../net/env.ts";
+import { isClientError } from "../../net/errors.ts";
 import { authenticate } from "./auth.ts";
 import { AwsError, awsErrorReply, toAwsError } from "./errors.ts";
 import { accountOf } from "./keys.ts";
@@ -109,7 +110,7 @@ export function awsRoutes(deps: AppDeps): Hono<Env> {
         node,
         region: who.region,
         enclave: who.enclave,
-        account: accountOf(node.parts().membership.cluster),
+        account: accountOf(node.cluster),
         caller: who.caller,
         authorize: (command, name) => {
           if (!authorize(who.caller, command, who.enclave, name)) throw new AwsError("AccessDeniedException", "access denied: insufficient permissions");

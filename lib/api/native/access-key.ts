@@ -1,13 +1,13 @@
 import * as v from "valibot";
-import { newAccessKeyId, newSecret, sealKey, sealSecret } from "../../server/access-keys.ts";
-import { Obj } from "../../server/pending.ts";
+import { newAccessKeyId, newSecret, sealKey, sealSecret } from "../../node/access-keys.ts";
+import { Obj } from "../../node/pending.ts";
 import { Errors } from "../../state/errors.ts";
 import { AccessKeyIdSchema } from "../../state/lifecycle.ts";
 import { IdentitySchema } from "../../state/names.ts";
 import type { Caller } from "../../state/policy.ts";
 import { PRIVILEGE_RANK } from "../../state/types.ts";
 import { command } from "./command.ts";
-import { timestamp } from "./proto.ts";
+import { timestamp } from "../../wire/proto.ts";
 import { ListSchema, listPage } from "./schemas.ts";
 
 /** Callers manage access keys only of identities of their own privilege or below (as identities themselves). */

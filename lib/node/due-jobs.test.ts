@@ -9,7 +9,7 @@ import { openStore } from "../store/store.ts";
 import { dueRound } from "./due-jobs.ts";
 import { lifecycleJobs } from "./lifecycle-jobs.ts";
 import type { KmsNode } from "./node.ts";
-import { stopTestNode, testNode } from "./test-node.ts";
+import { stopTestNode, testNode } from "../../tests/support/node.ts";
 
 const T0 = Date.UTC(2026, 0, 1);
 const material = Buffer.alloc(32, 7).toString("base64");

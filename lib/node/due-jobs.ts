@@ -31,9 +31,7 @@ export interface DueJobs {
 
 /** Proposes what `providers` say is due, whenever this node leads and may write; returns how many commands were proposed. */
 export async function dueRound(node: KmsNode, providers: readonly DueProvider[], now: number): Promise<number> {
-  const driver = node.cluster?.driver;
-  const st = driver?.status();
-  if (!driver || !st || st.role !== "leader" || !st.writable || driver.stopping) return 0;
+  if (!node.leadsWritably()) return 0;
   const due = providers.flatMap((p) => p.due(node.state, now)).slice(0, MAX_PER_ROUND);
   for (const cmd of due) {
     try {

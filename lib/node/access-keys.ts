@@ -8,7 +8,7 @@
  */
 import { decrypt, encrypt, purposeBinding } from "../crypto/ciphertext.ts";
 import { randomBytes } from "../crypto/random.ts";
-import { decodeBase64, encodeBase64 } from "../state/base64.ts";
+import { decodeBase64, encodeBase64 } from "../encoding/base64.ts";
 import type { AccessKeyRecord } from "../state/lifecycle.ts";
 import type { KmsNode } from "./node.ts";
 
@@ -25,14 +25,13 @@ export function newSecret(): string {
   return encodeBase64(randomBytes(30));
 }
 
-const keys = new Map<string, Uint8Array>();
+const keys = new WeakMap<KmsNode, { cluster: string; key: Uint8Array }>();
 
 /** The sealing key of this node's cluster (derived from the HSM key and the cluster id). */
 export function sealKey(node: KmsNode): Uint8Array {
-  const { hsm, membership } = node.parts();
-  let key = keys.get(membership.cluster);
-  if (!key) keys.set(membership.cluster, key = hsm.derive(`aws-access-keys/${membership.cluster}`));
-  return key;
+  let hit = keys.get(node);
+  if (hit?.cluster !== node.cluster) keys.set(node, hit = { cluster: node.cluster, key: node.clusterKey("aws-access-keys") });
+  return hit.key;
 }
 
 /** The secret sealed for access key `id`, base64. */

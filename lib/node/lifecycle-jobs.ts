@@ -1,6 +1,6 @@
 /** The key lifecycle's due jobs: purges after a deletion date, and automatic rotations. */
 import { randomBytes } from "../crypto/random.ts";
-import { encodeBase64 } from "../state/base64.ts";
+import { encodeBase64 } from "../encoding/base64.ts";
 import type { Command } from "../state/commands.ts";
 import { purgeDue, rotationDue } from "../state/lifecycle.ts";
 import type { State } from "../state/state.ts";
