@@ -31,6 +31,9 @@ ${HELP}`,
       const identity = args.positionals[0];
       const r = await connect(args).createAccessKey(enclave, identity);
       const endpoint = serverUrl((process.env.MINIO_KMS_SERVER ?? "").split(",")[0]);
+      const caFile = (args.values.ca as string | undefined) ?? (process.env.KMS_CA || undefined);
+      // boto3 reads AWS_DEFAULT_REGION and AWS_CA_BUNDLE; the JS SDK AWS_REGION and NODE_EXTRA_CA_CERTS.
+      const trust = caFile ? [`  export AWS_CA_BUNDLE=${caFile} NODE_EXTRA_CA_CERTS=${caFile}`] : [];
       output(args, { ...r, identity, region: enclave, endpoint }, () =>
         [
           table([
@@ -41,8 +44,9 @@ ${HELP}`,
           ]),
           "",
           "The secret is shown only now: keep it safe. For the AWS SDKs and CLI:",
-          `  export AWS_ACCESS_KEY_ID=${r.access_key_id} AWS_SECRET_ACCESS_KEY=… AWS_REGION=${enclave}`,
-          `  export AWS_ENDPOINT_URL_KMS=${endpoint}`,
+          `  export AWS_ACCESS_KEY_ID=${r.access_key_id} AWS_SECRET_ACCESS_KEY=…`,
+          `  export AWS_REGION=${enclave} AWS_DEFAULT_REGION=${enclave} AWS_ENDPOINT_URL_KMS=${endpoint}`,
+          ...trust,
         ].join("\n"));
     },
   },
