@@ -27,6 +27,9 @@ export interface AwsCaller {
 export async function authenticate(node: KmsNode, req: SigV4Request, now: number): Promise<AwsCaller> {
   const auth = parseSigV4(req.headers);
   if (isFailure(auth)) throw new AwsError(auth.error, auth.message);
+  // The operation must be signed too, or a captured request could be replayed as another operation on the same body
+  // (EnableKey's {"KeyId"} as ScheduleKeyDeletion). Both SDKs sign X-Amz-Target.
+  if (!auth.signedHeaders.includes("x-amz-target")) throw new AwsError("IncompleteSignatureException", "SignedHeaders must include x-amz-target");
   // Session tokens come from AWS STS, which kms is not.
   if (req.headers.get("x-amz-security-token") !== null) throw unknownKey();
   await node.readBarrier([Obj.accessKey(auth.accessKeyId)]);

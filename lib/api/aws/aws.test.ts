@@ -46,14 +46,14 @@ async function accessKey(kms: TestKms, enclave: string, identity: string): Promi
 }
 
 /** A signed AWS request to the app; `tweak` may change the signed request before it is sent. */
-async function aws(kms: TestKms, creds: Creds, target: string, body: unknown, opts: { at?: Date; raw?: string; tweak?: (h: Record<string, string>) => void } = {}) {
+async function aws(kms: TestKms, creds: Creds, target: string, body: unknown, opts: { at?: Date; raw?: string; tweak?: (h: Record<string, string>) => void; unsigned?: string[] } = {}) {
   const text = opts.raw ?? JSON.stringify(body);
   const signer = new SignatureV4({ service: "kms", region: creds.region, credentials: { accessKeyId: creds.id, secretAccessKey: creds.secret }, sha256: Sha256 });
   const signed = await signer.sign({
     method: "POST", protocol: "https:", hostname: "kms.test", path: "/", query: {},
     headers: { host: "kms.test", "content-type": "application/x-amz-json-1.1", "x-amz-target": `TrentService.${target}` },
     body: text,
-  }, { signingDate: opts.at ?? new Date() });
+  }, { signingDate: opts.at ?? new Date(), unsignableHeaders: new Set(opts.unsigned ?? []) });
   const headers = { ...signed.headers } as Record<string, string>;
   opts.tweak?.(headers);
   const res = await kms.app.request("https://kms.test/", { method: "POST", headers, body: text }, { identity: undefined });
@@ -144,6 +144,20 @@ test("an access key works in its enclave's region only (a SysAdmin's in every re
     assert.equal((await aws(kms, admin, "ListKeys", {})).res.status, 200);
     await kms.node.write({ type: "access-key.delete", enclave: "tenant-1", id: creds.id });
     assert.equal((await aws(kms, creds, "ListKeys", {})).json.__type, "UnrecognizedClientException");
+  });
+});
+
+test("the operation is part of what is signed: a request that leaves X-Amz-Target unsigned is refused, and so is its replay as another operation", async () => {
+  await withKms(async (kms) => {
+    const creds = await setup(kms);
+    const id = (await aws(kms, creds, "CreateKey", {})).json.KeyMetadata.KeyId;
+    const before = await kms.snapshot();
+    const enable = await aws(kms, creds, "EnableKey", { KeyId: id }, { unsigned: ["x-amz-target"] });
+    assert.deepEqual([enable.res.status, enable.json.__type], [400, "IncompleteSignatureException"]);
+    const replayed = await aws(kms, creds, "EnableKey", { KeyId: id }, { unsigned: ["x-amz-target"], tweak: (h) => (h["x-amz-target"] = "TrentService.ScheduleKeyDeletion") });
+    assert.deepEqual([replayed.res.status, replayed.json.__type], [400, "IncompleteSignatureException"]);
+    assert.deepEqual(await kms.snapshot(), before);
+    assert.equal((await aws(kms, creds, "DescribeKey", { KeyId: id })).json.KeyMetadata.KeyState, "Enabled");
   });
 });
 
