@@ -1,31 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createHash, createHmac, type Hash, type Hmac } from "node:crypto";
-import { SignatureV4 } from "@smithy/signature-v4";
+import { awsSigner } from "../../tests/support/aws-signer.ts";
 import { checkSigV4, isFailure, parseSigV4, type SigV4Request } from "./sigv4.ts";
-
-const bytes = (d: string | ArrayBuffer | ArrayBufferView) =>
-  typeof d === "string" ? d : d instanceof ArrayBuffer ? new Uint8Array(d) : new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
-
-/** SHA-256 (HMAC with a secret) in the shape the signer asks for. */
-class Sha256 {
-  readonly #h: Hash | Hmac;
-  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
-    this.#h = secret ? createHmac("sha256", bytes(secret)) : createHash("sha256");
-  }
-  update(data: string | ArrayBuffer | ArrayBufferView): void {
-    this.#h.update(bytes(data));
-  }
-  digest(): Promise<Uint8Array> {
-    return Promise.resolve(new Uint8Array(this.#h.digest()));
-  }
-}
 
 // The AWS SDK's own signer (what @aws-sdk/client-kms signs with) makes the
 // requests: the verifier is checked against a signer we did not write.
 const SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
-const signer = (secretAccessKey = SECRET) =>
-  new SignatureV4({ service: "kms", region: "tenant-1", credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey }, sha256: Sha256 });
+const signer = (secretAccessKey = SECRET) => awsSigner("AKIDEXAMPLE", secretAccessKey, "tenant-1");
 const NOW = Date.UTC(2026, 11, 3, 12, 0, 0);
 
 async function signed(opts: { body?: string; at?: number; secret?: string; extra?: Record<string, string> } = {}) {

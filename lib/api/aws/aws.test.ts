@@ -5,24 +5,8 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createHash, createHmac, type Hash, type Hmac } from "node:crypto";
-import { SignatureV4 } from "@smithy/signature-v4";
+import { awsSigner } from "../../../tests/support/aws-signer.ts";
 import { ADMIN, type TestKms, withKms } from "../../../tests/support/app.ts";
-
-const bytes = (d: string | ArrayBuffer | ArrayBufferView) =>
-  typeof d === "string" ? d : d instanceof ArrayBuffer ? new Uint8Array(d) : new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
-class Sha256 {
-  readonly #h: Hash | Hmac;
-  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
-    this.#h = secret ? createHmac("sha256", bytes(secret)) : createHash("sha256");
-  }
-  update(data: string | ArrayBuffer | ArrayBufferView): void {
-    this.#h.update(bytes(data));
-  }
-  digest(): Promise<Uint8Array> {
-    return Promise.resolve(new Uint8Array(this.#h.digest()));
-  }
-}
 
 interface Creds {
   readonly id: string;
@@ -48,7 +32,7 @@ async function accessKey(kms: TestKms, enclave: string, identity: string): Promi
 /** A signed AWS request to the app; `tweak` may change the signed request before it is sent. */
 async function aws(kms: TestKms, creds: Creds, target: string, body: unknown, opts: { at?: Date; raw?: string; tweak?: (h: Record<string, string>) => void; unsigned?: string[] } = {}) {
   const text = opts.raw ?? JSON.stringify(body);
-  const signer = new SignatureV4({ service: "kms", region: creds.region, credentials: { accessKeyId: creds.id, secretAccessKey: creds.secret }, sha256: Sha256 });
+  const signer = awsSigner(creds.id, creds.secret, creds.region);
   const signed = await signer.sign({
     method: "POST", protocol: "https:", hostname: "kms.test", path: "/", query: {},
     headers: { host: "kms.test", "content-type": "application/x-amz-json-1.1", "x-amz-target": `TrentService.${target}` },
