@@ -12,7 +12,7 @@ import { bodyLimit } from "hono/body-limit";
 import * as v from "valibot";
 import { Obj } from "../../node/pending.ts";
 import { encodeBase64 } from "../../encoding/base64.ts";
-import { Errors } from "../../state/errors.ts";
+import { Errors, KmsError } from "../../state/errors.ts";
 import { authorize } from "../../state/policy.ts";
 import type { AppDeps } from "../deps.ts";
 import type { Env } from "../../net/env.ts";
@@ -122,6 +122,8 @@ export function awsRoutes(deps: AppDeps): Hono<Env> {
       return reply(await op.run(ctx, parsed.output), requestId);
     } catch (err) {
       if (isClientError(err)) throw err; // the app's handler answers and logs it as the client's
+      // An error of ours that is no KmsError says nothing to the client; its name (never its message) goes to the log.
+      if (!(err instanceof KmsError) && !(err instanceof AwsError)) console.error(`kms: AWS ${target} failed: ${err instanceof Error ? err.name : "error"} (request ${requestId})`);
       return awsErrorReply(toAwsError(err), requestId);
     }
   });
