@@ -2,6 +2,7 @@
 /** kms: one binary for the server, its CLI and the software HSM. argv → one command of cli/. */
 import { accessCommands } from "./cli/access.ts";
 import { adminKeyCommands } from "./cli/admin-key.ts";
+import { awsCommands } from "./cli/aws.ts";
 import { clusterCommands } from "./cli/cluster.ts";
 import { type CliCommand, CliError, didYouMean, parseCommandArgs, splitCommandLine } from "./cli/command.ts";
 import { cryptoCommands } from "./cli/crypto.ts";
@@ -14,6 +15,7 @@ import { keyCommands } from "./cli/key.ts";
 import { migrateCommands } from "./cli/migrate.ts";
 import { recoveryCommands } from "./cli/recovery.ts";
 import { backupCommands } from "./cli/backup.ts";
+import { rewrapCommands } from "./cli/rewrap.ts";
 import { serverCommands } from "./cli/server.ts";
 import { VERSION } from "./lib/version.ts";
 
@@ -25,7 +27,9 @@ export const COMMANDS: CliCommand[] = [
   ...enclaveCommands,
   ...keyCommands,
   ...cryptoCommands,
+  ...rewrapCommands,
   ...accessCommands,
+  ...awsCommands,
   ...identityCommands,
   ...adminKeyCommands,
   ...hsmCommands,

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import * as v from "valibot";
 import YAML from "yaml";
+import { AWS_ONLY_COMMANDS } from "../lib/api/aws/actions.ts";
 import { COMMANDS } from "../lib/api/native/commands.ts";
 import { type CliCommand, CliError, didYouMean, enumFlag } from "./command.ts";
 import { confirm, FORCE_HELP, FORCE_OPTION } from "./confirm.ts";
@@ -40,6 +41,11 @@ const COMMAND_HELP: Readonly<Record<string, string>> = {
   "KEY:MAC": "compute a MAC (mac)",
   "KEY:DERIVE": "derive key material for a service such as kms edge (not a MAC)",
   "KEY:UNDELETE": "bring back a deleted key in its recovery window (undelete-key)",
+  "KEY:REWRAP": "re-encrypt a ciphertext to a key's latest version or another key (rewrap; AWS ReEncrypt)",
+  ...AWS_ONLY_COMMANDS,
+  "ACCESSKEY:CREATE": "make an AWS access key for an identity (add-access-key)",
+  "ACCESSKEY:DELETE": "remove an AWS access key (rm-access-key)",
+  "ACCESSKEY:LIST": "list AWS access keys (ls-access-key)",
   "POLICY:CREATE": "create or replace a policy (add-policy)",
   "POLICY:DELETE": "delete a policy (rm-policy)",
   "POLICY:ASSIGN": "assign a policy to an identity (assign-policy)",
@@ -69,7 +75,8 @@ const COMMAND_HELP: Readonly<Record<string, string>> = {
 /** Every command name, and the ones a policy can grant (cluster and enclave commands are SysAdmin-only). */
 export function policyCommands(): { all: string[]; grantable: string[] } {
   const all = [...new Set([...COMMANDS.values()].map((c) => c.name))];
-  return { all, grantable: all.filter((n) => COMMANDS_BY_NAME.get(n)?.inEnclave) };
+  const aws = Object.keys(AWS_ONLY_COMMANDS); // in-enclave, AWS API only
+  return { all: [...all, ...aws], grantable: [...all.filter((n) => COMMANDS_BY_NAME.get(n)?.inEnclave), ...aws] };
 }
 const COMMANDS_BY_NAME = new Map([...COMMANDS.values()].map((c) => [c.name, c]));
 

@@ -6,6 +6,7 @@ import { parseListenAddress } from "../lib/net/address.ts";
 import { DEFAULT_RECOVERY_WINDOW_MS, type RunningServer, startServer } from "../lib/server/start.ts";
 import { MlockError } from "../lib/server/mlock.ts";
 import { parseDuration } from "../lib/edge/duration.ts";
+import { clockFromEnv } from "../lib/server/test-clock.ts";
 import { CA_FILE } from "../lib/server/tls.ts";
 import { VERSION } from "../lib/version.ts";
 import { nameProblem } from "../lib/state/names.ts";
@@ -51,6 +52,7 @@ async function serve(
       limits: limitsOf(args),
       recoveryWindowMs: recoveryWindowOf(args),
       mlock: mlockOf(args),
+      clock: clockFromEnv(),
       onFatal: (err) => {
         console.error(`kms: stopping: ${(err as Error).message}`);
         process.exit(1);

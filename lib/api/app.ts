@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { awsRoutes } from "./aws/routes.ts";
 import type { AppDeps } from "./deps.ts";
 import type { Env } from "../net/env.ts";
 import { onAppError } from "../net/errors.ts";
@@ -19,6 +20,8 @@ export function createApp(deps: AppDeps): Hono<Env> {
   // The KES JSON API, in one enclave, next to the native protocol.
   const kes = statefulKes(deps.node, deps.kesEnclave ?? DEFAULT_KES_ENCLAVE);
   app.route("/", kesRoutes({ backend: () => kes, version: deps.node.info.version, startedAt: deps.node.info.startedAt }));
+  // The AWS KMS API (POST / with X-Amz-Target), authenticated by SigV4 rather than a client certificate.
+  app.route("/", awsRoutes(deps));
   app.notFound((c) => c.json({ message: "not found" }, 404));
   app.onError(onAppError((line) => console.error(`kms: ${line}`)));
   return app;

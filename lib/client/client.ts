@@ -141,6 +141,19 @@ export class KmsClient {
     this.call(enclave, { id: 1201, request: "DeriveKeyRequest", response: "DeriveKeyResponse", message: { name, version, context, length } });
   mac = (enclave: string, name: string, message: Uint8Array, version = 0) =>
     this.call(enclave, { id: 210, request: "MACRequest", response: "MACResponse", message: { name, version, message } });
+  /** KEY:REWRAP (a kms extension) as one call of a pipelined request: see `batch`. */
+  static rewrapCall = (name: string, ciphertext: Uint8Array, associatedData: Uint8Array = new Uint8Array(), newName = ""): Call =>
+    ({ id: 1202, request: "RewrapRequest", response: "RewrapResponse", message: { name, ciphertext, associated_data: associatedData, new_name: newName } });
+  rewrap = (enclave: string, name: string, ciphertext: Uint8Array, associatedData?: Uint8Array, newName = "") =>
+    this.call(enclave, KmsClient.rewrapCall(name, ciphertext, associatedData, newName));
+
+  /** ACCESSKEY:* (kms extensions): AWS access keys of identities. */
+  createAccessKey = (enclave: string, identity: string) =>
+    this.call(enclave, { id: 1501, request: "CreateAccessKeyRequest", response: "CreateAccessKeyResponse", message: { identity } });
+  deleteAccessKey = (enclave: string, accessKeyId: string) =>
+    this.call(enclave, { id: 1502, request: "DeleteAccessKeyRequest", message: { access_key_id: accessKeyId } });
+  listAccessKeys = (enclave: string, prefix = "", continueAt = "", limit = 0) =>
+    this.call(enclave, { id: 1503, request: "ListRequest", response: "ListAccessKeysResponse", message: { prefix, continue_at: continueAt, limit } });
 
   createIdentity = (enclave: string, identity: string, privilege = "", serviceAccount = false, tags: Record<string, string> = {}) =>
     this.call(enclave, { id: 401, request: "CreateIdentityRequest", message: { identity, privilege, service_account: serviceAccount, tags } });

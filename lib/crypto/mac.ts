@@ -11,12 +11,12 @@ const LABEL = new TextEncoder().encode("kms/v1/mac");
 // Keyed by identity: callers must not mutate a master array in place.
 const subKeys = new WeakMap<Uint8Array, Uint8Array>();
 
-/** HMAC-SHA256 of message under the MAC sub-key of master. */
-export function mac(master: Uint8Array, message: Uint8Array): Uint8Array {
+/** HMAC (SHA-256 unless `hash` says otherwise, e.g. "sha384" for AWS's HMAC_384 keys) of message under the MAC sub-key of master. */
+export function mac(master: Uint8Array, message: Uint8Array, hash = "sha256"): Uint8Array {
   let subKey = subKeys.get(master);
   if (subKey === undefined) {
     subKey = new Uint8Array(createHmac("sha256", master).update(LABEL).digest());
     subKeys.set(master, subKey);
   }
-  return new Uint8Array(createHmac("sha256", subKey).update(message).digest());
+  return new Uint8Array(createHmac(hash, subKey).update(message).digest());
 }

@@ -1,3 +1,4 @@
+import { createHmac } from "node:crypto";
 import * as v from "valibot";
 import type { Application } from "../cluster/driver.ts";
 import type { Entry, Message, Snapshot, Status } from "../cluster/types.ts";
@@ -37,6 +38,8 @@ export interface NodeHooks {
   readonly onJoined?: (cluster: string) => Promise<void>;
   /** Puts new keys to use (listener certificates, ca.crt): called when the node's cluster credentials change. */
   readonly onKeys?: (keys: NodeKeys) => Promise<void>;
+  /** The clock (ms) of what falls due with time (rotations, deletion dates); tests inject another (server/test-clock.ts). */
+  readonly clock?: () => number;
 }
 
 /** How long a read waits for a pending write it depends on (that can be settled: others are refused at once). */
@@ -60,7 +63,10 @@ export class KmsNode implements Application<Command> {
   #eraseAgain = false;
   /** Set while a backup is being installed: a second restore is refused. */
   #restoring = false;
-  /** The node's clock (ms); tests inject another to reach the end of a recovery window. */
+  /**
+   * The node's clock (ms) for what falls due with time (recovery windows,
+   * rotations, deletion dates): the hooks' clock or the real one; tests inject another.
+   */
   clock: () => number = () => Date.now();
   /** Zeroes the key material of purged keys, once no backup still reads it. */
   readonly wiper = new Wiper();
@@ -70,6 +76,7 @@ export class KmsNode implements Application<Command> {
     this.#store = store;
     this.#info = info;
     this.#hooks = hooks;
+    if (hooks.clock) this.clock = hooks.clock;
   }
 
   /** The state every read is served from (replaced whole by a snapshot). */
@@ -123,6 +130,24 @@ export class KmsNode implements Application<Command> {
   /** Entries this node holds but has not applied. */
   pending(): readonly Entry<Command>[] {
     return this.#parts().driver.pending();
+
+  }
+
+  /** Whether this node leads and may write now (the leader proposes what falls due: due-jobs.ts). */
+  leadsWritably(): boolean {
+    const driver = this.#replication?.driver;
+    if (!driver || driver.stopping) return false;
+    const st = driver.status();
+    return st.role === "leader" && st.writable;
+  }
+
+  /**
+   * A key for `purpose` derived from the cluster's credentials (not the HSM
+   * key, which may rotate), bound to the cluster id: another cluster derives another.
+   */
+  clusterKey(purpose: string): Uint8Array {
+    const creds = this.keys.creds;
+    return new Uint8Array(createHmac("sha256", creds.recovery).update(`kms/v1/cluster-key:${purpose}/${this.cluster}`).digest());
   }
 
   /** The cluster this node belongs to ("" while it is starting). */
@@ -412,6 +437,6 @@ export class KmsNode implements Application<Command> {
 
 /** Whether a command removes key material for good: a purge, or a deletion not kept for recovery. */
 export function deletesKeys(cmd: Command): boolean {
-  if (cmd.type === "deleted.purge") return true;
+  if (cmd.type === "deleted.purge" || cmd.type === "key.purge") return true;
   return (cmd.type === "key.delete" || cmd.type === "enclave.delete") && cmd.keepUntil === undefined;
 }

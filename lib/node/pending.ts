@@ -31,6 +31,11 @@ export const Obj = {
   hsmKeys: "hsm-keys",
   /** The deleted things kept for recovery. */
   deleted: "deleted",
+  /** The aliases of `e` (any of them: resolving one, or listing them). */
+  aliases: (e: string) => `aliases ${e}`,
+  /** The AWS access key `id` (whoever it belongs to). */
+  accessKey: (id: string) => `access-key ${id}`,
+  accessKeys: (e: string) => `access-keys ${e}`,
 } as const;
 
 /**
@@ -62,11 +67,16 @@ export function changes(cmd: Command, state: State): string[] {
     case "enclave.delete": {
       const out: string[] = [Obj.enclaves, Obj.enclave(cmd.name), Obj.deleted];
       for (const i of state.enclaves.get(cmd.name)?.identities.values() ?? []) out.push(Obj.sysAdmin(i.identity));
+      for (const k of state.enclaves.get(cmd.name)?.accessKeys.values() ?? []) out.push(Obj.accessKey(k.id));
       return out;
     }
     case "key.create":
       return [Obj.key(cmd.enclave, cmd.name), Obj.keys(cmd.enclave)];
     case "key.delete":
+      // A deleted key's aliases go with it.
+      return [Obj.key(cmd.enclave, cmd.name), Obj.keys(cmd.enclave), Obj.aliases(cmd.enclave), Obj.deleted];
+    case "key.purge":
+      return [Obj.key(cmd.enclave, cmd.name), Obj.keys(cmd.enclave), Obj.aliases(cmd.enclave)];
     case "key.undelete":
       return [Obj.key(cmd.enclave, cmd.name), Obj.keys(cmd.enclave), Obj.deleted];
     case "enclave.undelete": {
@@ -82,12 +92,27 @@ export function changes(cmd: Command, state: State): string[] {
     case "hsm.add":
     case "hsm.remove":
       return [Obj.hsmKeys];
+    case "key.set-state":
+    case "key.schedule-deletion":
+    case "key.cancel-deletion":
+    case "key.rotation":
+    case "key.rotate":
+    case "key.tag":
+      return [Obj.key(cmd.enclave, cmd.name)];
+    case "alias.set":
+    case "alias.delete":
+      return [Obj.aliases(cmd.enclave)];
+    case "access-key.create":
+    case "access-key.delete":
+      return [Obj.accessKey(cmd.id), Obj.accessKeys(cmd.enclave)];
     case "identity.create":
       return [Obj.identity(cmd.enclave, cmd.identity), Obj.identities(cmd.enclave), Obj.sysAdmin(cmd.identity)];
     case "identity.delete": {
-      const out: string[] = [Obj.identities(cmd.enclave)];
+      const out: string[] = [Obj.identities(cmd.enclave), Obj.accessKeys(cmd.enclave)];
       const owned = [...state.enclaves.get(cmd.enclave)?.identities.values() ?? []].filter((i) => i.serviceAccount && i.createdBy === cmd.identity);
       for (const id of [cmd.identity, ...owned.map((i) => i.identity)]) out.push(Obj.identity(cmd.enclave, id), Obj.sysAdmin(id));
+      // Their access keys go with them.
+      for (const k of state.enclaves.get(cmd.enclave)?.accessKeys.values() ?? []) out.push(Obj.accessKey(k.id));
       return out;
     }
     case "policy.create":

@@ -6,6 +6,8 @@ import { type Listener, serveTls } from "../net/serve.ts";
 import { SoftHsm } from "../hsm/soft.ts";
 import { Peers } from "../node/peers.ts";
 import type { Command } from "../state/commands.ts";
+import { startDueJobs } from "../node/due-jobs.ts";
+import { lifecycleJobs } from "../node/lifecycle-jobs.ts";
 import { checkWithPeers } from "../node/peer-check.ts";
 import { loadOrBootstrap, membershipOf } from "../node/replication.ts";
 import { stateOf } from "../state/records.ts";
@@ -44,6 +46,8 @@ export interface ServerOptions {
   readonly mlock?: boolean;
   /** Called when the node must stop (e.g. the disk failed). */
   readonly onFatal: (err: unknown) => void;
+  /** The clock of what falls due with time (key rotation, deletion dates); default Date.now. */
+  readonly clock?: () => number;
 }
 
 /** A started server. */
@@ -117,6 +121,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         if (!own) bound.setTls(k.cluster.tls);
         await writeCaFile(opts.dir, k.cluster.ca);
       },
+      clock: opts.clock,
     });
     const tls = own ?? keys.cluster.tls;
     listener = await serveTls(createApp({ node, kesEnclave: opts.kesEnclave }), {
@@ -141,6 +146,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const { durable, readFloor } = await checkWithPeers(peers, loaded);
     node.replicate(keys, peers, { ...loaded, durable }, readFloor, opts.onFatal);
     const purger = startPurger(node);
+    const dueJobs = startDueJobs(node, [lifecycleJobs]);
     // A key deletion whose erase a stop interrupted is still in the log: finish it.
     if (loaded.durable.entries.some((e) => e.type === "cmd" && deletesKeys(e.cmd))) node.eraseInBackground();
     return {
@@ -155,6 +161,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         // replicating once the Ready in hand is done: nothing writes to the
         // store any more, so the data directory is released at once.
         purger.stop();
+        dueJobs.stop();
         await node.drain(DRAIN_MS);
         await store.close();
         peers.close();

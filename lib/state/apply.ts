@@ -1,35 +1,20 @@
 import { decodeBase64 } from "../encoding/base64.ts";
 import type { Command } from "./commands.ts";
 import { Errors } from "./errors.ts";
+import { aliasesOf, prepareLifecycle } from "./apply-lifecycle.ts";
+import type { Effect } from "./effects.ts";
 import { enclaveEntry, type EnclaveEntry, State } from "./state.ts";
-import type { AdminKeySetting, DeletedEnclave, DeletedItem, DeletedKey, EnclaveRecord, HsmKeyRecord, IdentityRecord, KeyRing, KeyVersion, PolicyRecord } from "./types.ts";
+import type { DeletedEnclave, DeletedKey, HsmKeyRecord, IdentityRecord, KeyRing, KeyVersion, PolicyRecord } from "./types.ts";
+import { MAX_KEY_VERSIONS, withVersion } from "./versions.ts";
 
-/** The kinds of record the state is made of; settings are cluster-wide (enclave ""). */
-interface Entities {
-  enclave: EnclaveRecord;
-  key: KeyRing;
-  identity: IdentityRecord;
-  policy: PolicyRecord;
-  setting: AdminKeySetting;
-  hsm: HsmKeyRecord;
-  /** Named by the deletion id. */
-  deleted: DeletedItem;
-}
+export type { Effect };
 
-/** One record to write (or delete, when `value` is null) to make a command durable. */
-export type Effect = { [K in keyof Entities]: { readonly kind: K; readonly enclave: string; readonly name: string; readonly value: Entities[K] | null } }[keyof Entities];
-
-/**
- * Most versions one key may hold: each costs memory and a little work on every
- * decryption that names it, and the key's record is rewritten whole on each
- * rotation. Deleting old versions (rm-key --version N) makes room.
- */
-export const MAX_KEY_VERSIONS = 1000;
+export { MAX_KEY_VERSIONS };
 /** Most HSM keys a cluster may have configured at once (each costs a seal per root key and per backup). */
 export const MAX_HSM_KEYS = 16;
 
 /** The map of an enclave that holds records of a kind. */
-const MAPS = { key: "keys", identity: "identities", policy: "policies" } as const;
+const MAPS = { key: "keys", identity: "identities", policy: "policies", alias: "aliases", accessKey: "accessKeys" } as const;
 
 /**
  * Checks a command against the state and computes its effects without changing
@@ -60,17 +45,11 @@ export function prepare(state: State, cmd: Command): Effect[] {
       const ring = e.keys.get(cmd.name);
       if (ring && !cmd.addVersion) throw Errors.keyExists();
       if (!ring && cmd.addVersion) throw Errors.keyNotFound();
-      if (ring && ring.versions.length >= MAX_KEY_VERSIONS) throw Errors.tooManyVersions(MAX_KEY_VERSIONS);
-      const number = ring?.nextVersion ?? 1;
-      const version = {
-        version: number, type: cmd.keyType, material: decodeBase64(cmd.material), imported: cmd.imported ?? false, createdAt: cmd.at, createdBy: cmd.by,
+      const base: KeyRing = ring ?? {
+        enclave: cmd.enclave, name: cmd.name, versions: [], nextVersion: 1,
+        ...(cmd.meta ? { lifecycle: { ...cmd.meta, state: "Enabled" as const, automatic: [] } } : {}),
       };
-      const value: KeyRing = {
-        enclave: cmd.enclave,
-        name: cmd.name,
-        versions: [...(ring?.versions ?? []), version],
-        nextVersion: number + 1,
-      };
+      const value = withVersion(base, { type: cmd.keyType, material: decodeBase64(cmd.material), imported: cmd.imported ?? false, createdAt: cmd.at, createdBy: cmd.by });
       return [{ kind: "key", enclave: cmd.enclave, name: cmd.name, value }];
     }
     case "key.delete": {
@@ -79,7 +58,9 @@ export function prepare(state: State, cmd: Command): Effect[] {
       const doomed = cmd.allVersions ? 0 : state.keyVersion(cmd.enclave, cmd.name, cmd.version).version;
       const versions = cmd.allVersions ? [] : ring.versions.filter((v) => v.version !== doomed);
       const value = versions.length === 0 ? null : { ...ring, versions };
-      const effects: Effect[] = [{ kind: "key", enclave: cmd.enclave, name: cmd.name, value }];
+      // A key's aliases go with it.
+      const aliases = value ? [] : aliasesOf(state, cmd.enclave, cmd.name).map((a): Effect => ({ kind: "alias", enclave: cmd.enclave, name: a.alias, value: null }));
+      const effects: Effect[] = [{ kind: "key", enclave: cmd.enclave, name: cmd.name, value }, ...aliases];
       if (cmd.keepUntil === undefined) return effects;
       const gone = cmd.allVersions ? ring.versions : ring.versions.filter((v) => v.version === doomed);
       const item: DeletedKey = { kind: "key", ...deletion(state, cmd.enclave, cmd.name, cmd), ring: { ...ring, versions: gone } };
@@ -156,7 +137,10 @@ export function prepare(state: State, cmd: Command): Effect[] {
       state.identity(cmd.enclave, cmd.identity);
       // Service accounts go with the identity that created them.
       const owned = [...e.identities.values()].filter((i) => i.serviceAccount && i.createdBy === cmd.identity);
-      return [cmd.identity, ...owned.map((i) => i.identity)].map((name) => ({ kind: "identity", enclave: cmd.enclave, name, value: null }));
+      const gone = new Set([cmd.identity, ...owned.map((i) => i.identity)]);
+      // Their access keys go with them.
+      const keys = [...e.accessKeys.values()].filter((k) => gone.has(k.identity)).map((k): Effect => ({ kind: "accessKey", enclave: cmd.enclave, name: k.id, value: null }));
+      return [...[...gone].map((name): Effect => ({ kind: "identity", enclave: cmd.enclave, name, value: null })), ...keys];
     }
     case "policy.create": {
       state.enclave(cmd.enclave);
@@ -189,6 +173,8 @@ export function prepare(state: State, cmd: Command): Effect[] {
       }
       return [{ kind: "setting", enclave: "", name: "admin-key", value: { disabled: !cmd.enabled, changedAt: cmd.at, changedBy: cmd.by } }];
     }
+    default:
+      return prepareLifecycle(state, cmd);
   }
 }
 
@@ -209,7 +195,7 @@ export function install(state: State, effects: readonly Effect[]): void {
       else state.deleted.delete(Number(fx.name));
       continue;
     }
-    if (fx.kind === "identity" || fx.kind === "enclave") state.identitiesChanged();
+    if (fx.kind === "identity" || fx.kind === "enclave" || fx.kind === "accessKey") state.identitiesChanged();
     if (fx.kind === "enclave") {
       if (fx.value) state.enclaves.set(fx.name, enclaveEntry(fx.value));
       else state.enclaves.delete(fx.name);

@@ -1,4 +1,5 @@
 import * as v from "valibot";
+import { KeyMetaSchema, LIFECYCLE_COMMANDS } from "./lifecycle.ts";
 import { IdentitySchema, NameSchema, PatternSchema } from "./names.ts";
 
 const Base64Key = v.pipe(v.string(), v.base64(), v.length(44)); // 32 bytes
@@ -41,6 +42,8 @@ export const CommandSchema = v.variant("type", [
     addVersion: v.boolean(),
     /** Bytes the caller supplied (KEY:IMPORT) rather than the server generated. */
     imported: v.optional(v.boolean()),
+    /** What the key is for (AWS CreateKey); a new key only. */
+    meta: v.optional(KeyMetaSchema),
     ...Stamp,
   }),
   v.object({
@@ -76,6 +79,7 @@ export const CommandSchema = v.variant("type", [
   v.object({ type: v.literal("policy.assign"), enclave: NameSchema, identity: IdentitySchema, policy: NameSchema }),
   /** Disables or re-enables the cluster's admin API key; `at` orders re-enable proofs (see lib/server/admin-key.ts). */
   v.object({ type: v.literal("admin-key.set"), enabled: v.boolean(), ...Stamp }),
+  ...LIFECYCLE_COMMANDS,
 ]);
 
 /** A validated state change. */

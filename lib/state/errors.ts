@@ -23,12 +23,32 @@ export type ErrorKind =
   | "outcome-unknown"
   /** An external key store failed the request (edge mode). */
   | "upstream"
-  | "internal";
+  | "internal"
+  // Key lifecycle and the AWS API (issue 15): conditions AWS names apart.
+  /** The key is disabled: it refuses crypto until enabled. */
+  | "key-disabled"
+  /** The key is scheduled for deletion: it refuses crypto until the deletion is cancelled. */
+  | "key-pending-deletion"
+  /** The key's state does not allow the operation (e.g. cancelling a deletion never scheduled). */
+  | "invalid-key-state"
+  /** The key's usage does not allow the operation (a MAC with an encryption key). */
+  | "invalid-key-usage"
+  /** A ciphertext made with another key than the one the caller named. */
+  | "incorrect-key"
+  /** A MAC that does not verify. */
+  | "invalid-mac"
+  /** A limit reached (too many versions of a key). */
+  | "limit-exceeded"
+  | "unsupported"
+  /** A paging marker this server did not hand out. */
+  | "invalid-marker"
+  | "invalid-tag";
 
 /** Every kind, for tables that must cover them all. */
 export const ERROR_KINDS: readonly ErrorKind[] = [
   "denied", "not-found", "exists", "key-exists", "conflict", "invalid", "invalid-ciphertext", "too-large", "unavailable",
-  "outcome-unknown", "upstream", "internal",
+  "outcome-unknown", "upstream", "internal", "key-disabled", "key-pending-deletion", "invalid-key-state", "invalid-key-usage",
+  "incorrect-key", "invalid-mac", "limit-exceeded", "unsupported", "invalid-marker", "invalid-tag",
 ];
 
 /** An error a client may see: its kind and message. */
@@ -53,7 +73,7 @@ export const Errors = {
   identityNotFound: () => new KmsError("not-found", "identity does not exist"),
   invalidCiphertext: () => new KmsError("invalid-ciphertext", "invalid ciphertext"),
   badRequest: (message: string) => new KmsError("invalid", message),
-  tooManyVersions: (max: number) => new KmsError("conflict", `key has too many versions: at most ${max} (delete old versions first)`),
+  tooManyVersions: (max: number) => new KmsError("limit-exceeded", `key has too many versions: at most ${max} (delete old versions first)`),
   tooMuchWork: () => new KmsError("invalid", "invalid request: too many decryption attempts in one request"),
   unavailable: (message: string) => new KmsError("unavailable", message),
   /** Refused for a reason other than the caller's permissions (a replayed call, a bad proof). */
@@ -71,4 +91,18 @@ export const Errors = {
   hsmKeyExists: () => new KmsError("exists", "HSM key is already configured"),
   lastHsmKey: () => new KmsError("conflict", "cannot remove the last HSM key: add another one first ('kms add-hsm')"),
   tooManyHsmKeys: (max: number) => new KmsError("conflict", `too many HSM keys: at most ${max}`),
+  // Key lifecycle (issue 15): every protocol refuses crypto with a disabled or pending-deletion key.
+  keyDisabled: () => new KmsError("key-disabled", "key is disabled"),
+  keyPendingDeletion: () => new KmsError("key-pending-deletion", "key is pending deletion"),
+  invalidKeyState: (message: string) => new KmsError("invalid-key-state", message),
+  invalidKeyUsage: (message: string) => new KmsError("invalid-key-usage", message),
+  incorrectKey: () => new KmsError("incorrect-key", "the ciphertext was made with another key than the one named"),
+  invalidMac: () => new KmsError("invalid-mac", "the MAC does not verify"),
+  aliasExists: () => new KmsError("exists", "alias already exists"),
+  aliasNotFound: () => new KmsError("not-found", "alias does not exist"),
+  accessKeyExists: () => new KmsError("exists", "access key already exists"),
+  accessKeyNotFound: () => new KmsError("not-found", "access key does not exist"),
+  unsupported: (message: string) => new KmsError("unsupported", message),
+  invalidMarker: () => new KmsError("invalid-marker", "invalid marker"),
+  invalidTag: (message: string) => new KmsError("invalid-tag", message),
 } as const;

@@ -2,21 +2,22 @@ import * as v from "valibot";
 import type { Effect } from "./apply.ts";
 import { decodeBase64, encodeBase64 } from "../encoding/base64.ts";
 import { RulesSchema, TagsSchema } from "./commands.ts";
+import { AccessKeyIdSchema, AliasSchema, KeyMetaSchema } from "./lifecycle.ts";
 import { IdentitySchema, NameSchema } from "./names.ts";
 import { enclaveEntry, State } from "./state.ts";
 import type { DeletedItem, HsmKeyRecord, KeyRing } from "./types.ts";
 
 /**
  * How the state maps onto durable records: `e/<enclave>`, `k/<enclave>/<key>`,
- * `i/<enclave>/<identity>`, `p/<enclave>/<policy>`, `s/<setting>`, `h/<HSM key
- * fingerprint>`, `d/<deletion id>` (deleted, recoverable) and `m/…` counters; `n/…`
+ * `i/<enclave>/<identity>`, `p/<enclave>/<policy>`, `a/<enclave>/<alias>`, `x/<enclave>/<access key id>`,
+ * `s/<setting>`, `h/<HSM key fingerprint>`, `d/<deletion id>` (deleted, recoverable) and `m/…` counters; `n/…`
  * (node-local) and `r/…` (replication log) records are not state. Names and identities cannot contain '/',
  * so record keys are unambiguous.
  */
 const COMMIT = "m/commit";
 const APPLIED = "m/applied";
 const MAX_NODE_ID = "m/max-node-id";
-const PREFIX = { enclave: "e", key: "k", identity: "i", policy: "p" } as const;
+const PREFIX = { enclave: "e", key: "k", identity: "i", policy: "p", alias: "a", accessKey: "x" } as const;
 const ADMIN_KEY = "s/admin-key";
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -60,7 +61,16 @@ const KeyRingSchema = v.object({
     imported: v.optional(v.boolean()),
     ...Stamp,
   })),
+  lifecycle: v.optional(v.object({
+    ...KeyMetaSchema.entries,
+    state: v.picklist(["Enabled", "Disabled", "PendingDeletion"]),
+    deletion: v.optional(v.object({ at: v.number(), windowDays: v.number() })),
+    rotation: v.optional(v.object({ periodDays: v.number(), since: v.number() })),
+    automatic: v.array(v.number()),
+  })),
 });
+const AliasRecordSchema = v.object({ enclave: NameSchema, alias: AliasSchema, key: NameSchema, createdAt: v.number(), updatedAt: v.number() });
+const AccessKeyRecordSchema = v.object({ enclave: NameSchema, id: AccessKeyIdSchema, identity: IdentitySchema, sealed: v.string(), ...Stamp });
 const IdentityRecordSchema = v.object({
   enclave: NameSchema,
   identity: IdentitySchema,
@@ -128,6 +138,12 @@ export function stateOf(records: Map<string, Uint8Array>): State {
     } else if (kind === "p/") {
       const r = v.parse(PolicyRecordSchema, value);
       later.push(() => state.enclave(r.enclave).policies.set(r.name, r));
+    } else if (kind === "a/") {
+      const r = v.parse(AliasRecordSchema, value);
+      later.push(() => state.enclave(r.enclave).aliases.set(r.alias, r));
+    } else if (kind === "x/") {
+      const r = v.parse(AccessKeyRecordSchema, value);
+      later.push(() => state.enclave(r.enclave).accessKeys.set(r.id, r));
     } else throw new Error("unknown record kind in the data directory");
   }
   for (const add of later) add();
@@ -155,6 +171,8 @@ export function* stateRecords(state: State): Generator<readonly [string, Uint8Ar
     for (const [k, value] of e.keys) yield recordOf({ kind: "key", enclave: name, name: k, value }) as [string, Uint8Array];
     for (const [k, value] of e.identities) yield recordOf({ kind: "identity", enclave: name, name: k, value }) as [string, Uint8Array];
     for (const [k, value] of e.policies) yield recordOf({ kind: "policy", enclave: name, name: k, value }) as [string, Uint8Array];
+    for (const [k, value] of e.aliases) yield recordOf({ kind: "alias", enclave: name, name: k, value }) as [string, Uint8Array];
+    for (const [k, value] of e.accessKeys) yield recordOf({ kind: "accessKey", enclave: name, name: k, value }) as [string, Uint8Array];
   }
 }
 

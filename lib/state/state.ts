@@ -1,4 +1,5 @@
 import { Errors } from "./errors.ts";
+import type { AccessKeyRecord, AliasRecord } from "./lifecycle.ts";
 import type { AdminKeySetting, DeletedItem, EnclaveRecord, HsmKeyRecord, IdentityRecord, KeyRing, KeyVersion, PolicyRecord } from "./types.ts";
 
 /** An enclave with the keys, identities and policies it holds. */
@@ -7,11 +8,15 @@ export interface EnclaveEntry {
   readonly keys: Map<string, KeyRing>;
   readonly identities: Map<string, IdentityRecord>;
   readonly policies: Map<string, PolicyRecord>;
+  /** AWS aliases (alias/…) → their records. */
+  readonly aliases: Map<string, AliasRecord>;
+  /** AWS access keys by id. */
+  readonly accessKeys: Map<string, AccessKeyRecord>;
 }
 
 /** A new, empty enclave entry. */
 export function enclaveEntry(record: EnclaveRecord): EnclaveEntry {
-  return { record, keys: new Map(), identities: new Map(), policies: new Map() };
+  return { record, keys: new Map(), identities: new Map(), policies: new Map(), aliases: new Map(), accessKeys: new Map() };
 }
 
 /** A page of a sorted listing; `continueAt` is empty on the last page. */
@@ -50,6 +55,29 @@ export class State {
     return k;
   }
 
+  /**
+   * The key ring `name`, if it may be used for crypto now: a disabled or
+   * pending-deletion key refuses it on every protocol.
+   */
+  usableKey(enclave: string, name: string): KeyRing {
+    const ring = this.keyRing(enclave, name);
+    const state = ring.lifecycle?.state;
+    if (state === "Disabled") throw Errors.keyDisabled();
+    if (state === "PendingDeletion") throw Errors.keyPendingDeletion();
+    return ring;
+  }
+
+  #accessKeys?: Map<string, AccessKeyRecord>;
+
+  /** The access key `id` in any enclave (ids are unique in the cluster), if there is one. */
+  accessKey(id: string): AccessKeyRecord | undefined {
+    if (!this.#accessKeys) {
+      this.#accessKeys = new Map();
+      for (const e of this.enclaves.values()) for (const [k, r] of e.accessKeys) this.#accessKeys.set(k, r);
+    }
+    return this.#accessKeys.get(id);
+  }
+
   /** The identity `identity` in enclave `enclave`, or 404 "identity does not exist". */
   identity(enclave: string, identity: string): IdentityRecord {
     const i = this.enclave(enclave).identities.get(identity);
@@ -86,6 +114,7 @@ export class State {
   /** Drops derived indexes; apply.ts calls it whenever identities change. */
   identitiesChanged(): void {
     this.#sysAdmins = undefined;
+    this.#accessKeys = undefined;
   }
 
   /** Version `version` of a key (0 = latest), or 404 "key does not exist". */
@@ -135,7 +164,7 @@ export function frozenCopy(state: State): State {
   for (const [k, v] of state.hsmKeys) copy.hsmKeys.set(k, v);
   for (const [k, v] of state.deleted) copy.deleted.set(k, v);
   for (const [name, e] of state.enclaves) {
-    copy.enclaves.set(name, { record: e.record, keys: new Map(e.keys), identities: new Map(e.identities), policies: new Map(e.policies) });
+    copy.enclaves.set(name, { record: e.record, keys: new Map(e.keys), identities: new Map(e.identities), policies: new Map(e.policies), aliases: new Map(e.aliases), accessKeys: new Map(e.accessKeys) });
   }
   return copy;
 }

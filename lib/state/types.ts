@@ -1,4 +1,5 @@
 import type { KeyType } from "../crypto/aead.ts";
+import type { KeyLifecycle } from "./lifecycle.ts";
 export type { KeyType };
 
 /** The key types a key ring can hold. */
@@ -32,6 +33,8 @@ export interface KeyRing {
   readonly versions: readonly KeyVersion[];
   /** Never reused, so a deleted version's number cannot come back with other material. */
   readonly nextVersion: number;
+  /** State, rotation, tags (lifecycle.ts); absent means Enabled with nothing set. */
+  readonly lifecycle?: KeyLifecycle;
 }
 
 /** Whether the cluster's admin API key is accepted, and who last changed that (ms, identity). */

@@ -18,6 +18,16 @@ const STATUS: Readonly<Record<ErrorKind, number>> = {
   "outcome-unknown": 504,
   "upstream": 502,
   "internal": 500,
+  "key-disabled": 409,
+  "key-pending-deletion": 409,
+  "invalid-key-state": 409,
+  "invalid-key-usage": 400,
+  "incorrect-key": 400,
+  "invalid-mac": 400,
+  "limit-exceeded": 409,
+  "unsupported": 400,
+  "invalid-marker": 400,
+  "invalid-tag": 400,
 };
 
 /** The HTTP status of an error (500 for anything that is not a KmsError). */

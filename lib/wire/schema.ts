@@ -88,4 +88,11 @@ message DeletedStatus {
   google.protobuf.Timestamp deleted_at = 6; string deleted_by = 7; google.protobuf.Timestamp purge_at = 8;
 }
 message ListDeletedResponse { repeated DeletedStatus items = 1; }
+message RewrapRequest { string name = 1; bytes ciphertext = 2; bytes associated_data = 3; string new_name = 4; }
+message RewrapResponse { string name = 1; uint32 version = 2; bytes ciphertext = 3; }
+message CreateAccessKeyRequest { string identity = 1; }
+message CreateAccessKeyResponse { string access_key_id = 1; string secret_access_key = 2; }
+message DeleteAccessKeyRequest { string access_key_id = 1; }
+message AccessKeyStatus { string access_key_id = 1; string identity = 2; google.protobuf.Timestamp created_at = 3; string created_by = 4; }
+message ListAccessKeysResponse { repeated AccessKeyStatus access_keys = 1; string continue_at = 2; }
 `;

@@ -58,6 +58,8 @@ function readmeSteps(text: string): Step[] {
 const VALUE = [
   /^k[12]:\S+$/, /^kes:v1:\S+$/, /^h1:\S+$/, /^[0-9a-f]{64}$/, /^hsm:aes256:\S+$/, /^\d{4}-\d\d-\d\dT[\d:.]+Z$/,
   /^[A-Za-z0-9+/]{16,}={0,2}$/, /…/, /^\{".*[A-Za-z0-9+/]{16,}.*\}$/,
+  // AWS key ARNs (the account derives from the cluster's id, the key id is a fresh UUID).
+  /^arn:aws:kms:\S+$/, /^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$/,
 ];
 const isValue = (token: string) => VALUE.some((re) => re.test(token));
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");

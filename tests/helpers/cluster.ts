@@ -83,6 +83,8 @@ export interface ClusterOptions {
   readonly binary?: string;
   /** Extra server arguments for every node. */
   readonly extraArgs?: readonly string[];
+  /** Extra environment of every node's process. */
+  readonly env?: Readonly<Record<string, string>>;
   /** Deadline of each server start (default 30 s). */
   readonly startTimeoutMs?: number;
   /** Progress lines (default: none). */
@@ -291,6 +293,7 @@ export class Cluster {
       hsmKey: this.hsmKeyOf(i),
       binary: this.#opts.binary,
       extraArgs: args,
+      env: this.#opts.env ? { ...this.#opts.env } : undefined,
       timeoutMs: this.#opts.startTimeoutMs,
     }).catch((err) => {
       this.#logs[i] += `\n--- failed start ---\n${(err as Error).message}\n`;

@@ -37,6 +37,10 @@ export const MESSAGES: Readonly<Record<number, readonly [string, string | undefi
   208: ["ListRequest", "ListKeysResponse"],
   210: ["MACRequest", "MACResponse"],
   1201: ["DeriveKeyRequest", "DeriveKeyResponse"],
+  1202: ["RewrapRequest", "RewrapResponse"],
+  1501: ["CreateAccessKeyRequest", "CreateAccessKeyResponse"],
+  1502: ["DeleteAccessKeyRequest", undefined],
+  1503: ["ListRequest", "ListAccessKeysResponse"],
 };
 
 export interface RawFrame {

@@ -15,7 +15,7 @@ import { kesError } from "./errors.ts";
 import { type Context, type KesKit, kesKit, KesMetrics, type KesRoutesOptions } from "./kit.ts";
 import { kesHexOf } from "../../identity/kes.ts";
 import { policyRoutes } from "./policy.ts";
-import { DecryptBody, EncryptBody, GenerateBody, HmacBody, ImportBody, KesName } from "./schemas.ts";
+import { DecryptBody, EncryptBody, GenerateBody, HmacBody, ImportBody, KesName, RewrapBody } from "./schemas.ts";
 import { serverRoutes } from "./server.ts";
 import { KES_MAX_BODY } from "./table.ts";
 
@@ -48,7 +48,7 @@ export function kesRoutes(opts: KesRoutesOptions): Hono<Env> {
   return app;
 }
 
-/** /v1/key/*: create, import, describe, delete, generate, encrypt, decrypt, hmac and list. */
+/** /v1/key/*: create, import, describe, delete, generate, encrypt, decrypt, hmac, rewrap and list. */
 function keyRoutes(kit: KesKit): void {
   const { opts } = kit;
   const limit = bodyLimit({
@@ -130,6 +130,23 @@ function keyRoutes(kit: KesKit): void {
     const b = await kit.body(c, HmacBody);
     if (b instanceof Response) return b;
     return c.json({ hmac: b64(await opts.backend().hmac(name, b.message)) });
+  }, limit);
+
+  keyRoute("/v1/key/rewrap/", "rewrap", async (c, name) => {
+    const b = await kit.body(c, RewrapBody);
+    if (b instanceof Response) return b;
+    const to = b.new_key ?? name;
+    if (to !== name) {
+      const access = await kit.gate(c, "rewrap", to, `/v1/key/rewrap/${to}`);
+      if (access instanceof Response) return access;
+    }
+    // Decrypted and encrypted again here: the plaintext never leaves the server.
+    const plaintext = await opts.backend().decrypt(name, b.ciphertext, b.context);
+    try {
+      return c.json({ ciphertext: b64(await opts.backend().encrypt(to, plaintext, b.context)) });
+    } finally {
+      plaintext.fill(0);
+    }
   }, limit);
 
   kit.listing("/v1/key/list/", "list", (prefix, continueAt, size, visible) => opts.backend().list(prefix, continueAt, size, visible));

@@ -40,6 +40,8 @@ export const GenerateBody = v.object({ context: Context });
 export const EncryptBody = v.object({ plaintext: bytes("plaintext"), context: Context });
 export const DecryptBody = v.object({ ciphertext: bytes("ciphertext"), context: Context });
 export const HmacBody = v.object({ message: bytes("message") });
+/** rewrap (a kms extension): the ciphertext, its context, and the key to rewrap to (default: the same key's latest version). */
+export const RewrapBody = v.object({ ciphertext: bytes("ciphertext"), context: Context, new_key: v.optional(KesName) });
 
 const Cipher = v.picklist(
   ["AES256", "AES256-GCM_SHA256", "ChaCha20", "XCHACHA20-POLY1305", ""],

@@ -33,6 +33,7 @@ export const KES_COMMANDS: Readonly<Partial<Record<KesOp, string>>> = {
   encrypt: "KEY:ENCRYPT",
   decrypt: "KEY:DECRYPT",
   hmac: "KEY:MAC",
+  rewrap: "KEY:REWRAP",
   policyDescribe: "POLICY:STATUS",
   policyRead: "POLICY:GET",
   policyList: "POLICY:LIST",
@@ -71,8 +72,11 @@ export function statefulKes(node: KmsNode, enclave: string): KesBackend {
   const latest = (name: string) => node.state.keyVersion(enclave, name, 0);
   const create = (name: string, type: KeyType, material: Uint8Array, by: string, imported: boolean) =>
     node.write({ type: "key.create", enclave, name, keyType: type, material: encodeBase64(material), addVersion: false, imported, at: Date.now(), by });
-  /** The latest version and the binding of its key's ciphertexts. */
-  const sealing = (name: string) => ({ kv: latest(name), binding: ringBinding(node.state.keyRing(enclave, name)) });
+  /** The latest version and the binding of its key's ciphertexts; a disabled or pending-deletion key refuses. */
+  const sealing = (name: string) => {
+    const ring = node.state.usableKey(enclave, name);
+    return { kv: ring.versions[ring.versions.length - 1], binding: ringBinding(ring) };
+  };
 
   return {
     barrier: (identity, req) => node.readBarrier([...callerReads(node.state, node.info.adminIdentity, identity, enclave), ...(req ? kesReads(enclave, req) : [])]),
@@ -117,7 +121,7 @@ export function statefulKes(node: KmsNode, enclave: string): KesBackend {
     },
 
     async decrypt(name, ciphertext, context) {
-      const ring = node.state.keyRing(enclave, name);
+      const ring = node.state.usableKey(enclave, name);
       // Our ciphertexts name their version; KES-format ones open only under imported versions.
       const plaintext = decryptWithVersions(ring.versions, 0, ciphertext, context, ringBinding(ring));
       if (!plaintext) throw Errors.invalidCiphertext();
@@ -125,7 +129,7 @@ export function statefulKes(node: KmsNode, enclave: string): KesBackend {
     },
 
     async hmac(name, message) {
-      return mac(latest(name).material, message);
+      return mac(sealing(name).kv.material, message);
     },
 
     storeStatus: () => ({ latencyMs: 0, unreachable: false }),

@@ -41,6 +41,8 @@ export const KES_ROUTES: readonly KesRoute[] = [
   put("/v1/key/encrypt/", "encrypt"),
   put("/v1/key/decrypt/", "decrypt"),
   put("/v1/key/hmac/", "hmac"),
+  // A kms extension: ReEncrypt, to the key's latest version or to another key.
+  put("/v1/key/rewrap/", "rewrap"),
   get("/v1/policy/describe/", "policyDescribe"),
   get("/v1/policy/read/", "policyRead"),
   get("/v1/policy/list/", "policyList"),

@@ -30,6 +30,8 @@ export interface CommandSpec<S extends v.GenericSchema = v.GenericSchema> {
   readonly inEnclave: boolean;
   /** The name a policy rule is matched against (key, policy or identity); none for listings. */
   readonly resource?: (req: v.InferOutput<S>) => string;
+  /** A second name the same command must be allowed on (KEY:REWRAP's destination key). */
+  readonly alsoOn?: (req: v.InferOutput<S>) => string;
   /**
    * The objects of the state the command reads before it runs or answers
    * (names from server/pending.ts), besides the enclave of an in-enclave

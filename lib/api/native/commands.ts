@@ -1,3 +1,4 @@
+import { accessKeyCommands } from "./access-key.ts";
 import { clusterCommands } from "./cluster.ts";
 import type { CommandSpec } from "./command.ts";
 import { enclaveCommands } from "./enclave.ts";
@@ -8,5 +9,5 @@ import { recoveryCommands } from "./recovery.ts";
 
 /** Every native command by id. */
 export const COMMANDS: ReadonlyMap<number, CommandSpec> = new Map(
-  [...clusterCommands, ...enclaveCommands, ...keyCommands, ...policyCommands, ...identityCommands, ...recoveryCommands].map((c) => [c.id, c]),
+  [...clusterCommands, ...enclaveCommands, ...keyCommands, ...policyCommands, ...identityCommands, ...recoveryCommands, ...accessKeyCommands].map((c) => [c.id, c]),
 );

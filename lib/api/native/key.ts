@@ -8,7 +8,7 @@ import { encodeBase64 } from "../../encoding/base64.ts";
 import { Errors } from "../../state/errors.ts";
 import type { KeyRing, KeyVersion } from "../../state/types.ts";
 import { Obj } from "../../node/pending.ts";
-import { command } from "./command.ts";
+import { command, type CommandContext } from "./command.ts";
 import { timestamp } from "../../wire/proto.ts";
 import { Bytes, ListSchema, listPage, Name, Version } from "./schemas.ts";
 
@@ -33,12 +33,25 @@ export function deriveFromKey(material: Uint8Array, binding: Uint8Array, context
   return hkdf(material, binding, info, length);
 }
 
+/** Decrypts with a ring (version 0: the one the ciphertext names) within the request's budget; 400 when it does not open. */
+function open(ctx: CommandContext, ring: KeyRing, version: number, ciphertext: Uint8Array, associatedData: Uint8Array): Uint8Array {
+  let plaintext;
+  try {
+    plaintext = decryptWithVersions(ring.versions, version, ciphertext, associatedData, ringBinding(ring), ctx.budget);
+  } catch (err) {
+    if (err instanceof BudgetExceededError) throw Errors.tooMuchWork();
+    throw err;
+  }
+  if (!plaintext) throw Errors.invalidCiphertext();
+  return plaintext;
+}
+
 /** The KeyStatusResponse of one key version. */
 function status(ring: KeyRing, kv: KeyVersion) {
   return { name: ring.name, version: kv.version, type: kv.type, created_at: timestamp(kv.createdAt), created_by: kv.createdBy };
 }
 
-/** KEY:* commands (201–208, 210). */
+/** KEY:* commands (201–208, 210) and kms's KEY:DERIVE (1201) and KEY:REWRAP (1202). */
 export const keyCommands = [
   command({
     id: 201, name: "KEY:CREATE", request: "CreateKeyRequest", write: true, inEnclave: true,
@@ -85,7 +98,7 @@ export const keyCommands = [
     reads: (e, req) => [Obj.key(e, req.name)],
     schema: v.object({ name: Name, version: Version, plaintext: Bytes, associated_data: Bytes }),
     run: (ctx, req) => {
-      const ring = ctx.node.state.keyRing(ctx.enclave, req.name);
+      const ring = ctx.node.state.usableKey(ctx.enclave, req.name);
       const kv = ctx.node.state.keyVersion(ctx.enclave, req.name, req.version);
       return { version: kv.version, ciphertext: encrypt(kv.type, kv.material, kv.version, req.plaintext, req.associated_data, ringBinding(ring)) };
     },
@@ -96,17 +109,9 @@ export const keyCommands = [
     reads: (e, req) => [Obj.key(e, req.name)],
     schema: v.object({ name: Name, version: Version, ciphertext: Bytes, associated_data: Bytes }),
     run: (ctx, req) => {
-      const ring = ctx.node.state.keyRing(ctx.enclave, req.name);
+      const ring = ctx.node.state.usableKey(ctx.enclave, req.name);
       if (req.version !== 0) ctx.node.state.keyVersion(ctx.enclave, req.name, req.version); // 404 like ENCRYPT
-      let plaintext;
-      try {
-        plaintext = decryptWithVersions(ring.versions, req.version, req.ciphertext, req.associated_data, ringBinding(ring), ctx.budget);
-      } catch (err) {
-        if (err instanceof BudgetExceededError) throw Errors.tooMuchWork();
-        throw err;
-      }
-      if (!plaintext) throw Errors.invalidCiphertext();
-      return { plaintext };
+      return { plaintext: open(ctx, ring, req.version, req.ciphertext, req.associated_data) };
     },
   }),
   command({
@@ -118,7 +123,7 @@ export const keyCommands = [
       length: v.pipe(v.number(), v.maxValue(MAX_GENERATE, `invalid length: at most ${MAX_GENERATE} bytes`)),
     }),
     run: (ctx, req) => {
-      const ring = ctx.node.state.keyRing(ctx.enclave, req.name);
+      const ring = ctx.node.state.usableKey(ctx.enclave, req.name);
       const kv = ctx.node.state.keyVersion(ctx.enclave, req.name, req.version);
       const plaintext = randomBytes(req.length === 0 ? 32 : req.length);
       return { version: kv.version, plaintext, ciphertext: encrypt(kv.type, kv.material, kv.version, plaintext, req.associated_data, ringBinding(ring)) };
@@ -139,6 +144,7 @@ export const keyCommands = [
     reads: (e, req) => [Obj.key(e, req.name)],
     schema: v.object({ name: Name, version: Version, message: Bytes }),
     run: (ctx, req) => {
+      ctx.node.state.usableKey(ctx.enclave, req.name);
       const kv = ctx.node.state.keyVersion(ctx.enclave, req.name, req.version);
       return { version: kv.version, mac: mac(kv.material, req.message) };
     },
@@ -153,9 +159,31 @@ export const keyCommands = [
       length: v.pipe(v.number(), v.check((n) => n === 0 || (n >= 16 && n <= MAX_DERIVE), `invalid length: 16 to ${MAX_DERIVE} bytes`)),
     }),
     run: (ctx, req) => {
-      const ring = ctx.node.state.keyRing(ctx.enclave, req.name);
+      const ring = ctx.node.state.usableKey(ctx.enclave, req.name);
       const kv = ctx.node.state.keyVersion(ctx.enclave, req.name, req.version);
       return { version: kv.version, key: deriveFromKey(kv.material, ringBinding(ring), req.context, req.length || 32) };
+    },
+  }),
+  command({
+    // A kms extension, the native ReEncrypt: a ciphertext of key `name` (any
+    // version) becomes one of `new_name`'s latest version (default: the same
+    // key, i.e. moved to its latest version), with the same associated data;
+    // the plaintext never leaves the server. Needs KEY:REWRAP on both keys.
+    id: 1202, name: "KEY:REWRAP", request: "RewrapRequest", response: "RewrapResponse", write: false, inEnclave: true,
+    resource: (req) => req.name,
+    alsoOn: (req) => req.new_name || req.name,
+    reads: (e, req) => [Obj.key(e, req.name), Obj.key(e, req.new_name || req.name)],
+    schema: v.object({ name: Name, ciphertext: Bytes, associated_data: Bytes, new_name: v.union([v.literal(""), Name]) }),
+    run: (ctx, req) => {
+      const to = req.new_name || req.name;
+      const target = ctx.node.state.usableKey(ctx.enclave, to);
+      const plaintext = open(ctx, ctx.node.state.usableKey(ctx.enclave, req.name), 0, req.ciphertext, req.associated_data);
+      try {
+        const kv = target.versions[target.versions.length - 1];
+        return { name: to, version: kv.version, ciphertext: encrypt(kv.type, kv.material, kv.version, plaintext, req.associated_data, ringBinding(target)) };
+      } finally {
+        plaintext.fill(0);
+      }
     },
   }),
 ];

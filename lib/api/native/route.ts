@@ -101,6 +101,7 @@ export function nativeRoutes(deps: AppDeps): Hono<Env> {
 function authorizeAll(caller: Caller, decoded: readonly Decoded[], enclave: string): void {
   for (const d of decoded) {
     if (!authorize(caller, d.spec.name, d.spec.inEnclave ? enclave : "", d.spec.resource?.(d.req))) throw Errors.accessDenied();
+    if (d.spec.alsoOn && !authorize(caller, d.spec.name, enclave, d.spec.alsoOn(d.req))) throw Errors.accessDenied();
   }
 }
 
