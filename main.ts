@@ -13,6 +13,10 @@ import { identityCommands } from "./cli/identity.ts";
 import { keyCommands } from "./cli/key.ts";
 import { migrateCommands } from "./cli/migrate.ts";
 import { serverCommands } from "./cli/server.ts";
+import { auditCommands } from "./cli/audit.ts";
+import { completionCommands } from "./cli/completion.ts";
+import { logCommands } from "./cli/logs.ts";
+import { statCommands } from "./cli/stat.ts";
 import { VERSION } from "./lib/server/version.ts";
 
 /** Every command, in the order `kms --help` lists them. */
@@ -20,6 +24,9 @@ export const COMMANDS: CliCommand[] = [
   ...serverCommands,
   ...edgeCommands,
   ...clusterCommands,
+  ...statCommands,
+  ...logCommands,
+  ...auditCommands,
   ...enclaveCommands,
   ...keyCommands,
   ...cryptoCommands,
@@ -28,6 +35,7 @@ export const COMMANDS: CliCommand[] = [
   ...adminKeyCommands,
   ...hsmCommands,
   ...migrateCommands,
+  ...completionCommands(() => COMMANDS),
 ];
 
 function usage(): string {

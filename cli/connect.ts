@@ -22,8 +22,8 @@ Environment:
   MINIO_KMS_API_KEY  API key (k1:… or k2:…) to authenticate with`;
 
 /** A client for the servers named by MINIO_KMS_SERVER, authenticated with MINIO_KMS_API_KEY (or `apiKey`). */
-export function connect(args: Args, apiKey = process.env.MINIO_KMS_API_KEY): KmsClient {
-  const servers = (process.env.MINIO_KMS_SERVER ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+export function connect(args: Args, apiKey = process.env.MINIO_KMS_API_KEY, only?: { servers?: string[]; timeoutMs?: number }): KmsClient {
+  const servers = only?.servers ?? configuredServers();
   if (servers.length === 0) throw new CliError("MINIO_KMS_SERVER is not set: export MINIO_KMS_SERVER=host:port");
   if (!apiKey) throw new CliError("MINIO_KMS_API_KEY is not set: export the API key the server printed (k1:…)");
   const caFile = (args.values.ca as string | undefined) ?? (process.env.KMS_CA || undefined);
@@ -36,11 +36,16 @@ export function connect(args: Args, apiKey = process.env.MINIO_KMS_API_KEY): Kms
     }
   }
   try {
-    return new KmsClient({ servers, apiKey, ca, insecure: args.values.insecure === true });
+    return new KmsClient({ servers, apiKey, ca, insecure: args.values.insecure === true, timeoutMs: only?.timeoutMs });
   } catch (err) {
     if (err instanceof InvalidApiKeyError) throw new CliError(`MINIO_KMS_API_KEY: ${err.message}`);
     throw err;
   }
+}
+
+/** The servers MINIO_KMS_SERVER names. */
+export function configuredServers(): string[] {
+  return (process.env.MINIO_KMS_SERVER ?? "").split(",").map((s) => s.trim()).filter(Boolean);
 }
 
 /** The enclave for key commands: --enclave, else MINIO_KMS_ENCLAVE. */

@@ -6,12 +6,15 @@ import { parseListenAddress } from "../lib/server/address.ts";
 import { type RunningServer, startServer } from "../lib/server/start.ts";
 import { CA_FILE } from "../lib/server/tls.ts";
 import { VERSION } from "../lib/server/version.ts";
+import { log } from "../lib/log/logger.ts";
+import { reexec, RESTART_EXIT } from "../lib/server/reexec.ts";
 import { nameProblem } from "../lib/state/names.ts";
 import { DataDirError } from "../lib/store/store.ts";
 import { type Args, type CliCommand, CliError } from "./command.ts";
 import { HSM_ENV_HELP, hsmFromEnv, hsmKeyFromEnv } from "./hsm.ts";
 import { LIMIT_OPTIONS, LIMITS_HELP, limitsOf } from "./limits.ts";
 import { table } from "./output.ts";
+import { WATCH_OPTIONS, watchFlags, watchHelp } from "./watch-flags.ts";
 
 /** Where the banner gets the admin API key: printed (a terminal, or dev), a 0600 file, or a hint. */
 type KeyShown = "print" | "file" | "hint";
@@ -24,13 +27,17 @@ async function serve(
   dir: string, hsmKey: string, args: Args, show: (s: RunningServer) => KeyShown, after?: (apiKey: string) => void, warnHsm = true,
 ): Promise<number> {
   const { addr, tlsCert, tlsKey } = serverFlags(args);
+  const watch = watchFlags(args, "switch");
   // Listen for signals before starting: a supervisor may signal as soon as it sees the banner.
   // The first one stops gracefully (writes in flight finish, for a bounded time); a second one at once.
   let signals = 0;
+  let restarting = false;
+  let stop!: () => void;
   const stopped = new Promise<void>((resolve) => {
+    stop = resolve;
     const onSignal = () => {
       if (++signals === 1) return resolve();
-      console.error("kms: stopping at once: writes in flight are left to the cluster");
+      log.error("stopping at once: writes in flight are left to the cluster");
       process.exit(1);
     };
     process.on("SIGINT", onSignal);
@@ -47,8 +54,15 @@ async function serve(
       tlsKey,
       kesEnclave: kesEnclaveOf(args),
       limits: limitsOf(args),
+      auditOut: watch.auditOut,
+      auditTrail: watch.auditTrail as boolean,
+      metrics: watch.metrics,
+      restart: () => {
+        restarting = true;
+        stop();
+      },
       onFatal: (err) => {
-        console.error(`kms: stopping: ${(err as Error).message}`);
+        log.error(`stopping: ${(err as Error).message}`);
         process.exit(1);
       },
     });
@@ -86,6 +100,13 @@ async function serve(
   after?.(apiKey);
   await stopped;
   await server.close();
+  if (restarting) {
+    // The same program, arguments and environment, in this same process (lib/server/reexec.ts).
+    console.log("kms: stopped; restarting");
+    reexec();
+    log.error(`this runtime cannot restart a process in place: exiting with status ${RESTART_EXIT} for a supervisor to start it again`);
+    return RESTART_EXIT;
+  }
   console.log("kms: stopped");
   return 0;
 }
@@ -136,7 +157,7 @@ function serverFlags(args: Args): { addr: string; tlsCert?: string; tlsKey?: str
 
 const SERVER_OPTIONS = {
   addr: { type: "string" }, advertise: { type: "string" }, "tls-cert": { type: "string" }, "tls-key": { type: "string" },
-  "kes-enclave": { type: "string" }, ...LIMIT_OPTIONS,
+  "kes-enclave": { type: "string" }, ...LIMIT_OPTIONS, ...WATCH_OPTIONS,
 } as const;
 
 /** --kes-enclave NAME: the enclave KES API clients work in. */
@@ -167,6 +188,12 @@ Options:
   --kes-enclave NAME   Enclave that KES API clients (MINIO_KMS_KES_*) work in
                        (default: default; create it with 'kms add-enclave')
 ${LIMITS_HELP}
+${watchHelp("switch")}
+
+POST /v1/debug/restart (kms restart) stops the server gracefully and starts
+the same command again in the same process (same PID): by hand, under
+systemd or any supervisor.
+
 Environment:
 ${HSM_ENV_HELP}`,
     options: SERVER_OPTIONS,
@@ -189,8 +216,9 @@ in DIR/../hsm.key: never use this for real data.
 
 Options:
   --addr [HOST]:PORT   Listen address (default 127.0.0.1:7373)
-${LIMITS_HELP}`,
-    options: { addr: { type: "string" }, "kes-enclave": { type: "string" }, ...LIMIT_OPTIONS },
+${LIMITS_HELP}
+${watchHelp("switch")}`,
+    options: { addr: { type: "string" }, "kes-enclave": { type: "string" }, ...LIMIT_OPTIONS, ...WATCH_OPTIONS },
     positionals: [0, 1],
     run(args) {
       const addr = addressFlag((args.values.addr as string | undefined) ?? "127.0.0.1:7373", "--addr");

@@ -1,22 +1,31 @@
 import { Hono } from "hono";
+import { log } from "../log/logger.ts";
+import { debugRoutes } from "./debug.ts";
 import type { AppDeps, Env } from "./env.ts";
 import { onAppError } from "./errors.ts";
 import { healthRoutes } from "./health.ts";
 import { kesRoutes } from "./kes/routes.ts";
 import { DEFAULT_KES_ENCLAVE, statefulKes } from "./kes/stateful.ts";
+import { metricsRoutes } from "./metrics.ts";
 import { nativeRoutes } from "./native/route.ts";
+import { observe } from "./observe.ts";
 import { rpcRoutes } from "./rpc.ts";
 
 /** The whole HTTP surface of a node, as one hono app over web-standard Request/Response. */
 export function createApp(deps: AppDeps): Hono<Env> {
   const app = new Hono<Env>();
+  // Every request is counted and audited once answered (observe.ts).
+  app.use("*", observe({ metrics: deps.ops?.metrics, audit: deps.ops?.audit, node: () => deps.node.info.host }));
   app.route("/", healthRoutes(deps));
+  app.route("/", metricsRoutes(deps));
+  app.route("/", debugRoutes(deps));
   app.route("/", nativeRoutes(deps));
   app.route("/", rpcRoutes(deps));
   // The KES JSON API, in one enclave, next to the native protocol.
-  const kes = statefulKes(deps.node, deps.kesEnclave ?? DEFAULT_KES_ENCLAVE);
-  app.route("/", kesRoutes({ backend: () => kes, version: deps.node.info.version, startedAt: deps.node.info.startedAt }));
+  const enclave = deps.kesEnclave ?? DEFAULT_KES_ENCLAVE;
+  const kes = statefulKes(deps.node, enclave);
+  app.route("/", kesRoutes({ backend: () => kes, version: deps.node.info.version, startedAt: deps.node.info.startedAt, enclave, ops: deps.ops }));
   app.notFound((c) => c.json({ message: "not found" }, 404));
-  app.onError(onAppError((line) => console.error(`kms: ${line}`)));
+  app.onError(onAppError(log));
   return app;
 }

@@ -1,4 +1,5 @@
 import type { KmsNode } from "../server/node.ts";
+import type { NodeOps } from "./ops.ts";
 
 /** Per-request bindings the TLS adapter passes to every hono app. */
 export interface Bindings {
@@ -6,6 +7,8 @@ export interface Bindings {
   readonly identity: string | undefined;
   /** The DER client certificate behind `identity` (node-to-node calls check who issued it). */
   readonly certificate?: Uint8Array;
+  /** The client's IP address. */
+  readonly ip?: string;
 }
 
 /** The hono environment of kms's apps. */
@@ -18,4 +21,6 @@ export interface AppDeps {
   readonly node: KmsNode;
   /** The enclave KES API requests run in (default "default"). */
   readonly kesEnclave?: string;
+  /** Metrics, audit, log streams and restarts (absent: none of them, as in in-process tests). */
+  readonly ops?: NodeOps;
 }

@@ -117,6 +117,15 @@ async function dispatch(deps: AppDeps, path: string, body: unknown): Promise<unk
       const st = node.parts().driver.status();
       return { term: st.term, commit: st.commit };
     }
+    case RPC.serving:
+      return { startedAt: node.info.startedAt, readable: node.readyForReads() };
+    case RPC.restart: {
+      // Asked by the node running a rolling restart (api/restart.ts): answer, then restart.
+      const restart = deps.ops?.restart;
+      if (!restart) throw Errors.notSupported("this node cannot restart itself");
+      setTimeout(restart, 50);
+      return {};
+    }
     case RPC.edit:
       await editNode(node, "", parse(Edit).remove);
       return {};

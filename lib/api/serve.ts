@@ -6,6 +6,7 @@ import tls from "node:tls";
 import { getRequestListener } from "@hono/node-server";
 import type { Hono } from "hono";
 import { identityOfCertificate } from "../identity/identity.ts";
+import { isStreamingReply } from "../log/feed.ts";
 import { rawBadRequest } from "./errors.ts";
 import { ConnectionGuard, type ConnectionLimits, DEFAULT_LIMITS } from "./connections.ts";
 import type { Env } from "./env.ts";
@@ -80,7 +81,7 @@ const STREAMING = /^(application\/x-ndjson|text\/event-stream)\b/;
  * buffered (they are small) unless the route streams by design.
  */
 export async function withLength(res: Response): Promise<Response> {
-  if (res.headers.has("content-length") || STREAMING.test(res.headers.get("content-type") ?? "")) return res;
+  if (res.headers.has("content-length") || isStreamingReply(res) || STREAMING.test(res.headers.get("content-type") ?? "")) return res;
   const noBody = res.status === 204 || res.status === 304;
   const body = noBody || !res.body ? new Uint8Array(0) : new Uint8Array(await res.arrayBuffer());
   const headers = new Headers(res.headers);
@@ -102,8 +103,9 @@ export function serveTls(app: Hono<Env>, opts: ServeOptions): Promise<Listener> 
   const handle = getRequestListener(async (request, env) => {
     const socket = (env as { incoming: http.IncomingMessage }).incoming.socket as PeerSocket;
     const peer = peerOf(socket, opts.verifyClients === true);
-    const res = await withLength(await app.fetch(request, { identity: peer.identity, certificate: peer.certificate }));
-    guard.replyReady(socket);
+    const res = await withLength(await app.fetch(request, { identity: peer.identity, certificate: peer.certificate, ip: socket.remoteAddress }));
+    if (isStreamingReply(res) || STREAMING.test(res.headers.get("content-type") ?? "")) guard.replyStreaming(socket);
+    else guard.replyReady(socket);
     return res;
   });
   const listener = (req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -117,6 +119,7 @@ export function serveTls(app: Hono<Env>, opts: ServeOptions): Promise<Listener> 
     let done = false;
     const replied = () => {
       if (!done) guard.replyDone(socket);
+      if (!done && !res.writableFinished) guard.canceled++;
       done = true;
     };
     res.once("finish", replied).once("close", replied);

@@ -11,6 +11,7 @@ import { counterRecords, recordOf, recordsOfState, stateOf } from "../state/reco
 import type { State } from "../state/state.ts";
 import type { Store } from "../store/store.ts";
 import type { SoftHsm } from "../hsm/soft.ts";
+import { log } from "../log/logger.ts";
 import { blocker } from "./pending.ts";
 import type { AddressBook, Membership } from "./replication.ts";
 import type { RecordStorage } from "../cluster/record-storage.ts";
@@ -92,6 +93,24 @@ export class KmsNode implements Application<Command> {
    * 504 says the outcome is unknown.
    */
   async write(cmd: Command, forwarded = false): Promise<void> {
+    const started = performance.now();
+    this.writesInFlight++;
+    let ok = false;
+    try {
+      await this.#write(cmd, forwarded);
+      ok = true;
+    } finally {
+      this.writesInFlight--;
+      this.onWrite?.((performance.now() - started) / 1000, ok);
+    }
+  }
+
+  /** Writes this node is waiting on now (proposed here, or forwarded to the leader). */
+  writesInFlight = 0;
+  /** Called with each write's duration in seconds and whether it was applied (metrics). */
+  onWrite?: (seconds: number, ok: boolean) => void;
+
+  async #write(cmd: Command, forwarded: boolean): Promise<void> {
     const { driver, peers } = this.parts();
     if (driver.stopping) throw Errors.unavailable("the node is stopping");
     const status = driver.status();
@@ -228,7 +247,7 @@ export class KmsNode implements Application<Command> {
       return;
     }
     this.#erasing = this.erase()
-      .catch((err) => console.error(`kms: deleted key material is not yet erased from disk: ${(err as Error).message}`))
+      .catch((err) => log.error(`deleted key material is not yet erased from disk: ${(err as Error).message}`))
       .finally(() => {
         this.#erasing = false;
         if (this.#eraseAgain) {

@@ -16,6 +16,7 @@ import type { Durable, HardState } from "../cluster/types.ts";
 import type { Command } from "../state/commands.ts";
 import type { KmsNode } from "./node.ts";
 import { coreOptions, type Membership } from "./replication.ts";
+import { log } from "../log/logger.ts";
 
 /** How long each peer has to answer; one that does not is left out. */
 const ASK_MS = 1_500;
@@ -84,7 +85,7 @@ export async function checkWithPeers(
   if (!view.members.some((m) => m.id === view.id) || view.members.length < 2) return durable;
   const behind = judge(view.id, view.lastIndex, durable.hard, await askPeers(peers, view.members, view.id));
   if (!behind) return durable;
-  console.error(`kms: ${behind.message}`);
+  log.warn(behind.message);
   await storage.write({ hard: behind.hard, snapshot: null, truncateFrom: null, entries: [] });
   node.readFloor = behind.floor;
   return { ...durable, hard: behind.hard };

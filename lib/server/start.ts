@@ -16,6 +16,7 @@ import { deletesKeys, KmsNode } from "./node.ts";
 import { adminIdentityOf, removeAdminKeyFile, writeClusterId } from "./admin-key.ts";
 import { clusterCa, NODE_SERVERNAME, nodeTls, tlsFromFiles } from "./tls.ts";
 import { VERSION } from "./version.ts";
+import { type Watching, watchNode } from "./watch.ts";
 
 /** How to start a server. */
 export interface ServerOptions {
@@ -32,6 +33,14 @@ export interface ServerOptions {
   readonly limits?: Partial<ConnectionLimits>;
   /** Called when the node must stop (e.g. the disk failed). */
   readonly onFatal: (err: unknown) => void;
+  /** Keep the hash-chained audit trail in DIR/audit (default true). */
+  readonly auditTrail?: boolean;
+  /** Also write every audit record to this file ("-": stdout), names in the clear. */
+  readonly auditOut?: string;
+  /** Collect metrics (default true). */
+  readonly metrics?: boolean;
+  /** Restarts the process (graceful stop, then the same command again); given by whoever runs the server. */
+  readonly restart?: () => void;
 }
 
 /** A started server. */
@@ -65,6 +74,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const before = await inspectDataDir(opts.dir);
   const store = await openStore(opts.dir, hsm);
   let listener: Listener | undefined;
+  let watching: Watching | undefined;
   try {
     const records = await store.load();
     let state;
@@ -83,7 +93,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const node = new KmsNode(state, store, {
       version: VERSION, host: "", startedAt: Date.now(), adminIdentity: "", tickMs: TICK_MS, electionTicks: ELECTION_TICKS,
     });
-    listener = await serveTls(createApp({ node, kesEnclave: opts.kesEnclave }), {
+    watching = await watchNode(node, hsm, opts, () => listener?.guard);
+    listener = await serveTls(createApp({ node, kesEnclave: opts.kesEnclave, ops: watching.ops }), {
       key: tls.key, cert: tls.cert, hostname, port, limits: opts.limits, sni: { servername: NODE_SERVERNAME, ...nodeCert },
     });
     const bound = listener;
@@ -124,11 +135,15 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         peers.close();
         // Answers already computed still go out (reads are served from memory
         // until then); connections still busy at the shutdown deadline are cut.
+        // Open log streams end first: they would hold the listener to its deadline.
+        watching!.ops.feeds.closeAll();
         await bound.close();
+        await watching!.close();
       },
     };
   } catch (err) {
     await listener?.close();
+    await watching?.close();
     await store.close();
     // A start that failed (e.g. the port is taken) must not leave a half-made
     // directory that the next start would take for an existing one.

@@ -26,4 +26,5 @@ export const Errors = {
   tooManyVersions: (max: number) => new KmsError(409, `key has too many versions: at most ${max} (delete old versions first)`),
   tooMuchWork: () => new KmsError(400, "invalid request: too many decryption attempts in one request"),
   unavailable: (message: string) => new KmsError(503, message),
+  notSupported: (message: string) => new KmsError(501, message),
 } as const;

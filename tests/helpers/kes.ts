@@ -229,8 +229,9 @@ export async function startEdge(opts: { configFile: string; ca: string; cwd?: st
       const before = out.length;
       child.kill("SIGHUP");
       return waitFor(() => {
-        const m = /kms edge: (reloaded[^\n]*|reload failed[^\n]*)/.exec(out.slice(before));
-        return m?.[1];
+        // The server logs JSON lines: the reload's is the one whose msg starts so.
+        const line = out.slice(before).split("\n").find((l) => /"msg":"(reloaded|reload failed)/.test(l));
+        return line ? (JSON.parse(line) as { msg: string }).msg : undefined;
       }, "the reload line");
     },
     async stop(signal = "SIGTERM") {

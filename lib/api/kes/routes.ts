@@ -8,16 +8,21 @@
 import { type Context as HonoContext, type Handler, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import * as v from "valibot";
+import { log } from "../../log/logger.ts";
 import { encodeBase64 } from "../../state/base64.ts";
 import { KmsError } from "../../state/errors.ts";
 import type { Env } from "../env.ts";
+import type { NodeOps } from "../ops.ts";
+import { noteEnclave, noteOps } from "../request-note.ts";
 import { isClientError } from "../errors.ts";
 import type { KesAccess, KesBackend, KesOp, KesRequest } from "./backend.ts";
 import { kesError, KesMessages, toKesError } from "./errors.ts";
 import { kesHexOf } from "./identity.ts";
 import { policyRoutes } from "./policy.ts";
 import { DecryptBody, EncryptBody, GenerateBody, HmacBody, ImportBody, KesName, KesPrefix } from "./schemas.ts";
+import { logRoutes } from "./log.ts";
 import { serverRoutes } from "./server.ts";
+import { KES_COMMANDS } from "./stateful.ts";
 import { KES_LIST_PAGE, KES_MAX_BODY, routeOf } from "./table.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -29,18 +34,10 @@ export interface KesRoutesOptions {
   readonly backend: () => KesBackend;
   readonly version: string;
   readonly startedAt: number;
-  /** Called once per request after it is answered (audit log). */
-  readonly audit?: (entry: AuditEntry) => void;
-}
-
-/** One line of the audit log. */
-export interface AuditEntry {
-  readonly time: string;
-  readonly identity: string;
-  readonly method: string;
-  readonly path: string;
-  readonly status: number;
-  readonly durationMs: number;
+  /** The enclave requests run in, for audit records ("" on the edge). */
+  readonly enclave?: string;
+  /** Metrics, audit and log streams (absent: /v1/metrics and the log streams answer 501). */
+  readonly ops?: NodeOps;
 }
 
 /** A route handler: the request and its resource (the path after the route's prefix, percent-decoded). */
@@ -66,40 +63,9 @@ export interface KesKit {
   listing(path: string, op: KesOp, page: (prefix: string, continueAt: string, size: number, visible: (name: string) => boolean) => Promise<{ names: string[]; continueAt: string }>): void;
 }
 
-/** Counts of answered requests by status, for /v1/metrics. */
-export class KesMetrics {
-  readonly byStatus = new Map<number, number>();
-  count(status: number) {
-    this.byStatus.set(status, (this.byStatus.get(status) ?? 0) + 1);
-  }
-  sum(pred: (status: number) => boolean): number {
-    let n = 0;
-    for (const [status, count] of this.byStatus) if (pred(status)) n += count;
-    return n;
-  }
-}
-
-const KES_PATHS = /^\/v1\/(key|identity|policy)\/|^\/v1\/(status|metrics|api|ready)\/?$/;
-
 /** The KES API as a hono app. */
 export function kesRoutes(opts: KesRoutesOptions): Hono<Env> {
   const app = new Hono<Env>();
-  const metrics = new KesMetrics();
-
-  app.use("/v1/*", async (c, next) => {
-    const started = performance.now();
-    await next();
-    if (!KES_PATHS.test(c.req.path)) return;
-    metrics.count(c.res.status);
-    opts.audit?.({
-      time: new Date().toISOString(),
-      identity: c.env?.identity ? kesHexOf(c.env.identity) : "",
-      method: c.req.method,
-      path: c.req.path,
-      status: c.res.status,
-      durationMs: Math.round((performance.now() - started) * 1000) / 1000,
-    });
-  });
 
   /** Waits for the backend (see KesBackend.barrier); a Response when it may not answer. */
   const barrier = async (c: Context, req?: KesRequest): Promise<Response | undefined> => {
@@ -157,11 +123,13 @@ export function kesRoutes(opts: KesRoutesOptions): Hono<Env> {
     fail(c, err, op) {
       if (isClientError(err)) throw err;
       const e = toKesError(err);
-      if (e.status === 500) console.error(`kms: KES ${op} failed: ${err instanceof Error ? err.name : "error"}`);
+      if (e.status === 500) log.error(`KES ${op} failed: ${err instanceof Error ? err.name : "error"}`);
       return kesError(c, e.status, e.message);
     },
     listing(path, op, page) {
       kit.on(path, async (c, pattern) => {
+        noteEnclave(c.req.raw, kit.opts.enclave ?? "");
+        noteOps(c.req.raw, [{ name: KES_COMMANDS[op] ?? op, id: 0, object: "" }]);
         const access = await kit.gate(c, op, "", path + pattern);
         if (access instanceof Response) return access;
         const p = v.safeParse(KesPrefix, pattern.endsWith("*") ? pattern.slice(0, -1) : pattern);
@@ -177,7 +145,8 @@ export function kesRoutes(opts: KesRoutesOptions): Hono<Env> {
     },
   };
 
-  serverRoutes(kit, metrics);
+  serverRoutes(kit);
+  logRoutes(kit);
   keyRoutes(kit);
   policyRoutes(kit);
   return app;
@@ -194,6 +163,8 @@ function keyRoutes(kit: KesKit): void {
   /** A route on one key: validate the name, authorise, run; errors become KES errors. */
   const keyRoute = (path: string, op: KesOp, run: (c: Context, name: string) => Promise<Response>, ...mw: MiddlewareHandler<Env>[]) =>
     kit.on(path, async (c, name) => {
+      noteEnclave(c.req.raw, opts.enclave ?? "");
+      noteOps(c.req.raw, [{ name: KES_COMMANDS[op] ?? op, id: 0, object: name }]);
       // Strangers learn nothing, not even whether a name is valid.
       const refused = await kit.known(c);
       if (refused) return refused;

@@ -8,6 +8,7 @@ import { Obj, callerReads } from "../../server/pending.ts";
 import { authorize, type Caller, callerOf } from "../../state/policy.ts";
 import type { AppDeps, Env } from "../env.ts";
 import { isClientError } from "../errors.ts";
+import { noteEnclave, noteOps } from "../request-note.ts";
 import type { CommandContext, CommandSpec } from "./command.ts";
 import { disabledAdmin } from "./cluster.ts";
 import { COMMANDS } from "./commands.ts";
@@ -38,6 +39,7 @@ export function nativeRoutes(deps: AppDeps): Hono<Env> {
   });
   const handle = async (c: import("hono").Context<Env>, enclave: string) => {
     const accept = c.req.header("accept");
+    noteEnclave(c.req.raw, enclave);
     try {
       const node = deps.node;
       const identity = c.env.identity;
@@ -53,6 +55,7 @@ export function nativeRoutes(deps: AppDeps): Hono<Env> {
       if (!caller) throw Errors.accessDenied();
       const frames = parseFrames(new Uint8Array(await c.req.arrayBuffer()), MAX_FRAMES);
       const decoded = frames.map(decodeFrame);
+      noteOps(c.req.raw, decoded.map((d) => ({ name: d.spec.name, id: d.spec.id, object: objectOf(d) })));
       if (recovery && !(decoded.length === 1 && decoded[0].spec.name === "CLUSTER:ADMINKEY" && (decoded[0].req as { enabled: boolean }).enabled)) {
         throw Errors.accessDenied();
       }
@@ -94,6 +97,13 @@ export function nativeRoutes(deps: AppDeps): Hono<Env> {
   // Anything else under /v1/kms still answers in the protocol's error format.
   app.all("/v1/kms/*", (c) => errorReply(new KmsError(404, "not found"), c.req.header("accept")));
   return app;
+}
+
+/** What a frame acts on, for the audit: its policy resource, else the enclave or node it names. */
+function objectOf(d: Decoded): string {
+  const named = d.req as { name?: unknown; host?: unknown };
+  const object = d.spec.resource?.(d.req) ?? named.name ?? named.host;
+  return typeof object === "string" ? object : "";
 }
 
 /** 403 unless `caller` may run every frame. */
