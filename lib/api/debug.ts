@@ -16,7 +16,7 @@ import { callerOf } from "../state/policy.ts";
 import type { AppDeps, Env } from "./env.ts";
 import { logFrame } from "./log-frames.ts";
 import { serverStatus } from "./native/cluster.ts";
-import { decode, fromTimestamp } from "./native/proto.ts";
+import { decode, fromTimestamp, InvalidMessageError } from "./native/proto.ts";
 import { errorReply } from "./native/reply.ts";
 import { noteOps } from "./request-note.ts";
 import { rollingRestart } from "./restart.ts";
@@ -39,11 +39,18 @@ export function debugRoutes(deps: AppDeps): Hono<Env> {
     try {
       if (!allowed(c.env.identity, "SYS:LOG")) throw Errors.accessDenied();
       const body = new Uint8Array(await c.req.arrayBuffer());
-      const r = v.safeParse(LogRequest, decode("LogRequest", body));
+      let message: unknown;
+      try {
+        message = decode("LogRequest", body);
+      } catch (err) {
+        if (err instanceof InvalidMessageError) throw Errors.badRequest(`invalid request: ${err.message}`);
+        throw err;
+      }
+      const r = v.safeParse(LogRequest, message);
       if (!r.success) throw Errors.badRequest(`invalid request: ${r.issues[0].message}`);
-      const { level, message } = r.output;
+      const { level, message: contains } = r.output;
       const since = fromTimestamp(r.output.since);
-      const wanted = (rec: { level: number; time: number; msg: string }) => rec.level >= level && rec.time >= since && (!message || rec.msg.includes(message));
+      const wanted = (rec: { level: number; time: number; msg: string }) => rec.level >= level && rec.time >= since && (!contains || rec.msg.includes(contains));
       // A kms extension: ?follow=false sends the recent records and ends (`kms logs` without --follow).
       if (c.req.query("follow") === "false") {
         const frames = log.recent(since).filter(wanted).map(logFrame);

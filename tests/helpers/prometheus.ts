@@ -57,7 +57,7 @@ export async function startPrometheus(config: string): Promise<Prometheus> {
     }
     rmSync(dir, { recursive: true, force: true });
   };
-  const api = async (p: string) => {
+  const api = async (p: string): Promise<any> => {
     const res = await fetch(url + p, { signal: AbortSignal.timeout(5_000) });
     const body = await res.json() as { status: string; data: unknown; error?: string };
     if (body.status !== "success") throw new Error(`${p}: ${body.error}`);
