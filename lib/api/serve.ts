@@ -27,6 +27,13 @@ export interface ServeOptions {
   readonly limits?: Partial<ConnectionLimits>;
   /** Another certificate for clients that ask for this server name (SNI): how nodes reach each other. */
   readonly sni?: { readonly servername: string; readonly key: string; readonly cert: string };
+  /**
+   * While this says true, connections of clients (not of nodes, which ask for
+   * the `sni` name) are closed after the handshake: a starting node cannot
+   * answer them, and a client that cannot connect tries another node (a 503
+   * it would not retry).
+   */
+  readonly refuseClients?: () => boolean;
 }
 
 /** A listening server. */
@@ -134,7 +141,13 @@ export function serveTls(app: Hono<Env>, opts: ServeOptions): Promise<Listener> 
       SNICallback: (name: string, cb: (err: Error | null, ctx?: tls.SecureContext) => void) => cb(null, name === sni.name ? sni.context : undefined),
     }),
   };
-  const secured = (socket: tls.TLSSocket) => guard.secured(socket, hasCertificate(socket));
+  const secured = (socket: tls.TLSSocket) => {
+    if (opts.refuseClients?.() && (socket as { servername?: string | false }).servername !== opts.sni?.servername) {
+      guard.cut.refused++;
+      return void socket.destroy();
+    }
+    guard.secured(socket, hasCertificate(socket));
+  };
   let server: tls.Server | https.Server;
   let inner: http.Server;
   if (typeof (globalThis as { Deno?: unknown }).Deno !== "undefined") {
@@ -147,7 +160,7 @@ export function serveTls(app: Hono<Env>, opts: ServeOptions): Promise<Listener> 
     inner = http.createServer(listener);
     server = tls.createServer(tlsOptions, (socket) => {
       secured(socket);
-      inner.emit("connection", socket);
+      if (!socket.destroyed) inner.emit("connection", socket);
     });
     server.on("close", () => inner.close());
   }

@@ -96,6 +96,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     watching = await watchNode(node, hsm, opts, () => listener?.guard);
     listener = await serveTls(createApp({ node, kesEnclave: opts.kesEnclave, ops: watching.ops }), {
       key: tls.key, cert: tls.cert, hostname, port, limits: opts.limits, sni: { servername: NODE_SERVERNAME, ...nodeCert },
+      // Until replication runs the node answers nothing: clients go to another node (a restart loses no read).
+      refuseClients: () => node.cluster === undefined,
     });
     const bound = listener;
     node.info = { ...node.info, host: opts.advertise ?? `${advertisedHost(hostname)}:${bound.port}` };
