@@ -266,14 +266,16 @@ describe("kms edge with the fs key store", () => {
     assert.equal((await kes(edge, "POST", "/v1/key/encrypt/minio-default-key", { client: minio, body: { plaintext: b64("x") } })).status, 200);
     assert.equal((await kes(edge, "POST", "/v1/key/generate/minio-default-key", { client: minio, body: {} })).status, 403, "no longer allowed");
 
-    // Audit lines: one JSON object per request, with the caller's KES identity, never key material.
+    // Audit lines: one JSON object per request in KES's form, with the caller's KES identity, never key material.
     writeFileSync(configFile, config({ minioAllow: ["/v1/key/encrypt/minio-*", "/v1/key/generate/minio-*"], audit: true }));
     assert.match(await edge.reload(), /^reloaded/);
     const dek = await kes(edge, "POST", "/v1/key/generate/minio-default-key", { client: minio, body: { context: MINIO_CONTEXT } });
     const line = await waitFor(() => edge.output().split("\n").find((l) => l.includes('"path":"/v1/key/generate/minio-default-key"')), "an audit line");
     const entry = JSON.parse(line);
-    assert.equal(entry.identity, minio.hex);
-    assert.equal(entry.status, 200);
+    assert.equal(entry.request.identity, minio.hex);
+    assert.equal(entry.request.ip, "127.0.0.1");
+    assert.equal(entry.response.code, 200);
+    assert.ok(Number.isInteger(entry.response.time), "the response time in nanoseconds");
     assert.ok(!edge.output().includes(dek.json.plaintext), "no DEK in the log");
 
     writeFileSync(configFile, "policy: [this is not a config");
