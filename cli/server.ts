@@ -97,8 +97,10 @@ async function serve(
   if (!tlsCert) rows.push(["TLS CA", `${path.join(home, CA_FILE)} (the cluster's CA: use --ca with it)`]);
   // One write: whoever waits for the banner also gets the warning.
   console.log(table(rows) + (server.created && warnHsm ? `\n${hsmWarning(home)}` : ""));
+  log.info(`kms ${VERSION} serving ${home} on ${server.urls[0]}`, { created: server.created });
   after?.(apiKey);
   await stopped;
+  log.info(restarting ? "restarting: stopping gracefully first" : "stopping gracefully");
   await server.close();
   if (restarting) {
     // The same program, arguments and environment, in this same process (lib/server/reexec.ts).

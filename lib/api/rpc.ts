@@ -8,6 +8,7 @@ import { clusterCa, issuedByCluster } from "../server/tls.ts";
 import type { Message } from "../cluster/types.ts";
 import { addNode, acceptJoin, editNode, HostSchema, removeNode } from "../server/membership.ts";
 import { type Command, CommandSchema } from "../state/commands.ts";
+import { log } from "../log/logger.ts";
 import { Errors, KmsError } from "../state/errors.ts";
 import type { AppDeps, Env } from "./env.ts";
 import { serverStatus } from "./native/cluster.ts";
@@ -123,6 +124,7 @@ async function dispatch(deps: AppDeps, path: string, body: unknown): Promise<unk
       // Asked by the node running a rolling restart (api/restart.ts): answer, then restart.
       const restart = deps.ops?.restart;
       if (!restart) throw Errors.notSupported("this node cannot restart itself");
+      log.info("restarting: a rolling restart of the cluster reached this node");
       setTimeout(restart, 50);
       return {};
     }

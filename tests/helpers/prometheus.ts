@@ -15,7 +15,9 @@ export function ensurePrometheus(): true | string {
   const have = () => existsSync("/usr/bin/prometheus") && existsSync("/usr/bin/promtool");
   if (have()) return true;
   try {
-    execFileSync("apt-get", ["install", "-y", "--no-install-recommends", "prometheus"], { stdio: "ignore", timeout: 300_000, env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+    const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+    execFileSync("apt-get", ["update", "-qq"], { stdio: "ignore", timeout: 300_000, env });
+    execFileSync("apt-get", ["install", "-y", "-qq", "--no-install-recommends", "prometheus"], { stdio: "ignore", timeout: 300_000, env });
   } catch (err) {
     return `apt-get install prometheus failed: ${(err as Error).message.split("\n")[0]}`;
   }

@@ -8,7 +8,7 @@ import { Obj, callerReads } from "../../server/pending.ts";
 import { authorize, type Caller, callerOf } from "../../state/policy.ts";
 import type { AppDeps, Env } from "../env.ts";
 import { isClientError } from "../errors.ts";
-import { noteEnclave, noteOps } from "../request-note.ts";
+import { noteEach, noteEnclave } from "../request-note.ts";
 import type { CommandContext, CommandSpec } from "./command.ts";
 import { disabledAdmin } from "./cluster.ts";
 import { COMMANDS } from "./commands.ts";
@@ -55,7 +55,7 @@ export function nativeRoutes(deps: AppDeps): Hono<Env> {
       if (!caller) throw Errors.accessDenied();
       const frames = parseFrames(new Uint8Array(await c.req.arrayBuffer()), MAX_FRAMES);
       const decoded = frames.map(decodeFrame);
-      noteOps(c.req.raw, decoded.map((d) => ({ name: d.spec.name, id: d.spec.id, object: objectOf(d) })));
+      noteEach(c.req.raw, decoded, (d) => d.spec.name, (d) => d.spec.id, objectOf);
       if (recovery && !(decoded.length === 1 && decoded[0].spec.name === "CLUSTER:ADMINKEY" && (decoded[0].req as { enabled: boolean }).enabled)) {
         throw Errors.accessDenied();
       }
