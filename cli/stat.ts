@@ -1,5 +1,5 @@
 /** `kms stat`, `kms metrics` and `kms restart`: one node's status and figures, and restarts. */
-import { KmsClientError } from "../lib/client/client.ts";
+import { type KmsClient, KmsClientError } from "../lib/client/client.ts";
 import { type CliCommand, CliError } from "./command.ts";
 import { configuredServers, CONNECT_HELP, CONNECT_OPTIONS, connect } from "./connect.ts";
 import { output, table } from "./output.ts";
@@ -10,6 +10,16 @@ function nodeOf(args: Args): string {
   const server = args.positionals[0] ?? configuredServers()[0];
   if (!server) throw new CliError("MINIO_KMS_SERVER is not set: export MINIO_KMS_SERVER=host:port (or name the node: kms stat HOST:PORT)");
   return server;
+}
+
+/** Runs `fn` with a client of the one node the command names, closed afterwards. */
+async function withNode(args: Args, fn: (client: KmsClient) => Promise<void>): Promise<void> {
+  const client = connect(args, undefined, { servers: [nodeOf(args)] });
+  try {
+    await fn(client);
+  } finally {
+    client.close();
+  }
 }
 
 const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
@@ -69,15 +79,10 @@ a SysAdmin, or an identity whose policy allows SYS:METRICS.
 ${CONNECT_HELP}`,
     options: { ...CONNECT_OPTIONS },
     positionals: [0, 1],
-    async run(args) {
-      const client = connect(args, undefined, { servers: [nodeOf(args)] });
-      try {
-        const s = await client.json("GET", "/v1/debug/stat");
-        output(args, s, () => statText(s));
-      } finally {
-        client.close();
-      }
-    },
+    run: (args) => withNode(args, async (client) => {
+      const s = await client.json("GET", "/v1/debug/stat");
+      output(args, s, () => statText(s));
+    }),
   },
   {
     name: "metrics",
@@ -90,14 +95,7 @@ Needs a SysAdmin, or an identity whose policy allows SYS:METRICS.
 ${CONNECT_HELP}`,
     options: { ...CONNECT_OPTIONS },
     positionals: [0, 1],
-    async run(args) {
-      const client = connect(args, undefined, { servers: [nodeOf(args)] });
-      try {
-        process.stdout.write(await client.text("/v1/health/metrics"));
-      } finally {
-        client.close();
-      }
-    },
+    run: (args) => withNode(args, async (client) => void process.stdout.write(await client.text("/v1/health/metrics"))),
   },
   {
     name: "restart",

@@ -256,26 +256,19 @@ export class Metrics {
     counter("kms_http_requests_canceled_total", "Replies the client did not wait for (it closed the connection first).", [],
       () => [[{}, src.cuts?.()?.canceled ?? 0]]);
     counter("kms_audit_records_total", "Audit records made (one per request).", [], () => [[{}, src.audit?.()?.records ?? 0]]);
-    counter("kms_audit_trail_records_total", "Records written to the audit trail on disk (markers included).", [], () => {
-      const t = src.audit?.()?.trail;
-      return t ? [[{}, t.records]] : undefined;
-    });
-    counter("kms_audit_trail_bytes_total", "Bytes written to the audit trail.", [], () => {
-      const t = src.audit?.()?.trail;
-      return t ? [[{}, t.bytes]] : undefined;
-    });
-    counter("kms_audit_trail_flushes_total", "Group writes (write and fsync) of the audit trail.", [], () => {
-      const t = src.audit?.()?.trail;
-      return t ? [[{}, t.flushes]] : undefined;
-    });
-    counter("kms_audit_trail_flush_seconds_total", "Time spent writing and syncing the audit trail.", [], () => {
-      const t = src.audit?.()?.trail;
-      return t ? [[{}, t.flushSeconds]] : undefined;
-    });
-    counter("kms_audit_trail_lost_total", "Audit records dropped because the disk did not keep up (the trail records how many).", [], () => {
-      const t = src.audit?.()?.trail;
-      return t ? [[{}, t.lost]] : undefined;
-    });
+    const trail = [
+      ["records", "kms_audit_trail_records_total", "Records written to the audit trail on disk (markers included)."],
+      ["bytes", "kms_audit_trail_bytes_total", "Bytes written to the audit trail."],
+      ["flushes", "kms_audit_trail_flushes_total", "Group writes (write and fsync) of the audit trail."],
+      ["flushSeconds", "kms_audit_trail_flush_seconds_total", "Time spent writing and syncing the audit trail."],
+      ["lost", "kms_audit_trail_lost_total", "Audit records dropped because the disk did not keep up (the trail records how many)."],
+    ] as const;
+    for (const [field, name, help] of trail) {
+      counter(name, help, [], () => {
+        const t = src.audit?.()?.trail;
+        return t ? [[{}, t[field]]] : undefined;
+      });
+    }
     counter("kms_log_records_total", "Log records written, by level.", ["level"],
       () => Object.entries(src.logs?.()?.counts ?? {}).map(([level, n]) => [{ level: level.toLowerCase() }, n]));
     gauge("kms_log_streams", "Open log and audit streams.", () => src.logs?.()?.streams);
