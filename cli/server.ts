@@ -105,7 +105,7 @@ async function serve(
   if (restarting) {
     // The same program, arguments and environment, in this same process (lib/server/reexec.ts).
     console.log("kms: stopped; restarting");
-    reexec();
+    reexec(server.port);
     log.error(`this runtime cannot restart a process in place: exiting with status ${RESTART_EXIT} for a supervisor to start it again`);
     return RESTART_EXIT;
   }

@@ -16,9 +16,23 @@ export function ownArgs(argv: readonly string[] = process.argv): string[] {
   return argv[1]?.startsWith("/$bunfs/") ? argv.slice(2) : argv.slice(1);
 }
 
-/** Replaces this process with the same command; returns only if it cannot (then the caller exits RESTART_EXIT). */
-export function reexec(): void {
+/**
+ * The arguments with `--addr HOST:0` made `--addr HOST:PORT` for the port the
+ * server was given: a server that let the system pick its port keeps it
+ * across a restart (its clients and peers know it by that port).
+ */
+export function keepingPort(args: readonly string[], port: number): string[] {
+  const out = [...args];
+  for (let i = 0; i < out.length; i++) {
+    if (out[i] === "--addr" && i + 1 < out.length) out[i + 1] = out[i + 1].replace(/:0$/, `:${port}`);
+    else if (out[i].startsWith("--addr=")) out[i] = out[i].replace(/:0$/, `:${port}`);
+  }
+  return out;
+}
+
+/** Replaces this process with the same command (listening on `port`); returns only if it cannot (the caller then exits RESTART_EXIT). */
+export function reexec(port: number): void {
   const execve = (process as { execve?: (file: string, args: string[], env: NodeJS.ProcessEnv) => never }).execve;
   if (typeof execve !== "function") return;
-  execve(process.execPath, [process.execPath, ...ownArgs()], process.env);
+  execve(process.execPath, [process.execPath, ...keepingPort(ownArgs(), port)], process.env);
 }

@@ -145,7 +145,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     };
   } catch (err) {
     await listener?.close();
-    await watching?.close();
+    await watching?.close(true);
     await store.close();
     // A start that failed (e.g. the port is taken) must not leave a half-made
     // directory that the next start would take for an existing one.

@@ -20,8 +20,8 @@ import type { KmsNode } from "./node.ts";
 /** The watching side of a started node. */
 export interface Watching {
   readonly ops: NodeOps;
-  /** Flushes and closes the audit trail, stops the samplers. */
-  close(): Promise<void>;
+  /** Flushes and closes the audit trail, stops the samplers; logs the trail's head unless `quiet` (a start that failed). */
+  close(quiet?: boolean): Promise<void>;
 }
 
 /** What the switches say. */
@@ -55,11 +55,11 @@ export async function watchNode(node: KmsNode, hsm: SoftHsm, opts: WatchOptions,
   if (metrics) node.onWrite = (seconds, ok) => metrics.write(seconds, ok);
   return {
     ops: { metrics, audit, feeds, connections: () => guard()?.size ?? 0, restart: opts.restart },
-    async close() {
+    async close(quiet = false) {
       feeds.closeAll();
       metrics?.close();
       await audit?.close();
-      if (trail) log.info("audit trail closed", { seq: trail.head.seq, head: trail.head.hash });
+      if (trail && !quiet) log.info("audit trail closed", { seq: trail.head.seq, head: trail.head.hash });
     },
   };
 }

@@ -194,9 +194,9 @@ export interface EdgeProcess extends KesTarget {
 }
 
 /** Starts `kms edge --config FILE --addr 127.0.0.1:0` in cwd and waits until it listens. */
-export async function startEdge(opts: { configFile: string; ca: string; cwd?: string; binary?: string; env?: Record<string, string>; timeoutMs?: number; addr?: string }): Promise<EdgeProcess> {
+export async function startEdge(opts: { configFile: string; ca: string; cwd?: string; binary?: string; env?: Record<string, string>; timeoutMs?: number; addr?: string; extraArgs?: string[] }): Promise<EdgeProcess> {
   const [cmd, ...pre] = kmsCommand(opts.binary);
-  const child = spawn(cmd, [...pre, "edge", "--config", opts.configFile, "--addr", opts.addr ?? "127.0.0.1:0"], {
+  const child = spawn(cmd, [...pre, "edge", "--config", opts.configFile, "--addr", opts.addr ?? "127.0.0.1:0", ...(opts.extraArgs ?? [])], {
     env: { ...process.env, ...opts.env },
     cwd: opts.cwd,
     stdio: ["ignore", "pipe", "pipe"],
