@@ -17,7 +17,7 @@ import { auditCommands } from "./cli/audit.ts";
 import { completionCommands } from "./cli/completion.ts";
 import { logCommands } from "./cli/logs.ts";
 import { statCommands } from "./cli/stat.ts";
-import { VERSION } from "./lib/server/version.ts";
+import { VERSION } from "./lib/version.ts";
 
 /** Every command, in the order `kms --help` lists them. */
 export const COMMANDS: CliCommand[] = [

@@ -38,6 +38,7 @@ const COMMAND_HELP: Readonly<Record<string, string>> = {
   "KEY:DECRYPT": "decrypt (decrypt)",
   "KEY:GENERATE": "generate a data key (keygen)",
   "KEY:MAC": "compute a MAC (mac)",
+  "KEY:DERIVE": "derive a key for a service, e.g. kms edge over this cluster",
   "POLICY:CREATE": "create or replace a policy (add-policy)",
   "POLICY:DELETE": "delete a policy (rm-policy)",
   "POLICY:ASSIGN": "assign a policy to an identity (assign-policy)",
@@ -56,6 +57,7 @@ const COMMAND_HELP: Readonly<Record<string, string>> = {
   "CLUSTER:REMOVENODE": "remove a node (rm)",
   "CLUSTER:STATUS": "show the nodes (ls)",
   "CLUSTER:EDIT": "drop dead nodes (edit)",
+  "CLUSTER:ADMINKEY": "disable or re-enable the admin API key (admin-key)",
 };
 
 /** Every command name, and the ones a policy can grant (cluster and enclave commands are SysAdmin-only). */

@@ -4,7 +4,7 @@
  * node's recent records and ends; with it, it goes on printing records as
  * they happen until interrupted.
  */
-import { encode, decode, fromTimestamp, timestamp } from "../lib/api/native/proto.ts";
+import { encode, decode, fromTimestamp, timestamp } from "../lib/wire/proto.ts";
 import { errorOf } from "../lib/client/client.ts";
 import { parseDuration } from "../lib/edge/duration.ts";
 import { jsonLine, Level, type LevelName, type LogRecord, textLine } from "../lib/log/logger.ts";

@@ -23,7 +23,8 @@ export async function startCluster(b: Bench, size: number): Promise<KmsProcess[]
   for (let i = 0; i < size; i++) nodes.push(await b.fleet.startKms({ hsmKey }));
   const leader = nodes[0].client();
   for (const n of nodes.slice(1)) await leader.addNode(n.address);
-  return nodes;
+  // The admin API key is per cluster: once joined, every node answers to node 0's.
+  return nodes.map((n) => (n === nodes[0] ? n : b.fleet.joined(n, nodes[0])));
 }
 
 /** Cores the processes use while nobody sends them anything (heartbeats, timers), over `seconds`. */

@@ -9,7 +9,8 @@ import os from "node:os";
 import path from "node:path";
 import { KmsClient } from "../../lib/client/client.ts";
 import { SoftHsm } from "../../lib/hsm/soft.ts";
-import { adminApiKey, readClusterId } from "../../lib/server/admin-key.ts";
+import { readClusterId } from "../../lib/server/admin-key.ts";
+import { adminApiKey } from "../../lib/node/admin-key.ts";
 import { CA_FILE } from "../../lib/server/tls.ts";
 import { waitForBanner } from "./banner.ts";
 
@@ -75,7 +76,15 @@ export class Fleet {
     const dir = opts.dir ?? path.join(this.tempDir(), "data");
     const hsmKey = opts.hsmKey ?? SoftHsm.generate();
     const served = await this.#start(this.kmsCommand(["server", "--addr", "127.0.0.1:0", ...(opts.args ?? []), dir]), { MINIO_KMS_HSM_KEY: hsmKey }, path.join(dir, CA_FILE));
-    const apiKey = adminApiKey(SoftHsm.parse(hsmKey), readClusterId(dir));
+    return this.#kms(served, dir, hsmKey, adminApiKey(SoftHsm.parse(hsmKey), readClusterId(dir)));
+  }
+
+  /** `node` as a member of `first`'s cluster (after `kms add`): it answers to that cluster's admin API key. */
+  joined(node: KmsProcess, first: KmsProcess): KmsProcess {
+    return this.#kms(node, node.dir, node.hsmKey, first.apiKey);
+  }
+
+  #kms(served: Served, dir: string, hsmKey: string, apiKey: string): KmsProcess {
     return {
       ...served, dir, hsmKey, apiKey,
       client: () => {

@@ -13,13 +13,13 @@ import { streamingReply } from "../log/feed.ts";
 import { Errors } from "../state/errors.ts";
 import { type OperatorAction, operatorAllowed } from "../state/operator.ts";
 import { callerOf } from "../state/policy.ts";
-import type { AppDeps, Env } from "./env.ts";
+import type { AppDeps } from "./deps.ts";
+import type { Env } from "../net/env.ts";
 import { logFrame } from "./log-frames.ts";
 import { serverStatus } from "./native/cluster.ts";
-import { decode, fromTimestamp, InvalidMessageError } from "./native/proto.ts";
+import { decode, fromTimestamp, InvalidMessageError } from "../wire/proto.ts";
 import { errorReply } from "./native/reply.ts";
 import { noteOps } from "./request-note.ts";
-import { rollingRestart } from "./restart.ts";
 
 const LogRequest = v.object({
   level: v.pipe(v.number(), v.integer()),
@@ -85,7 +85,7 @@ export function debugRoutes(deps: AppDeps): Hono<Env> {
       if (callerOf(deps.node.state, deps.node.info.adminIdentity, c.env.identity, "")?.privilege !== "SysAdmin") throw Errors.accessDenied();
       const restart = deps.ops?.restart;
       if (!restart) throw Errors.notSupported("this server cannot restart itself");
-      const restarted = self ? [] : await rollingRestart(deps.node);
+      const restarted = self ? [] : await deps.node.restartOthers();
       log.info(self ? "restarting (asked by an operator)" : "rolling restart: every other node is back; restarting this node last", { identity: c.env.identity ?? "" });
       // After this reply is on its way: the graceful stop lets it finish.
       setTimeout(restart, 50);
@@ -101,7 +101,7 @@ export function debugRoutes(deps: AppDeps): Hono<Env> {
 export function nodeStat(deps: AppDeps) {
   const node = deps.node;
   const s = serverStatus(node);
-  const st = node.parts().driver.status();
+  const st = node.status();
   const mem = process.memoryUsage();
   const cpu = process.cpuUsage();
   const trail = deps.ops?.audit?.trail;

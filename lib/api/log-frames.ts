@@ -7,7 +7,7 @@
  */
 import { isIP } from "node:net";
 import type { LogRecord } from "../log/logger.ts";
-import { encode, timestamp } from "./native/proto.ts";
+import { encode, timestamp } from "../wire/proto.ts";
 
 /** Largest LogRecord message. */
 export const MAX_RECORD = 4096;

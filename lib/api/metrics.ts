@@ -7,7 +7,8 @@
 import { Hono } from "hono";
 import { Errors } from "../state/errors.ts";
 import { operatorAllowed } from "../state/operator.ts";
-import type { AppDeps, Env } from "./env.ts";
+import type { AppDeps } from "./deps.ts";
+import type { Env } from "../net/env.ts";
 import { errorReply } from "./native/reply.ts";
 import { noteOps } from "./request-note.ts";
 

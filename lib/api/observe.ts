@@ -11,7 +11,7 @@
 import type { MiddlewareHandler } from "hono";
 import type { AuditHub } from "../audit/hub.ts";
 import type { Metrics } from "../metrics/metrics.ts";
-import type { Env } from "./env.ts";
+import type { Env } from "../net/env.ts";
 import { COMMANDS } from "./native/commands.ts";
 import { beginNote } from "./request-note.ts";
 

@@ -8,7 +8,8 @@
  * `kms audit show` unseals them with the HSM key.
  */
 import { createHmac } from "node:crypto";
-import { gcmOpen, gcmSeal, NONCE_SIZE } from "../hsm/aes-gcm.ts";
+import { gcmOpen, gcmSeal, NONCE_SIZE } from "../crypto/aead.ts";
+import { decodeBase64Url, encodeBase64Url } from "../encoding/base64.ts";
 import type { SoftHsm } from "../hsm/soft.ts";
 
 const PREFIX = "n1:";
@@ -33,7 +34,7 @@ export class NameSealer {
     if (sealed !== undefined) return sealed;
     const nonce = createHmac("sha256", this.#mac).update(name).digest().subarray(0, NONCE_SIZE);
     const body = gcmSeal(this.#enc, nonce, new TextEncoder().encode(name), AAD);
-    sealed = PREFIX + Buffer.concat([nonce, body]).toString("base64url");
+    sealed = PREFIX + encodeBase64Url(Buffer.concat([nonce, body]));
     if (this.#cache.size >= CACHE) this.#cache.clear();
     this.#cache.set(name, sealed);
     return sealed;
@@ -43,7 +44,7 @@ export class NameSealer {
   unseal(sealed: string): string | undefined {
     if (sealed === "") return "";
     if (!sealed.startsWith(PREFIX)) return undefined;
-    const raw = Buffer.from(sealed.slice(PREFIX.length), "base64url");
+    const raw = decodeBase64Url(sealed.slice(PREFIX.length));
     if (raw.length <= NONCE_SIZE) return undefined;
     const plain = gcmOpen(this.#enc, raw.subarray(0, NONCE_SIZE), raw.subarray(NONCE_SIZE), AAD);
     return plain ? new TextDecoder().decode(plain) : undefined;

@@ -1,9 +1,9 @@
 import { clientCredentials, parseApiKey } from "../identity/apikey.ts";
-import { encodeFrames, parseFrames } from "../api/native/frames.ts";
-import { decode, encode } from "../api/native/proto.ts";
-import { ruleSets } from "../api/native/rules.ts";
+import { encodeFrames, parseFrames } from "../wire/frames.ts";
+import { decode, encode } from "../wire/proto.ts";
+import { ruleSets } from "../wire/rules.ts";
 import { type StreamReply, streamRequest } from "./stream.ts";
-import { createTransport, type Transport, TransportError, type TransportOptions } from "./transport.ts";
+import { createTransport, type Transport, TransportError, type TransportOptions } from "../net/transport.ts";
 
 /** How to reach a kms cluster. */
 export interface ClientOptions {

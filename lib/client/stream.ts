@@ -4,8 +4,8 @@
  * certificates; elsewhere node:https does.
  */
 import https from "node:https";
-import type { TransportOptions } from "./transport.ts";
-import { TransportError } from "./transport.ts";
+import type { TransportOptions } from "../net/transport.ts";
+import { TransportError } from "../net/transport.ts";
 
 /** A streamed reply: status, content type, and the body's chunks. */
 export interface StreamReply {

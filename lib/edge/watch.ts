@@ -5,7 +5,7 @@
  * the clear since the edge holds no HSM key; `--audit FILE|-` a plain copy),
  * and the KES log streams.
  */
-import type { ConnectionGuard } from "../api/connections.ts";
+import type { ConnectionGuard } from "../net/connections.ts";
 import { kesAuditLine } from "../api/kes/log.ts";
 import type { NodeOps } from "../api/ops.ts";
 import { AuditHub } from "../audit/hub.ts";
@@ -13,7 +13,7 @@ import { AuditTrail } from "../audit/trail.ts";
 import { Feeds } from "../log/feed.ts";
 import { log } from "../log/logger.ts";
 import { Metrics } from "../metrics/metrics.ts";
-import { VERSION } from "../server/version.ts";
+import { VERSION } from "../version.ts";
 
 /** The watching side of a started edge server. */
 export interface Watching {

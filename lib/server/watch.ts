@@ -5,7 +5,7 @@
  * and its log and audit streams. Each part can be switched off.
  */
 import path from "node:path";
-import type { ConnectionGuard } from "../api/connections.ts";
+import type { ConnectionGuard } from "../net/connections.ts";
 import type { NodeOps } from "../api/ops.ts";
 import { AuditHub } from "../audit/hub.ts";
 import { NameSealer } from "../audit/seal.ts";
@@ -15,7 +15,7 @@ import { Feeds } from "../log/feed.ts";
 import { log } from "../log/logger.ts";
 import { type ClusterFigures, Metrics, type StateCounts } from "../metrics/metrics.ts";
 import type { State } from "../state/state.ts";
-import type { KmsNode } from "./node.ts";
+import type { KmsNode } from "../node/node.ts";
 
 /** The watching side of a started node. */
 export interface Watching {
@@ -67,7 +67,7 @@ export async function watchNode(node: KmsNode, hsm: SoftHsm, opts: WatchOptions,
 /** The cluster as `node` sees it, or undefined while it starts. */
 function clusterFigures(node: KmsNode): ClusterFigures | undefined {
   if (!node.cluster) return undefined;
-  const st = node.cluster.driver.status();
+  const st = node.status();
   const leader = st.role === "leader";
   const down = leader ? st.peers.filter((p) => !p.active && st.members.some((m) => m.id === p.id)).length : undefined;
   return {

@@ -169,7 +169,7 @@ describe("kms CLI: the operator's first hour", () => {
       assert.deepEqual(tree(dir), before, "hsm check only reads");
       // identity --hsm reads the file too; a key file others can read is warned about.
       chmodSync(file, 0o644);
-      const id = await runKms(["identity", "--hsm", "--json"], { MINIO_KMS_HSM_KEY: "", MINIO_KMS_HSM_KEY_FILE: file });
+      const id = await runKms(["identity", "--hsm", dir, "--json"], { MINIO_KMS_HSM_KEY: "", MINIO_KMS_HSM_KEY_FILE: file });
       assert.equal(json(id, "identity --hsm from a file").identity, parseApiKey(json(id, "").api_key).identity);
       assert.match(id.stderr, /warning: .*can be read by other users: chmod 600/);
     });

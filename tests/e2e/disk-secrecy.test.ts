@@ -133,7 +133,7 @@ describe("a deleted key is erased from every file of every node", () => {
       assert.deepEqual(rows.map((r) => r.key.replace(/\d+$/, "N")).sort(), ["k/erase/doomed", "r/e/N"], `node ${i} holds the key in its ring and its log`);
       secrets.push(...rows.map((r) => ({ label: `node ${i}'s sealed ${r.key}`, bytes: r.value })));
     }
-    const r = await runKms(["rm-key", "--enclave", "erase", "--all", "doomed"], nodes[0].env());
+    const r = await runKms(["rm-key", "--force", "--enclave", "erase", "--all", "doomed"], nodes[0].env());
     assert.equal(r.code, 0, r.stderr);
     for (const [i, n] of nodes.entries()) {
       // Erasing follows the deletion on each node without being awaited by it: wait, with a deadline.

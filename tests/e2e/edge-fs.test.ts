@@ -75,6 +75,11 @@ describe("kms edge with the fs key store", () => {
   });
   after(cleanup);
 
+  it("answers MinIO's KES call sequence", async () => {
+    await minioSequence(edge, minio, "minio-default-key", assert);
+  });
+
+  // After the sequence above: the key exists.
   it("streams KES's audit and error logs, keeps a hash-chained trail and counts in metrics (issue 13)", async () => {
     const audit = await openStream({ port: edge.port, ca }, { path: "/v1/log/audit", credentials: admin });
     assert.equal(audit.status, 200);
@@ -94,10 +99,6 @@ describe("kms edge with the fs key store", () => {
       return r.code === 0 && /KEY:GENERATE/.test(readFileSync(path.join(dir, "audit", "audit-00000001.jsonl"), "utf8")) ? r.stdout : undefined;
     }, "the edge's audit trail to hold the request");
     assert.match(trail, /^OK: \d+ records in 1 file/m);
-  });
-
-  it("answers MinIO's KES call sequence", async () => {
-    await minioSequence(edge, minio, "minio-default-key", assert);
   });
 
   it("created the config's keys at start, as files of mode 0600 in a 0755 directory", () => {

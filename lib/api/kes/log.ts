@@ -11,8 +11,8 @@ import { streamingReply } from "../../log/feed.ts";
 import { Level, type LogRecord, levelName, log } from "../../log/logger.ts";
 import { noteOps } from "../request-note.ts";
 import { kesError } from "./errors.ts";
-import { kesHexOf } from "./identity.ts";
-import type { KesKit } from "./routes.ts";
+import { kesHexOf } from "../../identity/kes.ts";
+import type { KesKit } from "./kit.ts";
 
 const NDJSON = "application/x-ndjson";
 const encoder = new TextEncoder();

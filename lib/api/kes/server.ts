@@ -3,7 +3,7 @@ import os from "node:os";
 import { kesError, KesMessages } from "./errors.ts";
 import { PROMETHEUS_TEXT } from "../metrics.ts";
 import { noteOps } from "../request-note.ts";
-import type { KesKit } from "./routes.ts";
+import type { KesKit } from "./kit.ts";
 import { apiListing } from "./table.ts";
 
 /** Registers the server routes. */

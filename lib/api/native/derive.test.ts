@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { apply } from "../../state/apply.ts";
-import { ADMIN, type TestKms, withKms } from "../test-app.ts";
+import { ADMIN, type TestKms, withKms } from "../../../tests/support/app.ts";
 
 const te = new TextEncoder();
 const hex = (b: unknown) => Buffer.from(b as Uint8Array).toString("hex");
@@ -40,7 +40,7 @@ test("KEY:DERIVE is deterministic per key, version and context; 32 bytes by defa
     assert.notEqual(hex(latest.key), hex(a.key));
     assert.equal(hex((await kms.call("e1", 1201, { name: "k", version: 1, context: te.encode("c") })).key), hex(a.key));
     for (const length of [1, 15, 65, 1024]) {
-      await kms.fail(400, "invalid KEY:DERIVE request: invalid length: 16 to 64 bytes", "e1", 1201, { name: "k", length });
+      await kms.fail(400, "invalid request: invalid length: 16 to 64 bytes", "e1", 1201, { name: "k", length });
     }
     await kms.fail(404, "key does not exist", "e1", 1201, { name: "k", version: 9 });
     await kms.fail(404, "key does not exist", "e1", 1201, { name: "nope" });

@@ -1,6 +1,3 @@
-import type { KmsNode } from "../server/node.ts";
-import type { NodeOps } from "./ops.ts";
-
 /** Per-request bindings the TLS adapter passes to every hono app. */
 export interface Bindings {
   /** The caller's `h1:` identity from its TLS client certificate, if it sent one. */
@@ -14,13 +11,4 @@ export interface Bindings {
 /** The hono environment of kms's apps. */
 export interface Env {
   Bindings: Bindings;
-}
-
-/** What the apps need from the running node. */
-export interface AppDeps {
-  readonly node: KmsNode;
-  /** The enclave KES API requests run in (default "default"). */
-  readonly kesEnclave?: string;
-  /** Metrics, audit, log streams and restarts (absent: none of them, as in in-process tests). */
-  readonly ops?: NodeOps;
 }

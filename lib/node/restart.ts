@@ -4,10 +4,10 @@
  * election at most), and the next goes only once the previous one serves
  * reads again under its new process. Reads never stop: at most one node is
  * down at any time, and the restart starts only when every node serves.
- * The asking node restarts itself after its reply (debug.ts).
+ * The asking node restarts itself after its reply (api/debug.ts).
  */
-import { RPC } from "../cluster/peers.ts";
-import type { KmsNode } from "../server/node.ts";
+import { RPC } from "./peers.ts";
+import type { Replication } from "./replication.ts";
 import { Errors } from "../state/errors.ts";
 
 /** How long one node may take to come back. */
@@ -20,8 +20,8 @@ interface Serving {
 }
 
 /** Restarts every other member, one at a time; returns what each took. */
-export async function rollingRestart(node: KmsNode): Promise<Array<{ id: number; host: string; seconds: number }>> {
-  const { driver, peers } = node.parts();
+export async function rollingRestart(r: Replication): Promise<Array<{ id: number; host: string; seconds: number }>> {
+  const { driver, peers } = r;
   const st = driver.status();
   const others = st.members.filter((m) => m.id !== st.id).sort((a, b) => Number(a.id === st.leader) - Number(b.id === st.leader) || a.id - b.id);
   const ask = (addr: string) => peers.call(addr, RPC.serving, {}, 1_500) as Promise<Serving>;

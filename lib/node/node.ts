@@ -1,57 +1,40 @@
 import * as v from "valibot";
-import type { Application, Driver, Outcome } from "../cluster/driver.ts";
-import { type Peers, PeerError, RPC } from "../cluster/peers.ts";
-import { TransportError } from "../client/transport.ts";
-import { NONE, type Entry, type Snapshot } from "../cluster/types.ts";
+import type { Application } from "../cluster/driver.ts";
+import type { Entry, Message, Snapshot, Status } from "../cluster/types.ts";
+import type { SoftHsm } from "../hsm/soft.ts";
 import { install, prepare } from "../state/apply.ts";
 import { type Command, CommandSchema } from "../state/commands.ts";
-import { decodeBase64, encodeBase64 } from "../state/base64.ts";
 import { Errors, KmsError } from "../state/errors.ts";
-import { counterRecords, recordOf, recordsOfState, stateOf } from "../state/records.ts";
+import { counterRecords, decodeSnapshot, encodeSnapshot, recordOf, recordsOfState, stateOf } from "../state/records.ts";
 import type { State } from "../state/state.ts";
 import type { Store } from "../store/store.ts";
-import type { SoftHsm } from "../hsm/soft.ts";
 import { log } from "../log/logger.ts";
+import { validAdminKeyProof } from "./admin-key.ts";
+import { type CallEnvelope, CallGate } from "./call-gate.ts";
+import { acceptJoin, addNode, editNode, removeNode } from "./membership.ts";
+import { askMembers, type MemberAnswer, type Peers, type ReplyEnvelope } from "./peers.ts";
 import { blocker } from "./pending.ts";
-import type { AddressBook, Membership } from "./replication.ts";
-import type { RecordStorage } from "../cluster/record-storage.ts";
+import { failedOutcome, type Loaded, Replication, type Timing } from "./replication.ts";
+import { rollingRestart } from "./restart.ts";
 
 /** What a node knows about itself, for status replies. */
-export interface NodeInfo {
+export interface NodeInfo extends Timing {
   readonly version: string;
   /** The address peers dial (host:port). */
   readonly host: string;
   readonly startedAt: number;
   /** The identity of the cluster's HSM-derived admin API key ("" until the node knows its cluster). */
   readonly adminIdentity: string;
-  readonly tickMs: number;
-  readonly electionTicks: number;
 }
 
-/** The replication side of a node, attached once the listener is bound. */
-export interface ClusterParts {
-  readonly driver: Driver<Command>;
-  readonly peers: Peers<Command>;
-  readonly book: AddressBook;
-  readonly membership: Membership;
-  readonly store: RecordStorage<Command>;
-  /** The node's data store (state records live there too). */
-  readonly dataStore: Store;
-  readonly hsm: SoftHsm;
+/** What a node calls out to as its life goes on. */
+export interface NodeHooks {
+  /** Called once the node has switched to another cluster (a join), before it serves anything there. */
+  readonly onJoined?: (cluster: string) => Promise<void>;
 }
 
 /** How long a read waits for a pending write it depends on (that can be settled: others are refused at once). */
 const READ_WAIT_MS = 5_000;
-
-/** The answer to a write whose fate this node cannot know. */
-function outcomeUnknown(why: string): KmsError {
-  return new KmsError(504, `outcome unknown: ${why}; the write may or may not have been applied`);
-}
-
-/** The error for a proposal that did not commit: 503 when that is definite, 504 when this node cannot know. */
-export function failedOutcome(o: Extract<Outcome, { ok: false }>, prefix = "cluster unavailable"): KmsError {
-  return o.error === "unknown" ? outcomeUnknown(o.reason) : Errors.unavailable(`${prefix}: ${o.reason}`);
-}
 
 /**
  * A running node: the in-memory state that serves every read, and the one
@@ -59,32 +42,76 @@ export function failedOutcome(o: Extract<Outcome, { ok: false }>, prefix = "clus
  * log order, durably, before they are acknowledged.
  */
 export class KmsNode implements Application<Command> {
-  state: State;
-  /** Replaced once the listener is bound (the port may be chosen by the OS). */
-  info: NodeInfo;
-  cluster: ClusterParts | undefined;
+  #state: State;
+  #info: NodeInfo;
+  #replication: Replication | undefined;
+  #gate: CallGate | undefined;
   /** Reads wait until this index is applied: set when the node restarted behind what it acknowledged (peer-check.ts). */
-  readFloor = 0;
-  /** Called once the node has switched to another cluster (a join), before it serves anything there. */
-  onJoined?: (cluster: string) => Promise<void>;
+  #readFloor = 0;
+  readonly #hooks: NodeHooks;
   readonly #store: Store;
   #erasing: Promise<void> | false = false;
   #eraseAgain = false;
 
-  constructor(state: State, store: Store, info: NodeInfo) {
-    this.state = state;
+  constructor(state: State, store: Store, info: NodeInfo, hooks: NodeHooks = {}) {
+    this.#state = state;
     this.#store = store;
-    this.info = info;
+    this.#info = info;
+    this.#hooks = hooks;
   }
 
-  /** The replication parts, or 503 while the node is starting. */
-  parts(): ClusterParts {
-    if (!this.cluster) throw Errors.unavailable("the node is starting");
-    return this.cluster;
+  /** The state every read is served from (replaced whole by a snapshot). */
+  get state(): State {
+    return this.#state;
   }
 
-  /** Forwarded writes awaiting the leader's answer, so a stopping node can answer them. */
-  readonly #forwards = new Set<(err: KmsError) => void>();
+  /** What the node knows about itself. */
+  get info(): NodeInfo {
+    return this.#info;
+  }
+
+  /** Records the address peers dial, once the listener is bound (the port may be chosen by the OS). */
+  listening(host: string): void {
+    this.#info = { ...this.#info, host };
+  }
+
+  /** Records the identity of the cluster's admin API key (it derives from the cluster). */
+  setAdminIdentity(adminIdentity: string): void {
+    this.#info = { ...this.#info, adminIdentity };
+  }
+
+  /** The state's first snapshot, for a data directory that starts a new cluster. */
+  initialSnapshot(): Uint8Array {
+    return encodeSnapshot(this.#state);
+  }
+
+  /**
+   * Starts replicating from `loaded` (its durable state as peer-check.ts
+   * returned it) with `peers`; reads wait until `readFloor` is applied.
+   */
+  replicate(hsm: SoftHsm, peers: Peers<Command>, loaded: Loaded, readFloor: number, onFatal: (err: unknown) => void): void {
+    this.#readFloor = readFloor;
+    const r = new Replication(this, hsm, peers, loaded, this.#info.host, this.#info, this.#state.applied, onFatal);
+    this.#gate = new CallGate(hsm);
+    this.#replication = r;
+    r.start();
+  }
+
+  /** The replication, or 503 while the node is starting. */
+  #parts(): Replication {
+    if (!this.#replication) throw Errors.unavailable("the node is starting");
+    return this.#replication;
+  }
+
+  /** The replication core's view of this node and its cluster. */
+  status(): Status {
+    return this.#parts().driver.status();
+  }
+
+  /** The cluster this node belongs to ("" while it is starting). */
+  get cluster(): string {
+    return this.#replication?.membership.cluster ?? "";
+  }
 
   /**
    * Applies a command through the cluster: on the leader it is proposed and
@@ -111,27 +138,68 @@ export class KmsNode implements Application<Command> {
   onWrite?: (seconds: number, ok: boolean) => void;
 
   async #write(cmd: Command, forwarded: boolean): Promise<void> {
-    const { driver, peers } = this.parts();
-    if (driver.stopping) throw Errors.unavailable("the node is stopping");
-    const status = driver.status();
+    const r = this.#parts();
+    if (r.driver.stopping) throw Errors.unavailable("the node is stopping");
     // Validity is decided when the command applies, in log order, identically on every node.
-    if (status.role === "leader") return this.#outcome(await driver.propose(cmd));
-    if (forwarded) throw Errors.unavailable("cluster unavailable: this node is no longer the leader");
-    const leader = status.members.find((m) => m.id === status.leader);
-    if (status.leader === NONE || !leader) throw Errors.unavailable("cluster unavailable: there is no leader to take writes");
-    let answer!: (err: KmsError) => void;
-    const stopped = new Promise<never>((_, reject) => (answer = reject));
-    this.#forwards.add(answer);
-    try {
-      await Promise.race([forward(peers, leader.addr, { cmd }), stopped]);
-    } finally {
-      this.#forwards.delete(answer);
-    }
+    await r.onLeader(forwarded, { cmd }, async () => {
+      const o = await r.driver.propose(cmd);
+      if (!o.ok) throw failedOutcome(o);
+      if (o.error) throw o.error;
+    }, "there is no leader to take writes");
   }
 
-  #outcome(o: Outcome): void {
-    if (!o.ok) throw failedOutcome(o);
-    if (o.error) throw o.error;
+  /** Adds the fresh node at `host` to the cluster; resolves once it is in sync and a member. */
+  addNode(host: string, forwarded = false): Promise<void> {
+    return addNode(this.#parts(), this.#state, host, forwarded);
+  }
+
+  /** Removes the node at `host` from the cluster. */
+  removeNode(host: string, forwarded = false): Promise<void> {
+    return removeNode(this.#parts(), host, forwarded);
+  }
+
+  /** Repair without quorum: drops `remove` from the membership of the node at `host` ("" = this node). */
+  editNode(host: string, remove: readonly number[]): Promise<void> {
+    return editNode(this.#parts(), host === this.#info.host ? "" : host, remove);
+  }
+
+  /** The joining side: a fresh node switches to the cluster that asks it to join. */
+  async acceptJoin(cluster: string, id: number): Promise<void> {
+    if (await acceptJoin(this.#parts(), this.#state, cluster, id)) await this.#hooks.onJoined?.(cluster);
+  }
+
+  /** Takes replication messages a peer at `from` sent. */
+  receive(from: string, messages: readonly Message<Command>[]): void {
+    this.#parts().receive(from, messages);
+  }
+
+  /** Calls `path` on every other member in parallel (see askMembers). */
+  askMembers(path: string, timeoutMs: number): Promise<MemberAnswer[]> {
+    const r = this.#parts();
+    const st = r.driver.status();
+    return askMembers(r.peers, st.members, st.id, path, timeoutMs);
+  }
+
+  /** Opens a node-to-node call (see CallGate.open); 503 while the node is starting. */
+  openCall(path: string, certificate: Uint8Array | undefined, body: Uint8Array): CallEnvelope {
+    this.#parts();
+    return this.#gate!.open(path, certificate, body);
+  }
+
+  /** Seals the answer to a node-to-node call. */
+  sealReply(path: string, reply: ReplyEnvelope): Uint8Array {
+    return this.#gate!.seal(path, reply);
+  }
+
+  /** Restarts every other member, one at a time, each back serving reads before the next (see restart.ts). */
+  restartOthers(): Promise<Array<{ id: number; host: string; seconds: number }>> {
+    return rollingRestart(this.#parts());
+  }
+
+  /** Whether `proof` shows the HSM key for re-enabling the admin API key at `at`. */
+  validAdminKeyProof(at: number, proof: Uint8Array): boolean {
+    const r = this.#parts();
+    return validAdminKeyProof(r.hsm, r.membership.cluster, at, proof);
   }
 
   /**
@@ -140,13 +208,12 @@ export class KmsNode implements Application<Command> {
    * stops replicating. Reads go on until then.
    */
   async drain(ms: number): Promise<void> {
-    const driver = this.cluster?.driver;
-    if (!driver) return;
-    const deadline = Date.now() + ms;
-    await driver.drain(ms);
-    while (this.#forwards.size > 0 && Date.now() < deadline) await driver.changed(Math.min(50, deadline - Date.now()));
-    for (const answer of this.#forwards) answer(outcomeUnknown("the node stopped while the leader had the write"));
-    await driver.stop();
+    await this.#replication?.drain(ms);
+  }
+
+  /** Stops replicating at once and closes the peers' connections (tests; a server drains). */
+  async stop(): Promise<void> {
+    await this.#replication?.stop();
   }
 
   /**
@@ -156,13 +223,13 @@ export class KmsNode implements Application<Command> {
    * leader, or a member it needs is unreachable) is refused at once, saying why.
    */
   async readBarrier(reads: Iterable<string>): Promise<void> {
-    const { driver } = this.parts();
+    const { driver } = this.#parts();
     const want = new Set(reads);
-    if (this.state.applied < this.readFloor) throw Errors.unavailable("this node is not serving: it is catching up with what it acknowledged before a restart");
+    if (this.#state.applied < this.#readFloor) throw Errors.unavailable("this node is not serving: it is catching up with what it acknowledged before a restart");
     const deadline = Date.now() + READ_WAIT_MS;
     for (;;) {
       if (!driver.readable()) throw Errors.unavailable("this node is not serving: it is joining a cluster or was removed from one");
-      const e = blocker(driver.pending(), want, this.state);
+      const e = blocker(driver.pending(), want, this.#state);
       if (!e) return;
       if (driver.stopped) throw Errors.unavailable("the node is stopping");
       const why = e.index > driver.commitIndex() ? driver.unsettled() : null;
@@ -175,22 +242,12 @@ export class KmsNode implements Application<Command> {
 
   /** Whether this node answers reads (a joining or removed node does not). */
   readyForReads(): boolean {
-    return (this.cluster?.driver.readable() ?? false) && this.state.applied >= this.readFloor;
+    return (this.#replication?.driver.readable() ?? false) && this.#state.applied >= this.#readFloor;
   }
 
   /** Whether a write sent to this node would be taken now: the leader (asked, on a follower) reaches every member. */
   async readyForWrites(): Promise<boolean> {
-    if (!this.cluster) return false;
-    const st = this.cluster.driver.status();
-    if (st.role === "leader") return st.writable;
-    const leader = st.members.find((m) => m.id === st.leader);
-    if (!leader) return false;
-    try {
-      const reply = await this.cluster.peers.call(leader.addr, RPC.ready, {}, 1_500) as { writable?: unknown };
-      return reply.writable === true;
-    } catch {
-      return false;
-    }
+    return (await this.#replication?.writable()) ?? false;
   }
 
   /**
@@ -201,7 +258,7 @@ export class KmsNode implements Application<Command> {
    * purge after a recovery window is meant to call it too.
    */
   async erase(): Promise<void> {
-    await this.parts().driver.compact();
+    await this.#parts().driver.compact();
     await this.#store.erase();
   }
 
@@ -211,7 +268,7 @@ export class KmsNode implements Application<Command> {
     const changes = new Map<string, Uint8Array | null>();
     let erase = false;
     for (const e of entries) {
-      if (e.type === "conf" && e.change.op === "add") this.state.maxNodeId = Math.max(this.state.maxNodeId, e.change.id);
+      if (e.type === "conf" && e.change.op === "add") this.#state.maxNodeId = Math.max(this.#state.maxNodeId, e.change.id);
       if (e.type !== "cmd") continue;
       // Commands come from peers: validate, and let a bad one fail the same way on every node.
       const parsed = v.safeParse(CommandSchema, e.cmd);
@@ -220,16 +277,16 @@ export class KmsNode implements Application<Command> {
         continue;
       }
       try {
-        const effects = prepare(this.state, parsed.output);
-        install(this.state, effects);
+        const effects = prepare(this.#state, parsed.output);
+        install(this.#state, effects);
         for (const fx of effects) changes.set(...recordOf(fx));
         erase ||= deletesKeys(parsed.output);
       } catch (err) {
         errors.set(e.index, err instanceof KmsError ? err : Errors.badRequest("invalid command"));
       }
     }
-    this.state.applied = entries[entries.length - 1].index;
-    for (const [k, value] of counterRecords(this.state)) changes.set(k, value);
+    this.#state.applied = entries[entries.length - 1].index;
+    for (const [k, value] of counterRecords(this.#state)) changes.set(k, value);
     await this.#store.write([...changes]);
     // Not awaited: the compaction is an input of the driver, which is busy applying this very batch.
     if (erase) this.eraseInBackground();
@@ -263,47 +320,19 @@ export class KmsNode implements Application<Command> {
     const next = stateOf(records);
     next.applied = snapshot.index;
     const changes = new Map<string, Uint8Array | null>();
-    for (const [k] of recordsOfState(this.state)) changes.set(k, null);
+    for (const [k] of recordsOfState(this.#state)) changes.set(k, null);
     for (const [k, value] of recordsOfState(next)) changes.set(k, value);
     await this.#store.write([...changes]);
-    this.state = next;
+    this.#state = next;
   }
 
   /** The state as snapshot bytes. */
   snapshot(): Uint8Array {
-    return encodeSnapshot(this.state);
+    return encodeSnapshot(this.#state);
   }
 }
 
 /** Whether a command may remove key material (a key, some versions, or an enclave and its keys). */
 export function deletesKeys(cmd: Command): boolean {
   return cmd.type === "key.delete" || cmd.type === "enclave.delete";
-}
-
-/**
- * Sends a write to the leader and maps its answer back to a KmsError. A 503
- * promises the write did not happen, so it is used only when the request
- * never reached the leader; a lost answer is a 504 whose outcome is unknown.
- */
-export async function forward(peers: Peers<Command>, addr: string, body: unknown): Promise<void> {
-  try {
-    await peers.call(addr, RPC.forward, body);
-  } catch (err) {
-    // Only a sealed answer is the leader's word; anything else leaves the outcome unknown.
-    if (err instanceof PeerError && err.sealed) throw new KmsError(err.status, err.message);
-    if (err instanceof TransportError && !err.maybeDelivered) throw Errors.unavailable("cluster unavailable: the leader cannot be reached");
-    throw new KmsError(504, "the leader did not answer: the write may or may not have been applied");
-  }
-}
-
-/** Snapshot bytes: every state record, base64, as JSON. */
-export function encodeSnapshot(state: State): Uint8Array {
-  const records = recordsOfState(state).map(([k, value]) => [k, encodeBase64(value!)]);
-  return new TextEncoder().encode(JSON.stringify(records));
-}
-
-function decodeSnapshot(data: Uint8Array): Map<string, Uint8Array> {
-  if (data.length === 0) return new Map();
-  const rows = v.parse(v.array(v.tuple([v.string(), v.string()])), JSON.parse(new TextDecoder().decode(data)));
-  return new Map(rows.map(([k, b]) => [k, decodeBase64(b)]));
 }
