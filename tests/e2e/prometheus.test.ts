@@ -55,6 +55,12 @@ describe("Prometheus scrapes a 3-node cluster over mTLS", { skip: available === 
     const ok = await rawRequest(server, { path: "/v1/health/metrics", credentials: creds });
     assert.equal(ok.status, 200, ok.body.toString());
     assert.equal(ok.headers["content-type"], "text/plain; version=0.0.4; charset=utf-8");
+    // KES's /v1/metrics takes the same privilege, though the identity is not in the KES API's enclave.
+    const kes = await rawRequest(server, { path: "/v1/metrics", credentials: creds });
+    assert.equal(kes.status, 200, kes.body.toString());
+    assert.match(kes.body.toString(), /^kes_http_request_success \d+$/m);
+    const kesLog = await rawRequest(server, { path: "/v1/log/error", credentials: creds });
+    assert.equal(kesLog.status, 403, "SYS:METRICS does not give the log");
     const stranger = await rawRequest(server, { path: "/v1/health/metrics", apiKey: null });
     assert.equal(stranger.status, 403);
     const generate = await rawRequest(server, { path: "/v1/kms/tenant-x", method: "POST", body: new Uint8Array(), credentials: creds });

@@ -84,11 +84,12 @@ export function statefulKes(node: KmsNode, enclave: string): KesBackend {
     isKnown: (identity) => caller(identity) !== undefined || OPERATOR_ACTIONS.some((a) => operatorAllowed(node.state, node.info.adminIdentity, identity, a)),
 
     authorize(identity: string | undefined, req: KesRequest): KesAccess | undefined {
-      const who = caller(identity);
-      if (!who) return undefined;
-      // Watching the node: SysAdmins, or a policy allowing the operator action (state/operator.ts).
+      // Watching the node: SysAdmins, or a policy allowing the operator action in
+      // any enclave (state/operator.ts), as on the native API: not only this enclave's identities.
       const watch = WATCHING[req.op];
       if (watch) return operatorAllowed(node.state, node.info.adminIdentity, identity, watch) ? everything : undefined;
+      const who = caller(identity);
+      if (!who) return undefined;
       const command = KES_COMMANDS[req.op];
       // status, self: any identity known in the enclave.
       if (!command) return everything;
