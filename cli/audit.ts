@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { parseLine } from "../lib/audit/record.ts";
-import { NameSealer } from "../lib/audit/seal.ts";
+import { NameSealer, trailMac } from "../lib/audit/seal.ts";
 import { trailFiles } from "../lib/audit/trail.ts";
 import { verifyTrail } from "../lib/audit/verify.ts";
 import { type Args, type CliCommand, CliError } from "./command.ts";
@@ -34,7 +34,10 @@ export const auditCommands: CliCommand[] = [
 verify checks the hash chain of the audit trail in DIR (a data directory, or
 a directory of audit-*.jsonl files): any edited, removed, inserted or
 reordered record, a line cut short, or an end cut off is reported with its
-file, line and sequence number, and the exit status is 1. It needs no key.
+file, line and sequence number, and the exit status is 1. It needs no key;
+with the HSM key in the environment it also checks the seals a server puts
+on the trail, which catch a chain rewritten from scratch by someone who
+could write the files but has not the HSM key (an edge's trail has none).
 
 show prints the records; enclave and object names, sealed on disk, are
 shown in the clear when the HSM key that sealed them is in the environment.
@@ -44,7 +47,7 @@ Options:
                        node): do not expect it to end with a close record
   --since D|TIME       show: only records since a duration ago or a time
   --json               Print JSON
-Environment (show):
+Environment (show, and verify's seals):
 ${HSM_ENV_HELP}`,
     options: { open: { type: "boolean" }, since: { type: "string" } },
     positionals: 2,
@@ -57,13 +60,19 @@ ${HSM_ENV_HELP}`,
   },
 ];
 
+/** The HSM key from the environment, when it is there. */
+function envHsm() {
+  return process.env.MINIO_KMS_HSM_KEY || process.env.MINIO_KMS_HSM_KEY_FILE ? hsmFromEnv() : undefined;
+}
+
 async function verify(args: Args, dir: string): Promise<number> {
-  const v = await verifyTrail(dir, { open: args.values.open === true });
+  const hsm = envHsm();
+  const v = await verifyTrail(dir, { open: args.values.open === true, ...(hsm && { mac: trailMac(hsm) }) });
   output(args, v, () => {
     const lines = v.notes.map((n) => `note: ${n}`);
     for (const p of v.problems) lines.push(`${p.file}${p.line ? `:${p.line}` : ""}${p.seq !== undefined ? ` (seq ${p.seq})` : ""}: ${p.what}`);
     lines.push(v.ok
-      ? `OK: ${v.records} records in ${v.files} file${v.files === 1 ? "" : "s"}, seq ${v.firstSeq} to ${v.lastSeq}, chain head ${v.head}`
+      ? `OK: ${v.records} records in ${v.files} file${v.files === 1 ? "" : "s"}, seq ${v.firstSeq} to ${v.lastSeq}, chain head ${v.head}${v.seals !== undefined ? `; ${v.seals} seals verified with the HSM key` : ""}`
       : `FAILED: ${v.problems.length} problem${v.problems.length === 1 ? "" : "s"} in ${v.records} records of ${dir}`);
     return lines.join("\n");
   });
@@ -71,8 +80,8 @@ async function verify(args: Args, dir: string): Promise<number> {
 }
 
 async function show(args: Args, dir: string): Promise<number> {
-  const keyed = process.env.MINIO_KMS_HSM_KEY || process.env.MINIO_KMS_HSM_KEY_FILE;
-  const sealer = keyed ? new NameSealer(hsmFromEnv()) : undefined;
+  const hsm = envHsm();
+  const sealer = hsm ? new NameSealer(hsm) : undefined;
   const since = sinceOf(args.values.since as string | undefined);
   const unseal = (s: unknown) => (typeof s === "string" && sealer ? sealer.unseal(s) ?? s : s);
   for (const file of await trailFiles(dir)) {

@@ -4,7 +4,10 @@
  * field, `hash`, is the SHA-256 of the line up to that field. Editing a byte
  * breaks that record's hash; removing, reordering or inserting records
  * breaks `seq` and `prev`. Field order is fixed, so the same record always
- * serialises to the same bytes.
+ * serialises to the same bytes. Anyone who can write the files could
+ * recompute every hash, so on a server the trail's markers also carry a
+ * `mac` under a key the HSM derives (seal.ts): a chain rewritten without the
+ * HSM key no longer verifies with it.
  */
 import { createHash } from "node:crypto";
 
@@ -34,11 +37,12 @@ export interface AuditEvent {
   readonly ms: number;
 }
 
-/** Markers the trail writes itself: opened (after a clean close, a crash, or on a new trail), closed, records lost. */
+/** Markers the trail writes itself: opened (after a clean close, a crash, or on a new trail), closed, records lost, sealed. */
 export interface AuditMarker {
   readonly time: number;
   readonly node: string;
-  readonly event: "open" | "close" | "lost";
+  /** "seal": written only to carry a mac over the chain so far (at most every few seconds). */
+  readonly event: "open" | "close" | "lost" | "seal";
   /** open: how the previous run ended ("new", "closed", "crashed"). */
   readonly after?: string;
   /** open after a crash: bytes of the incomplete last line left in the previous file. */
@@ -59,9 +63,18 @@ export function sha256(text: string): string {
   return createHash("sha256").update(text).digest("hex");
 }
 
-/** The line (without newline) of a record at `seq` after `prev`, and its hash. */
-export function chainLine(seq: number, prev: string, rec: AuditEvent | AuditMarker): { line: string; hash: string } {
-  const body = JSON.stringify(ordered(seq, prev, rec));
+/** Computes a marker's mac over its body (seq, prev and fields, without mac and hash). */
+export type MarkerMac = (body: string) => string;
+
+/**
+ * The line (without newline) of a record at `seq` after `prev`, and its hash.
+ * With `mac`, a marker carries the mac of its body: since the body holds
+ * `prev`, the mac covers the whole chain before it.
+ */
+export function chainLine(seq: number, prev: string, rec: AuditEvent | AuditMarker, mac?: MarkerMac): { line: string; hash: string } {
+  const fields = ordered(seq, prev, rec);
+  if (mac && "event" in rec) fields.mac = mac(JSON.stringify(fields));
+  const body = JSON.stringify(fields);
   const hash = sha256(body);
   return { line: `${body.slice(0, -1)}${HASH_FIELD}${hash}"}`, hash };
 }
@@ -76,6 +89,12 @@ function ordered(seq: number, prev: string, r: AuditEvent | AuditMarker): Record
     seq, prev, time, node: r.node, id: r.id, identity: r.identity, ip: r.ip, api: r.api, method: r.method,
     command: r.command, enclave: r.enclave, object: r.object, ops: r.ops, status: r.status, ms: r.ms,
   };
+}
+
+/** The body a marker's mac was computed over: its fields without `mac` (JSON keeps their order). */
+export function macBody(fields: Record<string, unknown>): string {
+  const { mac: _, ...rest } = fields;
+  return JSON.stringify(rest);
 }
 
 /** A parsed line: its body (what the hash covers), the hash it claims, and its fields; undefined when it is not a record. */

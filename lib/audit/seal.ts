@@ -1,11 +1,13 @@
 /**
- * Names in the on-disk audit trail are sealed: every byte of a data
+ * The audit trail's keys, both derived from the HSM key. Names in the on-disk audit trail are sealed: every byte of a data
  * directory is encrypted, enclave and key names included, and the trail
  * lives there too. A name seals deterministically (a synthetic nonce, the
  * HMAC of the name), so the same name always reads the same in the trail —
  * records about one key can be found without the HSM key, but not named —
  * and a cache makes a repeated name cost nothing on the write path.
- * `kms audit show` unseals them with the HSM key.
+ * `kms audit show` unseals them with the HSM key. The trail's markers carry
+ * a mac under a third derived key (trailMac), which `kms audit verify` checks
+ * when it has the HSM key.
  */
 import { createHmac } from "node:crypto";
 import { gcmOpen, gcmSeal, NONCE_SIZE } from "../crypto/aead.ts";
@@ -49,4 +51,10 @@ export class NameSealer {
     const plain = gcmOpen(this.#enc, raw.subarray(0, NONCE_SIZE), raw.subarray(NONCE_SIZE), AAD);
     return plain ? new TextDecoder().decode(plain) : undefined;
   }
+}
+
+/** The mac of the trail's markers: HMAC-SHA256 under a key the HSM derives, hex. */
+export function trailMac(hsm: SoftHsm): (body: string) => string {
+  const key = hsm.derive("audit/trail/mac");
+  return (body) => createHmac("sha256", key).update(body).digest("hex");
 }

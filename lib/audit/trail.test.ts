@@ -6,7 +6,7 @@ import path from "node:path";
 import { test } from "node:test";
 import { SoftHsm } from "../hsm/soft.ts";
 import type { AuditEvent } from "./record.ts";
-import { NameSealer } from "./seal.ts";
+import { NameSealer, trailMac } from "./seal.ts";
 import { AuditTrail, trailFiles } from "./trail.ts";
 import { verifyTrail } from "./verify.ts";
 
@@ -131,4 +131,77 @@ test("names are sealed on disk and unseal with the HSM key only", withDir(async 
   assert.equal(sealer.seal("tenant-1"), rec.enclave, "a name always seals the same");
   assert.equal(new NameSealer(SoftHsm.parse(SoftHsm.generate())).unseal(rec.enclave), undefined, "another HSM key opens nothing");
   assert.equal((await verifyTrail(dir)).ok, true);
+}));
+
+/** Re-chains every line from scratch after `change`, as someone with write access but no HSM key could. */
+function rechain(dir: string, change: (fields: Record<string, unknown>[]) => void): void {
+  const all = lines(dir);
+  const fields = all.map((l) => {
+    const { hash: _, ...rest } = JSON.parse(l.line);
+    return rest as Record<string, unknown>;
+  });
+  change(fields);
+  let prev = "0".repeat(64);
+  const out = fields.map((f, i) => {
+    const body = JSON.stringify({ ...f, seq: i + 1, prev });
+    prev = createHash("sha256").update(body).digest("hex");
+    return { file: all[Math.min(i, all.length - 1)].file, line: `${body.slice(0, -1)},"hash":"${prev}"}` };
+  });
+  rewrite(dir, out);
+}
+
+test("a server's trail is sealed: a chain rewritten without the HSM key passes the keyless check but not the sealed one", withDir(async (dir) => {
+  const hsm = SoftHsm.parse(SoftHsm.generate());
+  const mac = trailMac(hsm);
+  const trail = await AuditTrail.open({ dir, node: () => "n0", flushMs: 5, mac, sealMs: 0 });
+  for (let i = 0; i < 20; i++) {
+    trail.append(event(i));
+    if (i % 5 === 4) await trail.flush();
+  }
+  await trail.close();
+  const markers = lines(dir).map((l) => JSON.parse(l.line)).filter((r) => r.event);
+  assert.deepEqual(markers.map((r) => r.event), ["open", "seal", "seal", "seal", "seal", "close"], "a seal after each group of records");
+  assert.ok(markers.every((r) => /^[0-9a-f]{64}$/.test(r.mac)), "every marker carries a mac");
+  const good = await verifyTrail(dir, { mac });
+  assert.deepEqual(good.problems, []);
+  assert.equal(good.seals, 6);
+
+  // An edit, re-chained from scratch: every hash and seq is right again.
+  rechain(dir, (f) => (f[3].status = 204));
+  assert.equal((await verifyTrail(dir)).ok, true, "the keyless check cannot see a rewritten chain");
+  const rewritten = await verifyTrail(dir, { mac });
+  assert.equal(rewritten.ok, false);
+  assert.match(rewritten.problems[0].what, /seal does not verify under the HSM key/);
+  assert.equal(rewritten.problems[0].seq, 7, "the first seal after the edit");
+  // Another HSM key's seals do not verify either.
+  const other = trailMac(SoftHsm.parse(SoftHsm.generate()));
+  assert.equal((await verifyTrail(dir, { mac: other })).ok, false);
+}));
+
+test("records added after the last seal are caught with the key; a running trail seals them within sealMs", withDir(async (dir) => {
+  const mac = trailMac(SoftHsm.parse(SoftHsm.generate()));
+  const trail = await AuditTrail.open({ dir, node: () => "n0", flushMs: 5, mac, sealMs: 50 });
+  trail.append(event(1));
+  await trail.flush();
+  trail.append(event(2));
+  await trail.flush();
+  // No more requests: the seal still comes, from its timer.
+  const deadline = Date.now() + 10_000;
+  while (lines(dir).at(-1)?.line.includes('"event":"seal"') !== true) {
+    assert.ok(Date.now() < deadline, "a seal within the deadline");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.deepEqual((await verifyTrail(dir, { mac, open: true })).problems, []);
+  // Drop the seal: the last records are unsealed.
+  const all = lines(dir);
+  rewrite(dir, all.slice(0, -1));
+  const open = await verifyTrail(dir, { mac, open: true });
+  assert.equal(open.ok, true);
+  assert.match(open.notes.join("\n"), /2 records after the last valid seal \(seq 1\): not sealed yet/);
+  await trail.close();
+  // Records appended to a closed trail, chained right but unsealed.
+  rechain(dir, (f) => f.push({ ...f[1] }));
+  const appended = await verifyTrail(dir, { mac });
+  assert.equal(appended.ok, false);
+  assert.ok(appended.problems.some((p) => /after the last valid seal .*added or rewritten without the HSM key/.test(p.what)), JSON.stringify(appended.problems));
 }));

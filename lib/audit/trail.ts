@@ -7,11 +7,14 @@
  * marker saying how the previous one ended and ends with a "close" marker,
  * so records cut from the end of a closed trail are noticed too. A disk that
  * cannot keep up drops records beyond a bound, and the trail says how many.
+ * With a `mac`, every marker is sealed (record.ts), and a "seal" marker
+ * follows new records at most every `sealMs`: at most that much of a
+ * running trail is ever unsealed.
  */
 import { mkdir, open, readdir, stat } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import path from "node:path";
-import { type AuditEvent, type AuditMarker, chainLine, GENESIS, parseLine } from "./record.ts";
+import { type AuditEvent, type AuditMarker, chainLine, GENESIS, type MarkerMac, parseLine } from "./record.ts";
 
 /** How to keep a trail. */
 export interface TrailOptions {
@@ -26,6 +29,10 @@ export interface TrailOptions {
   readonly flushMs?: number;
   /** Called when a flush fails (the records stay queued and are tried again). */
   readonly onError?: (err: unknown) => void;
+  /** Seals markers (seal.ts trailMac); absent: no macs (the edge, which has no HSM key). */
+  readonly mac?: MarkerMac;
+  /** Longest time new records stay unsealed (default 10 s). */
+  readonly sealMs?: number;
 }
 
 /** Counters of a trail, for metrics. */
@@ -104,7 +111,7 @@ async function readTail(dir: string): Promise<Tail> {
 
 /** An open audit trail. */
 export class AuditTrail {
-  readonly #opts: Required<Omit<TrailOptions, "seal" | "onError">> & Pick<TrailOptions, "seal" | "onError">;
+  readonly #opts: Required<Omit<TrailOptions, "seal" | "onError" | "mac">> & Pick<TrailOptions, "seal" | "onError" | "mac">;
   #fh: FileHandle | undefined;
   #index: number;
   #size: number;
@@ -115,10 +122,15 @@ export class AuditTrail {
   #writing: Promise<void> = Promise.resolve();
   #lost = 0;
   #closed = false;
+  /** When the last marker was written (a marker seals the chain up to it). */
+  #sealedAt = Date.now();
+  /** Records were written after the last marker. */
+  #unsealed = false;
+  #sealTimer: ReturnType<typeof setTimeout> | undefined;
   readonly stats: TrailStats = { records: 0, bytes: 0, flushes: 0, lost: 0, flushSeconds: 0 };
 
   private constructor(opts: TrailOptions, tail: Tail) {
-    this.#opts = { maxFileBytes: 64 << 20, flushMs: 100, ...opts };
+    this.#opts = { maxFileBytes: 64 << 20, flushMs: 100, sealMs: 10_000, ...opts };
     this.#index = tail.index;
     this.#size = tail.size;
     this.#seq = tail.seq;
@@ -167,27 +179,33 @@ export class AuditTrail {
     this.#queue.push({ time: Date.now(), node: "", event: "close" });
     await this.flush();
     this.#closed = true;
+    clearTimeout(this.#sealTimer);
     await this.#writing;
     await this.#fh?.close();
     this.#fh = undefined;
   }
 
   async #write(): Promise<void> {
-    if (this.#queue.length === 0 && this.#lost === 0) return;
+    const now = Date.now();
+    const sealDue = this.#opts.mac !== undefined && now - this.#sealedAt >= this.#opts.sealMs;
+    if (this.#queue.length === 0 && this.#lost === 0 && !(sealDue && this.#unsealed)) return this.#armSeal(now);
     const started = performance.now();
     const batch = this.#queue;
     this.#queue = [];
     if (this.#lost > 0) {
-      batch.unshift({ time: Date.now(), node: "", event: "lost", count: this.#lost });
+      batch.unshift({ time: now, node: "", event: "lost", count: this.#lost });
       this.#lost = 0;
     }
+    const endsUnsealed = batch.length === 0 ? this.#unsealed : !("event" in batch[batch.length - 1]);
+    const sealing = sealDue && endsUnsealed;
+    if (sealing) batch.push({ time: now, node: "", event: "seal" });
     let seq = this.#seq, hash = this.#hash;
     const lines: string[] = [];
     for (const rec of batch) {
       const sealed = "event" in rec
         ? { ...rec, node: rec.node || this.#opts.node() }
         : this.#opts.seal ? { ...rec, enclave: this.#opts.seal(rec.enclave), object: this.#opts.seal(rec.object) } : rec;
-      const out = chainLine(++seq, hash, sealed);
+      const out = chainLine(++seq, hash, sealed, this.#opts.mac);
       lines.push(out.line);
       hash = out.hash;
     }
@@ -199,7 +217,7 @@ export class AuditTrail {
     } catch (err) {
       // Nothing was chained: put the records back in front, to be tried again.
       // Part of the batch may be in the file, cut short: go on in a new file (the chain carries over).
-      this.#queue = [...batch, ...this.#queue];
+      this.#queue = [...(sealing ? batch.slice(0, -1) : batch), ...this.#queue];
       await this.#fh?.close().catch(() => {});
       this.#fh = undefined;
       this.#index++;
@@ -207,6 +225,9 @@ export class AuditTrail {
     }
     this.#seq = seq;
     this.#hash = hash;
+    this.#unsealed = !("event" in batch[batch.length - 1]);
+    if (!this.#unsealed) this.#sealedAt = now;
+    this.#armSeal(now);
     this.#size += bytes.length;
     this.stats.records += batch.length;
     this.stats.bytes += bytes.length;
@@ -218,6 +239,15 @@ export class AuditTrail {
       this.#index++;
       this.#size = 0;
     }
+  }
+
+  /** While records are unsealed, a flush when their time is up, with or without new records after them. */
+  #armSeal(now: number): void {
+    if (!this.#unsealed || !this.#opts.mac || this.#closed || this.#sealTimer) return;
+    this.#sealTimer = setTimeout(() => {
+      this.#sealTimer = undefined;
+      void this.flush();
+    }, Math.max(1, this.#sealedAt + this.#opts.sealMs - now));
   }
 
   /** The file being appended to, opened on first use (mode 0600). */

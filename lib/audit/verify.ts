@@ -3,11 +3,15 @@
  * an edited record (its hash no longer matches), records removed, inserted
  * or reordered (`seq` and `prev` no longer follow), a line cut short, and a
  * trail whose end was cut off (it does not end with the "close" marker a
- * stopped node writes). It reads only the files: no key is needed.
+ * stopped node writes). It reads only the files: no key is needed. Given
+ * the trail's mac (the HSM key's, seal.ts), it also checks every marker's
+ * seal, which catches a chain rewritten by someone who could write the
+ * files but has not the HSM key, and records added after the last seal.
  */
+import { timingSafeEqual } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { GENESIS, parseLine, sha256 as sha } from "./record.ts";
+import { GENESIS, macBody, type MarkerMac, parseLine, sha256 as sha } from "./record.ts";
 import { trailFiles } from "./trail.ts";
 
 /** One thing found wrong, and where. */
@@ -31,14 +35,28 @@ export interface Verdict {
   readonly problems: Problem[];
   /** Things worth knowing that are not tampering (a crash, archived files). */
   readonly notes: string[];
+  /** Markers whose seal verified (undefined: seals not checked). */
+  readonly seals?: number;
 }
 
-/** Verifies every trail file in `dir`. With `open`, a trail still being written (no close marker yet) is fine. */
-export async function verifyTrail(dir: string, opts: { open?: boolean } = {}): Promise<Verdict> {
+/** Whether a marker's mac is the one `mac` computes for its body. */
+function sealHolds(fields: Record<string, unknown>, mac: MarkerMac): boolean {
+  if (typeof fields.mac !== "string" || !/^[0-9a-f]{64}$/.test(fields.mac)) return false;
+  return timingSafeEqual(Buffer.from(fields.mac, "hex"), Buffer.from(mac(macBody(fields)), "hex"));
+}
+
+/**
+ * Verifies every trail file in `dir`. With `open`, a trail still being
+ * written (no close marker yet) is fine. With `mac`, every marker's seal is
+ * checked, and every record must be followed by a sealed marker (with
+ * `open`: all but those of the last moments, which a note counts).
+ */
+export async function verifyTrail(dir: string, opts: { open?: boolean; mac?: MarkerMac } = {}): Promise<Verdict> {
   const files = await trailFiles(dir);
   const problems: Problem[] = [];
   const notes: string[] = [];
   let prevSeq: number | undefined, prevHash = GENESIS, records = 0, firstSeq = 0, lastEvent = "", lastLine = 0, torn: Problem | undefined;
+  let macs = 0, unsealed = 0, sealedSeq = 0, seals = 0;
   for (const name of files) {
     const text = await readFile(path.join(dir, name), "utf8");
     const lines = text.split("\n");
@@ -71,6 +89,16 @@ export async function verifyTrail(dir: string, opts: { open?: boolean } = {}): P
         problems.push({ ...where, seq, what: `does not follow seq ${prevSeq}: its prev is not that record's hash (a record before it was edited or replaced)` });
       }
       if (rec.hash !== sha(rec.body)) problems.push({ ...where, seq, what: "edited: the record's hash does not match its content" });
+      if (typeof rec.fields.mac === "string") macs++;
+      if (opts.mac && typeof rec.fields.event === "string") {
+        if (sealHolds(rec.fields, opts.mac)) {
+          unsealed = 0;
+          sealedSeq = seq;
+          seals++;
+        } else {
+          problems.push({ ...where, seq, what: "its seal does not verify under the HSM key: the chain up to here was rewritten (or sealed by another HSM key)" });
+        }
+      } else if (opts.mac) unsealed++;
       prevSeq = seq;
       prevHash = rec.hash;
       lastEvent = typeof rec.fields.event === "string" ? rec.fields.event : "";
@@ -86,7 +114,13 @@ export async function verifyTrail(dir: string, opts: { open?: boolean } = {}): P
       what: `the trail ends at seq ${prevSeq} without a close record: records after it were removed, or the node is still running (use --open) or crashed`,
     });
   }
+  if (opts.mac && records > 0 && unsealed > 0) {
+    const what = `${unsealed} record${unsealed === 1 ? "" : "s"} after the last valid seal (seq ${sealedSeq})`;
+    if (opts.open) notes.push(`${what}: not sealed yet (a running node seals its records within seconds)`);
+    else problems.push({ file: end, line: lastLine, seq: prevSeq, what: `${what}: added or rewritten without the HSM key` });
+  }
+  if (!opts.mac && macs > 0) notes.push("the seals were not checked: with the HSM key in the environment, verify also catches a chain rewritten from scratch");
   if (files.length === 0) notes.push(`no audit trail files (audit-*.jsonl) in ${dir}`);
-  return { ok: problems.length === 0 && files.length > 0, files: files.length, records, firstSeq, lastSeq: prevSeq ?? 0, head: prevHash, problems, notes };
+  return { ok: problems.length === 0 && files.length > 0, files: files.length, records, firstSeq, lastSeq: prevSeq ?? 0, head: prevHash, problems, notes, ...(opts.mac && { seals }) };
 }
 

@@ -8,7 +8,7 @@ import path from "node:path";
 import type { ConnectionGuard } from "../net/connections.ts";
 import type { NodeOps } from "../api/ops.ts";
 import { AuditHub } from "../audit/hub.ts";
-import { NameSealer } from "../audit/seal.ts";
+import { NameSealer, trailMac } from "../audit/seal.ts";
 import { AuditTrail } from "../audit/trail.ts";
 import type { SoftHsm } from "../hsm/soft.ts";
 import { Feeds } from "../log/feed.ts";
@@ -41,6 +41,7 @@ export async function watchNode(node: KmsNode, hsm: SoftHsm, opts: WatchOptions,
     dir: path.join(opts.dir, "audit"),
     node: () => node.info.host,
     seal: (name) => sealer.seal(name),
+    mac: trailMac(hsm),
     onError: (err) => log.error(`audit trail: cannot write (records wait in memory and are tried again): ${(err as NodeJS.ErrnoException).code ?? (err as Error).name}`),
   });
   const audit = trail || opts.auditOut ? new AuditHub({ trail, out: opts.auditOut }) : undefined;

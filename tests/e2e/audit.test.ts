@@ -7,6 +7,7 @@
  * KES audit stream; no secret the test used is in any of them.
  */
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { cpSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -31,13 +32,13 @@ function trail(dir: string): Array<{ file: string; lines: string[] }> {
 }
 
 /** A copy of the trail with one change; `kms audit verify` on it. */
-async function verifyChanged(name: string, change: (files: Array<{ file: string; lines: string[] }>) => void) {
+async function verifyChanged(name: string, change: (files: Array<{ file: string; lines: string[] }>) => void, env: Record<string, string> = {}) {
   const copy = path.join(work, name);
   cpSync(path.join(server.dir, "audit"), copy, { recursive: true });
   const files = trail(copy);
   change(files);
   for (const f of files) writeFileSync(path.join(copy, f.file), f.lines.map((l) => l + "\n").join(""));
-  return runKms(["audit", "verify", copy]);
+  return runKms(["audit", "verify", copy], env);
 }
 
 describe("the audit trail: one chained record per request, tamper-evident, without secrets", () => {
@@ -116,7 +117,10 @@ describe("the audit trail: one chained record per request, tamper-evident, witho
     const records = trail(path.join(server.dir, "audit"))[0].lines.map((l) => JSON.parse(l));
     const copy = readFileSync(auditFile, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
     assert.deepEqual(records.filter((x) => !x.event).map((x) => x.id), copy.map((x) => x.id), "the trail and the copy hold the same requests");
-    assert.deepEqual(records.filter((x) => x.event).map((x) => x.event), ["open", "close"]);
+    assert.deepEqual(records.filter((x) => x.event && x.event !== "seal").map((x) => x.event), ["open", "close"]);
+    const sealed = await runKms(["audit", "verify", server.dir], { MINIO_KMS_HSM_KEY: server.hsmKey });
+    assert.equal(sealed.code, 0, sealed.stdout + sealed.stderr);
+    assert.match(sealed.stdout, /^OK: .*; [1-9]\d* seals verified with the HSM key$/m);
     const onDisk = JSON.stringify(records);
     assert.ok(!onDisk.includes("ward-9") && !onDisk.includes("key-heron"), "names are sealed on disk");
     const shown = await runKms(["audit", "show", server.dir], { MINIO_KMS_HSM_KEY: server.hsmKey });
@@ -136,6 +140,26 @@ describe("the audit trail: one chained record per request, tamper-evident, witho
       assert.match(r.stdout, expect, name);
       assert.match(r.stdout, /^FAILED: /m);
     }
+  });
+
+  it("a chain rewritten from scratch passes the keyless check; the HSM key's seals catch it", async () => {
+    // Edit a record, then recompute every seq, prev and hash, as anyone who can write the files can.
+    const rechain = (f: Array<{ file: string; lines: string[] }>) => {
+      f[0].lines[5] = f[0].lines[5].replace('"status":200', '"status":204');
+      let prev = "0".repeat(64);
+      f[0].lines = f[0].lines.map((line) => {
+        const { hash: _, ...fields } = JSON.parse(line);
+        const body = JSON.stringify({ ...fields, prev });
+        prev = createHash("sha256").update(body).digest("hex");
+        return `${body.slice(0, -1)},"hash":"${prev}"}`;
+      });
+    };
+    const keyless = await verifyChanged("rechained", rechain);
+    assert.equal(keyless.code, 0, keyless.stdout);
+    assert.match(keyless.stdout, /note: the seals were not checked/);
+    const keyed = await verifyChanged("rechained-keyed", rechain, { MINIO_KMS_HSM_KEY: server.hsmKey });
+    assert.equal(keyed.code, 1, keyed.stdout);
+    assert.match(keyed.stdout, /audit-00000001\.jsonl:\d+ \(seq \d+\): its seal does not verify under the HSM key/);
   });
 
   it("no secret the test used is in any audit output", () => {
