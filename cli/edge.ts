@@ -59,6 +59,11 @@ See the README's "Edge mode and KES" section for a complete config.`,
       ]));
       const onHup = async () => {
         try {
+          edge.reopenAudit();
+        } catch (err) {
+          log.error(`SIGHUP: ${(err as Error).message}; records still go to the old file`);
+        }
+        try {
           const notes = await edge.reload();
           log.info(`reloaded ${path.resolve(file)}${notes.length ? ` (${notes.join("; ")})` : ""}`);
         } catch (err) {

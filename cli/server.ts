@@ -8,6 +8,7 @@ import { type RunningServer, startServer } from "../lib/server/start.ts";
 import { CA_FILE } from "../lib/server/tls.ts";
 import { VERSION } from "../lib/version.ts";
 import { log } from "../lib/log/logger.ts";
+import { AuditOutError } from "../lib/audit/hub.ts";
 import { reexec, RESTART_EXIT } from "../lib/server/reexec.ts";
 import { nameProblem } from "../lib/state/names.ts";
 import { DataDirError } from "../lib/store/store.ts";
@@ -44,7 +45,18 @@ async function serve(
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
   });
-  let server: RunningServer;
+  let server: RunningServer | undefined;
+  // SIGHUP starts a new --audit file under the same name (logrotate moved the old one); it never stops the server.
+  const onHup = () => {
+    if (!server || !watch.auditOut || watch.auditOut === "-") return;
+    try {
+      server.reopenAudit();
+      log.info(`SIGHUP: reopened ${watch.auditOut}`);
+    } catch (err) {
+      log.error(`SIGHUP: ${(err as Error).message}; records still go to the old file`);
+    }
+  };
+  process.on("SIGHUP", onHup);
   try {
     server = await startServer({
       dir: path.resolve(dir),
@@ -68,7 +80,8 @@ async function serve(
       },
     });
   } catch (err) {
-    if (err instanceof HsmKeyError || err instanceof HsmMismatchError || err instanceof DataDirError) throw new CliError(err.message);
+    process.off("SIGHUP", onHup);
+    if (err instanceof HsmKeyError || err instanceof HsmMismatchError || err instanceof DataDirError || err instanceof AuditOutError) throw new CliError(err.message);
     if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") throw new CliError(`--addr ${addr}: the address is already in use (is another server running?)`);
     if ((err as NodeJS.ErrnoException).code === "EADDRNOTAVAIL") throw new CliError(`--addr ${addr}: no interface of this machine has that address`);
     if ((err as NodeJS.ErrnoException).code === "EACCES") throw new CliError(`--addr ${addr}: not allowed to listen there (ports below 1024 need privileges)`);
@@ -101,6 +114,7 @@ async function serve(
   log.info(`kms ${VERSION} serving ${home} on ${server.urls[0]}`, { created: server.created });
   after?.(apiKey);
   await stopped;
+  process.off("SIGHUP", onHup);
   log.info(restarting ? "restarting: stopping gracefully first" : "stopping gracefully");
   await server.close();
   if (restarting) {

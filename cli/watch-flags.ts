@@ -15,7 +15,8 @@ export function watchHelp(trail: "switch" | "dir"): string {
   return `Logs, audit and metrics (docs/operations.md):
   --log-format F       json (default: one JSON object per line on stderr) or text
   --audit FILE|-       Also append every audit record to FILE (or stdout: -) as
-                       JSON lines, names in the clear
+                       JSON lines, names in the clear; SIGHUP reopens FILE
+                       (after logrotate moved it)
 ${trail === "switch"
     ? `  --audit-trail on|off The hash-chained audit trail in DIR/audit (default on)`
     : `  --audit-trail DIR    Keep a hash-chained audit trail in DIR (names in the clear)`}

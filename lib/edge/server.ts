@@ -33,6 +33,8 @@ export interface RunningEdge {
   config(): EdgeConfig;
   /** Re-reads the config file; throws ConfigError (keeping the old config) when it is invalid. */
   reload(): Promise<string[]>;
+  /** Reopens the `--audit` file by its name (SIGHUP, after a log rotation); throws AuditOutError when it cannot. */
+  reopenAudit(): void;
   close(): Promise<void>;
 }
 
@@ -127,6 +129,7 @@ export async function startEdge(opts: EdgeOptions): Promise<RunningEdge> {
       port: bound.port,
       store: describeStore(cfg.keystore),
       config: () => cfg,
+      reopenAudit: () => watching!.reopen(),
       async reload() {
         const next = loadConfig(opts.configFile, env);
         const notes: string[] = [];

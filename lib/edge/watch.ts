@@ -19,6 +19,8 @@ import { VERSION } from "../version.ts";
 export interface Watching {
   readonly ops: NodeOps;
   close(): Promise<void>;
+  /** Reopens the `--audit` file (after a log rotation); throws AuditOutError when it cannot. */
+  reopen(): void;
 }
 
 /** Sets up an edge server's metrics, audit and streams. */
@@ -39,13 +41,19 @@ export async function watchEdge(opts: {
     node: opts.node,
     onError: (err) => log.error(`audit trail: cannot write (records wait in memory and are tried again): ${(err as NodeJS.ErrnoException).code ?? (err as Error).name}`),
   }) : undefined;
-  const copy = opts.auditOut ? new AuditHub({ out: opts.auditOut }) : undefined;
+  let copy: AuditHub | undefined;
+  try {
+    copy = opts.auditOut ? new AuditHub({ out: opts.auditOut }) : undefined;
+  } catch (err) {
+    await trail?.close();
+    throw err;
+  }
   const audit = new AuditHub({
     trail,
     out: opts.kesOut,
     format: kesAuditLine,
   });
-  if (copy) audit.subscribe((e) => copy.record(e));
+  if (copy) audit.subscribe((e) => copy!.record(e));
   const metrics = opts.metrics === false ? undefined : new Metrics({ version: VERSION, startedAt: opts.startedAt }, {
     connections: () => opts.guard()?.size ?? 0,
     cuts: () => ({ ...opts.guard()?.cut, canceled: opts.guard()?.canceled ?? 0 }),
@@ -55,6 +63,7 @@ export async function watchEdge(opts: {
   });
   return {
     ops: { metrics, audit, feeds, connections: () => opts.guard()?.size ?? 0 },
+    reopen: () => copy?.reopen(),
     async close() {
       feeds.closeAll();
       metrics?.close();

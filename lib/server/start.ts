@@ -54,6 +54,8 @@ export interface RunningServer {
   /** The cluster the node belongs to (its admin API key derives from it). */
   readonly cluster: string;
   readonly adminIdentity: string;
+  /** Reopens the `--audit` file by its name (SIGHUP, after a log rotation); throws AuditOutError when it cannot. */
+  reopenAudit(): void;
   close(): Promise<void>;
 }
 
@@ -131,6 +133,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       created: store.created,
       cluster: loaded.membership.cluster,
       adminIdentity: node.info.adminIdentity,
+      reopenAudit: () => watching!.reopen(),
       close: async () => {
         // Refuse new writes, let those in flight finish (bounded), then stop
         // replicating once the Ready in hand is done: nothing writes to the

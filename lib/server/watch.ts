@@ -22,6 +22,8 @@ export interface Watching {
   readonly ops: NodeOps;
   /** Flushes and closes the audit trail, stops the samplers; logs the trail's head unless `quiet` (a start that failed). */
   close(quiet?: boolean): Promise<void>;
+  /** Reopens the `--audit` file (after a log rotation); throws AuditOutError when it cannot. */
+  reopen(): void;
 }
 
 /** What the switches say. */
@@ -44,7 +46,13 @@ export async function watchNode(node: KmsNode, hsm: SoftHsm, opts: WatchOptions,
     mac: trailMac(hsm),
     onError: (err) => log.error(`audit trail: cannot write (records wait in memory and are tried again): ${(err as NodeJS.ErrnoException).code ?? (err as Error).name}`),
   });
-  const audit = trail || opts.auditOut ? new AuditHub({ trail, out: opts.auditOut }) : undefined;
+  let audit: AuditHub | undefined;
+  try {
+    audit = trail || opts.auditOut ? new AuditHub({ trail, out: opts.auditOut }) : undefined;
+  } catch (err) {
+    await trail?.close();
+    throw err;
+  }
   const metrics = opts.metrics === false ? undefined : new Metrics(node.info, {
     cluster: () => clusterFigures(node),
     state: () => stateCounts(node.state),
@@ -56,6 +64,7 @@ export async function watchNode(node: KmsNode, hsm: SoftHsm, opts: WatchOptions,
   if (metrics) node.onWrite = (seconds, ok) => metrics.write(seconds, ok);
   return {
     ops: { metrics, audit, feeds, connections: () => guard()?.size ?? 0, restart: opts.restart },
+    reopen: () => audit?.reopen(),
     async close(quiet = false) {
       feeds.closeAll();
       metrics?.close();
