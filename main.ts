@@ -17,6 +17,10 @@ import { recoveryCommands } from "./cli/recovery.ts";
 import { backupCommands } from "./cli/backup.ts";
 import { rewrapCommands } from "./cli/rewrap.ts";
 import { serverCommands } from "./cli/server.ts";
+import { auditCommands } from "./cli/audit.ts";
+import { completionCommands } from "./cli/completion.ts";
+import { logCommands } from "./cli/logs.ts";
+import { statCommands } from "./cli/stat.ts";
 import { VERSION } from "./lib/version.ts";
 
 /** Every command, in the order `kms --help` lists them. */
@@ -24,6 +28,9 @@ export const COMMANDS: CliCommand[] = [
   ...serverCommands,
   ...edgeCommands,
   ...clusterCommands,
+  ...statCommands,
+  ...logCommands,
+  ...auditCommands,
   ...enclaveCommands,
   ...keyCommands,
   ...cryptoCommands,
@@ -36,6 +43,7 @@ export const COMMANDS: CliCommand[] = [
   ...recoveryCommands,
   ...backupCommands,
   ...migrateCommands,
+  ...completionCommands(() => COMMANDS),
 ];
 
 function usage(): string {

@@ -11,6 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { generateRows } from "./scenarios/generate.ts";
+import { observeRows } from "./scenarios/observe.ts";
 import { scaleRows } from "./scenarios/scale.ts";
 import { writeRows } from "./scenarios/writes.ts";
 import { Bench, type BenchOptions } from "./support/bench.ts";
@@ -23,6 +24,7 @@ const SECTIONS = {
   generate: { title: "GENERATE, with the crypto and TLS stack ceilings", run: generateRows },
   writes: { title: "Writes (key creates), with the durable-commit ceiling", run: writeRows },
   scale: { title: "Key scale", run: scaleRows },
+  observe: { title: "What metrics and the audit trail cost", run: observeRows },
 } as const;
 type Section = keyof typeof SECTIONS;
 

@@ -22,19 +22,19 @@ Environment:
   MINIO_KMS_API_KEY  API key (k1:… or k2:…) to authenticate with`;
 
 /** A client for the servers named by MINIO_KMS_SERVER, authenticated with MINIO_KMS_API_KEY (or `apiKey`). */
-export function connect(args: Args, apiKey = process.env.MINIO_KMS_API_KEY): KmsClient {
-  const opts = connectOptions(args, apiKey);
+export function connect(args: Args, apiKey = process.env.MINIO_KMS_API_KEY, only?: { servers?: string[]; timeoutMs?: number }): KmsClient {
+  const opts = connectOptions(args, apiKey, only?.servers);
   try {
-    return new KmsClient(opts);
+    return new KmsClient({ ...opts, timeoutMs: only?.timeoutMs });
   } catch (err) {
     if (err instanceof InvalidApiKeyError) throw new CliError(`MINIO_KMS_API_KEY: ${err.message}`);
     throw err;
   }
 }
 
-/** The client options of MINIO_KMS_SERVER, MINIO_KMS_API_KEY (or `apiKey`) and the CA flags. */
-export function connectOptions(args: Args, apiKey = process.env.MINIO_KMS_API_KEY): ClientOptions {
-  const servers = (process.env.MINIO_KMS_SERVER ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+/** The client options of MINIO_KMS_SERVER (or `only`), MINIO_KMS_API_KEY (or `apiKey`) and the CA flags. */
+export function connectOptions(args: Args, apiKey = process.env.MINIO_KMS_API_KEY, only?: string[]): ClientOptions {
+  const servers = only ?? configuredServers();
   if (servers.length === 0) throw new CliError("MINIO_KMS_SERVER is not set: export MINIO_KMS_SERVER=host:port");
   if (!apiKey) throw new CliError("MINIO_KMS_API_KEY is not set: export the API key the server printed (k1:…)");
   const caFile = (args.values.ca as string | undefined) ?? (process.env.KMS_CA || undefined);
@@ -53,6 +53,11 @@ export function connectOptions(args: Args, apiKey = process.env.MINIO_KMS_API_KE
     throw err;
   }
   return { servers, apiKey, ca, insecure: args.values.insecure === true };
+}
+
+/** The servers MINIO_KMS_SERVER names. */
+export function configuredServers(): string[] {
+  return (process.env.MINIO_KMS_SERVER ?? "").split(",").map((s) => s.trim()).filter(Boolean);
 }
 
 /** The enclave for key commands: --enclave, else MINIO_KMS_ENCLAVE. */

@@ -6,6 +6,8 @@ import { VERSION } from "../lib/version.ts";
 import { type CliCommand, CliError } from "./command.ts";
 import { LIMIT_OPTIONS, LIMITS_HELP, limitsOf } from "./limits.ts";
 import { table } from "./output.ts";
+import { WATCH_OPTIONS, watchFlags, watchHelp } from "./watch-flags.ts";
+import { log } from "../lib/log/logger.ts";
 import { addressFlag } from "./server.ts";
 
 /** edge: the stateless KES-compatible server. */
@@ -25,17 +27,22 @@ Options:
   --config FILE        The KES-style YAML config (required)
   --addr [HOST]:PORT   Listen address (default: the config's address, else 0.0.0.0:7373)
 ${LIMITS_HELP}
+${watchHelp("dir")}
 
 See the README's "Edge mode and KES" section for a complete config.`,
-    options: { config: { type: "string", short: "c" }, addr: { type: "string" }, ...LIMIT_OPTIONS },
+    options: { config: { type: "string", short: "c" }, addr: { type: "string" }, ...LIMIT_OPTIONS, ...WATCH_OPTIONS },
     positionals: 0,
     async run(args) {
       const file = args.values.config as string | undefined;
       if (!file) throw new CliError("edge: --config FILE is required", 2);
       if (args.values.addr !== undefined) addressFlag(args.values.addr as string, "--addr");
+      const watch = watchFlags(args, "dir");
       let edge: RunningEdge;
       try {
-        edge = await startEdge({ configFile: path.resolve(file), address: args.values.addr as string | undefined, limits: limitsOf(args) });
+        edge = await startEdge({
+          configFile: path.resolve(file), address: args.values.addr as string | undefined, limits: limitsOf(args),
+          auditOut: watch.auditOut, auditTrail: watch.auditTrail as string | undefined, metrics: watch.metrics,
+        });
       } catch (err) {
         if (err instanceof ConfigError) throw new CliError(err.message);
         if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") throw new CliError(`address already in use: ${args.values.addr ?? "the config's address"}`);
@@ -52,10 +59,15 @@ See the README's "Edge mode and KES" section for a complete config.`,
       ]));
       const onHup = async () => {
         try {
-          const notes = await edge.reload();
-          console.log(`kms edge: reloaded ${path.resolve(file)}${notes.length ? ` (${notes.join("; ")})` : ""}`);
+          edge.reopenAudit();
         } catch (err) {
-          console.error(`kms edge: reload failed, keeping the previous config: ${(err as Error).message}`);
+          log.error(`SIGHUP: ${(err as Error).message}; records still go to the old file`);
+        }
+        try {
+          const notes = await edge.reload();
+          log.info(`reloaded ${path.resolve(file)}${notes.length ? ` (${notes.join("; ")})` : ""}`);
+        } catch (err) {
+          log.error(`reload failed, keeping the previous config: ${(err as Error).message}`);
         }
       };
       process.on("SIGHUP", onHup);

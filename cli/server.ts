@@ -9,12 +9,16 @@ import { parseDuration } from "../lib/edge/duration.ts";
 import { clockFromEnv } from "../lib/server/test-clock.ts";
 import { CA_FILE } from "../lib/server/tls.ts";
 import { VERSION } from "../lib/version.ts";
+import { log } from "../lib/log/logger.ts";
+import { AuditOutError } from "../lib/audit/hub.ts";
+import { reexec, RESTART_EXIT } from "../lib/server/reexec.ts";
 import { nameProblem } from "../lib/state/names.ts";
 import { DataDirError } from "../lib/store/store.ts";
 import { type Args, type CliCommand, CliError } from "./command.ts";
 import { HSM_ENV_HELP, hsmFromEnv, hsmKeyFromEnv } from "./hsm.ts";
 import { LIMIT_OPTIONS, LIMITS_HELP, limitsOf } from "./limits.ts";
 import { table } from "./output.ts";
+import { WATCH_OPTIONS, watchFlags, watchHelp } from "./watch-flags.ts";
 
 /** Where the banner gets the admin API key: printed (a terminal, or dev), a 0600 file, or a hint. */
 type KeyShown = "print" | "file" | "hint";
@@ -27,19 +31,34 @@ async function serve(
   dir: string, hsmKey: string, args: Args, show: (s: RunningServer) => KeyShown, after?: (apiKey: string) => void, warnHsm = true,
 ): Promise<number> {
   const { addr, tlsCert, tlsKey } = serverFlags(args);
+  const watch = watchFlags(args, "switch");
   // Listen for signals before starting: a supervisor may signal as soon as it sees the banner.
   // The first one stops gracefully (writes in flight finish, for a bounded time); a second one at once.
   let signals = 0;
+  let restarting = false;
+  let stop!: () => void;
   const stopped = new Promise<void>((resolve) => {
+    stop = resolve;
     const onSignal = () => {
       if (++signals === 1) return resolve();
-      console.error("kms: stopping at once: writes in flight are left to the cluster");
+      log.error("stopping at once: writes in flight are left to the cluster");
       process.exit(1);
     };
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
   });
-  let server: RunningServer;
+  let server: RunningServer | undefined;
+  // SIGHUP starts a new --audit file under the same name (logrotate moved the old one); it never stops the server.
+  const onHup = () => {
+    if (!server || !watch.auditOut || watch.auditOut === "-") return;
+    try {
+      server.reopenAudit();
+      log.info(`SIGHUP: reopened ${watch.auditOut}`);
+    } catch (err) {
+      log.error(`SIGHUP: ${(err as Error).message}; records still go to the old file`);
+    }
+  };
+  process.on("SIGHUP", onHup);
   try {
     server = await startServer({
       dir: path.resolve(dir),
@@ -53,13 +72,21 @@ async function serve(
       recoveryWindowMs: recoveryWindowOf(args),
       mlock: mlockOf(args),
       clock: clockFromEnv(),
+      auditOut: watch.auditOut,
+      auditTrail: watch.auditTrail as boolean,
+      metrics: watch.metrics,
+      restart: () => {
+        restarting = true;
+        stop();
+      },
       onFatal: (err) => {
-        console.error(`kms: stopping: ${(err as Error).message}`);
+        log.error(`stopping: ${(err as Error).message}`);
         process.exit(1);
       },
     });
   } catch (err) {
-    if (err instanceof HsmKeyError || err instanceof HsmMismatchError || err instanceof DataDirError || err instanceof MlockError) {
+    process.off("SIGHUP", onHup);
+    if (err instanceof HsmKeyError || err instanceof HsmMismatchError || err instanceof DataDirError || err instanceof MlockError || err instanceof AuditOutError) {
       throw new CliError(err.message);
     }
     if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") throw new CliError(`--addr ${addr}: the address is already in use (is another server running?)`);
@@ -91,9 +118,19 @@ async function serve(
   if (!tlsCert) rows.push(["TLS CA", `${path.join(home, CA_FILE)} (the cluster's CA: use --ca with it)`]);
   // One write: whoever waits for the banner also gets the warning.
   console.log(table(rows) + (server.created && warnHsm ? `\n${hsmWarning(home)}` : ""));
+  log.info(`kms ${VERSION} serving ${home} on ${server.urls[0]}`, { created: server.created });
   after?.(apiKey);
   await stopped;
+  process.off("SIGHUP", onHup);
+  log.info(restarting ? "restarting: stopping gracefully first" : "stopping gracefully");
   await server.close();
+  if (restarting) {
+    // The same program, arguments and environment, in this same process (lib/server/reexec.ts).
+    console.log("kms: stopped; restarting");
+    reexec(server.port);
+    log.error(`this runtime cannot restart a process in place: exiting with status ${RESTART_EXIT} for a supervisor to start it again`);
+    return RESTART_EXIT;
+  }
   console.log("kms: stopped");
   return 0;
 }
@@ -165,7 +202,7 @@ function mlockOf(args: Args): boolean {
 
 const SERVER_OPTIONS = {
   addr: { type: "string" }, advertise: { type: "string" }, "tls-cert": { type: "string" }, "tls-key": { type: "string" },
-  "kes-enclave": { type: "string" }, "key-recovery-window": { type: "string" }, mlock: { type: "boolean" }, ...LIMIT_OPTIONS,
+  "kes-enclave": { type: "string" }, "key-recovery-window": { type: "string" }, mlock: { type: "boolean" }, ...LIMIT_OPTIONS, ...WATCH_OPTIONS,
 } as const;
 
 /** --kes-enclave NAME: the enclave KES API clients work in. */
@@ -202,6 +239,12 @@ Options:
                        refuses to start if that is not permitted (needs
                        CAP_IPC_LOCK or a large enough LimitMEMLOCK)
 ${LIMITS_HELP}
+${watchHelp("switch")}
+
+POST /v1/debug/restart (kms restart) stops the server gracefully and starts
+the same command again in the same process (same PID): by hand, under
+systemd or any supervisor.
+
 Environment:
 ${HSM_ENV_HELP}
   MINIO_KMS_MLOCK=on   The same as --mlock`,
@@ -225,8 +268,9 @@ in DIR/../hsm.key: never use this for real data.
 
 Options:
   --addr [HOST]:PORT   Listen address (default 127.0.0.1:7373)
-${LIMITS_HELP}`,
-    options: { addr: { type: "string" }, "kes-enclave": { type: "string" }, ...LIMIT_OPTIONS },
+${LIMITS_HELP}
+${watchHelp("switch")}`,
+    options: { addr: { type: "string" }, "kes-enclave": { type: "string" }, ...LIMIT_OPTIONS, ...WATCH_OPTIONS },
     positionals: [0, 1],
     run(args) {
       const addr = addressFlag((args.values.addr as string | undefined) ?? "127.0.0.1:7373", "--addr");

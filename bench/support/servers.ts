@@ -70,11 +70,11 @@ export class Fleet {
     return [BUN, ...prof, path.join(ROOT, "main.ts"), ...args];
   }
 
-  /** Starts `kms server --addr 127.0.0.1:0 DIR` (a new directory unless given) and waits for its banner. */
-  async startKms(opts: { dir?: string; hsmKey?: string } = {}): Promise<KmsProcess> {
+  /** Starts `kms server --addr 127.0.0.1:0 [ARGS] DIR` (a new directory unless given) and waits for its banner. */
+  async startKms(opts: { dir?: string; hsmKey?: string; args?: string[] } = {}): Promise<KmsProcess> {
     const dir = opts.dir ?? path.join(this.tempDir(), "data");
     const hsmKey = opts.hsmKey ?? SoftHsm.generate();
-    const served = await this.#start(this.kmsCommand(["server", "--addr", "127.0.0.1:0", dir]), { MINIO_KMS_HSM_KEY: hsmKey }, path.join(dir, CA_FILE));
+    const served = await this.#start(this.kmsCommand(["server", "--addr", "127.0.0.1:0", ...(opts.args ?? []), dir]), { MINIO_KMS_HSM_KEY: hsmKey }, path.join(dir, CA_FILE));
     return this.#kms(served, dir, hsmKey, adminApiKeyOf(dir, SoftHsm.parse(hsmKey)));
   }
 

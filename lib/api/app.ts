@@ -1,5 +1,7 @@
 import { Hono } from "hono";
 import { awsRoutes } from "./aws/routes.ts";
+import { log } from "../log/logger.ts";
+import { debugRoutes } from "./debug.ts";
 import type { AppDeps } from "./deps.ts";
 import type { Env } from "../net/env.ts";
 import { onAppError } from "../net/errors.ts";
@@ -7,22 +9,29 @@ import { dbRoutes } from "./db.ts";
 import { healthRoutes } from "./health.ts";
 import { kesRoutes } from "./kes/routes.ts";
 import { DEFAULT_KES_ENCLAVE, statefulKes } from "./kes/stateful.ts";
+import { metricsRoutes } from "./metrics.ts";
 import { nativeRoutes } from "./native/route.ts";
+import { observe } from "./observe.ts";
 import { rpcRoutes } from "./rpc.ts";
 
 /** The whole HTTP surface of a node, as one hono app over web-standard Request/Response. */
 export function createApp(deps: AppDeps): Hono<Env> {
   const app = new Hono<Env>();
+  // Every request is counted and audited once answered (observe.ts).
+  app.use("*", observe({ metrics: deps.ops?.metrics, audit: deps.ops?.audit, node: () => deps.node.info.host }));
   app.route("/", healthRoutes(deps));
+  app.route("/", metricsRoutes(deps));
+  app.route("/", debugRoutes(deps));
   app.route("/", nativeRoutes(deps));
   app.route("/", rpcRoutes(deps));
   app.route("/", dbRoutes(deps));
   // The KES JSON API, in one enclave, next to the native protocol.
-  const kes = statefulKes(deps.node, deps.kesEnclave ?? DEFAULT_KES_ENCLAVE);
-  app.route("/", kesRoutes({ backend: () => kes, version: deps.node.info.version, startedAt: deps.node.info.startedAt }));
+  const enclave = deps.kesEnclave ?? DEFAULT_KES_ENCLAVE;
+  const kes = statefulKes(deps.node, enclave);
+  app.route("/", kesRoutes({ backend: () => kes, version: deps.node.info.version, startedAt: deps.node.info.startedAt, enclave, ops: deps.ops }));
   // The AWS KMS API (POST / with X-Amz-Target), authenticated by SigV4 rather than a client certificate.
   app.route("/", awsRoutes(deps));
   app.notFound((c) => c.json({ message: "not found" }, 404));
-  app.onError(onAppError((line) => console.error(`kms: ${line}`)));
+  app.onError(onAppError(log));
   return app;
 }

@@ -8,6 +8,7 @@ import { HostSchema } from "../node/membership.ts";
 import { type ReplyEnvelope, RPC } from "../node/peers.ts";
 import { MessageSchema } from "../node/seal.ts";
 import { type Command, CommandSchema } from "../state/commands.ts";
+import { log } from "../log/logger.ts";
 import { Errors, KmsError } from "../state/errors.ts";
 import { statusOf } from "../wire/errors.ts";
 import type { Env } from "../net/env.ts";
@@ -93,6 +94,16 @@ async function dispatch(deps: AppDeps, path: string, body: unknown): Promise<unk
       // What a restarting peer compares its own log with (server/peer-check.ts).
       const st = node.status();
       return { term: st.term, commit: st.commit };
+    }
+    case RPC.serving:
+      return { startedAt: node.info.startedAt, readable: node.readyForReads() };
+    case RPC.restart: {
+      // Asked by the node running a rolling restart (api/restart.ts): answer, then restart.
+      const restart = deps.ops?.restart;
+      if (!restart) throw Errors.notSupported("this node cannot restart itself");
+      log.info("restarting: a rolling restart of the cluster reached this node");
+      setTimeout(restart, 50);
+      return {};
     }
     case RPC.edit:
       await node.editNode("", parse(Edit).remove);

@@ -2,7 +2,8 @@ import { clientCredentials, parseApiKey } from "../identity/apikey.ts";
 import { encodeFrames, parseFrames } from "../wire/frames.ts";
 import { decode, encode } from "../wire/proto.ts";
 import { ruleSets } from "../wire/rules.ts";
-import { createTransport, type Transport, TransportError } from "../net/transport.ts";
+import { type StreamReply, streamRequest } from "./log-stream.ts";
+import { createTransport, type Transport, TransportError, type TransportOptions } from "../net/transport.ts";
 
 /** How to reach a kms cluster. */
 export interface ClientOptions {
@@ -48,6 +49,7 @@ export class KmsClient {
   readonly identity: string;
   readonly #servers: string[];
   readonly #transport: Transport;
+  readonly #tls: TransportOptions;
   readonly #failedAt = new Map<string, number>();
 
   constructor(opts: ClientOptions) {
@@ -55,7 +57,18 @@ export class KmsClient {
     const key = parseApiKey(opts.apiKey);
     this.identity = key.identity;
     this.#servers = opts.servers.map(serverUrl);
-    this.#transport = createTransport({ ...clientCredentials(key), ca: opts.ca, insecure: opts.insecure, timeoutMs: opts.timeoutMs });
+    this.#tls = { ...clientCredentials(key), ca: opts.ca, insecure: opts.insecure, timeoutMs: opts.timeoutMs };
+    this.#transport = createTransport(this.#tls);
+  }
+
+  /** The servers, as https:// URLs. */
+  get servers(): readonly string[] {
+    return this.#servers;
+  }
+
+  /** Sends one request to `server` and streams its reply (log streams). */
+  stream(server: string, method: string, path: string, body?: Uint8Array, headers?: Record<string, string>): Promise<StreamReply> {
+    return streamRequest(this.#tls, serverUrl(server), method, path, body, headers);
   }
 
   /** Sends one HTTP request, failing over between servers on transport errors. */
@@ -91,6 +104,20 @@ export class KmsClient {
   /** Sends one call. */
   async call(enclave: string, c: Call): Promise<Message> {
     return (await this.batch(enclave, [c]))[0];
+  }
+
+  /** A JSON request: the parsed reply, or the server's error as a KmsClientError. */
+  async json(method: string, path: string): Promise<Record<string, unknown>> {
+    const r = await this.request(method, path, undefined, { accept: "application/json" });
+    if (r.status !== 200) throw errorOf(r.status, r.contentType, r.body);
+    return JSON.parse(new TextDecoder().decode(r.body));
+  }
+
+  /** A text request (e.g. the Prometheus metrics), or the server's error as a KmsClientError. */
+  async text(path: string): Promise<string> {
+    const r = await this.request("GET", path, undefined, { accept: "text/plain" });
+    if (r.status !== 200) throw errorOf(r.status, r.contentType, r.body);
+    return new TextDecoder().decode(r.body);
   }
 
   /** GET /version. */

@@ -10,9 +10,11 @@ import { Hono } from "hono";
 import type { ConnectionLimits } from "../net/connections.ts";
 import type { Env } from "../net/env.ts";
 import { onAppError } from "../net/errors.ts";
+import { observe } from "../api/observe.ts";
 import { kesRoutes } from "../api/kes/routes.ts";
 import { type Listener, serveTls } from "../net/serve.ts";
 import { randomBytes } from "../crypto/random.ts";
+import { log } from "../log/logger.ts";
 import { parseListenAddress, reachableUrls } from "../net/address.ts";
 import { VERSION } from "../version.ts";
 import { edgeBackend } from "./backend.ts";
@@ -21,6 +23,7 @@ import { ConfigError, type EdgeConfig, loadConfig } from "./config.ts";
 import { KeyExistsError, type KeyStore } from "./keystore.ts";
 import { EdgeAccess } from "./policy.ts";
 import { describeStore, openKeyStore } from "./stores/open.ts";
+import { type Watching, watchEdge } from "./watch.ts";
 
 /** A running edge server. */
 export interface RunningEdge {
@@ -30,6 +33,8 @@ export interface RunningEdge {
   config(): EdgeConfig;
   /** Re-reads the config file; throws ConfigError (keeping the old config) when it is invalid. */
   reload(): Promise<string[]>;
+  /** Reopens the `--audit` file by its name (SIGHUP, after a log rotation); throws AuditOutError when it cannot. */
+  reopenAudit(): void;
   close(): Promise<void>;
 }
 
@@ -38,11 +43,16 @@ export interface EdgeOptions {
   /** Overrides the config's address (e.g. for tests). */
   readonly address?: string;
   readonly env?: Record<string, string | undefined>;
-  /** Where log lines go (default: stderr for errors, stdout for audit). */
-  readonly logError?: (line: string) => void;
+  /** Where KES-format audit lines go while the config's log.audit is on (default: stdout). */
   readonly logAudit?: (line: string) => void;
   /** Connection deadlines and cap (default DEFAULT_LIMITS). */
   readonly limits?: Partial<ConnectionLimits>;
+  /** Keep a hash-chained audit trail in this directory (names in the clear: the edge holds no HSM key). */
+  readonly auditTrail?: string;
+  /** Also write every audit record to this file ("-": stdout), as kms's JSON lines. */
+  readonly auditOut?: string;
+  /** Collect metrics (default true). */
+  readonly metrics?: boolean;
 }
 
 /** Reads the TLS files of a config. */
@@ -84,12 +94,14 @@ export async function startEdge(opts: EdgeOptions): Promise<RunningEdge> {
     throw new ConfigError(`${opts.configFile}: address: ${(err as Error).message}`);
   }
   let tls = readTls(cfg);
-  const errorLine = opts.logError ?? ((l: string) => console.error(l));
-  const auditLine = opts.logAudit ?? ((l: string) => console.log(l));
+  const auditLine = opts.logAudit ?? ((l: string) => void process.stdout.write(l + "\n"));
+  // The config's log.error switches the error log off (as in KES); records still reach the streams' subscribers when on.
   const logError = (msg: string) => {
-    if (cfg.log.error) errorLine(`kms edge: ${msg}`);
+    if (cfg.log.error) log.warn(msg);
   };
+  const logs = { warn: logError, error: (msg: string) => cfg.log.error && log.error(msg) };
 
+  let watching: Watching | undefined;
   const store = await openKeyStore(cfg.keystore);
   const cache = new KeyCache(store, cfg.cache);
   cache.onChange = (online, why) => logError(online ? "key store is reachable again" : `key store is not reachable: ${why}`);
@@ -100,18 +112,16 @@ export async function startEdge(opts: EdgeOptions): Promise<RunningEdge> {
     let access = new EdgeAccess(cfg.admin, cfg.policies);
     const startedAt = Date.now();
     const backend = edgeBackend({ store, cache, access: () => access, logError, startedAt });
+    watching = await watchEdge({ ...opts, node: () => `${hostname}:${listener?.port ?? port}`, startedAt, store: () => backend.storeStatus(), guard: () => listener?.guard,
+      kesOut: (line) => {
+        if (cfg.log.audit) auditLine(line);
+      } });
     const app = new Hono<Env>();
+    app.use("*", observe({ metrics: watching.ops.metrics, audit: watching.ops.audit, node: () => `${hostname}:${listener?.port ?? port}` }));
     app.get("/version", (c) => c.json({ version: VERSION, commit: "" }));
-    app.route("/", kesRoutes({
-      backend: () => backend,
-      version: VERSION,
-      startedAt,
-      audit: (e) => {
-        if (cfg.log.audit) auditLine(JSON.stringify(e));
-      },
-    }));
+    app.route("/", kesRoutes({ backend: () => backend, version: VERSION, startedAt, ops: watching.ops }));
     app.notFound((c) => c.json({ message: "not found" }, 404));
-    app.onError(onAppError(logError));
+    app.onError(onAppError(logs));
     listener = await serveTls(app, { ...tls, hostname, port, verifyClients: cfg.tls.verifyClients, limits: opts.limits });
     const bound = listener;
     return {
@@ -119,6 +129,7 @@ export async function startEdge(opts: EdgeOptions): Promise<RunningEdge> {
       port: bound.port,
       store: describeStore(cfg.keystore),
       config: () => cfg,
+      reopenAudit: () => watching!.reopen(),
       async reload() {
         const next = loadConfig(opts.configFile, env);
         const notes: string[] = [];
@@ -137,13 +148,16 @@ export async function startEdge(opts: EdgeOptions): Promise<RunningEdge> {
       },
       async close() {
         cache.close();
+        watching!.ops.feeds.closeAll();
         await bound.close();
+        await watching!.close();
         await store.close();
       },
     };
   } catch (err) {
     cache.close();
     await listener?.close();
+    await watching?.close();
     await store.close();
     throw err;
   }

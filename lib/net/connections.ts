@@ -147,6 +147,18 @@ export class ConnectionGuard {
     });
   }
 
+  /** Replies the client did not wait for: it closed the connection before the reply was written. */
+  canceled = 0;
+
+  /**
+   * The handler produced an endless reply (a log stream): the connection
+   * stays busy with no deadline; the stream bounds what waits for a slow reader.
+   */
+  replyStreaming(socket: net.Socket): void {
+    const conn = this.#bySocket.get(socket);
+    if (conn) this.#enter(conn, "handling");
+  }
+
   /** The handler produced its reply; it must be flushed within the write timeout. */
   replyReady(socket: net.Socket): void {
     const conn = this.#bySocket.get(socket);

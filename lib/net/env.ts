@@ -4,6 +4,8 @@ export interface Bindings {
   readonly identity: string | undefined;
   /** The DER client certificate behind `identity` (node-to-node calls check who issued it). */
   readonly certificate?: Uint8Array;
+  /** The client's IP address. */
+  readonly ip?: string;
 }
 
 /** The hono environment of kms's apps. */

@@ -30,14 +30,14 @@ export function rawBadRequest(code: string | undefined): string {
  * logged as a client error; anything else is a 500 logged as an internal
  * error, naming only the error's type (messages could quote request data).
  */
-export function onAppError(log: (line: string) => void) {
+export function onAppError(log: { warn(msg: string): void; error(msg: string): void }) {
   return (err: Error, c: Context): Response => {
     const where = `${c.req.method} ${c.req.path}`;
     if (isClientError(err)) {
-      log(`client error on ${where}: ${CLIENT_ERROR_MESSAGE}`);
+      log.warn(`client error on ${where}: ${CLIENT_ERROR_MESSAGE}`);
       return c.json({ message: CLIENT_ERROR_MESSAGE }, 400);
     }
-    log(`internal error on ${where}: ${err instanceof Error ? err.name : "error"}`);
+    log.error(`internal error on ${where}: ${err instanceof Error ? err.name : "error"}`);
     return c.json({ message: "internal server error" }, 500);
   };
 }

@@ -6,6 +6,7 @@ import tls from "node:tls";
 import { getRequestListener } from "@hono/node-server";
 import type { Hono } from "hono";
 import { identityOfCertificate } from "../identity/identity.ts";
+import { isStreamingReply } from "../log/feed.ts";
 import { rawBadRequest } from "./errors.ts";
 import { ConnectionGuard, type ConnectionLimits, DEFAULT_LIMITS } from "./connections.ts";
 import type { Env } from "./env.ts";
@@ -26,6 +27,13 @@ export interface ServeOptions {
   readonly limits?: Partial<ConnectionLimits>;
   /** Other certificates for clients that ask for these server names (SNI): how nodes reach each other. */
   readonly sni?: ReadonlyArray<{ readonly servername: string; readonly key: string; readonly cert: string }>;
+  /**
+   * While this says true, connections of clients (not of nodes, which ask for
+   * the `sni` name) are closed after the handshake: a starting node cannot
+   * answer them, and a client that cannot connect tries another node (a 503
+   * it would not retry).
+   */
+  readonly refuseClients?: () => boolean;
 }
 
 /** A listening server. */
@@ -82,7 +90,7 @@ const STREAMING = /^(application\/x-ndjson|text\/event-stream|application\/vnd\.
  * buffered (they are small) unless the route streams by design.
  */
 export async function withLength(res: Response): Promise<Response> {
-  if (res.headers.has("content-length") || STREAMING.test(res.headers.get("content-type") ?? "")) return res;
+  if (res.headers.has("content-length") || isStreamingReply(res) || STREAMING.test(res.headers.get("content-type") ?? "")) return res;
   const noBody = res.status === 204 || res.status === 304;
   const body = noBody || !res.body ? new Uint8Array(0) : new Uint8Array(await res.arrayBuffer());
   const headers = new Headers(res.headers);
@@ -104,8 +112,9 @@ export function serveTls(app: Hono<Env>, opts: ServeOptions): Promise<Listener> 
   const handle = getRequestListener(async (request, env) => {
     const socket = (env as { incoming: http.IncomingMessage }).incoming.socket as PeerSocket;
     const peer = peerOf(socket, opts.verifyClients === true);
-    const res = await withLength(await app.fetch(request, { identity: peer.identity, certificate: peer.certificate }));
-    guard.replyReady(socket);
+    const res = await withLength(await app.fetch(request, { identity: peer.identity, certificate: peer.certificate, ip: socket.remoteAddress }));
+    if (isStreamingReply(res) || STREAMING.test(res.headers.get("content-type") ?? "")) guard.replyStreaming(socket);
+    else guard.replyReady(socket);
     return res;
   });
   const listener = (req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -119,6 +128,7 @@ export function serveTls(app: Hono<Env>, opts: ServeOptions): Promise<Listener> 
     let done = false;
     const replied = () => {
       if (!done) guard.replyDone(socket);
+      if (!done && !res.writableFinished) guard.canceled++;
       done = true;
     };
     res.once("finish", replied).once("close", replied);
@@ -134,7 +144,14 @@ export function serveTls(app: Hono<Env>, opts: ServeOptions): Promise<Listener> 
       SNICallback: (name: string, cb: (err: Error | null, ctx?: tls.SecureContext) => void) => cb(null, sni.get(name)),
     }),
   };
-  const secured = (socket: tls.TLSSocket) => guard.secured(socket, hasCertificate(socket));
+  const secured = (socket: tls.TLSSocket) => {
+    const asked = (socket as { servername?: string | false }).servername;
+    if (opts.refuseClients?.() && !opts.sni?.some((s) => s.servername === asked)) {
+      guard.cut.refused++;
+      return void socket.destroy();
+    }
+    guard.secured(socket, hasCertificate(socket));
+  };
   let server: tls.Server | https.Server;
   let inner: http.Server;
   if (typeof (globalThis as { Deno?: unknown }).Deno !== "undefined") {
@@ -147,7 +164,7 @@ export function serveTls(app: Hono<Env>, opts: ServeOptions): Promise<Listener> 
     inner = http.createServer(listener);
     server = tls.createServer(tlsOptions, (socket) => {
       secured(socket);
-      inner.emit("connection", socket);
+      if (!socket.destroyed) inner.emit("connection", socket);
     });
     server.on("close", () => inner.close());
   }

@@ -41,19 +41,18 @@ test("the leader logs peers going down and coming back", () => {
   assert.deepEqual(clusterEvents({ ...down, role: "follower", leader: 1 }, { ...up, role: "leader", term: 2 }), ["this node is now the leader (term 2)"]);
 });
 
-test("watchCluster logs each event once, with an RFC 3339 timestamp, and stops", () => {
+test("watchCluster logs each event once, and stops", () => {
   let current = view({ members: m(0, 1), peers: [peer(1, true)] });
   const listeners = new Set<() => void>();
   const lines: string[] = [];
   const stop = watchCluster(() => current, (l) => (listeners.add(l), () => listeners.delete(l)), (l) => lines.push(l));
   assert.equal(lines.length, 1, "where the node stands, once");
-  assert.match(lines[0], / kms: cluster: this is node 0 of a 2-node cluster .*; this node leads$/);
+  assert.match(lines[0], /^cluster: this is node 0 of a 2-node cluster .*; this node leads$/);
   current = { ...current, peers: [peer(1, false)] };
   for (const l of listeners) l();
   for (const l of listeners) l();
   assert.equal(lines.length, 2);
-  assert.match(lines[1], /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z kms: cluster: node 1 \(10\.0\.0\.1:7373\) is down/);
-  assert.ok(!Number.isNaN(Date.parse(lines[1].split(" ")[0])));
+  assert.match(lines[1], /^cluster: node 1 \(10\.0\.0\.1:7373\) is down/);
   stop();
   assert.equal(listeners.size, 0);
 });

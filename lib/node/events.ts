@@ -5,6 +5,7 @@
  * views of the cluster; `watchCluster` feeds it from the driver.
  */
 import type { Status } from "../cluster/types.ts";
+import { log } from "../log/logger.ts";
 
 /** What the events are computed from: a node's status, reduced to what they need. */
 export type ClusterView = Pick<Status, "id" | "role" | "term" | "leader" | "members" | "peers">;
@@ -46,16 +47,16 @@ export function clusterEvents(before: ClusterView | undefined, now: ClusterView)
   return out;
 }
 
-/** Logs every cluster event the node sees, each line with an RFC 3339 timestamp; returns a function that stops. */
+/** Logs every cluster event the node sees ("cluster: …", the logger adds the time); returns a function that stops. */
 export function watchCluster(
   status: () => ClusterView,
   onChange: (listener: () => void) => () => void,
-  log: (line: string) => void = (line) => console.log(line),
+  out: (line: string) => void = (line) => log.info(line),
 ): () => void {
   let last: ClusterView | undefined;
   const check = () => {
     const now = status();
-    for (const e of clusterEvents(last, now)) log(`${new Date().toISOString()} kms: cluster: ${e}`);
+    for (const e of clusterEvents(last, now)) out(`cluster: ${e}`);
     last = now;
   };
   check();

@@ -9,6 +9,7 @@ import { counterRecords, decodeSnapshot, encodeSnapshot, recordOf, recordsOfStat
 import { frozenCopy, type State } from "../state/state.ts";
 import type { OpenedBackup } from "../store/backup.ts";
 import type { Store } from "../store/store.ts";
+import { log } from "../log/logger.ts";
 import { validAdminKeyProof } from "./admin-key.ts";
 import { type CallEnvelope, CallGate } from "./call-gate.ts";
 import { type ClusterCredentials, encodeCredentials } from "./credentials.ts";
@@ -19,6 +20,7 @@ import { blocker } from "./pending.ts";
 import { failedOutcome, type Loaded, Replication, type Timing } from "./replication.ts";
 import { restoring } from "./restore.ts";
 import { removedMaterial, Wiper } from "./wipe.ts";
+import { rollingRestart } from "./restart.ts";
 
 /** What a node knows about itself, for status replies. */
 export interface NodeInfo extends Timing {
@@ -162,6 +164,24 @@ export class KmsNode implements Application<Command> {
    * 504 says the outcome is unknown.
    */
   async write(cmd: Command, forwarded = false): Promise<void> {
+    const started = performance.now();
+    this.writesInFlight++;
+    let ok = false;
+    try {
+      await this.#write(cmd, forwarded);
+      ok = true;
+    } finally {
+      this.writesInFlight--;
+      this.onWrite?.((performance.now() - started) / 1000, ok);
+    }
+  }
+
+  /** Writes this node is waiting on now (proposed here, or forwarded to the leader). */
+  writesInFlight = 0;
+  /** Called with each write's duration in seconds and whether it was applied (metrics). */
+  onWrite?: (seconds: number, ok: boolean) => void;
+
+  async #write(cmd: Command, forwarded: boolean): Promise<void> {
     const r = this.#parts();
     if (r.driver.stopping) throw Errors.unavailable("the node is stopping");
     // Validity is decided when the command applies, in log order, identically on every node.
@@ -269,6 +289,11 @@ export class KmsNode implements Application<Command> {
   /** Seals the answer to a node-to-node call. */
   sealReply(path: string, reply: ReplyEnvelope): Uint8Array {
     return this.#gate!.seal(path, reply);
+  }
+
+  /** Restarts every other member, one at a time, each back serving reads before the next (see restart.ts). */
+  restartOthers(): Promise<Array<{ id: number; host: string; seconds: number }>> {
+    return rollingRestart(this.#parts());
   }
 
   /** Whether `proof` shows an HSM key of the cluster for re-enabling the admin API key at `at`. */
@@ -405,7 +430,7 @@ export class KmsNode implements Application<Command> {
       return;
     }
     this.#erasing = this.erase()
-      .catch((err) => console.error(`kms: deleted key material is not yet erased from disk: ${(err as Error).message}`))
+      .catch((err) => log.error(`deleted key material is not yet erased from disk: ${(err as Error).message}`))
       .finally(() => {
         this.#erasing = false;
         if (this.#eraseAgain) {

@@ -14,6 +14,7 @@ import { askMembers, type Peers, RPC } from "./peers.ts";
 import type { Durable, HardState, Members } from "../cluster/types.ts";
 import type { Command } from "../state/commands.ts";
 import type { Loaded } from "./replication.ts";
+import { log } from "../log/logger.ts";
 
 /** How long each peer has to answer; one that does not is left out. */
 const ASK_MS = 1_500;
@@ -73,7 +74,7 @@ export async function checkWithPeers(peers: Peers<Command>, loaded: Loaded): Pro
   if (!view.members.some((m) => m.id === view.id) || view.members.length < 2) return { durable, readFloor: 0 };
   const behind = judge(view.id, view.lastIndex, durable.hard, await askPeers(peers, view.members, view.id));
   if (!behind) return { durable, readFloor: 0 };
-  console.error(`kms: ${behind.message}`);
+  log.warn(behind.message);
   await storage.write({ hard: behind.hard, snapshot: null, truncateFrom: null, entries: [] });
   return { durable: { ...durable, hard: behind.hard }, readFloor: behind.floor };
 }

@@ -70,6 +70,10 @@ export const RPC = {
   edit: "/v1/rpc/edit",
   ready: "/v1/rpc/ready",
   progress: "/v1/rpc/progress",
+  /** Restart the called node (a rolling restart, one node at a time). */
+  restart: "/v1/rpc/restart",
+  /** Whether the called node serves reads, and since when it runs. */
+  serving: "/v1/rpc/serving",
 } as const;
 
 const MAX_BATCH = 256;

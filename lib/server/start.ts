@@ -26,6 +26,7 @@ import { configureHsmKey } from "./hsm-keys.ts";
 import { lockMemory } from "./mlock.ts";
 import { nodeKey, tlsFromFiles, writeCaFile } from "./tls.ts";
 import { VERSION } from "../version.ts";
+import { type Watching, watchNode } from "./watch.ts";
 
 /** How to start a server. */
 export interface ServerOptions {
@@ -48,6 +49,14 @@ export interface ServerOptions {
   readonly onFatal: (err: unknown) => void;
   /** The clock of what falls due with time (key rotation, deletion dates); default Date.now. */
   readonly clock?: () => number;
+  /** Keep the hash-chained audit trail in DIR/audit (default true). */
+  readonly auditTrail?: boolean;
+  /** Also write every audit record to this file ("-": stdout), names in the clear. */
+  readonly auditOut?: string;
+  /** Collect metrics (default true). */
+  readonly metrics?: boolean;
+  /** Restarts the process (graceful stop, then the same command again); given by whoever runs the server. */
+  readonly restart?: () => void;
 }
 
 /** A started server. */
@@ -61,6 +70,8 @@ export interface RunningServer {
   readonly adminIdentity: string;
   /** The cluster's admin API key (the CLI prints it, or writes it to a file, once for a new cluster). */
   readonly adminApiKey: string;
+  /** Reopens the `--audit` file by its name (SIGHUP, after a log rotation); throws AuditOutError when it cannot. */
+  reopenAudit(): void;
   close(): Promise<void>;
 }
 
@@ -88,6 +99,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const before = await inspectDataDir(opts.dir);
   const store = await openStore(opts.dir, hsm, { extra: () => encodeCredentials(newCredentials()) });
   let listener: Listener | undefined;
+  let watching: Watching | undefined;
   try {
     const records = await store.load();
     let state;
@@ -124,9 +136,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       clock: opts.clock,
     });
     const tls = own ?? keys.cluster.tls;
-    listener = await serveTls(createApp({ node, kesEnclave: opts.kesEnclave }), {
+    watching = await watchNode(node, hsm, opts, () => listener?.guard);
+    listener = await serveTls(createApp({ node, kesEnclave: opts.kesEnclave, ops: watching.ops }), {
       key: tls.key, cert: tls.cert, hostname, port, limits: opts.limits,
       sni: [{ servername: NODE_SERVERNAME, ...keys.cluster.tls }, { servername: JOIN_SERVERNAME, ...keys.join.tls }],
+      // Until replication runs the node answers nothing: clients go to another node (a restart loses no read).
+      refuseClients: () => node.cluster === "",
     });
     bound = listener;
     node.listening(opts.advertise ?? `${advertisedHost(hostname)}:${bound.port}`);
@@ -156,6 +171,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       cluster: loaded.membership.cluster,
       adminIdentity: node.info.adminIdentity,
       adminApiKey: adminApiKey(keys.creds),
+      reopenAudit: () => watching!.reopen(),
       close: async () => {
         // Refuse new writes, let those in flight finish (bounded), then stop
         // replicating once the Ready in hand is done: nothing writes to the
@@ -167,12 +183,16 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         peers.close();
         // Answers already computed still go out (reads are served from memory
         // until then); connections still busy at the shutdown deadline are cut.
+        // Open log streams end first: they would hold the listener to its deadline.
+        watching!.ops.feeds.closeAll();
         await bound.close();
+        await watching!.close();
         node.wiper.wipe(allMaterial(node.state));
       },
     };
   } catch (err) {
     await listener?.close();
+    await watching?.close(true);
     await store.close();
     // A start that failed (e.g. the port is taken) must not leave a half-made
     // directory that the next start would take for an existing one.

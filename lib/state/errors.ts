@@ -23,6 +23,8 @@ export type ErrorKind =
   | "outcome-unknown"
   /** An external key store failed the request (edge mode). */
   | "upstream"
+  /** This server does not offer the feature (switched off, or not in this mode). */
+  | "not-supported"
   | "internal"
   // Key lifecycle and the AWS API (issue 15): conditions AWS names apart.
   /** The key is disabled: it refuses crypto until enabled. */
@@ -47,7 +49,7 @@ export type ErrorKind =
 /** Every kind, for tables that must cover them all. */
 export const ERROR_KINDS: readonly ErrorKind[] = [
   "denied", "not-found", "exists", "key-exists", "conflict", "invalid", "invalid-ciphertext", "too-large", "unavailable",
-  "outcome-unknown", "upstream", "internal", "key-disabled", "key-pending-deletion", "invalid-key-state", "invalid-key-usage",
+  "outcome-unknown", "upstream", "not-supported", "internal", "key-disabled", "key-pending-deletion", "invalid-key-state", "invalid-key-usage",
   "incorrect-key", "invalid-mac", "limit-exceeded", "unsupported", "invalid-marker", "invalid-tag",
 ];
 
@@ -84,6 +86,7 @@ export const Errors = {
   outcomeUnknown: (message: string) => new KmsError("outcome-unknown", message),
   keyStoreUnreachable: () => new KmsError("upstream", "key store is not reachable"),
   keyStoreFailed: (message: string) => new KmsError("upstream", message),
+  notSupported: (message: string) => new KmsError("not-supported", message),
   internal: () => new KmsError("internal", "internal server error"),
   noDeletedKey: () => new KmsError("not-found", "no deleted key of that name is kept for recovery"),
   noDeletedEnclave: () => new KmsError("not-found", "no deleted enclave of that name is kept for recovery"),

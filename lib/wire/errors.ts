@@ -17,6 +17,7 @@ const STATUS: Readonly<Record<ErrorKind, number>> = {
   "unavailable": 503,
   "outcome-unknown": 504,
   "upstream": 502,
+  "not-supported": 501,
   "internal": 500,
   "key-disabled": 409,
   "key-pending-deletion": 409,

@@ -74,6 +74,14 @@ message IdentityResponse {
 }
 message ListIdentitiesResponse { repeated IdentityResponse identities = 1; string continue_at = 2; }
 
+// POST /v1/debug/log: the request, and each record of the reply's stream.
+message LogRequest { sint32 level = 1; string message = 2; google.protobuf.Timestamp since = 3; sint32 trace_level = 4; }
+message LogRecord {
+  message StackFrame { string function = 1; string file = 2; uint32 line = 3; }
+  message Request { string method = 1; string path = 2; string identity = 3; string ip = 4; }
+  sint32 level = 1; google.protobuf.Timestamp time = 2; string message = 3; repeated StackFrame trace = 4; Request request = 5;
+}
+
 // kms extensions (ids from 1000; MinIO's client never sends them).
 message DeriveKeyRequest { string name = 1; uint32 version = 2; bytes context = 3; uint32 length = 4; }
 message DeriveKeyResponse { uint32 version = 1; bytes key = 2; }

@@ -134,6 +134,19 @@ describe("compiled binary", () => {
     });
   });
 
+  it("metrics (prom-client), stat, logs and the audit trail work in the binary; restart --self re-executes it", { skip }, async () => {
+    const metrics = await ok(["metrics"]);
+    assert.match(metrics, /^kms_build_info\{version="[\d.]+",runtime="bun [\d.]+"\} 1$/m);
+    assert.match(metrics, /^kms_commands_total\{api="native",command="KEY:GENERATE",id="207",outcome="ok"\} [1-9]\d*$/m);
+    assert.match(await ok(["stat"]), /^Role\s+Leader; 1 node$/m);
+    assert.match(await ok(["logs"]), / kms: kms [\d.]+ serving /);
+    const pid = server.process.pid;
+    assert.match(await ok(["restart", "--self"]), /^Restarted node 0 \(127\.0\.0\.1:\d+\); 1 node in [\d.]+ s$/m);
+    assert.equal(server.process.exitCode, null, "the same process runs on");
+    assert.equal(server.process.pid, pid);
+    assert.match(await ok(["audit", "verify", "--open", dir]), /^OK: \d+ records in 1 file/m);
+  });
+
   it("stops on SIGTERM and restarts with its state intact", { skip }, async () => {
     const code = await stopWithin(server, "SIGTERM", 10_000);
     assert.equal(code, 0, `clean stop:\n${redactedOutput(server)}`);

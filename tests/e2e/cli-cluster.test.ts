@@ -9,15 +9,20 @@ import { after, before, describe } from "node:test";
 import { type Cluster, reportingSteps, startCluster, until } from "../helpers/cluster.ts";
 import { cleanup, type RunResult } from "../helpers/kms.ts";
 
-const STAMP = String.raw`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z kms: cluster: `;
+
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 let cluster: Cluster;
 
-/** Waits until node i has logged a cluster event line matching `event`. */
+/** Waits until node i has logged a cluster event matching `event`: a JSON line with an RFC 3339 time. */
 function logged(i: number, event: string, what: string): Promise<void> {
-  const re = new RegExp(`^${STAMP}${event}$`, "m");
-  return until(() => re.test(cluster.logs(i, 200_000)) || `node ${i} has not logged: ${event}`, what, 30_000);
+  const re = new RegExp(`^cluster: ${event}$`);
+  const seen = () => cluster.logs(i, 200_000).split("\n").some((line) => {
+    if (!line.startsWith("{")) return false;
+    const r = JSON.parse(line) as { time: string; level: string; msg: string };
+    return re.test(r.msg) && r.level === "INFO" && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(r.time);
+  });
+  return until(() => seen() || `node ${i} has not logged: ${event}`, what, 30_000);
 }
 
 function ok(r: RunResult, what: string): string {

@@ -13,6 +13,8 @@ import {
   b64, cleanup, type EdgeProcess, kes, MINIO_CONTEXT, minioSequence, newClientId, startEdge, tempDir, unb64, waitFor, writeServerTls,
 } from "../helpers/kes.ts";
 import { kesAesDecrypt, kesAesEncrypt, kesLegacyJsonKey, kesStoredKey } from "../helpers/kes-format.ts";
+import { runKms } from "../helpers/kms.ts";
+import { openStream } from "../helpers/stream.ts";
 
 const admin = newClientId();
 const minio = newClientId();
@@ -69,12 +71,34 @@ describe("kms edge with the fs key store", () => {
     ca = writeServerTls(dir).cert;
     configFile = path.join(dir, "kes.yml");
     writeFileSync(configFile, config());
-    edge = await startEdge({ configFile, ca, env: env() });
+    edge = await startEdge({ configFile, ca, env: env(), extraArgs: ["--audit-trail", path.join(dir, "audit")] });
   });
   after(cleanup);
 
   it("answers MinIO's KES call sequence", async () => {
     await minioSequence(edge, minio, "minio-default-key", assert);
+  });
+
+  // After the sequence above: the key exists.
+  it("streams KES's audit and error logs, keeps a hash-chained trail and counts in metrics (issue 13)", async () => {
+    const audit = await openStream({ port: edge.port, ca }, { path: "/v1/log/audit", credentials: admin });
+    assert.equal(audit.status, 200);
+    assert.equal(audit.headers["content-type"], "application/x-ndjson");
+    assert.equal((await kes(edge, "POST", "/v1/key/generate/minio-default-key", { client: minio, body: { context: MINIO_CONTEXT } })).status, 200);
+    const line = await waitFor(() => audit.bytes().toString().split("\n").find((l) => l.includes("/v1/key/generate/minio-default-key")), "the audit stream's line");
+    assert.equal(JSON.parse(line).request.identity, minio.hex);
+    audit.close();
+    const refused = await openStream({ port: edge.port, ca }, { path: "/v1/log/error", credentials: app });
+    assert.equal(refused.status, 403, "only a policy that allows /v1/log/error may read it");
+    refused.close();
+    const metrics = await kes(edge, "GET", "/v1/metrics", { client: admin });
+    assert.match(metrics.text, /^kes_log_audit_events [1-9]\d*$/m);
+    assert.match(metrics.text, /^kms_keystore_unreachable 0$/m);
+    const trail = await waitFor(async () => {
+      const r = await runKms(["audit", "verify", "--open", path.join(dir, "audit")]);
+      return r.code === 0 && /KEY:GENERATE/.test(readFileSync(path.join(dir, "audit", "audit-00000001.jsonl"), "utf8")) ? r.stdout : undefined;
+    }, "the edge's audit trail to hold the request");
+    assert.match(trail, /^OK: \d+ records in 1 file/m);
   });
 
   it("created the config's keys at start, as files of mode 0600 in a 0755 directory", () => {
@@ -266,14 +290,16 @@ describe("kms edge with the fs key store", () => {
     assert.equal((await kes(edge, "POST", "/v1/key/encrypt/minio-default-key", { client: minio, body: { plaintext: b64("x") } })).status, 200);
     assert.equal((await kes(edge, "POST", "/v1/key/generate/minio-default-key", { client: minio, body: {} })).status, 403, "no longer allowed");
 
-    // Audit lines: one JSON object per request, with the caller's KES identity, never key material.
+    // Audit lines: one JSON object per request in KES's form, with the caller's KES identity, never key material.
     writeFileSync(configFile, config({ minioAllow: ["/v1/key/encrypt/minio-*", "/v1/key/generate/minio-*"], audit: true }));
     assert.match(await edge.reload(), /^reloaded/);
     const dek = await kes(edge, "POST", "/v1/key/generate/minio-default-key", { client: minio, body: { context: MINIO_CONTEXT } });
     const line = await waitFor(() => edge.output().split("\n").find((l) => l.includes('"path":"/v1/key/generate/minio-default-key"')), "an audit line");
     const entry = JSON.parse(line);
-    assert.equal(entry.identity, minio.hex);
-    assert.equal(entry.status, 200);
+    assert.equal(entry.request.identity, minio.hex);
+    assert.equal(entry.request.ip, "127.0.0.1");
+    assert.equal(entry.response.code, 200);
+    assert.ok(Number.isInteger(entry.response.time), "the response time in nanoseconds");
     assert.ok(!edge.output().includes(dek.json.plaintext), "no DEK in the log");
 
     writeFileSync(configFile, "policy: [this is not a config");

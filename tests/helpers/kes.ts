@@ -209,9 +209,9 @@ export interface EdgeProcess extends KesTarget {
 }
 
 /** Starts `kms edge --config FILE --addr 127.0.0.1:0` in cwd and waits until it listens. */
-export async function startEdge(opts: { configFile: string; ca: string; cwd?: string; binary?: string; env?: Record<string, string>; timeoutMs?: number; addr?: string }): Promise<EdgeProcess> {
+export async function startEdge(opts: { configFile: string; ca: string; cwd?: string; binary?: string; env?: Record<string, string>; timeoutMs?: number; addr?: string; extraArgs?: string[] }): Promise<EdgeProcess> {
   const [cmd, ...pre] = kmsCommand(opts.binary);
-  const child = spawn(cmd, [...pre, "edge", "--config", opts.configFile, "--addr", opts.addr ?? "127.0.0.1:0"], {
+  const child = spawn(cmd, [...pre, "edge", "--config", opts.configFile, "--addr", opts.addr ?? "127.0.0.1:0", ...(opts.extraArgs ?? [])], {
     env: { ...process.env, ...opts.env },
     cwd: opts.cwd,
     stdio: ["ignore", "pipe", "pipe"],
@@ -244,8 +244,9 @@ export async function startEdge(opts: { configFile: string; ca: string; cwd?: st
       const before = out.length;
       child.kill("SIGHUP");
       return waitFor(() => {
-        const m = /kms edge: (reloaded[^\n]*|reload failed[^\n]*)/.exec(out.slice(before));
-        return m?.[1];
+        // The server logs JSON lines: the reload's is the one whose msg starts so.
+        const line = out.slice(before).split("\n").find((l) => /"msg":"(reloaded|reload failed)/.test(l));
+        return line ? (JSON.parse(line) as { msg: string }).msg : undefined;
       }, "the reload line");
     },
     async stop(signal = "SIGTERM") {

@@ -76,6 +76,7 @@ const BY_KIND: Readonly<Record<ErrorKind, string>> = {
   "invalid-mac": "KMSInvalidMacException",
   "limit-exceeded": "LimitExceededException",
   "unsupported": "UnsupportedOperationException",
+  "not-supported": "UnsupportedOperationException",
   "invalid-marker": "InvalidMarkerException",
   "invalid-tag": "TagException",
 };

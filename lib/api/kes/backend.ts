@@ -8,7 +8,7 @@ import type { KeyType } from "../../crypto/message-key.ts";
 /** The operations of KES's key API, plus the read-only endpoints that need a known caller. */
 export type KesOp =
   | "create" | "import" | "describe" | "list" | "delete" | "generate" | "encrypt" | "decrypt" | "hmac" | "rewrap"
-  | "status" | "metrics" | "self" | "policyDescribe" | "policyRead" | "policyList";
+  | "status" | "metrics" | "logError" | "logAudit" | "self" | "policyDescribe" | "policyRead" | "policyList";
 
 /** A request as far as authorisation is concerned. */
 export interface KesRequest {

@@ -9,6 +9,10 @@ import type { Env } from "../../net/env.ts";
 import { isClientError } from "../../net/errors.ts";
 import type { KesAccess, KesBackend, KesOp, KesRequest } from "./backend.ts";
 import { KmsError } from "../../state/errors.ts";
+import { log } from "../../log/logger.ts";
+import type { NodeOps } from "../ops.ts";
+import { noteEnclave, noteOps } from "../request-note.ts";
+import { KES_COMMANDS } from "./stateful.ts";
 import { kesError, KesMessages, toKesError } from "./errors.ts";
 import { KesPrefix } from "./schemas.ts";
 import { KES_LIST_PAGE, routeOf } from "./table.ts";
@@ -22,18 +26,10 @@ export interface KesRoutesOptions {
   readonly backend: () => KesBackend;
   readonly version: string;
   readonly startedAt: number;
-  /** Called once per request after it is answered (audit log). */
-  readonly audit?: (entry: AuditEntry) => void;
-}
-
-/** One line of the audit log. */
-export interface AuditEntry {
-  readonly time: string;
-  readonly identity: string;
-  readonly method: string;
-  readonly path: string;
-  readonly status: number;
-  readonly durationMs: number;
+  /** The enclave requests run in, for audit records ("" on the edge). */
+  readonly enclave?: string;
+  /** Metrics, audit and log streams (absent: /v1/metrics and the log streams answer 501). */
+  readonly ops?: NodeOps;
 }
 
 /** A route handler: the request and its resource (the path after the route's prefix, percent-decoded). */
@@ -57,19 +53,6 @@ export interface KesKit {
   fail(c: Context, err: unknown, op: string): Response;
   /** Registers a listing route: <path>, <path>/, <path>/*, <path>/<prefix>[*], paged by ?continue_at= and ?limit=. */
   listing(path: string, op: KesOp, page: (prefix: string, continueAt: string, size: number, visible: (name: string) => boolean) => Promise<{ names: string[]; continueAt: string }>): void;
-}
-
-/** Counts of answered requests by status, for /v1/metrics. */
-export class KesMetrics {
-  readonly byStatus = new Map<number, number>();
-  count(status: number) {
-    this.byStatus.set(status, (this.byStatus.get(status) ?? 0) + 1);
-  }
-  sum(pred: (status: number) => boolean): number {
-    let n = 0;
-    for (const [status, count] of this.byStatus) if (pred(status)) n += count;
-    return n;
-  }
 }
 
 /** The kit over `app` for `opts`. */
@@ -131,11 +114,13 @@ const kit: KesKit = {
   fail(c, err, op) {
     if (isClientError(err)) throw err;
     const e = toKesError(err);
-    if (e.status === 500) console.error(`kms: KES ${op} failed: ${err instanceof Error ? err.name : "error"}`);
+    if (e.status === 500) log.error(`KES ${op} failed: ${err instanceof Error ? err.name : "error"}`);
     return kesError(c, e.status, e.message);
   },
   listing(path, op, page) {
     kit.on(path, async (c, pattern) => {
+      noteEnclave(c.req.raw, kit.opts.enclave ?? "");
+      noteOps(c.req.raw, [{ name: KES_COMMANDS[op] ?? op, id: 0, object: "" }]);
       const access = await kit.gate(c, op, "", path + pattern);
       if (access instanceof Response) return access;
       const p = v.safeParse(KesPrefix, pattern.endsWith("*") ? pattern.slice(0, -1) : pattern);

@@ -12,37 +12,22 @@ import { encodeBase64 } from "../../encoding/base64.ts";
 import type { Env } from "../../net/env.ts";
 import type { KesOp } from "./backend.ts";
 import { kesError } from "./errors.ts";
-import { type Context, type KesKit, kesKit, KesMetrics, type KesRoutesOptions } from "./kit.ts";
+import { type Context, type KesKit, kesKit, type KesRoutesOptions } from "./kit.ts";
 import { kesHexOf } from "../../identity/kes.ts";
+import { noteEnclave, noteOps } from "../request-note.ts";
+import { logRoutes } from "./log.ts";
 import { policyRoutes } from "./policy.ts";
 import { DecryptBody, EncryptBody, GenerateBody, HmacBody, ImportBody, KesName, RewrapBody } from "./schemas.ts";
 import { serverRoutes } from "./server.ts";
+import { KES_COMMANDS } from "./stateful.ts";
 import { KES_MAX_BODY } from "./table.ts";
-
-const KES_PATHS = /^\/v1\/(key|identity|policy)\/|^\/v1\/(status|metrics|api|ready)\/?$/;
 
 /** The KES API as a hono app. */
 export function kesRoutes(opts: KesRoutesOptions): Hono<Env> {
   const app = new Hono<Env>();
-  const metrics = new KesMetrics();
-
-  app.use("/v1/*", async (c, next) => {
-    const started = performance.now();
-    await next();
-    if (!KES_PATHS.test(c.req.path)) return;
-    metrics.count(c.res.status);
-    opts.audit?.({
-      time: new Date().toISOString(),
-      identity: c.env?.identity ? kesHexOf(c.env.identity) : "",
-      method: c.req.method,
-      path: c.req.path,
-      status: c.res.status,
-      durationMs: Math.round((performance.now() - started) * 1000) / 1000,
-    });
-  });
-
   const kit = kesKit(app, opts);
-  serverRoutes(kit, metrics);
+  serverRoutes(kit);
+  logRoutes(kit);
   keyRoutes(kit);
   policyRoutes(kit);
   return app;
@@ -59,6 +44,8 @@ function keyRoutes(kit: KesKit): void {
   /** A route on one key: validate the name, authorise, run; errors become KES errors. */
   const keyRoute = (path: string, op: KesOp, run: (c: Context, name: string) => Promise<Response>, ...mw: MiddlewareHandler<Env>[]) =>
     kit.on(path, async (c, name) => {
+      noteEnclave(c.req.raw, opts.enclave ?? "");
+      noteOps(c.req.raw, [{ name: KES_COMMANDS[op] ?? op, id: 0, object: name }]);
       // Strangers learn nothing, not even whether a name is valid.
       const refused = await kit.known(c);
       if (refused) return refused;

@@ -14,6 +14,7 @@ import type { KmsNode } from "../../node/node.ts";
 import { callerReads, Obj } from "../../node/pending.ts";
 import { encodeBase64 } from "../../encoding/base64.ts";
 import { Errors } from "../../state/errors.ts";
+import { OPERATOR_ACTIONS, type OperatorAction, operatorAllowed } from "../../state/operator.ts";
 import { authorize, type Caller, callerOf, listable } from "../../state/policy.ts";
 import { page } from "../../state/state.ts";
 import type { PolicyRecord } from "../../state/types.ts";
@@ -57,6 +58,9 @@ export function kesPolicyOf(p: PolicyRecord): KesPolicy {
 
 const everything: KesAccess = { visible: () => true };
 
+/** The operator action each KES watching route needs. */
+const WATCHING: Readonly<Partial<Record<KesOp, OperatorAction>>> = { metrics: "SYS:METRICS", logError: "SYS:LOG", logAudit: "SYS:AUDIT" };
+
 /** What a KES request reads besides its caller (see server/pending.ts). */
 function kesReads(enclave: string, req: KesRequest): string[] {
   if (req.op === "list") return [Obj.enclave(enclave), Obj.keys(enclave)];
@@ -80,13 +84,18 @@ export function statefulKes(node: KmsNode, enclave: string): KesBackend {
 
   return {
     barrier: (identity, req) => node.readBarrier([...callerReads(node.state, node.info.adminIdentity, identity, enclave), ...(req ? kesReads(enclave, req) : [])]),
-    isKnown: (identity) => caller(identity) !== undefined,
+    // Known: an identity of the enclave, or one allowed to watch the node (from any enclave).
+    isKnown: (identity) => caller(identity) !== undefined || OPERATOR_ACTIONS.some((a) => operatorAllowed(node.state, node.info.adminIdentity, identity, a)),
 
     authorize(identity: string | undefined, req: KesRequest): KesAccess | undefined {
+      // Watching the node: SysAdmins, or a policy allowing the operator action in
+      // any enclave (state/operator.ts), as on the native API: not only this enclave's identities.
+      const watch = WATCHING[req.op];
+      if (watch) return operatorAllowed(node.state, node.info.adminIdentity, identity, watch) ? everything : undefined;
       const who = caller(identity);
       if (!who) return undefined;
       const command = KES_COMMANDS[req.op];
-      // status, metrics, self: any identity known in the enclave.
+      // status, self: any identity known in the enclave.
       if (!command) return everything;
       if (req.op === "list" || req.op === "policyList") {
         return authorize(who, command, enclave) ? { visible: (name) => listable(who, command, name) } : undefined;

@@ -47,6 +47,8 @@ export const KES_ROUTES: readonly KesRoute[] = [
   get("/v1/policy/read/", "policyRead"),
   get("/v1/policy/list/", "policyList"),
   get("/v1/identity/self/describe", "self"),
+  get("/v1/log/error", "logError"),
+  get("/v1/log/audit", "logAudit"),
 ];
 
 /** The route with this exact table path. */

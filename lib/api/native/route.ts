@@ -9,6 +9,7 @@ import { authorize, type Caller, callerOf } from "../../state/policy.ts";
 import type { AppDeps } from "../deps.ts";
 import type { Env } from "../../net/env.ts";
 import { isClientError } from "../../net/errors.ts";
+import { noteEach, noteEnclave } from "../request-note.ts";
 import type { CommandContext, CommandSpec } from "./command.ts";
 import { disabledAdmin } from "./cluster.ts";
 import { COMMANDS } from "./commands.ts";
@@ -39,6 +40,7 @@ export function nativeRoutes(deps: AppDeps): Hono<Env> {
   });
   const handle = async (c: import("hono").Context<Env>, enclave: string) => {
     const accept = c.req.header("accept");
+    noteEnclave(c.req.raw, enclave);
     try {
       const node = deps.node;
       const identity = c.env.identity;
@@ -54,6 +56,7 @@ export function nativeRoutes(deps: AppDeps): Hono<Env> {
       if (!caller) throw Errors.accessDenied();
       const frames = parseFrames(new Uint8Array(await c.req.arrayBuffer()), MAX_FRAMES);
       const decoded = frames.map(decodeFrame);
+      noteEach(c.req.raw, decoded, (d) => d.spec.name, (d) => d.spec.id, objectOf);
       if (recovery && !(decoded.length === 1 && decoded[0].spec.name === "CLUSTER:ADMINKEY" && (decoded[0].req as { enabled: boolean }).enabled)) {
         throw Errors.accessDenied();
       }
@@ -95,6 +98,13 @@ export function nativeRoutes(deps: AppDeps): Hono<Env> {
   // Anything else under /v1/kms still answers in the protocol's error format.
   app.all("/v1/kms/*", (c) => errorReply(Errors.notFound("not found"), c.req.header("accept")));
   return app;
+}
+
+/** What a frame acts on, for the audit: its policy resource, else the enclave or node it names. */
+function objectOf(d: Decoded): string {
+  const named = d.req as { name?: unknown; host?: unknown };
+  const object = d.spec.resource?.(d.req) ?? named.name ?? named.host;
+  return typeof object === "string" ? object : "";
 }
 
 /** 403 unless `caller` may run every frame. */

@@ -1,0 +1,134 @@
+/**
+ * A real Prometheus scrapes a 3-node cluster over mutual TLS (issue 13): its
+ * client certificate is made here with openssl, its identity may only read
+ * metrics (a policy allowing SYS:METRICS), and the test reads Prometheus's
+ * own HTTP API to see every target up and the per-command counters move
+ * under pipelined load. promtool checks the exposition. Bounded: scrapes
+ * every second, and the whole file takes well under a minute.
+ */
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { identityOfCertificate } from "../../lib/identity/identity.ts";
+import { pemDecode } from "../../lib/identity/pem.ts";
+import { type Cluster, startCluster, until } from "../helpers/cluster.ts";
+import { rawRequest } from "../helpers/e2e.ts";
+import { cleanup, tempDir } from "../helpers/kms.ts";
+import { ensurePrometheus, type Prometheus, startPrometheus } from "../helpers/prometheus.ts";
+
+const available = ensurePrometheus();
+const FRAMES = 1000;
+const REQUESTS = 3;
+
+let cluster: Cluster;
+let prom: Prometheus | undefined;
+let creds: { cert: string; key: string; certFile: string; keyFile: string; identity: string };
+
+describe("Prometheus scrapes a 3-node cluster over mTLS", { skip: available === true ? false : `Prometheus is not available: ${available}` }, () => {
+  before(async () => {
+    cluster = await startCluster({ size: 3 });
+    const dir = tempDir("kms-prom-cert-");
+    const keyFile = path.join(dir, "prometheus.key"), certFile = path.join(dir, "prometheus.crt");
+    execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", keyFile, "-out", certFile, "-days", "1", "-subj", "/CN=prometheus"], { stdio: "ignore" });
+    const cert = readFileSync(certFile, "utf8");
+    creds = { cert, key: readFileSync(keyFile, "utf8"), certFile, keyFile, identity: identityOfCertificate(pemDecode(cert, "CERTIFICATE")) };
+    // The documented privilege: a policy allowing SYS:METRICS, and nothing else.
+    const admin = cluster.client(0);
+    await admin.createEnclave("ops");
+    await admin.createPolicy("ops", "metrics-reader", { "SYS:METRICS": ["*"] });
+    await admin.createIdentity("ops", creds.identity);
+    await admin.assignPolicy("ops", "metrics-reader", creds.identity);
+    await admin.createEnclave("tenant-x");
+    await admin.createKey("tenant-x", "key-x");
+  });
+  after(async () => {
+    await prom?.stop();
+    await cluster?.close();
+    await cleanup();
+  });
+
+  it("the certificate reads metrics and nothing else; others may not read them", async () => {
+    const n = cluster.nodes[0];
+    const server = { port: n.port, ca: n.ca, apiKey: cluster.apiKey };
+    const ok = await rawRequest(server, { path: "/v1/health/metrics", credentials: creds });
+    assert.equal(ok.status, 200, ok.body.toString());
+    assert.equal(ok.headers["content-type"], "text/plain; version=0.0.4; charset=utf-8");
+    // KES's /v1/metrics takes the same privilege, though the identity is not in the KES API's enclave.
+    const kes = await rawRequest(server, { path: "/v1/metrics", credentials: creds });
+    assert.equal(kes.status, 200, kes.body.toString());
+    assert.match(kes.body.toString(), /^kes_http_request_success \d+$/m);
+    const kesLog = await rawRequest(server, { path: "/v1/log/error", credentials: creds });
+    assert.equal(kesLog.status, 403, "SYS:METRICS does not give the log");
+    const stranger = await rawRequest(server, { path: "/v1/health/metrics", apiKey: null });
+    assert.equal(stranger.status, 403);
+    const generate = await rawRequest(server, { path: "/v1/kms/tenant-x", method: "POST", body: new Uint8Array(), credentials: creds });
+    assert.equal(generate.status, 403, "the metrics identity cannot run commands");
+  });
+
+  it("every target is up, over mTLS with the test's certificate", { timeout: 60_000 }, async () => {
+    const targets = cluster.nodes.map((n) => `'${n.address}'`).join(", ");
+    prom = await startPrometheus(`global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+scrape_configs:
+  - job_name: kms
+    scheme: https
+    metrics_path: /v1/health/metrics
+    tls_config:
+      ca_file: ${cluster.caFile()}
+      cert_file: ${creds.certFile}
+      key_file: ${creds.keyFile}
+    static_configs:
+      - targets: [${targets}]
+`);
+    await until(async () => {
+      const { activeTargets } = await prom!.api("/api/v1/targets");
+      const up = activeTargets.filter((t: { health: string }) => t.health === "up").length;
+      return up === 3 || `${up} of ${activeTargets.length} up: ${activeTargets.map((t: { lastError: string }) => t.lastError).filter(Boolean).join("; ")}`;
+    }, "all 3 targets up", 30_000, 250);
+    const leaders = await prom!.query('sum(kms_cluster_role{role="leader"})');
+    assert.equal(leaders[0]?.value[1], "1", "one leader among the three");
+  });
+
+  it("the per-command counters move under pipelined load, 1,000 per request", { timeout: 60_000 }, async () => {
+    const before = await prom!.query('kms_commands_total{command="KEY:GENERATE",outcome="ok"}');
+    assert.deepEqual(before, [], "no GENERATE yet");
+    const frames = Array.from({ length: FRAMES }, () => ({
+      id: 207, request: "GenerateKeyRequest", response: "GenerateKeyResponse",
+      message: { name: "key-x", version: 0, associated_data: new Uint8Array(), length: 32 },
+    }));
+    const send = async (requests: number) => {
+      for (let i = 0; i < 3; i++) {
+        const c = cluster.client(i);
+        for (let r = 0; r < requests; r++) assert.equal((await c.batch("tenant-x", frames)).length, FRAMES);
+      }
+    };
+    /** Waits until Prometheus has scraped `n` GENERATE operations from each node. */
+    const seen = (n: number) => until(async () => {
+      const v = await prom!.query('sum by (instance) (kms_commands_total{command="KEY:GENERATE",id="207",outcome="ok"})');
+      const counts = v.map((s) => Number(s.value[1]));
+      return (counts.length === 3 && counts.every((c) => c === n)) || `per instance: ${JSON.stringify(v.map((s) => [s.metric.instance, s.value[1]]))}`;
+    }, `Prometheus to see ${n} GENERATE operations on each node`, 30_000, 250);
+    // In two steps, so Prometheus holds samples before and after the second: the counters move between scrapes.
+    await send(1);
+    await seen(FRAMES);
+    await send(REQUESTS - 1);
+    await seen(FRAMES * REQUESTS);
+    const rate = await prom!.query('sum(increase(kms_commands_total{command="KEY:GENERATE"}[1m]))');
+    assert.ok(Number(rate[0]?.value[1]) >= 3 * FRAMES * (REQUESTS - 1), `the counters moved within the last minute: ${JSON.stringify(rate)}`);
+  });
+
+  it("promtool accepts the exposition; it names no key, enclave or identity", async () => {
+    const n = cluster.nodes[1];
+    const res = await rawRequest({ port: n.port, ca: n.ca, apiKey: cluster.apiKey }, { path: "/v1/health/metrics", credentials: creds });
+    const text = res.body.toString();
+    const check = spawnSync("promtool", ["check", "metrics"], { input: text, encoding: "utf8" });
+    assert.equal(check.status, 0, `promtool: ${check.stdout}${check.stderr}`);
+    for (const name of ["tenant-x", "key-x", '"ops"', "metrics-reader", creds.identity.slice(3), cluster.apiKey.slice(3)]) {
+      assert.ok(!text.includes(name), `metrics do not name ${name.slice(0, 8)}…`);
+    }
+    assert.match(text, /^kms_state_objects\{kind="keys"\} 1$/m, "counts only");
+  });
+});
