@@ -10,6 +10,7 @@ import { nameProblem } from "../lib/state/names.ts";
 import { DataDirError } from "../lib/store/store.ts";
 import { type Args, type CliCommand, CliError } from "./command.ts";
 import { HSM_ENV_HELP, hsmFromEnv, hsmKeyFromEnv } from "./hsm.ts";
+import { CONSOLE_HELP, CONSOLE_OPTIONS, consoleOf } from "./console-flags.ts";
 import { LIMIT_OPTIONS, LIMITS_HELP, limitsOf } from "./limits.ts";
 import { table } from "./output.ts";
 
@@ -47,6 +48,7 @@ async function serve(
       tlsKey,
       kesEnclave: kesEnclaveOf(args),
       limits: limitsOf(args),
+      console: consoleOf(args),
       onFatal: (err) => {
         console.error(`kms: stopping: ${(err as Error).message}`);
         process.exit(1);
@@ -77,6 +79,7 @@ async function serve(
     ["Version", VERSION],
     ["Data directory", `${home}${server.created ? " (new single-node cluster)" : ""}`],
     ...server.urls.map((u, i): [string, string] => [i === 0 ? "Listening on" : "", u]),
+    ...(consoleOf(args) ? [["Console", `${server.urls[0]}/console/`] as [string, string]] : []),
     ["Admin identity", server.adminIdentity],
     ["Admin API key", keyRow],
   ];
@@ -131,12 +134,13 @@ function serverFlags(args: Args): { addr: string; tlsCert?: string; tlsKey?: str
     }
   }
   kesEnclaveOf(args);
+  consoleOf(args);
   return { addr, tlsCert, tlsKey };
 }
 
 const SERVER_OPTIONS = {
   addr: { type: "string" }, advertise: { type: "string" }, "tls-cert": { type: "string" }, "tls-key": { type: "string" },
-  "kes-enclave": { type: "string" }, ...LIMIT_OPTIONS,
+  "kes-enclave": { type: "string" }, ...LIMIT_OPTIONS, ...CONSOLE_OPTIONS,
 } as const;
 
 /** --kes-enclave NAME: the enclave KES API clients work in. */
@@ -167,6 +171,7 @@ Options:
   --kes-enclave NAME   Enclave that KES API clients (MINIO_KMS_KES_*) work in
                        (default: default; create it with 'kms add-enclave')
 ${LIMITS_HELP}
+${CONSOLE_HELP}
 Environment:
 ${HSM_ENV_HELP}`,
     options: SERVER_OPTIONS,
@@ -189,12 +194,14 @@ in DIR/../hsm.key: never use this for real data.
 
 Options:
   --addr [HOST]:PORT   Listen address (default 127.0.0.1:7373)
-${LIMITS_HELP}`,
-    options: { addr: { type: "string" }, "kes-enclave": { type: "string" }, ...LIMIT_OPTIONS },
+${LIMITS_HELP}
+${CONSOLE_HELP}`,
+    options: { addr: { type: "string" }, "kes-enclave": { type: "string" }, ...LIMIT_OPTIONS, ...CONSOLE_OPTIONS },
     positionals: [0, 1],
     run(args) {
       const addr = addressFlag((args.values.addr as string | undefined) ?? "127.0.0.1:7373", "--addr");
       kesEnclaveOf(args);
+      consoleOf(args);
       const dir = path.resolve(args.positionals[0] ?? ".dev/kms0");
       const keyFile = path.join(path.dirname(dir), "hsm.key");
       if (!existsSync(keyFile)) {

@@ -1,5 +1,7 @@
 import { Hono } from "hono";
 import type { AppDeps, Env } from "./env.ts";
+import { consoleRoutes } from "./console/routes.ts";
+import { ConsoleSessions } from "./console/sessions.ts";
 import { onAppError } from "./errors.ts";
 import { healthRoutes } from "./health.ts";
 import { kesRoutes } from "./kes/routes.ts";
@@ -16,6 +18,11 @@ export function createApp(deps: AppDeps): Hono<Env> {
   // The KES JSON API, in one enclave, next to the native protocol.
   const kes = statefulKes(deps.node, deps.kesEnclave ?? DEFAULT_KES_ENCLAVE);
   app.route("/", kesRoutes({ backend: () => kes, version: deps.node.info.version, startedAt: deps.node.info.startedAt }));
+  // The browser console; its metrics and audit views ask this app as the session's identity.
+  if (deps.console !== false) {
+    const sessions = new ConsoleSessions(deps.console);
+    app.route("/", consoleRoutes({ node: deps.node, sessions, fetchAs: async (req, identity) => app.fetch(req, { identity }) }));
+  }
   app.notFound((c) => c.json({ message: "not found" }, 404));
   app.onError(onAppError((line) => console.error(`kms: ${line}`)));
   return app;

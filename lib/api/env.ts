@@ -1,4 +1,5 @@
 import type { KmsNode } from "../server/node.ts";
+import type { SessionLimits } from "./console/sessions.ts";
 
 /** Per-request bindings the TLS adapter passes to every hono app. */
 export interface Bindings {
@@ -18,4 +19,6 @@ export interface AppDeps {
   readonly node: KmsNode;
   /** The enclave KES API requests run in (default "default"). */
   readonly kesEnclave?: string;
+  /** The browser console's session limits (default DEFAULT_SESSION_LIMITS), or false to serve no console. */
+  readonly console?: SessionLimits | false;
 }

@@ -2,6 +2,7 @@ import { readdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { createApp } from "../api/app.ts";
 import type { ConnectionLimits } from "../api/connections.ts";
+import type { SessionLimits } from "../api/console/sessions.ts";
 import { type Listener, serveTls } from "../api/serve.ts";
 import { SoftHsm } from "../hsm/soft.ts";
 import { Peers } from "../cluster/peers.ts";
@@ -30,6 +31,8 @@ export interface ServerOptions {
   readonly kesEnclave?: string;
   /** Connection deadlines and cap (default DEFAULT_LIMITS). */
   readonly limits?: Partial<ConnectionLimits>;
+  /** The browser console's session limits, or false for no console (default: served, default limits). */
+  readonly console?: SessionLimits | false;
   /** Called when the node must stop (e.g. the disk failed). */
   readonly onFatal: (err: unknown) => void;
 }
@@ -83,7 +86,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const node = new KmsNode(state, store, {
       version: VERSION, host: "", startedAt: Date.now(), adminIdentity: "", tickMs: TICK_MS, electionTicks: ELECTION_TICKS,
     });
-    listener = await serveTls(createApp({ node, kesEnclave: opts.kesEnclave }), {
+    listener = await serveTls(createApp({ node, kesEnclave: opts.kesEnclave, console: opts.console }), {
       key: tls.key, cert: tls.cert, hostname, port, limits: opts.limits, sni: { servername: NODE_SERVERNAME, ...nodeCert },
     });
     const bound = listener;

@@ -26,4 +26,8 @@ export const Errors = {
   tooManyVersions: (max: number) => new KmsError(409, `key has too many versions: at most ${max} (delete old versions first)`),
   tooMuchWork: () => new KmsError(400, "invalid request: too many decryption attempts in one request"),
   unavailable: (message: string) => new KmsError(503, message),
+  /** The console: no live session (never signed in, expired, or ended). */
+  notSignedIn: (message: string) => new KmsError(401, message),
+  /** The console: a state-changing call that did not come from the console's own page. */
+  crossSite: () => new KmsError(403, "cross-site request refused: use the console's own page"),
 } as const;

@@ -1,0 +1,310 @@
+/**
+ * The console in a real headless Chromium against real servers (the compiled
+ * binary under KMS_BINARY, else the sources): sign in with the admin API key
+ * without sending it, manage enclaves, keys, policies and identities; a User
+ * whose policy allows only minio-* keys is denied another key in the CLI's
+ * words; wrong keys and expired sessions are refused; the session cookie and
+ * the Content-Security-Policy are what docs/console.md says. Screenshots of
+ * every page go to KMS_CONSOLE_SHOTS (docs/console/ when refreshing them) or
+ * a temporary directory.
+ */
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { Page, Request } from "playwright-core";
+import { newApiKey } from "../../lib/identity/apikey.ts";
+import { CONTENT_SECURITY_POLICY } from "../../lib/api/console/routes.ts";
+import { launchBrowser, noBrowser, serverSpkiHash, type TestBrowser } from "../helpers/browser.ts";
+import { cleanup, type KmsServer, runKms, startServer, tempDir } from "../helpers/kms.ts";
+
+const ROOT = path.resolve(import.meta.dirname, "../..");
+const binary = process.env.KMS_BINARY ? path.resolve(ROOT, process.env.KMS_BINARY) : undefined;
+const DENIED = "access denied: insufficient permissions";
+
+let server: KmsServer;
+/** A server whose console sessions end after 2 s unused. */
+let shortLived: KmsServer;
+let browser: TestBrowser;
+let page: Page;
+let shots: string;
+/** Every request the browser made, and every CSP violation it reported. */
+const requests: Request[] = [];
+const violations: string[] = [];
+let userKey = "";
+
+const origin = (s: KmsServer) => `https://127.0.0.1:${s.port}`;
+
+/** Saves a screenshot of the page as NAME.png. */
+async function shot(name: string): Promise<void> {
+  await page.screenshot({ path: path.join(shots, `${name}.png`) });
+}
+
+/** Goes to a console route and waits for its heading. */
+async function open(route: string, heading: RegExp): Promise<void> {
+  await page.goto(`${origin(server)}/console/#/${route}`);
+  await page.getByRole("heading", { level: 1, name: heading }).waitFor();
+}
+
+/** Signs in through the login form with an API key. */
+async function signIn(apiKey: string): Promise<void> {
+  const field = page.getByLabel("API key");
+  await field.waitFor();
+  await field.fill(apiKey);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+/** The success message an action shows. */
+async function done(text: string | RegExp): Promise<void> {
+  await page.locator(".status.ok").filter({ hasText: text }).first().waitFor();
+}
+
+describe("console in headless Chromium", { skip: noBrowser }, () => {
+  before(async () => {
+    shots = process.env.KMS_CONSOLE_SHOTS ? path.resolve(ROOT, process.env.KMS_CONSOLE_SHOTS) : tempDir("kms-console-shots-");
+    mkdirSync(shots, { recursive: true });
+    [server, shortLived] = await Promise.all([
+      startServer({ binary }),
+      startServer({ binary, extraArgs: ["--console-session", "2s"] }),
+    ]);
+    browser = await launchBrowser(await Promise.all([server, shortLived].map((s) => serverSpkiHash("127.0.0.1", s.port))));
+    browser.context.on("request", (r) => requests.push(r));
+    page = await browser.context.newPage();
+    page.on("console", (m) => {
+      if (/Content.Security.Policy|Refused to|Trusted Type/i.test(m.text())) violations.push(m.text());
+    });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await cleanup();
+  });
+
+  it("serves the page from the node itself with a strict CSP and no inline code", async () => {
+    const res = await page.goto(`${origin(server)}/console/`);
+    assert.equal(res?.status(), 200);
+    const headers = res!.headers();
+    assert.equal(headers["content-security-policy"], CONTENT_SECURITY_POLICY);
+    for (const directive of ["default-src 'none'", "script-src 'self'", "style-src 'self'", "connect-src 'self'", "frame-ancestors 'none'"]) {
+      assert.ok(CONTENT_SECURITY_POLICY.split("; ").includes(directive), directive);
+    }
+    assert.doesNotMatch(CONTENT_SECURITY_POLICY, /unsafe-|https?:|\*/);
+    assert.equal(headers["x-content-type-options"], "nosniff");
+    assert.equal(headers["x-frame-options"], "DENY");
+    await page.getByLabel("API key").waitFor();
+    const inline = await page.evaluate(() => ({
+      scripts: document.querySelectorAll("script:not([src])").length,
+      styled: document.querySelectorAll("[style]").length,
+      handlers: [...document.querySelectorAll("*")].filter((el) => [...el.attributes].some((a) => a.name.startsWith("on"))).length,
+    }));
+    assert.deepEqual(inline, { scripts: 0, styled: 0, handlers: 0 });
+  });
+
+  it("the admin signs in without sending the API key; the session cookie is HttpOnly, Secure, SameSite=Strict", async () => {
+    const login = page.waitForResponse((r) => r.url().endsWith("/console/api/login"));
+    await signIn(server.apiKey);
+    const res = await login;
+    assert.equal(res.status(), 200);
+    const setCookie = (await res.headerValue("set-cookie")) ?? "";
+    assert.match(setCookie, /^__Host-kms-console=[A-Za-z0-9_-]{43};/);
+    for (const attr of ["HttpOnly", "Secure", "SameSite=Strict", "Path=/", "Max-Age=28800"]) assert.ok(setCookie.split("; ").includes(attr), `${attr} in ${setCookie}`);
+    assert.doesNotMatch(setCookie, /Domain=/i);
+    const [cookie] = (await browser.context.cookies()).filter((c) => c.name === "__Host-kms-console");
+    assert.ok(cookie, "the browser keeps the session cookie");
+    assert.deepEqual([cookie.httpOnly, cookie.secure, cookie.sameSite, cookie.path], [true, true, "Strict", "/"]);
+    // Signed in: the shell shows the identity, and lands on the cluster page.
+    await page.getByRole("heading", { level: 1, name: "Cluster" }).waitFor();
+    await page.getByText("Writes: possible (every node is up)").waitFor();
+    // The key went nowhere: not in any request, not in storage, not in script-readable cookies.
+    const sent = requests.map((r) => `${r.url()} ${r.postData() ?? ""}`).join("\n");
+    assert.ok(!sent.includes(server.apiKey.slice(3)), "the API key was sent to the server");
+    const stored = await page.evaluate(() => ({ local: localStorage.length, session: sessionStorage.length, cookies: document.cookie }));
+    assert.deepEqual(stored, { local: 0, session: 0, cookies: "" });
+    await shot("cluster");
+  });
+
+  it("creates an enclave and a key, rotates it to version 2, and deletes it", async () => {
+    await open("enclaves", /Enclaves/);
+    await page.getByLabel("Name").fill("tenant-1");
+    await page.getByRole("button", { name: "Create enclave" }).click();
+    await done("Created enclave tenant-1");
+    await page.getByRole("link", { name: "tenant-1" }).waitFor();
+    await shot("enclaves");
+
+    await open("keys/tenant-1", /Keys in/);
+    const create = page.locator("form", { has: page.getByRole("button", { name: "Create key" }) });
+    for (const name of ["key-1", "minio-key", "other-key"]) {
+      await create.getByLabel("Name").fill(name);
+      await create.getByRole("button", { name: "Create key" }).click();
+      await done(`Created key ${name} v1 in enclave tenant-1`);
+    }
+    await page.getByRole("button", { name: "Rotate key-1" }).click();
+    await done("Added version key-1 v2 in enclave tenant-1");
+    await shot("keys");
+    await page.getByRole("link", { name: "key-1" }).click();
+    await page.getByRole("heading", { level: 1, name: /Key key-1/ }).waitFor();
+    assert.equal(await page.getByTestId("latest-version").textContent(), "2");
+    await page.getByRole("cell", { name: "v1" }).waitFor();
+    await shot("key");
+
+    await page.getByRole("button", { name: "Delete key", exact: true }).click();
+    const dialog = page.getByRole("dialog");
+    const confirm = dialog.getByRole("button", { name: "Delete key" });
+    assert.equal(await confirm.isDisabled(), true, "deleting needs the typed name first");
+    await dialog.getByLabel(/Type key-1 to confirm/).fill("key-1");
+    await confirm.click();
+    await page.getByRole("heading", { level: 1, name: /Keys in/ }).waitFor();
+    await page.getByRole("link", { name: "minio-key" }).waitFor();
+    assert.equal(await page.getByRole("link", { name: "key-1", exact: true }).count(), 0);
+    const gone = await runKms(["stat-key", "--enclave", "tenant-1", "key-1"], server.env());
+    assert.match(gone.stderr, /key does not exist \(HTTP 404\)/);
+  });
+
+  it("writes a policy that allows only minio-* keys, and an identity holding it whose API key is made in the page", async () => {
+    await open("policies/tenant-1", /Policies in/);
+    await page.getByLabel("Name", { exact: true }).fill("minio");
+    await page.getByText("Valid: 6 rule(s).").waitFor();
+    // A misspelt command is caught as the CLI catches it, before anything is sent.
+    const editor = page.getByLabel(/Rules \(YAML or JSON/);
+    const example = await editor.inputValue();
+    await editor.fill(example.replace("KEY:GENERATE", "KEY:GENERAT"));
+    await page.getByText("invalid policy: allow: unknown command 'KEY:GENERAT'; did you mean 'KEY:GENERATE'?").waitFor();
+    await editor.fill(example);
+    await page.getByRole("button", { name: "Save policy" }).click();
+    await done("Saved policy minio in enclave tenant-1");
+    await page.getByRole("cell", { name: "minio", exact: true }).waitFor();
+    await shot("policies");
+
+    await open("identities/tenant-1", /Identities in/);
+    await page.getByRole("button", { name: "Generate a new API key" }).click();
+    const identity = await page.getByLabel("Identity", { exact: true }).inputValue();
+    assert.match(identity, /^h1:[A-Za-z0-9_-]{43}$/);
+    await page.getByLabel("Policy", { exact: true }).selectOption("minio");
+    await page.getByRole("button", { name: "Create identity" }).click();
+    const dialog = page.getByRole("dialog", { name: "Save the API key now" });
+    userKey = await dialog.getByLabel("API key").inputValue();
+    assert.match(userKey, /^k1:/);
+    const download = page.waitForEvent("download");
+    await dialog.getByRole("link", { name: "Download the API key" }).click();
+    const file = await (await download).path();
+    assert.match(await Bun.file(file).text(), new RegExp(`MINIO_KMS_API_KEY=${userKey}\\n`));
+    await shot("identity-key");
+    await dialog.getByRole("button", { name: "Done" }).click();
+    await page.getByRole("cell", { name: identity, exact: true }).waitFor();
+    await shot("identities");
+
+    // "Would this identity be allowed to …?", decided as the server decides.
+    await open("policies/tenant-1", /Policies in/);
+    const check = page.locator("form", { has: page.getByRole("button", { name: "Check" }) });
+    await check.getByLabel("Identity", { exact: true }).fill(identity);
+    await check.getByLabel("Command").selectOption("KEY:GENERATE");
+    await check.getByLabel(/Key, policy or identity name/).fill("other-key");
+    await check.getByRole("button", { name: "Check" }).click();
+    await page.getByTestId("verdict").filter({ hasText: "Denied: KEY:GENERATE on other-key for this identity by policy minio" }).waitFor();
+    await check.getByLabel(/Key, policy or identity name/).fill("minio-key");
+    await check.getByRole("button", { name: "Check" }).click();
+    await page.getByTestId("verdict").filter({ hasText: "Allowed: KEY:GENERATE on minio-key" }).waitFor();
+    await shot("policy-check");
+  });
+
+  it("shows the playground, and metrics and audit as not available on this server", async () => {
+    await open("playground/tenant-1/minio-key", /Playground in/);
+    await page.getByLabel("Plaintext").fill("my secret");
+    await page.getByRole("button", { name: "Run" }).click();
+    await done("Encrypted with minio-key v1");
+    const ciphertext = (await page.getByTestId("ciphertext").textContent())!;
+    await page.getByLabel("Operation", { exact: true }).selectOption("Decrypt");
+    await page.getByLabel("Ciphertext (base64)").fill(ciphertext);
+    await page.getByRole("button", { name: "Run" }).click();
+    assert.equal(await page.getByTestId("plaintext").filter({ hasText: "my secret" }).textContent(), "my secret");
+    await shot("playground");
+
+    // Metrics and the audit trail are not on this server yet: each page says so.
+    await open("metrics", /Metrics/);
+    await page.getByTestId("unavailable").filter({ hasText: "Metrics are not available on this server." }).waitFor();
+    await shot("metrics");
+    await open("audit", /Audit/);
+    await page.getByTestId("unavailable").filter({ hasText: "The audit trail is not available on this server." }).waitFor();
+    await shot("audit");
+  });
+
+  it("a User whose policy allows only minio-* keys sees only those, and is denied another key in the CLI's words", async () => {
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByText("Signed out.").waitFor();
+    await signIn(userKey);
+    await page.getByRole("heading", { level: 1, name: /Keys in/ }).waitFor();
+    await page.getByRole("link", { name: "minio-key" }).waitFor();
+    assert.equal(await page.getByRole("link", { name: "other-key" }).count(), 0, "other-key is not listed to this User");
+
+    await open("playground/tenant-1/other-key", /Playground in/);
+    await page.getByLabel("Operation", { exact: true }).selectOption("Generate a data key");
+    await page.getByRole("button", { name: "Run" }).click();
+    const alert = page.getByRole("alert");
+    await alert.waitFor();
+    const shown = (await alert.locator("strong").textContent())!;
+    assert.equal(shown, `${DENIED} (HTTP 403)`);
+    const identity = (await newApiKeyIdentity(userKey));
+    assert.match((await alert.locator("pre").textContent())!, new RegExp(`^you are ${identity} \\(KES identity [0-9a-f]{64}\\)`));
+    await shot("denied");
+    // The CLI says the same.
+    const cli = await runKms(["keygen", "--enclave", "tenant-1", "other-key"], { ...server.env(), MINIO_KMS_API_KEY: userKey });
+    assert.equal(cli.code, 1);
+    assert.equal(cli.stderr.split("\n")[0], `kms: ${shown}`);
+    // And the page's own allowed case works.
+    await page.getByLabel("Key", { exact: true }).fill("minio-key");
+    await page.getByRole("button", { name: "Run" }).click();
+    await done("Generated a data key with minio-key v1");
+    // Cluster pages are SysAdmin-only: the same denial.
+    await open("cluster", /Cluster/);
+    await page.getByRole("alert").filter({ hasText: `${DENIED} (HTTP 403)` }).waitFor();
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByText("Signed out.").waitFor();
+  });
+
+  it("a wrong API key is refused, and a malformed one never leaves the page", async () => {
+    await page.goto(`${origin(server)}/console/`);
+    await signIn(newApiKey());
+    await page.getByRole("alert").filter({ hasText: `${DENIED} (HTTP 403)` }).waitFor();
+    await shot("login-refused");
+    const before = requests.length;
+    await signIn("k1:not-a-key");
+    await page.getByRole("alert").filter({ hasText: "invalid API key: malformed base64url" }).waitFor();
+    assert.deepEqual(requests.slice(before).map((r) => r.url()).filter((u) => u.includes("/console/api/")), [], "a malformed key made a request");
+    assert.equal(await page.getByRole("heading", { level: 1, name: "kms console" }).count(), 1, "still on the login page");
+  });
+
+  it("an expired session is refused: the page asks to sign in again, and the old cookie opens nothing", async () => {
+    await page.goto(`${origin(shortLived)}/console/`);
+    const login = page.waitForResponse((r) => r.url().endsWith("/console/api/login"));
+    await signIn(shortLived.apiKey);
+    const expiresAt = Date.parse((await (await login).json() as { expires_at: string }).expires_at);
+    const [cookie] = (await browser.context.cookies(origin(shortLived))).filter((c) => c.name === "__Host-kms-console");
+    // The cluster page refreshes every 5 s, longer than the 2 s the session lasts unused.
+    await page.getByText("session expired: sign in again").waitFor({ timeout: 60_000 });
+    assert.ok(Date.now() >= expiresAt);
+    await page.getByLabel("API key").waitFor();
+    const res = await fetchWithCookie(shortLived, "/console/api/session", cookie.value);
+    assert.equal(res.status, 401);
+    assert.equal(violations.length, 0, `CSP violations: ${violations.join("; ")}`);
+  });
+});
+
+/** The identity of an API key, as the server computes it. */
+async function newApiKeyIdentity(apiKey: string): Promise<string> {
+  const { parseApiKey } = await import("../../lib/identity/apikey.ts");
+  return parseApiKey(apiKey).identity;
+}
+
+/** A GET to a server with a session cookie, outside the browser (trusting the server's CA). */
+async function fetchWithCookie(s: KmsServer, route: string, value: string): Promise<{ status: number; body: string }> {
+  const https = await import("node:https");
+  return new Promise((resolve, reject) => {
+    const req = https.request({ host: "127.0.0.1", port: s.port, path: route, ca: s.ca, headers: { cookie: `__Host-kms-console=${value}` }, timeout: 10_000 }, (res) => {
+      let body = "";
+      res.on("data", (d) => (body += d));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
