@@ -80,7 +80,7 @@ export async function act(out: Element, button: HTMLButtonElement | null, run: (
  * A modal dialog (keyboard: Tab stays inside, Escape cancels). With `typed`,
  * the confirm button works only once that exact text is typed.
  */
-export function confirmDialog(opts: { title: string; body: Child; confirm: string; danger?: boolean; typed?: string }): Promise<boolean> {
+export function confirmDialog(opts: { title: string; body: Child; confirm: string; danger?: boolean; typed?: string; noCancel?: boolean }): Promise<boolean> {
   return new Promise((resolve) => {
     const typedInput = opts.typed !== undefined
       ? h("input", { type: "text", name: "typed", autocomplete: "off", spellcheck: "false", "aria-describedby": "typed-help" })
@@ -91,7 +91,7 @@ export function confirmDialog(opts: { title: string; body: Child; confirm: strin
       h("h2", { id: "dialog-title" }, opts.title),
       h("div", null, opts.body),
       typedInput ? h("label", { class: "field" }, h("span", { id: "typed-help" }, "Type ", h("code", null, opts.typed!), " to confirm"), typedInput) : null,
-      h("div", { class: "buttons" }, cancel, ok));
+      h("div", { class: "buttons" }, opts.noCancel ? null : cancel, ok));
     typedInput?.addEventListener("input", () => (ok.disabled = typedInput.value !== opts.typed));
     const done = (answer: boolean) => {
       dialog.close();
@@ -106,7 +106,7 @@ export function confirmDialog(opts: { title: string; body: Child; confirm: strin
     });
     document.body.appendChild(dialog);
     dialog.showModal();
-    (typedInput ?? cancel).focus();
+    (typedInput ?? (opts.noCancel ? ok : cancel)).focus();
   });
 }
 

@@ -112,7 +112,7 @@ async function offerKey(key: { apiKey: string; kesApiKey: string; identity: stri
   const url = URL.createObjectURL(new Blob([text], { type: "text/plain" }));
   const download = h("a", { href: url, download: `kms-api-key-${enclave}.env`, class: "button" }, "Download the API key");
   await confirmDialog({
-    title: "Save the API key now", confirm: "Done",
+    title: "Save the API key now", confirm: "Done", noCancel: true,
     body: [
       h("p", null, "This is the only time the key is shown: the server never had it and this page forgets it when you close this dialog."),
       h("label", { class: "field" }, "API key", h("input", { type: "text", readonly: true, value: key.apiKey, name: "new-api-key", spellcheck: "false" })),

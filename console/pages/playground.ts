@@ -34,11 +34,15 @@ export function playgroundPage(main: HTMLElement, args: string[]): void {
       select("Operation", "op", [...OPS]),
       input("Context (associated data)", "context", { placeholder: '{"bucket":"my-bucket"}' }),
       input("Length (bytes, for data keys)", "length", { type: "number", min: 1, max: 1024, value: 32 })),
-    h("div", { class: "row" }, data),
+    h("div", { class: "row", id: "data-row" }, data),
     h("div", { class: "row" }, h("button", { type: "submit" }, "Run")));
   const op = form.querySelector("[name=op]") as HTMLSelectElement;
-  const labels: Record<string, string> = { Encrypt: "Plaintext", Decrypt: "Ciphertext (base64)", "Generate a data key": "(not used)", MAC: "Message" };
-  op.addEventListener("change", () => (data.firstChild!.textContent = labels[op.value]));
+  const labels: Record<string, string> = { Encrypt: "Plaintext", Decrypt: "Ciphertext (base64)", "Generate a data key": "", MAC: "Message" };
+  op.addEventListener("change", () => {
+    data.firstChild!.textContent = labels[op.value];
+    // A data key is made by the server: there is nothing to type.
+    form.querySelector("#data-row")!.toggleAttribute("hidden", op.value === OPS[2]);
+  });
 
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();

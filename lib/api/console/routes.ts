@@ -55,9 +55,9 @@ const SECURITY_HEADERS: Readonly<Record<string, string>> = {
 /** Largest console API request (key imports and playground inputs are small). */
 const MAX_BODY = 1 << 20;
 
-const Base64 = (max: number) => v.pipe(v.string(), v.maxLength(max), v.base64("invalid request: expected base64"));
+const Base64 = (max: number) => v.pipe(v.string(), v.maxLength(max, "too long"), v.base64("expected base64"));
 const LoginSchema = v.strictObject({
-  challenge: v.pipe(v.string(), v.maxLength(64)),
+  challenge: v.pipe(v.string(), v.maxLength(64, "too long")),
   public_key: Base64(512),
   signature: Base64(256),
 });
