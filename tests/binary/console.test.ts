@@ -13,9 +13,11 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Page, Request } from "playwright-core";
-import { newApiKey } from "../../lib/identity/apikey.ts";
+import { generateKeyPairSync } from "node:crypto";
+import { kesApiKeyOf, newApiKey, parseApiKey } from "../../lib/identity/apikey.ts";
 import { CONTENT_SECURITY_POLICY } from "../../lib/api/console/routes.ts";
 import { launchBrowser, noBrowser, serverSpkiHash, type TestBrowser } from "../helpers/browser.ts";
+import { until } from "../helpers/cluster.ts";
 import { cleanup, type KmsServer, runKms, startServer, tempDir } from "../helpers/kms.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -47,11 +49,11 @@ async function open(route: string, heading: RegExp): Promise<void> {
 }
 
 /** Signs in through the login form with an API key. */
-async function signIn(apiKey: string): Promise<void> {
-  const field = page.getByLabel("API key");
+async function signIn(apiKey: string, on: Page = page): Promise<void> {
+  const field = on.getByLabel("API key");
   await field.waitFor();
   await field.fill(apiKey);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await on.getByRole("button", { name: "Sign in" }).click();
 }
 
 /** The success message an action shows. */
@@ -115,12 +117,30 @@ describe("console in headless Chromium", { skip: noBrowser }, () => {
     // Signed in: the shell shows the identity, and lands on the cluster page.
     await page.getByRole("heading", { level: 1, name: "Cluster" }).waitFor();
     await page.getByText("Writes: possible (every node is up)").waitFor();
+    await page.locator("header .who").filter({ hasText: parseApiKey(server.apiKey).identity }).waitFor();
     // The key went nowhere: not in any request, not in storage, not in script-readable cookies.
     const sent = requests.map((r) => `${r.url()} ${r.postData() ?? ""}`).join("\n");
     assert.ok(!sent.includes(server.apiKey.slice(3)), "the API key was sent to the server");
     const stored = await page.evaluate(() => ({ local: localStorage.length, session: sessionStorage.length, cookies: document.cookie }));
     assert.deepEqual(stored, { local: 0, session: 0, cookies: "" });
+  });
+
+  it("adds a node to the cluster and removes it (SysAdmin)", async () => {
+    const fresh = await startServer({ binary, hsmKey: server.hsmKey });
+    await page.getByLabel("Address (HOST:PORT)").fill(fresh.address);
+    await page.getByRole("button", { name: "Add node" }).click();
+    await done(`Added ${fresh.address} to the cluster`);
+    const row = page.getByRole("row").filter({ hasText: fresh.address });
+    await row.getByText("Follower").waitFor();
+    await row.getByText("up", { exact: true }).waitFor();
     await shot("cluster");
+    await page.getByRole("button", { name: `Remove node 1 (${fresh.address})` }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.getByLabel(/to confirm/).fill(fresh.address);
+    await dialog.getByRole("button", { name: "Remove node" }).click();
+    await done(`Removed ${fresh.address} from the cluster`);
+    await page.getByText("Writes: possible (every node is up)").waitFor();
+    await row.waitFor({ state: "detached" });
   });
 
   it("creates an enclave and a key, rotates it to version 2, and deletes it", async () => {
@@ -158,6 +178,26 @@ describe("console in headless Chromium", { skip: noBrowser }, () => {
     assert.equal(await page.getByRole("link", { name: "key-1", exact: true }).count(), 0);
     const gone = await runKms(["stat-key", "--enclave", "tenant-1", "key-1"], server.env());
     assert.match(gone.stderr, /key does not exist \(HTTP 404\)/);
+  });
+
+  it("k2: (ECDSA P-256, P-384, P-521) and kes:v1: API keys sign in too: the page derives the identity the server knows", async () => {
+    const keys = ["P-256", "P-384", "P-521"].map((namedCurve) => {
+      const d = generateKeyPairSync("ec", { namedCurve }).privateKey.export({ format: "jwk" }).d!;
+      return "k2:" + d;
+    });
+    keys.push(kesApiKeyOf(newApiKey())!);
+    for (const key of keys) {
+      const identity = parseApiKey(key).identity;
+      const added = await runKms(["add-identity", "--enclave", "tenant-1", "--privilege", "Admin", identity], server.env());
+      assert.equal(added.code, 0, added.stderr);
+      await page.getByRole("button", { name: "Sign out" }).click();
+      await signIn(key);
+      await page.locator("header .who").filter({ hasText: identity }).waitFor();
+      await page.getByRole("heading", { level: 1, name: /Keys in/ }).waitFor();
+    }
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await signIn(server.apiKey);
+    await page.getByRole("heading", { level: 1, name: "Cluster" }).waitFor();
   });
 
   it("writes a policy that allows only minio-* keys, and an identity holding it whose API key is made in the page", async () => {
@@ -203,7 +243,9 @@ describe("console in headless Chromium", { skip: noBrowser }, () => {
     await page.getByTestId("verdict").filter({ hasText: "Denied: KEY:GENERATE on other-key for this identity by policy minio" }).waitFor();
     await check.getByLabel(/Key, policy or identity name/).fill("minio-key");
     await check.getByRole("button", { name: "Check" }).click();
-    await page.getByTestId("verdict").filter({ hasText: "Allowed: KEY:GENERATE on minio-key" }).waitFor();
+    const verdict = page.getByTestId("verdict").filter({ hasText: "Allowed: KEY:GENERATE on minio-key" });
+    await verdict.waitFor();
+    await verdict.scrollIntoViewIfNeeded();
     await shot("policy-check");
   });
 
@@ -228,6 +270,48 @@ describe("console in headless Chromium", { skip: noBrowser }, () => {
     await shot("audit");
   });
 
+  it("the metrics page charts Prometheus text, and the audit page filters JSON lines (both served by the test: this branch has neither endpoint yet)", async () => {
+    // A browser of its own: a fake clock belongs to the whole context, and would stop the other page's timers.
+    const own = await launchBrowser([await serverSpkiHash("127.0.0.1", server.port)]);
+    try {
+      const p = await own.context.newPage();
+      let scrapes = 0;
+      await p.route("**/console/api/metrics", (route) => route.fulfill({ status: 200, contentType: "text/plain; version=0.0.4", body: metricsText(++scrapes) }));
+      await p.route("**/console/api/audit", (route) => route.fulfill({ status: 200, contentType: "application/x-ndjson", body: AUDIT_LINES }));
+      // Paused: the page's clock moves only when the test moves it, so rates are exact.
+      const start = new Date("2026-12-03T19:00:00Z");
+      await p.clock.install({ time: start });
+      await p.clock.pauseAt(start);
+      await p.goto(`${origin(server)}/console/#/metrics`);
+      await signIn(server.apiKey, p);
+      await p.getByText("Collecting a second sample to compute rates…").waitFor();
+      for (const n of [2, 3]) {
+        await p.clock.runFor(5_000);
+        await p.getByText(`This node, updated every 5 s.`).waitFor();
+        await until(() => scrapes >= n || `${scrapes} scrapes`, `scrape ${n}`);
+      }
+      // 1,000 GENERATE and 505 DECRYPT (5 failed) every 5 s; latency from the histogram's buckets.
+      await p.getByRole("img", { name: "Operations per second, by command: KEY:GENERATE 200 ops/s, KEY:DECRYPT 101 ops/s" }).waitFor();
+      await p.getByRole("img", { name: "Latency: p50 0.625 ms, p99 5 ms" }).waitFor();
+      await p.getByRole("img", { name: "Errors per second: errors 1 errors/s" }).waitFor();
+      assert.equal(await p.locator("path.line").count(), 5);
+      await p.screenshot({ path: path.join(shots, "metrics-charts.png") });
+
+      await p.goto(`${origin(server)}/console/#/audit`);
+      await p.getByText("The audit stream ended.").waitFor();
+      assert.equal(await p.getByRole("row").count(), 1 + 3);
+      await p.getByLabel("Status").fill("403");
+      await until(async () => (await p.getByRole("row").count()) === 2 || "not filtered yet", "the status filter");
+      await p.getByRole("cell", { name: "KEY:GENERATE" }).waitFor();
+      await p.getByLabel("Status").fill("");
+      await p.getByLabel("Enclave").last().fill("tenant-1");
+      await until(async () => (await p.getByRole("row").count()) === 3 || "not filtered yet", "the enclave filter");
+      await p.screenshot({ path: path.join(shots, "audit-stream.png") });
+    } finally {
+      await own.close();
+    }
+  });
+
   it("a User whose policy allows only minio-* keys sees only those, and is denied another key in the CLI's words", async () => {
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.getByText("Signed out.").waitFor();
@@ -243,7 +327,7 @@ describe("console in headless Chromium", { skip: noBrowser }, () => {
     await alert.waitFor();
     const shown = (await alert.locator("strong").textContent())!;
     assert.equal(shown, `${DENIED} (HTTP 403)`);
-    const identity = (await newApiKeyIdentity(userKey));
+    const identity = parseApiKey(userKey).identity;
     assert.match((await alert.locator("pre").textContent())!, new RegExp(`^you are ${identity} \\(KES identity [0-9a-f]{64}\\)`));
     await shot("denied");
     // The CLI says the same.
@@ -285,15 +369,39 @@ describe("console in headless Chromium", { skip: noBrowser }, () => {
     await page.getByLabel("API key").waitFor();
     const res = await fetchWithCookie(shortLived, "/console/api/session", cookie.value);
     assert.equal(res.status, 401);
+  });
+
+  it("the page loaded nothing from anywhere but the node it came from, and broke no CSP rule", () => {
+    const origins = new Set(requests.map((r) => new URL(r.url()).origin).filter((o) => o !== "null"));
+    assert.deepEqual([...origins].sort(), [origin(server), origin(shortLived)].sort());
+    assert.ok(requests.length > 20, `only ${requests.length} requests seen`);
     assert.equal(violations.length, 0, `CSP violations: ${violations.join("; ")}`);
   });
 });
 
-/** The identity of an API key, as the server computes it. */
-async function newApiKeyIdentity(apiKey: string): Promise<string> {
-  const { parseApiKey } = await import("../../lib/identity/apikey.ts");
-  return parseApiKey(apiKey).identity;
+/** Prometheus text as a node might serve it after `n` scrapes' worth of traffic. */
+function metricsText(n: number): string {
+  return [
+    "# TYPE kms_commands_total counter",
+    `kms_commands_total{command="KEY:GENERATE",outcome="ok"} ${1000 * n}`,
+    `kms_commands_total{command="KEY:DECRYPT",outcome="ok"} ${500 * n}`,
+    `kms_commands_total{command="KEY:DECRYPT",outcome="error"} ${5 * n}`,
+    "# TYPE kms_http_request_duration_seconds histogram",
+    `kms_http_request_duration_seconds_bucket{le="0.001"} ${800 * n}`,
+    `kms_http_request_duration_seconds_bucket{le="0.005"} ${990 * n}`,
+    `kms_http_request_duration_seconds_bucket{le="0.01"} ${1000 * n}`,
+    `kms_http_request_duration_seconds_bucket{le="+Inf"} ${1000 * n}`,
+    `kms_http_request_duration_seconds_count ${1000 * n}`,
+    "",
+  ].join("\n");
 }
+
+/** Audit records as JSON lines. */
+const AUDIT_LINES = [
+  { time: "2026-12-03T19:00:00.000Z", identity: "h1:AAAA", enclave: "tenant-1", command: "KEY:CREATE", object: "minio-key", status: 200, duration: "3ms" },
+  { time: "2026-12-03T19:00:01.000Z", identity: "h1:BBBB", enclave: "tenant-1", command: "KEY:GENERATE", object: "other-key", status: 403, duration: "0ms" },
+  { time: "2026-12-03T19:00:02.000Z", identity: "h1:AAAA", enclave: "tenant-2", command: "KEY:LIST", object: "", status: 200, duration: "1ms" },
+].map((r) => JSON.stringify(r)).join("\n") + "\n";
 
 /** A GET to a server with a session cookie, outside the browser (trusting the server's CA). */
 async function fetchWithCookie(s: KmsServer, route: string, value: string): Promise<{ status: number; body: string }> {
