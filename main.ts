@@ -13,7 +13,7 @@ import { identityCommands } from "./cli/identity.ts";
 import { keyCommands } from "./cli/key.ts";
 import { migrateCommands } from "./cli/migrate.ts";
 import { serverCommands } from "./cli/server.ts";
-import { VERSION } from "./lib/server/version.ts";
+import { VERSION } from "./lib/version.ts";
 
 /** Every command, in the order `kms --help` lists them. */
 export const COMMANDS: CliCommand[] = [

@@ -1,4 +1,5 @@
-import { adminApiKey, adminKeyProof, readClusterId } from "../lib/server/admin-key.ts";
+import { readClusterId } from "../lib/server/admin-key.ts";
+import { adminApiKey, adminKeyProof } from "../lib/node/admin-key.ts";
 import { type Args, type CliCommand, CliError } from "./command.ts";
 import { CONNECT_HELP, CONNECT_OPTIONS, connect } from "./connect.ts";
 import { hsmFromEnv } from "./hsm.ts";

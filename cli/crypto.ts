@@ -3,8 +3,9 @@ import { connect, CONNECT_HELP, CONNECT_OPTIONS, enclaveOf } from "./connect.ts"
 import { commandInput, INPUT_OPTION, printable, writeOutputFile } from "./input.ts";
 import { intFlag, ENCLAVE, ENCLAVE_HELP } from "./key.ts";
 import { output, table } from "./output.ts";
+import { decodeBase64, encodeBase64 } from "../lib/encoding/base64.ts";
 
-const b64 = (b: unknown) => Buffer.from(b as Uint8Array).toString("base64");
+const b64 = (b: unknown) => encodeBase64(b as Uint8Array);
 const VERSION = { version: { type: "string" } } as const;
 const CONTEXT = { context: { type: "string" } } as const;
 const VERSION_HELP = `  --version N         Key version (default: latest)`;
@@ -20,7 +21,7 @@ function context(args: { values: Record<string, unknown> }): Uint8Array {
 function fromBase64(text: string, what: string): Uint8Array {
   const t = text.trim();
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(t)) throw new CliError(`${what} must be base64`, 2);
-  return new Uint8Array(Buffer.from(t, "base64"));
+  return decodeBase64(t);
 }
 
 /** encrypt, decrypt, keygen, mac. */

@@ -1,8 +1,8 @@
 import path from "node:path";
 import { ConfigError } from "../lib/edge/config.ts";
 import { type RunningEdge, startEdge } from "../lib/edge/server.ts";
-import { kesHexOf } from "../lib/api/kes/identity.ts";
-import { VERSION } from "../lib/server/version.ts";
+import { kesHexOf } from "../lib/identity/kes.ts";
+import { VERSION } from "../lib/version.ts";
 import { type CliCommand, CliError } from "./command.ts";
 import { LIMIT_OPTIONS, LIMITS_HELP, limitsOf } from "./limits.ts";
 import { table } from "./output.ts";

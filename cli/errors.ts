@@ -4,8 +4,8 @@
  * object on stderr. Nothing here may reveal what exists on the server.
  */
 import { KmsClientError } from "../lib/client/client.ts";
-import { TransportError } from "../lib/client/transport.ts";
-import { kesHexOf } from "../lib/api/kes/identity.ts";
+import { TransportError } from "../lib/net/transport.ts";
+import { kesHexOf } from "../lib/identity/kes.ts";
 import { InvalidApiKeyError, parseApiKey } from "../lib/identity/apikey.ts";
 import { CliError } from "./command.ts";
 

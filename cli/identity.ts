@@ -1,10 +1,10 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
-import { kesHexOf } from "../lib/api/kes/identity.ts";
+import { kesHexOf } from "../lib/identity/kes.ts";
 import { clientCredentials, kesApiKeyOf, newApiKey, parseApiKey } from "../lib/identity/apikey.ts";
 import { identityOfCertificate } from "../lib/identity/identity.ts";
 import { newServerCertificate } from "../lib/identity/x509.ts";
-import { adminApiKey } from "../lib/server/admin-key.ts";
+import { adminApiKey } from "../lib/node/admin-key.ts";
 import { clusterOf } from "./admin-key.ts";
 import { type Args, type CliCommand, CliError } from "./command.ts";
 import { output, table } from "./output.ts";

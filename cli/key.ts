@@ -6,6 +6,7 @@ import { confirm, FORCE_HELP, FORCE_OPTION } from "./confirm.ts";
 import { connect, CONNECT_HELP, CONNECT_OPTIONS, enclaveOf } from "./connect.ts";
 import { columns, output, table, time } from "./output.ts";
 import { allPages } from "./pages.ts";
+import { decodeBase64 } from "../lib/encoding/base64.ts";
 
 type KeyStatus = { name: string; version: number; type: string; created_at: unknown; created_by: string };
 
@@ -30,7 +31,7 @@ function readKeyFile(file: string): Uint8Array {
   if (raw.length === 32) return raw;
   const text = new TextDecoder().decode(raw).trim();
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text)) throw new CliError("the key file must hold 32 raw bytes or their base64");
-  return new Uint8Array(Buffer.from(text, "base64"));
+  return decodeBase64(text);
 }
 
 /** The latest version of a key: 0 when it does not exist, undefined when the caller may not see it. */

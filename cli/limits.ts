@@ -1,5 +1,5 @@
 /** The connection-limit flags shared by `kms server`, `kms dev` and `kms edge` (docs/limits.md). */
-import { type ConnectionLimits, DEFAULT_LIMITS } from "../lib/api/connections.ts";
+import { type ConnectionLimits, DEFAULT_LIMITS } from "../lib/net/connections.ts";
 import { parseDuration } from "../lib/edge/duration.ts";
 import { type Args, CliError } from "./command.ts";
 

@@ -1,4 +1,5 @@
 import type { Args } from "./command.ts";
+import { encodeBase64 } from "../lib/encoding/base64.ts";
 
 /** Prints `value` as JSON with --json, else the human text. */
 export function output(args: Args, value: unknown, human: () => string): void {
@@ -30,7 +31,7 @@ export function time(ts: unknown): string {
 
 /** JSON output: bytes as base64, protobuf timestamps (`…_at` fields) as RFC 3339 text. */
 function jsonBytes(key: string, value: unknown): unknown {
-  if (value instanceof Uint8Array) return Buffer.from(value).toString("base64");
+  if (value instanceof Uint8Array) return encodeBase64(value);
   if (key.endsWith("_at") && value !== null && typeof value === "object" && "seconds" in value) return time(value);
   return value;
 }

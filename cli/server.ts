@@ -1,11 +1,12 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { HsmKeyError, HsmMismatchError, SoftHsm } from "../lib/hsm/soft.ts";
-import { adminApiKey, writeAdminKeyFile } from "../lib/server/admin-key.ts";
-import { parseListenAddress } from "../lib/server/address.ts";
+import { writeAdminKeyFile } from "../lib/server/admin-key.ts";
+import { adminApiKey } from "../lib/node/admin-key.ts";
+import { parseListenAddress } from "../lib/net/address.ts";
 import { type RunningServer, startServer } from "../lib/server/start.ts";
 import { CA_FILE } from "../lib/server/tls.ts";
-import { VERSION } from "../lib/server/version.ts";
+import { VERSION } from "../lib/version.ts";
 import { nameProblem } from "../lib/state/names.ts";
 import { DataDirError } from "../lib/store/store.ts";
 import { type Args, type CliCommand, CliError } from "./command.ts";

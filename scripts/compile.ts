@@ -12,8 +12,7 @@ import { createRequire } from "node:module";
 import { dirname, join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { mkdirSync, readFileSync } from "node:fs";
-import { buildConsole } from "../lib/api/console/build.ts";
-import type { ConsoleFiles } from "../lib/api/console/bundle.ts";
+import { buildConsole, type ConsoleFiles } from "../lib/api/console/build.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const DYNAMIC_REQUIRE = "require(`@libsql/${target}`)";

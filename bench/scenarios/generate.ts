@@ -56,7 +56,7 @@ export async function generateRows(b: Bench): Promise<void> {
       notes: `${latency(bare)}; the ceiling of generate.single`, detail: { load: bare },
     });
     b.add({
-      id: "stack.hono", label: `empty hono app via lib/api/serve.ts, client cert, ${SINGLE_CONNECTIONS} connections`,
+      id: "stack.hono", label: `empty hono app via lib/net/serve.ts, client cert, ${SINGLE_CONNECTIONS} connections`,
       value: adapted.requestsPerSec, unit: "req/s", perCpu: adapted.requestsPerServerCpuSec,
       ceiling: { label: "bare stack", value: bare.requestsPerServerCpuSec, unit: "req/CPU-s" },
       ratio: adapted.requestsPerServerCpuSec / bare.requestsPerServerCpuSec, ratioOf: "perCpu",

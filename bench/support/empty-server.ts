@@ -2,8 +2,8 @@
  * The TLS stack's ceiling: a server that does nothing but read the request
  * body and answer 200 with an empty body, on the stack kms serves with.
  *   raw   node:tls (client certificate requested, identity computed once per
- *         connection) handing sockets to node:http, as lib/api/serve.ts does
- *   hono  lib/api/serve.ts itself with a one-route hono app: the stack plus
+ *         connection) handing sockets to node:http, as lib/net/serve.ts does
+ *   hono  lib/net/serve.ts itself with a one-route hono app: the stack plus
  *         hono's adapter and router, i.e. everything but kms's own work
  * Run: bun bench/support/empty-server.ts raw|hono DIR  (writes DIR/server.crt,
  * prints "Listening on https://127.0.0.1:PORT"; stops on SIGTERM).
@@ -14,8 +14,8 @@ import tls from "node:tls";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { Hono } from "hono";
-import { serveTls } from "../../lib/api/serve.ts";
-import type { Env } from "../../lib/api/env.ts";
+import { serveTls } from "../../lib/net/serve.ts";
+import type { Env } from "../../lib/net/env.ts";
 import { identityOfCertificate } from "../../lib/identity/identity.ts";
 import { newServerKey, selfSignedCertificate } from "../../lib/identity/x509.ts";
 
@@ -55,7 +55,7 @@ function serveRaw(): Promise<{ port: number; close(): void }> {
   });
 }
 
-/** lib/api/serve.ts with a hono app whose one route reads the body and answers at once. */
+/** lib/net/serve.ts with a hono app whose one route reads the body and answers at once. */
 async function serveHono(): Promise<{ port: number; close(): void }> {
   const app = new Hono<Env>();
   app.post("/v1/kms/:enclave", async (c) => {

@@ -5,7 +5,7 @@
  * and prints one JSON line: a WorkerResult. Started by load.ts, never by hand.
  */
 import { createInterface } from "node:readline";
-import { decode } from "../../lib/api/native/proto.ts";
+import { decode } from "../../lib/wire/proto.ts";
 import { clientCredentials, parseApiKey } from "../../lib/identity/apikey.ts";
 import { type Histogram, record } from "./histogram.ts";
 import { Http1Connection, postRequest } from "./http1.ts";

@@ -2,8 +2,8 @@
  * What a load generator sends: each kind of load turns into request bodies of
  * the native protocol (framed protobuf), built before the clock starts.
  */
-import { encodeFrames } from "../../lib/api/native/frames.ts";
-import { encode } from "../../lib/api/native/proto.ts";
+import { encodeFrames } from "../../lib/wire/frames.ts";
+import { encode } from "../../lib/wire/proto.ts";
 
 /** A load, as passed to a worker process (plain JSON). */
 export type Load =

@@ -9,7 +9,8 @@ import os from "node:os";
 import path from "node:path";
 import { KmsClient } from "../../lib/client/client.ts";
 import { SoftHsm } from "../../lib/hsm/soft.ts";
-import { adminApiKey, readClusterId } from "../../lib/server/admin-key.ts";
+import { readClusterId } from "../../lib/server/admin-key.ts";
+import { adminApiKey } from "../../lib/node/admin-key.ts";
 import { CA_FILE } from "../../lib/server/tls.ts";
 import { waitForBanner } from "./banner.ts";
 

@@ -8,7 +8,7 @@ import { api, call, listAll } from "../api.ts";
 import { parsePolicyText, PolicyFileError, type PolicyCommandNames, type PolicyRules } from "../../lib/state/policy-file.ts";
 import { authorize } from "../../lib/state/policy.ts";
 import type { PolicyRecord, Privilege } from "../../lib/state/types.ts";
-import { ruleSets } from "../../lib/api/native/rules.ts";
+import { ruleSets } from "../../lib/wire/rules.ts";
 import { fill, h, input, select } from "../dom.ts";
 import { act, confirmDialog, errorBox, show, table, time } from "../ui.ts";
 import { type Identity, PRIVILEGES } from "./identities.ts";

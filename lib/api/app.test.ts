@@ -1,8 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { decode } from "./native/proto.ts";
-import { ADMIN, frame, frames, STRANGER, withKms } from "./test-app.ts";
+import { decode } from "../wire/proto.ts";
+import { ADMIN, frame, frames, STRANGER, withKms } from "../../tests/support/app.ts";
 
 const MAX_BODY = 8 << 20;
 

@@ -1,8 +1,9 @@
 import { Hono } from "hono";
-import type { AppDeps, Env } from "./env.ts";
+import type { AppDeps } from "./deps.ts";
+import type { Env } from "../net/env.ts";
+import { onAppError } from "../net/errors.ts";
 import { consoleRoutes } from "./console/routes.ts";
 import { ConsoleSessions } from "./console/sessions.ts";
-import { onAppError } from "./errors.ts";
 import { healthRoutes } from "./health.ts";
 import { kesRoutes } from "./kes/routes.ts";
 import { DEFAULT_KES_ENCLAVE, statefulKes } from "./kes/stateful.ts";

@@ -9,8 +9,8 @@
 import assert from "node:assert/strict";
 import { it } from "node:test";
 import { createApp } from "./app.ts";
-import { ADMIN, frame, TestKms } from "./test-app.ts";
-import { fuzzInput, fuzzSeed } from "./test-fuzz.ts";
+import { ADMIN, frame, TestKms } from "../../tests/support/app.ts";
+import { fuzzInput, fuzzSeed } from "../../tests/support/fuzz.ts";
 
 const INPUTS = 20_000;
 const SEED = fuzzSeed();

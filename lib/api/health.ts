@@ -1,6 +1,7 @@
 import { Hono } from "hono";
-import type { AppDeps, Env } from "./env.ts";
-import { encode } from "./native/proto.ts";
+import type { AppDeps } from "./deps.ts";
+import type { Env } from "../net/env.ts";
+import { encode } from "../wire/proto.ts";
 
 /** Unauthenticated endpoints for clients, load balancers and probes: /version and /v1/health/*. */
 export function healthRoutes(deps: AppDeps): Hono<Env> {

@@ -1,8 +1,8 @@
 import { clientCredentials, parseApiKey } from "../identity/apikey.ts";
-import { encodeFrames, parseFrames } from "../api/native/frames.ts";
-import { decode, encode } from "../api/native/proto.ts";
-import { ruleSets } from "../api/native/rules.ts";
-import { createTransport, type Transport, TransportError } from "./transport.ts";
+import { encodeFrames, parseFrames } from "../wire/frames.ts";
+import { decode, encode } from "../wire/proto.ts";
+import { ruleSets } from "../wire/rules.ts";
+import { createTransport, type Transport, TransportError } from "../net/transport.ts";
 
 /** How to reach a kms cluster. */
 export interface ClientOptions {

@@ -1,9 +1,14 @@
 /**
- * Drives the pure replication core with real time, disk and network: ticks
- * from a timer, each Ready persisted, then sent, then applied, then reported.
- * Inputs that arrive while a Ready is being handled wait in a queue, because
- * the core accepts none between ready() and advance().
+ * Drives the pure replication core with time, disk and network: ticks from a
+ * clock, each Ready persisted, then sent, then applied, then reported. Inputs
+ * that arrive while a Ready is being handled wait in a queue, because the
+ * core accepts none between ready() and advance(). The clock, the storage,
+ * the transport (`send`) and the application are adapters: the server gives
+ * it real ones (node/replication.ts), the simulator (sim/cluster.ts) its own,
+ * synchronous ones, and the very same loop then runs synchronously.
  */
+import { type Clock, REAL_CLOCK } from "./clock.ts";
+import { runMaybeAsync } from "./maybe-async.ts";
 import { RaftNode } from "./node.ts";
 import type { NodeOptions } from "./options.ts";
 import type { RaftStorage } from "./storage.ts";
@@ -12,15 +17,26 @@ import type { ConfChange, Durable, Entry, Message, ProposeResult, Snapshot, Stat
 /** What the driver needs from the application whose commands it replicates. */
 export interface Application<C> {
   /** Applies committed entries in order, durably; returns the application's error per failed index. */
-  apply(entries: readonly Entry<C>[]): Promise<Map<number, Error>>;
+  apply(entries: readonly Entry<C>[]): Map<number, Error> | Promise<Map<number, Error>>;
   /** Replaces the whole application state by a snapshot's. */
-  restore(snapshot: Snapshot): Promise<void>;
+  restore(snapshot: Snapshot): void | Promise<void>;
   /** The application state (as of the last applied entry) as snapshot bytes. */
   snapshot(): Uint8Array;
 }
 
 /** Applied entries kept in the log before it is compacted into a snapshot. */
 const COMPACT_EVERY = 1_000;
+
+/** Whether to compact the log after a Ready, given what is applied and the last snapshot's index. */
+export type CompactPolicy = (applied: number, snapshotIndex: number) => boolean;
+
+/** The adapters a driver runs with besides the core, the storage, the application and the transport. */
+export interface DriverOptions {
+  /** Ticks, deadlines and waits (default: the real clock). */
+  readonly clock?: Clock;
+  /** When to compact (default: every COMPACT_EVERY applied entries). */
+  readonly compact?: CompactPolicy;
+}
 
 /** Sends messages to peers; best effort (the core retries). */
 export type Send<C> = (messages: readonly Message<C>[]) => void;
@@ -53,18 +69,23 @@ export class Driver<C> {
   readonly #errors = new Map<number, Error>();
   readonly #listeners = new Set<() => void>();
   #busy = false;
+  #held = false;
   #draining = false;
   #stopped = false;
   #paused = false;
-  #running: Promise<void> | undefined;
-  #timer: ReturnType<typeof setInterval> | undefined;
+  #running: void | Promise<void> = undefined;
+  #stopTicking: (() => void) | undefined;
+  readonly #clock: Clock;
+  readonly #shouldCompact: CompactPolicy;
   #failure: unknown;
   readonly #onFatal: (err: unknown) => void;
   /** Index of the latest snapshot on disk, and compact() calls waiting for theirs. */
   #durableSnapshot: number;
   #snapshotWaiters: Array<{ readonly index: number; readonly resolve: () => void; readonly reject: (err: Error) => void }> = [];
 
-  constructor(raft: RaftNode<C>, storage: RaftStorage<C>, app: Application<C>, send: Send<C>, onFatal: (err: unknown) => void) {
+  constructor(raft: RaftNode<C>, storage: RaftStorage<C>, app: Application<C>, send: Send<C>, onFatal: (err: unknown) => void, opts: DriverOptions = {}) {
+    this.#clock = opts.clock ?? REAL_CLOCK;
+    this.#shouldCompact = opts.compact ?? ((applied, snapshotIndex) => applied - snapshotIndex >= COMPACT_EVERY);
     this.#durableSnapshot = raft.snapshotIndex;
     this.#raft = raft;
     this.#storage = storage;
@@ -75,7 +96,7 @@ export class Driver<C> {
 
   /** Starts ticking every `tickMs`. */
   start(tickMs: number): void {
-    this.#timer = setInterval(() => this.#input({ run: () => this.#raft.tick() }), tickMs);
+    this.#stopTicking = this.#clock.every(tickMs, () => this.#input({ run: () => this.#raft.tick() }));
     this.#input({ run: () => this.#raft.campaign() }); // a single-node cluster need not wait a timeout
   }
 
@@ -87,9 +108,9 @@ export class Driver<C> {
    */
   async drain(ms: number): Promise<boolean> {
     this.#draining = true;
-    const deadline = Date.now() + ms;
+    const deadline = this.#clock.now() + ms;
     while (this.#waiting.size > 0 && !this.#stopped && !this.#failure) {
-      const left = deadline - Date.now();
+      const left = deadline - this.#clock.now();
       if (left <= 0) break;
       await this.changed(Math.min(left, 100));
     }
@@ -112,15 +133,19 @@ export class Driver<C> {
    * a definite failure). Proposals in flight are answered "unknown": their
    * entries may be durable on other nodes and commit without this one.
    */
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
     this.#stopped = true;
-    clearInterval(this.#timer);
+    this.#stopTicking?.();
     for (const w of this.#snapshotWaiters) w.reject(new Error("the node has stopped"));
     this.#snapshotWaiters = [];
-    if (this.#running !== undefined) await this.#idle();
-    this.#cancelInbox();
-    this.#answerUnknown("the node stopped");
-    this.#notify(); // waiting reads give up
+    const settle = () => {
+      this.#cancelInbox();
+      this.#answerUnknown("the node stopped");
+      this.#notify(); // waiting reads give up
+    };
+    // Idle (always, in the simulator): everything is answered before stop() returns.
+    if (!this.#busy) return Promise.resolve(settle());
+    return this.#idle().then(settle);
   }
 
   /** Replaces the core (a node joining another cluster starts over from `durable`, written by `persist`). */
@@ -140,7 +165,18 @@ export class Driver<C> {
       this.#paused = false;
     }
     this.#notify();
-    if (this.#inbox.length && !this.#busy) this.#running = this.#loop();
+    this.#kick();
+  }
+
+  /** Holds inputs in the queue until release(): the simulator gathers a step's inputs into one Ready this way. */
+  hold(): void {
+    this.#held = true;
+  }
+
+  /** Runs the inputs held since hold(). */
+  release(): void {
+    this.#held = false;
+    this.#kick();
   }
 
   /** Feeds a message from a peer. */
@@ -150,12 +186,22 @@ export class Driver<C> {
 
   /** Proposes a command; resolves when it is applied everywhere, or has definitely failed. */
   propose(cmd: C): Promise<Outcome> {
-    return this.#proposal(() => this.#raft.propose(cmd));
+    return new Promise((resolve) => this.submit(cmd, resolve));
   }
 
   /** Proposes a membership change. */
   proposeChange(change: ConfChange): Promise<Outcome> {
-    return this.#proposal(() => this.#raft.proposeChange(change));
+    return new Promise((resolve) => this.submitChange(change, resolve));
+  }
+
+  /** propose() with a callback, called as soon as the outcome is known (the simulator runs without an event loop). */
+  submit(cmd: C, done: (o: Outcome) => void): void {
+    this.#proposal(() => this.#raft.propose(cmd), done);
+  }
+
+  /** proposeChange() with a callback (see submit). */
+  submitChange(change: ConfChange, done: (o: Outcome) => void): void {
+    this.#proposal(() => this.#raft.proposeChange(change), done);
   }
 
   /** Repairs this node's membership without quorum (see RaftNode.forceEdit). */
@@ -205,10 +251,10 @@ export class Driver<C> {
   /** Resolves after the next handled Ready, or after `ms` at the latest. */
   changed(ms: number): Promise<void> {
     return new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
+      const cancel = this.#clock.after(ms, done);
       const off = this.onChange(done);
       function done() {
-        clearTimeout(timer);
+        cancel();
         off();
         resolve();
       }
@@ -221,28 +267,31 @@ export class Driver<C> {
     return () => this.#listeners.delete(listener);
   }
 
-  #proposal(run: () => ProposeResult): Promise<Outcome> {
-    return new Promise((resolve) => {
-      const stopping: Outcome = { ok: false, error: "unavailable", reason: "the node is stopping", leader: -1 };
-      const queued = this.#input({
-        run: () => {
-          if (this.#draining) return resolve(stopping); // never appended
-          const r = run();
-          if (!r.ok) resolve(r);
-          else this.#waiting.set(r.id, resolve);
-        },
-        cancel: () => resolve(stopping),
-      });
-      if (!queued) resolve({ ok: false, error: "unavailable", reason: "the node has stopped", leader: -1 });
+  #proposal(run: () => ProposeResult, resolve: (o: Outcome) => void): void {
+    const stopping: Outcome = { ok: false, error: "unavailable", reason: "the node is stopping", leader: -1 };
+    const queued = this.#input({
+      run: () => {
+        if (this.#draining) return resolve(stopping); // never appended
+        const r = run();
+        if (!r.ok) resolve(r);
+        else this.#waiting.set(r.id, resolve);
+      },
+      cancel: () => resolve(stopping),
     });
+    if (!queued) resolve({ ok: false, error: "unavailable", reason: "the node has stopped", leader: -1 });
   }
 
   /** Queues an input; false (and nothing queued) once the node has stopped. */
   #input(input: Input): boolean {
     if (this.#failure || this.#stopped) return false;
     this.#inbox.push(input);
-    if (!this.#busy && !this.#paused) this.#running = this.#loop();
+    this.#kick();
     return true;
+  }
+
+  /** Starts the loop if inputs wait and nothing holds them. */
+  #kick(): void {
+    if (this.#inbox.length && !this.#busy && !this.#paused && !this.#held) this.#running = this.#loop();
   }
 
   /** Runs `fn` as an input and resolves with its result; rejects once the node has stopped. */
@@ -273,20 +322,25 @@ export class Driver<C> {
     this.#waiting.clear();
   }
 
-  async #loop(): Promise<void> {
+  /** Handles Readies until none is left; synchronous when every adapter is. */
+  #loop(): void | Promise<void> {
+    return runMaybeAsync(this.#cycle());
+  }
+
+  *#cycle(): Generator<unknown, void, unknown> {
     this.#busy = true;
     try {
       for (;;) {
         // After a stop nothing more runs: what the core holds in memory only is lost, as in a crash.
-        if (this.#stopped) break;
+        if (this.#stopped || this.#held) break;
         while (this.#inbox.length) this.#inbox.shift()!.run();
         if (!this.#raft.hasReady()) break;
         const rd = this.#raft.ready();
-        await this.#storage.write(rd.persist); // durable before anything depending on it leaves
+        yield this.#storage.write(rd.persist); // durable before anything depending on it leaves
         if (rd.persist.snapshot) this.#snapshotSaved(rd.persist.snapshot.index);
         if (rd.messages.length) this.#send(rd.messages);
-        if (rd.restore) await this.#app.restore(rd.restore);
-        if (rd.committed.length) for (const [i, e] of await this.#app.apply(rd.committed)) this.#errors.set(i, e);
+        if (rd.restore) yield this.#app.restore(rd.restore);
+        if (rd.committed.length) for (const [i, e] of (yield this.#app.apply(rd.committed)) as Map<number, Error>) this.#errors.set(i, e);
         for (const r of rd.resolved) {
           const resolve = this.#waiting.get(r.id);
           this.#waiting.delete(r.id);
@@ -297,7 +351,7 @@ export class Driver<C> {
           } else resolve({ ok: false, error: r.error, reason: r.reason, leader: this.#raft.leader });
         }
         this.#raft.advance();
-        if (this.#raft.applied - this.#raft.snapshotIndex >= COMPACT_EVERY) this.#raft.compact(this.#raft.applied, this.#app.snapshot());
+        if (this.#shouldCompact(this.#raft.applied, this.#raft.snapshotIndex)) this.#raft.compact(this.#raft.applied, this.#app.snapshot());
         this.#notify();
         this.#prune();
       }
@@ -306,7 +360,7 @@ export class Driver<C> {
       // Writes in flight may still commit on the others: their outcome is unknown.
       this.#failure = err;
       this.#stopped = true;
-      clearInterval(this.#timer);
+      this.#stopTicking?.();
       this.#cancelInbox();
       this.#answerUnknown("the node failed");
       this.#notify();

@@ -8,7 +8,6 @@ import { changePending, commitVoters } from "./config.ts";
 import {
   advanceCommit, becomeFollower, commitPoint, configSource, type Core, fail, latest, send,
 } from "./core.ts";
-import { campaign } from "./election.ts";
 import { merge } from "./markers.ts";
 import { checkChange, hasMember } from "./membership.ts";
 import { Progress } from "./progress.ts";
@@ -217,15 +216,26 @@ function admitLearner(c: Core<unknown>): void {
   appendOwn(c, { type: "conf", change: { op: "add", id: l.id, addr: l.addr } }, l.proposalId);
 }
 
-/** Handles a peer's answer to an append or snapshot. */
-export function handleAppendResp(c: Core<unknown>, m: AppendRespMsg): void {
+/**
+ * Why a leader must stand down and call a new election now: `deadFrom` is
+ * the first of its uncommitted entries that can never commit. The caller
+ * runs the election (election.ts), so the leader's rules need not know it.
+ */
+export interface Reelect {
+  readonly reason: string;
+  readonly deadFrom: number;
+}
+
+/** Handles a peer's answer to an append or snapshot; a Reelect when the leader must call a new election. */
+export function handleAppendResp(c: Core<unknown>, m: AppendRespMsg): Reelect | void {
   if (m.term > c.term) return becomeFollower(c, m.term, NONE);
   if (c.role !== "leader" || m.term !== c.term) return;
   const pr = c.progress.get(m.from);
   if (!pr) return;
   pr.lastHeard = c.now;
   if (!m.success) {
-    if (settleLacked(c, m)) return;
+    const lacked = settleLacked(c, m);
+    if (lacked) return lacked;
     if (pr.reject(m.index, m.hint)) sendFrom(c, m.from, pr);
     return;
   }
@@ -236,7 +246,7 @@ export function handleAppendResp(c: Core<unknown>, m: AppendRespMsg): void {
   const a = m.aborted;
   if (a && a.index > c.commit && c.log.term(a.index) === a.term) {
     c.markers = merge(c.markers, [a], commitPoint(c), c.o.maxMarkers);
-    return campaign(c, "the log held aborted entries", a.index);
+    return { reason: "the log held aborted entries", deadFrom: a.index };
   }
   admitLearner(c);
   feed(c, m.from, pr);
@@ -253,22 +263,21 @@ export function handleAppendResp(c: Core<unknown>, m: AppendRespMsg): void {
  * (t, from) withholds forever (entries after it sit on top of it and die
  * with it). So they are dropped, definitely: a marker, and a new election
  * without them. Survivors of a dead leader settle its last writes this way
- * whenever one of them never received them. Returns true if it did.
+ * whenever one of them never received them. Returns the election to call, if any.
  */
-function settleLacked(c: Core<unknown>, m: AppendRespMsg): boolean {
-  if (!voters(c).includes(m.from)) return false;
+function settleLacked(c: Core<unknown>, m: AppendRespMsg): Reelect | null {
+  if (!voters(c).includes(m.from)) return null;
   const from = Math.max(Math.min(m.hint + 1, m.index), c.commit + 1);
   const t = c.log.term(from);
-  if (t === undefined || t >= c.term) return false;
+  if (t === undefined || t >= c.term) return null;
   const markers = merge(c.markers, [{ term: t, index: from }], commitPoint(c), c.o.maxMarkers);
-  if (!markers.some((x) => x.term === t && x.index <= from)) return false; // no room to promise it: leave it pending
+  if (!markers.some((x) => x.term === t && x.index <= from)) return null; // no room to promise it: leave it pending
   c.markers = markers;
-  campaign(c, `node ${m.from} lacks entries from ${from} (term ${t}) on, which can therefore never commit`, from);
-  return true;
+  return { reason: `node ${m.from} lacks entries from ${from} (term ${t}) on, which can therefore never commit`, deadFrom: from };
 }
 
-/** A leader's tick: heartbeats, proposal and join deadlines, removed peers' grace. */
-export function tickLeader(c: Core<unknown>): void {
+/** A leader's tick: heartbeats, proposal and join deadlines, removed peers' grace; a Reelect when a write missed its deadline. */
+export function tickLeader(c: Core<unknown>): Reelect | void {
   if (++c.heartbeatElapsed >= c.o.heartbeatTicks) {
     c.heartbeatElapsed = 0;
     for (const [id, pr] of c.progress) heartbeat(c, id, pr);
@@ -276,7 +285,7 @@ export function tickLeader(c: Core<unknown>): void {
   for (const [i, p] of c.own) {
     if (i <= c.commit) continue;
     // Own entries are appended in index order with growing deadlines: the first uncommitted one expires first.
-    if (p.deadline <= c.now) return campaign(c, "not every member acknowledged the write in time");
+    if (p.deadline <= c.now) return { reason: "not every member acknowledged the write in time", deadFrom: Infinity };
     break;
   }
   const l = c.learner;

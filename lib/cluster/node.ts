@@ -9,7 +9,7 @@ import { abdicate, becomeFollower, canCampaign, type Core, hardChanged, hardStat
 import { campaign, handleVote, handleVoteResp } from "./election.ts";
 import { handleAppend, handleSnapshot } from "./follower.ts";
 import {
-  flush, handleAppendResp, isActive, maybeCommit, propose, proposeChange, tickLeader, unreachableVoters, voters, whyNotWritable,
+  flush, handleAppendResp, type Reelect, isActive, maybeCommit, propose, proposeChange, tickLeader, unreachableVoters, voters, whyNotWritable,
 } from "./leader.ts";
 import { hasMember, withoutIds } from "./membership.ts";
 import { type NodeOptions, resolveOptions } from "./options.ts";
@@ -80,7 +80,7 @@ export class RaftNode<C> {
     this.#idle("tick");
     const c = this.#c;
     c.now++;
-    if (c.role === "leader") return tickLeader(c);
+    if (c.role === "leader") return this.#reelect(tickLeader(c));
     if (++c.electionElapsed < c.electionTimeout) return;
     if (canCampaign(c)) campaign(c);
     else resetElection(c);
@@ -99,8 +99,13 @@ export class RaftNode<C> {
       case "voteResp": return handleVoteResp(c, m);
       case "append": return handleAppend(c, m);
       case "snapshot": return handleSnapshot(c, m);
-      case "appendResp": return handleAppendResp(c, m);
+      case "appendResp": return this.#reelect(handleAppendResp(c, m));
     }
+  }
+
+  /** A leader that must stand down calls a new election at once. */
+  #reelect(r: Reelect | void): void {
+    if (r) campaign(this.#c, r.reason, r.deadFrom);
   }
 
   /** Proposes a command (leader only); the outcome arrives later in Ready.resolved under the returned id. */

@@ -1,6 +1,8 @@
 /**
- * Authenticated encryption under per-message keys (see message-key.ts):
- * AES-256-GCM or ChaCha20-Poly1305 with a 12-byte nonce and 16-byte tag.
+ * Authenticated encryption: AES-256-GCM or ChaCha20-Poly1305 with a 12-byte
+ * nonce and 16-byte tag, under per-message keys (see message-key.ts), or raw
+ * AES-256-GCM under a key that is already single-purpose (gcmSeal/gcmOpen:
+ * the HSM's seal key, the store's legacy record key).
  */
 import { createCipheriv, createDecipheriv } from "node:crypto";
 import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
@@ -12,6 +14,52 @@ export type { KeyType } from "./message-key.ts";
 export const NONCE_SIZE = 12;
 /** Bytes of authentication tag appended to every sealed message. */
 export const TAG_SIZE = 16;
+
+/** Bytes of a raw AES-256-GCM key. */
+export const GCM_KEY_SIZE = 32;
+
+/** Raw AES-256-GCM: encrypts plaintext and authenticates it with aad; returns ciphertext‖tag. */
+export function gcmSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
+  // Programming errors, not attacks: fail loudly, without echoing bytes.
+  if (key.length !== GCM_KEY_SIZE) throw new RangeError(`gcmSeal: key must be ${GCM_KEY_SIZE} bytes`);
+  if (nonce.length !== NONCE_SIZE) throw new RangeError(`gcmSeal: nonce must be ${NONCE_SIZE} bytes`);
+  const out = new Uint8Array(plaintext.length + TAG_SIZE);
+  gcmSealInto(key, nonce, plaintext, aad, out, 0);
+  return out;
+}
+
+/** Raw AES-256-GCM: verifies and decrypts ciphertext‖tag; null when it is not authentic or malformed. */
+export function gcmOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | null {
+  if (key.length !== GCM_KEY_SIZE || nonce.length !== NONCE_SIZE || sealed.length < TAG_SIZE) return null;
+  const bodyLength = sealed.length - TAG_SIZE;
+  try {
+    const decipher = createDecipheriv("aes-256-gcm", key, nonce, { authTagLength: TAG_SIZE });
+    decipher.setAAD(aad);
+    decipher.setAuthTag(sealed.subarray(bodyLength));
+    const body = decipher.update(sealed.subarray(0, bodyLength));
+    const tail = decipher.final(); // throws when the tag does not verify
+    // Copy out of Node's Buffer (which may share a pooled slab) into an array the caller owns.
+    const plaintext = new Uint8Array(bodyLength);
+    plaintext.set(body);
+    plaintext.set(tail, body.length);
+    body.fill(0);
+    return plaintext;
+  } catch {
+    // Authentication failures and malformed input look the same to the caller, by design.
+    return null;
+  }
+}
+
+function gcmSealInto(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, out: Uint8Array, offset: number): void {
+  // GCM's default tag is 16 bytes; passing authTagLength costs ~10% on Bun.
+  const cipher = createCipheriv("aes-256-gcm", key, nonce);
+  cipher.setAAD(aad);
+  const body = cipher.update(plaintext);
+  const tail = cipher.final(); // empty for GCM, but part of the contract
+  out.set(body, offset);
+  out.set(tail, offset + body.length);
+  out.set(cipher.getAuthTag(), offset + plaintext.length);
+}
 
 /** Encrypts and authenticates plaintext and aad; returns ciphertext‖tag. Throws on bad arguments. */
 export function seal(
@@ -45,15 +93,11 @@ export function sealInto(
   if (out.length - offset < plaintext.length + TAG_SIZE) throw new RangeError("seal: output too small");
   if (type === "AES256") {
     const key = aesMessageKey(master, iv);
-    // GCM's default tag is 16 bytes; passing authTagLength costs ~10% on Bun.
-    const cipher = createCipheriv("aes-256-gcm", key, nonce);
-    key.fill(0);
-    cipher.setAAD(aad);
-    const body = cipher.update(plaintext);
-    const tail = cipher.final(); // empty for GCM, but part of the contract
-    out.set(body, offset);
-    out.set(tail, offset + body.length);
-    out.set(cipher.getAuthTag(), offset + plaintext.length);
+    try {
+      gcmSealInto(key, nonce, plaintext, aad, out, offset);
+    } finally {
+      key.fill(0);
+    }
   } else if (type === "ChaCha20") {
     const key = chachaMessageKey(master, iv);
     out.set(chacha20poly1305(key, nonce, aad).encrypt(plaintext), offset);
@@ -74,22 +118,14 @@ export function open(
 ): Uint8Array | null {
   if (master.length !== MASTER_KEY_SIZE || iv.length !== IV_SIZE || nonce.length !== NONCE_SIZE) return null;
   if (sealed.length < TAG_SIZE) return null;
-  const bodyLength = sealed.length - TAG_SIZE;
   try {
     if (type === "AES256") {
       const key = aesMessageKey(master, iv);
-      const decipher = createDecipheriv("aes-256-gcm", key, nonce, { authTagLength: TAG_SIZE });
-      key.fill(0);
-      decipher.setAAD(aad);
-      decipher.setAuthTag(sealed.subarray(bodyLength));
-      const body = decipher.update(sealed.subarray(0, bodyLength));
-      const tail = decipher.final(); // throws when the tag does not verify
-      // Copy out of Node's Buffer (which may share a pooled slab) into an array the caller owns.
-      const plaintext = new Uint8Array(bodyLength);
-      plaintext.set(body);
-      plaintext.set(tail, body.length);
-      body.fill(0);
-      return plaintext;
+      try {
+        return gcmOpen(key, nonce, sealed, aad);
+      } finally {
+        key.fill(0);
+      }
     }
     if (type === "ChaCha20") {
       const key = chachaMessageKey(master, iv);

@@ -13,6 +13,7 @@
 import { NONCE_SIZE, open, sealInto, TAG_SIZE } from "./aead.ts";
 import { IV_SIZE, type KeyType } from "./message-key.ts";
 import { randomBytes } from "./random.ts";
+import { decodeBase64 } from "../encoding/base64.ts";
 
 /** Bytes KES's format adds to its plaintext. */
 export const KES_CIPHERTEXT_OVERHEAD = TAG_SIZE + IV_SIZE + NONCE_SIZE; // 44
@@ -74,6 +75,6 @@ function decryptKesJson(type: KeyType, master: Uint8Array, ct: Uint8Array, assoc
   if (typeof aead !== "string" || !JSON_AEADS[type].includes(aead)) return null;
   if (typeof iv !== "string" || typeof nonce !== "string" || typeof bytes !== "string") return null;
   if (!B64.test(iv) || !B64.test(nonce) || !B64.test(bytes)) return null;
-  const dec = (s: string) => new Uint8Array(Buffer.from(s, "base64"));
+  const dec = decodeBase64;
   return open(type, master, dec(iv), dec(nonce), dec(bytes), associatedData);
 }

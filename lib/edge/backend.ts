@@ -6,13 +6,12 @@
  */
 import { createHmac } from "node:crypto";
 import type { KesBackend, KesPolicy } from "../api/kes/backend.ts";
-import { kesHexOf } from "../api/kes/identity.ts";
-import { KesMessages } from "../api/kes/errors.ts";
+import { kesHexOf } from "../identity/kes.ts";
 import { decryptKes, encryptKes } from "../crypto/kes.ts";
 import { mac } from "../crypto/mac.ts";
 import type { KeyType } from "../crypto/message-key.ts";
 import { randomBytes } from "../crypto/random.ts";
-import { KmsError } from "../state/errors.ts";
+import { Errors, KmsError } from "../state/errors.ts";
 import type { KeyCache } from "./cache.ts";
 import { KeyFormatError } from "./keyformat.ts";
 import { KeyExistsError, KeyNotFoundError, type KeyStore, KeyStoreError, type MasterKey } from "./keystore.ts";
@@ -23,15 +22,15 @@ const everything = { visible: () => true };
 /** Maps key store errors to the API's errors; logs store failures (never key bytes). */
 function storeError(err: unknown, log: (msg: string) => void): never {
   if (err instanceof KmsError) throw err;
-  if (err instanceof KeyNotFoundError) throw new KmsError(404, KesMessages.keyNotFound);
-  if (err instanceof KeyExistsError) throw new KmsError(400, KesMessages.keyExists);
+  if (err instanceof KeyNotFoundError) throw Errors.keyNotFound();
+  if (err instanceof KeyExistsError) throw Errors.keyExists();
   if (err instanceof KeyStoreError) {
     log(err.message);
-    throw new KmsError(502, err.unreachable ? KesMessages.storeUnreachable : "key store error: the key store failed the request");
+    throw err.unreachable ? Errors.keyStoreUnreachable() : Errors.keyStoreFailed("key store error: the key store failed the request");
   }
   if (err instanceof KeyFormatError) {
     log(err.message);
-    throw new KmsError(502, "key store error: the stored key is not valid");
+    throw Errors.keyStoreFailed("key store error: the stored key is not valid");
   }
   throw err;
 }
@@ -59,7 +58,7 @@ export function edgeBackend(opts: EdgeBackendOptions): KesBackend {
   };
   /** Writes and listings need the store itself: fail fast while it is unreachable. */
   const needStore = () => {
-    if (!cache.online) throw new KmsError(502, KesMessages.storeUnreachable);
+    if (!cache.online) throw Errors.keyStoreUnreachable();
   };
   const write = async <T>(run: () => Promise<T>): Promise<T> => {
     needStore();
@@ -122,7 +121,7 @@ export function edgeBackend(opts: EdgeBackendOptions): KesBackend {
     async decrypt(name, ciphertext, context) {
       const k = await key(name);
       const plaintext = decryptKes(k.type, k.material, ciphertext, context);
-      if (!plaintext) throw new KmsError(400, KesMessages.notAuthentic);
+      if (!plaintext) throw Errors.invalidCiphertext();
       return plaintext;
     },
 

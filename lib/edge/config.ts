@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import * as v from "valibot";
 import YAML from "yaml";
-import { h1OfKesHex } from "../api/kes/identity.ts";
+import { h1OfKesHex } from "../identity/kes.ts";
 import { parseDuration } from "./duration.ts";
 import { isKeyName } from "./keystore.ts";
 
@@ -217,8 +217,66 @@ const onOff = (x: unknown, fallback: boolean): boolean => {
   return /^(on|true|yes|1|verify)$/i.test(String(x).trim());
 };
 
+/** How the parts of parseConfig report a problem and read the values they share. */
+interface Reader {
+  /** Throws a ConfigError naming the file. */
+  fail(msg: string): never;
+  /** A duration setting in ms (`fallback` when unset). */
+  duration(x: unknown, name: string, fallback: number): number;
+}
+
 /** Parses and validates config text; `file` only names it in errors. */
 export function parseConfig(text: string, file: string, env: Record<string, string | undefined> = process.env): EdgeConfig {
+  const c = readDocument(text, file, env);
+  const fail = (msg: string): never => {
+    throw new ConfigError(`${file}: ${msg}`);
+  };
+  const r: Reader = {
+    fail,
+    duration(x, name, fallback) {
+      if (x === undefined || x === null || x === "") return fallback;
+      try {
+        return parseDuration(x as string | number);
+      } catch (err) {
+        return fail(`${name}: ${(err as Error).message}`);
+      }
+    },
+  };
+  const admin = adminOf(c, r);
+  const policies = policiesOf(c, admin, r);
+  const keys = Array.isArray(c.keys) ? c.keys.map((k) => k.name.trim()) : [];
+  for (const k of keys) if (!isKeyName(k)) fail(`keys: '${k.slice(0, 80)}' is not a valid key name`);
+  const { keystore, probeMs } = keystoreOf(c, r);
+  const expiry = c.cache?.expiry;
+  const cfg: EdgeConfig = {
+    address: str(c.address) || "0.0.0.0:7373",
+    admin,
+    tls: {
+      key: c.tls.key,
+      cert: c.tls.cert,
+      password: str(c.tls.password) || undefined,
+      ca: str(c.tls.ca) || undefined,
+      verifyClients: onOff(c.tls.auth, false),
+    },
+    policies,
+    cache: {
+      anyMs: r.duration(expiry?.any, "cache.expiry.any", 5 * 60_000),
+      unusedMs: r.duration(expiry?.unused, "cache.expiry.unused", 30_000),
+      offlineMs: r.duration(expiry?.offline, "cache.expiry.offline", 0),
+      probeMs: r.duration(c.cache?.probe, "cache.probe", probeMs ?? 10_000) || 10_000,
+    },
+    log: { error: onOff(c.log?.error, true), audit: onOff(c.log?.audit, false) },
+    keys,
+    keystore,
+  };
+  if (cfg.tls.verifyClients && !cfg.tls.ca) fail("tls.auth: verifying client certificates needs tls.ca");
+  return cfg;
+}
+
+type Raw = v.InferOutput<typeof RawConfig>;
+
+/** The YAML document, its ${VAR}s substituted, checked against the config's shape. */
+function readDocument(text: string, file: string, env: Record<string, string | undefined>): Raw {
   let doc: unknown;
   try {
     doc = YAML.parse(text);
@@ -234,139 +292,113 @@ export function parseConfig(text: string, file: string, env: Record<string, stri
   }
   const raw = v.safeParse(RawConfig, substituted);
   if (!raw.success) throw new ConfigError(`${file}: ${issueText(RawConfig, firstIssue(raw.issues))}`);
-  const c = raw.output;
-  const fail = (msg: string): never => {
-    throw new ConfigError(`${file}: ${msg}`);
-  };
-  const duration = (x: unknown, name: string, fallback: number): number => {
-    if (x === undefined || x === null || x === "") return fallback;
-    try {
-      return parseDuration(x as string | number);
-    } catch (err) {
-      return fail(`${name}: ${(err as Error).message}`);
-    }
-  };
+  return raw.output;
+}
 
-  // admin.identity: hex (or h1:); "disabled", "" or absent switch the admin off.
-  let admin: string | undefined;
+/** admin.identity: hex (or h1:); "disabled", "" or absent switch the admin off. */
+function adminOf(c: Raw, r: Reader): string | undefined {
   const adminText = str(c.admin?.identity);
-  if (adminText && adminText.toLowerCase() !== "disabled") {
-    admin = adminText.startsWith("h1:") ? adminText : h1OfKesHex(adminText);
-    if (!admin) fail("admin.identity: expected 64 hex digits (the output of 'kes identity of') or 'disabled'");
-  }
+  if (!adminText || adminText.toLowerCase() === "disabled") return undefined;
+  const admin = adminText.startsWith("h1:") ? adminText : h1OfKesHex(adminText);
+  return admin ?? r.fail("admin.identity: expected 64 hex digits (the output of 'kes identity of') or 'disabled'");
+}
 
+/** The policies, each identity (as h1:) in at most one of them and never the admin. */
+function policiesOf(c: Raw, admin: string | undefined, r: Reader): Map<string, EdgePolicy> {
   const policies = new Map<string, EdgePolicy>();
   const owner = new Map<string, string>();
   for (const [name, p] of Object.entries(c.policy ?? {})) {
     const allow = [...(p.allow ?? []), ...(p.paths ?? [])];
     for (const pat of [...allow, ...(p.deny ?? [])]) {
-      if (!pat.startsWith("/")) fail(`policy.${name}: '${pat}' is not a path pattern (e.g. /v1/key/generate/minio-*)`);
+      if (!pat.startsWith("/")) r.fail(`policy.${name}: '${pat}' is not a path pattern (e.g. /v1/key/generate/minio-*)`);
     }
     const identities: string[] = [];
     for (const id of p.identities ?? []) {
       const text = id.trim();
       if (text === "" || text.toLowerCase() === "disabled") continue; // an unset ${VAR}
-      const h1 = text.startsWith("h1:") ? text : h1OfKesHex(text);
-      if (!h1) fail(`policy.${name}.identities: '${text.slice(0, 80)}' is not an identity (64 hex digits)`);
-      if (h1 === admin) fail(`policy.${name}: the admin identity cannot be assigned to a policy`);
-      if (owner.has(h1!)) fail(`policy.${name}: identity ${text} is already assigned to policy ${owner.get(h1!)}`);
-      owner.set(h1!, name);
-      identities.push(h1!);
+      const h1 = (text.startsWith("h1:") ? text : h1OfKesHex(text)) ?? r.fail(`policy.${name}.identities: '${text.slice(0, 80)}' is not an identity (64 hex digits)`);
+      if (h1 === admin) r.fail(`policy.${name}: the admin identity cannot be assigned to a policy`);
+      if (owner.has(h1)) r.fail(`policy.${name}: identity ${text} is already assigned to policy ${owner.get(h1)}`);
+      owner.set(h1, name);
+      identities.push(h1);
     }
     policies.set(name, { allow, deny: p.deny ?? [], identities });
   }
+  return policies;
+}
 
+/** The one key store configured (keystore:, or KES's older keys: section), and the probe interval it asks for. */
+function keystoreOf(c: Raw, r: Reader): { keystore: KeyStoreConfig; probeMs?: number } {
   const legacyStore = c.keys && !Array.isArray(c.keys) ? c.keys : undefined;
-  const keys = Array.isArray(c.keys) ? c.keys.map((k) => k.name.trim()) : [];
-  for (const k of keys) if (!isKeyName(k)) fail(`keys: '${k.slice(0, 80)}' is not a valid key name`);
-
   const stores = c.keystore ?? legacyStore ?? {};
   const kinds = Object.keys(stores).filter((k) => stores[k] !== null && stores[k] !== undefined);
-  if (kinds.length !== 1) fail(`keystore: configure exactly one key store (fs, vault, aws.secretsmanager or kms), found ${kinds.length}`);
+  if (kinds.length !== 1) r.fail(`keystore: configure exactly one key store (fs, vault, aws.secretsmanager or kms), found ${kinds.length}`);
   const kind = kinds[0];
   const section = stores[kind];
-  let keystore: KeyStoreConfig;
-  let probeFromStore: number | undefined;
   const parse = <S extends v.GenericSchema>(schema: S, value: unknown, where: string): v.InferOutput<S> => {
-    const r = v.safeParse(schema, value);
-    return r.success ? r.output : fail(issueText(schema, firstIssue(r.issues), `keystore.${where}.`));
+    const p = v.safeParse(schema, value);
+    return p.success ? p.output : r.fail(issueText(schema, firstIssue(p.issues), `keystore.${where}.`));
   };
   if (kind === "fs") {
     const fs = parse(FsRaw, section, "fs");
-    if (!str(fs.path)) fail("keystore.fs.path: missing");
-    keystore = { kind: "fs", path: str(fs.path) };
-  } else if (kind === "vault") {
-    const vc = parse(VaultRaw, section, "vault");
-    if (vc.kubernetes) fail("keystore.vault.kubernetes: Kubernetes auth is not supported; use approle");
-    const version = str(vc.version) || "v1";
-    if (version !== "v1" && version !== "v2") fail("keystore.vault.version: use v1 or v2");
-    const id = str(vc.approle?.id), secret = str(vc.approle?.secret);
-    if (!str(vc.token) && (!id || !secret)) fail("keystore.vault.approle: id and secret are required");
-    probeFromStore = vc.status?.ping ? duration(vc.status.ping, "keystore.vault.status.ping", 10_000) : undefined;
-    keystore = {
-      kind: "vault",
-      endpoint: str(vc.endpoint).replace(/\/+$/, ""),
-      engine: str(vc.engine) || "kv",
-      version: version as "v1" | "v2",
-      namespace: str(vc.namespace),
-      prefix: str(vc.prefix).replace(/^\/+|\/+$/g, ""),
-      approle: id && secret
-        ? { engine: str(vc.approle?.engine) || "approle", id, secret, retryMs: duration(vc.approle?.retry, "keystore.vault.approle.retry", 15_000) }
-        : undefined,
-      token: str(vc.token) || undefined,
-      transit: vc.transit && str(vc.transit.key) ? { engine: str(vc.transit.engine) || "transit", key: str(vc.transit.key) } : undefined,
-      tls: { key: str(vc.tls?.key) || undefined, cert: str(vc.tls?.cert) || undefined, ca: str(vc.tls?.ca) || undefined },
-      pingMs: probeFromStore,
-    };
-    if (!/^https?:\/\//.test(keystore.endpoint)) fail("keystore.vault.endpoint: expected https://host:port");
-  } else if (kind === "aws" || kind === "aws.secretsmanager") {
-    const inner = kind === "aws" ? (section as Record<string, unknown>)?.secretsmanager : section;
-    if (!inner) fail("keystore.aws: only aws.secretsmanager is supported");
-    const a = parse(AwsRaw, inner, "aws.secretsmanager");
-    const accessKey = str(a.credentials?.accesskey), secretKey = str(a.credentials?.secretkey);
-    keystore = {
-      kind: "aws.secretsmanager",
-      endpoint: str(a.endpoint) || undefined,
-      region: str(a.region),
-      kmsKey: str(a.kmskey) || undefined,
-      credentials: accessKey && secretKey ? { accessKey, secretKey, token: str(a.credentials?.token) || undefined } : undefined,
-    };
-    if (!keystore.region) fail("keystore.aws.secretsmanager.region: missing");
-  } else if (kind === "kms") {
-    const k = parse(KmsRaw, section, "kms");
-    const endpoints = [...(Array.isArray(k.endpoint) ? k.endpoint : k.endpoint ? [k.endpoint] : []), ...(k.endpoints ?? [])].map((e) => e.trim()).filter(Boolean);
-    if (endpoints.length === 0) fail("keystore.kms.endpoint: at least one host:port");
-    const apiKey = str(k.api_key) || str(k.apikey);
-    if (!apiKey) fail("keystore.kms.api_key: missing");
-    keystore = { kind: "kms", endpoints, enclave: str(k.enclave), apiKey, ca: str(k.tls?.ca) || undefined, insecure: k.insecure === true };
-  } else {
-    return fail(`keystore.${kind}: this key store is not supported by kms edge (supported: fs, vault, aws.secretsmanager, kms)`);
+    if (!str(fs.path)) r.fail("keystore.fs.path: missing");
+    return { keystore: { kind: "fs", path: str(fs.path) } };
   }
+  if (kind === "vault") return vaultStore(parse(VaultRaw, section, "vault"), r);
+  if (kind === "aws" || kind === "aws.secretsmanager") {
+    const inner = kind === "aws" ? (section as Record<string, unknown>)?.secretsmanager : section;
+    if (!inner) r.fail("keystore.aws: only aws.secretsmanager is supported");
+    return { keystore: awsStore(parse(AwsRaw, inner, "aws.secretsmanager"), r) };
+  }
+  if (kind === "kms") return { keystore: kmsStore(parse(KmsRaw, section, "kms"), r) };
+  return r.fail(`keystore.${kind}: this key store is not supported by kms edge (supported: fs, vault, aws.secretsmanager, kms)`);
+}
 
-  const expiry = c.cache?.expiry;
-  const cfg: EdgeConfig = {
-    address: str(c.address) || "0.0.0.0:7373",
-    admin,
-    tls: {
-      key: c.tls.key,
-      cert: c.tls.cert,
-      password: str(c.tls.password) || undefined,
-      ca: str(c.tls.ca) || undefined,
-      verifyClients: onOff(c.tls.auth, false),
-    },
-    policies,
-    cache: {
-      anyMs: duration(expiry?.any, "cache.expiry.any", 5 * 60_000),
-      unusedMs: duration(expiry?.unused, "cache.expiry.unused", 30_000),
-      offlineMs: duration(expiry?.offline, "cache.expiry.offline", 0),
-      probeMs: duration(c.cache?.probe, "cache.probe", probeFromStore ?? 10_000) || 10_000,
-    },
-    log: { error: onOff(c.log?.error, true), audit: onOff(c.log?.audit, false) },
-    keys,
-    keystore,
+function vaultStore(vc: v.InferOutput<typeof VaultRaw>, r: Reader): { keystore: KeyStoreConfig; probeMs?: number } {
+  if (vc.kubernetes) r.fail("keystore.vault.kubernetes: Kubernetes auth is not supported; use approle");
+  const version = str(vc.version) || "v1";
+  if (version !== "v1" && version !== "v2") r.fail("keystore.vault.version: use v1 or v2");
+  const id = str(vc.approle?.id), secret = str(vc.approle?.secret);
+  if (!str(vc.token) && (!id || !secret)) r.fail("keystore.vault.approle: id and secret are required");
+  const probeMs = vc.status?.ping ? r.duration(vc.status.ping, "keystore.vault.status.ping", 10_000) : undefined;
+  const keystore: KeyStoreConfig = {
+    kind: "vault",
+    endpoint: str(vc.endpoint).replace(/\/+$/, ""),
+    engine: str(vc.engine) || "kv",
+    version: version as "v1" | "v2",
+    namespace: str(vc.namespace),
+    prefix: str(vc.prefix).replace(/^\/+|\/+$/g, ""),
+    approle: id && secret
+      ? { engine: str(vc.approle?.engine) || "approle", id, secret, retryMs: r.duration(vc.approle?.retry, "keystore.vault.approle.retry", 15_000) }
+      : undefined,
+    token: str(vc.token) || undefined,
+    transit: vc.transit && str(vc.transit.key) ? { engine: str(vc.transit.engine) || "transit", key: str(vc.transit.key) } : undefined,
+    tls: { key: str(vc.tls?.key) || undefined, cert: str(vc.tls?.cert) || undefined, ca: str(vc.tls?.ca) || undefined },
+    pingMs: probeMs,
   };
-  if (cfg.tls.verifyClients && !cfg.tls.ca) fail("tls.auth: verifying client certificates needs tls.ca");
-  return cfg;
+  if (!/^https?:\/\//.test(keystore.endpoint)) r.fail("keystore.vault.endpoint: expected https://host:port");
+  return { keystore, probeMs };
+}
+
+function awsStore(a: v.InferOutput<typeof AwsRaw>, r: Reader): KeyStoreConfig {
+  const accessKey = str(a.credentials?.accesskey), secretKey = str(a.credentials?.secretkey);
+  const region = str(a.region);
+  if (!region) r.fail("keystore.aws.secretsmanager.region: missing");
+  return {
+    kind: "aws.secretsmanager",
+    endpoint: str(a.endpoint) || undefined,
+    region,
+    kmsKey: str(a.kmskey) || undefined,
+    credentials: accessKey && secretKey ? { accessKey, secretKey, token: str(a.credentials?.token) || undefined } : undefined,
+  };
+}
+
+function kmsStore(k: v.InferOutput<typeof KmsRaw>, r: Reader): KeyStoreConfig {
+  const endpoints = [...(Array.isArray(k.endpoint) ? k.endpoint : k.endpoint ? [k.endpoint] : []), ...(k.endpoints ?? [])].map((e) => e.trim()).filter(Boolean);
+  if (endpoints.length === 0) r.fail("keystore.kms.endpoint: at least one host:port");
+  const apiKey = str(k.api_key) || str(k.apikey);
+  if (!apiKey) r.fail("keystore.kms.api_key: missing");
+  return { kind: "kms", endpoints, enclave: str(k.enclave), apiKey, ca: str(k.tls?.ca) || undefined, insecure: k.insecure === true };
 }
 
 /** Reads and parses a config file. */

@@ -9,9 +9,10 @@
  *
  * and, read only, the older JSON form {"bytes", "algorithm", "created_at", "created_by"}.
  */
-import { Buffer } from "node:buffer";
+import protobuf from "protobufjs";
 import type { KeyType } from "../crypto/message-key.ts";
 import type { MasterKey } from "./keystore.ts";
+import { decodeBase64, encodeBase64 } from "../encoding/base64.ts";
 
 const TYPE_IDS: Readonly<Record<KeyType, number>> = { AES256: 1, ChaCha20: 2 };
 const HASH_SHA256 = 1;
@@ -26,147 +27,70 @@ export class KeyFormatError extends Error {
 
 // ------------------------------------------------------------------ protobuf
 
-class Writer {
-  readonly parts: number[] = [];
-  varint(n: bigint | number): void {
-    let v = BigInt(n);
-    if (v < 0n) v += 1n << 64n; // two's complement, as protobuf encodes negative int64
-    do {
-      let byte = Number(v & 0x7fn);
-      v >>= 7n;
-      if (v > 0n) byte |= 0x80;
-      this.parts.push(byte);
-    } while (v > 0n);
-  }
-  tag(field: number, wire: number): void {
-    this.varint((field << 3) | wire);
-  }
-  bytes(field: number, b: Uint8Array): void {
-    this.tag(field, 2);
-    this.varint(b.length);
-    for (const x of b) this.parts.push(x);
-  }
-  uint(field: number, n: bigint | number): void {
-    if (BigInt(n) === 0n) return; // proto3 omits defaults
-    this.tag(field, 0);
-    this.varint(n);
-  }
-  done(): Uint8Array {
-    return new Uint8Array(this.parts);
-  }
+/** KES's schema of a stored key version (kes/internal/keystore), as protobufjs reads it. */
+const KEY_VERSION_PROTO = `
+syntax = "proto3";
+package kes;
+message SecretKey { bytes key = 1; uint32 type = 2; }
+message HMACKey { bytes key = 1; uint32 hash = 2; }
+message Timestamp { int64 seconds = 1; int32 nanos = 2; }
+message KeyVersion { SecretKey key = 1; HMACKey hmac_key = 2; Timestamp created_at = 3; string created_by = 4; }
+`;
+const KeyVersion = protobuf.parse(KEY_VERSION_PROTO, { keepCase: true }).root.lookupType("kes.KeyVersion");
+
+/** The object protobufjs encodes: proto3 leaves out fields at their default, so only those set are given. */
+function nonDefault<T extends Record<string, unknown>>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== 0 && v !== "" && v !== undefined)) as Partial<T>;
 }
-
-type Fields = Map<number, Array<bigint | Uint8Array>>;
-
-/** Parses one message into field number → values; throws on malformed input. */
-function readFields(b: Uint8Array): Fields {
-  const out: Fields = new Map();
-  let at = 0;
-  const varint = (): bigint => {
-    let v = 0n, shift = 0n;
-    for (;;) {
-      if (at >= b.length || shift > 63n) throw new KeyFormatError("truncated protobuf");
-      const byte = b[at++];
-      v |= BigInt(byte & 0x7f) << shift;
-      if (!(byte & 0x80)) return v;
-      shift += 7n;
-    }
-  };
-  while (at < b.length) {
-    const key = varint();
-    const field = Number(key >> 3n), wire = Number(key & 7n);
-    let value: bigint | Uint8Array;
-    if (wire === 0) value = varint();
-    else if (wire === 2) {
-      const len = Number(varint());
-      if (at + len > b.length) throw new KeyFormatError("truncated protobuf");
-      value = b.subarray(at, at + len);
-      at += len;
-    } else if (wire === 1) {
-      at += 8;
-      continue;
-    } else if (wire === 5) {
-      at += 4;
-      continue;
-    } else throw new KeyFormatError("unsupported protobuf wire type");
-    if (at > b.length) throw new KeyFormatError("truncated protobuf");
-    const list = out.get(field) ?? [];
-    list.push(value);
-    out.set(field, list);
-  }
-  return out;
-}
-
-const lastBytes = (f: Fields, n: number): Uint8Array | undefined => {
-  const v = f.get(n)?.at(-1);
-  if (v === undefined) return undefined;
-  if (!(v instanceof Uint8Array)) throw new KeyFormatError(`field ${n} is not bytes`);
-  return v;
-};
-const lastInt = (f: Fields, n: number): bigint => {
-  const v = f.get(n)?.at(-1);
-  if (v === undefined) return 0n;
-  if (typeof v !== "bigint") throw new KeyFormatError(`field ${n} is not an integer`);
-  return v;
-};
 
 /** The protobuf bytes of a KeyVersion. */
 export function encodeKeyVersionProto(key: MasterKey): Uint8Array {
-  const secret = new Writer();
-  secret.bytes(1, key.material);
-  secret.uint(2, TYPE_IDS[key.type]);
-  const top = new Writer();
-  top.bytes(1, secret.done());
-  if (key.hmacKey) {
-    const h = new Writer();
-    h.bytes(1, key.hmacKey);
-    h.uint(2, HASH_SHA256);
-    top.bytes(2, h.done());
-  }
-  const ts = new Writer();
-  ts.uint(1, BigInt(Math.floor(key.createdAt / 1000)));
-  ts.uint(2, (key.createdAt % 1000) * 1_000_000);
-  top.bytes(3, ts.done());
-  if (key.createdBy) top.bytes(4, new TextEncoder().encode(key.createdBy));
-  return top.done();
+  const seconds = Math.floor(key.createdAt / 1000);
+  const message = nonDefault({
+    key: { key: key.material, ...nonDefault({ type: TYPE_IDS[key.type] }) },
+    hmac_key: key.hmacKey ? { key: key.hmacKey, hash: HASH_SHA256 } : undefined,
+    created_at: nonDefault({ seconds, nanos: (key.createdAt - seconds * 1000) * 1_000_000 }),
+    created_by: key.createdBy,
+  });
+  return KeyVersion.encode(KeyVersion.fromObject(message)).finish();
+}
+
+interface DecodedKeyVersion {
+  key?: { key: Uint8Array; type: number };
+  hmac_key?: { key: Uint8Array; hash: number };
+  created_at?: { seconds: number; nanos: number };
+  created_by: string;
 }
 
 /** Parses the protobuf bytes of a KeyVersion. */
 export function decodeKeyVersionProto(b: Uint8Array): MasterKey {
-  const top = readFields(b);
-  const secretBytes = lastBytes(top, 1);
-  if (!secretBytes) throw new KeyFormatError("no secret key");
-  const secret = readFields(secretBytes);
-  const material = lastBytes(secret, 1);
-  if (!material || material.length !== 32) throw new KeyFormatError("secret key must be 32 bytes");
-  const typeId = Number(lastInt(secret, 2));
+  let m: DecodedKeyVersion;
+  try {
+    m = KeyVersion.toObject(KeyVersion.decode(b), { longs: Number, bytes: Uint8Array, defaults: true }) as DecodedKeyVersion;
+  } catch {
+    throw new KeyFormatError("truncated or malformed protobuf");
+  }
+  if (!m.key) throw new KeyFormatError("no secret key");
+  if (m.key.key.length !== 32) throw new KeyFormatError("secret key must be 32 bytes");
+  const typeId = m.key.type;
   const type = (Object.keys(TYPE_IDS) as KeyType[]).find((t) => TYPE_IDS[t] === typeId);
   if (!type) throw new KeyFormatError(`unsupported key type ${typeId}`);
   let hmacKey: Uint8Array | undefined;
-  const hmacBytes = lastBytes(top, 2);
-  if (hmacBytes) {
-    const h = readFields(hmacBytes);
-    const k = lastBytes(h, 1);
-    const hash = Number(lastInt(h, 2));
-    if (!k || k.length === 0) throw new KeyFormatError("empty HMAC key");
-    if (hash !== HASH_SHA256) throw new KeyFormatError(`unsupported HMAC hash ${hash}`);
-    hmacKey = k.slice();
+  if (m.hmac_key) {
+    if (m.hmac_key.key.length === 0) throw new KeyFormatError("empty HMAC key");
+    if (m.hmac_key.hash !== HASH_SHA256) throw new KeyFormatError(`unsupported HMAC hash ${m.hmac_key.hash}`);
+    hmacKey = m.hmac_key.key.slice();
   }
-  let createdAt = 0;
-  const tsBytes = lastBytes(top, 3);
-  if (tsBytes) {
-    const ts = readFields(tsBytes);
-    createdAt = Number(lastInt(ts, 1)) * 1000 + Math.floor(Number(lastInt(ts, 2)) / 1_000_000);
-  }
-  const by = lastBytes(top, 4);
-  return { type, material: material.slice(), hmacKey, createdAt, createdBy: by ? new TextDecoder().decode(by) : "" };
+  const ts = m.created_at;
+  const createdAt = ts ? ts.seconds * 1000 + Math.floor(ts.nanos / 1_000_000) : 0;
+  return { type, material: m.key.key.slice(), hmacKey, createdAt, createdBy: m.created_by };
 }
 
 // ------------------------------------------------------------------ text forms
 
 /** A key as the text KES stores: standard base64 of the protobuf KeyVersion. */
 export function encodeKey(key: MasterKey): string {
-  return Buffer.from(encodeKeyVersionProto(key)).toString("base64");
+  return encodeBase64(encodeKeyVersionProto(key));
 }
 
 const LEGACY_TYPES: Readonly<Record<string, KeyType>> = {
@@ -183,7 +107,7 @@ export function decodeKey(value: string | Uint8Array): MasterKey {
   const trimmed = text.trim();
   if (trimmed.startsWith("{")) return decodeLegacyJson(trimmed);
   if (/^[A-Za-z0-9+/]+={0,2}$/.test(trimmed) && trimmed.length % 4 === 0) {
-    return decodeKeyVersionProto(new Uint8Array(Buffer.from(trimmed, "base64")));
+    return decodeKeyVersionProto(decodeBase64(trimmed));
   }
   if (typeof value !== "string" && value.length > 0 && value[0] === 0x0a) return decodeKeyVersionProto(value);
   throw new KeyFormatError("neither a KES key version nor a legacy JSON key");
@@ -199,7 +123,7 @@ function decodeLegacyJson(text: string): MasterKey {
   if (typeof j !== "object" || j === null) throw new KeyFormatError("malformed JSON");
   const bytes = j.bytes;
   if (typeof bytes !== "string" || !/^[A-Za-z0-9+/]*={0,2}$/.test(bytes)) throw new KeyFormatError("no key bytes");
-  const material = new Uint8Array(Buffer.from(bytes, "base64"));
+  const material = decodeBase64(bytes);
   if (material.length !== 32) throw new KeyFormatError("secret key must be 32 bytes");
   const algorithm = typeof j.algorithm === "string" ? j.algorithm : "";
   const type = LEGACY_TYPES[algorithm];

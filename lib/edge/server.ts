@@ -7,14 +7,14 @@
  */
 import { readFileSync } from "node:fs";
 import { Hono } from "hono";
-import type { ConnectionLimits } from "../api/connections.ts";
-import type { Env } from "../api/env.ts";
-import { onAppError } from "../api/errors.ts";
+import type { ConnectionLimits } from "../net/connections.ts";
+import type { Env } from "../net/env.ts";
+import { onAppError } from "../net/errors.ts";
 import { kesRoutes } from "../api/kes/routes.ts";
-import { type Listener, serveTls } from "../api/serve.ts";
+import { type Listener, serveTls } from "../net/serve.ts";
 import { randomBytes } from "../crypto/random.ts";
-import { parseListenAddress, reachableUrls } from "../server/address.ts";
-import { VERSION } from "../server/version.ts";
+import { parseListenAddress, reachableUrls } from "../net/address.ts";
+import { VERSION } from "../version.ts";
 import { edgeBackend } from "./backend.ts";
 import { KeyCache } from "./cache.ts";
 import { ConfigError, type EdgeConfig, loadConfig } from "./config.ts";

@@ -3,7 +3,7 @@
  * standard, padded base64 of exactly 32 bytes.
  */
 import * as v from "valibot";
-import { Buffer } from "node:buffer";
+import { decodeBase64, encodeBase64 } from "../encoding/base64.ts";
 
 export const HSM_KEY_PREFIX = "hsm:aes256:";
 export const HSM_KEY_SIZE = 32;
@@ -30,12 +30,12 @@ export const HsmKeyText = v.pipe(
   v.check((text) => BASE64.test(body(text)), `the part after '${HSM_KEY_PREFIX}' is not standard padded base64`),
   v.check((text) => decodedLength(body(text)) === HSM_KEY_SIZE, `it does not encode exactly ${HSM_KEY_SIZE} bytes`),
   v.check((text) => CANONICAL_TAIL.test(text), "its base64 is not in canonical form"),
-  v.transform((text) => new Uint8Array(Buffer.from(body(text), "base64"))),
+  v.transform((text) => decodeBase64(body(text))),
   v.length(HSM_KEY_SIZE, `it does not encode exactly ${HSM_KEY_SIZE} bytes`),
 );
 
 /** Formats 32 key bytes as HSM key text. */
 export function formatHsmKey(key: Uint8Array): string {
   if (key.length !== HSM_KEY_SIZE) throw new RangeError(`formatHsmKey: key must be ${HSM_KEY_SIZE} bytes`);
-  return HSM_KEY_PREFIX + Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString("base64");
+  return HSM_KEY_PREFIX + encodeBase64(key);
 }

@@ -6,7 +6,7 @@
 import * as v from "valibot";
 import { deriveKey } from "../crypto/hkdf.ts";
 import { randomBytes } from "../crypto/random.ts";
-import { gcmOpen, gcmSeal, NONCE_SIZE, TAG_SIZE } from "./aes-gcm.ts";
+import { gcmOpen, gcmSeal, NONCE_SIZE, TAG_SIZE } from "../crypto/aead.ts";
 import { HsmKeyError, HsmMismatchError } from "./errors.ts";
 import { formatHsmKey, HSM_KEY_SIZE, HsmKeyText } from "./key-text.ts";
 

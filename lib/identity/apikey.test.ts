@@ -5,7 +5,7 @@ import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sig
 import { inspect } from "node:util";
 import { apiKeyFromSeed, clientCredentials, InvalidApiKeyError, newApiKey, parseApiKey } from "./apikey.ts";
 import { identityOfCertificate } from "./identity.ts";
-import { curveOrder, openssl } from "./test-openssl.ts";
+import { curveOrder, openssl } from "../../tests/support/openssl.ts";
 
 const EXAMPLE = "k1:d7cY_5k8HbBGkZpoy2hGmvkxg83QDBXsA_nFXDfTk2E";
 

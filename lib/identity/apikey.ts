@@ -10,6 +10,7 @@ import * as der from "./der.ts";
 import { identityOfPublicKey } from "./identity.ts";
 import { pemEncode } from "./pem.ts";
 import { selfSignedCertificate } from "./x509.ts";
+import { decodeCanonical, encodeBase64, encodeBase64Url } from "../encoding/base64.ts";
 
 /** A parsed API key. Holds no key text, so logging it cannot leak the secret. */
 export interface ApiKey {
@@ -47,14 +48,6 @@ const curves = new Map<number, { name: string; oid: string; order: bigint }>([
 
 const OID_EC_PUBLIC_KEY = "1.2.840.10045.2.1";
 const OID_ED25519 = "1.3.101.112";
-
-/** Strict unpadded base64url: rejects foreign characters and non-canonical trailing bits that Buffer would ignore. */
-function decodeBase64url(text: string): Uint8Array | undefined {
-  if (!/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1) return undefined;
-  const bytes = Buffer.from(text, "base64url");
-  if (bytes.toString("base64url") !== text) return undefined;
-  return new Uint8Array(bytes);
-}
 
 function ed25519FromSeed(seed: Uint8Array): KeyObject {
   // PKCS#8 (RFC 8410): version 0, algorithm Ed25519, private key = OCTET STRING(seed).
@@ -98,9 +91,9 @@ export const KES_API_KEY_PREFIX = "kes:v1:";
 
 /** Parses KES's `kes:v1:` form; the identity is the same hash as for the k1: key of the same seed. */
 function parseKesApiKey(body: string): ApiKey {
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body) || body.length % 4 !== 0) throw new InvalidApiKeyError("malformed base64");
-  const bytes = new Uint8Array(Buffer.from(body, "base64"));
-  if (Buffer.from(bytes).toString("base64") !== body) throw new InvalidApiKeyError("malformed base64");
+  // Strict: foreign characters and non-canonical trailing bits, which a lenient decoder ignores, are refused.
+  const bytes = decodeCanonical(body);
+  if (!bytes) throw new InvalidApiKeyError("malformed base64");
   if (bytes.length !== 33) throw new InvalidApiKeyError("wrong length");
   if (bytes[0] !== 0) throw new InvalidApiKeyError("unsupported key type");
   return new ParsedApiKey(ed25519FromSeed(bytes.subarray(1)));
@@ -113,7 +106,7 @@ export function parseApiKey(text: string): ApiKey {
   if (trimmed.startsWith(KES_API_KEY_PREFIX)) return parseKesApiKey(trimmed.slice(KES_API_KEY_PREFIX.length));
   const prefix = trimmed.slice(0, 3);
   if (prefix !== "k1:" && prefix !== "k2:") throw new InvalidApiKeyError("expected k1:… or k2:…");
-  const bytes = decodeBase64url(trimmed.slice(3));
+  const bytes = decodeCanonical(trimmed.slice(3), true);
   if (!bytes) throw new InvalidApiKeyError("malformed base64url");
   if (prefix === "k1:") {
     if (bytes.length !== 32) throw new InvalidApiKeyError("wrong length");
@@ -125,13 +118,13 @@ export function parseApiKey(text: string): ApiKey {
 /** The `k1:` API key text for a 32-byte Ed25519 seed. */
 export function apiKeyFromSeed(seed: Uint8Array): string {
   if (seed.length !== 32) throw new RangeError("Ed25519 seed must be 32 bytes");
-  return "k1:" + Buffer.from(seed).toString("base64url");
+  return "k1:" + encodeBase64Url(seed);
 }
 
 /** The KES `kes:v1:` API key text for a 32-byte Ed25519 seed. */
 export function kesApiKeyFromSeed(seed: Uint8Array): string {
   if (seed.length !== 32) throw new RangeError("Ed25519 seed must be 32 bytes");
-  return KES_API_KEY_PREFIX + Buffer.concat([Buffer.from([0]), Buffer.from(seed)]).toString("base64");
+  return KES_API_KEY_PREFIX + encodeBase64(Buffer.concat([Buffer.from([0]), Buffer.from(seed)]));
 }
 
 /** The same key in KES's `kes:v1:` form (same identity), for a `k1:` or `kes:v1:` key; undefined for `k2:` keys. */
@@ -139,7 +132,7 @@ export function kesApiKeyOf(text: string): string | undefined {
   const t = text.trim();
   if (t.startsWith(KES_API_KEY_PREFIX)) return t;
   if (!t.startsWith("k1:")) return undefined;
-  const seed = decodeBase64url(t.slice(3));
+  const seed = decodeCanonical(t.slice(3), true);
   return seed?.length === 32 ? kesApiKeyFromSeed(seed) : undefined;
 }
 

@@ -4,7 +4,7 @@ import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync } fr
 import { Buffer } from "node:buffer";
 import { readFileSync } from "node:fs";
 import { identityOfCertificate, identityOfPublicKey, identityOfSpki, kesIdentityOfSpki } from "./identity.ts";
-import { openssl, withTempDir } from "./test-openssl.ts";
+import { openssl, withTempDir } from "../../tests/support/openssl.ts";
 import { join } from "node:path";
 
 test("identity of an openssl Ed25519 key is sha256 of openssl's SPKI in base64url", async () => {

@@ -7,6 +7,7 @@ import { Buffer } from "node:buffer";
 import { createHash, createPublicKey, type KeyObject } from "node:crypto";
 import { certificateSpki } from "./der-reader.ts";
 import { pemDecode } from "./pem.ts";
+import { encodeBase64Url } from "../encoding/base64.ts";
 
 /** Prefix of MinIO KMS's identity form. */
 export const IDENTITY_PREFIX = "h1:";
@@ -17,7 +18,7 @@ function sha256(bytes: Uint8Array): Buffer {
 
 /** `h1:` + unpadded base64url of SHA-256 over a DER SubjectPublicKeyInfo. */
 export function identityOfSpki(spkiDer: Uint8Array): string {
-  return IDENTITY_PREFIX + sha256(spkiDer).toString("base64url");
+  return IDENTITY_PREFIX + encodeBase64Url(sha256(spkiDer));
 }
 
 /** The `h1:` identity of a public key (a private key stands for its public half). */

@@ -8,7 +8,7 @@ import tls from "node:tls";
 import { clientCredentials, newApiKey, parseApiKey } from "./apikey.ts";
 import { children, readElement } from "./der-reader.ts";
 import { identityOfCertificate } from "./identity.ts";
-import { openssl, withTempDir, writeTemp } from "./test-openssl.ts";
+import { openssl, withTempDir, writeTemp } from "../../tests/support/openssl.ts";
 import { newServerKey, selfSignedCertificate } from "./x509.ts";
 
 const DAY = 86_400_000;

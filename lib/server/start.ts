@@ -1,22 +1,24 @@
 import { readdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { createApp } from "../api/app.ts";
-import type { ConnectionLimits } from "../api/connections.ts";
+import type { ConnectionLimits } from "../net/connections.ts";
 import type { SessionLimits } from "../api/console/sessions.ts";
-import { type Listener, serveTls } from "../api/serve.ts";
+import { type Listener, serveTls } from "../net/serve.ts";
 import { SoftHsm } from "../hsm/soft.ts";
-import { Peers } from "../cluster/peers.ts";
+import { Peers } from "../node/peers.ts";
 import type { Command } from "../state/commands.ts";
-import { checkWithPeers } from "./peer-check.ts";
-import { loadOrBootstrap, startReplication } from "./replication.ts";
+import { checkWithPeers } from "../node/peer-check.ts";
+import { loadOrBootstrap } from "../node/replication.ts";
 import { stateOf } from "../state/records.ts";
 import { DataDirError, openStore } from "../store/store.ts";
 import { type DataDirState, inspectDataDir } from "../store/data-dir.ts";
-import { parseListenAddress, reachableHosts, reachableUrls } from "./address.ts";
-import { deletesKeys, KmsNode } from "./node.ts";
-import { adminIdentityOf, removeAdminKeyFile, writeClusterId } from "./admin-key.ts";
-import { clusterCa, NODE_SERVERNAME, nodeTls, tlsFromFiles } from "./tls.ts";
-import { VERSION } from "./version.ts";
+import { parseListenAddress, reachableHosts, reachableUrls } from "../net/address.ts";
+import { deletesKeys, KmsNode } from "../node/node.ts";
+import { removeAdminKeyFile, writeClusterId } from "./admin-key.ts";
+import { adminIdentityOf } from "../node/admin-key.ts";
+import { nodeTls, tlsFromFiles } from "./tls.ts";
+import { clusterCa, NODE_SERVERNAME } from "../node/cluster-ca.ts";
+import { VERSION } from "../version.ts";
 
 /** How to start a server. */
 export interface ServerOptions {
@@ -82,34 +84,35 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const advertised = opts.advertise ? [opts.advertise.replace(/:\d+$/, "").replace(/^\[|\]$/g, "")] : [];
     const nodeCert = await nodeTls(opts.dir, store, records, [...reachableHosts(hostname), ...advertised], hsm);
     const tls = opts.tlsCert && opts.tlsKey ? await tlsFromFiles(opts.tlsCert, opts.tlsKey) : nodeCert;
+    const joined = async (cluster: string) => {
+      node.setAdminIdentity(adminIdentityOf(hsm, cluster));
+      await writeClusterId(opts.dir, cluster);
+    };
     // The admin identity depends on the cluster, known once the replication state is loaded.
     const node = new KmsNode(state, store, {
       version: VERSION, host: "", startedAt: Date.now(), adminIdentity: "", tickMs: TICK_MS, electionTicks: ELECTION_TICKS,
+    }, {
+      // After a join the key written for the node's first, own cluster opens nothing: remove it.
+      onJoined: async (cluster) => {
+        await joined(cluster);
+        await removeAdminKeyFile(opts.dir);
+      },
     });
     listener = await serveTls(createApp({ node, kesEnclave: opts.kesEnclave, console: opts.console }), {
       key: tls.key, cert: tls.cert, hostname, port, limits: opts.limits, sni: { servername: NODE_SERVERNAME, ...nodeCert },
     });
     const bound = listener;
-    node.info = { ...node.info, host: opts.advertise ?? `${advertisedHost(hostname)}:${bound.port}` };
-    const loaded = await loadOrBootstrap(store, records, node);
+    node.listening(opts.advertise ?? `${advertisedHost(hostname)}:${bound.port}`);
+    const loaded = await loadOrBootstrap(store, records, node.info.host, node.initialSnapshot());
     // A crash after a received snapshot was saved but before the state was
     // replaced: the state on disk is older than the snapshot, so install it now.
     if (node.state.applied < loaded.durable.snapshot.index) await node.restore(loaded.durable.snapshot);
-    const joined = async (cluster: string) => {
-      node.info = { ...node.info, adminIdentity: adminIdentityOf(hsm, cluster) };
-      await writeClusterId(opts.dir, cluster);
-    };
     await joined(loaded.membership.cluster);
-    // After a join the key written for the node's first, own cluster opens nothing: remove it.
-    node.onJoined = async (cluster) => {
-      await joined(cluster);
-      await removeAdminKeyFile(opts.dir);
-    };
     const peers = new Peers<Command>(hsm, nodeCert, clusterCa(hsm).cert, NODE_SERVERNAME);
     peers.cluster = loaded.membership.cluster;
     // Reads and votes wait for this: until replication starts the node answers "starting".
-    const durable = await checkWithPeers(node, peers, loaded.membership, loaded.durable, loaded.storage);
-    startReplication(node, store, hsm, peers, { ...loaded, durable }, opts.onFatal);
+    const { durable, readFloor } = await checkWithPeers(peers, loaded);
+    node.replicate(hsm, peers, { ...loaded, durable }, readFloor, opts.onFatal);
     // A key deletion whose erase a stop interrupted is still in the log: finish it.
     if (loaded.durable.entries.some((e) => e.type === "cmd" && deletesKeys(e.cmd))) node.eraseInBackground();
     return {

@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { statusOf } from "../wire/errors.ts";
 import { Buffer } from "node:buffer";
 import { apply, type Effect, install, prepare } from "./apply.ts";
 import type { Command } from "./commands.ts";
@@ -37,7 +38,7 @@ function assertRejected(state: State, cmd: Command, status: number, message: str
   const before = snapshot(state);
   const check = (err: unknown) => {
     assert.ok(err instanceof KmsError, `expected a KmsError, got ${err}`);
-    assert.equal(err.status, status);
+    assert.equal(statusOf(err), status);
     assert.equal(err.message, message);
     return true;
   };
@@ -92,14 +93,14 @@ test("enclave.delete removes the enclave and every key in it, and nothing in oth
   for (const fx of effects) if (fx.kind === "key") assert.equal(fx.enclave, "e1");
   assert.equal(effects[effects.length - 1].kind, "enclave");
   assert.equal(s.enclaves.has("e1"), false);
-  assert.throws(() => s.keyRing("e1", "a"), { status: 404, message: "enclave does not exist" });
+  assert.throws(() => s.keyRing("e1", "a"), { kind: "not-found", message: "enclave does not exist" });
   // The other enclave's key of the same name is untouched.
   assert.deepEqual(s.keyVersion("e2", "a", 0).material, new Uint8Array(32).fill(9));
 
   // A re-created enclave of the same name starts empty: the old keys do not come back.
   apply(s, enclaveCreate("e1"));
   assert.equal(s.enclave("e1").keys.size, 0);
-  assert.throws(() => s.keyRing("e1", "a"), { status: 404, message: "key does not exist" });
+  assert.throws(() => s.keyRing("e1", "a"), { kind: "not-found", message: "key does not exist" });
 });
 
 test("enclave.delete of a missing enclave: 404 'enclave does not exist', nothing changes", () => {
@@ -162,7 +163,7 @@ test("key.delete of one version keeps the others; the version number is never re
   apply(s, keyCreate("e1", "k", { addVersion: true, fill: 3 }));
   apply(s, keyDelete("e1", "k", 2));
   assert.deepEqual(versionsOf(s, "e1", "k"), [1, 3]);
-  assert.throws(() => s.keyVersion("e1", "k", 2), { status: 404, message: "key does not exist" });
+  assert.throws(() => s.keyVersion("e1", "k", 2), { kind: "not-found", message: "key does not exist" });
 
   // Deleting the latest version must not free its number.
   apply(s, keyDelete("e1", "k", 3));
@@ -171,7 +172,7 @@ test("key.delete of one version keeps the others; the version number is never re
   apply(s, keyCreate("e1", "k", { addVersion: true, fill: 4 }));
   assert.deepEqual(versionsOf(s, "e1", "k"), [1, 4]);
   assert.deepEqual(s.keyVersion("e1", "k", 4).material, new Uint8Array(32).fill(4));
-  assert.throws(() => s.keyVersion("e1", "k", 3), { status: 404 });
+  assert.throws(() => s.keyVersion("e1", "k", 3), { kind: "not-found" });
 });
 
 test("key.delete with version 0 deletes the latest version only", () => {
@@ -196,7 +197,7 @@ test("key.delete with allVersions removes the whole key, whatever version is nam
   const effects = apply(s, keyDelete("e1", "k", 0, true));
   assert.deepEqual(summary(effects), ["key k=null"]);
   assert.equal(s.enclave("e1").keys.has("k"), false);
-  assert.throws(() => s.keyRing("e1", "k"), { status: 404, message: "key does not exist" });
+  assert.throws(() => s.keyRing("e1", "k"), { kind: "not-found", message: "key does not exist" });
   assert.deepEqual(versionsOf(s, "e1", "other"), [1]);
   // The name is free again.
   apply(s, keyCreate("e1", "k", { fill: 5 }));
@@ -262,13 +263,13 @@ test("the commit counter counts successful commands only", () => {
 test("admin-key.set: disabling needs a stored SysAdmin; re-enabling needs a later time than the last change", () => {
   const s = new State();
   const set = (enabled: boolean, at: number): Command => ({ type: "admin-key.set", enabled, at, by: "h1:op" });
-  assert.throws(() => apply(s, set(false, 10)), (e: unknown) => e instanceof KmsError && e.status === 409 && /no SysAdmin identity is stored/.test(e.message));
+  assert.throws(() => apply(s, set(false, 10)), (e: unknown) => e instanceof KmsError && statusOf(e) === 409 && /no SysAdmin identity is stored/.test(e.message));
   assert.equal(s.adminKey.disabled, false);
   apply(s, enclaveCreate("ops"));
   apply(s, { type: "identity.create", enclave: "ops", identity: "h1:" + "S".repeat(43), privilege: "SysAdmin", policy: "", serviceAccount: false, tags: {}, at: 1, by: "h1:op" });
   apply(s, set(false, 10));
   assert.deepEqual(s.adminKey, { disabled: true, changedAt: 10, changedBy: "h1:op" });
-  assert.throws(() => apply(s, set(true, 10)), (e: unknown) => e instanceof KmsError && e.status === 409 && /older than the last change/.test(e.message));
+  assert.throws(() => apply(s, set(true, 10)), (e: unknown) => e instanceof KmsError && statusOf(e) === 409 && /older than the last change/.test(e.message));
   apply(s, set(true, 11));
   assert.equal(s.adminKey.disabled, false);
 });

@@ -1,6 +1,6 @@
-import { decodeBase64 } from "./base64.ts";
+import { decodeBase64 } from "../encoding/base64.ts";
 import type { Command } from "./commands.ts";
-import { Errors, KmsError } from "./errors.ts";
+import { Errors } from "./errors.ts";
 import { enclaveEntry, type EnclaveEntry, State } from "./state.ts";
 import type { AdminKeySetting, EnclaveRecord, IdentityRecord, KeyRing, PolicyRecord } from "./types.ts";
 
@@ -72,7 +72,7 @@ export function prepare(state: State, cmd: Command): Effect[] {
     }
     case "identity.create": {
       const e = state.enclave(cmd.enclave);
-      if (e.identities.has(cmd.identity)) throw new KmsError(409, "identity already exists");
+      if (e.identities.has(cmd.identity)) throw Errors.identityExists();
       if (cmd.policy) state.policy(cmd.enclave, cmd.policy);
       const { type: _, at, by, ...rest } = cmd;
       return [{ kind: "identity", enclave: cmd.enclave, name: cmd.identity, value: { ...rest, createdAt: at, createdBy: by } }];
@@ -107,11 +107,11 @@ export function prepare(state: State, cmd: Command): Effect[] {
     case "admin-key.set": {
       // Someone must be left who can administer the cluster.
       if (!cmd.enabled && !state.hasStoredSysAdmin()) {
-        throw new KmsError(409, "cannot disable the admin API key: no SysAdmin identity is stored (add one with 'kms add-identity --privilege SysAdmin' first)");
+        throw Errors.conflict("cannot disable the admin API key: no SysAdmin identity is stored (add one with 'kms add-identity --privilege SysAdmin' first)");
       }
       // A re-enable proof is bound to its time: one made before the last change cannot be played again.
       if (cmd.enabled && cmd.at <= state.adminKey.changedAt) {
-        throw new KmsError(409, "the proof is older than the last change of the admin API key: make a new one");
+        throw Errors.conflict("the proof is older than the last change of the admin API key: make a new one");
       }
       return [{ kind: "setting", enclave: "", name: "admin-key", value: { disabled: !cmd.enabled, changedAt: cmd.at, changedBy: cmd.by } }];
     }

@@ -64,8 +64,8 @@ test("recordsOf → stateOf round trip rebuilds an equal state: versions, materi
   assert.equal(v3.createdBy, "h1:by-3");
   assert.equal(rebuilt.keyVersion("e1", "k2", 1).type, "ChaCha20");
   assert.deepEqual(rebuilt.enclave("e2").record, { name: "e2", createdAt: 1_700_000_000_001, createdBy: "h1:other" });
-  assert.throws(() => rebuilt.keyRing("e2", "dropped"), { status: 404 });
-  assert.throws(() => rebuilt.enclave("gone"), { status: 404 });
+  assert.throws(() => rebuilt.keyRing("e2", "dropped"), { kind: "not-found" });
+  assert.throws(() => rebuilt.enclave("gone"), { kind: "not-found" });
   // Deleted things left no records behind.
   assert.deepEqual([...records.keys()].filter((k) => k.includes("gone") || k.includes("dropped")), []);
 });

@@ -1,6 +1,6 @@
 import * as v from "valibot";
 import type { Effect } from "./apply.ts";
-import { decodeBase64, encodeBase64 } from "./base64.ts";
+import { decodeBase64, encodeBase64 } from "../encoding/base64.ts";
 import { RulesSchema, TagsSchema } from "./commands.ts";
 import { IdentitySchema, NameSchema } from "./names.ts";
 import { enclaveEntry, State } from "./state.ts";
@@ -111,4 +111,17 @@ export function recordsOfState(state: State): Array<readonly [string, Uint8Array
 
 function json(value: unknown): Uint8Array {
   return enc.encode(JSON.stringify(value));
+}
+
+/** A snapshot's bytes (what a joining or far-behind node receives): every state record, base64, as JSON. */
+export function encodeSnapshot(state: State): Uint8Array {
+  const records = recordsOfState(state).map(([k, value]) => [k, encodeBase64(value!)]);
+  return new TextEncoder().encode(JSON.stringify(records));
+}
+
+/** The state records of a snapshot's bytes. */
+export function decodeSnapshot(data: Uint8Array): Map<string, Uint8Array> {
+  if (data.length === 0) return new Map();
+  const rows = v.parse(v.array(v.tuple([v.string(), v.string()])), JSON.parse(new TextDecoder().decode(data)));
+  return new Map(rows.map(([k, b]) => [k, decodeBase64(b)]));
 }

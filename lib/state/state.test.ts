@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { statusOf } from "../wire/errors.ts";
 import { Buffer } from "node:buffer";
 import { apply } from "./apply.ts";
 import { Errors, KmsError } from "./errors.ts";
@@ -23,22 +24,22 @@ test("the canonical errors have the exact status and message MinIO's client comp
   for (const [err, status, message] of expected) {
     assert.ok(err instanceof KmsError);
     assert.ok(err instanceof Error);
-    assert.equal(err.status, status);
+    assert.equal(statusOf(err), status);
     assert.equal(err.message, message);
   }
-  assert.equal(Errors.badRequest("bad thing").status, 400);
-  assert.equal(Errors.unavailable("later").status, 503);
+  assert.equal(statusOf(Errors.badRequest("bad thing")), 400);
+  assert.equal(statusOf(Errors.unavailable("later")), 503);
 });
 
 test("lookups: enclave, keyRing and keyVersion throw the matching 404", () => {
   const s = new State();
-  assert.throws(() => s.enclave("e1"), { status: 404, message: "enclave does not exist" });
-  assert.throws(() => s.keyRing("e1", "k"), { status: 404, message: "enclave does not exist" });
-  assert.throws(() => s.keyVersion("e1", "k", 0), { status: 404, message: "enclave does not exist" });
+  assert.throws(() => s.enclave("e1"), { kind: "not-found", message: "enclave does not exist" });
+  assert.throws(() => s.keyRing("e1", "k"), { kind: "not-found", message: "enclave does not exist" });
+  assert.throws(() => s.keyVersion("e1", "k", 0), { kind: "not-found", message: "enclave does not exist" });
   apply(s, { type: "enclave.create", name: "e1", at: 1, by: "x" });
   assert.equal(s.enclave("e1").record.name, "e1");
-  assert.throws(() => s.keyRing("e1", "k"), { status: 404, message: "key does not exist" });
-  assert.throws(() => s.keyVersion("e1", "k", 0), { status: 404, message: "key does not exist" });
+  assert.throws(() => s.keyRing("e1", "k"), { kind: "not-found", message: "key does not exist" });
+  assert.throws(() => s.keyVersion("e1", "k", 0), { kind: "not-found", message: "key does not exist" });
   const material = Buffer.alloc(32, 1).toString("base64");
   const mk = (addVersion: boolean) =>
     apply(s, { type: "key.create", enclave: "e1", name: "k", keyType: "AES256", material, addVersion, at: 1, by: "x" });
@@ -49,8 +50,8 @@ test("lookups: enclave, keyRing and keyVersion throw the matching 404", () => {
   assert.equal(s.keyVersion("e1", "k", 0).version, 3);
   assert.equal(s.keyVersion("e1", "k", 1).version, 1);
   assert.equal(s.keyVersion("e1", "k", 3).version, 3);
-  assert.throws(() => s.keyVersion("e1", "k", 2), { status: 404, message: "key does not exist" });
-  assert.throws(() => s.keyVersion("e1", "k", 4), { status: 404, message: "key does not exist" });
+  assert.throws(() => s.keyVersion("e1", "k", 2), { kind: "not-found", message: "key does not exist" });
+  assert.throws(() => s.keyVersion("e1", "k", 4), { kind: "not-found", message: "key does not exist" });
   const ring = s.keyRing("e1", "k");
   assert.equal(findVersion(ring, 3)?.version, 3);
   assert.equal(findVersion(ring, 2), undefined);

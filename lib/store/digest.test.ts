@@ -12,7 +12,7 @@ import { pathToFileURL } from "node:url";
 import { createClient } from "@libsql/client";
 import { SoftHsm } from "../hsm/soft.ts";
 import { DataDirError, openStore } from "./store.ts";
-import { withTempDir } from "./test-helpers.ts";
+import { withTempDir } from "../../tests/support/store.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 

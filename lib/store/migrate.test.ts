@@ -11,7 +11,7 @@ import { pathToFileURL } from "node:url";
 import { createClient } from "@libsql/client";
 import { SoftHsm } from "../hsm/soft.ts";
 import { DataDirError, openStore } from "./store.ts";
-import { findSecrets, snapshot, withTempDir } from "./test-helpers.ts";
+import { findSecrets, snapshot, withTempDir } from "../../tests/support/store.ts";
 
 const FIXTURE = join(import.meta.dirname, "../../tests/fixtures/data-dir-v1");
 const fixture = JSON.parse(await readFile(`${FIXTURE}.json`, "utf8"));

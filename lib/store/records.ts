@@ -12,12 +12,11 @@
  * only read, to migrate a directory (migrate.ts).
  */
 import { createHmac } from "node:crypto";
-import { NONCE_SIZE, open, seal, TAG_SIZE } from "../crypto/aead.ts";
+import { gcmOpen, NONCE_SIZE, open, seal, TAG_SIZE } from "../crypto/aead.ts";
 import { equal } from "../crypto/constant-time.ts";
 import { deriveKey } from "../crypto/hkdf.ts";
 import { IV_SIZE } from "../crypto/message-key.ts";
 import { randomBytes } from "../crypto/random.ts";
-import { gcmOpen } from "../hsm/aes-gcm.ts";
 
 export const ID_SIZE = 32;
 const AAD_V1 = new TextEncoder().encode("kms/v1/record");

@@ -3,13 +3,13 @@
  * stored only sealed by the HSM in `root.seal`.
  */
 import * as v from "valibot";
-import { Buffer } from "node:buffer";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { randomBytes } from "../crypto/random.ts";
 import { HsmMismatchError, type SoftHsm } from "../hsm/soft.ts";
 import { writeFileAtomic } from "./atomic-file.ts";
 import { DataDirError } from "./errors.ts";
+import { decodeBase64, encodeBase64 } from "../encoding/base64.ts";
 
 export const ROOT_SEAL_FILE = "root.seal";
 export const ROOT_KEY_SIZE = 32;
@@ -25,7 +25,7 @@ const RootSealFile = v.object({
 export async function createRootKey(dir: string, hsm: SoftHsm): Promise<Uint8Array> {
   const root = randomBytes(ROOT_KEY_SIZE);
   const sealed = hsm.seal(root, ROOT_KEY_LABEL);
-  const json = JSON.stringify({ version: 1, sealed: Buffer.from(sealed).toString("base64") }) + "\n";
+  const json = JSON.stringify({ version: 1, sealed: encodeBase64(sealed) }) + "\n";
   await writeFileAtomic(join(dir, ROOT_SEAL_FILE), new TextEncoder().encode(json), 0o600);
   return root;
 }
@@ -43,7 +43,7 @@ export async function readRootKey(dir: string, hsm: SoftHsm): Promise<Uint8Array
   }
   let root: Uint8Array;
   try {
-    root = hsm.unseal(new Uint8Array(Buffer.from(parsed.sealed, "base64")), ROOT_KEY_LABEL);
+    root = hsm.unseal(decodeBase64(parsed.sealed), ROOT_KEY_LABEL);
   } catch (err) {
     if (err instanceof HsmMismatchError) {
       throw new HsmMismatchError(`the HSM key does not match this data directory (${dir})`);

@@ -8,7 +8,7 @@ import { createClient } from "@libsql/client";
 import { deriveKey } from "../crypto/hkdf.ts";
 import { HsmKeyError, HsmMismatchError, SoftHsm } from "../hsm/soft.ts";
 import { DataDirError, openStore } from "./store.ts";
-import { findSecrets, snapshot, withTempDir } from "./test-helpers.ts";
+import { findSecrets, snapshot, withTempDir } from "../../tests/support/store.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const newHsm = () => SoftHsm.parse(SoftHsm.generate());

@@ -9,7 +9,7 @@ import { chmodSync, copyFileSync, existsSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { decode } from "../../lib/api/native/proto.ts";
+import { decode } from "../../lib/wire/proto.ts";
 import { SoftHsm } from "../../lib/hsm/soft.ts";
 import { errMessage, type FileSnapshot, framesOf, kesEncrypt, postNative, redactedOutput, replyFrames, snapshotDir, stopWithin } from "../helpers/e2e.ts";
 import { cleanup, type KmsServer, type RunResult, runKms, startServer, tempDir } from "../helpers/kms.ts";

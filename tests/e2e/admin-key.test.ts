@@ -13,7 +13,8 @@ import { after, describe, it } from "node:test";
 import { KmsClientError } from "../../lib/client/client.ts";
 import { SoftHsm } from "../../lib/hsm/soft.ts";
 import { newApiKey, parseApiKey } from "../../lib/identity/apikey.ts";
-import { adminKeyProof, readClusterId } from "../../lib/server/admin-key.ts";
+import { readClusterId } from "../../lib/server/admin-key.ts";
+import { adminKeyProof } from "../../lib/node/admin-key.ts";
 import { startCluster } from "../helpers/cluster.ts";
 import { kmsCommand, runKms, startServer, tempDir, cleanup } from "../helpers/kms.ts";
 

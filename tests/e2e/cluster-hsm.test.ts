@@ -13,13 +13,13 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe } from "node:test";
-import { envelope, RPC } from "../../lib/cluster/peers.ts";
-import { openPayload, sealPayload } from "../../lib/cluster/wire.ts";
+import { envelope, RPC } from "../../lib/node/peers.ts";
+import { openPayload, sealPayload } from "../../lib/node/seal.ts";
 import { SoftHsm } from "../../lib/hsm/soft.ts";
 import { clientCredentials, parseApiKey } from "../../lib/identity/apikey.ts";
 import { newServerKey } from "../../lib/identity/x509.ts";
 import { readClusterId } from "../../lib/server/admin-key.ts";
-import { clusterCa, issueNodeCertificate } from "../../lib/server/tls.ts";
+import { clusterCa, issueNodeCertificate } from "../../lib/node/cluster-ca.ts";
 import { type Cluster, reportingSteps, startCluster } from "../helpers/cluster.ts";
 import { rawRequest } from "../helpers/e2e.ts";
 import { cleanup } from "../helpers/kms.ts";

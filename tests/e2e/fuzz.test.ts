@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import https from "node:https";
 import { after, describe, it } from "node:test";
 import { framesOf, postNative } from "../helpers/e2e.ts";
-import { type FuzzInput, fuzzInput, fuzzSeed } from "../../lib/api/test-fuzz.ts";
+import { type FuzzInput, fuzzInput, fuzzSeed } from "../support/fuzz.ts";
 import { clientIdOf } from "../helpers/kes.ts";
 import { cleanup, startServer } from "../helpers/kms.ts";
 

@@ -9,7 +9,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { decode } from "../../lib/api/native/proto.ts";
+import { decode } from "../../lib/wire/proto.ts";
 import type { Call, KmsClient } from "../../lib/client/client.ts";
 import { clientCredentials, newApiKey, parseApiKey } from "../../lib/identity/apikey.ts";
 import { assertErrReply, assertServerHealthy, expectKmsError, framesOf, postNative, replyFrames } from "../helpers/e2e.ts";

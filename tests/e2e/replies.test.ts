@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import tls from "node:tls";
 import { after, before, describe, it } from "node:test";
-import { decode } from "../../lib/api/native/proto.ts";
+import { decode } from "../../lib/wire/proto.ts";
 import { framesOf, postNative, type RawReply, rawRequest, waitUntil } from "../helpers/e2e.ts";
 import { cleanup, type KmsServer, startServer } from "../helpers/kms.ts";
 

@@ -142,36 +142,51 @@ export interface KesReply {
   readonly json: any;
 }
 
-/** One request on a fresh connection; body objects are sent as JSON, strings and bytes as they are. */
-export function kes(target: KesTarget, method: string, urlPath: string, opts: { client?: KesClientId | null; body?: unknown } = {}): Promise<KesReply> {
-  const body = opts.body === undefined ? undefined
-    : typeof opts.body === "string" || opts.body instanceof Uint8Array ? Buffer.from(opts.body as string)
-    : Buffer.from(JSON.stringify(opts.body));
+/** A raw reply: status, headers and body bytes. */
+export interface RawReply {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: Buffer;
+}
+
+/**
+ * One HTTPS request to 127.0.0.1 on a fresh connection, with `client`'s
+ * certificate if given, written apart from kms's own transport (the tests'
+ * clients must not share the server's code).
+ */
+export function httpsRequest(target: KesTarget, client: KesClientId | null | undefined, method: string, urlPath: string, payload?: Buffer, headers: Record<string, string> = {}): Promise<RawReply> {
   return new Promise((resolve, reject) => {
     const req = https.request({
       host: "127.0.0.1", port: target.port, method, path: urlPath, agent: false, ca: target.ca, servername: "localhost",
-      ...(opts.client ? { cert: opts.client.cert, key: opts.client.key } : {}),
-      headers: body ? { "content-type": "application/json", "content-length": String(body.length) } : {},
+      ...(client ? { cert: client.cert, key: client.key } : {}),
+      headers: { ...(payload ? { "content-length": String(payload.length) } : {}), ...headers },
       timeout: 20_000,
     }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => {
-        const text = Buffer.concat(chunks).toString("utf8");
-        let json: unknown;
-        try {
-          json = text ? JSON.parse(text) : undefined;
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
-      });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
       res.on("error", reject);
     });
     req.on("timeout", () => req.destroy(new Error(`${method} ${urlPath}: no reply within the deadline`)));
     req.on("error", reject);
-    req.end(body);
+    req.end(payload);
   });
+}
+
+/** One request on a fresh connection; body objects are sent as JSON, strings and bytes as they are. */
+export async function kes(target: KesTarget, method: string, urlPath: string, opts: { client?: KesClientId | null; body?: unknown } = {}): Promise<KesReply> {
+  const body = opts.body === undefined ? undefined
+    : typeof opts.body === "string" || opts.body instanceof Uint8Array ? Buffer.from(opts.body as string)
+    : Buffer.from(JSON.stringify(opts.body));
+  const r = await httpsRequest(target, opts.client, method, urlPath, body, body ? { "content-type": "application/json" } : {});
+  const text = r.body.toString("utf8");
+  let json: unknown;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
+  return { status: r.status, headers: r.headers, text, json };
 }
 
 export const b64 = (b: Uint8Array | string) => Buffer.from(b).toString("base64");

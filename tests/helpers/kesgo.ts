@@ -15,8 +15,7 @@
  * Content-Length, no chunked encoding.
  */
 import assert from "node:assert/strict";
-import https from "node:https";
-import type { KesClientId, KesTarget } from "./kes.ts";
+import { httpsRequest, type KesClientId, type KesTarget } from "./kes.ts";
 
 /** A KES error as kes-go reports it: the status and the message. */
 export class KesGoError extends Error {
@@ -85,22 +84,8 @@ export class KesGoClient {
   /** One request (a Buffer body is sent as it is); checks the framing every reply must have and turns errors into KesGoError. */
   async send(method: string, path: string, body?: unknown, contentType = body === undefined ? undefined : "application/json"): Promise<GoReply> {
     const payload = body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body));
-    const reply = await new Promise<GoReply & { headers: Record<string, string | string[] | undefined> }>((resolve, reject) => {
-      const req = https.request({
-        host: "127.0.0.1", port: this.target.port, method, path, agent: false, ca: this.target.ca, servername: "localhost",
-        ...(this.id ? { cert: this.id.cert, key: this.id.key } : {}),
-        headers: { ...(payload ? { "content-length": String(payload.length) } : {}), ...(contentType ? { "content-type": contentType } : {}) },
-        timeout: 20_000,
-      }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, contentType: String(res.headers["content-type"] ?? ""), body: Buffer.concat(chunks), headers: res.headers }));
-        res.on("error", reject);
-      });
-      req.on("timeout", () => req.destroy(new Error(`${method} ${path}: no reply within the deadline`)));
-      req.on("error", reject);
-      req.end(payload);
-    });
+    const raw = await httpsRequest(this.target, this.id, method, path, payload, contentType ? { "content-type": contentType } : {});
+    const reply = { status: raw.status, contentType: String(raw.headers["content-type"] ?? ""), body: raw.body, headers: raw.headers };
     assert.equal(reply.headers["transfer-encoding"], undefined, `${method} ${path}: not chunked`);
     assert.equal(reply.headers["content-length"], String(reply.body.length), `${method} ${path}: exact Content-Length`);
     if (reply.status >= 400) {

@@ -5,7 +5,9 @@
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import type { ConsoleFiles } from "./bundle.ts";
+
+/** Files by name (relative to /console/), each with its Content-Type. */
+export type ConsoleFiles = Record<string, { readonly type: string; readonly body: string }>;
 
 const SOURCES = path.resolve(import.meta.dirname, "../../../console");
 

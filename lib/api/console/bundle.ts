@@ -5,9 +5,7 @@
  * nothing else at run time. Other runtimes (Deno) have no bundler: there the
  * console answers that it is not built in.
  */
-
-/** Files by name (relative to /console/), each with its Content-Type. */
-export type ConsoleFiles = Record<string, { readonly type: string; readonly body: string }>;
+import type { ConsoleFiles } from "./build.ts";
 
 let built: Promise<ConsoleFiles | undefined> | undefined;
 

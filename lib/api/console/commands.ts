@@ -6,14 +6,14 @@
  * bytes in base64.
  */
 import * as v from "valibot";
-import { encodeBase64 } from "../../state/base64.ts";
+import { encodeBase64 } from "../../encoding/base64.ts";
 import { Errors } from "../../state/errors.ts";
-import { Obj } from "../../server/pending.ts";
+import { Obj } from "../../node/pending.ts";
 import { command, type CommandSpec } from "../native/command.ts";
 import { COMMANDS } from "../native/commands.ts";
 import { type Decoded, validated } from "../native/execute.ts";
 import { keyStatus } from "../native/key.ts";
-import { decode, encode } from "../native/proto.ts";
+import { decode, encode } from "../../wire/proto.ts";
 import { Name } from "../native/schemas.ts";
 
 /**

@@ -10,13 +10,14 @@ import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import * as v from "valibot";
-import { Obj } from "../../server/pending.ts";
-import type { KmsNode } from "../../server/node.ts";
-import { decodeBase64 } from "../../state/base64.ts";
+import { Obj } from "../../node/pending.ts";
+import type { KmsNode } from "../../node/node.ts";
+import { decodeBase64 } from "../../encoding/base64.ts";
 import { Errors, KmsError } from "../../state/errors.ts";
 import { equal } from "../../crypto/constant-time.ts";
-import type { Env } from "../env.ts";
-import { isClientError } from "../errors.ts";
+import type { Env } from "../../net/env.ts";
+import { isClientError } from "../../net/errors.ts";
+import { ConsoleErrors, consoleStatus } from "./errors.ts";
 import { execute } from "../native/execute.ts";
 import { consoleFiles } from "./bundle.ts";
 import { CallSchema, commandList, decodeCall, replyJson, specOf } from "./commands.ts";
@@ -101,9 +102,9 @@ export function consoleRoutes(deps: ConsoleDeps): Hono<Env> {
   api.use("*", bodyLimit({ maxSize: MAX_BODY, onError: (c) => c.json({ message: `request body too large: at most ${MAX_BODY} bytes` }, 413) }));
   api.onError((err, c) => {
     if (isClientError(err)) throw err; // the app's handler answers and logs it as the client's
-    const e = err instanceof KmsError ? err : new KmsError(500, "internal server error");
+    const e = err instanceof KmsError ? err : Errors.internal();
     if (!(err instanceof KmsError)) console.error(`kms: internal error on ${c.req.method} ${c.req.path}: ${(err as Error)?.name ?? "error"}`);
-    return c.json({ message: e.message }, e.status as 400);
+    return c.json({ message: e.message }, consoleStatus(e) as 400);
   });
 
   api.post("/challenge", async (c) => {
@@ -114,9 +115,9 @@ export function consoleRoutes(deps: ConsoleDeps): Hono<Env> {
   api.post("/login", async (c) => {
     const body = await jsonBody(c, LoginSchema);
     // Taken before the signature is checked: a challenge is good for one try.
-    if (!sessions.takeChallenge(body.challenge)) throw Errors.notSignedIn("login failed: the challenge expired or was already used; try again");
+    if (!sessions.takeChallenge(body.challenge)) throw ConsoleErrors.notSignedIn("login failed: the challenge expired or was already used; try again");
     const identity = verifyLogin(body.challenge, decodeBase64(body.public_key), decodeBase64(body.signature));
-    if (!identity) throw Errors.notSignedIn("login failed: the signature does not verify");
+    if (!identity) throw ConsoleErrors.notSignedIn("login failed: the signature does not verify");
     const standing = await standingOf(node, identity);
     // An identity the cluster does not know is denied as the protocol denies it.
     if (!standing) throw Errors.accessDenied();
@@ -179,15 +180,15 @@ export function consoleRoutes(deps: ConsoleDeps): Hono<Env> {
     const token = getCookie(c, SESSION_COOKIE);
     const found = sessions.find(token);
     if ("problem" in found) {
-      throw Errors.notSignedIn(found.problem === "expired" ? "session expired: sign in again" : "not signed in: sign in with an API key");
+      throw ConsoleErrors.notSignedIn(found.problem === "expired" ? "session expired: sign in again" : "not signed in: sign in with an API key");
     }
     const { session } = found;
-    if (changes && !equal(utf8(c.req.header(CSRF_HEADER) ?? ""), utf8(session.csrf))) throw Errors.crossSite();
+    if (changes && !equal(utf8(c.req.header(CSRF_HEADER) ?? ""), utf8(session.csrf))) throw ConsoleErrors.crossSite();
     // Bound to the identity: once the cluster forgets it, its sessions end.
     const standing = await standingOf(node, session.identity);
     if (!standing) {
       sessions.closeIdentity(session.identity);
-      throw Errors.notSignedIn("session ended: this identity is no longer known to the cluster");
+      throw ConsoleErrors.notSignedIn("session ended: this identity is no longer known to the cluster");
     }
     return { session, standing };
   }
@@ -203,9 +204,9 @@ export function consoleRoutes(deps: ConsoleDeps): Hono<Env> {
 function sameOrigin(c: Context<Env>): void {
   const origin = c.req.header("origin");
   const site = c.req.header("sec-fetch-site");
-  if (origin !== undefined && origin !== new URL(c.req.url).origin) throw Errors.crossSite();
-  if (site !== undefined && site !== "same-origin") throw Errors.crossSite();
-  if (!/^application\/json\s*(;|$)/i.test(c.req.header("content-type") ?? "")) throw Errors.crossSite();
+  if (origin !== undefined && origin !== new URL(c.req.url).origin) throw ConsoleErrors.crossSite();
+  if (site !== undefined && site !== "same-origin") throw ConsoleErrors.crossSite();
+  if (!/^application\/json\s*(;|$)/i.test(c.req.header("content-type") ?? "")) throw ConsoleErrors.crossSite();
 }
 
 /** The JSON body, checked against `schema`; 400 naming the problem. */

@@ -7,8 +7,8 @@
 import * as v from "valibot";
 import type { KesPolicy } from "./backend.ts";
 import { kesError, KesMessages } from "./errors.ts";
-import { kesHexOf } from "./identity.ts";
-import type { KesKit } from "./routes.ts";
+import { kesHexOf } from "../../identity/kes.ts";
+import type { KesKit } from "./kit.ts";
 import { KesName } from "./schemas.ts";
 
 /** A set of patterns as KES encodes it: {"<pattern>": {}, …}. */

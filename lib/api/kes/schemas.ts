@@ -1,6 +1,6 @@
 /** valibot schemas of the KES API's inputs: names in paths and JSON bodies. */
-import { Buffer } from "node:buffer";
 import * as v from "valibot";
+import { decodeBase64 } from "../../encoding/base64.ts";
 
 /** KES key names: 1–80 of [0-9A-Za-z_-], not starting or ending with '-'. */
 export const KesName = v.pipe(
@@ -24,7 +24,7 @@ function bytes(field: string) {
   return v.pipe(
     v.string(`invalid ${field}: expected a base64 string`),
     v.regex(B64, `invalid ${field}: not valid base64`),
-    v.transform((s) => new Uint8Array(Buffer.from(s, "base64"))),
+    v.transform((s) => decodeBase64(s)),
   );
 }
 

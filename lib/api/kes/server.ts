@@ -1,7 +1,7 @@
 /** KES's server routes: /v1/ready, /v1/status, /v1/metrics and /v1/api. */
 import os from "node:os";
 import { kesError, KesMessages } from "./errors.ts";
-import type { KesKit, KesMetrics } from "./routes.ts";
+import type { KesKit, KesMetrics } from "./kit.ts";
 import { apiListing } from "./table.ts";
 
 /** Registers the server routes. */

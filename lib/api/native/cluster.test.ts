@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { fromTimestamp } from "./proto.ts";
-import { withKms } from "../test-app.ts";
+import { fromTimestamp } from "../../wire/proto.ts";
+import { withKms } from "../../../tests/support/app.ts";
 
 type Status = Record<string, unknown> & { nodes: Record<string, string>; uptime: unknown };
 

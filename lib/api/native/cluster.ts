@@ -1,19 +1,19 @@
 import os from "node:os";
 import * as v from "valibot";
-import { RPC } from "../../cluster/peers.ts";
-import { PROOF_WINDOW_MS, validAdminKeyProof } from "../../server/admin-key.ts";
-import { HostSchema, addNode, editNode, removeNode } from "../../server/membership.ts";
-import type { KmsNode } from "../../server/node.ts";
-import { KmsError } from "../../state/errors.ts";
+import { RPC } from "../../node/peers.ts";
+import { PROOF_WINDOW_MS } from "../../node/admin-key.ts";
+import { HostSchema } from "../../node/membership.ts";
+import type { KmsNode } from "../../node/node.ts";
+import { Errors } from "../../state/errors.ts";
 import { command } from "./command.ts";
 import { Bytes } from "./schemas.ts";
-import { duration } from "./proto.ts";
+import { duration } from "../../wire/proto.ts";
 
 const ROLES = { leader: "Leader", follower: "Follower", candidate: "Candidate", precandidate: "Candidate" } as const;
 
 /** The ServerStatusResponse of this node. */
 export function serverStatus(node: KmsNode) {
-  const st = node.parts().driver.status();
+  const st = node.status();
   const mem = process.memoryUsage();
   const tick = node.info.tickMs;
   return {
@@ -42,17 +42,11 @@ export function serverStatus(node: KmsNode) {
 
 /** Every member's status, asked in parallel; members that do not answer quickly are down. */
 async function clusterStatus(node: KmsNode) {
-  const { driver, peers } = node.parts();
-  const self = driver.status().id;
-  const up: Record<number, unknown> = {}, down: Record<number, string> = {};
-  await Promise.all(driver.status().members.map(async (m) => {
-    if (m.id === self) return void (up[m.id] = serverStatus(node));
-    try {
-      up[m.id] = await peers.call(m.addr, RPC.status, {}, 1_500);
-    } catch {
-      down[m.id] = m.addr;
-    }
-  }));
+  const up: Record<number, unknown> = { [node.status().id]: serverStatus(node) }, down: Record<number, string> = {};
+  for (const a of await node.askMembers(RPC.status, 1_500)) {
+    if (a.reply === undefined) down[a.id] = a.addr;
+    else up[a.id] = a.reply;
+  }
   return { nodes_up: up, nodes_down: down };
 }
 
@@ -61,12 +55,12 @@ export const clusterCommands = [
   command({
     id: 1, name: "CLUSTER:ADDNODE", request: "AddClusterNodeRequest", write: true, inEnclave: false,
     schema: v.object({ host: HostSchema }),
-    run: (ctx, req) => addNode(ctx.node, req.host),
+    run: (ctx, req) => ctx.node.addNode(req.host),
   }),
   command({
     id: 2, name: "CLUSTER:REMOVENODE", request: "RemoveClusterNodeRequest", write: true, inEnclave: false,
     schema: v.object({ host: HostSchema, delete_cluster_on_host: v.boolean() }),
-    run: (ctx, req) => removeNode(ctx.node, req.host),
+    run: (ctx, req) => ctx.node.removeNode(req.host),
   }),
   command({
     id: 3, name: "CLUSTER:STATUS", request: "ClusterStatusRequest", response: "ClusterStatusResponse",
@@ -76,7 +70,7 @@ export const clusterCommands = [
   command({
     id: 4, name: "CLUSTER:EDIT", request: "EditClusterRequest", write: true, inEnclave: false,
     schema: v.object({ host: v.union([v.literal(""), HostSchema]), remove: v.array(v.number()) }),
-    run: (ctx, req) => editNode(ctx.node, req.host, req.remove),
+    run: (ctx, req) => ctx.node.editNode(req.host, req.remove),
   }),
   command({
     // A kms extension: disable the HSM-derived admin API key, or re-enable it with proof of the HSM key.
@@ -84,9 +78,8 @@ export const clusterCommands = [
     schema: v.object({ enabled: v.boolean(), at: v.pipe(v.number(), v.integer(), v.minValue(0)), proof: Bytes }),
     run: (ctx, req) => {
       if (!req.enabled) return ctx.node.write({ type: "admin-key.set", enabled: false, at: Date.now(), by: ctx.identity });
-      const { hsm, membership } = ctx.node.parts();
-      if (Math.abs(Date.now() - req.at) > PROOF_WINDOW_MS || !validAdminKeyProof(hsm, membership.cluster, req.at, req.proof)) {
-        throw new KmsError(403, "invalid proof: re-enabling the admin API key needs a fresh proof made with the HSM key ('kms admin-key enable')");
+      if (Math.abs(Date.now() - req.at) > PROOF_WINDOW_MS || !ctx.node.validAdminKeyProof(req.at, req.proof)) {
+        throw Errors.refused("invalid proof: re-enabling the admin API key needs a fresh proof made with the HSM key ('kms admin-key enable')");
       }
       return ctx.node.write({ type: "admin-key.set", enabled: true, at: req.at, by: ctx.identity });
     },

@@ -1,7 +1,7 @@
 import type * as v from "valibot";
 import type { DecryptBudget } from "../../crypto/keyring.ts";
 import type { Caller } from "../../state/policy.ts";
-import type { KmsNode } from "../../server/node.ts";
+import type { KmsNode } from "../../node/node.ts";
 
 /** What a command handler sees: the node, the request's enclave and the authorised caller. */
 export interface CommandContext {

@@ -7,10 +7,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { DecryptBudget, BudgetExceededError, decryptOpens, decryptWithVersions } from "../../crypto/keyring.ts";
 import { apply, MAX_KEY_VERSIONS } from "../../state/apply.ts";
-import { encodeBase64 } from "../../state/base64.ts";
+import { encodeBase64 } from "../../encoding/base64.ts";
 import { kesAesEncrypt } from "../../../tests/helpers/kes-format.ts";
-import { ADMIN, frame, type TestKms, withKms } from "../test-app.ts";
-import { decode } from "./proto.ts";
+import { ADMIN, frame, type TestKms, withKms } from "../../../tests/support/app.ts";
+import { decode } from "../../wire/proto.ts";
 import { DECRYPT_BUDGET, MAX_FRAMES } from "./route.ts";
 
 const te = new TextEncoder();

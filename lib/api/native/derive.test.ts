@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { apply } from "../../state/apply.ts";
-import { ADMIN, type TestKms, withKms } from "../test-app.ts";
+import { ADMIN, type TestKms, withKms } from "../../../tests/support/app.ts";
 
 const te = new TextEncoder();
 const hex = (b: unknown) => Buffer.from(b as Uint8Array).toString("hex");

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { fromTimestamp } from "./proto.ts";
-import { ADMIN, withKms } from "../test-app.ts";
+import { fromTimestamp } from "../../wire/proto.ts";
+import { ADMIN, withKms } from "../../../tests/support/app.ts";
 
 type EnclaveStatus = { name: string; created_at: unknown; created_by: string };
 

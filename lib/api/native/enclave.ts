@@ -1,7 +1,7 @@
 import * as v from "valibot";
 import type { EnclaveRecord } from "../../state/types.ts";
-import { timestamp } from "./proto.ts";
-import { Obj } from "../../server/pending.ts";
+import { timestamp } from "../../wire/proto.ts";
+import { Obj } from "../../node/pending.ts";
 import { command } from "./command.ts";
 import { ListSchema, listPage, Name } from "./schemas.ts";
 

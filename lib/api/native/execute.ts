@@ -9,8 +9,8 @@ import { DecryptBudget } from "../../crypto/keyring.ts";
 import { Errors } from "../../state/errors.ts";
 import { nameProblem } from "../../state/names.ts";
 import { authorize, type Caller, callerOf } from "../../state/policy.ts";
-import { Obj, callerReads } from "../../server/pending.ts";
-import type { KmsNode } from "../../server/node.ts";
+import { Obj, callerReads } from "../../node/pending.ts";
+import type { KmsNode } from "../../node/node.ts";
 import type { CommandContext, CommandSpec } from "./command.ts";
 import { disabledAdmin } from "./cluster.ts";
 

@@ -5,9 +5,9 @@ import type { Caller } from "../../state/policy.ts";
 import type { State } from "../../state/state.ts";
 import { type IdentityRecord, PRIVILEGE_RANK, type Privilege } from "../../state/types.ts";
 import { TagsSchema } from "../../state/commands.ts";
-import { Obj } from "../../server/pending.ts";
+import { Obj } from "../../node/pending.ts";
 import { command } from "./command.ts";
-import { timestamp } from "./proto.ts";
+import { timestamp } from "../../wire/proto.ts";
 import { ListSchema, listPage } from "./schemas.ts";
 
 const ById = v.object({ identity: IdentitySchema });

@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { createHmac } from "node:crypto";
 import { apply } from "../../state/apply.ts";
-import { fromTimestamp } from "./proto.ts";
-import { ADMIN, frame, type TestKms, withKms } from "../test-app.ts";
+import { fromTimestamp } from "../../wire/proto.ts";
+import { ADMIN, frame, type TestKms, withKms } from "../../../tests/support/app.ts";
 
 const te = new TextEncoder();
 const arr = (b: unknown) => [...(b as Uint8Array)];

@@ -4,12 +4,12 @@ import { BudgetExceededError, decryptWithVersions, ringBinding } from "../../cry
 import { hkdf } from "../../crypto/hkdf.ts";
 import { mac } from "../../crypto/mac.ts";
 import { randomBytes } from "../../crypto/random.ts";
-import { encodeBase64 } from "../../state/base64.ts";
+import { encodeBase64 } from "../../encoding/base64.ts";
 import { Errors } from "../../state/errors.ts";
 import type { KeyRing, KeyVersion } from "../../state/types.ts";
-import { Obj } from "../../server/pending.ts";
+import { Obj } from "../../node/pending.ts";
 import { command } from "./command.ts";
-import { timestamp } from "./proto.ts";
+import { timestamp } from "../../wire/proto.ts";
 import { Bytes, ListSchema, listPage, Name, Version } from "./schemas.ts";
 
 const KeyType = v.pipe(

@@ -3,10 +3,10 @@ import { RulesSchema } from "../../state/commands.ts";
 import { Errors } from "../../state/errors.ts";
 import { IdentitySchema } from "../../state/names.ts";
 import { type PolicyRecord, PRIVILEGE_RANK, type Rules } from "../../state/types.ts";
-import { Obj } from "../../server/pending.ts";
+import { Obj } from "../../node/pending.ts";
 import { command } from "./command.ts";
-import { timestamp } from "./proto.ts";
-import { ruleSets } from "./rules.ts";
+import { timestamp } from "../../wire/proto.ts";
+import { ruleSets } from "../../wire/rules.ts";
 import { ListSchema, listPage, Name } from "./schemas.ts";
 
 const ByName = v.object({ name: Name });

@@ -1,5 +1,6 @@
-import { KmsError } from "../../state/errors.ts";
-import { encode } from "./proto.ts";
+import { Errors, KmsError } from "../../state/errors.ts";
+import { statusOf } from "../../wire/errors.ts";
+import { encode } from "../../wire/proto.ts";
 
 /** A 200 reply of binary frames, with an explicit Content-Length (the Go client needs it). */
 export function framesReply(body: Uint8Array<ArrayBuffer>): Response {
@@ -11,13 +12,14 @@ export function framesReply(body: Uint8Array<ArrayBuffer>): Response {
 
 /** An error in the protocol's format: protobuf ErrResponse, or JSON when the client asks for JSON. */
 export function errorReply(err: unknown, accept: string | undefined): Response {
-  const e = err instanceof KmsError ? err : new KmsError(500, "internal server error");
+  const e = err instanceof KmsError ? err : Errors.internal();
+  const status = statusOf(e);
   if (accept?.includes("application/json") && !accept.includes("application/octet-stream")) {
-    return Response.json({ message: e.message }, { status: e.status });
+    return Response.json({ message: e.message }, { status });
   }
   const body = encode("ErrResponse", { message: e.message });
   return new Response(body, {
-    status: e.status,
+    status,
     headers: { "content-type": "application/octet-stream", "content-length": String(body.length) },
   });
 }

@@ -1,12 +1,13 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { Errors, KmsError } from "../../state/errors.ts";
-import type { AppDeps, Env } from "../env.ts";
-import { isClientError } from "../errors.ts";
+import type { AppDeps } from "../deps.ts";
+import type { Env } from "../../net/env.ts";
+import { isClientError } from "../../net/errors.ts";
 import { COMMANDS } from "./commands.ts";
 import { type Decoded, execute, MAX_FRAMES, validated } from "./execute.ts";
-import { encodeFrames, type Frame, FrameError, parseFrames } from "./frames.ts";
-import { decode, encode, InvalidMessageError } from "./proto.ts";
+import { encodeFrames, type Frame, FrameError, parseFrames } from "../../wire/frames.ts";
+import { decode, encode, InvalidMessageError } from "../../wire/proto.ts";
 import { errorReply, framesReply } from "./reply.ts";
 
 export { DECRYPT_BUDGET, MAX_FRAMES } from "./execute.ts";
@@ -19,7 +20,7 @@ export function nativeRoutes(deps: AppDeps): Hono<Env> {
   const app = new Hono<Env>();
   const limit = bodyLimit({
     maxSize: MAX_BODY,
-    onError: (c) => errorReply(new KmsError(413, `request body too large: at most ${MAX_BODY} bytes`), c.req.header("accept")),
+    onError: (c) => errorReply(Errors.tooLarge(`request body too large: at most ${MAX_BODY} bytes`), c.req.header("accept")),
   });
   const handle = async (c: import("hono").Context<Env>, enclave: string) => {
     const accept = c.req.header("accept");
@@ -44,7 +45,7 @@ export function nativeRoutes(deps: AppDeps): Hono<Env> {
   app.post("/v1/kms/:enclave", limit, (c) => handle(c, c.req.param("enclave")));
   app.post("/v1/kms/:enclave/", limit, (c) => handle(c, c.req.param("enclave")));
   // Anything else under /v1/kms still answers in the protocol's error format.
-  app.all("/v1/kms/*", (c) => errorReply(new KmsError(404, "not found"), c.req.header("accept")));
+  app.all("/v1/kms/*", (c) => errorReply(Errors.notFound("not found"), c.req.header("accept")));
   return app;
 }
 
@@ -58,5 +59,5 @@ function decodeFrame(frame: Frame): Decoded {
 function toKmsError(err: unknown): KmsError {
   if (err instanceof KmsError) return err;
   if (err instanceof FrameError || err instanceof InvalidMessageError) return Errors.badRequest(err.message);
-  return new KmsError(500, "internal server error");
+  return Errors.internal();
 }

@@ -1,14 +1,18 @@
 /**
- * A simulated cluster: real RaftNodes, each driven exactly as the server will
- * drive one (persist, then send, then restore/apply, then report, then
- * advance), over a faulty simulated network, with crashes that lose whatever
- * was not yet persisted, and clients that write and read at random nodes.
+ * A simulated cluster: real RaftNodes, each run by the server's own Driver
+ * (persist, then send, then restore/apply, then report, then advance) over
+ * a stepped clock, in-memory storage and a faulty simulated network, with
+ * crashes that lose whatever was not yet persisted (also in the middle of a
+ * Ready), and clients that write and read at random nodes. The adapters are
+ * synchronous, so the driver runs synchronously and a step is one plain call.
  * Every random choice comes from one seeded PRNG, so a seed replays a run.
  */
+import { SteppedClock } from "../clock.ts";
+import { type Application, Driver, type Outcome } from "../driver.ts";
 import { RaftNode } from "../node.ts";
 import { Prng } from "../prng.ts";
-import { bootstrapState, freshState, MemoryStorage } from "../storage.ts";
-import { type ConfChange, type Durable, type Member, NONE, type Resolution } from "../types.ts";
+import { bootstrapState, freshState, MemoryStorage, type RaftStorage } from "../storage.ts";
+import { type ConfChange, type Durable, type Entry, type Member, type Message, NONE, type Persist } from "../types.ts";
 import { Checker } from "./checker.ts";
 import { KvApp, type KvCmd } from "./kv.ts";
 import { type NetFaults, SimNetwork } from "./network.ts";
@@ -73,15 +77,18 @@ export function quietParams(nodes: number): SimParams {
   };
 }
 
-/** One simulated node: its core (null while crashed), storage, application and clients' bookkeeping. */
+/** One simulated node: its core and driver (null while crashed), storage, application and clients' bookkeeping. */
 export interface SimNode {
   readonly id: number;
   readonly rng: Prng;
   readonly storage: MemoryStorage<KvCmd>;
+  /** The core, for the checks to read (every input goes through the driver). */
   raft: RaftNode<KvCmd> | null;
+  driver: Driver<KvCmd> | null;
+  clock: SteppedClock;
   app: KvApp;
-  /** Proposal id → op (0 for a membership change), for proposals this node accepted. */
-  props: Map<number, number>;
+  /** Client writes (op numbers) and membership changes (negative tokens) proposed at this node whose outcome is not known yet. */
+  props: Set<number>;
   /** Reads waiting for pending entries: their target (a key or LIST), the floor of each key read, their start. */
   blocked: { key: string; floors: readonly number[]; start: number }[];
   /** Highest commit index of this node already checked against the history. */
@@ -93,6 +100,11 @@ export interface SimNode {
   /** Probability that this node's clock ticks in a step (clocks drift). */
   readonly tickRate: number;
 }
+
+/** A crash the simulator injects in the middle of a Ready (the driver then stops, as on a disk failure). */
+class SimCrash extends Error {}
+
+const NO_ERRORS: Map<number, Error> = new Map();
 
 /** The simulated world. */
 export class SimCluster {
@@ -107,7 +119,6 @@ export class SimCluster {
   #nextId: number;
   /** Outcome of membership changes, for scenario tests. */
   readonly confResults: { change: ConfChange; ok: boolean }[] = [];
-  #confOf = new Map<string, ConfChange>();
   /** Set by a client write whose ack was seen (op → index), for scenario tests and liveness. */
   readonly acks = new Map<number, number>();
   /** Which pending entries reads wait for (scenario tests switch to the old rule to show the invariants catch it). */
@@ -133,8 +144,8 @@ export class SimCluster {
 
   #create(id: number, d: Durable<KvCmd>): SimNode {
     const n: SimNode = {
-      id, rng: this.rng.fork(), storage: new MemoryStorage(d), raft: null, app: new KvApp(), props: new Map(), blocked: [], checked: 0, seen: "", restores: 0,
-      tickRate: this.rng.pick([1, 0.95, 0.8]),
+      id, rng: this.rng.fork(), storage: new MemoryStorage(d), raft: null, driver: null, clock: new SteppedClock(), app: new KvApp(), props: new Set(),
+      blocked: [], checked: 0, seen: "", restores: 0, tickRate: this.rng.pick([1, 0.95, 0.8]),
     };
     this.nodes.set(id, n);
     this.restart(n);
@@ -153,20 +164,86 @@ export class SimCluster {
     const keep = n.app.applied >= d.snapshot.index && this.rng.chance(0.5);
     if (keep && n.app.applied > d.hard.commit) throw new Error(`sim: node ${n.id} applied ${n.app.applied} beyond its durable commit ${d.hard.commit}`);
     if (!keep) n.app = KvApp.restore(d.snapshot.data);
-    n.raft = new RaftNode<KvCmd>({
+    const raft = new RaftNode<KvCmd>({
       id: n.id, cluster: "sim", random: (k) => n.rng.int(k), applied: n.app.applied, electionTicks: this.p.electionTicks,
       heartbeatTicks: this.p.heartbeatTicks, proposalTicks: this.p.proposalTicks, joinTicks: this.p.joinTicks,
       snapshotRetryTicks: 15, maxEntriesPerMsg: 16, maxInflightMsgs: 4, maxApplyPerReady: this.p.maxApply,
     }, d);
     this.checker.restored(n.id, n.app);
     this.log(`n${n.id} start term=${d.hard.term} commit=${d.hard.commit} entries=${d.entries.length} snap=${d.snapshot.index} applied=${n.app.applied}`);
+    n.raft = raft;
+    n.clock = new SteppedClock();
+    const driver = new Driver<KvCmd>(raft, this.#storage(n), this.#app(n), (ms) => this.#send(ms), (err) => this.#fatal(n, driver, err), {
+      clock: n.clock,
+      compact: (applied, snapshotIndex) => this.rng.chance(this.p.compact) && applied - snapshotIndex >= 8,
+    });
+    n.driver = driver;
+    driver.onChange(() => {
+      if (n.driver !== driver || driver.stopped) return;
+      if (n.app.applied !== raft.applied) throw new Error(`sim: node ${n.id} app at ${n.app.applied}, core at ${raft.applied}`);
+      this.#after(n);
+    });
+    driver.start(1);
+  }
+
+  /** The node's storage as the driver sees it: a crash may strike before a Ready is persisted. */
+  #storage(n: SimNode): RaftStorage<KvCmd> {
+    return {
+      load: () => n.storage.load(),
+      write: (p: Persist<KvCmd>) => {
+        if (this.rng.chance(this.p.midReadyCrash)) throw new SimCrash("nothing of the Ready persisted or sent");
+        n.storage.write(p);
+      },
+    };
+  }
+
+  /** The node's application: the key-value map, every change checked. */
+  #app(n: SimNode): Application<KvCmd> {
+    return {
+      apply: (entries: readonly Entry<KvCmd>[]) => {
+        this.#after(n); // what the core now knows committed enters the history before it is applied
+        for (const e of entries) {
+          n.app.apply(e);
+          this.checker.applied(n.id, e, n.app);
+        }
+        return NO_ERRORS;
+      },
+      restore: (snapshot) => {
+        n.app = KvApp.restore(snapshot.data);
+        n.restores++;
+        this.checker.restored(n.id, n.app);
+        this.log(`n${n.id} restored snapshot ${snapshot.index}`);
+      },
+      snapshot: () => n.app.snapshot(),
+    };
+  }
+
+  /** The transport: a crash may strike after a Ready is persisted but before it is sent. */
+  #send(messages: readonly Message<KvCmd>[]): void {
+    if (this.rng.chance(this.p.midReadyCrash)) throw new SimCrash("persisted, never sent");
+    for (const m of messages) this.net.send(m, this.now);
+  }
+
+  /** A driver stopped on a failure: an injected crash takes the node down; anything else is a bug. */
+  #fatal(n: SimNode, driver: Driver<KvCmd>, err: unknown): void {
+    if (!(err instanceof SimCrash)) throw err;
+    if (n.driver !== driver) return;
+    this.log(`n${n.id} CRASH mid-Ready (${err.message})`);
+    this.#down(n);
   }
 
   /** Crashes a node: everything not yet persisted is gone, its clients get errors. */
   crash(n: SimNode): void {
-    if (!n.raft) return;
+    if (!n.driver) return;
     this.log(`n${n.id} CRASH`);
+    const driver = n.driver;
+    this.#down(n);
+    void driver.stop(); // idle, so at once: proposals in flight are answered "unknown"
+  }
+
+  #down(n: SimNode): void {
     n.raft = null;
+    n.driver = null;
     n.props.clear();
     n.blocked = [];
   }
@@ -179,8 +256,8 @@ export class SimCluster {
    */
   stop(n: SimNode, answer: "failed" | "unknown"): void {
     if (!n.raft) return;
-    for (const op of n.props.values()) {
-      if (op === 0 || answer !== "failed") continue;
+    for (const op of n.props) {
+      if (op < 0 || answer !== "failed") continue;
       this.checker.failed(op);
       this.fails.add(op);
     }
@@ -204,60 +281,25 @@ export class SimCluster {
     n.checked = Math.max(n.checked, r.commit);
   }
 
-  /** Handles every Ready of a node, the way the server will. */
-  drain(n: SimNode): void {
-    while (n.raft?.hasReady()) {
-      const r = n.raft;
-      const rd = r.ready();
-      if (this.rng.chance(this.p.midReadyCrash)) return this.crash(n); // nothing of it persisted or sent
-      n.storage.write(rd.persist);
-      if (this.rng.chance(this.p.midReadyCrash)) return this.crash(n); // persisted, never sent
-      for (const m of rd.messages) this.net.send(m, this.now);
-      if (rd.restore) {
-        n.app = KvApp.restore(rd.restore.data);
-        n.restores++;
-        this.checker.restored(n.id, n.app);
-        this.log(`n${n.id} restored snapshot ${rd.restore.index}`);
-      }
-      for (const e of rd.committed) {
-        n.app.apply(e);
-        this.checker.applied(n.id, e, n.app);
-      }
-      for (const res of rd.resolved) this.#resolved(n, res);
-      r.advance();
-      if (n.app.applied !== r.applied) throw new Error(`sim: node ${n.id} app at ${n.app.applied}, core at ${r.applied}`);
-      this.#after(n);
-      if (this.rng.chance(this.p.compact) && r.applied - r.snapshotIndex >= 8) r.compact(r.applied, n.app.snapshot());
-    }
-  }
-
-  #resolved(n: SimNode, res: Resolution): void {
-    const op = n.props.get(res.id);
-    if (op === undefined) throw new Error(`sim: node ${n.id} resolved unknown proposal ${res.id}`);
-    n.props.delete(res.id);
-    if (op === 0) {
-      const change = this.#confOf.get(`${n.id}:${res.id}`)!;
-      this.confResults.push({ change, ok: res.ok });
-      this.log(`n${n.id} conf ${change.op} ${change.id} ${res.ok ? "ok" : `failed: ${(res as { reason: string }).reason}`}`);
-      return;
-    }
-    if (res.ok) {
-      this.checker.acked(op, res.index);
-      this.acks.set(op, res.index);
-    } else {
+  /** The outcome of client write `op` proposed at `n`: acknowledged, failed (definitely), or unknown (no answer). */
+  #outcome(n: SimNode, op: number, o: Outcome): void {
+    n.props.delete(op);
+    if (o.ok) {
+      this.checker.acked(op, o.index);
+      this.acks.set(op, o.index);
+    } else if (o.error !== "unknown") {
       this.checker.failed(op);
       this.fails.add(op);
     }
-    this.log(`n${n.id} write ${op} ${res.ok ? `ok@${res.index}` : `failed: ${res.reason}`}`);
+    this.log(`n${n.id} write ${op} ${o.ok ? `ok@${o.index}` : `${o.error === "unknown" ? "unknown" : "failed"}: ${o.reason}`}`);
   }
 
-  /** Delivers one message and checks the recipient. */
-  #deliver(m: Parameters<RaftNode<KvCmd>["step"]>[0]): void {
+  /** Delivers one message; most of the time its Ready is handled at once, else with the rest of the step's. */
+  #deliver(m: Message<KvCmd>): void {
     const n = this.nodes.get(m.to);
-    if (!n?.raft) return;
-    n.raft.step(m);
-    this.#after(n);
-    if (this.rng.chance(0.7)) this.drain(n);
+    if (!n?.driver) return;
+    n.driver.step(m);
+    if (this.rng.chance(0.7)) n.driver?.release();
   }
 
   /** The leader a client at `n` would reach (itself, or its known leader if reachable). */
@@ -285,14 +327,9 @@ export class SimCluster {
       this.fails.add(op);
       return op;
     }
-    const r = l.raft!.propose({ op, key });
-    this.#after(l);
-    if (r.ok) l.props.set(r.id, op);
-    else {
-      this.checker.failed(op);
-      this.fails.add(op);
-    }
-    this.log(`client write ${op} ${key} via n${via.id} → n${l.id}: ${r.ok ? `accepted #${r.id}` : `${r.error} (${r.reason})`}`);
+    this.log(`client write ${op} ${key} via n${via.id} → n${l.id}`);
+    l.props.add(op);
+    l.driver!.submit({ op, key }, (o) => this.#outcome(l, op, o));
     return op;
   }
 
@@ -366,15 +403,10 @@ export class SimCluster {
     const id = this.#nextId++; // ids are never reused
     const n = this.#create(id, freshState());
     const change: ConfChange = { op: "add", id, addr: `sim-${id}` };
-    const r = l.raft!.proposeChange(change);
-    this.#after(l);
-    this.log(`client add n${id} via n${l.id}: ${r.ok ? "accepted" : `${r.error} (${r.reason})`}`);
-    if (!r.ok) {
+    if (!this.#change(l, change)) {
       this.nodes.delete(n.id);
       return null;
     }
-    l.props.set(r.id, 0);
-    this.#confOf.set(`${l.id}:${r.id}`, change);
     return id;
   }
 
@@ -384,14 +416,29 @@ export class SimCluster {
     if (!l) return false;
     const ms = l.raft!.status().members;
     const victim = id ?? this.rng.pick(ms).id;
-    const change: ConfChange = { op: "remove", id: victim };
-    const r = l.raft!.proposeChange(change);
-    this.#after(l);
-    this.log(`client remove n${victim} via n${l.id}: ${r.ok ? "accepted" : `${r.error} (${r.reason})`}`);
-    if (!r.ok) return false;
-    l.props.set(r.id, 0);
-    this.#confOf.set(`${l.id}:${r.id}`, change);
-    return true;
+    return this.#change(l, { op: "remove", id: victim });
+  }
+
+  /** Proposes a membership change at leader `l`; false if refused at once. Outcomes land in confResults. */
+  #change(l: SimNode, change: ConfChange): boolean {
+    let now = true;
+    let refused = false;
+    const token = -this.#nextOp++;
+    l.props.add(token);
+    l.driver!.submitChange(change, (o) => {
+      l.props.delete(token);
+      if (now && !o.ok) {
+        refused = true;
+        this.log(`client ${change.op} n${change.id} via n${l.id}: ${o.error} (${o.reason})`);
+        return;
+      }
+      if (!o.ok && o.error === "unknown") return; // the leader went down: nobody tells the client
+      this.confResults.push({ change, ok: o.ok });
+      this.log(`n${l.id} conf ${change.op} ${change.id} ${o.ok ? "ok" : `failed: ${o.reason}`}`);
+    });
+    now = false;
+    if (!refused) this.log(`client ${change.op} n${change.id} via n${l.id}: accepted`);
+    return !refused;
   }
 
   /** Random faults for this step: restarts, partitions and heals. */
@@ -442,27 +489,28 @@ export class SimCluster {
     this.now++;
     if (faults) this.#faults();
     this.#clients(opts.writes ?? true);
+    // From here inputs wait in each driver's queue until released (all of them at the end of the step).
+    for (const n of this.live()) n.driver?.hold();
     for (const m of this.net.due(this.now)) this.#deliver(m);
     for (const n of this.live()) {
       if (!this.rng.chance(n.tickRate)) continue;
-      n.raft!.tick();
-      this.#after(n);
+      n.clock.tick();
     }
     if (faults && this.rng.chance(this.p.crash)) {
       const live = this.live();
       if (this.rng.chance(0.05)) for (const n of live) this.crash(n); // a power cut: every node at once
       else if (live.length) this.crash(this.rng.pick(live)); // loses whatever was stepped but not persisted
     }
-    for (const n of this.live()) this.drain(n);
+    for (const n of this.live()) n.driver?.release();
     this.#retryReads();
   }
 
   /** Ends every fault: restarts crashed nodes, heals partitions, makes the network reliable. */
   healAll(): void {
+    this.p.midReadyCrash = 0; // first: a restarted node handles a Ready at once
     for (const n of this.nodes.values()) if (!n.raft) this.restart(n);
     this.net.heal();
     this.net.faults = { drop: 0, dup: 0, delayMax: Math.min(this.net.faults.delayMax, 2) };
-    this.p.midReadyCrash = 0;
     this.log("HEAL ALL");
   }
 

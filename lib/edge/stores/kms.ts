@@ -10,10 +10,10 @@
  */
 import { readFileSync } from "node:fs";
 import { KmsClient, KmsClientError } from "../../client/client.ts";
-import { TransportError } from "../../client/transport.ts";
+import { TransportError } from "../../net/transport.ts";
 import type { KeyType } from "../../crypto/message-key.ts";
 import type { KeyStoreConfig } from "../config.ts";
-import { kesHexOf } from "../../api/kes/identity.ts";
+import { kesHexOf } from "../../identity/kes.ts";
 import { isKeyName, KeyExistsError, KeyNotFoundError, type KeyStore, KeyStoreError, type MasterKey, reason } from "../keystore.ts";
 
 type KmsConfig = Extract<KeyStoreConfig, { kind: "kms" }>;

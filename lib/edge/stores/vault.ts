@@ -9,9 +9,11 @@
  */
 import { readFileSync } from "node:fs";
 import type { KeyStoreConfig } from "../config.ts";
-import { JsonClient, type JsonReply, NoReplyError } from "../http.ts";
+import { JsonClient, type JsonReply } from "../../net/json-client.ts";
+import { TransportError } from "../../net/transport.ts";
 import { decodeKey, encodeKey } from "../keyformat.ts";
 import { isKeyName, KeyExistsError, KeyNotFoundError, type KeyStore, KeyStoreError, type MasterKey, reason } from "../keystore.ts";
+import { decodeBase64, encodeBase64 } from "../../encoding/base64.ts";
 
 type VaultConfig = Extract<KeyStoreConfig, { kind: "vault" }>;
 
@@ -53,7 +55,7 @@ export class VaultStore implements KeyStore {
     try {
       return await this.#http.request(method, path, body, this.#headers(token));
     } catch (err) {
-      if (err instanceof NoReplyError) throw new KeyStoreError(`vault: ${this.#cfg.endpoint} is not reachable: ${err.message}`);
+      if (err instanceof TransportError) throw new KeyStoreError(`vault: ${this.#cfg.endpoint} is not reachable: ${err.code ?? err.message}`);
       throw new KeyStoreError(`vault: ${reason(err)}`);
     }
   }
@@ -148,7 +150,7 @@ export class VaultStore implements KeyStore {
   async #wrap(text: string): Promise<string> {
     const t = this.#cfg.transit;
     if (!t) return text;
-    const r = await this.#authed("POST", `/v1/${t.engine}/encrypt/${encodeURIComponent(t.key)}`, { plaintext: Buffer.from(text).toString("base64") });
+    const r = await this.#authed("POST", `/v1/${t.engine}/encrypt/${encodeURIComponent(t.key)}`, { plaintext: encodeBase64(new TextEncoder().encode(text)) });
     const ct = get(r.json, "data", "ciphertext");
     if (r.status !== 200 || typeof ct !== "string") throw new KeyStoreError(`vault: transit encrypt failed (HTTP ${r.status}${vaultErrors(r)})`, false);
     return ct;
@@ -160,7 +162,7 @@ export class VaultStore implements KeyStore {
     const r = await this.#authed("POST", `/v1/${t.engine}/decrypt/${encodeURIComponent(t.key)}`, { ciphertext: value });
     const pt = get(r.json, "data", "plaintext");
     if (r.status !== 200 || typeof pt !== "string") throw new KeyStoreError(`vault: transit decrypt failed (HTTP ${r.status}${vaultErrors(r)})`, false);
-    return Buffer.from(pt, "base64").toString("utf8");
+    return new TextDecoder().decode(decodeBase64(pt));
   }
 
   /** The raw value of `name`, or undefined when absent. */

@@ -1,9 +1,16 @@
+/**
+ * kms's one HTTP client: requests to a server's base URL with an optional
+ * client certificate and custom trust, the whole reply read. The CLI's
+ * client, node-to-node calls and the edge's key stores (through the JSON
+ * layer of json-client.ts) all go through it.
+ */
+import http from "node:http";
 import https from "node:https";
 
-/** TLS settings of a client: its certificate, and how it trusts the server. */
+/** TLS settings of a client: its certificate (if any), and how it trusts the server. */
 export interface TransportOptions {
-  readonly key: string;
-  readonly cert: string;
+  readonly key?: string;
+  readonly cert?: string;
   /** PEM CA certificate(s) to trust instead of the system's. */
   readonly ca?: string;
   /** Skip server certificate verification (self-signed dev servers only). */
@@ -40,9 +47,9 @@ export class TransportError extends Error {
   }
 }
 
-/** Sends HTTPS requests with a client certificate. */
+/** Sends HTTP(S) requests, with a client certificate when given one. */
 export interface Transport {
-  /** Sends one request to `base` (https://host:port) and reads the whole reply. */
+  /** Sends one request to `base` (https://host:port, or http://) and reads the whole reply. */
   request(base: string, method: string, path: string, body?: Uint8Array, headers?: Record<string, string>): Promise<HttpReply>;
   /** Closes idle connections. */
   close(): void;
@@ -83,9 +90,10 @@ class BunFetchTransport implements Transport {
   close(): void {}
 }
 
-/** Keep-alive node:https, which Deno (and Node) provide with client certificates. */
+/** Keep-alive node:https (and node:http), which Deno (and Node) provide with client certificates. */
 class NodeTransport implements Transport {
   readonly #agent: https.Agent;
+  readonly #plain = new http.Agent({ keepAlive: true });
   readonly #timeoutMs: number;
 
   constructor(opts: TransportOptions) {
@@ -103,10 +111,11 @@ class NodeTransport implements Transport {
   /** Sends one request to `base` (https://host:port) and reads the whole reply. */
   request(base: string, method: string, path: string, body?: Uint8Array, headers: Record<string, string> = {}): Promise<HttpReply> {
     const url = new URL(path, base);
+    const tls = url.protocol === "https:";
     return new Promise((resolve, reject) => {
-      const req = https.request(url, {
+      const req = (tls ? https : http).request(url, {
         method,
-        agent: this.#agent,
+        agent: tls ? this.#agent : this.#plain,
         timeout: this.#timeoutMs,
         headers: body ? { ...headers, "content-length": String(body.length) } : headers,
       }, (res) => {
@@ -129,5 +138,6 @@ class NodeTransport implements Transport {
   /** Closes idle connections. */
   close(): void {
     this.#agent.destroy();
+    this.#plain.destroy();
   }
 }

@@ -4,9 +4,9 @@
  * per Ready, exactly in the order the core documents.
  */
 import type { Store } from "../store/store.ts";
-import type { RaftStorage } from "./storage.ts";
-import type { Durable, Entry, HardState, Persist, Snapshot } from "./types.ts";
-import { fromJson, toJson } from "./wire.ts";
+import type { RaftStorage } from "../cluster/storage.ts";
+import type { Durable, Entry, HardState, Persist, Snapshot } from "../cluster/types.ts";
+import { fromJson, toJson } from "./seal.ts";
 
 const HARD = "r/hard";
 const SNAP = "r/snap";
@@ -15,10 +15,6 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 const bytes = (value: unknown) => enc.encode(toJson(value));
 
-/** Whether a record key belongs to the replication log rather than the state. */
-export function isRaftRecord(key: string): boolean {
-  return key.startsWith("r/");
-}
 
 /** RaftStorage over the node's encrypted store. */
 export class RecordStorage<C> implements RaftStorage<C> {

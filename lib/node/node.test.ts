@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { statusOf } from "../wire/errors.ts";
 import { Buffer } from "node:buffer";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -10,7 +11,7 @@ import { KmsError } from "../state/errors.ts";
 import { stateOf } from "../state/records.ts";
 import { openStore, type Store } from "../store/store.ts";
 import type { KmsNode } from "./node.ts";
-import { stopTestNode, testNode } from "./test-node.ts";
+import { stopTestNode, testNode } from "../../tests/support/node.ts";
 
 const material = (fill: number) => Buffer.alloc(32, fill).toString("base64");
 const enclaveCreate = (name: string): Command => ({ type: "enclave.create", name, at: 1, by: "h1:admin" });
@@ -101,9 +102,9 @@ test("a command that is invalid here rejects with its KmsError, changes no state
     await node.write(enclaveCreate("e1"));
     const before = snapshot(node);
     const records = await store.load();
-    await assert.rejects(node.write(enclaveCreate("e1")), (e: unknown) => e instanceof KmsError && e.status === 409 && e.message === "enclave already exists");
-    await assert.rejects(node.write(keyCreate("nope", "k")), { status: 404, message: "enclave does not exist" });
-    await assert.rejects(node.write(keyCreate("e1", "k", true)), { status: 404, message: "key does not exist" });
+    await assert.rejects(node.write(enclaveCreate("e1")), (e: unknown) => e instanceof KmsError && statusOf(e) === 409 && e.message === "enclave already exists");
+    await assert.rejects(node.write(keyCreate("nope", "k")), { kind: "not-found", message: "enclave does not exist" });
+    await assert.rejects(node.write(keyCreate("e1", "k", true)), { kind: "not-found", message: "key does not exist" });
     assert.deepEqual(snapshot(node), before);
     // The failed commands are in the log (they fail identically on every node), but the state records are as before.
     const { applied: _a, ...was } = stateOf(records);
@@ -122,10 +123,10 @@ test("a failing store write stops the node: onFatal gets the error, the write's 
     const disk = new Error("disk on fire");
     store.failWith = disk;
     // In a cluster the entry may already sit on other nodes, which could commit it: not a definite failure.
-    await assert.rejects(node.write(enclaveCreate("e2")), (e: KmsError) => e.status === 504 && /^outcome unknown: the node failed/.test(e.message));
+    await assert.rejects(node.write(enclaveCreate("e2")), (e: KmsError) => statusOf(e) === 504 && /^outcome unknown: the node failed/.test(e.message));
     assert.deepEqual(fatal, [disk], "the node stopped on the first failed write");
     // A stopped node takes no more writes.
-    await assert.rejects(node.write(keyCreate("e1", "k", true, 9)), { status: 503 });
+    await assert.rejects(node.write(keyCreate("e1", "k", true, 9)), { kind: "unavailable" });
     assert.deepEqual(snapshot(node), before, "nothing became visible");
     assert.equal(node.state.enclaves.has("e2"), false);
     store.failWith = undefined;
@@ -146,7 +147,7 @@ test("writes issued together run one at a time, each seeing the one before", asy
     ];
     const results = await Promise.allSettled(pending);
     assert.deepEqual(results.map((r) => r.status), ["fulfilled", "fulfilled", "fulfilled", "fulfilled", "rejected", "fulfilled"]);
-    assert.equal(((results[4] as PromiseRejectedResult).reason as KmsError).status, 409);
+    assert.equal(statusOf((results[4] as PromiseRejectedResult).reason), 409);
     assert.deepEqual(node.state.keyRing("e1", "k").versions.map((v) => v.version), [1, 2, 3]);
     assert.deepEqual(node.state.keyVersion("e1", "k", 3).material, new Uint8Array(32).fill(3));
     assert.equal(node.state.commit, 5);
@@ -159,7 +160,7 @@ test("a write that fails validation does not block the writes queued after it", 
   await withNode(async ({ node }) => {
     const first = node.write(keyCreate("missing", "k"));
     const second = node.write(enclaveCreate("e1"));
-    await assert.rejects(first, { status: 404 });
+    await assert.rejects(first, { kind: "not-found" });
     await second;
     assert.ok(node.state.enclaves.has("e1"));
   });

@@ -8,13 +8,13 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SoftHsm } from "../hsm/soft.ts";
-import { KmsNode } from "../server/node.ts";
-import { stateOf } from "../state/records.ts";
-import { openStore, type Store } from "../store/store.ts";
-import { stopTestNode, testNode } from "../server/test-node.ts";
-import { createApp } from "./app.ts";
-import { decode, encode } from "./native/proto.ts";
+import { SoftHsm } from "../../lib/hsm/soft.ts";
+import { KmsNode } from "../../lib/node/node.ts";
+import { stateOf } from "../../lib/state/records.ts";
+import { openStore, type Store } from "../../lib/store/store.ts";
+import { stopTestNode, testNode } from "./node.ts";
+import { createApp } from "../../lib/api/app.ts";
+import { decode, encode } from "../../lib/wire/proto.ts";
 
 export const ADMIN = "h1:admin";
 /** A well-formed identity that is not the admin and is stored nowhere. */
@@ -44,7 +44,7 @@ export interface RawFrame {
   readonly payload: Uint8Array;
 }
 
-/** Frames a request, independently of lib/api/native/frames.ts. */
+/** Frames a request, independently of lib/wire/frames.ts. */
 export function frames(list: ReadonlyArray<RawFrame>): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(list.reduce((n, f) => n + 6 + f.payload.length, 0));
   const view = new DataView(out.buffer);
@@ -58,7 +58,7 @@ export function frames(list: ReadonlyArray<RawFrame>): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-/** Splits a reply body into frames, independently of lib/api/native/frames.ts; asserts it is well formed. */
+/** Splits a reply body into frames, independently of lib/wire/frames.ts; asserts it is well formed. */
 export function unframe(body: Uint8Array): RawFrame[] {
   const out: RawFrame[] = [];
   const view = new DataView(body.buffer, body.byteOffset, body.byteLength);

@@ -2,15 +2,15 @@
  * A single-node cluster in this process over a real store, for in-process
  * tests of the API and the node (no listener: nothing leaves the process).
  */
-import { Peers } from "../cluster/peers.ts";
-import { SoftHsm } from "../hsm/soft.ts";
-import { clientCredentials, newApiKey, parseApiKey } from "../identity/apikey.ts";
-import type { Command } from "../state/commands.ts";
-import { stateOf } from "../state/records.ts";
-import type { Store } from "../store/store.ts";
-import { KmsNode } from "./node.ts";
-import { loadOrBootstrap, startReplication } from "./replication.ts";
-import { clusterCa, NODE_SERVERNAME } from "./tls.ts";
+import { Peers } from "../../lib/node/peers.ts";
+import { SoftHsm } from "../../lib/hsm/soft.ts";
+import { clientCredentials, newApiKey, parseApiKey } from "../../lib/identity/apikey.ts";
+import type { Command } from "../../lib/state/commands.ts";
+import { stateOf } from "../../lib/state/records.ts";
+import type { Store } from "../../lib/store/store.ts";
+import { KmsNode } from "../../lib/node/node.ts";
+import { loadOrBootstrap } from "../../lib/node/replication.ts";
+import { clusterCa, NODE_SERVERNAME } from "../../lib/node/cluster-ca.ts";
 
 /** Options of testNode. */
 export interface TestNodeOptions {
@@ -26,13 +26,13 @@ export async function testNode(store: Store, opts: TestNodeOptions = {}): Promis
     tickMs: 5, electionTicks: 10,
   });
   const hsm = SoftHsm.parse(SoftHsm.generate());
-  const loaded = await loadOrBootstrap(store, records, node);
+  const loaded = await loadOrBootstrap(store, records, node.info.host, node.initialSnapshot());
   const peers = new Peers<Command>(hsm, clientCredentials(parseApiKey(newApiKey())), clusterCa(hsm).cert, NODE_SERVERNAME);
-  startReplication(node, store, hsm, peers, loaded, opts.onFatal ?? ((err) => { throw err; }));
+  node.replicate(hsm, peers, loaded, 0, opts.onFatal ?? ((err) => { throw err; }));
   const deadline = Date.now() + 5_000;
   // Leading, with its term's no-op applied: from then on nothing changes unless asked.
   const settled = () => {
-    const st = node.parts().driver.status();
+    const st = node.status();
     return st.role === "leader" && st.lastIndex > 0 && st.applied === st.lastIndex && node.state.applied === st.lastIndex;
   };
   while (!settled()) {
@@ -44,6 +44,5 @@ export async function testNode(store: Store, opts: TestNodeOptions = {}): Promis
 
 /** Stops a node made by testNode. */
 export async function stopTestNode(node: KmsNode): Promise<void> {
-  await node.cluster?.driver.stop();
-  node.cluster?.peers.close();
+  await node.stop();
 }

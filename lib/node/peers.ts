@@ -9,18 +9,30 @@
  */
 import { randomBytes } from "node:crypto";
 import type { SoftHsm } from "../hsm/soft.ts";
-import { createTransport, type Transport } from "../client/transport.ts";
-import type { Message } from "./types.ts";
-import { openPayload, sealPayload } from "./wire.ts";
+import { createTransport, type Transport } from "../net/transport.ts";
+import type { Members, Message } from "../cluster/types.ts";
+import { ERROR_KINDS, type ErrorKind, KmsError } from "../state/errors.ts";
+import { kindOfStatus } from "../wire/errors.ts";
+import { openPayload, sealPayload } from "./seal.ts";
+import { encodeBase64 } from "../encoding/base64.ts";
 
 /** A peer answered a call with an error: `sealed` when the answer provably came from a node of this cluster. */
 export class PeerError extends Error {
+  /** The HTTP status of the answer. */
   readonly status: number;
   readonly sealed: boolean;
-  constructor(status: number, message: string, sealed: boolean) {
+  /** What went wrong: the peer's word when it said (sealed answers do), else what the status stands for. */
+  readonly kind: ErrorKind;
+  constructor(status: number, message: string, sealed: boolean, kind?: ErrorKind) {
     super(message);
     this.status = status;
     this.sealed = sealed;
+    this.kind = kind && ERROR_KINDS.includes(kind) ? kind : kindOfStatus(status);
+  }
+
+  /** The peer's error as this node's own. */
+  error(): KmsError {
+    return new KmsError(this.kind, this.message);
   }
 }
 
@@ -39,14 +51,15 @@ export interface CallEnvelope {
 
 /** A fresh envelope for `body` from a node of `cluster`. */
 export function envelope(cluster: string, body: unknown): CallEnvelope {
-  return { nonce: randomBytes(16).toString("base64"), at: Date.now(), cluster, body };
+  return { nonce: encodeBase64(randomBytes(16)), at: Date.now(), cluster, body };
 }
 
 /** A sealed reply: the request's nonce and either the result or an error. */
 export interface ReplyEnvelope {
   readonly nonce: string;
   readonly ok?: unknown;
-  readonly error?: { readonly status: number; readonly message: string };
+  /** `kind` is newer than `status`: a node reads it when there, else the status. */
+  readonly error?: { readonly status: number; readonly message: string; readonly kind?: ErrorKind };
 }
 
 /** RPC paths between nodes. */
@@ -134,7 +147,7 @@ export class Peers<C> {
     }
     const opened = openPayload(this.#hsm, `${path}#reply`, reply.body) as ReplyEnvelope;
     if (opened?.nonce !== nonce) throw new Error("the reply does not answer this request");
-    if (opened.error) throw new PeerError(opened.error.status, opened.error.message, true);
+    if (opened.error) throw new PeerError(opened.error.status, opened.error.message, true, opened.error.kind);
     return opened.ok;
   }
 
@@ -143,4 +156,22 @@ export class Peers<C> {
     this.#raft.close();
     this.#calls.close();
   }
+}
+
+/** A member's answer to a call, or undefined when it did not answer within the deadline. */
+export interface MemberAnswer {
+  readonly id: number;
+  readonly addr: string;
+  readonly reply: unknown;
+}
+
+/** Calls `path` on every member but `self` in parallel; members that fail or take longer than `timeoutMs` answer undefined. */
+export function askMembers<C>(peers: Peers<C>, members: Members, self: number, path: string, timeoutMs: number): Promise<MemberAnswer[]> {
+  return Promise.all(members.filter((m) => m.id !== self).map(async (m) => {
+    try {
+      return { id: m.id, addr: m.addr, reply: await peers.call(m.addr, path, {}, timeoutMs) };
+    } catch {
+      return { id: m.id, addr: m.addr, reply: undefined }; // down, starting, or not of this cluster
+    }
+  }));
 }

@@ -6,19 +6,20 @@
 import * as v from "valibot";
 import { decrypt, encrypt, purposeBinding } from "../crypto/ciphertext.ts";
 import type { SoftHsm } from "../hsm/soft.ts";
+import { decodeBase64, encodeBase64 } from "../encoding/base64.ts";
 
 const BYTES = "$bytes";
 
 /** JSON text of a value whose Uint8Arrays become {"$bytes": base64}. */
 export function toJson(value: unknown): string {
-  return JSON.stringify(value, (_k, x) => (x instanceof Uint8Array ? { [BYTES]: Buffer.from(x).toString("base64") } : x));
+  return JSON.stringify(value, (_k, x) => (x instanceof Uint8Array ? { [BYTES]: encodeBase64(x) } : x));
 }
 
 /** The inverse of toJson. */
 export function fromJson(text: string): unknown {
   return JSON.parse(text, (_k, x) =>
     x !== null && typeof x === "object" && typeof x[BYTES] === "string" && Object.keys(x).length === 1
-      ? new Uint8Array(Buffer.from(x[BYTES], "base64"))
+      ? decodeBase64(x[BYTES])
       : x);
 }
 

@@ -10,12 +10,10 @@
  */
 import * as v from "valibot";
 import { RaftNode } from "../cluster/node.ts";
-import { type Peers, RPC } from "../cluster/peers.ts";
-import type { RecordStorage } from "../cluster/record-storage.ts";
-import type { Durable, HardState } from "../cluster/types.ts";
+import { askMembers, type Peers, RPC } from "./peers.ts";
+import type { Durable, HardState, Members } from "../cluster/types.ts";
 import type { Command } from "../state/commands.ts";
-import type { KmsNode } from "./node.ts";
-import { coreOptions, type Membership } from "./replication.ts";
+import type { Loaded } from "./replication.ts";
 
 /** How long each peer has to answer; one that does not is left out. */
 const ASK_MS = 1_500;
@@ -55,37 +53,27 @@ export function judge(id: number, lastIndex: number, hard: HardState, answers: r
 }
 
 /** The progress of every other member that answers within ASK_MS. */
-export async function askPeers(peers: Peers<Command>, members: ReadonlyArray<{ id: number; addr: string }>, self: number): Promise<Progress[]> {
-  const answers = await Promise.all(members.filter((m) => m.id !== self).map(async (m) => {
-    try {
-      const r = v.safeParse(ProgressSchema, await peers.call(m.addr, RPC.progress, {}, ASK_MS));
-      return r.success ? r.output : undefined;
-    } catch {
-      return undefined; // down, starting, or not of this cluster: it tells nothing
-    }
-  }));
-  return answers.filter((a) => a !== undefined);
+export async function askPeers(peers: Peers<Command>, members: Members, self: number): Promise<Progress[]> {
+  const answers = await askMembers(peers, members, self, RPC.progress, ASK_MS);
+  return answers.flatMap((a) => {
+    const r = v.safeParse(ProgressSchema, a.reply);
+    return r.success ? [r.output] : [];
+  });
 }
 
 /**
  * Before replication starts: asks the peers, and if this node is behind what
- * it acknowledged, says so, withholds its vote (durably) and holds reads back.
- * Returns the durable state to start from.
+ * it acknowledged, says so and withholds its vote (durably). Returns the
+ * durable state to start from, and the index reads must wait for (0: none).
  */
-export async function checkWithPeers(
-  node: KmsNode,
-  peers: Peers<Command>,
-  membership: Membership,
-  durable: Durable<Command>,
-  storage: RecordStorage<Command>,
-): Promise<Durable<Command>> {
+export async function checkWithPeers(peers: Peers<Command>, loaded: Loaded): Promise<{ durable: Durable<Command>; readFloor: number }> {
+  const { membership, durable, storage } = loaded;
   // A core built only to read the membership and the log's end; nothing of it runs.
-  const view = new RaftNode<Command>(coreOptions(membership, node), durable).status();
-  if (!view.members.some((m) => m.id === view.id) || view.members.length < 2) return durable;
+  const view = new RaftNode<Command>({ id: membership.id, cluster: membership.cluster, random: () => 0 }, durable).status();
+  if (!view.members.some((m) => m.id === view.id) || view.members.length < 2) return { durable, readFloor: 0 };
   const behind = judge(view.id, view.lastIndex, durable.hard, await askPeers(peers, view.members, view.id));
-  if (!behind) return durable;
+  if (!behind) return { durable, readFloor: 0 };
   console.error(`kms: ${behind.message}`);
   await storage.write({ hard: behind.hard, snapshot: null, truncateFrom: null, entries: [] });
-  node.readFloor = behind.floor;
-  return { ...durable, hard: behind.hard };
+  return { durable: { ...durable, hard: behind.hard }, readFloor: behind.floor };
 }

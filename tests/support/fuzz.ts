@@ -4,8 +4,8 @@
  * types, missing fields, bad base64, malformed JSON). Input i of seed s is a
  * pure function of (s, i), so a failing input reproduces from its seed.
  */
-import { encode } from "./native/proto.ts";
-import { Prng } from "../cluster/prng.ts";
+import { encode } from "../../lib/wire/proto.ts";
+import { Prng } from "../../lib/cluster/prng.ts";
 
 /** One request to send. */
 export interface FuzzInput {
