@@ -100,6 +100,18 @@ export function confirmDialog(opts: { title: string; body: Child; confirm: strin
     };
     ok.addEventListener("click", () => done(true));
     cancel.addEventListener("click", () => done(false));
+    // A modal dialog lets Tab leave it for the browser's own controls: wrap around inside it instead.
+    dialog.addEventListener("keydown", (e) => {
+      if (e.key !== "Tab") return;
+      const items = [...dialog.querySelectorAll<HTMLElement>("button, input, textarea, select, a[href]")]
+        .filter((el) => !(el as HTMLButtonElement).disabled && el.offsetParent !== null);
+      const first = items[0], last = items[items.length - 1];
+      const at = document.activeElement;
+      if (!e.shiftKey && at === last) first?.focus();
+      else if (e.shiftKey && at === first) last?.focus();
+      else return;
+      e.preventDefault();
+    });
     dialog.addEventListener("cancel", (e) => {
       e.preventDefault();
       done(false);

@@ -13,9 +13,11 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Page, Request } from "playwright-core";
-import { generateKeyPairSync } from "node:crypto";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
+import type { KmsClient } from "../../lib/client/client.ts";
 import { kesApiKeyOf, newApiKey, parseApiKey } from "../../lib/identity/apikey.ts";
 import { CONTENT_SECURITY_POLICY } from "../../lib/api/console/routes.ts";
+import { kesAesEncrypt } from "../helpers/kes-format.ts";
 import { launchBrowser, noBrowser, serverSpkiHash, type TestBrowser } from "../helpers/browser.ts";
 import { until } from "../helpers/cluster.ts";
 import { cleanup, type KmsServer, runKms, startServer, tempDir } from "../helpers/kms.ts";
@@ -34,6 +36,8 @@ let shots: string;
 const requests: Request[] = [];
 const violations: string[] = [];
 let userKey = "";
+/** The native protocol's client, as the admin: sets up and checks what the page does. */
+let client: KmsClient;
 
 const origin = (s: KmsServer) => `https://127.0.0.1:${s.port}`;
 
@@ -69,6 +73,7 @@ describe("console in headless Chromium", { skip: noBrowser }, () => {
       startServer({ binary }),
       startServer({ binary, extraArgs: ["--console-session", "2s"] }),
     ]);
+    client = server.client();
     browser = await launchBrowser(await Promise.all([server, shortLived].map((s) => serverSpkiHash("127.0.0.1", s.port))));
     browser.context.on("request", (r) => requests.push(r));
     page = await browser.context.newPage();
@@ -78,6 +83,7 @@ describe("console in headless Chromium", { skip: noBrowser }, () => {
   });
 
   after(async () => {
+    client?.close();
     await browser?.close();
     await cleanup();
   });
@@ -180,6 +186,97 @@ describe("console in headless Chromium", { skip: noBrowser }, () => {
     assert.match(gone.stderr, /key does not exist \(HTTP 404\)/);
   });
 
+  it("imports key material, and the playground decrypts a KES ciphertext made under it and MACs as the server does", async () => {
+    const material = randomBytes(32);
+    await open("keys/tenant-1", /Keys in/);
+    const imp = page.locator("form", { has: page.getByRole("button", { name: "Import key" }) });
+    const field = imp.getByLabel("Key (32 bytes, base64)");
+    await imp.getByLabel("Name").fill("imported-key");
+    // Not 32 bytes: refused in the page, nothing sent.
+    await field.fill(randomBytes(16).toString("base64"));
+    const before = requests.length;
+    await imp.getByRole("button", { name: "Import key" }).click();
+    await page.getByRole("alert").filter({ hasText: "invalid key: must be 32 bytes, in base64" }).waitFor();
+    assert.equal(requests.slice(before).filter((r) => r.url().includes("/console/api/")).length, 0);
+    await field.fill(material.toString("base64"));
+    await imp.getByRole("button", { name: "Import key" }).click();
+    await done("Imported key imported-key in enclave tenant-1");
+    assert.equal(await field.inputValue(), "", "the key material is cleared from the form");
+
+    // A ciphertext KES would have made with that material (written apart from lib/) opens in the page.
+    const ciphertext = kesAesEncrypt(material, Buffer.from("made by KES"), Buffer.from("bucket-1"));
+    await open("playground/tenant-1/imported-key", /Playground in/);
+    await page.getByLabel("Operation", { exact: true }).selectOption("Decrypt");
+    await page.getByLabel("Ciphertext (base64)").fill(Buffer.from(ciphertext).toString("base64"));
+    await page.getByLabel("Context (associated data)").fill("bucket-1");
+    await page.getByRole("button", { name: "Run" }).click();
+    await page.getByTestId("plaintext").filter({ hasText: /^made by KES$/ }).waitFor();
+    // The wrong context does not open it, and says so in the protocol's words.
+    await page.getByLabel("Context (associated data)").fill("bucket-2");
+    await page.getByRole("button", { name: "Run" }).click();
+    await page.getByRole("alert").filter({ hasText: "invalid ciphertext (HTTP 400)" }).waitFor();
+
+    // MAC: the page shows what the native client gets for the same message.
+    await page.getByLabel("Operation", { exact: true }).selectOption("MAC");
+    await page.getByLabel("Message").fill("hello");
+    await page.getByRole("button", { name: "Run" }).click();
+    await done("MAC with imported-key v1");
+    const { mac } = await client.mac("tenant-1", "imported-key", Buffer.from("hello")) as { mac: Uint8Array };
+    assert.equal(await page.getByTestId("mac").textContent(), Buffer.from(mac).toString("base64"));
+  });
+
+  it("a key's page deletes one version (Escape cancels first), and the key list searches and pages", async () => {
+    await client.createKey("tenant-1", "rotated");
+    for (let i = 0; i < 2; i++) await client.createKey("tenant-1", "rotated", "", true);
+    await open("key/tenant-1/rotated", /Key rotated/);
+    assert.equal(await page.getByTestId("latest-version").textContent(), "3");
+    const versions = page.getByRole("table", { name: "Versions of key rotated" });
+    assert.equal(await versions.getByRole("row").count(), 1 + 3);
+    // Keyboard only: the dialog opens on Cancel, Tab stays inside it, Escape cancels.
+    await page.getByRole("button", { name: "Delete version 2" }).focus();
+    await page.keyboard.press("Enter");
+    const dialog = page.getByRole("dialog", { name: "Delete version 2 of rotated?" });
+    await dialog.waitFor();
+    const focused = () => page.evaluate(() => document.activeElement?.closest("dialog") ? document.activeElement.textContent : null);
+    const seen: Array<string | null> = [await focused()];
+    for (const key of ["Tab", "Tab", "Tab", "Shift+Tab", "Shift+Tab"]) {
+      await page.keyboard.press(key);
+      seen.push(await focused());
+    }
+    assert.deepEqual(seen, ["Cancel", "Delete version", "Cancel", "Delete version", "Cancel", "Delete version"]);
+    await page.keyboard.press("Escape");
+    await dialog.waitFor({ state: "detached" });
+    assert.equal((await client.keyStatus("tenant-1", "rotated", 2) as { version: number }).version, 2, "Escape deleted nothing");
+
+    await page.getByRole("button", { name: "Delete version 2" }).click();
+    await dialog.getByRole("button", { name: "Delete version" }).click();
+    await done("Deleted rotated v2 in enclave tenant-1");
+    await until(async () => (await versions.getByRole("row").count()) === 1 + 2 || "v2 still listed", "the versions table");
+    assert.deepEqual(await versions.locator("tbody tr td:first-child").allTextContents(), ["v3 (latest)", "v1"]);
+    await assert.rejects(client.keyStatus("tenant-1", "rotated", 2), /key does not exist/);
+
+    // 21 keys: a page of 20, then one; a prefix that matches nothing says so.
+    for (let i = 0; i <= 20; i++) await client.createKey("tenant-1", `page-${String(i).padStart(2, "0")}`);
+    await open("keys/tenant-1", /Keys in/);
+    const search = page.getByRole("search", { name: "Search keys" });
+    await search.getByLabel("Name starts with").fill("page-");
+    await search.getByRole("button", { name: "Search" }).click();
+    const list = page.getByRole("table", { name: "Keys in enclave tenant-1" });
+    await list.getByRole("link", { name: "page-19" }).waitFor();
+    assert.equal(await list.locator("tbody tr").count(), 20);
+    assert.equal(await list.getByRole("link", { name: /^(key-1|minio-key|rotated)$/ }).count(), 0);
+    await page.getByRole("button", { name: "Next page" }).click();
+    await page.getByText("Page 2").waitFor();
+    assert.deepEqual(await page.getByRole("table", { name: "Keys in enclave tenant-1" }).locator("tbody tr td:first-child").allTextContents(), ["page-20"]);
+    assert.equal(await page.getByRole("button", { name: "Next page" }).isDisabled(), true);
+    await page.getByRole("button", { name: "Previous page" }).click();
+    await page.getByText("Page 1").waitFor();
+    await list.getByRole("link", { name: "page-00" }).waitFor();
+    await search.getByLabel("Name starts with").fill("nothing-");
+    await search.getByRole("button", { name: "Search" }).click();
+    await page.getByText("No keys starting with 'nothing-' (or none you may list).").waitFor();
+  });
+
   it("k2: (ECDSA P-256, P-384, P-521) and kes:v1: API keys sign in too: the page derives the identity the server knows", async () => {
     const keys = ["P-256", "P-384", "P-521"].map((namedCurve) => {
       const d = generateKeyPairSync("ec", { namedCurve }).privateKey.export({ format: "jwk" }).d!;
@@ -280,17 +377,20 @@ describe("console in headless Chromium", { skip: noBrowser }, () => {
       await p.route("**/console/api/audit", (route) => route.fulfill({ status: 200, contentType: "application/x-ndjson", body: AUDIT_LINES }));
       // Paused: the page's clock moves only when the test moves it, so rates are exact.
       const start = new Date("2026-12-03T19:00:00Z");
-      await p.clock.install({ time: start });
+      // (Installed an hour before: the clock runs between the two calls, and pauseAt only goes forward.)
+      await p.clock.install({ time: new Date(start.getTime() - 3_600_000) });
       await p.clock.pauseAt(start);
       await p.goto(`${origin(server)}/console/#/metrics`);
       await signIn(server.apiKey, p);
       await p.getByText("Collecting a second sample to compute rates…").waitFor();
-      for (const n of [2, 3]) {
+      // Each scrape is drawn before the clock moves on (its time is read when it is drawn).
+      for (const [gen] of TRAFFIC) {
         await p.clock.runFor(5_000);
-        await p.getByText(`This node, updated every 5 s.`).waitFor();
-        await until(() => scrapes >= n || `${scrapes} scrapes`, `scrape ${n}`);
+        await p.getByRole("img", { name: new RegExp(`^Operations per second, by command: KEY:GENERATE ${gen / 5} ops/s`) }).waitFor();
       }
-      // 1,000 GENERATE and 505 DECRYPT (5 failed) every 5 s; latency from the histogram's buckets.
+      await p.getByText(`This node, updated every 5 s.`).waitFor();
+      assert.equal(scrapes, 1 + TRAFFIC.length);
+      // Last 5 s: 1,000 GENERATE and 505 DECRYPT (5 failed); latency from the histogram's buckets.
       await p.getByRole("img", { name: "Operations per second, by command: KEY:GENERATE 200 ops/s, KEY:DECRYPT 101 ops/s" }).waitFor();
       await p.getByRole("img", { name: "Latency: p50 0.625 ms, p99 5 ms" }).waitFor();
       await p.getByRole("img", { name: "Errors per second: errors 1 errors/s" }).waitFor();
@@ -379,19 +479,26 @@ describe("console in headless Chromium", { skip: noBrowser }, () => {
   });
 });
 
-/** Prometheus text as a node might serve it after `n` scrapes' worth of traffic. */
+/** Each 5 s of traffic: GENERATE ok, DECRYPT ok, DECRYPT failed, and the share of requests done within 1 ms. */
+const TRAFFIC: ReadonlyArray<readonly [number, number, number, number]> = [
+  [600, 300, 0, 0.85], [750, 420, 2, 0.8], [900, 380, 0, 0.75], [820, 500, 8, 0.7], [1100, 450, 3, 0.8], [950, 520, 1, 0.85], [1000, 500, 5, 0.8],
+];
+
+/** Prometheus text as a node might serve it at its `n`th scrape: the totals of TRAFFIC's first n - 1 intervals. */
 function metricsText(n: number): string {
+  const seen = TRAFFIC.slice(0, n - 1);
+  const sum = (f: (t: readonly [number, number, number, number]) => number) => Math.round(seen.reduce((acc, t) => acc + f(t), 0));
   return [
     "# TYPE kms_commands_total counter",
-    `kms_commands_total{command="KEY:GENERATE",outcome="ok"} ${1000 * n}`,
-    `kms_commands_total{command="KEY:DECRYPT",outcome="ok"} ${500 * n}`,
-    `kms_commands_total{command="KEY:DECRYPT",outcome="error"} ${5 * n}`,
+    `kms_commands_total{command="KEY:GENERATE",outcome="ok"} ${sum((t) => t[0])}`,
+    `kms_commands_total{command="KEY:DECRYPT",outcome="ok"} ${sum((t) => t[1])}`,
+    `kms_commands_total{command="KEY:DECRYPT",outcome="error"} ${sum((t) => t[2])}`,
     "# TYPE kms_http_request_duration_seconds histogram",
-    `kms_http_request_duration_seconds_bucket{le="0.001"} ${800 * n}`,
-    `kms_http_request_duration_seconds_bucket{le="0.005"} ${990 * n}`,
-    `kms_http_request_duration_seconds_bucket{le="0.01"} ${1000 * n}`,
-    `kms_http_request_duration_seconds_bucket{le="+Inf"} ${1000 * n}`,
-    `kms_http_request_duration_seconds_count ${1000 * n}`,
+    `kms_http_request_duration_seconds_bucket{le="0.001"} ${sum((t) => t[0] * t[3])}`,
+    `kms_http_request_duration_seconds_bucket{le="0.005"} ${sum((t) => t[0] * 0.99)}`,
+    `kms_http_request_duration_seconds_bucket{le="0.01"} ${sum((t) => t[0])}`,
+    `kms_http_request_duration_seconds_bucket{le="+Inf"} ${sum((t) => t[0])}`,
+    `kms_http_request_duration_seconds_count ${sum((t) => t[0])}`,
     "",
   ].join("\n");
 }
