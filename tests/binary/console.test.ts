@@ -18,7 +18,7 @@ import type { KmsClient } from "../../lib/client/client.ts";
 import { kesApiKeyOf, newApiKey, parseApiKey } from "../../lib/identity/apikey.ts";
 import { CONTENT_SECURITY_POLICY } from "../../lib/api/console/routes.ts";
 import { kesAesEncrypt } from "../helpers/kes-format.ts";
-import { launchBrowser, noBrowser, serverSpkiHash, type TestBrowser } from "../helpers/browser.ts";
+import { accessibilityProblems, launchBrowser, noBrowser, serverSpkiHash, type TestBrowser } from "../helpers/browser.ts";
 import { until } from "../helpers/cluster.ts";
 import { cleanup, type KmsServer, runKms, startServer, tempDir } from "../helpers/kms.ts";
 
@@ -344,6 +344,63 @@ describe("console in headless Chromium", { skip: noBrowser }, () => {
     await verdict.waitFor();
     await verdict.scrollIntoViewIfNeeded();
     await shot("policy-check");
+  });
+
+  it("deletes an enclave once its name is typed, and assigns a policy to an identity", async () => {
+    await client.createEnclave("scratch");
+    await open("enclaves", /Enclaves/);
+    await page.getByRole("button", { name: "Delete enclave scratch" }).click();
+    const dialog = page.getByRole("dialog", { name: "Delete enclave scratch?" });
+    const confirm = dialog.getByRole("button", { name: "Delete enclave" });
+    await dialog.getByLabel(/to confirm/).fill("scratc");
+    assert.equal(await confirm.isDisabled(), true, "a name typed wrong deletes nothing");
+    await dialog.getByLabel(/to confirm/).fill("scratch");
+    await confirm.click();
+    await done("Deleted enclave scratch");
+    await assert.rejects(client.enclaveStatus("scratch"), /enclave does not exist/);
+    await page.getByRole("link", { name: "tenant-1" }).waitFor();
+    assert.equal(await page.getByRole("link", { name: "scratch" }).count(), 0);
+
+    const someone = parseApiKey(newApiKey()).identity;
+    await client.createIdentity("tenant-1", someone, "User");
+    await open("identities/tenant-1", /Identities in/);
+    await page.getByRole("button", { name: `Assign a policy to ${someone}` }).click();
+    const assign = page.getByRole("dialog", { name: "Assign a policy" });
+    await assign.getByLabel("Policy").selectOption("minio");
+    await assign.getByRole("button", { name: "Assign" }).click();
+    await done(`Assigned policy minio to ${someone}`);
+    assert.equal((await client.identityStatus("tenant-1", someone) as { policy: string }).policy, "minio");
+  });
+
+  it("every page labels its controls, names its buttons and links, and meets WCAG AA contrast", async () => {
+    const pages: Array<[string, RegExp]> = [
+      ["cluster", /Cluster/], ["enclaves", /Enclaves/], ["keys/tenant-1", /Keys in/], ["key/tenant-1/minio-key", /Key minio-key/],
+      ["playground/tenant-1/minio-key", /Playground in/], ["identities/tenant-1", /Identities in/], ["policies/tenant-1", /Policies in/],
+      ["metrics", /Metrics/], ["audit", /Audit/],
+    ];
+    const problems: string[] = [];
+    for (const [route, heading] of pages) {
+      await open(route, heading);
+      // Loaded, not loading: the checks are of what the user reads.
+      await until(async () => (await page.locator(".status.loading").count()) === 0 || "still loading", `${route} loaded`);
+      problems.push(...(await accessibilityProblems(page)).map((p) => `${route}: ${p}`));
+    }
+    // A dialog, an error and the login form too.
+    await open("key/tenant-1/minio-key", /Key minio-key/);
+    await page.getByRole("button", { name: "Delete key", exact: true }).click();
+    await page.getByRole("dialog").waitFor();
+    problems.push(...(await accessibilityProblems(page)).map((p) => `dialog: ${p}`));
+    await page.keyboard.press("Escape");
+    await open("playground/tenant-1/no-such-key", /Playground in/);
+    await page.getByRole("button", { name: "Run" }).click();
+    await page.getByRole("alert").waitFor();
+    problems.push(...(await accessibilityProblems(page)).map((p) => `error: ${p}`));
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByText("Signed out.").waitFor();
+    problems.push(...(await accessibilityProblems(page)).map((p) => `login: ${p}`));
+    assert.deepEqual(problems, []);
+    await signIn(server.apiKey);
+    await page.getByRole("heading", { level: 1, name: "Cluster" }).waitFor();
   });
 
   it("shows the playground, and metrics and audit as not available on this server", async () => {
