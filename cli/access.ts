@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
-import * as v from "valibot";
 import YAML from "yaml";
 import { AWS_ONLY_COMMANDS } from "../lib/api/aws/actions.ts";
 import { COMMANDS } from "../lib/api/native/commands.ts";
-import { type CliCommand, CliError, didYouMean, enumFlag } from "./command.ts";
+import { parsePolicyText, PolicyFileError } from "../lib/state/policy-file.ts";
+import { type CliCommand, CliError, enumFlag } from "./command.ts";
 import { confirm, FORCE_HELP, FORCE_OPTION } from "./confirm.ts";
 import { connect, CONNECT_HELP, CONNECT_OPTIONS, enclaveOf } from "./connect.ts";
 import { ENCLAVE, ENCLAVE_HELP } from "./key.ts";
@@ -20,13 +20,6 @@ type RuleSets = Record<string, { rules: Record<string, unknown> }>;
 const PRIVILEGES = ["", "SysAdmin", "Admin", "User"];
 const PRIVILEGE_NAMES = PRIVILEGES.slice(1);
 const HELP = `${ENCLAVE_HELP}\n${CONNECT_HELP}`;
-
-/** A rule set in a policy file: a pattern, a list of patterns, or an object keyed by pattern. */
-const RuleSetFile = v.union([v.string(), v.array(v.string()), v.record(v.string(), v.unknown())]);
-const PolicyFile = v.strictObject({
-  allow: v.optional(v.record(v.string(), RuleSetFile), {}),
-  deny: v.optional(v.record(v.string(), RuleSetFile), {}),
-});
 
 /** What each command lets a policy holder do, for `kms ls-commands`; the names are the server's own. */
 const COMMAND_HELP: Readonly<Record<string, string>> = {
@@ -80,32 +73,20 @@ export function policyCommands(): { all: string[]; grantable: string[] } {
 }
 const COMMANDS_BY_NAME = new Map([...COMMANDS.values()].map((c) => [c.name, c]));
 
-/** The canonical name of a policy command (case-insensitive), or a CliError listing the valid ones. */
-function commandName(file: string, section: string, name: string): string {
-  const { all, grantable } = policyCommands();
-  const found = all.find((c) => c === name.toUpperCase());
-  if (found && grantable.includes(found)) return found;
-  const why = found ? `'${name}' is for SysAdmins only: a policy cannot grant it`
-    : `unknown command '${name}'${didYouMean(name.toUpperCase(), grantable)}`;
-  throw new CliError(`invalid policy ${file}: ${section}: ${why}\nvalid commands: ${grantable.join(", ")} (kms ls-commands)`);
-}
-
 /** Reads a policy file (JSON or YAML) into command → patterns for allow and deny. */
 export function readPolicyFile(file: string): { allow: Record<string, string[]>; deny: Record<string, string[]> } {
-  let raw: unknown;
+  let text: string;
   try {
-    raw = YAML.parse(readFileSync(file, "utf8"));
+    text = readFileSync(file, "utf8");
   } catch (err) {
     throw new CliError(`cannot read policy ${file}: ${(err as Error).message}`);
   }
-  const r = v.safeParse(PolicyFile, raw ?? {});
-  if (!r.success) {
-    throw new CliError(`invalid policy ${file}: expected {allow: {COMMAND: patterns}, deny: {COMMAND: patterns}} (at ${v.getDotPath(r.issues[0]) ?? "the top level"})`);
+  try {
+    return parsePolicyText(text, file, policyCommands());
+  } catch (err) {
+    if (err instanceof PolicyFileError) throw new CliError(err.message);
+    throw err;
   }
-  const patterns = (set: v.InferOutput<typeof RuleSetFile>) => typeof set === "string" ? [set] : Array.isArray(set) ? set : Object.keys(set);
-  const rules = (section: string, m: Record<string, v.InferOutput<typeof RuleSetFile>>) =>
-    Object.fromEntries(Object.entries(m).map(([cmd, s]) => [commandName(file, section, cmd), patterns(s)]));
-  return { allow: rules("allow", r.output.allow), deny: rules("deny", r.output.deny) };
 }
 
 /** Parses repeated --tag key=value flags. */

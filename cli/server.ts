@@ -16,6 +16,7 @@ import { nameProblem } from "../lib/state/names.ts";
 import { DataDirError } from "../lib/store/store.ts";
 import { type Args, type CliCommand, CliError } from "./command.ts";
 import { HSM_ENV_HELP, hsmFromEnv, hsmKeyFromEnv } from "./hsm.ts";
+import { CONSOLE_HELP, CONSOLE_OPTIONS, consoleOf } from "./console-flags.ts";
 import { LIMIT_OPTIONS, LIMITS_HELP, limitsOf } from "./limits.ts";
 import { table } from "./output.ts";
 import { WATCH_OPTIONS, watchFlags, watchHelp } from "./watch-flags.ts";
@@ -79,6 +80,7 @@ async function serve(
         restarting = true;
         stop();
       },
+      console: consoleOf(args),
       onFatal: (err) => {
         log.error(`stopping: ${(err as Error).message}`);
         process.exit(1);
@@ -112,6 +114,7 @@ async function serve(
     ["Version", VERSION],
     ["Data directory", `${home}${server.created ? " (new single-node cluster)" : ""}`],
     ...server.urls.map((u, i): [string, string] => [i === 0 ? "Listening on" : "", u]),
+    ...(consoleOf(args) ? [["Console", `${server.urls[0]}/console/`] as [string, string]] : []),
     ["Admin identity", server.adminIdentity],
     ["Admin API key", keyRow],
   ];
@@ -178,6 +181,7 @@ function serverFlags(args: Args): { addr: string; tlsCert?: string; tlsKey?: str
   kesEnclaveOf(args);
   recoveryWindowOf(args);
   mlockOf(args);
+  consoleOf(args);
   return { addr, tlsCert, tlsKey };
 }
 
@@ -202,7 +206,7 @@ function mlockOf(args: Args): boolean {
 
 const SERVER_OPTIONS = {
   addr: { type: "string" }, advertise: { type: "string" }, "tls-cert": { type: "string" }, "tls-key": { type: "string" },
-  "kes-enclave": { type: "string" }, "key-recovery-window": { type: "string" }, mlock: { type: "boolean" }, ...LIMIT_OPTIONS, ...WATCH_OPTIONS,
+  "kes-enclave": { type: "string" }, "key-recovery-window": { type: "string" }, mlock: { type: "boolean" }, ...LIMIT_OPTIONS, ...WATCH_OPTIONS, ...CONSOLE_OPTIONS,
 } as const;
 
 /** --kes-enclave NAME: the enclave KES API clients work in. */
@@ -245,6 +249,8 @@ POST /v1/debug/restart (kms restart) stops the server gracefully and starts
 the same command again in the same process (same PID): by hand, under
 systemd or any supervisor.
 
+${CONSOLE_HELP}
+
 Environment:
 ${HSM_ENV_HELP}
   MINIO_KMS_MLOCK=on   The same as --mlock`,
@@ -269,12 +275,15 @@ in DIR/../hsm.key: never use this for real data.
 Options:
   --addr [HOST]:PORT   Listen address (default 127.0.0.1:7373)
 ${LIMITS_HELP}
-${watchHelp("switch")}`,
-    options: { addr: { type: "string" }, "kes-enclave": { type: "string" }, ...LIMIT_OPTIONS, ...WATCH_OPTIONS },
+${watchHelp("switch")}
+
+${CONSOLE_HELP}`,
+    options: { addr: { type: "string" }, "kes-enclave": { type: "string" }, ...LIMIT_OPTIONS, ...WATCH_OPTIONS, ...CONSOLE_OPTIONS },
     positionals: [0, 1],
     run(args) {
       const addr = addressFlag((args.values.addr as string | undefined) ?? "127.0.0.1:7373", "--addr");
       kesEnclaveOf(args);
+      consoleOf(args);
       const dir = path.resolve(args.positionals[0] ?? ".dev/kms0");
       const keyFile = path.join(path.dirname(dir), "hsm.key");
       if (!existsSync(keyFile)) {

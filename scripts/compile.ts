@@ -12,6 +12,7 @@ import { createRequire } from "node:module";
 import { dirname, join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { mkdirSync, readFileSync } from "node:fs";
+import { buildConsole, type ConsoleFiles } from "../lib/api/console/build.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const DYNAMIC_REQUIRE = "require(`@libsql/${target}`)";
@@ -50,6 +51,23 @@ export function libsqlNativePlugin(target: string): BunPlugin {
   };
 }
 
+/**
+ * A Bun.build plugin that puts the console's page into the binary: the
+ * module that builds it on first use (lib/api/console/bundle.ts) becomes one
+ * that returns the files built now.
+ */
+export function consolePlugin(files: ConsoleFiles): BunPlugin {
+  return {
+    name: "console-files",
+    setup(build) {
+      build.onLoad({ filter: /[\\/]lib[\\/]api[\\/]console[\\/]bundle\.ts$/ }, () => ({
+        contents: `const files = ${JSON.stringify(files)};\nexport function consoleFiles() { return Promise.resolve(files); }\n`,
+        loader: "js",
+      }));
+    },
+  };
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: { entry: { type: "string", default: "main.ts" }, outfile: { type: "string", default: "dist/kms" } },
@@ -67,7 +85,7 @@ async function main(): Promise<void> {
     compile: { outfile },
     // Names stay: errors and logs are matched by class name.
     minify: { whitespace: true, syntax: true },
-    plugins: [libsqlNativePlugin(target)],
+    plugins: [libsqlNativePlugin(target), consolePlugin(await buildConsole())],
   });
   if (!result.success) {
     for (const log of result.logs) console.error(log);

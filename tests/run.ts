@@ -35,6 +35,7 @@ const only = process.argv.slice(2);
 const steps: Step[] = [
   { name: "compile", cmd: [path.join(ROOT, "compile.sh")] },
   { name: "typecheck", cmd: [`${BIN}/tsc`, "-p", "."] },
+  { name: "typecheck (console page)", cmd: [`${BIN}/tsc`, "-p", "console"] },
   { name: "bun: unit and end-to-end tests (sources)", cmd: [`${BIN}/bun`, "test", "--timeout", "120000", ...(only.length ? only : ["lib", "tests/e2e", "tests/architecture.test.ts"])], count: bunCount },
   {
     name: "bun: end-to-end tests (compiled binary)",

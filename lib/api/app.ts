@@ -6,6 +6,8 @@ import type { AppDeps } from "./deps.ts";
 import type { Env } from "../net/env.ts";
 import { onAppError } from "../net/errors.ts";
 import { dbRoutes } from "./db.ts";
+import { consoleRoutes } from "./console/routes.ts";
+import { ConsoleSessions } from "./console/sessions.ts";
 import { healthRoutes } from "./health.ts";
 import { kesRoutes } from "./kes/routes.ts";
 import { DEFAULT_KES_ENCLAVE, statefulKes } from "./kes/stateful.ts";
@@ -31,6 +33,11 @@ export function createApp(deps: AppDeps): Hono<Env> {
   app.route("/", kesRoutes({ backend: () => kes, version: deps.node.info.version, startedAt: deps.node.info.startedAt, enclave, ops: deps.ops }));
   // The AWS KMS API (POST / with X-Amz-Target), authenticated by SigV4 rather than a client certificate.
   app.route("/", awsRoutes(deps));
+  // The browser console; its metrics and audit views ask this app as the session's identity.
+  if (deps.console !== false) {
+    const sessions = new ConsoleSessions(deps.console);
+    app.route("/", consoleRoutes({ node: deps.node, sessions, fetchAs: async (req, identity) => app.fetch(req, { identity }) }));
+  }
   app.notFound((c) => c.json({ message: "not found" }, 404));
   app.onError(onAppError(log));
   return app;

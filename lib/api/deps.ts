@@ -1,5 +1,6 @@
 import type { KmsNode } from "../node/node.ts";
 import type { NodeOps } from "./ops.ts";
+import type { SessionLimits } from "./console/sessions.ts";
 
 /** What the apps need from the running node. */
 export interface AppDeps {
@@ -8,4 +9,6 @@ export interface AppDeps {
   readonly kesEnclave?: string;
   /** Metrics, audit, log streams and restarts (absent: none of them, as in in-process tests). */
   readonly ops?: NodeOps;
+  /** The browser console's session limits (default DEFAULT_SESSION_LIMITS), or false to serve no console. */
+  readonly console?: SessionLimits | false;
 }

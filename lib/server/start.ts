@@ -2,6 +2,7 @@ import { readdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { createApp } from "../api/app.ts";
 import type { ConnectionLimits } from "../net/connections.ts";
+import type { SessionLimits } from "../api/console/sessions.ts";
 import { type Listener, serveTls } from "../net/serve.ts";
 import { SoftHsm } from "../hsm/soft.ts";
 import { Peers } from "../node/peers.ts";
@@ -45,6 +46,8 @@ export interface ServerOptions {
   readonly recoveryWindowMs?: number;
   /** Lock the process's memory (mlockall) before any key is unsealed; refuse to start if that is not permitted. */
   readonly mlock?: boolean;
+  /** The browser console's session limits, or false for no console (default: served, default limits). */
+  readonly console?: SessionLimits | false;
   /** Called when the node must stop (e.g. the disk failed). */
   readonly onFatal: (err: unknown) => void;
   /** The clock of what falls due with time (key rotation, deletion dates); default Date.now. */
@@ -137,7 +140,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     });
     const tls = own ?? keys.cluster.tls;
     watching = await watchNode(node, hsm, opts, () => listener?.guard);
-    listener = await serveTls(createApp({ node, kesEnclave: opts.kesEnclave, ops: watching.ops }), {
+    listener = await serveTls(createApp({ node, kesEnclave: opts.kesEnclave, ops: watching.ops, console: opts.console }), {
       key: tls.key, cert: tls.cert, hostname, port, limits: opts.limits,
       sni: [{ servername: NODE_SERVERNAME, ...keys.cluster.tls }, { servername: JOIN_SERVERNAME, ...keys.join.tls }],
       // Until replication runs the node answers nothing: clients go to another node (a restart loses no read).

@@ -47,7 +47,7 @@ function open(ctx: CommandContext, ring: KeyRing, version: number, ciphertext: U
 }
 
 /** The KeyStatusResponse of one key version. */
-function status(ring: KeyRing, kv: KeyVersion) {
+export function keyStatus(ring: KeyRing, kv: KeyVersion) {
   return { name: ring.name, version: kv.version, type: kv.type, created_at: timestamp(kv.createdAt), created_by: kv.createdBy };
 }
 
@@ -89,7 +89,7 @@ export const keyCommands = [
     schema: v.object({ name: Name, version: Version }),
     run: (ctx, req) => {
       const ring = ctx.node.state.keyRing(ctx.enclave, req.name);
-      return status(ring, ctx.node.state.keyVersion(ctx.enclave, req.name, req.version));
+      return keyStatus(ring, ctx.node.state.keyVersion(ctx.enclave, req.name, req.version));
     },
   }),
   command({
@@ -135,7 +135,7 @@ export const keyCommands = [
     schema: ListSchema,
     run: (ctx, req) => {
       const p = listPage(ctx, "KEY:LIST", ctx.node.state.enclave(ctx.enclave).keys, req);
-      return { keys: p.items.map((r) => status(r, r.versions[r.versions.length - 1])), continue_at: p.continueAt };
+      return { keys: p.items.map((r) => keyStatus(r, r.versions[r.versions.length - 1])), continue_at: p.continueAt };
     },
   }),
   command({

@@ -1,35 +1,20 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import * as v from "valibot";
-import { DecryptBudget } from "../../crypto/keyring.ts";
 import { Errors, KmsError } from "../../state/errors.ts";
-import { nameProblem } from "../../state/names.ts";
-import { Obj, callerReads } from "../../node/pending.ts";
-import { authorize, type Caller, callerOf } from "../../state/policy.ts";
 import type { AppDeps } from "../deps.ts";
 import type { Env } from "../../net/env.ts";
 import { isClientError } from "../../net/errors.ts";
 import { noteEach, noteEnclave } from "../request-note.ts";
-import type { CommandContext, CommandSpec } from "./command.ts";
-import { disabledAdmin } from "./cluster.ts";
 import { COMMANDS } from "./commands.ts";
+import { type Decoded, execute, MAX_FRAMES, validated } from "./execute.ts";
 import { encodeFrames, type Frame, FrameError, parseFrames } from "../../wire/frames.ts";
 import { decode, encode, InvalidMessageError } from "../../wire/proto.ts";
 import { errorReply, framesReply } from "./reply.ts";
 
-/** Largest request body, and most frames in one pipelined request. */
-export const MAX_BODY = 8 << 20;
-export const MAX_FRAMES = 10_000;
-/**
- * AEAD opens one request may spend on decryption: two per frame covers a
- * ciphertext that names its version plus an imported key's KES fallback.
- */
-export const DECRYPT_BUDGET = 2 * MAX_FRAMES;
+export { DECRYPT_BUDGET, MAX_FRAMES } from "./execute.ts";
 
-interface Decoded {
-  readonly spec: CommandSpec;
-  readonly req: unknown;
-}
+/** Largest request body. */
+export const MAX_BODY = 8 << 20;
 
 /** The native protocol's command endpoint: POST /v1/kms[/<enclave>] with framed protobuf. */
 export function nativeRoutes(deps: AppDeps): Hono<Env> {
@@ -42,49 +27,16 @@ export function nativeRoutes(deps: AppDeps): Hono<Env> {
     const accept = c.req.header("accept");
     noteEnclave(c.req.raw, enclave);
     try {
-      const node = deps.node;
-      const identity = c.env.identity;
-      const admin = node.info.adminIdentity;
-      // Strangers are refused before anything else, and learn nothing: they
-      // wait only for pending changes to their own records (which could make them known).
-      await node.readBarrier(callerReads(node.state, admin, identity, enclave));
-      // A disabled admin API key may only re-enable itself (the command checks the HSM proof).
-      const recovery = disabledAdmin(node, identity);
-      const resolve = (): Caller | undefined =>
-        recovery && disabledAdmin(node, identity) ? { identity: identity!, privilege: "SysAdmin" } : callerOf(node.state, admin, identity, enclave);
-      let caller = resolve();
-      if (!caller) throw Errors.accessDenied();
-      const frames = parseFrames(new Uint8Array(await c.req.arrayBuffer()), MAX_FRAMES);
-      const decoded = frames.map(decodeFrame);
-      noteEach(c.req.raw, decoded, (d) => d.spec.name, (d) => d.spec.id, objectOf);
-      if (recovery && !(decoded.length === 1 && decoded[0].spec.name === "CLUSTER:ADMINKEY" && (decoded[0].req as { enabled: boolean }).enabled)) {
-        throw Errors.accessDenied();
-      }
-      if (decoded.length > 1 && decoded.some((d) => d.spec.write)) {
-        throw Errors.badRequest("invalid request: write commands cannot be pipelined");
-      }
-      // Every frame is authorised before any runs, and before existence checks,
-      // so a denied caller cannot tell what exists (nor what is pending).
-      authorizeAll(caller, decoded, enclave);
-      // Then wait for pending changes to what the frames read, and nothing else:
-      // crypto on one key never waits for a write to another.
-      const reads = new Set(callerReads(node.state, admin, identity, enclave));
-      for (const d of decoded) {
-        if (d.spec.inEnclave && enclave) reads.add(Obj.enclave(enclave));
-        for (const o of d.spec.reads?.(enclave, d.req) ?? []) reads.add(o);
-      }
-      await node.readBarrier(reads);
-      // The caller's records may have changed while the request waited.
-      caller = resolve();
-      if (!caller) throw Errors.accessDenied();
-      authorizeAll(caller, decoded, enclave);
-      const ctx: CommandContext = { node: deps.node, enclave, identity: caller.identity, caller, budget: new DecryptBudget(DECRYPT_BUDGET) };
-      if (decoded.some((d) => d.spec.inEnclave)) checkEnclave(ctx);
-      const replies: Frame[] = [];
-      for (const d of decoded) {
-        const out = await d.spec.run(ctx, d.req);
-        replies.push({ id: d.spec.id, payload: d.spec.response && out ? encode(d.spec.response, out) : new Uint8Array() });
-      }
+      const decoded: Decoded[] = [];
+      const outputs = await execute(deps.node, c.env.identity, enclave, async () => {
+        decoded.push(...parseFrames(new Uint8Array(await c.req.arrayBuffer()), MAX_FRAMES).map(decodeFrame));
+        noteEach(c.req.raw, decoded, (d) => d.spec.name, (d) => d.spec.id, objectOf);
+        return decoded;
+      });
+      const replies: Frame[] = decoded.map((d, i) => {
+        const out = outputs[i];
+        return { id: d.spec.id, payload: d.spec.response && out ? encode(d.spec.response, out) : new Uint8Array() };
+      });
       return framesReply(encodeFrames(replies));
     } catch (err) {
       if (isClientError(err)) throw err; // the app's handler answers and logs it as the client's
@@ -107,29 +59,11 @@ function objectOf(d: Decoded): string {
   return typeof object === "string" ? object : "";
 }
 
-/** 403 unless `caller` may run every frame. */
-function authorizeAll(caller: Caller, decoded: readonly Decoded[], enclave: string): void {
-  for (const d of decoded) {
-    if (!authorize(caller, d.spec.name, d.spec.inEnclave ? enclave : "", d.spec.resource?.(d.req))) throw Errors.accessDenied();
-    if (d.spec.alsoOn && !authorize(caller, d.spec.name, enclave, d.spec.alsoOn(d.req))) throw Errors.accessDenied();
-  }
-}
-
 /** Looks up, decodes and validates one frame; any problem is a 400 naming it. */
 function decodeFrame(frame: Frame): Decoded {
   const spec = COMMANDS.get(frame.id);
   if (!spec) throw Errors.badRequest(`invalid request: unknown command ${frame.id}`);
-  const message = decode(spec.request, frame.payload);
-  const r = v.safeParse(spec.schema, message);
-  // The message names the field's problem; protocol and policy names would mean nothing to most people.
-  if (!r.success) throw Errors.badRequest(`invalid request: ${r.issues[0].message}`);
-  return { spec, req: r.output };
-}
-
-/** Enclave-scoped commands need an existing enclave named by the path. */
-function checkEnclave(ctx: CommandContext): void {
-  if (ctx.enclave === "" || nameProblem(ctx.enclave)) throw Errors.enclaveNotFound();
-  ctx.node.state.enclave(ctx.enclave);
+  return validated(spec, decode(spec.request, frame.payload));
 }
 
 function toKmsError(err: unknown): KmsError {

@@ -1,0 +1,97 @@
+/**
+ * How a batch of native commands runs for one caller: who they are, what
+ * they may do, what they wait for, then the handlers. The native protocol
+ * (route.ts) and the console's JSON API both go through here, so a command
+ * is authorised the same way whichever door it came in by.
+ */
+import * as v from "valibot";
+import { DecryptBudget } from "../../crypto/keyring.ts";
+import { Errors } from "../../state/errors.ts";
+import { nameProblem } from "../../state/names.ts";
+import { authorize, type Caller, callerOf } from "../../state/policy.ts";
+import { Obj, callerReads } from "../../node/pending.ts";
+import type { KmsNode } from "../../node/node.ts";
+import type { CommandContext, CommandSpec } from "./command.ts";
+import { disabledAdmin } from "./cluster.ts";
+
+/** Most frames in one pipelined request. */
+export const MAX_FRAMES = 10_000;
+/**
+ * AEAD opens one request may spend on decryption: two per frame covers a
+ * ciphertext that names its version plus an imported key's KES fallback.
+ */
+export const DECRYPT_BUDGET = 2 * MAX_FRAMES;
+
+/** A command and its validated request. */
+export interface Decoded {
+  readonly spec: CommandSpec;
+  readonly req: unknown;
+}
+
+/** Validates a decoded request message against its command's schema; a problem is a 400 naming it. */
+export function validated(spec: CommandSpec, message: unknown): Decoded {
+  const r = v.safeParse(spec.schema, message);
+  // The message names the field's problem; protocol and policy names would mean nothing to most people.
+  if (!r.success) throw Errors.badRequest(`invalid request: ${r.issues[0].message}`);
+  return { spec, req: r.output };
+}
+
+/**
+ * Runs `decode()`'s commands in `enclave` as `identity` and returns each
+ * handler's output. Strangers are refused before the request is decoded;
+ * every command is authorised before any runs and before anything is looked
+ * up, so a denied caller learns nothing about what exists.
+ */
+export async function execute(
+  node: KmsNode, identity: string | undefined, enclave: string, decode: () => Promise<Decoded[]>,
+): Promise<Array<Record<string, unknown> | void>> {
+  const admin = node.info.adminIdentity;
+  // Strangers are refused before anything else, and learn nothing: they
+  // wait only for pending changes to their own records (which could make them known).
+  await node.readBarrier(callerReads(node.state, admin, identity, enclave));
+  // A disabled admin API key may only re-enable itself (the command checks the HSM proof).
+  const recovery = disabledAdmin(node, identity);
+  const resolve = (): Caller | undefined =>
+    recovery && disabledAdmin(node, identity) ? { identity: identity!, privilege: "SysAdmin" } : callerOf(node.state, admin, identity, enclave);
+  let caller = resolve();
+  if (!caller) throw Errors.accessDenied();
+  const decoded = await decode();
+  if (recovery && !(decoded.length === 1 && decoded[0].spec.name === "CLUSTER:ADMINKEY" && (decoded[0].req as { enabled: boolean }).enabled)) {
+    throw Errors.accessDenied();
+  }
+  if (decoded.length > 1 && decoded.some((d) => d.spec.write)) {
+    throw Errors.badRequest("invalid request: write commands cannot be pipelined");
+  }
+  authorizeAll(caller, decoded, enclave);
+  // Then wait for pending changes to what the commands read, and nothing else:
+  // crypto on one key never waits for a write to another.
+  const reads = new Set(callerReads(node.state, admin, identity, enclave));
+  for (const d of decoded) {
+    if (d.spec.inEnclave && enclave) reads.add(Obj.enclave(enclave));
+    for (const o of d.spec.reads?.(enclave, d.req) ?? []) reads.add(o);
+  }
+  await node.readBarrier(reads);
+  // The caller's records may have changed while the request waited.
+  caller = resolve();
+  if (!caller) throw Errors.accessDenied();
+  authorizeAll(caller, decoded, enclave);
+  const ctx: CommandContext = { node, enclave, identity: caller.identity, caller, budget: new DecryptBudget(DECRYPT_BUDGET) };
+  if (decoded.some((d) => d.spec.inEnclave)) checkEnclave(ctx);
+  const out: Array<Record<string, unknown> | void> = [];
+  for (const d of decoded) out.push(await d.spec.run(ctx, d.req));
+  return out;
+}
+
+/** 403 unless `caller` may run every command. */
+function authorizeAll(caller: Caller, decoded: readonly Decoded[], enclave: string): void {
+  for (const d of decoded) {
+    if (!authorize(caller, d.spec.name, d.spec.inEnclave ? enclave : "", d.spec.resource?.(d.req))) throw Errors.accessDenied();
+    if (d.spec.alsoOn && !authorize(caller, d.spec.name, enclave, d.spec.alsoOn(d.req))) throw Errors.accessDenied();
+  }
+}
+
+/** Enclave-scoped commands need an existing enclave named by the path. */
+function checkEnclave(ctx: CommandContext): void {
+  if (ctx.enclave === "" || nameProblem(ctx.enclave)) throw Errors.enclaveNotFound();
+  ctx.node.state.enclave(ctx.enclave);
+}
