@@ -26,18 +26,24 @@ export function rawBadRequest(code: string | undefined): string {
 }
 
 /**
- * The apps' last-resort error handler: a client error is answered 400 and
- * logged as a client error; anything else is a 500 logged as an internal
- * error, naming only the error's type (messages could quote request data).
+ * The last-resort answer to a request that failed with `err` on `where`
+ * ("METHOD /path"): a client error is answered 400 and logged as the
+ * client's; anything else is a 500 logged as an internal error, naming only
+ * the error's type (messages could quote request data).
  */
+export function lastResort(err: unknown, where: string, log: (line: string) => void): { status: 400 | 500; message: string } {
+  if (isClientError(err)) {
+    log(`client error on ${where}: ${CLIENT_ERROR_MESSAGE}`);
+    return { status: 400, message: CLIENT_ERROR_MESSAGE };
+  }
+  log(`internal error on ${where}: ${err instanceof Error ? err.name : "error"}`);
+  return { status: 500, message: "internal server error" };
+}
+
+/** The apps' last-resort error handler (see lastResort). */
 export function onAppError(log: (line: string) => void) {
   return (err: Error, c: Context): Response => {
-    const where = `${c.req.method} ${c.req.path}`;
-    if (isClientError(err)) {
-      log(`client error on ${where}: ${CLIENT_ERROR_MESSAGE}`);
-      return c.json({ message: CLIENT_ERROR_MESSAGE }, 400);
-    }
-    log(`internal error on ${where}: ${err instanceof Error ? err.name : "error"}`);
-    return c.json({ message: "internal server error" }, 500);
+    const { status, message } = lastResort(err, `${c.req.method} ${c.req.path}`, log);
+    return c.json({ message }, status);
   };
 }

@@ -1,6 +1,6 @@
 import { readdir, rm } from "node:fs/promises";
 import path from "node:path";
-import { createApp } from "../api/app.ts";
+import { createApp, createRawRoute } from "../api/app.ts";
 import type { ConnectionLimits } from "../net/connections.ts";
 import { type Listener, serveTls } from "../net/serve.ts";
 import { SoftHsm } from "../hsm/soft.ts";
@@ -95,9 +95,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         await removeAdminKeyFile(opts.dir);
       },
     });
-    listener = await serveTls(createApp({ node, kesEnclave: opts.kesEnclave }), {
+    const deps = { node, kesEnclave: opts.kesEnclave };
+    listener = await serveTls(createApp(deps), {
       key: tls.key, cert: tls.cert, hostname, port, limits: opts.limits, sni: { servername: NODE_SERVERNAME, ...nodeCert },
-    });
+    }, createRawRoute(deps));
     const bound = listener;
     node.listening(opts.advertise ?? `${advertisedHost(hostname)}:${bound.port}`);
     const loaded = await loadOrBootstrap(store, records, node.info.host, node.initialSnapshot());

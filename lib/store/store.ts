@@ -6,6 +6,7 @@
  */
 import { chmod, mkdir } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
+import { Buffer } from "node:buffer";
 import type { InStatement } from "@libsql/client";
 import type { SoftHsm } from "../hsm/soft.ts";
 import { fsyncDir } from "./atomic-file.ts";
@@ -142,12 +143,12 @@ class LibsqlStore implements Store {
       if (value === null) {
         const id = this.#cipher.id(key);
         shares.push([id, null]);
-        return { sql: DELETE_RECORD, args: [id] };
+        return { sql: DELETE_RECORD, args: [Buffer.from(id)] };
       }
       if (!(value instanceof Uint8Array)) throw new TypeError("record values must be Uint8Array or null");
       const row = this.#cipher.seal(key, value);
       shares.push([row.id, this.#digest.share(row.id, row.value)]);
-      return { sql: UPSERT_RECORD, args: [row.id, row.value] };
+      return { sql: UPSERT_RECORD, args: [Buffer.from(row.id), Buffer.from(row.value)] };
     });
     // No await before #run: the write is queued in call order.
     return this.#run(async () => {
@@ -155,7 +156,7 @@ class LibsqlStore implements Store {
       this.#opened = undefined; // no longer what is on disk
       // The digest moves in the same transaction as the rows, and in memory only once that is durable.
       const plan = this.#digest.plan(shares);
-      statements.push({ sql: UPDATE_META, args: [plan.meta, DIGEST_ROW] });
+      statements.push({ sql: UPDATE_META, args: [Buffer.from(plan.meta), DIGEST_ROW] });
       const { client } = this.#database;
       await applyPragmas(client, durable);
       await client.batch(statements, "write");
