@@ -19,10 +19,8 @@ const keyCreate = (enclave: string, name: string, addVersion = false, fill = 1):
   type: "key.create", enclave, name, keyType: "AES256", material: material(fill), addVersion, at: 2, by: "h1:admin",
 });
 
-/** A store whose write() can be made to fail, delegating everything else to a real store. */
-class FlakyStore implements Store {
-  failWith: Error | undefined;
-  writes = 0;
+/** A store that passes everything on to a real one; tests override what they need. */
+class DelegatingStore implements Store {
   constructor(readonly inner: Store) {}
   get created() {
     return this.inner.created;
@@ -34,8 +32,6 @@ class FlakyStore implements Store {
     return this.inner.load();
   }
   write(changes: Parameters<Store["write"]>[0], durable?: boolean) {
-    this.writes++;
-    if (this.failWith) return Promise.reject(this.failWith);
     return this.inner.write(changes, durable);
   }
   erase() {
@@ -43,6 +39,17 @@ class FlakyStore implements Store {
   }
   close() {
     return this.inner.close();
+  }
+}
+
+/** A store whose write() can be made to fail. */
+class FlakyStore extends DelegatingStore {
+  failWith: Error | undefined;
+  writes = 0;
+  override write(changes: Parameters<Store["write"]>[0], durable?: boolean) {
+    this.writes++;
+    if (this.failWith) return Promise.reject(this.failWith);
+    return super.write(changes, durable);
   }
 }
 
@@ -221,26 +228,11 @@ test("a burst of key deletions: once the node settles, no stored record holds a 
  * stay in the page cache, here a queue, until the next durable write syncs
  * them in order; powerLoss() drops what was never synced.
  */
-class PowerLossStore implements Store {
-  readonly inner: Store;
+class PowerLossStore extends DelegatingStore {
   #unsynced: Array<Parameters<Store["write"]>[0]> = [];
   durableWrites = 0;
-  unsyncedWrites = 0;
-  constructor(inner: Store) {
-    this.inner = inner;
-  }
-  get created() {
-    return this.inner.created;
-  }
-  get generation() {
-    return this.inner.generation;
-  }
-  load() {
-    return this.inner.load();
-  }
-  async write(changes: Parameters<Store["write"]>[0], durable = true) {
+  override async write(changes: Parameters<Store["write"]>[0], durable = true) {
     if (!durable) {
-      this.unsyncedWrites++;
       this.#unsynced.push(changes);
       return;
     }
@@ -251,12 +243,6 @@ class PowerLossStore implements Store {
   /** What a power loss does to the writes not yet synced. */
   powerLoss() {
     this.#unsynced = [];
-  }
-  erase() {
-    return this.inner.erase();
-  }
-  close() {
-    return this.inner.close();
   }
 }
 
