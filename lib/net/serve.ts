@@ -223,8 +223,11 @@ async function serveRaw(route: RawRoute, param: string, req: http.IncomingMessag
   }
   guard.replyReady(req.socket);
   if (res.destroyed) return;
+  const socket = req.socket;
+  socket.cork();
   res.writeHead(reply.status, reply.headers as http.OutgoingHttpHeaders);
   res.end(reply.body);
+  socket.uncork();
 }
 
 /** The whole body of `req`, rejecting with BodyTooLarge past `max` bytes. */
