@@ -12,8 +12,9 @@ import { healthRoutes } from "./health.ts";
 import { kesRoutes } from "./kes/routes.ts";
 import { DEFAULT_KES_ENCLAVE, statefulKes } from "./kes/stateful.ts";
 import { metricsRoutes } from "./metrics.ts";
-import { nativeRoutes } from "./native/route.ts";
+import { nativeRawRoute, nativeRoutes } from "./native/route.ts";
 import { observe } from "./observe.ts";
+import type { RawRoute } from "../net/serve.ts";
 import { rpcRoutes } from "./rpc.ts";
 
 /** The whole HTTP surface of a node, as one hono app over web-standard Request/Response. */
@@ -41,4 +42,13 @@ export function createApp(deps: AppDeps): Hono<Env> {
   app.notFound((c) => c.json({ message: "not found" }, 404));
   app.onError(onAppError(log));
   return app;
+}
+
+/**
+ * The native endpoint without the web Request adapter (see RawRoute): the
+ * same answers as createApp's, but neither counted nor audited, so a server
+ * serves it only when metrics and the audit are both off (server/start.ts).
+ */
+export function createRawRoute(deps: AppDeps): RawRoute {
+  return nativeRawRoute(deps, log);
 }

@@ -18,7 +18,7 @@ import type { Env } from "../net/env.ts";
 import { logFrame } from "./log-frames.ts";
 import { serverStatus } from "./native/cluster.ts";
 import { decode, fromTimestamp, InvalidMessageError } from "../wire/proto.ts";
-import { errorReply } from "./native/reply.ts";
+import { errorReply, toResponse } from "./native/reply.ts";
 import { noteOps } from "./request-note.ts";
 
 const LogRequest = v.object({
@@ -32,7 +32,7 @@ export function debugRoutes(deps: AppDeps): Hono<Env> {
   const app = new Hono<Env>();
   const allowed = (identity: string | undefined, action: OperatorAction) =>
     operatorAllowed(deps.node.state, deps.node.info.adminIdentity, identity, action);
-  const fail = (c: { req: { header(n: string): string | undefined } }, err: unknown) => errorReply(err, c.req.header("accept"));
+  const fail = (c: { req: { header(n: string): string | undefined } }, err: unknown) => toResponse(errorReply(err, c.req.header("accept")));
 
   app.post("/v1/debug/log", async (c) => {
     noteOps(c.req.raw, [{ name: "SYS:LOG", id: 0, object: "" }]);

@@ -9,7 +9,7 @@ import { Errors } from "../state/errors.ts";
 import { operatorAllowed } from "../state/operator.ts";
 import type { AppDeps } from "./deps.ts";
 import type { Env } from "../net/env.ts";
-import { errorReply } from "./native/reply.ts";
+import { errorReply, toResponse } from "./native/reply.ts";
 import { noteOps } from "./request-note.ts";
 
 /** Content type of the Prometheus text format. */
@@ -26,7 +26,7 @@ export function metricsRoutes(deps: AppDeps): Hono<Env> {
       if (!metrics) throw Errors.notSupported("metrics are switched off on this server (--metrics off)");
       return c.body(await metrics.text(), 200, { "content-type": PROMETHEUS_TEXT });
     } catch (err) {
-      return errorReply(err, c.req.header("accept"));
+      return toResponse(errorReply(err, c.req.header("accept")));
     }
   });
   return app;

@@ -36,6 +36,13 @@ export interface DriverOptions {
   readonly clock?: Clock;
   /** When to compact (default: every COMPACT_EVERY applied entries). */
   readonly compact?: CompactPolicy;
+  /**
+   * Where an idle driver runs the inputs that arrive: at once (the default,
+   * and the simulator's), or later through this (the server: setImmediate), so
+   * that every proposal and message read in the same turn of the event loop
+   * shares one Ready, one disk transaction and one replication round.
+   */
+  readonly defer?: (run: () => void) => void;
 }
 
 /** Sends messages to peers; best effort (the core retries). */
@@ -69,6 +76,9 @@ export class Driver<C> {
   readonly #errors = new Map<number, Error>();
   readonly #listeners = new Set<() => void>();
   #busy = false;
+  /** A deferred kick is pending (see DriverOptions.defer). */
+  #deferred = false;
+  readonly #defer: ((run: () => void) => void) | undefined;
   #held = false;
   #draining = false;
   #stopped = false;
@@ -86,6 +96,7 @@ export class Driver<C> {
   constructor(raft: RaftNode<C>, storage: RaftStorage<C>, app: Application<C>, send: Send<C>, onFatal: (err: unknown) => void, opts: DriverOptions = {}) {
     this.#clock = opts.clock ?? REAL_CLOCK;
     this.#shouldCompact = opts.compact ?? ((applied, snapshotIndex) => applied - snapshotIndex >= COMPACT_EVERY);
+    this.#defer = opts.defer;
     this.#durableSnapshot = raft.snapshotIndex;
     this.#raft = raft;
     this.#storage = storage;
@@ -289,9 +300,19 @@ export class Driver<C> {
     return true;
   }
 
-  /** Starts the loop if inputs wait and nothing holds them. */
+  /** Starts the loop if inputs wait and nothing holds them (later, with a defer: more inputs may join). */
   #kick(): void {
-    if (this.#inbox.length && !this.#busy && !this.#paused && !this.#held) this.#running = this.#loop();
+    if (!this.#inbox.length || this.#busy || this.#paused || this.#held) return;
+    if (!this.#defer) {
+      this.#running = this.#loop();
+      return;
+    }
+    if (this.#deferred) return;
+    this.#deferred = true;
+    this.#defer(() => {
+      this.#deferred = false;
+      if (this.#inbox.length && !this.#busy && !this.#paused && !this.#held) this.#running = this.#loop();
+    });
   }
 
   /** Runs `fn` as an input and resolves with its result; rejects once the node has stopped. */

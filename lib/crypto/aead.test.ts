@@ -36,6 +36,15 @@ test("HChaCha20 message key matches draft-irtf-cfrg-xchacha §2.2.1", () => {
   );
 });
 
+test("HChaCha20 message key is the same when key and iv are Buffer views into a larger buffer (as protobuf decodes a request)", () => {
+  const key = hex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
+  const input = hex("000000090000004a0000000031415927");
+  // Node's Buffer.slice() shares memory: a copy must not take the whole underlying buffer.
+  const body = Buffer.concat([Buffer.from("framing"), Buffer.from(key), Buffer.from(input), Buffer.from("trailer")]);
+  const keyView = body.subarray(7, 39), ivView = body.subarray(39, 55);
+  assert.equal(toHex(chachaMessageKey(keyView, ivView)), "82413b4227b27bfed30e42508a877d73a0f9e4d58a74a853c12ec41326d3ecdc");
+});
+
 test("ChaCha20 seal equals XChaCha20-Poly1305 when the nonce starts with 4 zero bytes", () => {
   // XChaCha20 = ChaCha20 under HChaCha20(key, n[0:16]) with nonce 0^4 ‖ n[16:24].
   const master = KAT.master, iv = KAT.iv;

@@ -34,7 +34,8 @@ export function chachaMessageKey(master: Uint8Array, iv: Uint8Array): Uint8Array
 }
 
 // noble's hchacha takes host-order word views of the raw bytes; copying also
-// gives the 4-byte alignment a Uint32Array view needs.
+// gives the 4-byte alignment a Uint32Array view needs. A copy into a fresh
+// Uint8Array, not slice(): a Buffer's slice() is a view into its (pooled) memory.
 function words(bytes: Uint8Array): Uint32Array {
-  return new Uint32Array(bytes.slice().buffer);
+  return new Uint32Array(new Uint8Array(bytes).buffer);
 }

@@ -25,19 +25,31 @@ export function rawBadRequest(code: string | undefined): string {
   return `HTTP/1.1 ${status}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 }
 
+/** Where the last-resort handler logs: client errors as warnings, ours as errors. */
+export interface ErrorLog {
+  warn(msg: string): void;
+  error(msg: string): void;
+}
+
 /**
- * The apps' last-resort error handler: a client error is answered 400 and
- * logged as a client error; anything else is a 500 logged as an internal
- * error, naming only the error's type (messages could quote request data).
+ * The last-resort answer to a request that failed with `err` on `where`
+ * ("METHOD /path"): a client error is answered 400 and logged as the
+ * client's; anything else is a 500 logged as an internal error, naming only
+ * the error's type (messages could quote request data).
  */
-export function onAppError(log: { warn(msg: string): void; error(msg: string): void }) {
+export function lastResort(err: unknown, where: string, log: ErrorLog): { status: 400 | 500; message: string } {
+  if (isClientError(err)) {
+    log.warn(`client error on ${where}: ${CLIENT_ERROR_MESSAGE}`);
+    return { status: 400, message: CLIENT_ERROR_MESSAGE };
+  }
+  log.error(`internal error on ${where}: ${err instanceof Error ? err.name : "error"}`);
+  return { status: 500, message: "internal server error" };
+}
+
+/** The apps' last-resort error handler (see lastResort). */
+export function onAppError(log: ErrorLog) {
   return (err: Error, c: Context): Response => {
-    const where = `${c.req.method} ${c.req.path}`;
-    if (isClientError(err)) {
-      log.warn(`client error on ${where}: ${CLIENT_ERROR_MESSAGE}`);
-      return c.json({ message: CLIENT_ERROR_MESSAGE }, 400);
-    }
-    log.error(`internal error on ${where}: ${err instanceof Error ? err.name : "error"}`);
-    return c.json({ message: "internal server error" }, 500);
+    const { status, message } = lastResort(err, `${c.req.method} ${c.req.path}`, log);
+    return c.json({ message }, status);
   };
 }

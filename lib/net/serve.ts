@@ -53,7 +53,37 @@ export interface Listener {
 }
 
 type PeerSocket = tls.TLSSocket;
-type Peer = { identity: string | undefined; certificate: Uint8Array | undefined };
+/** A connection's client: its h1: identity and DER certificate, if it presented one. */
+export type Peer = { identity: string | undefined; certificate: Uint8Array | undefined };
+
+/** A reply written straight to node:http: status, headers (Content-Length included) and the whole body. */
+export interface RawReply {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Uint8Array;
+}
+
+/** A request body went past RawRoute.maxBody while it was read. */
+export class BodyTooLarge extends Error {}
+
+/**
+ * A route served without the web Request/Response adapter: a protocol's hot
+ * path, where building a Request, its streams and an AbortController per
+ * request cost more than the work itself, and where headers and body must
+ * leave in one write. Requests it does not match go to the app.
+ */
+export interface RawRoute {
+  /** The route's parameter for `method url`, or undefined: the app serves it. */
+  match(method: string, url: string): string | undefined;
+  /** Largest body: a larger Content-Length is answered tooLarge() unread; a longer body makes read() reject with BodyTooLarge. */
+  readonly maxBody: number;
+  /** Serves one request; `read` gives the whole body. Rejects only with what `read` rejected with (answered tooLarge() or failed()). */
+  handle(param: string, read: () => Promise<Uint8Array>, peer: Peer, headers: http.IncomingHttpHeaders): Promise<RawReply>;
+  /** The answer to a body over maxBody. */
+  tooLarge(headers: http.IncomingHttpHeaders): RawReply;
+  /** The answer to a request that failed outside handle() (the client's stream broke): logged as the app logs it. */
+  failed(err: unknown, where: string): RawReply;
+}
 const peers = new WeakMap<PeerSocket, Peer>();
 
 /** The h1: identity and DER certificate of a connection's client, computed once per connection. */
@@ -106,7 +136,7 @@ export async function withLength(res: Response): Promise<Response> {
  * node:http; Deno's bridge breaks keep-alive, so there node:https is used.
  * Every connection is bounded by `limits` (connections.ts).
  */
-export function serveTls(app: Hono<Env>, opts: ServeOptions): Promise<Listener> {
+export function serveTls(app: Hono<Env>, opts: ServeOptions, raw?: RawRoute): Promise<Listener> {
   const limits = { ...DEFAULT_LIMITS, ...opts.limits };
   const guard = new ConnectionGuard(limits);
   const handle = getRequestListener(async (request, env) => {
@@ -132,6 +162,8 @@ export function serveTls(app: Hono<Env>, opts: ServeOptions): Promise<Listener> 
       done = true;
     };
     res.once("finish", replied).once("close", replied);
+    const param = raw?.match(req.method ?? "", req.url ?? "");
+    if (param !== undefined) return serveRaw(raw!, param, req, res, peerOf(socket as PeerSocket, opts.verifyClients === true), guard);
     return handle(req, res);
   };
   const context = (m: { key: string; cert: string }) => tls.createSecureContext({ key: m.key, cert: m.cert, minVersion: "TLSv1.2", ciphers: CIPHERS, honorCipherOrder: true });
@@ -195,6 +227,67 @@ export function serveTls(app: Hono<Env>, opts: ServeOptions): Promise<Listener> 
         },
       });
     });
+  });
+}
+
+/** Serves a request on a raw route and writes its reply in one piece. */
+async function serveRaw(route: RawRoute, param: string, req: http.IncomingMessage, res: http.ServerResponse, peer: Peer, guard: ConnectionGuard): Promise<void> {
+  let reply: RawReply;
+  try {
+    const length = req.headers["content-length"];
+    if (length !== undefined && Number(length) > route.maxBody) reply = route.tooLarge(req.headers);
+    else {
+      // A body of unknown length is read (and bounded) before the route runs, as hono's bodyLimit does.
+      const early = length === undefined ? await readBody(req, route.maxBody) : undefined;
+      reply = await route.handle(param, () => (early ? Promise.resolve(early) : readBody(req, route.maxBody)), peer, req.headers);
+    }
+  } catch (err) {
+    reply = err instanceof BodyTooLarge ? route.tooLarge(req.headers) : route.failed(err, `${req.method} ${(req.url ?? "").split("?")[0]}`);
+  }
+  guard.replyReady(req.socket);
+  if (res.destroyed) return;
+  const socket = req.socket;
+  socket.cork();
+  res.writeHead(reply.status, reply.headers as http.OutgoingHttpHeaders);
+  res.end(reply.body);
+  socket.uncork();
+}
+
+/** The whole body of `req`, rejecting with BodyTooLarge past `max` bytes. */
+function readBody(req: http.IncomingMessage, max: number): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > max) {
+        cleanup();
+        reject(new BodyTooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      // A plain Uint8Array over its own memory, as Request.arrayBuffer() gives: no Buffer
+      // semantics downstream (Buffer.slice shares memory), nothing aliased with the socket's reads.
+      const body = new Uint8Array(size);
+      let at = 0;
+      for (const c of chunks) {
+        body.set(c, at);
+        at += c.length;
+      }
+      resolve(body);
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      reject(err);
+    };
+    const onAborted = () => onError(Object.assign(new Error("request aborted"), { code: "ECONNRESET" }));
+    const cleanup = () => {
+      req.off("data", onData).off("end", onEnd).off("error", onError).off("aborted", onAborted);
+    };
+    req.on("data", onData).on("end", onEnd).on("error", onError).on("aborted", onAborted);
   });
 }
 

@@ -19,10 +19,8 @@ const keyCreate = (enclave: string, name: string, addVersion = false, fill = 1):
   type: "key.create", enclave, name, keyType: "AES256", material: material(fill), addVersion, at: 2, by: "h1:admin",
 });
 
-/** A store whose write() can be made to fail, delegating everything else to a real store. */
-class FlakyStore implements Store {
-  failWith: Error | undefined;
-  writes = 0;
+/** A store that passes everything on to a real one; tests override what they need. */
+class DelegatingStore implements Store {
   constructor(readonly inner: Store) {}
   get created() {
     return this.inner.created;
@@ -33,10 +31,8 @@ class FlakyStore implements Store {
   load() {
     return this.inner.load();
   }
-  write(changes: Parameters<Store["write"]>[0]) {
-    this.writes++;
-    if (this.failWith) return Promise.reject(this.failWith);
-    return this.inner.write(changes);
+  write(changes: Parameters<Store["write"]>[0], durable?: boolean) {
+    return this.inner.write(changes, durable);
   }
   get seal() {
     return this.inner.seal;
@@ -49,6 +45,17 @@ class FlakyStore implements Store {
   }
   close() {
     return this.inner.close();
+  }
+}
+
+/** A store whose write() can be made to fail. */
+class FlakyStore extends DelegatingStore {
+  failWith: Error | undefined;
+  writes = 0;
+  override write(changes: Parameters<Store["write"]>[0], durable?: boolean) {
+    this.writes++;
+    if (this.failWith) return Promise.reject(this.failWith);
+    return super.write(changes, durable);
   }
 }
 
@@ -220,4 +227,61 @@ test("a burst of key deletions: once the node settles, no stored record holds a 
     assert.equal(node.state.enclave("e1").keys.size, 10);
     assert.deepEqual(fatal, []);
   });
+});
+
+/**
+ * A store that models a power loss: writes made without `durable` (no fsync)
+ * stay in the page cache, here a queue, until the next durable write syncs
+ * them in order; powerLoss() drops what was never synced.
+ */
+class PowerLossStore extends DelegatingStore {
+  #unsynced: Array<Parameters<Store["write"]>[0]> = [];
+  durableWrites = 0;
+  override async write(changes: Parameters<Store["write"]>[0], durable = true) {
+    if (!durable) {
+      this.#unsynced.push(changes);
+      return;
+    }
+    this.durableWrites++;
+    for (const earlier of this.#unsynced.splice(0)) await this.inner.write(earlier);
+    await this.inner.write(changes);
+  }
+  /** What a power loss does to the writes not yet synced. */
+  powerLoss() {
+    this.#unsynced = [];
+  }
+}
+
+test("one fsync per write: applying is unsynced, and after a power loss the node applies the acknowledged writes again from its log", async () => {
+  const tmp = await mkdtemp(join(tmpdir(), "kms-node-test-"));
+  try {
+    const hsm = SoftHsm.parse(SoftHsm.generate());
+    const store = new PowerLossStore(await openStore(join(tmp, "data"), hsm));
+    try {
+      const node = await testNode(store);
+      let acknowledged: unknown;
+      try {
+        await node.write(enclaveCreate("e1"));
+        const before = store.durableWrites;
+        await node.write(keyCreate("e1", "k", false, 7));
+        assert.equal(store.durableWrites - before, 1, "the log append is the write's one durable transaction");
+        acknowledged = structuredClone(node.state.keyRing("e1", "k").versions);
+      } finally {
+        await stopTestNode(node);
+      }
+      store.powerLoss();
+      const onDisk = stateOf(await store.load());
+      assert.throws(() => onDisk.keyRing("e1", "k"), { kind: "not-found" }, "the key's state records were lost with the power");
+      const restarted = await testNode(store);
+      try {
+        assert.deepEqual(restarted.state.keyRing("e1", "k").versions, acknowledged, "applied again from the durable log");
+      } finally {
+        await stopTestNode(restarted);
+      }
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
 });

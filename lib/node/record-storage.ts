@@ -16,6 +16,12 @@ const dec = new TextDecoder();
 const bytes = (value: unknown) => enc.encode(toJson(value));
 
 
+/** Whether `next` differs from `prev` in the commit index only. */
+function onlyCommitMoved(prev: HardState, next: HardState): boolean {
+  return prev.term === next.term && prev.vote === next.vote && prev.edit === next.edit &&
+    prev.markers === next.markers;
+}
+
 /** RaftStorage over the node's encrypted store. */
 export class RecordStorage<C> implements RaftStorage<C> {
   readonly #store: Store;
@@ -23,11 +29,14 @@ export class RecordStorage<C> implements RaftStorage<C> {
   /** Indexes of the entries on disk, so truncation knows what to delete. */
   #first: number;
   #last: number;
+  /** The hard state last written, to tell a change of the commit index alone. */
+  #hard: HardState;
 
   /** Storage holding `durable` (already on disk, or written by reset()). */
   constructor(store: Store, durable: Durable<C>) {
     this.#store = store;
     this.#durable = durable;
+    this.#hard = durable.hard;
     this.#first = durable.entries[0]?.index ?? durable.snapshot.index + 1;
     this.#last = durable.entries.at(-1)?.index ?? durable.snapshot.index;
   }
@@ -50,6 +59,7 @@ export class RecordStorage<C> implements RaftStorage<C> {
     for (const e of durable.entries) changes.push([entryKey(e.index), bytes(e)]);
     await this.#store.write(changes);
     this.#durable = durable;
+    this.#hard = durable.hard;
     this.#first = durable.entries[0]?.index ?? durable.snapshot.index + 1;
     this.#last = durable.entries.at(-1)?.index ?? durable.snapshot.index;
   }
@@ -77,8 +87,13 @@ export class RecordStorage<C> implements RaftStorage<C> {
     }
     if (p.hard) changes.push([HARD, bytes(p.hard)]);
     if (changes.length === 0) return;
-    await this.#store.write(changes);
+    // As etcd's MustSync: a new commit index alone need not reach the disk before
+    // anything else happens (a restarted node learns it again from the log and its
+    // peers), so it rides unsynced until the next durable write carries it along.
+    const durable = changes.length > 1 || !p.hard || !onlyCommitMoved(this.#hard, p.hard);
+    await this.#store.write(changes, durable);
     this.#first = Math.min(first, last + 1);
     this.#last = last;
+    if (p.hard) this.#hard = p.hard;
   }
 }

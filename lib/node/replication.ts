@@ -5,6 +5,7 @@
  * or forwarded there.
  */
 import { randomBytes } from "node:crypto";
+import { setImmediate } from "node:timers";
 import { type Application, Driver, type Outcome } from "../cluster/driver.ts";
 import { RaftNode } from "../cluster/node.ts";
 import type { NodeOptions } from "../cluster/options.ts";
@@ -133,7 +134,7 @@ export class Replication {
       }
       for (const [addr, batch] of byAddr) peers.send(addr, host, batch);
     };
-    this.driver = new Driver<Command>(new RaftNode(coreOptions(loaded.membership, applied, timing), loaded.durable), loaded.storage, app, send, onFatal);
+    this.driver = new Driver<Command>(new RaftNode(coreOptions(loaded.membership, applied, timing), loaded.durable), loaded.storage, app, send, onFatal, { defer: setImmediate });
     peers.cluster = loaded.membership.cluster;
   }
 

@@ -1,6 +1,6 @@
 import { readdir, rm } from "node:fs/promises";
 import path from "node:path";
-import { createApp } from "../api/app.ts";
+import { createApp, createRawRoute } from "../api/app.ts";
 import type { ConnectionLimits } from "../net/connections.ts";
 import type { SessionLimits } from "../api/console/sessions.ts";
 import { type Listener, serveTls } from "../net/serve.ts";
@@ -140,12 +140,15 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     });
     const tls = own ?? keys.cluster.tls;
     watching = await watchNode(node, hsm, opts, () => listener?.guard);
-    listener = await serveTls(createApp({ node, kesEnclave: opts.kesEnclave, ops: watching.ops, console: opts.console }), {
+    const deps = { node, kesEnclave: opts.kesEnclave, ops: watching.ops, console: opts.console };
+    // The native endpoint's fast path skips metrics and the audit: served only when both are off.
+    const raw = watching.ops.metrics || watching.ops.audit ? undefined : createRawRoute(deps);
+    listener = await serveTls(createApp(deps), {
       key: tls.key, cert: tls.cert, hostname, port, limits: opts.limits,
       sni: [{ servername: NODE_SERVERNAME, ...keys.cluster.tls }, { servername: JOIN_SERVERNAME, ...keys.join.tls }],
       // Until replication runs the node answers nothing: clients go to another node (a restart loses no read).
       refuseClients: () => node.cluster === "",
-    });
+    }, raw);
     bound = listener;
     node.listening(opts.advertise ?? `${advertisedHost(hostname)}:${bound.port}`);
     const loaded = await loadOrBootstrap(store, records, node.info.host, node.initialSnapshot());

@@ -19,13 +19,18 @@ export interface Database {
   version: number;
 }
 
+const DURABLE = "PRAGMA synchronous=FULL; PRAGMA secure_delete=ON;";
+// In WAL mode NORMAL skips the fsync at commit; the WAL stays a consistent prefix, and the next FULL commit syncs it all.
+const ORDERED = "PRAGMA synchronous=NORMAL; PRAGMA secure_delete=ON;";
+
 /**
  * The per-connection settings every write relies on. Re-applied before each
  * write: the pool may replace a failed connection, and a new one must not run
- * with weaker durability or without zeroing deleted rows.
+ * with weaker durability or without zeroing deleted rows. `durable` false
+ * leaves the commit unsynced (see Store.write).
  */
-export function applyPragmas(client: Client): Promise<void> {
-  return client.executeMultiple("PRAGMA synchronous=FULL; PRAGMA secure_delete=ON;");
+export function applyPragmas(client: Client, durable = true): Promise<void> {
+  return client.executeMultiple(durable ? DURABLE : ORDERED);
 }
 
 /** Opens a libSQL client on path with the durability pragmas applied. */

@@ -38,3 +38,8 @@ export const CREATE_META = `CREATE TABLE meta (
   name TEXT PRIMARY KEY NOT NULL,
   value BLOB NOT NULL
 ) WITHOUT ROWID`;
+
+/** Writes as plain SQL: the same text on every call, nothing to build per row (drizzle's builder was ~8% of a write's CPU). */
+export const UPSERT_RECORD = "INSERT INTO records (id, value) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET value = excluded.value";
+export const DELETE_RECORD = "DELETE FROM records WHERE id = ?";
+export const UPDATE_META = "UPDATE meta SET value = ? WHERE name = ?";

@@ -7,7 +7,7 @@
 import { chmod, mkdir } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { Buffer } from "node:buffer";
-import { eq, sql } from "drizzle-orm";
+import type { InStatement } from "@libsql/client";
 import type { SoftHsm } from "../hsm/soft.ts";
 import { fsyncDir } from "./atomic-file.ts";
 import { applyPragmas, checkpoint, createDatabase, type Database, DB_FILE, openDatabase } from "./database.ts";
@@ -17,7 +17,7 @@ import { lockDataDir } from "./lock.ts";
 import { migrateV1 } from "./migrate.ts";
 import { RecordCipher } from "./records.ts";
 import { createRootKey, readRootSeal, type SealRecipient, type Unsealed, writeRootSeal } from "./root-key.ts";
-import { DIGEST_ROW, meta, records } from "./schema.ts";
+import { DELETE_RECORD, DIGEST_ROW, UPDATE_META, UPSERT_RECORD } from "./schema.ts";
 import { loadVerified } from "./verify.ts";
 
 export { DataDirError } from "./errors.ts";
@@ -29,8 +29,13 @@ export interface Store {
   readonly generation: number;
   /** Every record, decrypted and verified. */
   load(): Promise<Map<string, Uint8Array>>;
-  /** Applies puts (Uint8Array) and deletes (null) in one durable transaction. */
-  write(changes: ReadonlyArray<readonly [key: string, value: Uint8Array | null]>): Promise<void>;
+  /**
+   * Applies puts (Uint8Array) and deletes (null) in one transaction, durable
+   * (fsynced) when it resolves unless `durable` is false: then it is atomic and
+   * ordered (the next durable write makes it durable too) but a power loss may
+   * undo it, for data that can be rebuilt from what was written durably.
+   */
+  write(changes: ReadonlyArray<readonly [key: string, value: Uint8Array | null]>, durable?: boolean): Promise<void>;
   /**
    * Makes every record deleted or overwritten so far unrecoverable from the
    * directory's files: their cells are already zeroed (secure_delete); this
@@ -153,25 +158,20 @@ class LibsqlStore implements Store {
     });
   }
 
-  async write(changes: ReadonlyArray<readonly [key: string, value: Uint8Array | null]>): Promise<void> {
+  async write(changes: ReadonlyArray<readonly [key: string, value: Uint8Array | null]>, durable = true): Promise<void> {
     if (this.#closed) throw new Error("the store is closed");
     // Encrypt up front: a bad argument then fails before anything is written.
-    const { db } = this.#database;
     const shares: Array<readonly [Uint8Array, string | null]> = [];
-    const statements = changes.map(([key, value]) => {
+    const statements: InStatement[] = changes.map(([key, value]) => {
       if (value === null) {
         const id = this.#cipher.id(key);
         shares.push([id, null]);
-        return db.delete(records).where(eq(records.id, Buffer.from(id))).toSQL();
+        return { sql: DELETE_RECORD, args: [Buffer.from(id)] };
       }
       if (!(value instanceof Uint8Array)) throw new TypeError("record values must be Uint8Array or null");
       const row = this.#cipher.seal(key, value);
       shares.push([row.id, this.#digest.share(row.id, row.value)]);
-      return db
-        .insert(records)
-        .values({ id: Buffer.from(row.id), value: Buffer.from(row.value) })
-        .onConflictDoUpdate({ target: records.id, set: { value: sql`excluded.value` } })
-        .toSQL();
+      return { sql: UPSERT_RECORD, args: [Buffer.from(row.id), Buffer.from(row.value)] };
     });
     // No await before #run: the write is queued in call order.
     return this.#run(async () => {
@@ -179,10 +179,10 @@ class LibsqlStore implements Store {
       this.#opened = undefined; // no longer what is on disk
       // The digest moves in the same transaction as the rows, and in memory only once that is durable.
       const plan = this.#digest.plan(shares);
-      const digestRow = db.update(meta).set({ value: Buffer.from(plan.meta) }).where(eq(meta.name, DIGEST_ROW)).toSQL();
+      statements.push({ sql: UPDATE_META, args: [Buffer.from(plan.meta), DIGEST_ROW] });
       const { client } = this.#database;
-      await applyPragmas(client);
-      await client.batch([...statements, digestRow].map((s) => ({ sql: s.sql, args: s.params as never[] })), "write");
+      await applyPragmas(client, durable);
+      await client.batch(statements, "write");
       plan.commit();
     });
   }

@@ -3,53 +3,99 @@ import { bodyLimit } from "hono/body-limit";
 import { Errors, KmsError } from "../../state/errors.ts";
 import type { AppDeps } from "../deps.ts";
 import type { Env } from "../../net/env.ts";
-import { isClientError } from "../../net/errors.ts";
+import { type ErrorLog, isClientError, lastResort } from "../../net/errors.ts";
+import { BodyTooLarge, type RawReply, type RawRoute } from "../../net/serve.ts";
 import { noteEach, noteEnclave } from "../request-note.ts";
 import { COMMANDS } from "./commands.ts";
 import { type Decoded, execute, MAX_FRAMES, validated } from "./execute.ts";
 import { encodeFrames, type Frame, FrameError, parseFrames } from "../../wire/frames.ts";
 import { decode, encode, InvalidMessageError } from "../../wire/proto.ts";
-import { errorReply, framesReply } from "./reply.ts";
+import { errorReply, framesReply, toResponse } from "./reply.ts";
 
 export { DECRYPT_BUDGET, MAX_FRAMES } from "./execute.ts";
 
 /** Largest request body. */
 export const MAX_BODY = 8 << 20;
 
-/** The native protocol's command endpoint: POST /v1/kms[/<enclave>] with framed protobuf. */
+/** The native protocol's command endpoint: POST /v1/kms[/<enclave>] with framed protobuf (the app's route; see nativeRawRoute). */
 export function nativeRoutes(deps: AppDeps): Hono<Env> {
   const app = new Hono<Env>();
   const limit = bodyLimit({
     maxSize: MAX_BODY,
-    onError: (c) => errorReply(Errors.tooLarge(`request body too large: at most ${MAX_BODY} bytes`), c.req.header("accept")),
+    onError: (c) => toResponse(tooLarge(c.req.header("accept"))),
   });
   const handle = async (c: import("hono").Context<Env>, enclave: string) => {
-    const accept = c.req.header("accept");
     noteEnclave(c.req.raw, enclave);
-    try {
-      const decoded: Decoded[] = [];
-      const outputs = await execute(deps.node, c.env.identity, enclave, async () => {
-        decoded.push(...parseFrames(new Uint8Array(await c.req.arrayBuffer()), MAX_FRAMES).map(decodeFrame));
-        noteEach(c.req.raw, decoded, (d) => d.spec.name, (d) => d.spec.id, objectOf);
-        return decoded;
-      });
-      const replies: Frame[] = decoded.map((d, i) => {
-        const out = outputs[i];
-        return { id: d.spec.id, payload: d.spec.response && out ? encode(d.spec.response, out) : new Uint8Array() };
-      });
-      return framesReply(encodeFrames(replies));
-    } catch (err) {
-      if (isClientError(err)) throw err; // the app's handler answers and logs it as the client's
-      return errorReply(toKmsError(err), accept);
-    }
+    // Each frame is noted for the audit and the metrics (observe.ts) once decoded.
+    const note = (decoded: readonly Decoded[]) => noteEach(c.req.raw, decoded, (d) => d.spec.name, (d) => d.spec.id, objectOf);
+    return toResponse(await runNative(deps, c.env, enclave, async () => new Uint8Array(await c.req.arrayBuffer()), c.req.header("accept"), note));
   };
   app.post("/v1/kms", limit, (c) => handle(c, ""));
   app.post("/v1/kms/", limit, (c) => handle(c, ""));
   app.post("/v1/kms/:enclave", limit, (c) => handle(c, c.req.param("enclave")));
   app.post("/v1/kms/:enclave/", limit, (c) => handle(c, c.req.param("enclave")));
   // Anything else under /v1/kms still answers in the protocol's error format.
-  app.all("/v1/kms/*", (c) => errorReply(Errors.notFound("not found"), c.req.header("accept")));
+  app.all("/v1/kms/*", (c) => toResponse(errorReply(Errors.notFound("not found"), c.req.header("accept"))));
   return app;
+}
+
+/** POST /v1/kms[/][<enclave>[/]] with nothing to decode in the path (no %, no query): the raw route's share; the rest goes to the app. */
+const RAW_PATH = /^\/v1\/kms(?:\/([A-Za-z0-9_-][A-Za-z0-9_.-]*))?\/?$/;
+
+/**
+ * The same endpoint as a raw route of the server (lib/net/serve.ts): no web
+ * Request per call, the reply in one write. Paths that need decoding (and
+ * every other method) are left to the app, which answers them as before.
+ * It does not pass through observe.ts (no metrics, no audit record), so a
+ * server serves it only with both switched off (server/start.ts).
+ */
+export function nativeRawRoute(deps: AppDeps, log: ErrorLog): RawRoute {
+  return {
+    maxBody: MAX_BODY,
+    match: (method, url) => {
+      const m = method === "POST" ? RAW_PATH.exec(url) : null;
+      return m ? m[1] ?? "" : undefined;
+    },
+    handle: (enclave, read, peer, headers) => runNative(deps, peer, enclave, read, headers.accept),
+    tooLarge: (headers) => tooLarge(headers.accept),
+    failed: (err, where) => {
+      const { status, message } = lastResort(err, where, log);
+      const body = new TextEncoder().encode(JSON.stringify({ message }));
+      return { status, headers: { "content-type": "application/json", "content-length": String(body.length) }, body };
+    },
+  };
+}
+
+function tooLarge(accept: string | undefined): RawReply {
+  return errorReply(Errors.tooLarge(`request body too large: at most ${MAX_BODY} bytes`), accept);
+}
+
+/**
+ * One native request: who asks (`peer`), in which enclave, with the body
+ * `read` gives (read only once the caller is known), through the shared
+ * pipeline (execute.ts). Resolves to the reply; rejects only with a client
+ * error of the body's stream (the caller answers it).
+ */
+async function runNative(
+  deps: AppDeps, peer: { identity?: string }, enclave: string, read: () => Promise<Uint8Array>, accept: string | undefined,
+  note?: (decoded: readonly Decoded[]) => void,
+): Promise<RawReply> {
+  try {
+    const decoded: Decoded[] = [];
+    const outputs = await execute(deps.node, peer.identity, enclave, async () => {
+      decoded.push(...parseFrames(await read(), MAX_FRAMES).map(decodeFrame));
+      note?.(decoded);
+      return decoded;
+    });
+    const replies: Frame[] = decoded.map((d, i) => {
+      const out = outputs[i];
+      return { id: d.spec.id, payload: d.spec.response && out ? encode(d.spec.response, out) : new Uint8Array() };
+    });
+    return framesReply(encodeFrames(replies));
+  } catch (err) {
+    if (isClientError(err) || err instanceof BodyTooLarge) throw err; // the body's stream failed: the caller answers
+    return errorReply(toKmsError(err), accept);
+  }
 }
 
 /** What a frame acts on, for the audit: its policy resource, else the enclave or node it names. */
