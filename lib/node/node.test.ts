@@ -258,7 +258,7 @@ test("one fsync per write: applying is unsynced, and after a power loss the node
     const hsm = SoftHsm.parse(SoftHsm.generate());
     const store = new PowerLossStore(await openStore(join(tmp, "data"), hsm));
     try {
-      const node = await testNode(store);
+      const node = await testNode(store, { hsm });
       let acknowledged: unknown;
       try {
         await node.write(enclaveCreate("e1"));
@@ -272,7 +272,7 @@ test("one fsync per write: applying is unsynced, and after a power loss the node
       store.powerLoss();
       const onDisk = stateOf(await store.load());
       assert.throws(() => onDisk.keyRing("e1", "k"), { kind: "not-found" }, "the key's state records were lost with the power");
-      const restarted = await testNode(store);
+      const restarted = await testNode(store, { hsm });
       try {
         assert.deepEqual(restarted.state.keyRing("e1", "k").versions, acknowledged, "applied again from the durable log");
       } finally {
