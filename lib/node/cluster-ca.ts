@@ -5,8 +5,9 @@
  * name NODE_SERVERNAME, the other nodes, which accept no other issuer in
  * either direction.
  */
-import { createHash, createPrivateKey, createPublicKey, type KeyObject, X509Certificate } from "node:crypto";
+import { createHash, createPublicKey, type KeyObject, X509Certificate } from "node:crypto";
 import type { SoftHsm } from "../hsm/soft.ts";
+import { ed25519FromSeed } from "../identity/apikey.ts";
 import { caCertificate, isIpAddress, issuedCertificate } from "../identity/x509.ts";
 import { encodeBase64 } from "../encoding/base64.ts";
 
@@ -29,9 +30,7 @@ const cas = new WeakMap<SoftHsm, ClusterCa>();
 export function clusterCa(hsm: SoftHsm): ClusterCa {
   let ca = cas.get(hsm);
   if (ca) return ca;
-  // PKCS#8 of an Ed25519 private key is a fixed prefix and the 32-byte seed.
-  const pkcs8 = Buffer.concat([Buffer.from("302e020100300506032b657004220420", "hex"), hsm.derive("cluster-ca")]);
-  const key = createPrivateKey({ key: pkcs8, format: "der", type: "pkcs8" });
+  const key = ed25519FromSeed(hsm.derive("cluster-ca"));
   const tag = createHash("sha256").update(createPublicKey(key).export({ type: "spki", format: "der" })).digest();
   // A name per HSM key, so clients trusting two clusters' CAs never confuse them; fixed fields so every node agrees.
   const name = `kms cluster CA ${tag.subarray(0, 8).toString("hex")}`;
