@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import * as v from "valibot";
 import YAML from "yaml";
-import { COMMANDS } from "../lib/api/native/commands.ts";
+import { WIRE_COMMANDS } from "../lib/wire/commands.ts";
 import { type CliCommand, CliError, didYouMean, enumFlag } from "./command.ts";
 import { confirm, FORCE_HELP, FORCE_OPTION } from "./confirm.ts";
 import { connect, CONNECT_HELP, CONNECT_OPTIONS, enclaveOf } from "./connect.ts";
@@ -62,10 +62,9 @@ const COMMAND_HELP: Readonly<Record<string, string>> = {
 
 /** Every command name, and the ones a policy can grant (cluster and enclave commands are SysAdmin-only). */
 export function policyCommands(): { all: string[]; grantable: string[] } {
-  const all = [...new Set([...COMMANDS.values()].map((c) => c.name))];
-  return { all, grantable: all.filter((n) => COMMANDS_BY_NAME.get(n)?.inEnclave) };
+  const all: string[] = [...WIRE_COMMANDS.keys()];
+  return { all, grantable: [...WIRE_COMMANDS.values()].filter((c) => c.inEnclave).map((c) => c.name) };
 }
-const COMMANDS_BY_NAME = new Map([...COMMANDS.values()].map((c) => [c.name, c]));
 
 /** The canonical name of a policy command (case-insensitive), or a CliError listing the valid ones. */
 function commandName(file: string, section: string, name: string): string {
