@@ -140,27 +140,16 @@ function randomSerial(): Uint8Array {
 
 /** Creates a self-signed certificate for `privateKey` and returns it as PEM. */
 export function selfSignedCertificate(opts: CertificateOptions): string {
-  if (!(opts.days > 0)) throw new RangeError("certificate validity must be positive");
-  const { notBefore, notAfter } = validity(opts.days);
-  return build({
-    subjectKey: opts.privateKey,
-    subjectName: opts.commonName,
-    issuerKey: opts.privateKey,
-    issuerName: opts.commonName,
-    serial: randomSerial(),
-    notBefore,
-    notAfter,
-    extensions: [
-      // Peers pin these certificates as their own trust anchors. CA:FALSE because
-      // rustls refuses a CA certificate as a leaf (CaUsedAsEndEntity); keyCertSign
-      // because OpenSSL's issuer check (X509_check_issued, and chain building in
-      // OpenSSL 1.1) refuses a self-signed certificate whose keyUsage lacks it.
-      extension(id_ce_basicConstraints, true, new BasicConstraints()),
-      keyUsage(KeyUsageFlags.digitalSignature, KeyUsageFlags.keyCertSign),
-      extension(id_ce_extKeyUsage, false, new ExtendedKeyUsage([opts.purpose === "server" ? id_kp_serverAuth : id_kp_clientAuth])),
-      ...altNames(opts.dnsNames ?? [], opts.ipAddresses ?? []),
-    ],
-  });
+  // Peers pin these certificates as their own trust anchors. CA:FALSE because
+  // rustls refuses a CA certificate as a leaf (CaUsedAsEndEntity); keyCertSign
+  // because OpenSSL's issuer check (X509_check_issued, and chain building in
+  // OpenSSL 1.1) refuses a self-signed certificate whose keyUsage lacks it.
+  const { privateKey, commonName, purpose, ...rest } = opts;
+  return leaf(
+    { ...rest, subjectKey: privateKey, commonName, issuerKey: privateKey, issuerName: commonName },
+    [KeyUsageFlags.digitalSignature, KeyUsageFlags.keyCertSign],
+    [purpose === "server" ? id_kp_serverAuth : id_kp_clientAuth],
+  );
 }
 
 /** Options for {@link caCertificate}: a fixed validity and serial make the same key give the same certificate fields everywhere. */
@@ -204,29 +193,31 @@ export interface IssuedOptions {
 
 /** A leaf certificate signed by a CA, good for both TLS server and TLS client authentication. */
 export function issuedCertificate(opts: IssuedOptions): string {
-  if (!(opts.days > 0)) throw new RangeError("certificate validity must be positive");
-  const { notBefore, notAfter } = validity(opts.days);
+  return leaf(opts, [KeyUsageFlags.digitalSignature], [id_kp_serverAuth, id_kp_clientAuth]);
+}
+
+/** A certificate that is no CA (CA:FALSE), with the given key usages and extended key usages. */
+function leaf(opts: IssuedOptions, usage: KeyUsageFlags[], purposes: string[]): string {
   return build({
+    ...fresh(opts.days),
     subjectKey: opts.subjectKey,
     subjectName: opts.commonName,
     issuerKey: opts.issuerKey,
     issuerName: opts.issuerName,
-    serial: randomSerial(),
-    notBefore,
-    notAfter,
     extensions: [
       extension(id_ce_basicConstraints, true, new BasicConstraints()),
-      keyUsage(KeyUsageFlags.digitalSignature),
-      extension(id_ce_extKeyUsage, false, new ExtendedKeyUsage([id_kp_serverAuth, id_kp_clientAuth])),
+      keyUsage(...usage),
+      extension(id_ce_extKeyUsage, false, new ExtendedKeyUsage(purposes)),
       ...altNames(opts.dnsNames ?? [], opts.ipAddresses ?? []),
     ],
   });
 }
 
-// Whole seconds, and a minute back so a peer with a slightly slow clock still accepts it.
-function validity(days: number): { notBefore: Date; notAfter: Date } {
+/** A random serial and a validity of `days` from now: whole seconds, and a minute back so a peer with a slightly slow clock still accepts it. */
+function fresh(days: number): { serial: Uint8Array; notBefore: Date; notAfter: Date } {
+  if (!(days > 0)) throw new RangeError("certificate validity must be positive");
   const now = Math.floor(Date.now() / 1000) * 1000;
-  return { notBefore: new Date(now - 60_000), notAfter: new Date(now + days * 86_400_000) };
+  return { serial: randomSerial(), notBefore: new Date(now - 60_000), notAfter: new Date(now + days * 86_400_000) };
 }
 
 function commonNameOf(cn: string): Name {
