@@ -1,7 +1,7 @@
 import { clientCredentials, parseApiKey } from "../identity/apikey.ts";
 import { encodeFrames, parseFrames } from "../wire/frames.ts";
 import { decode, encode } from "../wire/proto.ts";
-import { wireCommand } from "../wire/commands.ts";
+import { type CommandName, wireCommand } from "../wire/commands.ts";
 import { ruleSets } from "../wire/rules.ts";
 import { createTransport, type Transport, TransportError } from "../net/transport.ts";
 
@@ -92,6 +92,11 @@ export class KmsClient {
     return (await this.batch(enclave, [c]))[0];
   }
 
+  /** One page of a *:LIST command: names from `continueAt` on that start with `prefix`, at most `limit` (0: the server's page). */
+  #list(enclave: string, command: CommandName, prefix: string, continueAt: string, limit: number): Promise<Message> {
+    return this.call(enclave, { ...wireCommand(command), message: { prefix, continue_at: continueAt, limit } });
+  }
+
   /** GET /version. */
   async version(): Promise<Message> {
     const r = await this.request("GET", "/version", undefined, { accept: "application/json" });
@@ -111,7 +116,7 @@ export class KmsClient {
   enclaveStatus = (name: string) =>
     this.call("", { ...wireCommand("ENCLAVE:STATUS"), message: { name } });
   listEnclaves = (prefix = "", continueAt = "", limit = 0) =>
-    this.call("", { ...wireCommand("ENCLAVE:LIST"), message: { prefix, continue_at: continueAt, limit } });
+    this.#list("", "ENCLAVE:LIST", prefix, continueAt, limit);
 
   createKey = (enclave: string, name: string, type = "", addVersion = false) =>
     this.call(enclave, { ...wireCommand("KEY:CREATE"), message: { name, type, add_version: addVersion } });
@@ -128,7 +133,7 @@ export class KmsClient {
   generate = (enclave: string, name: string, associatedData: Uint8Array = new Uint8Array(), length = 0, version = 0) =>
     this.call(enclave, { ...wireCommand("KEY:GENERATE"), message: { name, version, associated_data: associatedData, length } });
   listKeys = (enclave: string, prefix = "", continueAt = "", limit = 0) =>
-    this.call(enclave, { ...wireCommand("KEY:LIST"), message: { prefix, continue_at: continueAt, limit } });
+    this.#list(enclave, "KEY:LIST", prefix, continueAt, limit);
   derive = (enclave: string, name: string, context: Uint8Array, length = 0, version = 0) =>
     this.call(enclave, { ...wireCommand("KEY:DERIVE"), message: { name, version, context, length } });
   mac = (enclave: string, name: string, message: Uint8Array, version = 0) =>
@@ -141,7 +146,7 @@ export class KmsClient {
   identityStatus = (enclave: string, identity: string) =>
     this.call(enclave, { ...wireCommand("IDENTITY:STATUS"), message: { identity } });
   listIdentities = (enclave: string, prefix = "", continueAt = "", limit = 0) =>
-    this.call(enclave, { ...wireCommand("IDENTITY:LIST"), message: { prefix, continue_at: continueAt, limit } });
+    this.#list(enclave, "IDENTITY:LIST", prefix, continueAt, limit);
 
   /** POLICY:CREATE; rules map a command name to its name patterns. */
   createPolicy = (enclave: string, name: string, allow: Record<string, string[]>, deny: Record<string, string[]> = {}) =>
@@ -154,7 +159,7 @@ export class KmsClient {
   policyStatus = (enclave: string, name: string) =>
     this.call(enclave, { ...wireCommand("POLICY:STATUS"), message: { name } });
   listPolicies = (enclave: string, prefix = "", continueAt = "", limit = 0) =>
-    this.call(enclave, { ...wireCommand("POLICY:LIST"), message: { prefix, continue_at: continueAt, limit } });
+    this.#list(enclave, "POLICY:LIST", prefix, continueAt, limit);
 
   /** Closes idle connections. */
   close(): void {
