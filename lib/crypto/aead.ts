@@ -62,17 +62,30 @@ function gcmSealInto(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, 
 }
 
 /** Encrypts and authenticates plaintext and aad; returns ciphertext‖tag. Throws on bad arguments. */
-export function seal(...input: SealInput): Uint8Array {
-  const out = new Uint8Array(input[4].length + TAG_SIZE);
-  sealInto(...input, out, 0);
+export function seal(
+  type: KeyType,
+  master: Uint8Array,
+  iv: Uint8Array,
+  nonce: Uint8Array,
+  plaintext: Uint8Array,
+  aad: Uint8Array,
+): Uint8Array {
+  const out = new Uint8Array(plaintext.length + TAG_SIZE);
+  sealInto(type, master, iv, nonce, plaintext, aad, out, 0);
   return out;
 }
 
-/** What seal takes: the key type, the master key, the IV and nonce, the plaintext and the associated data. */
-type SealInput = [type: KeyType, master: Uint8Array, iv: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array];
-
 /** Like seal, but writes ciphertext‖tag into `out` at `offset`, saving a copy for framed formats. */
-export function sealInto(...[type, master, iv, nonce, plaintext, aad, out, offset]: [...SealInput, out: Uint8Array, offset: number]): void {
+export function sealInto(
+  type: KeyType,
+  master: Uint8Array,
+  iv: Uint8Array,
+  nonce: Uint8Array,
+  plaintext: Uint8Array,
+  aad: Uint8Array,
+  out: Uint8Array,
+  offset: number,
+): void {
   // Programming errors, not attacks: fail loudly, and without echoing any bytes.
   if (master.length !== MASTER_KEY_SIZE) throw new RangeError(`seal: master key must be ${MASTER_KEY_SIZE} bytes`);
   if (iv.length !== IV_SIZE) throw new RangeError(`seal: iv must be ${IV_SIZE} bytes`);
