@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import YAML from "yaml";
 import { AWS_ONLY_COMMANDS } from "../lib/api/aws/actions.ts";
-import { COMMANDS } from "../lib/api/native/commands.ts";
+import { WIRE_COMMANDS } from "../lib/wire/commands.ts";
 import { parsePolicyText, PolicyFileError } from "../lib/state/policy-file.ts";
 import { type CliCommand, CliError, enumFlag } from "./command.ts";
 import { confirm, FORCE_HELP, FORCE_OPTION } from "./confirm.ts";
@@ -67,11 +67,10 @@ const COMMAND_HELP: Readonly<Record<string, string>> = {
 
 /** Every command name, and the ones a policy can grant (cluster and enclave commands are SysAdmin-only). */
 export function policyCommands(): { all: string[]; grantable: string[] } {
-  const all = [...new Set([...COMMANDS.values()].map((c) => c.name))];
+  const all: string[] = [...WIRE_COMMANDS.keys()];
   const aws = Object.keys(AWS_ONLY_COMMANDS); // in-enclave, AWS API only
-  return { all: [...all, ...aws], grantable: [...all.filter((n) => COMMANDS_BY_NAME.get(n)?.inEnclave), ...aws] };
+  return { all: [...all, ...aws], grantable: [...[...WIRE_COMMANDS.values()].filter((c) => c.inEnclave).map((c) => c.name), ...aws] };
 }
-const COMMANDS_BY_NAME = new Map([...COMMANDS.values()].map((c) => [c.name, c]));
 
 /** Reads a policy file (JSON or YAML) into command → patterns for allow and deny. */
 export function readPolicyFile(file: string): { allow: Record<string, string[]>; deny: Record<string, string[]> } {

@@ -1,6 +1,7 @@
 import { clientCredentials, parseApiKey } from "../identity/apikey.ts";
 import { encodeFrames, parseFrames } from "../wire/frames.ts";
 import { decode, encode } from "../wire/proto.ts";
+import { type CommandName, wireCommand } from "../wire/commands.ts";
 import { ruleSets } from "../wire/rules.ts";
 import { type StreamReply, streamRequest } from "./log-stream.ts";
 import { createTransport, type Transport, TransportError, type TransportOptions } from "../net/transport.ts";
@@ -17,11 +18,9 @@ export interface ClientOptions {
 
 /** An error the server answered with: its status and message. */
 export class KmsClientError extends Error {
-  readonly status: number;
-  constructor(status: number, message: string) {
+  override readonly name = "KmsClientError";
+  constructor(readonly status: number, message: string) {
     super(message);
-    this.name = "KmsClientError";
-    this.status = status;
   }
 }
 
@@ -120,6 +119,11 @@ export class KmsClient {
     return new TextDecoder().decode(r.body);
   }
 
+  /** One page of a *:LIST command: names from `continueAt` on that start with `prefix`, at most `limit` (0: the server's page). */
+  #list(enclave: string, command: CommandName, prefix: string, continueAt: string, limit: number): Promise<Message> {
+    return this.call(enclave, { ...wireCommand(command), message: { prefix, continue_at: continueAt, limit } });
+  }
+
   /** GET /version. */
   async version(): Promise<Message> {
     const r = await this.request("GET", "/version", undefined, { accept: "application/json" });
@@ -127,82 +131,81 @@ export class KmsClient {
     return JSON.parse(new TextDecoder().decode(r.body));
   }
 
-  addNode = (host: string) => this.call("", { id: 1, request: "AddClusterNodeRequest", message: { host } });
-  removeNode = (host: string) => this.call("", { id: 2, request: "RemoveClusterNodeRequest", message: { host, delete_cluster_on_host: false } });
-  editCluster = (host: string, remove: number[]) => this.call("", { id: 4, request: "EditClusterRequest", message: { host, remove } });
+  addNode = (host: string) => this.call("", { ...wireCommand("CLUSTER:ADDNODE"), message: { host } });
+  removeNode = (host: string) => this.call("", { ...wireCommand("CLUSTER:REMOVENODE"), message: { host, delete_cluster_on_host: false } });
+  editCluster = (host: string, remove: number[]) => this.call("", { ...wireCommand("CLUSTER:EDIT"), message: { host, remove } });
   /** CLUSTER:ADMINKEY (a kms extension): disable the admin API key, or enable it with an HSM proof made at `at`. */
   setAdminKey = (enabled: boolean, at: number, proof: Uint8Array) =>
-    this.call("", { id: 1001, request: "AdminKeyRequest", message: { enabled, at, proof } });
+    this.call("", { ...wireCommand("CLUSTER:ADMINKEY"), message: { enabled, at, proof } });
   addHsm = (fingerprint: string, publicKey: Uint8Array, joinCa: Uint8Array, joinRpc: Uint8Array) =>
-    this.call("", { id: 1002, request: "AddHsmRequest", message: { fingerprint, public_key: publicKey, join_ca: joinCa, join_rpc: joinRpc } });
-  removeHsm = (fingerprint: string) => this.call("", { id: 1003, request: "RemoveHsmRequest", message: { fingerprint } });
-  listHsm = () => this.call("", { id: 1004, request: "ClusterStatusRequest", response: "ListHsmResponse", message: {} });
-  listDeleted = () => this.call("", { id: 1005, request: "ClusterStatusRequest", response: "ListDeletedResponse", message: {} });
-  undeleteEnclave = (name: string) => this.call("", { id: 1101, request: "UndeleteRequest", message: { name } });
-  undeleteKey = (enclave: string, name: string) => this.call(enclave, { id: 1203, request: "UndeleteRequest", message: { name } });
-  clusterStatus = () => this.call("", { id: 3, request: "ClusterStatusRequest", response: "ClusterStatusResponse", message: {} });
-  createEnclave = (name: string) => this.call("", { id: 101, request: "CreateEnclaveRequest", message: { name } });
-  deleteEnclave = (name: string) => this.call("", { id: 102, request: "DeleteEnclaveRequest", message: { name } });
+    this.call("", { ...wireCommand("CLUSTER:ADDHSM"), message: { fingerprint, public_key: publicKey, join_ca: joinCa, join_rpc: joinRpc } });
+  removeHsm = (fingerprint: string) => this.call("", { ...wireCommand("CLUSTER:REMOVEHSM"), message: { fingerprint } });
+  listHsm = () => this.call("", { ...wireCommand("CLUSTER:LISTHSM"), message: {} });
+  listDeleted = () => this.call("", { ...wireCommand("CLUSTER:LISTDELETED"), message: {} });
+  undeleteEnclave = (name: string) => this.call("", { ...wireCommand("ENCLAVE:UNDELETE"), message: { name } });
+  undeleteKey = (enclave: string, name: string) => this.call(enclave, { ...wireCommand("KEY:UNDELETE"), message: { name } });
+  clusterStatus = () => this.call("", { ...wireCommand("CLUSTER:STATUS"), message: {} });
+  createEnclave = (name: string) => this.call("", { ...wireCommand("ENCLAVE:CREATE"), message: { name } });
+  deleteEnclave = (name: string) => this.call("", { ...wireCommand("ENCLAVE:DELETE"), message: { name } });
   enclaveStatus = (name: string) =>
-    this.call("", { id: 103, request: "EnclaveStatusRequest", response: "EnclaveStatusResponse", message: { name } });
+    this.call("", { ...wireCommand("ENCLAVE:STATUS"), message: { name } });
   listEnclaves = (prefix = "", continueAt = "", limit = 0) =>
-    this.call("", { id: 104, request: "ListRequest", response: "ListEnclavesResponse", message: { prefix, continue_at: continueAt, limit } });
+    this.#list("", "ENCLAVE:LIST", prefix, continueAt, limit);
 
   createKey = (enclave: string, name: string, type = "", addVersion = false) =>
-    this.call(enclave, { id: 201, request: "CreateKeyRequest", message: { name, type, add_version: addVersion } });
+    this.call(enclave, { ...wireCommand("KEY:CREATE"), message: { name, type, add_version: addVersion } });
   deleteKey = (enclave: string, name: string, version = 0, allVersions = false) =>
-    this.call(enclave, { id: 202, request: "DeleteKeyRequest", message: { name, version, all_versions: allVersions } });
+    this.call(enclave, { ...wireCommand("KEY:DELETE"), message: { name, version, all_versions: allVersions } });
   importKey = (enclave: string, name: string, key: Uint8Array, type = "") =>
-    this.call(enclave, { id: 203, request: "ImportKeyRequest", message: { name, type, key } });
+    this.call(enclave, { ...wireCommand("KEY:IMPORT"), message: { name, type, key } });
   keyStatus = (enclave: string, name: string, version = 0) =>
-    this.call(enclave, { id: 204, request: "KeyStatusRequest", response: "KeyStatusResponse", message: { name, version } });
+    this.call(enclave, { ...wireCommand("KEY:STATUS"), message: { name, version } });
   encrypt = (enclave: string, name: string, plaintext: Uint8Array, associatedData: Uint8Array = new Uint8Array(), version = 0) =>
-    this.call(enclave, { id: 205, request: "EncryptRequest", response: "EncryptResponse", message: { name, version, plaintext, associated_data: associatedData } });
+    this.call(enclave, { ...wireCommand("KEY:ENCRYPT"), message: { name, version, plaintext, associated_data: associatedData } });
   decrypt = (enclave: string, name: string, ciphertext: Uint8Array, associatedData: Uint8Array = new Uint8Array(), version = 0) =>
-    this.call(enclave, { id: 206, request: "DecryptRequest", response: "DecryptResponse", message: { name, version, ciphertext, associated_data: associatedData } });
+    this.call(enclave, { ...wireCommand("KEY:DECRYPT"), message: { name, version, ciphertext, associated_data: associatedData } });
   generate = (enclave: string, name: string, associatedData: Uint8Array = new Uint8Array(), length = 0, version = 0) =>
-    this.call(enclave, { id: 207, request: "GenerateKeyRequest", response: "GenerateKeyResponse", message: { name, version, associated_data: associatedData, length } });
+    this.call(enclave, { ...wireCommand("KEY:GENERATE"), message: { name, version, associated_data: associatedData, length } });
   listKeys = (enclave: string, prefix = "", continueAt = "", limit = 0) =>
-    this.call(enclave, { id: 208, request: "ListRequest", response: "ListKeysResponse", message: { prefix, continue_at: continueAt, limit } });
+    this.#list(enclave, "KEY:LIST", prefix, continueAt, limit);
   derive = (enclave: string, name: string, context: Uint8Array, length = 0, version = 0) =>
-    this.call(enclave, { id: 1201, request: "DeriveKeyRequest", response: "DeriveKeyResponse", message: { name, version, context, length } });
+    this.call(enclave, { ...wireCommand("KEY:DERIVE"), message: { name, version, context, length } });
   mac = (enclave: string, name: string, message: Uint8Array, version = 0) =>
-    this.call(enclave, { id: 210, request: "MACRequest", response: "MACResponse", message: { name, version, message } });
+    this.call(enclave, { ...wireCommand("KEY:MAC"), message: { name, version, message } });
   /** KEY:REWRAP (a kms extension) as one call of a pipelined request: see `batch`. */
   static rewrapCall = (name: string, ciphertext: Uint8Array, associatedData: Uint8Array = new Uint8Array(), newName = ""): Call =>
-    ({ id: 1202, request: "RewrapRequest", response: "RewrapResponse", message: { name, ciphertext, associated_data: associatedData, new_name: newName } });
+    ({ ...wireCommand("KEY:REWRAP"), message: { name, ciphertext, associated_data: associatedData, new_name: newName } });
   rewrap = (enclave: string, name: string, ciphertext: Uint8Array, associatedData?: Uint8Array, newName = "") =>
     this.call(enclave, KmsClient.rewrapCall(name, ciphertext, associatedData, newName));
 
   /** ACCESSKEY:* (kms extensions): AWS access keys of identities. */
   createAccessKey = (enclave: string, identity: string) =>
-    this.call(enclave, { id: 1501, request: "CreateAccessKeyRequest", response: "CreateAccessKeyResponse", message: { identity } });
+    this.call(enclave, { ...wireCommand("ACCESSKEY:CREATE"), message: { identity } });
   deleteAccessKey = (enclave: string, accessKeyId: string) =>
-    this.call(enclave, { id: 1502, request: "DeleteAccessKeyRequest", message: { access_key_id: accessKeyId } });
-  listAccessKeys = (enclave: string, prefix = "", continueAt = "", limit = 0) =>
-    this.call(enclave, { id: 1503, request: "ListRequest", response: "ListAccessKeysResponse", message: { prefix, continue_at: continueAt, limit } });
+    this.call(enclave, { ...wireCommand("ACCESSKEY:DELETE"), message: { access_key_id: accessKeyId } });
+  listAccessKeys = (enclave: string, prefix = "", continueAt = "", limit = 0) => this.#list(enclave, "ACCESSKEY:LIST", prefix, continueAt, limit);
 
   createIdentity = (enclave: string, identity: string, privilege = "", serviceAccount = false, tags: Record<string, string> = {}) =>
-    this.call(enclave, { id: 401, request: "CreateIdentityRequest", message: { identity, privilege, service_account: serviceAccount, tags } });
+    this.call(enclave, { ...wireCommand("IDENTITY:CREATE"), message: { identity, privilege, service_account: serviceAccount, tags } });
   deleteIdentity = (enclave: string, identity: string) =>
-    this.call(enclave, { id: 402, request: "DeleteIdentityRequest", message: { identity } });
+    this.call(enclave, { ...wireCommand("IDENTITY:DELETE"), message: { identity } });
   identityStatus = (enclave: string, identity: string) =>
-    this.call(enclave, { id: 403, request: "IdentityRequest", response: "IdentityResponse", message: { identity } });
+    this.call(enclave, { ...wireCommand("IDENTITY:STATUS"), message: { identity } });
   listIdentities = (enclave: string, prefix = "", continueAt = "", limit = 0) =>
-    this.call(enclave, { id: 404, request: "ListRequest", response: "ListIdentitiesResponse", message: { prefix, continue_at: continueAt, limit } });
+    this.#list(enclave, "IDENTITY:LIST", prefix, continueAt, limit);
 
   /** POLICY:CREATE; rules map a command name to its name patterns. */
   createPolicy = (enclave: string, name: string, allow: Record<string, string[]>, deny: Record<string, string[]> = {}) =>
-    this.call(enclave, { id: 301, request: "CreatePolicyRequest", message: { name, allow: ruleSets(allow), deny: ruleSets(deny) } });
-  deletePolicy = (enclave: string, name: string) => this.call(enclave, { id: 302, request: "DeletePolicyRequest", message: { name } });
+    this.call(enclave, { ...wireCommand("POLICY:CREATE"), message: { name, allow: ruleSets(allow), deny: ruleSets(deny) } });
+  deletePolicy = (enclave: string, name: string) => this.call(enclave, { ...wireCommand("POLICY:DELETE"), message: { name } });
   assignPolicy = (enclave: string, policy: string, identity: string) =>
-    this.call(enclave, { id: 303, request: "AssignPolicyRequest", message: { identity, policy } });
+    this.call(enclave, { ...wireCommand("POLICY:ASSIGN"), message: { identity, policy } });
   getPolicy = (enclave: string, name: string) =>
-    this.call(enclave, { id: 304, request: "PolicyRequest", response: "PolicyResponse", message: { name } });
+    this.call(enclave, { ...wireCommand("POLICY:GET"), message: { name } });
   policyStatus = (enclave: string, name: string) =>
-    this.call(enclave, { id: 305, request: "PolicyRequest", response: "PolicyStatusResponse", message: { name } });
+    this.call(enclave, { ...wireCommand("POLICY:STATUS"), message: { name } });
   listPolicies = (enclave: string, prefix = "", continueAt = "", limit = 0) =>
-    this.call(enclave, { id: 306, request: "ListRequest", response: "ListPoliciesResponse", message: { prefix, continue_at: continueAt, limit } });
+    this.#list(enclave, "POLICY:LIST", prefix, continueAt, limit);
 
   /** Closes idle connections. */
   close(): void {

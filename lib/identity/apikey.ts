@@ -6,9 +6,11 @@
 
 import { Buffer } from "node:buffer";
 import { createPrivateKey, createPublicKey, randomBytes, type KeyObject } from "node:crypto";
-import * as der from "./der.ts";
+import { AsnConvert, OctetString } from "@peculiar/asn1-schema";
+import { ECParameters, ECPrivateKey, id_ecPublicKey } from "@peculiar/asn1-ecc";
+import { PrivateKey, PrivateKeyInfo } from "@peculiar/asn1-pkcs8";
+import { AlgorithmIdentifier } from "@peculiar/asn1-x509";
 import { identityOfPublicKey } from "./identity.ts";
-import { pemEncode } from "./pem.ts";
 import { selfSignedCertificate } from "./x509.ts";
 import { decodeCanonical, encodeBase64, encodeBase64Url } from "../encoding/base64.ts";
 
@@ -46,17 +48,17 @@ const curves = new Map<number, { name: string; oid: string; order: bigint }>([
   }],
 ]);
 
-const OID_EC_PUBLIC_KEY = "1.2.840.10045.2.1";
 const OID_ED25519 = "1.3.101.112";
 
-function ed25519FromSeed(seed: Uint8Array): KeyObject {
-  // PKCS#8 (RFC 8410): version 0, algorithm Ed25519, private key = OCTET STRING(seed).
-  const pkcs8 = der.sequence(
-    der.smallInteger(0),
-    der.sequence(der.oid(OID_ED25519)),
-    der.octetString(der.octetString(seed)),
-  );
-  return createPrivateKey({ key: Buffer.from(pkcs8), format: "der", type: "pkcs8" });
+/** A private key from its PKCS#8 (RFC 5208) parts: the algorithm and the key's own DER. */
+function fromPkcs8(algorithm: AlgorithmIdentifier, privateKey: ArrayBuffer): KeyObject {
+  const der = AsnConvert.serialize(new PrivateKeyInfo({ privateKeyAlgorithm: algorithm, privateKey: new PrivateKey(privateKey) }));
+  return createPrivateKey({ key: Buffer.from(der), format: "der", type: "pkcs8" });
+}
+
+/** The Ed25519 private key of a 32-byte seed (RFC 8410: the key is OCTET STRING(seed)). */
+export function ed25519FromSeed(seed: Uint8Array): KeyObject {
+  return fromPkcs8(new AlgorithmIdentifier({ algorithm: OID_ED25519 }), AsnConvert.serialize(new OctetString(seed)));
 }
 
 function ecdsaFromScalar(scalar: Uint8Array): KeyObject {
@@ -64,17 +66,19 @@ function ecdsaFromScalar(scalar: Uint8Array): KeyObject {
   if (!curve) throw new InvalidApiKeyError("wrong length");
   const d = BigInt("0x" + Buffer.from(scalar).toString("hex"));
   if (d === 0n || d >= curve.order) throw new InvalidApiKeyError("private scalar out of range");
-  const algorithm = der.sequence(der.oid(OID_EC_PUBLIC_KEY), der.oid(curve.oid));
-  const pkcs8 = (ecPrivateKey: Uint8Array) =>
-    Buffer.from(der.sequence(der.smallInteger(0), algorithm, der.octetString(ecPrivateKey)));
+  const algorithm = new AlgorithmIdentifier({
+    algorithm: id_ecPublicKey,
+    parameters: AsnConvert.serialize(new ECParameters({ namedCurve: curve.oid })),
+  });
+  const ecPrivateKey = (publicKey?: ArrayBuffer) =>
+    AsnConvert.serialize(new ECPrivateKey({ version: 1, privateKey: new OctetString(scalar), publicKey }));
   // RFC 5915 makes the public key optional, and both runtimes derive it from
   // the scalar; createECDH would be simpler but Deno lacks P-521 there.
-  const bare = createPrivateKey({ key: pkcs8(der.sequence(der.smallInteger(1), der.octetString(scalar))), format: "der", type: "pkcs8" });
+  const bare = fromPkcs8(algorithm, ecPrivateKey());
   // Rebuild with the public point included so exported keys are complete on every runtime.
   const spki = new Uint8Array(createPublicKey(bare).export({ type: "spki", format: "der" }));
-  const point = spki.subarray(spki.length - (1 + 2 * scalar.length));
-  const full = der.sequence(der.smallInteger(1), der.octetString(scalar), der.explicit(1, der.bitString(point)));
-  return createPrivateKey({ key: pkcs8(full), format: "der", type: "pkcs8" });
+  const point = spki.slice(spki.length - (1 + 2 * scalar.length));
+  return fromPkcs8(algorithm, ecPrivateKey(point.buffer));
 }
 
 class ParsedApiKey implements ApiKey {
@@ -159,7 +163,7 @@ export function clientCredentials(key: ApiKey): ClientCredentials {
   let creds = credentialCache.get(key);
   if (!creds) {
     creds = {
-      key: pemEncode("PRIVATE KEY", new Uint8Array(key.privateKey.export({ type: "pkcs8", format: "der" }))),
+      key: key.privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
       cert: selfSignedCertificate({
         privateKey: key.privateKey,
         commonName: key.identity,

@@ -57,3 +57,17 @@ test("identityOfCertificate rejects non-certificates", () => {
   assert.throws(() => identityOfCertificate(Uint8Array.of(0x30, 0x03, 0x02, 0x01, 0x00)), /not an X.509 certificate/);
   assert.throws(() => identityOfCertificate(new Uint8Array(0)));
 });
+
+test("identity of a certificate with a compressed EC point hashes the SPKI as written", async () => {
+  await withTempDir((dir) => {
+    const keyPath = join(dir, "k.pem");
+    openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", keyPath]);
+    const compressed = join(dir, "c.key");
+    openssl(["ec", "-in", keyPath, "-conv_form", "compressed", "-out", compressed]);
+    const spki = openssl(["ec", "-in", compressed, "-pubout", "-conv_form", "compressed", "-outform", "der"]);
+    assert.equal(spki.length, 59); // 33-byte point: the runtime's own export would be the 65-byte one
+    const certPath = join(dir, "c.pem");
+    openssl(["req", "-x509", "-new", "-key", compressed, "-subj", "/CN=c", "-days", "1", "-out", certPath]);
+    assert.equal(identityOfCertificate(readFileSync(certPath, "utf8")), "h1:" + createHash("sha256").update(spki).digest("base64url"));
+  });
+});

@@ -4,9 +4,9 @@
  */
 
 import { Buffer } from "node:buffer";
-import { createHash, createPublicKey, type KeyObject } from "node:crypto";
-import { certificateSpki } from "./der-reader.ts";
-import { pemDecode } from "./pem.ts";
+import { createHash, createPublicKey, type KeyObject, X509Certificate } from "node:crypto";
+import { pem } from "@peculiar/utils/pem";
+import { fromBER, type Sequence } from "asn1js";
 import { encodeBase64Url } from "../encoding/base64.ts";
 
 /** Prefix of MinIO KMS's identity form. */
@@ -28,9 +28,57 @@ export function identityOfPublicKey(key: KeyObject): string {
 
 /** The `h1:` identity of the key in a certificate given as DER bytes or PEM text. */
 export function identityOfCertificate(cert: Uint8Array | string): string {
-  const der = typeof cert === "string" ? pemDecode(cert, "CERTIFICATE") : cert;
+  const der = typeof cert === "string" ? certificateDer(cert) : cert;
   // Hash the SPKI bytes exactly as they appear in the certificate, like KES does.
   return identityOfSpki(certificateSpki(der));
+}
+
+/** The DER of the first PEM CERTIFICATE block in `text`. */
+function certificateDer(text: string): Uint8Array {
+  let block: { data: Uint8Array } | undefined;
+  try {
+    block = pem.find(text, "CERTIFICATE");
+  } catch {
+    throw new Error("malformed PEM CERTIFICATE");
+  }
+  if (!block) throw new Error("no PEM CERTIFICATE found");
+  return block.data;
+}
+
+/**
+ * The SubjectPublicKeyInfo exactly as it stands in a certificate. The
+ * runtime's X509Certificate (the parser TLS itself uses) reads the
+ * certificate and re-encodes its key: in the usual DER form those are the
+ * field's very bytes. Where they are not (a compressed EC point, a key type
+ * the runtime cannot load), asn1js hands back the field's own bytes.
+ */
+function certificateSpki(der: Uint8Array): Uint8Array {
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(der);
+  } catch {
+    throw new Error("not an X.509 certificate");
+  }
+  try {
+    const spki = new Uint8Array(cert.publicKey.export({ type: "spki", format: "der" }));
+    if (Buffer.from(der.buffer, der.byteOffset, der.byteLength).indexOf(spki) >= 0) return spki;
+  } catch {
+    // A key the runtime cannot load: read the field below.
+  }
+  return spkiAsWritten(der);
+}
+
+/** The SubjectPublicKeyInfo field's bytes, read with asn1js. */
+function spkiAsWritten(der: Uint8Array): Uint8Array {
+  try {
+    const tbs = (fromBER(der).result as Sequence).valueBlock.value[0] as Sequence;
+    const fields = tbs.valueBlock.value;
+    // version [0] is optional (absent for v1); then serial, signature, issuer, validity, subject, SPKI.
+    const spki = fields[fields[0]!.idBlock.tagClass === 3 ? 6 : 5]!;
+    return new Uint8Array(spki.valueBeforeDecodeView);
+  } catch {
+    throw new Error("not an X.509 certificate");
+  }
 }
 
 /** KES's form of the same hash: lowercase hex SHA-256 of the DER SubjectPublicKeyInfo. */

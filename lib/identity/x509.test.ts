@@ -5,11 +5,12 @@ import { createHash, createPublicKey, generateKeyPairSync, type KeyObject, verif
 import https from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import tls from "node:tls";
-import { clientCredentials, newApiKey, parseApiKey } from "./apikey.ts";
-import { children, readElement } from "./der-reader.ts";
+import { AsnConvert } from "@peculiar/asn1-schema";
+import { Certificate } from "@peculiar/asn1-x509";
+import { clientCredentials, ed25519FromSeed, newApiKey, parseApiKey } from "./apikey.ts";
 import { identityOfCertificate } from "./identity.ts";
 import { openssl, withTempDir, writeTemp } from "../../tests/support/openssl.ts";
-import { newServerKey, selfSignedCertificate } from "./x509.ts";
+import { caCertificate, newServerKey, selfSignedCertificate } from "./x509.ts";
 
 const DAY = 86_400_000;
 
@@ -76,10 +77,8 @@ function verifiesWith(cert: X509Certificate, key: KeyObject): boolean {
   } catch (err) {
     if (!/unsupported EC curve/i.test(String(err))) throw err;
   }
-  const raw = new Uint8Array(cert.raw);
-  const [tbs, , signature] = children(raw, readElement(raw, 0));
-  const signatureBytes = raw.subarray(signature!.contentStart + 1, signature!.end); // skip unused-bits byte
-  return verify("sha512", raw.subarray(tbs!.start, tbs!.end), key, signatureBytes);
+  const parsed = AsnConvert.parse(cert.raw, Certificate);
+  return verify("sha512", new Uint8Array(parsed.tbsCertificateRaw!), key, new Uint8Array(parsed.signatureValue));
 }
 
 /** Completes a node:tls handshake and reports whether the peer was verified; rejects if verification failed. */
@@ -168,6 +167,30 @@ test("unsupported keys and bad options are refused", () => {
   assert.throws(() => selfSignedCertificate({ privateKey: key, commonName: "x", days: 1, purpose: "server", dnsNames: ["a b"] }), /invalid DNS/);
   assert.throws(() => selfSignedCertificate({ privateKey: key, commonName: "", days: 1, purpose: "server" }));
   assert.throws(() => selfSignedCertificate({ privateKey: key, commonName: "x", days: 0, purpose: "server" }));
+});
+
+/** A cluster CA made by kms's earlier, hand-written DER encoder from the seed and fields below. */
+const PINNED_CA = `-----BEGIN CERTIFICATE-----
+MIIBNzCB6qADAgECAhEAgBERERERERERERERERERETAFBgMrZXAwKjEoMCYGA1UE
+Awwfa21zIGNsdXN0ZXIgQ0EgMDcwNzA3MDcwNzA3MDcwNzAgFw0yNDAxMDEwMDAw
+MDBaGA8yMTI0MDEwMTAwMDAwMFowKjEoMCYGA1UEAwwfa21zIGNsdXN0ZXIgQ0Eg
+MDcwNzA3MDcwNzA3MDcwNzAqMAUGAytlcAMhAOpKbGPinFIKvvVQexMuxfmVR3au
+vr57kkIe6mkURtIsoyMwITAPBgNVHRMBAf8EBTADAQH/MA4GA1UdDwEB/wQEAwIB
+hjAFBgMrZXADQQDnLr3M7t3k1E6BE8uvbMt2ENK2nird82o5P7A7ykB1JSviSq81
+/ALVXcaeF9171IjgS/v/hDs+ntCwipqC/IUK
+-----END CERTIFICATE-----
+`;
+
+test("the cluster CA certificate is the same, byte for byte, on every node and every version", () => {
+  // Nodes of one cluster (and of mixed versions during an upgrade) derive this certificate apart.
+  const cert = caCertificate({
+    privateKey: ed25519FromSeed(new Uint8Array(32).fill(7)),
+    commonName: "kms cluster CA 0707070707070707",
+    notBefore: new Date("2024-01-01T00:00:00Z"),
+    notAfter: new Date("2124-01-01T00:00:00Z"), // GeneralizedTime after 2049
+    serial: Uint8Array.from(Buffer.from("80" + "11".repeat(15), "hex")), // high bit set: a sign byte
+  });
+  assert.equal(cert, PINNED_CA);
 });
 
 test("newServerKey makes P-256 keys", () => {

@@ -2,13 +2,43 @@
  * X.509 v3 certificates (RFC 5280) for Ed25519 and ECDSA keys: self-signed
  * client certificates that carry an API key's identity, self-signed server
  * certificates that clients can pin as their own trust anchor, and a CA with
- * the leaf certificates it issues (the cluster CA of lib/server/tls.ts).
+ * the leaf certificates it issues (the cluster CA of lib/node/cluster-ca.ts).
+ * The ASN.1 schema and its DER are @peculiar/asn1-x509's; node:crypto signs,
+ * so every function here stays synchronous.
  */
 
+import { Buffer } from "node:buffer";
 import { createPublicKey, generateKeyPairSync, randomBytes, sign, type KeyObject } from "node:crypto";
-import * as der from "./der.ts";
+import { AsnConvert, OctetString } from "@peculiar/asn1-schema";
+import {
+  AlgorithmIdentifier,
+  AttributeTypeAndValue,
+  AttributeValue,
+  BasicConstraints,
+  Certificate,
+  ExtendedKeyUsage,
+  Extension,
+  Extensions,
+  GeneralName,
+  id_ce_basicConstraints,
+  id_ce_extKeyUsage,
+  id_ce_keyUsage,
+  id_ce_subjectAltName,
+  id_kp_clientAuth,
+  id_kp_serverAuth,
+  KeyUsage,
+  KeyUsageFlags,
+  Name,
+  RelativeDistinguishedName,
+  SubjectAlternativeName,
+  SubjectPublicKeyInfo,
+  TBSCertificate,
+  Validity,
+  Version,
+} from "@peculiar/asn1-x509";
+import { pem } from "@peculiar/utils/pem";
+import { Integer } from "asn1js";
 import { ipAddressBytes } from "./ip.ts";
-import { pemEncode } from "./pem.ts";
 
 /** Options for {@link selfSignedCertificate}. */
 export interface CertificateOptions {
@@ -32,16 +62,7 @@ const OID = {
   ecdsaWithSha256: "1.2.840.10045.4.3.2",
   ecdsaWithSha384: "1.2.840.10045.4.3.3",
   ecdsaWithSha512: "1.2.840.10045.4.3.4",
-  basicConstraints: "2.5.29.19",
-  keyUsage: "2.5.29.15",
-  extKeyUsage: "2.5.29.37",
-  subjectAltName: "2.5.29.17",
-  serverAuth: "1.3.6.1.5.5.7.3.1",
-  clientAuth: "1.3.6.1.5.5.7.3.2",
 } as const;
-
-/** keyUsage bit numbers (RFC 5280 §4.2.1.3). */
-const KeyUsage = { digitalSignature: 0, keyCertSign: 5, cRLSign: 6 } as const;
 
 /** How to sign with a key: the hash for node:crypto `sign` and the matching AlgorithmIdentifier OID. */
 interface Signer {
@@ -69,55 +90,66 @@ function signerFor(key: KeyObject): Signer {
   throw new TypeError("unsupported key: need Ed25519 or ECDSA P-256, P-384 or P-521");
 }
 
-function extension(id: string, critical: boolean, value: Uint8Array): Uint8Array {
-  // DER omits BOOLEAN fields equal to their DEFAULT (FALSE).
-  return critical ? der.sequence(der.oid(id), der.boolean(true), der.octetString(value)) : der.sequence(der.oid(id), der.octetString(value));
+function extension(extnID: string, critical: boolean, value: object): Extension {
+  return new Extension({ extnID, critical, extnValue: new OctetString(AsnConvert.serialize(value)) });
 }
 
-function subjectAltName(dnsNames: string[], ipAddresses: string[]): Uint8Array {
+function keyUsage(...flags: KeyUsageFlags[]): Extension {
+  return extension(id_ce_keyUsage, true, new KeyUsage(flags.reduce((all, flag) => all | flag, 0)));
+}
+
+function altNames(dnsNames: string[], ipAddresses: string[]): Extension[] {
+  if (dnsNames.length + ipAddresses.length === 0) return [];
   const names = [
-    ...dnsNames.map((n) => der.implicit(2, dnsNameBytes(n))),
-    ...ipAddresses.map((ip) => der.implicit(7, ipAddressBytes(ip))),
+    ...dnsNames.map((name) => new GeneralName({ dNSName: dnsName(name) })),
+    ...ipAddresses.map((ip) => new GeneralName({ iPAddress: ipText(ip) })),
   ];
-  return der.sequence(...names);
+  return [extension(id_ce_subjectAltName, false, new SubjectAlternativeName(names))];
 }
 
-function dnsNameBytes(name: string): Uint8Array {
+function dnsName(name: string): string {
   // dNSName is an IA5String; internationalized names must arrive as A-labels.
   if (!/^[\x21-\x7e]+$/.test(name)) throw new RangeError(`invalid DNS name: ${name}`);
-  return new TextEncoder().encode(name);
+  return name;
+}
+
+/**
+ * The address in the one text form the library's converter reads without
+ * ambiguity (a dotted quad, or eight hex groups); ip.ts does the strict parse.
+ */
+function ipText(ip: string): string {
+  const bytes = ipAddressBytes(ip);
+  if (bytes.length === 4) return bytes.join(".");
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(((bytes[i]! << 8) | bytes[i + 1]!).toString(16));
+  return groups.join(":");
+}
+
+/** The INTEGER content of a positive serial: minimal, with a zero byte where the high bit is set. */
+function serialNumber(magnitude: Uint8Array): ArrayBuffer {
+  const value = BigInt("0x" + (Buffer.from(magnitude).toString("hex") || "0"));
+  return new Uint8Array(Integer.fromBigInt(value).valueBlock.valueHexView).slice().buffer;
 }
 
 function randomSerial(): Uint8Array {
   const serial = new Uint8Array(randomBytes(16));
-  // A zero serial is not allowed; der.integer adds a sign byte so the value stays positive.
+  // A zero serial is not allowed; serialNumber adds a sign byte so the value stays positive.
   if (serial.every((b) => b === 0)) serial[15] = 1;
   return serial;
 }
 
 /** Creates a self-signed certificate for `privateKey` and returns it as PEM. */
 export function selfSignedCertificate(opts: CertificateOptions): string {
-  if (!(opts.days > 0)) throw new RangeError("certificate validity must be positive");
-  const { notBefore, notAfter } = validity(opts.days);
-  return build({
-    subjectKey: opts.privateKey,
-    subjectName: opts.commonName,
-    issuerKey: opts.privateKey,
-    issuerName: opts.commonName,
-    serial: randomSerial(),
-    notBefore,
-    notAfter,
-    extensions: [
-      // Peers pin these certificates as their own trust anchors. CA:FALSE because
-      // rustls refuses a CA certificate as a leaf (CaUsedAsEndEntity); keyCertSign
-      // because OpenSSL's issuer check (X509_check_issued, and chain building in
-      // OpenSSL 1.1) refuses a self-signed certificate whose keyUsage lacks it.
-      extension(OID.basicConstraints, true, der.sequence()),
-      extension(OID.keyUsage, true, der.namedBits([KeyUsage.digitalSignature, KeyUsage.keyCertSign])),
-      extension(OID.extKeyUsage, false, der.sequence(der.oid(opts.purpose === "server" ? OID.serverAuth : OID.clientAuth))),
-      ...altNames(opts.dnsNames ?? [], opts.ipAddresses ?? []),
-    ],
-  });
+  // Peers pin these certificates as their own trust anchors. CA:FALSE because
+  // rustls refuses a CA certificate as a leaf (CaUsedAsEndEntity); keyCertSign
+  // because OpenSSL's issuer check (X509_check_issued, and chain building in
+  // OpenSSL 1.1) refuses a self-signed certificate whose keyUsage lacks it.
+  const { privateKey, commonName, purpose, ...rest } = opts;
+  return leaf(
+    { ...rest, subjectKey: privateKey, commonName, issuerKey: privateKey, issuerName: commonName },
+    [KeyUsageFlags.digitalSignature, KeyUsageFlags.keyCertSign],
+    [purpose === "server" ? id_kp_serverAuth : id_kp_clientAuth],
+  );
 }
 
 /** Options for {@link caCertificate}: a fixed validity and serial make the same key give the same certificate fields everywhere. */
@@ -140,8 +172,8 @@ export function caCertificate(opts: CaOptions): string {
     notBefore: opts.notBefore,
     notAfter: opts.notAfter,
     extensions: [
-      extension(OID.basicConstraints, true, der.sequence(der.boolean(true))),
-      extension(OID.keyUsage, true, der.namedBits([KeyUsage.digitalSignature, KeyUsage.keyCertSign, KeyUsage.cRLSign])),
+      extension(id_ce_basicConstraints, true, new BasicConstraints({ cA: true })),
+      keyUsage(KeyUsageFlags.digitalSignature, KeyUsageFlags.keyCertSign, KeyUsageFlags.cRLSign),
     ],
   });
 }
@@ -161,38 +193,37 @@ export interface IssuedOptions {
 
 /** A leaf certificate signed by a CA, good for both TLS server and TLS client authentication. */
 export function issuedCertificate(opts: IssuedOptions): string {
-  if (!(opts.days > 0)) throw new RangeError("certificate validity must be positive");
-  const { notBefore, notAfter } = validity(opts.days);
+  return leaf(opts, [KeyUsageFlags.digitalSignature], [id_kp_serverAuth, id_kp_clientAuth]);
+}
+
+/** A certificate that is no CA (CA:FALSE), with the given key usages and extended key usages. */
+function leaf(opts: IssuedOptions, usage: KeyUsageFlags[], purposes: string[]): string {
   return build({
+    ...fresh(opts.days),
     subjectKey: opts.subjectKey,
     subjectName: opts.commonName,
     issuerKey: opts.issuerKey,
     issuerName: opts.issuerName,
-    serial: randomSerial(),
-    notBefore,
-    notAfter,
     extensions: [
-      extension(OID.basicConstraints, true, der.sequence()),
-      extension(OID.keyUsage, true, der.namedBits([KeyUsage.digitalSignature])),
-      extension(OID.extKeyUsage, false, der.sequence(der.oid(OID.serverAuth), der.oid(OID.clientAuth))),
+      extension(id_ce_basicConstraints, true, new BasicConstraints()),
+      keyUsage(...usage),
+      extension(id_ce_extKeyUsage, false, new ExtendedKeyUsage(purposes)),
       ...altNames(opts.dnsNames ?? [], opts.ipAddresses ?? []),
     ],
   });
 }
 
-// Whole seconds, and a minute back so a peer with a slightly slow clock still accepts it.
-function validity(days: number): { notBefore: Date; notAfter: Date } {
+/** A random serial and a validity of `days` from now: whole seconds, and a minute back so a peer with a slightly slow clock still accepts it. */
+function fresh(days: number): { serial: Uint8Array; notBefore: Date; notAfter: Date } {
+  if (!(days > 0)) throw new RangeError("certificate validity must be positive");
   const now = Math.floor(Date.now() / 1000) * 1000;
-  return { notBefore: new Date(now - 60_000), notAfter: new Date(now + days * 86_400_000) };
+  return { serial: randomSerial(), notBefore: new Date(now - 60_000), notAfter: new Date(now + days * 86_400_000) };
 }
 
-function altNames(dnsNames: string[], ipAddresses: string[]): Uint8Array[] {
-  return dnsNames.length + ipAddresses.length > 0 ? [extension(OID.subjectAltName, false, subjectAltName(dnsNames, ipAddresses))] : [];
-}
-
-function commonNameOf(cn: string): Uint8Array {
+function commonNameOf(cn: string): Name {
   if (!cn) throw new RangeError("certificate needs a common name");
-  return der.sequence(der.set(der.sequence(der.oid(OID.commonName), der.utf8String(cn))));
+  const attribute = new AttributeTypeAndValue({ type: OID.commonName, value: new AttributeValue({ utf8String: cn }) });
+  return new Name([new RelativeDistinguishedName([attribute])]);
 }
 
 /** Encodes and signs a v3 certificate. */
@@ -204,23 +235,24 @@ function build(c: {
   serial: Uint8Array;
   notBefore: Date;
   notAfter: Date;
-  extensions: Uint8Array[];
+  extensions: Extension[];
 }): string {
   const signer = signerFor(c.issuerKey);
-  const spki = new Uint8Array(createPublicKey(c.subjectKey).export({ type: "spki", format: "der" }));
-  const algorithm = der.sequence(der.oid(signer.oid)); // Ed25519 and ECDSA take no parameters.
-  const tbs = der.sequence(
-    der.explicit(0, der.smallInteger(2)), // v3
-    der.integer(c.serial),
-    algorithm,
-    commonNameOf(c.issuerName),
-    der.sequence(der.x509Time(c.notBefore), der.x509Time(c.notAfter)),
-    commonNameOf(c.subjectName),
-    spki,
-    der.explicit(3, der.sequence(...c.extensions)),
-  );
-  const signature = new Uint8Array(sign(signer.hash, tbs, c.issuerKey));
-  return pemEncode("CERTIFICATE", der.sequence(tbs, algorithm, der.bitString(signature)));
+  const spki = createPublicKey(c.subjectKey).export({ type: "spki", format: "der" });
+  const algorithm = new AlgorithmIdentifier({ algorithm: signer.oid }); // Ed25519 and ECDSA take no parameters.
+  const tbsCertificate = new TBSCertificate({
+    version: Version.v3,
+    serialNumber: serialNumber(c.serial),
+    signature: algorithm,
+    issuer: commonNameOf(c.issuerName),
+    validity: new Validity({ notBefore: c.notBefore, notAfter: c.notAfter }),
+    subject: commonNameOf(c.subjectName),
+    subjectPublicKeyInfo: AsnConvert.parse(spki, SubjectPublicKeyInfo),
+    extensions: new Extensions(c.extensions),
+  });
+  const signature = sign(signer.hash, new Uint8Array(AsnConvert.serialize(tbsCertificate)), c.issuerKey);
+  const cert = new Certificate({ tbsCertificate, signatureAlgorithm: algorithm, signatureValue: new Uint8Array(signature).slice().buffer });
+  return pem.encode("CERTIFICATE", AsnConvert.serialize(cert));
 }
 
 /** A fresh ECDSA P-256 private key: the server key type every TLS client supports. */

@@ -7,6 +7,7 @@
  */
 import { createHash, createPrivateKey, createPublicKey, type KeyObject, X509Certificate } from "node:crypto";
 import os from "node:os";
+import { ed25519FromSeed } from "../identity/apikey.ts";
 import { caCertificate, isIpAddress, issuedCertificate } from "../identity/x509.ts";
 import { encodeBase64 } from "../encoding/base64.ts";
 
@@ -37,9 +38,7 @@ const cas = new WeakMap<Uint8Array, ClusterCa>();
 export function clusterCa(seed: Uint8Array): ClusterCa {
   let ca = cas.get(seed);
   if (ca) return ca;
-  // PKCS#8 of an Ed25519 private key is a fixed prefix and the 32-byte seed.
-  const pkcs8 = Buffer.concat([Buffer.from("302e020100300506032b657004220420", "hex"), seed]);
-  const key = createPrivateKey({ key: pkcs8, format: "der", type: "pkcs8" });
+  const key = ed25519FromSeed(seed);
   const tag = createHash("sha256").update(createPublicKey(key).export({ type: "spki", format: "der" })).digest();
   // A name per CA, so clients trusting two clusters' CAs never confuse them; fixed fields so every node agrees.
   const name = `kms cluster CA ${tag.subarray(0, 8).toString("hex")}`;

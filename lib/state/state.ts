@@ -1,6 +1,12 @@
-import { Errors } from "./errors.ts";
+import { Errors, type KmsError } from "./errors.ts";
 import type { AccessKeyRecord, AliasRecord } from "./lifecycle.ts";
 import type { AdminKeySetting, DeletedItem, EnclaveRecord, HsmKeyRecord, IdentityRecord, KeyRing, KeyVersion, PolicyRecord } from "./types.ts";
+
+/** The value looked up, or the not-found error `missing` makes. */
+function found<T>(value: T | undefined, missing: () => KmsError): T {
+  if (value === undefined) throw missing();
+  return value;
+}
 
 /** An enclave with the keys, identities and policies it holds. */
 export interface EnclaveEntry {
@@ -43,16 +49,12 @@ export class State {
 
   /** The enclave `name`, or 404 "enclave does not exist". */
   enclave(name: string): EnclaveEntry {
-    const e = this.enclaves.get(name);
-    if (!e) throw Errors.enclaveNotFound();
-    return e;
+    return found(this.enclaves.get(name), Errors.enclaveNotFound);
   }
 
   /** The key ring `name` in enclave `enclave`, or the matching 404. */
   keyRing(enclave: string, name: string): KeyRing {
-    const k = this.enclave(enclave).keys.get(name);
-    if (!k) throw Errors.keyNotFound();
-    return k;
+    return found(this.enclave(enclave).keys.get(name), Errors.keyNotFound);
   }
 
   /**
@@ -80,16 +82,12 @@ export class State {
 
   /** The identity `identity` in enclave `enclave`, or 404 "identity does not exist". */
   identity(enclave: string, identity: string): IdentityRecord {
-    const i = this.enclave(enclave).identities.get(identity);
-    if (!i) throw Errors.identityNotFound();
-    return i;
+    return found(this.enclave(enclave).identities.get(identity), Errors.identityNotFound);
   }
 
   /** The policy `name` in enclave `enclave`, or 404 "policy does not exist". */
   policy(enclave: string, name: string): PolicyRecord {
-    const p = this.enclave(enclave).policies.get(name);
-    if (!p) throw Errors.policyNotFound();
-    return p;
+    return found(this.enclave(enclave).policies.get(name), Errors.policyNotFound);
   }
 
   #sysAdmins?: Set<string>;

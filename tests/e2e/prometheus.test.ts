@@ -8,11 +8,11 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
+import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { identityOfCertificate } from "../../lib/identity/identity.ts";
-import { pemDecode } from "../../lib/identity/pem.ts";
 import { type Cluster, startCluster, until } from "../helpers/cluster.ts";
 import { rawRequest } from "../helpers/e2e.ts";
 import { cleanup, tempDir } from "../helpers/kms.ts";
@@ -33,7 +33,7 @@ describe("Prometheus scrapes a 3-node cluster over mTLS", { skip: available === 
     const keyFile = path.join(dir, "prometheus.key"), certFile = path.join(dir, "prometheus.crt");
     execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", keyFile, "-out", certFile, "-days", "1", "-subj", "/CN=prometheus"], { stdio: "ignore" });
     const cert = readFileSync(certFile, "utf8");
-    creds = { cert, key: readFileSync(keyFile, "utf8"), certFile, keyFile, identity: identityOfCertificate(pemDecode(cert, "CERTIFICATE")) };
+    creds = { cert, key: readFileSync(keyFile, "utf8"), certFile, keyFile, identity: identityOfCertificate(new Uint8Array(new X509Certificate(cert).raw)) };
     // The documented privilege: a policy allowing SYS:METRICS, and nothing else.
     const admin = cluster.client(0);
     await admin.createEnclave("ops");

@@ -124,19 +124,15 @@ export function errMessage(reply: RawReply): string {
 
 /** Awaits p and asserts it failed with exactly this status and message (the pair MinIO's client compares). */
 export async function expectKmsError(p: Promise<unknown>, status: number, message: string | RegExp): Promise<void> {
-  let err: unknown;
-  try {
-    await p;
-  } catch (e) {
-    err = e;
-  }
-  assert.ok(err, `expected the server to answer ${status} ${message}, but the call succeeded`);
-  assert.ok(err instanceof KmsClientError, `expected a server error, got ${(err as Error)?.name}: ${(err as Error)?.message}`);
-  if (typeof message === "string") assert.deepEqual({ status: err.status, message: err.message }, { status, message });
-  else {
-    assert.equal(err.status, status, `status of "${err.message}"`);
-    assert.match(err.message, message);
-  }
+  await assert.rejects(p, (err: unknown) => {
+    assert.ok(err instanceof KmsClientError, `expected a server error, got ${(err as Error)?.name}: ${(err as Error)?.message}`);
+    if (typeof message === "string") assert.deepEqual({ status: err.status, message: err.message }, { status, message });
+    else {
+      assert.equal(err.status, status, `status of "${err.message}"`);
+      assert.match(err.message, message);
+    }
+    return true;
+  }, `expected the server to answer ${status} ${message}, but the call succeeded`);
 }
 
 /** Sends one call on a fresh connection and decodes its reply; a non-200 throws KmsClientError like KmsClient does. */

@@ -202,14 +202,11 @@ export class KesGoClient {
 
 /** Awaits p and asserts it failed as kes-go reports a KES error: this status and message. */
 export async function expectKesError(p: Promise<unknown>, status: number, message: string | RegExp): Promise<void> {
-  let err: unknown;
-  try {
-    await p;
-  } catch (e) {
-    err = e;
-  }
-  assert.ok(err instanceof KesGoError, `expected KES error ${status}, got ${err === undefined ? "success" : (err as Error).message}`);
-  assert.equal(err.status, status, `status of '${err.message}'`);
-  if (typeof message === "string") assert.equal(err.message, message);
-  else assert.match(err.message, message);
+  await assert.rejects(p, (err: unknown) => {
+    assert.ok(err instanceof KesGoError, `expected KES error ${status}, got ${(err as Error)?.message}`);
+    assert.equal(err.status, status, `status of '${err.message}'`);
+    if (typeof message === "string") assert.equal(err.message, message);
+    else assert.match(err.message, message);
+    return true;
+  }, `expected KES error ${status}, got success`);
 }

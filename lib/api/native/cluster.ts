@@ -6,6 +6,7 @@ import { HostSchema } from "../../node/membership.ts";
 import type { KmsNode } from "../../node/node.ts";
 import { Errors } from "../../state/errors.ts";
 import { command } from "./command.ts";
+import { wireCommand } from "../../wire/commands.ts";
 import { Bytes } from "./schemas.ts";
 import { duration } from "../../wire/proto.ts";
 
@@ -54,28 +55,28 @@ export async function clusterStatus(node: KmsNode) {
 /** CLUSTER:* commands. */
 export const clusterCommands = [
   command({
-    id: 1, name: "CLUSTER:ADDNODE", request: "AddClusterNodeRequest", write: true, inEnclave: false,
+    ...wireCommand("CLUSTER:ADDNODE"), write: true,
     schema: v.object({ host: HostSchema }),
     run: (ctx, req) => ctx.node.addNode(req.host),
   }),
   command({
-    id: 2, name: "CLUSTER:REMOVENODE", request: "RemoveClusterNodeRequest", write: true, inEnclave: false,
+    ...wireCommand("CLUSTER:REMOVENODE"), write: true,
     schema: v.object({ host: HostSchema, delete_cluster_on_host: v.boolean() }),
     run: (ctx, req) => ctx.node.removeNode(req.host),
   }),
   command({
-    id: 3, name: "CLUSTER:STATUS", request: "ClusterStatusRequest", response: "ClusterStatusResponse",
-    schema: v.object({}), write: false, inEnclave: false,
+    ...wireCommand("CLUSTER:STATUS"),
+    schema: v.object({}), write: false,
     run: (ctx) => clusterStatus(ctx.node),
   }),
   command({
-    id: 4, name: "CLUSTER:EDIT", request: "EditClusterRequest", write: true, inEnclave: false,
+    ...wireCommand("CLUSTER:EDIT"), write: true,
     schema: v.object({ host: v.union([v.literal(""), HostSchema]), remove: v.array(v.number()) }),
     run: (ctx, req) => ctx.node.editNode(req.host, req.remove),
   }),
   command({
-    // A kms extension: disable the cluster's admin API key, or re-enable it with proof of the HSM key.
-    id: 1001, name: "CLUSTER:ADMINKEY", request: "AdminKeyRequest", write: true, inEnclave: false,
+    // A kms extension: disable the cluster's admin API key, or re-enable it with proof of an HSM key.
+    ...wireCommand("CLUSTER:ADMINKEY"), write: true,
     schema: v.object({ enabled: v.boolean(), at: v.pipe(v.number(), v.integer(), v.minValue(0)), proof: Bytes }),
     run: (ctx, req) => {
       if (!req.enabled) return ctx.node.write({ type: "admin-key.set", enabled: false, at: Date.now(), by: ctx.identity });

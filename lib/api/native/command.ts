@@ -2,6 +2,7 @@ import type * as v from "valibot";
 import type { DecryptBudget } from "../../crypto/keyring.ts";
 import type { Caller } from "../../state/policy.ts";
 import type { KmsNode } from "../../node/node.ts";
+import type { WireCommand } from "../../wire/commands.ts";
 
 /** What a command handler sees: the node, the request's enclave and the authorised caller. */
 export interface CommandContext {
@@ -13,21 +14,12 @@ export interface CommandContext {
   readonly budget: DecryptBudget;
 }
 
-/** A native-protocol command: its id, policy name, messages, and handler. */
-export interface CommandSpec<S extends v.GenericSchema = v.GenericSchema> {
-  readonly id: number;
-  /** Also the policy action name, e.g. "KEY:GENERATE". */
-  readonly name: string;
-  /** Protobuf message name of the request. */
-  readonly request: string;
-  /** Protobuf message name of the reply; writes reply with an empty frame. */
-  readonly response?: string;
+/** A native-protocol command: its wire facts (lib/wire/commands.ts) and its handler. */
+export interface CommandSpec<S extends v.GenericSchema = v.GenericSchema> extends WireCommand {
   /** Validates the decoded request. */
   readonly schema: S;
   /** Whether the command changes state (writes are never batched). */
   readonly write: boolean;
-  /** Whether the command works inside an enclave named by the URL path. */
-  readonly inEnclave: boolean;
   /** The name a policy rule is matched against (key, policy or identity); none for listings. */
   readonly resource?: (req: v.InferOutput<S>) => string;
   /** A second name the same command must be allowed on (KEY:REWRAP's destination key). */

@@ -3,6 +3,7 @@ import type { EnclaveRecord } from "../../state/types.ts";
 import { timestamp } from "../../wire/proto.ts";
 import { Obj } from "../../node/pending.ts";
 import { command } from "./command.ts";
+import { wireCommand } from "../../wire/commands.ts";
 import { ListSchema, listPage, Name } from "./schemas.ts";
 
 const ByName = v.object({ name: Name });
@@ -15,21 +16,21 @@ function status(e: EnclaveRecord) {
 /** ENCLAVE:* commands (101–104). */
 export const enclaveCommands = [
   command({
-    id: 101, name: "ENCLAVE:CREATE", request: "CreateEnclaveRequest", schema: ByName, write: true, inEnclave: false,
+    ...wireCommand("ENCLAVE:CREATE"), schema: ByName, write: true,
     run: (ctx, req) => ctx.node.write({ type: "enclave.create", name: req.name, at: Date.now(), by: ctx.identity }),
   }),
   command({
-    id: 102, name: "ENCLAVE:DELETE", request: "DeleteEnclaveRequest", schema: ByName, write: true, inEnclave: false,
+    ...wireCommand("ENCLAVE:DELETE"), schema: ByName, write: true,
     run: (ctx, req) => ctx.node.write({ type: "enclave.delete", name: req.name, ...ctx.node.deletionStamp(ctx.identity) }),
   }),
   command({
-    id: 103, name: "ENCLAVE:STATUS", request: "EnclaveStatusRequest", response: "EnclaveStatusResponse",
-    schema: ByName, write: false, inEnclave: false, reads: (_, req) => [Obj.enclave(req.name)],
+    ...wireCommand("ENCLAVE:STATUS"),
+    schema: ByName, write: false, reads: (_, req) => [Obj.enclave(req.name)],
     run: (ctx, req) => status(ctx.node.state.enclave(req.name).record),
   }),
   command({
-    id: 104, name: "ENCLAVE:LIST", request: "ListRequest", response: "ListEnclavesResponse",
-    schema: ListSchema, write: false, inEnclave: false, reads: () => [Obj.enclaves],
+    ...wireCommand("ENCLAVE:LIST"),
+    schema: ListSchema, write: false, reads: () => [Obj.enclaves],
     run: (ctx, req) => {
       const p = listPage(ctx, "ENCLAVE:LIST", ctx.node.state.enclaves, req);
       return { enclaves: p.items.map((e) => status(e.record)), continue_at: p.continueAt };

@@ -7,6 +7,7 @@ import { type IdentityRecord, PRIVILEGE_RANK, type Privilege } from "../../state
 import { TagsSchema } from "../../state/commands.ts";
 import { Obj } from "../../node/pending.ts";
 import { command } from "./command.ts";
+import { wireCommand } from "../../wire/commands.ts";
 import { timestamp } from "../../wire/proto.ts";
 import { ListSchema, listPage } from "./schemas.ts";
 
@@ -39,7 +40,7 @@ function status(state: State, i: IdentityRecord) {
 /** IDENTITY:* commands (401–404). */
 export const identityCommands = [
   command({
-    id: 401, name: "IDENTITY:CREATE", request: "CreateIdentityRequest", write: true, inEnclave: true,
+    ...wireCommand("IDENTITY:CREATE"), write: true,
     schema: v.object({ identity: IdentitySchema, privilege: PrivilegeSchema, service_account: v.boolean(), tags: TagsSchema }),
     resource: (req) => req.identity,
     run: (ctx, req) => {
@@ -51,7 +52,7 @@ export const identityCommands = [
     },
   }),
   command({
-    id: 402, name: "IDENTITY:DELETE", request: "DeleteIdentityRequest", write: true, inEnclave: true, schema: ById,
+    ...wireCommand("IDENTITY:DELETE"), write: true, schema: ById,
     resource: (req) => req.identity,
     reads: (e, req) => [Obj.identity(e, req.identity)],
     run: (ctx, req) => {
@@ -60,14 +61,14 @@ export const identityCommands = [
     },
   }),
   command({
-    id: 403, name: "IDENTITY:STATUS", request: "IdentityRequest", response: "IdentityResponse", write: false, inEnclave: true,
+    ...wireCommand("IDENTITY:STATUS"), write: false,
     schema: ById,
     resource: (req) => req.identity,
     reads: (e) => [Obj.identities(e)], // the identity and the service accounts it made
     run: (ctx, req) => status(ctx.node.state, ctx.node.state.identity(ctx.enclave, req.identity)),
   }),
   command({
-    id: 404, name: "IDENTITY:LIST", request: "ListRequest", response: "ListIdentitiesResponse", write: false, inEnclave: true,
+    ...wireCommand("IDENTITY:LIST"), write: false,
     schema: ListSchema, reads: (e) => [Obj.identities(e)],
     run: (ctx, req) => {
       const p = listPage(ctx, "IDENTITY:LIST", ctx.node.state.enclave(ctx.enclave).identities, req);

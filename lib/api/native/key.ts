@@ -9,6 +9,7 @@ import { Errors } from "../../state/errors.ts";
 import type { KeyRing, KeyVersion } from "../../state/types.ts";
 import { Obj } from "../../node/pending.ts";
 import { command, type CommandContext } from "./command.ts";
+import { wireCommand } from "../../wire/commands.ts";
 import { timestamp } from "../../wire/proto.ts";
 import { Bytes, ListSchema, listPage, Name, Version } from "./schemas.ts";
 
@@ -54,7 +55,7 @@ export function keyStatus(ring: KeyRing, kv: KeyVersion) {
 /** KEY:* commands (201–208, 210) and kms's KEY:DERIVE (1201) and KEY:REWRAP (1202). */
 export const keyCommands = [
   command({
-    id: 201, name: "KEY:CREATE", request: "CreateKeyRequest", write: true, inEnclave: true,
+    ...wireCommand("KEY:CREATE"), write: true,
     resource: (req) => req.name,
     schema: v.object({ name: Name, type: KeyType, add_version: v.boolean() }),
     run: (ctx, req) =>
@@ -64,7 +65,7 @@ export const keyCommands = [
       }),
   }),
   command({
-    id: 202, name: "KEY:DELETE", request: "DeleteKeyRequest", write: true, inEnclave: true,
+    ...wireCommand("KEY:DELETE"), write: true,
     resource: (req) => req.name,
     schema: v.object({ name: Name, version: Version, all_versions: v.boolean() }),
     run: (ctx, req) =>
@@ -73,7 +74,7 @@ export const keyCommands = [
       }),
   }),
   command({
-    id: 203, name: "KEY:IMPORT", request: "ImportKeyRequest", write: true, inEnclave: true,
+    ...wireCommand("KEY:IMPORT"), write: true,
     resource: (req) => req.name,
     schema: v.object({ name: Name, type: KeyType, key: v.pipe(Bytes, v.length(32, "invalid key: must be 32 bytes")) }),
     run: (ctx, req) =>
@@ -83,7 +84,7 @@ export const keyCommands = [
       }),
   }),
   command({
-    id: 204, name: "KEY:STATUS", request: "KeyStatusRequest", response: "KeyStatusResponse", write: false, inEnclave: true,
+    ...wireCommand("KEY:STATUS"), write: false,
     resource: (req) => req.name,
     reads: (e, req) => [Obj.key(e, req.name)],
     schema: v.object({ name: Name, version: Version }),
@@ -93,7 +94,7 @@ export const keyCommands = [
     },
   }),
   command({
-    id: 205, name: "KEY:ENCRYPT", request: "EncryptRequest", response: "EncryptResponse", write: false, inEnclave: true,
+    ...wireCommand("KEY:ENCRYPT"), write: false,
     resource: (req) => req.name,
     reads: (e, req) => [Obj.key(e, req.name)],
     schema: v.object({ name: Name, version: Version, plaintext: Bytes, associated_data: Bytes }),
@@ -104,7 +105,7 @@ export const keyCommands = [
     },
   }),
   command({
-    id: 206, name: "KEY:DECRYPT", request: "DecryptRequest", response: "DecryptResponse", write: false, inEnclave: true,
+    ...wireCommand("KEY:DECRYPT"), write: false,
     resource: (req) => req.name,
     reads: (e, req) => [Obj.key(e, req.name)],
     schema: v.object({ name: Name, version: Version, ciphertext: Bytes, associated_data: Bytes }),
@@ -115,7 +116,7 @@ export const keyCommands = [
     },
   }),
   command({
-    id: 207, name: "KEY:GENERATE", request: "GenerateKeyRequest", response: "GenerateKeyResponse", write: false, inEnclave: true,
+    ...wireCommand("KEY:GENERATE"), write: false,
     resource: (req) => req.name,
     reads: (e, req) => [Obj.key(e, req.name)],
     schema: v.object({
@@ -130,7 +131,7 @@ export const keyCommands = [
     },
   }),
   command({
-    id: 208, name: "KEY:LIST", request: "ListRequest", response: "ListKeysResponse", write: false, inEnclave: true,
+    ...wireCommand("KEY:LIST"), write: false,
     reads: (e) => [Obj.keys(e)],
     schema: ListSchema,
     run: (ctx, req) => {
@@ -139,7 +140,7 @@ export const keyCommands = [
     },
   }),
   command({
-    id: 210, name: "KEY:MAC", request: "MACRequest", response: "MACResponse", write: false, inEnclave: true,
+    ...wireCommand("KEY:MAC"), write: false,
     resource: (req) => req.name,
     reads: (e, req) => [Obj.key(e, req.name)],
     schema: v.object({ name: Name, version: Version, message: Bytes }),
@@ -152,7 +153,7 @@ export const keyCommands = [
   command({
     // A kms extension: key material for a service (kms edge) that must hold a
     // key of its own; a distinct command so that KEY:MAC does not grant it.
-    id: 1201, name: "KEY:DERIVE", request: "DeriveKeyRequest", response: "DeriveKeyResponse", write: false, inEnclave: true,
+    ...wireCommand("KEY:DERIVE"), write: false,
     resource: (req) => req.name,
     schema: v.object({
       name: Name, version: Version, context: v.pipe(Bytes, v.maxLength(1024, "invalid context: at most 1024 bytes")),

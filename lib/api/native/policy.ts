@@ -5,6 +5,7 @@ import { IdentitySchema } from "../../state/names.ts";
 import { type PolicyRecord, PRIVILEGE_RANK, type Rules } from "../../state/types.ts";
 import { Obj } from "../../node/pending.ts";
 import { command } from "./command.ts";
+import { wireCommand } from "../../wire/commands.ts";
 import { timestamp } from "../../wire/proto.ts";
 import { ruleSets } from "../../wire/rules.ts";
 import { ListSchema, listPage, Name } from "./schemas.ts";
@@ -24,19 +25,19 @@ function status(p: PolicyRecord) {
 /** POLICY:* commands (301–306). */
 export const policyCommands = [
   command({
-    id: 301, name: "POLICY:CREATE", request: "CreatePolicyRequest", write: true, inEnclave: true,
+    ...wireCommand("POLICY:CREATE"), write: true,
     schema: v.object({ name: Name, allow: RuleSets, deny: RuleSets }),
     resource: (req) => req.name,
     run: (ctx, req) =>
       ctx.node.write({ type: "policy.create", enclave: ctx.enclave, name: req.name, allow: req.allow, deny: req.deny, at: Date.now(), by: ctx.identity }),
   }),
   command({
-    id: 302, name: "POLICY:DELETE", request: "DeletePolicyRequest", write: true, inEnclave: true, schema: ByName,
+    ...wireCommand("POLICY:DELETE"), write: true, schema: ByName,
     resource: (req) => req.name,
     run: (ctx, req) => ctx.node.write({ type: "policy.delete", enclave: ctx.enclave, name: req.name }),
   }),
   command({
-    id: 303, name: "POLICY:ASSIGN", request: "AssignPolicyRequest", write: true, inEnclave: true,
+    ...wireCommand("POLICY:ASSIGN"), write: true,
     schema: v.object({ identity: IdentitySchema, policy: Name }),
     resource: (req) => req.policy,
     reads: (e, req) => [Obj.identity(e, req.identity)],
@@ -47,7 +48,7 @@ export const policyCommands = [
     },
   }),
   command({
-    id: 304, name: "POLICY:GET", request: "PolicyRequest", response: "PolicyResponse", write: false, inEnclave: true, schema: ByName,
+    ...wireCommand("POLICY:GET"), write: false, schema: ByName,
     resource: (req) => req.name,
     reads: (e, req) => [Obj.policy(e, req.name)],
     run: (ctx, req) => {
@@ -56,13 +57,13 @@ export const policyCommands = [
     },
   }),
   command({
-    id: 305, name: "POLICY:STATUS", request: "PolicyRequest", response: "PolicyStatusResponse", write: false, inEnclave: true, schema: ByName,
+    ...wireCommand("POLICY:STATUS"), write: false, schema: ByName,
     resource: (req) => req.name,
     reads: (e, req) => [Obj.policy(e, req.name)],
     run: (ctx, req) => status(ctx.node.state.policy(ctx.enclave, req.name)),
   }),
   command({
-    id: 306, name: "POLICY:LIST", request: "ListRequest", response: "ListPoliciesResponse", write: false, inEnclave: true,
+    ...wireCommand("POLICY:LIST"), write: false,
     schema: ListSchema, reads: (e) => [Obj.policies(e)],
     run: (ctx, req) => {
       const p = listPage(ctx, "POLICY:LIST", ctx.node.state.enclave(ctx.enclave).policies, req);
