@@ -6,6 +6,7 @@ import { AccessKeyIdSchema } from "../../state/lifecycle.ts";
 import { IdentitySchema } from "../../state/names.ts";
 import type { Caller } from "../../state/policy.ts";
 import { PRIVILEGE_RANK } from "../../state/types.ts";
+import { wireCommand } from "../../wire/commands.ts";
 import { command } from "./command.ts";
 import { timestamp } from "../../wire/proto.ts";
 import { ListSchema, listPage } from "./schemas.ts";
@@ -22,7 +23,7 @@ function checkRank(caller: Caller, privilege: keyof typeof PRIVILEGE_RANK): void
  */
 export const accessKeyCommands = [
   command({
-    id: 1501, name: "ACCESSKEY:CREATE", request: "CreateAccessKeyRequest", response: "CreateAccessKeyResponse", write: true, inEnclave: true,
+    ...wireCommand("ACCESSKEY:CREATE"), write: true,
     schema: v.object({ identity: IdentitySchema }),
     resource: (req) => req.identity,
     reads: (e, req) => [Obj.identity(e, req.identity)],
@@ -38,7 +39,7 @@ export const accessKeyCommands = [
     },
   }),
   command({
-    id: 1502, name: "ACCESSKEY:DELETE", request: "DeleteAccessKeyRequest", write: true, inEnclave: true,
+    ...wireCommand("ACCESSKEY:DELETE"), write: true,
     schema: v.object({ access_key_id: AccessKeyIdSchema }),
     resource: (req) => req.access_key_id,
     reads: (_e, req) => [Obj.accessKey(req.access_key_id)],
@@ -50,7 +51,7 @@ export const accessKeyCommands = [
     },
   }),
   command({
-    id: 1503, name: "ACCESSKEY:LIST", request: "ListRequest", response: "ListAccessKeysResponse", write: false, inEnclave: true,
+    ...wireCommand("ACCESSKEY:LIST"), write: false,
     schema: ListSchema, reads: (e) => [Obj.accessKeys(e)],
     run: (ctx, req) => {
       const p = listPage(ctx, "ACCESSKEY:LIST", ctx.node.state.enclave(ctx.enclave).accessKeys, req);

@@ -170,7 +170,7 @@ export const keyCommands = [
     // version) becomes one of `new_name`'s latest version (default: the same
     // key, i.e. moved to its latest version), with the same associated data;
     // the plaintext never leaves the server. Needs KEY:REWRAP on both keys.
-    id: 1202, name: "KEY:REWRAP", request: "RewrapRequest", response: "RewrapResponse", write: false, inEnclave: true,
+    ...wireCommand("KEY:REWRAP"), write: false,
     resource: (req) => req.name,
     alsoOn: (req) => req.new_name || req.name,
     reads: (e, req) => [Obj.key(e, req.name), Obj.key(e, req.new_name || req.name)],

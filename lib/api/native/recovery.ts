@@ -11,6 +11,7 @@ import { encodeBase64 } from "../../encoding/base64.ts";
 import { Errors } from "../../state/errors.ts";
 import type { DeletedItem } from "../../state/types.ts";
 import { clusterStatus } from "./cluster.ts";
+import { wireCommand } from "../../wire/commands.ts";
 import { command } from "./command.ts";
 import { timestamp } from "../../wire/proto.ts";
 import { Bytes, Name } from "./schemas.ts";
@@ -39,7 +40,7 @@ function deletedStatus(d: DeletedItem) {
 /** HSM key and recovery commands. */
 export const recoveryCommands = [
   command({
-    id: 1002, name: "CLUSTER:ADDHSM", request: "AddHsmRequest", write: true, inEnclave: false,
+    ...wireCommand("CLUSTER:ADDHSM"), write: true,
     schema: v.pipe(
       v.object({ fingerprint: FingerprintSchema, public_key: Key32, join_ca: Key32, join_rpc: Key32 }),
       v.check((r) => fingerprintOf(r.public_key) === r.fingerprint, "invalid request: the fingerprint is not the public key's"),
@@ -51,7 +52,7 @@ export const recoveryCommands = [
       }),
   }),
   command({
-    id: 1003, name: "CLUSTER:REMOVEHSM", request: "RemoveHsmRequest", write: true, inEnclave: false,
+    ...wireCommand("CLUSTER:REMOVEHSM"), write: true,
     schema: v.object({ fingerprint: FingerprintSchema }),
     run: async (ctx, req) => {
       // A node still running with the key could not start again once it is gone: restart it with another first.
@@ -63,7 +64,7 @@ export const recoveryCommands = [
     },
   }),
   command({
-    id: 1004, name: "CLUSTER:LISTHSM", request: "ClusterStatusRequest", response: "ListHsmResponse", write: false, inEnclave: false,
+    ...wireCommand("CLUSTER:LISTHSM"), write: false,
     schema: v.object({}), reads: () => [Obj.hsmKeys],
     run: async (ctx) => {
       const active = await activeOn(ctx.node);
@@ -74,17 +75,17 @@ export const recoveryCommands = [
     },
   }),
   command({
-    id: 1005, name: "CLUSTER:LISTDELETED", request: "ClusterStatusRequest", response: "ListDeletedResponse", write: false, inEnclave: false,
+    ...wireCommand("CLUSTER:LISTDELETED"), write: false,
     schema: v.object({}), reads: () => [Obj.deleted],
     run: (ctx) => ({ items: [...ctx.node.state.deleted.values()].sort((a, b) => a.id - b.id).map(deletedStatus) }),
   }),
   command({
-    id: 1101, name: "ENCLAVE:UNDELETE", request: "UndeleteRequest", write: true, inEnclave: false,
+    ...wireCommand("ENCLAVE:UNDELETE"), write: true,
     schema: v.object({ name: Name }),
     run: (ctx, req) => ctx.node.write({ type: "enclave.undelete", name: req.name }),
   }),
   command({
-    id: 1203, name: "KEY:UNDELETE", request: "UndeleteRequest", write: true, inEnclave: true,
+    ...wireCommand("KEY:UNDELETE"), write: true,
     resource: (req) => req.name,
     schema: v.object({ name: Name }),
     run: (ctx, req) => ctx.node.write({ type: "key.undelete", enclave: ctx.enclave, name: req.name }),
