@@ -403,7 +403,7 @@ describe("console in headless Chromium", { skip: noBrowser }, () => {
     await page.getByRole("heading", { level: 1, name: "Cluster" }).waitFor();
   });
 
-  it("shows the playground, and metrics and audit as not available on this server", async () => {
+  it("shows the playground, and the node's own metrics and audit stream", async () => {
     await open("playground/tenant-1/minio-key", /Playground in/);
     await page.getByLabel("Plaintext").fill("my secret");
     await page.getByRole("button", { name: "Run" }).click();
@@ -415,16 +415,24 @@ describe("console in headless Chromium", { skip: noBrowser }, () => {
     assert.equal(await page.getByTestId("plaintext").filter({ hasText: "my secret" }).textContent(), "my secret");
     await shot("playground");
 
-    // Metrics and the audit trail are not on this server yet: each page says so.
+    // The node's own metrics and audit stream, read through the console as the signed-in identity.
     await open("metrics", /Metrics/);
-    await page.getByTestId("unavailable").filter({ hasText: "Metrics are not available on this server." }).waitFor();
+    await page.getByText(/Collecting a second sample to compute rates…|This node, updated every 5 s\./).waitFor();
+    await client.generate("tenant-1", "minio-key");
+    await page.getByText("This node, updated every 5 s.").waitFor({ timeout: 30_000 });
+    await page.getByRole("img", { name: /^Operations per second, by command: .*KEY:GENERATE/ }).waitFor({ timeout: 30_000 });
     await shot("metrics");
     await open("audit", /Audit/);
-    await page.getByTestId("unavailable").filter({ hasText: "The audit trail is not available on this server." }).waitFor();
+    await page.getByText("Streaming this node's audit records.").waitFor();
+    // A record made after the page connected arrives on the open stream.
+    await until(async () => {
+      await client.generate("tenant-1", "minio-key");
+      return (await page.getByRole("cell", { name: /KEY:GENERATE|\/v1\/kms\/tenant-1/ }).count()) > 0 || "no record of the GENERATE yet";
+    }, "a GENERATE on the audit page", 30_000, 500);
     await shot("audit");
   });
 
-  it("the metrics page charts Prometheus text, and the audit page filters JSON lines (both served by the test: this branch has neither endpoint yet)", async () => {
+  it("the metrics page charts Prometheus text, and the audit page filters JSON lines (served by the test, so rates and filters are exact)", async () => {
     // A browser of its own: a fake clock belongs to the whole context, and would stop the other page's timers.
     const own = await launchBrowser([await serverSpkiHash("127.0.0.1", server.port)]);
     try {
