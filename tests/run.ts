@@ -61,9 +61,15 @@ function run(step: Step): Promise<{ code: number; out: string }> {
   });
 }
 
+// Names of failed tests, repeated just above the closing line so that the tail of a long log says what broke.
+const failures = (out: string): string[] =>
+  out.replace(/\x1b\[[0-9;]*m/g, "").split("\n").filter((l) => /^\(fail\) |\.\.\. FAILED/.test(l.trim())).map((l) => l.trim());
+
 let passed = 0, failed = 0;
+const failedNames: string[] = [];
 for (const step of only.length ? steps.filter((s) => s.name.includes("sources")) : steps) {
   const { code, out } = await run(step);
+  failedNames.push(...failures(out).map((l) => `${step.name}: ${l}`));
   if (step.count) {
     const [p, f] = step.count(out);
     passed += p;
@@ -74,5 +80,6 @@ for (const step of only.length ? steps.filter((s) => s.name.includes("sources"))
     console.log(`=== ${step.name} failed (exit ${code})`);
   }
 }
+if (failedNames.length) console.log(`\n=== failed:\n${failedNames.join("\n")}`);
 console.log(`\n${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);
