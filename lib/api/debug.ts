@@ -57,7 +57,7 @@ export function debugRoutes(deps: AppDeps): Hono<Env> {
         return c.body(Buffer.concat(frames), 200, { "content-type": "application/octet-stream" });
       }
       const feeds = deps.ops?.feeds;
-      if (!feeds) throw Errors.notSupported("log streams are not available on this server");
+      if (!feeds) throw Errors.switchedOff("log streams are not available on this server");
       return streamingReply(feeds.stream<LogRecord>({
         subscribe: (push) => log.subscribe(push),
         encode: (rec) => (wanted(rec) ? logFrame(rec) : undefined),
@@ -84,7 +84,7 @@ export function debugRoutes(deps: AppDeps): Hono<Env> {
     try {
       if (callerOf(deps.node.state, deps.node.info.adminIdentity, c.env.identity, "")?.privilege !== "SysAdmin") throw Errors.accessDenied();
       const restart = deps.ops?.restart;
-      if (!restart) throw Errors.notSupported("this server cannot restart itself");
+      if (!restart) throw Errors.switchedOff("this server cannot restart itself");
       const restarted = self ? [] : await deps.node.restartOthers();
       log.info(self ? "restarting (asked by an operator)" : "rolling restart: every other node is back; restarting this node last", { identity: c.env.identity ?? "" });
       // After this reply is on its way: the graceful stop lets it finish.

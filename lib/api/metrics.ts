@@ -23,7 +23,7 @@ export function metricsRoutes(deps: AppDeps): Hono<Env> {
     try {
       if (!operatorAllowed(deps.node.state, deps.node.info.adminIdentity, c.env.identity, "SYS:METRICS")) throw Errors.accessDenied();
       const metrics = deps.ops?.metrics;
-      if (!metrics) throw Errors.notSupported("metrics are switched off on this server (--metrics off)");
+      if (!metrics) throw Errors.switchedOff("metrics are switched off on this server (--metrics off)");
       return c.body(await metrics.text(), 200, { "content-type": PROMETHEUS_TEXT });
     } catch (err) {
       return toResponse(errorReply(err, c.req.header("accept")));

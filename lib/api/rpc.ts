@@ -100,7 +100,7 @@ async function dispatch(deps: AppDeps, path: string, body: unknown): Promise<unk
     case RPC.restart: {
       // Asked by the node running a rolling restart (api/restart.ts): answer, then restart.
       const restart = deps.ops?.restart;
-      if (!restart) throw Errors.notSupported("this node cannot restart itself");
+      if (!restart) throw Errors.switchedOff("this node cannot restart itself");
       log.info("restarting: a rolling restart of the cluster reached this node");
       setTimeout(restart, 50);
       return {};

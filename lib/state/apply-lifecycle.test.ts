@@ -103,7 +103,7 @@ test("disabled keys do not rotate automatically, and refuse rotation on demand",
 test("HMAC keys cannot rotate", () => {
   const s = fresh();
   apply(s, { type: "key.create", enclave: "e", name: "h", keyType: "AES256", material: material(2), addVersion: false, meta: { ...meta, usage: "GENERATE_VERIFY_MAC", spec: "HMAC_256" }, at: T0, by: "h1:x" });
-  refused(s, { type: "key.rotation", enclave: "e", name: "h", periodDays: 90, at: T0 }, "unsupported");
+  refused(s, { type: "key.rotation", enclave: "e", name: "h", periodDays: 90, at: T0 }, "unsupported-operation");
 });
 
 test("tags, aliases and access keys: conflicts are refused, and every record survives a reload", () => {

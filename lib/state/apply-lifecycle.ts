@@ -65,7 +65,7 @@ export function prepareLifecycle(state: State, cmd: LifecycleCommand): Effect[] 
       const lc = lifecycleOf(ring);
       notPending(lc);
       if (lc.state === "Disabled") throw Errors.keyDisabled();
-      if (lc.usage !== "ENCRYPT_DECRYPT") throw Errors.unsupported("automatic rotation is for encryption keys only");
+      if (lc.usage !== "ENCRYPT_DECRYPT") throw Errors.unsupportedOperation("automatic rotation is for encryption keys only");
       const { rotation: _, ...rest } = lc;
       return [withLifecycle(ring, cmd.periodDays > 0 ? { ...rest, rotation: { periodDays: cmd.periodDays, since: cmd.at } } : rest)];
     }
@@ -79,7 +79,7 @@ export function prepareLifecycle(state: State, cmd: LifecycleCommand): Effect[] 
       const lc = lifecycleOf(ring);
       notPending(lc);
       if (lc.state === "Disabled") throw Errors.keyDisabled();
-      if (lc.usage !== "ENCRYPT_DECRYPT") throw Errors.unsupported("rotation is for encryption keys only");
+      if (lc.usage !== "ENCRYPT_DECRYPT") throw Errors.unsupportedOperation("rotation is for encryption keys only");
       const latest = ring.versions[ring.versions.length - 1];
       const next = withVersion(ring, { type: latest?.type ?? "AES256", material: decodeBase64(cmd.material), imported: false, createdAt: cmd.at, createdBy: cmd.by });
       const automatic = cmd.due ? [...lc.automatic, ring.nextVersion] : lc.automatic;

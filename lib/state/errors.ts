@@ -23,8 +23,8 @@ export type ErrorKind =
   | "outcome-unknown"
   /** An external key store failed the request (edge mode). */
   | "upstream"
-  /** This server does not offer the feature (switched off, or not in this mode). */
-  | "not-supported"
+  /** This server does not offer the feature (switched off, or not in this mode): 501, whatever was asked. */
+  | "switched-off"
   | "internal"
   // Key lifecycle and the AWS API (issue 15): conditions AWS names apart.
   /** The key is disabled: it refuses crypto until enabled. */
@@ -41,7 +41,8 @@ export type ErrorKind =
   | "invalid-mac"
   /** A limit reached (too many versions of a key). */
   | "limit-exceeded"
-  | "unsupported"
+  /** The request asks for something kms never does (a key spec, an origin, rotating a MAC key): 400. */
+  | "unsupported-operation"
   /** A paging marker this server did not hand out. */
   | "invalid-marker"
   | "invalid-tag";
@@ -49,8 +50,8 @@ export type ErrorKind =
 /** Every kind, for tables that must cover them all. */
 export const ERROR_KINDS: readonly ErrorKind[] = [
   "denied", "not-found", "exists", "key-exists", "conflict", "invalid", "invalid-ciphertext", "too-large", "unavailable",
-  "outcome-unknown", "upstream", "not-supported", "internal", "key-disabled", "key-pending-deletion", "invalid-key-state", "invalid-key-usage",
-  "incorrect-key", "invalid-mac", "limit-exceeded", "unsupported", "invalid-marker", "invalid-tag",
+  "outcome-unknown", "upstream", "switched-off", "internal", "key-disabled", "key-pending-deletion", "invalid-key-state", "invalid-key-usage",
+  "incorrect-key", "invalid-mac", "limit-exceeded", "unsupported-operation", "invalid-marker", "invalid-tag",
 ];
 
 /** An error a client may see: its kind and message. */
@@ -86,7 +87,7 @@ export const Errors = {
   outcomeUnknown: (message: string) => new KmsError("outcome-unknown", message),
   keyStoreUnreachable: () => new KmsError("upstream", "key store is not reachable"),
   keyStoreFailed: (message: string) => new KmsError("upstream", message),
-  notSupported: (message: string) => new KmsError("not-supported", message),
+  switchedOff: (message: string) => new KmsError("switched-off", message),
   internal: () => new KmsError("internal", "internal server error"),
   noDeletedKey: () => new KmsError("not-found", "no deleted key of that name is kept for recovery"),
   noDeletedEnclave: () => new KmsError("not-found", "no deleted enclave of that name is kept for recovery"),
@@ -105,7 +106,7 @@ export const Errors = {
   aliasNotFound: () => new KmsError("not-found", "alias does not exist"),
   accessKeyExists: () => new KmsError("exists", "access key already exists"),
   accessKeyNotFound: () => new KmsError("not-found", "access key does not exist"),
-  unsupported: (message: string) => new KmsError("unsupported", message),
+  unsupportedOperation: (message: string) => new KmsError("unsupported-operation", message),
   invalidMarker: () => new KmsError("invalid-marker", "invalid marker"),
   invalidTag: (message: string) => new KmsError("invalid-tag", message),
 } as const;

@@ -17,7 +17,7 @@ const STATUS: Readonly<Record<ErrorKind, number>> = {
   "unavailable": 503,
   "outcome-unknown": 504,
   "upstream": 502,
-  "not-supported": 501,
+  "switched-off": 501,
   "internal": 500,
   "key-disabled": 409,
   "key-pending-deletion": 409,
@@ -26,7 +26,7 @@ const STATUS: Readonly<Record<ErrorKind, number>> = {
   "incorrect-key": 400,
   "invalid-mac": 400,
   "limit-exceeded": 409,
-  "unsupported": 400,
+  "unsupported-operation": 400,
   "invalid-marker": 400,
   "invalid-tag": 400,
 };

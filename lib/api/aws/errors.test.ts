@@ -34,7 +34,7 @@ test("kms's errors become AWS's by kind, whatever their message says", () => {
     [Errors.invalidMac(), "KMSInvalidMacException"],
     [Errors.accessDenied(), "AccessDeniedException"],
     [Errors.keyNotFound(), "NotFoundException"],
-    [Errors.unsupported("no"), "UnsupportedOperationException"],
+    [Errors.unsupportedOperation("no"), "UnsupportedOperationException"],
     [Errors.badRequest("key is disabled"), "ValidationException"], // the message does not decide
   ];
   for (const [err, name] of cases) assert.equal(toAwsError(err).type, name, err.message);

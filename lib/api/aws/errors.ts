@@ -75,8 +75,8 @@ const BY_KIND: Readonly<Record<ErrorKind, string>> = {
   "incorrect-key": "IncorrectKeyException",
   "invalid-mac": "KMSInvalidMacException",
   "limit-exceeded": "LimitExceededException",
-  "unsupported": "UnsupportedOperationException",
-  "not-supported": "UnsupportedOperationException",
+  "unsupported-operation": "UnsupportedOperationException",
+  "switched-off": "UnsupportedOperationException",
   "invalid-marker": "InvalidMarkerException",
   "invalid-tag": "TagException",
 };

@@ -136,7 +136,7 @@ export const cryptoOperations = [
     name: "GenerateRandom",
     schema: v.object({ NumberOfBytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1024)), 32), CustomKeyStoreId: v.optional(v.string()) }),
     run: (ctx, input) => {
-      if (input.CustomKeyStoreId !== undefined) throw Errors.unsupported("custom key stores are not supported");
+      if (input.CustomKeyStoreId !== undefined) throw Errors.unsupportedOperation("custom key stores are not supported");
       ctx.authorize(ACTIONS.GenerateRandom);
       return { Plaintext: randomBytes(input.NumberOfBytes) };
     },

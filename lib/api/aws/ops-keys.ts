@@ -48,12 +48,12 @@ export const keyOperations = [
     }),
     run: async (ctx, input) => {
       const spec = input.KeySpec ?? input.CustomerMasterKeySpec ?? "SYMMETRIC_DEFAULT";
-      if (!KEY_SPECS.includes(spec)) throw Errors.unsupported(`KeySpec ${spec} is not supported: kms keys are SYMMETRIC_DEFAULT or HMAC_224/256/384/512`);
-      if (input.KeyUsage !== "ENCRYPT_DECRYPT" && input.KeyUsage !== "GENERATE_VERIFY_MAC") throw Errors.unsupported(`KeyUsage ${input.KeyUsage} is not supported`);
+      if (!KEY_SPECS.includes(spec)) throw Errors.unsupportedOperation(`KeySpec ${spec} is not supported: kms keys are SYMMETRIC_DEFAULT or HMAC_224/256/384/512`);
+      if (input.KeyUsage !== "ENCRYPT_DECRYPT" && input.KeyUsage !== "GENERATE_VERIFY_MAC") throw Errors.unsupportedOperation(`KeyUsage ${input.KeyUsage} is not supported`);
       if ((input.KeyUsage === "GENERATE_VERIFY_MAC") !== spec.startsWith("HMAC_")) throw Aws.validation(`KeyUsage ${input.KeyUsage} is not compatible with KeySpec ${spec}`);
-      if (input.Origin !== "AWS_KMS") throw Errors.unsupported(`Origin ${input.Origin} is not supported: kms makes its own key material`);
-      if (input.MultiRegion) throw Errors.unsupported("multi-Region keys are not supported");
-      if (input.CustomKeyStoreId !== undefined) throw Errors.unsupported("custom key stores are not supported");
+      if (input.Origin !== "AWS_KMS") throw Errors.unsupportedOperation(`Origin ${input.Origin} is not supported: kms makes its own key material`);
+      if (input.MultiRegion) throw Errors.unsupportedOperation("multi-Region keys are not supported");
+      if (input.CustomKeyStoreId !== undefined) throw Errors.unsupportedOperation("custom key stores are not supported");
       const name = randomUUID();
       ctx.authorize(ACTIONS.CreateKey, name);
       const meta = { description: input.Description, usage: input.KeyUsage as KeyUsage, spec: spec as KeySpec, tags: tagRecord(input.Tags) };
@@ -134,7 +134,7 @@ export const keyOperations = [
     run: async (ctx, input) => {
       const ring = await keyById(ctx, input.KeyId, ACTIONS.GetKeyRotationStatus);
       const lc = lifecycle(ring);
-      if (lc.usage !== "ENCRYPT_DECRYPT") throw Errors.unsupported(`${keyArn(ctx, ring.name)} key usage is GENERATE_VERIFY_MAC: only encryption keys rotate.`);
+      if (lc.usage !== "ENCRYPT_DECRYPT") throw Errors.unsupportedOperation(`${keyArn(ctx, ring.name)} key usage is GENERATE_VERIFY_MAC: only encryption keys rotate.`);
       const next = nextRotation(lc);
       return {
         KeyRotationEnabled: lc.rotation !== undefined, KeyId: keyArn(ctx, ring.name),
@@ -159,7 +159,7 @@ export const keyOperations = [
     run: async (ctx, input) => {
       const ring = await keyById(ctx, input.KeyId, ACTIONS.ListKeyRotations);
       const lc = lifecycle(ring);
-      if (lc.usage !== "ENCRYPT_DECRYPT") throw Errors.unsupported(`${keyArn(ctx, ring.name)} key usage is GENERATE_VERIFY_MAC: only encryption keys rotate.`);
+      if (lc.usage !== "ENCRYPT_DECRYPT") throw Errors.unsupportedOperation(`${keyArn(ctx, ring.name)} key usage is GENERATE_VERIFY_MAC: only encryption keys rotate.`);
       // Every version after the first is a rotation; automatic rotation marks its own.
       const rotations = ring.versions.slice(1).map((kv) => ({ key: String(kv.version).padStart(10, "0"), kv }));
       const { page, truncated, ...next } = pageOf(rotations, (r) => r.key, fromMarker(input.Marker), input.Limit);

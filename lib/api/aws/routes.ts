@@ -67,7 +67,7 @@ function operationOf(target: string): AwsOperation {
   const name = target.slice(TARGET_PREFIX.length);
   const op = target.startsWith(TARGET_PREFIX) ? AWS_OPERATIONS.get(name) : undefined;
   if (op) return op;
-  if (target.startsWith(TARGET_PREFIX) && UNSUPPORTED.has(name)) throw Errors.unsupported(`${name} is not supported by kms`);
+  if (target.startsWith(TARGET_PREFIX) && UNSUPPORTED.has(name)) throw Errors.unsupportedOperation(`${name} is not supported by kms`);
   throw new AwsError("UnknownOperationException", `Unknown operation ${target}`);
 }
 
