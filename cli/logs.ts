@@ -5,11 +5,11 @@
  * they happen until interrupted.
  */
 import { encode, decode, fromTimestamp, timestamp } from "../lib/wire/proto.ts";
-import { errorOf } from "../lib/client/client.ts";
+import { streamRequest } from "../lib/client/stream.ts";
 import { parseDuration } from "../lib/edge/duration.ts";
 import { jsonLine, Level, type LevelName, type LogRecord, textLine } from "../lib/log/logger.ts";
 import { type Args, type CliCommand, CliError, enumFlag } from "./command.ts";
-import { configuredServers, CONNECT_HELP, CONNECT_OPTIONS, connect } from "./connect.ts";
+import { configuredServers, CONNECT_HELP, CONNECT_OPTIONS, connectOptions } from "./connect.ts";
 
 /** The time --since names: a duration ago (10m, 1h) or an RFC 3339 time. */
 export function sinceOf(value: string | undefined, now = Date.now()): number {
@@ -78,31 +78,28 @@ ${CONNECT_HELP}`,
       const since = sinceOf(args.values.since as string | undefined);
       const level = Level[(enumFlag(args.values.level, "--level", ["debug", "info", "warn", "error"]) ?? "info") as LevelName];
       const follow = args.values.follow === true;
-      const client = connect(args, undefined, { servers: [server] });
+      const opts = connectOptions(args, undefined, [server]);
       const body = encode("LogRequest", { level, message: "", since: timestamp(since), trace_level: 0 });
-      const reply = await client.stream(server, "POST", `/v1/debug/log${follow ? "" : "?follow=false"}`, body, {
+      // A followed log may stay quiet for long: no idle deadline once the records stream.
+      const reply = await streamRequest(opts, server, "POST", `/v1/debug/log${follow ? "" : "?follow=false"}`, body, {
         "content-type": "application/octet-stream", accept: "application/octet-stream",
-      });
-      const stop = () => reply.close();
+      }, follow ? { streamIdleMs: 0 } : {});
+      const stop = () => reply.destroy();
       process.once("SIGINT", stop);
       process.once("SIGTERM", stop);
       try {
-        if (reply.status !== 200) {
-          const chunks: Uint8Array[] = [];
-          for await (const c of reply.chunks) chunks.push(c);
-          throw errorOf(reply.status, reply.contentType, Buffer.concat(chunks));
-        }
         const frames = new FrameReader();
-        for await (const chunk of reply.chunks) {
-          for (const payload of frames.push(chunk)) {
+        for await (const chunk of reply) {
+          for (const payload of frames.push(new Uint8Array(chunk as Buffer))) {
             const r = recordOf(payload);
             console.log(args.values.json ? jsonLine(r) : textLine(r));
           }
         }
+      } catch {
+        // the connection closed (or Ctrl-C): the stream ends
       } finally {
         process.off("SIGINT", stop);
         process.off("SIGTERM", stop);
-        client.close();
       }
     },
   },

@@ -3,8 +3,7 @@ import { encodeFrames, parseFrames } from "../wire/frames.ts";
 import { decode, encode } from "../wire/proto.ts";
 import { type CommandName, wireCommand } from "../wire/commands.ts";
 import { ruleSets } from "../wire/rules.ts";
-import { type StreamReply, streamRequest } from "./log-stream.ts";
-import { createTransport, type Transport, TransportError, type TransportOptions } from "../net/transport.ts";
+import { createTransport, type Transport, TransportError } from "../net/transport.ts";
 
 /** How to reach a kms cluster. */
 export interface ClientOptions {
@@ -48,7 +47,6 @@ export class KmsClient {
   readonly identity: string;
   readonly #servers: string[];
   readonly #transport: Transport;
-  readonly #tls: TransportOptions;
   readonly #failedAt = new Map<string, number>();
 
   constructor(opts: ClientOptions) {
@@ -56,18 +54,12 @@ export class KmsClient {
     const key = parseApiKey(opts.apiKey);
     this.identity = key.identity;
     this.#servers = opts.servers.map(serverUrl);
-    this.#tls = { ...clientCredentials(key), ca: opts.ca, insecure: opts.insecure, timeoutMs: opts.timeoutMs };
-    this.#transport = createTransport(this.#tls);
+    this.#transport = createTransport({ ...clientCredentials(key), ca: opts.ca, insecure: opts.insecure, timeoutMs: opts.timeoutMs });
   }
 
   /** The servers, as https:// URLs. */
   get servers(): readonly string[] {
     return this.#servers;
-  }
-
-  /** Sends one request to `server` and streams its reply (log streams). */
-  stream(server: string, method: string, path: string, body?: Uint8Array, headers?: Record<string, string>): Promise<StreamReply> {
-    return streamRequest(this.#tls, serverUrl(server), method, path, body, headers);
   }
 
   /** Sends one HTTP request, failing over between servers on transport errors. */

@@ -1,7 +1,7 @@
 /**
- * Streaming requests for large bodies (backups, restores), which the
- * buffering transports do not suit: node:https with the client's
- * certificate, the body piped both ways, an idle deadline instead of a total one.
+ * Streamed requests, which the buffering transports do not suit: backups,
+ * restores and log streams. node:https with the client's certificate, the
+ * body piped both ways, an idle deadline instead of a total one.
  * Once the whole body is sent, the server may work on it for long before it
  * answers (a restore installs the whole state first): the reply then gets a
  * deadline of its own, and missing it leaves the outcome unknown.
@@ -22,15 +22,18 @@ export interface StreamDeadlines {
   readonly idleMs?: number;
   /** Once the whole body is sent, how long the server may take before its reply starts (default: idleMs). */
   readonly replyMs?: number;
+  /** Once the reply streams, no byte for this long ends it (default: idleMs; 0: never, for a log that is followed). */
+  readonly streamIdleMs?: number;
 }
 
 /** Sends `method path` to `server` with `body` streamed; resolves with the reply once its status is known (a non-200 reply throws KmsClientError). */
 export function streamRequest(
-  opts: ClientOptions, server: string, method: string, path: string, body?: Readable, headers: Record<string, string> = {},
+  opts: ClientOptions, server: string, method: string, path: string, body?: Readable | Uint8Array, headers: Record<string, string> = {},
   deadlines: StreamDeadlines = {},
 ): Promise<IncomingMessage> {
   const idleMs = deadlines.idleMs ?? 60_000;
   const replyMs = deadlines.replyMs ?? idleMs;
+  const streamIdleMs = deadlines.streamIdleMs ?? idleMs;
   const url = new URL(path, serverUrl(server));
   const { key, cert } = clientCredentials(parseApiKey(opts.apiKey));
   return new Promise((resolve, reject) => {
@@ -38,7 +41,7 @@ export function streamRequest(
       method, headers, key, cert, ca: opts.ca, rejectUnauthorized: !opts.insecure, timeout: idleMs,
     }, (res) => {
       phase = "reply";
-      req.setTimeout(idleMs); // the reply streams: idle again
+      req.setTimeout(streamIdleMs); // the reply streams: idle again
       if (res.statusCode === 200) return resolve(res);
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
@@ -59,7 +62,9 @@ export function streamRequest(
       if (err instanceof OutcomeUnknownError || (err instanceof Error && "status" in err)) return reject(err);
       reject(new TransportError(`${url.host}: ${(err as Error).message}`, err));
     });
-    if (body) {
+    if (body instanceof Uint8Array) {
+      req.end(body);
+    } else if (body) {
       body.on("error", (err) => req.destroy(err));
       body.pipe(req);
     } else {

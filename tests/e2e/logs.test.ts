@@ -120,6 +120,11 @@ describe("log streams: the native framing, kms logs --follow, and KES's error lo
     assert.equal(once.code, 0, once.stderr);
     const lines = once.stdout.trim().split("\n").map((l) => JSON.parse(l));
     assert.ok(lines.some((l) => l.level === "WARN" && /seen-by-follow/.test(l.msg)), once.stdout);
+    // An identity without SYS:LOG gets the server's refusal, not an empty log.
+    const denied = await runKms(["logs"], { ...server.env(), MINIO_KMS_API_KEY: newApiKey() });
+    assert.notEqual(denied.code, 0);
+    assert.match(denied.stderr, /access denied/, denied.stderr);
+    assert.equal(denied.stdout, "");
   });
 
   it("KES's GET /v1/log/error streams warnings and errors as JSON lines", async () => {
