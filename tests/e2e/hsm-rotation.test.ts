@@ -1,6 +1,6 @@
 /**
  * Rotating the HSM key of a running 3-node cluster (docs/recovery.md): add the
- * new key, restart the nodes one at a time with it, remove the old one. The
+ * new key (refused, changing nothing, while a follower is frozen by SIGSTOP), restart the nodes one at a time with it, remove the old one. The
  * cluster serves reads and crypto throughout (the load goes, as through a
  * load balancer, to the nodes whose readiness check passes) with zero
  * failures; nodes with the old and the new key keep replicating (the node
@@ -58,6 +58,28 @@ describe("HSM key rotation of a running 3-node cluster", () => {
   step("add-hsm: the cluster configures the new key; every node seals its root key for it", async () => {
     const file = path.join(tempDir(), "new-hsm.key");
     writeFileSync(file, NEW + "\n", { mode: 0o600 });
+    // A follower frozen (SIGSTOP): writes need every node, so the command is refused, naming the node,
+    // and the refusal is true: once the node runs again, the cluster still has only the old key.
+    const leader = await cluster.leader();
+    assert.ok(leader !== undefined, "a leader");
+    const frozen = [0, 1, 2].find((i) => i !== leader)!;
+    const via = [0, 1, 2].find((i) => i !== frozen)!;
+    const frozenId = await cluster.idOf(frozen);
+    await load.pause(frozen);
+    cluster.pause(frozen);
+    try {
+      // Once the leader counts the node as unreachable, a write is refused before it is proposed.
+      await until(async () => (await cluster.ready(via, true)) === 503 || "writes still taken", "the cluster to refuse writes");
+      const refused = await cluster.cli(["add-hsm", file], via);
+      assert.notEqual(refused.code, 0, refused.stdout);
+      assert.match(refused.stderr, new RegExp(`node ${frozenId} is unreachable`), refused.stderr);
+    } finally {
+      cluster.resume(frozen);
+      load.resume(frozen);
+    }
+    await cluster.waitConverged();
+    const unchanged = JSON.parse((await cluster.cli(["ls-hsm", "--json"], frozen)).stdout) as Array<{ fingerprint: string }>;
+    assert.deepEqual(unchanged.map((k) => k.fingerprint), [oldFp], "the refused add-hsm changed nothing");
     const r = await cluster.cli(["add-hsm", file], 1);
     assert.equal(r.code, 0, r.stderr);
     assert.ok(!r.stdout.includes(NEW.slice(11)) && !r.stderr.includes(NEW.slice(11)), "the key itself is never printed");
