@@ -134,8 +134,12 @@ export class RaftNode<C> {
   forceEdit(remove: readonly number[]): void {
     this.#idle("forceEdit");
     const c = this.#c;
-    const members = withoutIds(membersAt(c, c.commit), remove);
+    if (remove.length === 0) throw new Error("cluster: a forced edit must name at least one node to remove");
+    const before = membersAt(c, c.commit);
+    const members = withoutIds(before, remove);
     if (!hasMember(members, c.o.id)) throw new Error("cluster: a forced edit cannot remove this node itself");
+    // Nothing to drop (e.g. a retried edit): stay as we are rather than abdicate for nothing.
+    if (members.length === before.length) return;
     abdicate(c, "membership edited by hand");
     becomeFollower(c, c.term, NONE, "membership edited by hand");
     c.edit = { index: c.commit, members };

@@ -191,3 +191,17 @@ test("lose all but one node: the survivor serves reads, refuses writes fast; a f
   assert.equal(readOp(sim, survivor, "c"), w2);
   assert.deepEqual(survivor.raft!.status().members.map((m) => m.id), [survivor.id]);
 });
+
+test("a forced edit that drops nobody changes nothing: an empty list is refused, non-members are a no-op, the leader keeps leading", () => {
+  const sim = cluster(3);
+  acked(sim, "a");
+  sim.until(() => sim.unsettled() === null, 50, "settled");
+  const l = sim.leader()!;
+  const term = l.raft!.term;
+  assert.throws(() => l.raft!.forceEdit([]), /name at least one node/);
+  l.raft!.forceEdit([4242]);
+  assert.equal(l.raft!.role, "leader");
+  assert.equal(l.raft!.term, term);
+  assert.equal(l.raft!.status().members.length, 3);
+  acked(sim, "b");
+});
