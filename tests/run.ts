@@ -69,7 +69,8 @@ let passed = 0, failed = 0;
 const failedNames: string[] = [];
 for (const step of only.length ? steps.filter((s) => s.name.includes("sources")) : steps) {
   const { code, out } = await run(step);
-  failedNames.push(...failures(out).map((l) => `${step.name}: ${l}`));
+  // bun prints each failure twice: where it happened and again in its summary.
+  failedNames.push(...new Set(failures(out).map((l) => `${step.name}: ${l}`)));
   if (step.count) {
     const [p, f] = step.count(out);
     passed += p;
