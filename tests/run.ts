@@ -61,16 +61,29 @@ function run(step: Step): Promise<{ code: number; out: string }> {
   });
 }
 
-// Names of failed tests, repeated just above the closing line so that the tail of a long log says what broke.
-const failures = (out: string): string[] =>
-  out.replace(/\x1b\[[0-9;]*m/g, "").split("\n").filter((l) => /^\(fail\) |\.\.\. FAILED/.test(l.trim())).map((l) => l.trim());
+// Failed tests, repeated just above the closing line so that the tail of a long log says what broke:
+// each name once (bun lists failures twice), after the last lines it printed before failing.
+function failures(out: string): string[] {
+  const lines = out.replace(/\x1b\[[0-9;]*m/g, "").split("\n").map((l) => l.trimEnd());
+  const seen = new Set<string>(), report: string[] = [];
+  let since = 0;
+  lines.forEach((l, i) => {
+    const t = l.trim();
+    if (/^\(fail\) |\.\.\. FAILED/.test(t) && !seen.has(t)) {
+      seen.add(t);
+      const before = lines.slice(since, i).filter((x) => x.trim() && !/^\s+at /.test(x)).slice(-24);
+      report.push(...before.map((x) => `    | ${x}`), t);
+    }
+    if (/^\((pass|fail|skip)\) |\.\.\. (ok|FAILED)/.test(t)) since = i + 1;
+  });
+  return report;
+}
 
 let passed = 0, failed = 0;
 const failedNames: string[] = [];
 for (const step of only.length ? steps.filter((s) => s.name.includes("sources")) : steps) {
   const { code, out } = await run(step);
-  // bun prints each failure twice: where it happened and again in its summary.
-  failedNames.push(...new Set(failures(out).map((l) => `${step.name}: ${l}`)));
+  failedNames.push(...failures(out).map((l) => (l.startsWith("    |") ? l : `${step.name}: ${l}`)));
   if (step.count) {
     const [p, f] = step.count(out);
     passed += p;
