@@ -8,6 +8,7 @@ import { BodyTooLarge, type RawReply } from "../../net/serve.ts";
 import { type NotingRoute, noteEach, noteEnclave, noteItems } from "../request-note.ts";
 import { COMMANDS } from "./commands.ts";
 import { type Decoded, execute, MAX_FRAMES, validated } from "./execute.ts";
+import { TimeSlice } from "./slice.ts";
 import { encodeFrames, type Frame, FrameError, parseFrames } from "../../wire/frames.ts";
 import { decode, encode, InvalidMessageError } from "../../wire/proto.ts";
 import { errorReply, framesReply, toResponse } from "./reply.ts";
@@ -88,16 +89,23 @@ async function runNative(
   note?: (decoded: readonly Decoded[]) => void,
 ): Promise<RawReply> {
   try {
+    // A long batch takes turns with other requests (slice.ts): decoding, running and encoding pause alike.
+    const slice = new TimeSlice();
     const decoded: Decoded[] = [];
     const outputs = await execute(deps.node, peer.identity, enclave, async () => {
-      decoded.push(...parseFrames(await read(), MAX_FRAMES).map(decodeFrame));
+      for (const frame of parseFrames(await read(), MAX_FRAMES)) {
+        if (slice.due()) await slice.pass();
+        decoded.push(decodeFrame(frame));
+      }
       note?.(decoded);
       return decoded;
-    });
-    const replies: Frame[] = decoded.map((d, i) => {
-      const out = outputs[i];
-      return { id: d.spec.id, payload: d.spec.response && out ? encode(d.spec.response, out) : new Uint8Array() };
-    });
+    }, slice);
+    const replies: Frame[] = [];
+    for (let i = 0; i < decoded.length; i++) {
+      if (slice.due()) await slice.pass();
+      const d = decoded[i], out = outputs[i];
+      replies.push({ id: d.spec.id, payload: d.spec.response && out ? encode(d.spec.response, out) : new Uint8Array() });
+    }
     return framesReply(encodeFrames(replies));
   } catch (err) {
     if (isClientError(err) || err instanceof BodyTooLarge) throw err; // the body's stream failed: the caller answers
