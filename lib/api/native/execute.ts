@@ -60,6 +60,8 @@ export async function execute(
     recovery && disabledAdmin(node, identity) ? { identity: identity!, privilege: "SysAdmin" } : callerOf(node.state, admin, identity, enclave);
   let caller = resolve();
   if (!caller) throw Errors.accessDenied();
+  // What the caller was resolved against: unless an entry is applied meanwhile, it cannot change.
+  const seen = node.state, applied = seen.applied;
   const decoded = await decode();
   if (recovery && !(decoded.length === 1 && decoded[0].spec.name === "CLUSTER:ADMINKEY" && (decoded[0].req as { enabled: boolean }).enabled)) {
     throw Errors.accessDenied();
@@ -76,10 +78,12 @@ export async function execute(
     for (const o of d.spec.reads?.(enclave, d.req) ?? []) reads.add(o);
   }
   await node.readBarrier(reads);
-  // The caller's records may have changed while the request waited.
-  caller = resolve();
-  if (!caller) throw Errors.accessDenied();
-  authorizeAll(caller, decoded, enclave);
+  // The caller's records may have changed while the request waited (the body's read, the barrier).
+  if (node.state !== seen || seen.applied !== applied) {
+    caller = resolve();
+    if (!caller) throw Errors.accessDenied();
+    authorizeAll(caller, decoded, enclave);
+  }
   const budget = new DecryptBudget(DECRYPT_BUDGET);
   const inEnclave = decoded.some((d) => d.spec.inEnclave);
   let ctx: CommandContext = { node, enclave, identity: caller.identity, caller, budget };
