@@ -13,7 +13,7 @@ import { kesRoutes } from "./kes/routes.ts";
 import { DEFAULT_KES_ENCLAVE, statefulKes } from "./kes/stateful.ts";
 import { metricsRoutes } from "./metrics.ts";
 import { nativeRawRoute, nativeRoutes } from "./native/route.ts";
-import { observe } from "./observe.ts";
+import { observe, observedRoute, type ObserveTargets } from "./observe.ts";
 import type { RawRoute } from "../net/serve.ts";
 import { rpcRoutes } from "./rpc.ts";
 
@@ -21,7 +21,7 @@ import { rpcRoutes } from "./rpc.ts";
 export function createApp(deps: AppDeps): Hono<Env> {
   const app = new Hono<Env>();
   // Every request is counted and audited once answered (observe.ts).
-  app.use("*", observe({ metrics: deps.ops?.metrics, audit: deps.ops?.audit, node: () => deps.node.info.host }));
+  app.use("*", observe(observeTargets(deps)));
   app.route("/", healthRoutes(deps));
   app.route("/", metricsRoutes(deps));
   app.route("/", debugRoutes(deps));
@@ -46,9 +46,14 @@ export function createApp(deps: AppDeps): Hono<Env> {
 
 /**
  * The native endpoint without the web Request adapter (see RawRoute): the
- * same answers as createApp's, but neither counted nor audited, so a server
- * serves it only when metrics and the audit are both off (server/start.ts).
+ * same answers as createApp's, watched the same way (request id, metrics,
+ * audit record), so a server serves its native POSTs through it.
  */
 export function createRawRoute(deps: AppDeps): RawRoute {
-  return nativeRawRoute(deps, log);
+  return observedRoute(observeTargets(deps), nativeRawRoute(deps, log));
+}
+
+/** Where a node's requests are counted and audited. */
+function observeTargets(deps: AppDeps): ObserveTargets {
+  return { metrics: deps.ops?.metrics, audit: deps.ops?.audit, node: () => deps.node.info.host };
 }

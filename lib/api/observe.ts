@@ -12,8 +12,9 @@ import type { MiddlewareHandler } from "hono";
 import type { AuditHub } from "../audit/hub.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { Env } from "../net/env.ts";
+import type { RawRoute } from "../net/serve.ts";
 import { COMMANDS } from "./native/commands.ts";
-import { beginNote } from "./request-note.ts";
+import { beginNote, newNote, type NotingRoute, type RequestNote } from "./request-note.ts";
 
 /** Where observations go; either may be absent (switched off). */
 export interface ObserveTargets {
@@ -41,57 +42,128 @@ export function familyOf(path: string): string {
 
 const IDS = new Map([...COMMANDS.values()].map((c) => [c.name, String(c.id)]));
 
+/** A request being watched: its note, when it started, its route family. */
+export interface Watch {
+  readonly note: RequestNote;
+  readonly started: number;
+  readonly api: string;
+  readonly path: string;
+}
+
+/** What an answered request's metrics and audit record take besides its note. */
+export interface Answered {
+  readonly method: string;
+  readonly status: number;
+  /** The request's Content-Length (0 when absent). */
+  readonly requestBytes: number;
+  /** The reply's Content-Length; undefined for streamed replies. */
+  readonly responseBytes: number | undefined;
+  readonly identity: string;
+  readonly ip: string;
+}
+
+/** Starts watching a request to `path` (counted in flight until endWatch). */
+export function startWatch(t: ObserveTargets, path: string, note: RequestNote): Watch {
+  const started = performance.now();
+  const api = familyOf(path);
+  t.metrics?.inFlight(api, 1);
+  return { note, started, api, path };
+}
+
+/** A request that ended without an answer to record (its handler threw past the app's error handler). */
+export function dropWatch(t: ObserveTargets, w: Watch): void {
+  t.metrics?.inFlight(w.api, -1);
+}
+
+/** Counts an answered request in the metrics and makes its audit record. */
+export function endWatch(t: ObserveTargets, w: Watch, a: Answered): void {
+  t.metrics?.inFlight(w.api, -1);
+  const { note, api, path } = w;
+  const seconds = (performance.now() - w.started) / 1000;
+  if (t.metrics) {
+    for (const [name, cmd] of note.commands) if (!cmd.id) cmd.id = IDS.get(name) ?? "";
+    t.metrics.observe({
+      api, op: api === "rpc" ? path.slice(8) : undefined, status: a.status, seconds,
+      requestBytes: a.requestBytes, responseBytes: a.responseBytes,
+      commands: note.commands.size ? note.commands : undefined,
+    });
+  }
+  if (!t.audit || path === "/v1/rpc/raft") return;
+  const trimmed = path.length > 1 && path.endsWith("/") ? path.slice(0, -1) : path;
+  const command = note.commands.size === 1 ? note.commands.keys().next().value!
+    : note.commands.size > 1 ? "PIPELINE"
+    : `${a.method} ${FIXED.has(trimmed) || api === "rpc" ? trimmed : api === "native" ? "/v1/kms" : "(other)"}`;
+  t.audit.record({
+    time: Date.now() - seconds * 1000,
+    node: t.node(),
+    id: note.id,
+    identity: a.identity,
+    ip: a.ip,
+    api,
+    method: a.method,
+    command,
+    enclave: note.enclave,
+    object: note.object,
+    ops: note.ops,
+    status: a.status,
+    ms: Math.round(seconds * 1e6) / 1e3,
+    path,
+  });
+}
+
 /** The observing middleware. */
 export function observe(t: ObserveTargets): MiddlewareHandler<Env> {
   return async (c, next) => {
-    const started = performance.now();
-    const path = c.req.path;
-    const api = familyOf(path);
-    const note = beginNote(c.req.raw);
-    t.metrics?.inFlight(api, 1);
+    const w = startWatch(t, c.req.path, beginNote(c.req.raw));
     try {
       await next();
-    } finally {
-      t.metrics?.inFlight(api, -1);
+    } catch (err) {
+      dropWatch(t, w);
+      throw err;
     }
     const res = c.res;
-    const status = res.status;
-    const seconds = (performance.now() - started) / 1000;
     try {
-      res.headers.set("x-request-id", note.id);
+      res.headers.set("x-request-id", w.note.id);
     } catch {
       // a reply with immutable headers goes out without the id
     }
-    if (t.metrics) {
-      for (const [name, cmd] of note.commands) if (!cmd.id) cmd.id = IDS.get(name) ?? "";
-      const length = res.headers.get("content-length");
-      t.metrics.observe({
-        api, op: api === "rpc" ? path.slice(8) : undefined, status, seconds,
-        requestBytes: Number(c.req.header("content-length") ?? 0) || 0,
-        responseBytes: length === null ? undefined : Number(length),
-        commands: note.commands.size ? note.commands : undefined,
-      });
-    }
-    if (!t.audit || path === "/v1/rpc/raft") return;
-    const trimmed = path.length > 1 && path.endsWith("/") ? path.slice(0, -1) : path;
-    const command = note.commands.size === 1 ? note.commands.keys().next().value!
-      : note.commands.size > 1 ? "PIPELINE"
-      : `${c.req.method} ${FIXED.has(trimmed) || api === "rpc" ? trimmed : api === "native" ? "/v1/kms" : "(other)"}`;
-    t.audit.record({
-      time: Date.now() - seconds * 1000,
-      node: t.node(),
-      id: note.id,
-      identity: c.env?.identity ?? "",
-      ip: c.env?.ip ?? "",
-      api,
-      method: c.req.method,
-      command,
-      enclave: note.enclave,
-      object: note.object,
-      ops: note.ops,
-      status,
-      ms: Math.round(seconds * 1e6) / 1e3,
-      path,
+    const length = res.headers.get("content-length");
+    endWatch(t, w, {
+      method: c.req.method, status: res.status,
+      requestBytes: Number(c.req.header("content-length") ?? 0) || 0,
+      responseBytes: length === null ? undefined : Number(length),
+      identity: c.env?.identity ?? "", ip: c.env?.ip ?? "",
     });
+  };
+}
+
+/**
+ * `route` watched as observe() watches the app's routes: the same request
+ * id header, metrics series and audit record, made from the same note.
+ */
+export function observedRoute(t: ObserveTargets, route: NotingRoute): RawRoute {
+  return {
+    match: route.match,
+    maxBody: route.maxBody,
+    begin(param, req) {
+      const w = startWatch(t, req.path, newNote());
+      const x = route.begin(param, req, w.note);
+      return {
+        handle: x.handle,
+        tooLarge: x.tooLarge,
+        failed: x.failed,
+        end(reply) {
+          const r = x.end(reply);
+          const length = r.headers["content-length"];
+          endWatch(t, w, {
+            method: req.method, status: r.status,
+            requestBytes: Number(req.headers["content-length"] ?? 0) || 0,
+            responseBytes: length === undefined ? undefined : Number(length),
+            identity: req.peer.identity ?? "", ip: req.ip ?? "",
+          });
+          return { status: r.status, headers: { ...r.headers, "x-request-id": w.note.id }, body: r.body };
+        },
+      };
+    },
   };
 }

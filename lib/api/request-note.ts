@@ -5,6 +5,7 @@
  * Notes hang off the web-standard Request, so handlers need no extra context.
  */
 import { randomBytes } from "node:crypto";
+import type { RawExchange, RawRequest, RawRoute } from "../net/serve.ts";
 
 /** One request's note. */
 export interface RequestNote {
@@ -31,9 +32,14 @@ const notes = new WeakMap<Request, RequestNote>();
 const BOOT = randomBytes(4).toString("hex");
 let counter = 0;
 
+/** A new note, with the next request id. */
+export function newNote(): RequestNote {
+  return { id: `${BOOT}-${(++counter).toString(36)}`, enclave: "", object: "", commands: new Map(), ops: 0 };
+}
+
 /** Starts the note of a request. */
 export function beginNote(req: Request): RequestNote {
-  const note: RequestNote = { id: `${BOOT}-${(++counter).toString(36)}`, enclave: "", object: "", commands: new Map(), ops: 0 };
+  const note = newNote();
   notes.set(req, note);
   return note;
 }
@@ -61,7 +67,11 @@ export function noteOps(req: Request, ops: readonly NotedOp[]): void {
  */
 export function noteEach<T>(req: Request, items: readonly T[], name: (t: T) => string, id: (t: T) => number, objectOf: (t: T) => string): void {
   const note = notes.get(req);
-  if (!note) return;
+  if (note) noteItems(note, items, name, id, objectOf);
+}
+
+/** noteEach on a note in hand (a request served without a web Request). */
+export function noteItems<T>(note: RequestNote, items: readonly T[], name: (t: T) => string, id: (t: T) => number, objectOf: (t: T) => string): void {
   note.commands.clear();
   let object: string | undefined;
   let lastName = "", last: { id: string; n: number } | undefined;
@@ -80,4 +90,9 @@ export function noteEach<T>(req: Request, items: readonly T[], name: (t: T) => s
   }
   note.ops = items.length;
   note.object = object ?? "";
+}
+
+/** A raw route that serves with the request's note in hand (it notes the enclave and the commands). */
+export interface NotingRoute extends Omit<RawRoute, "begin"> {
+  begin(param: string, req: RawRequest, note: RequestNote): RawExchange;
 }

@@ -49,7 +49,11 @@ interface Conn {
   socket: net.Socket;
   phase: Phase;
   since: number;
+  /** When the phase's deadline passes (ms since the epoch), or 0 for none. */
+  deadline: number;
   timer?: ReturnType<typeof setTimeout>;
+  /** When the armed timer fires: at or before the deadline, never after. */
+  firesAt: number;
   /** The client presented a certificate: it is shed after those that did not. */
   certified: boolean;
   /** Requests started and not yet replied to. */
@@ -110,7 +114,7 @@ export class ConnectionGuard {
       this.cut.shed++;
       this.#drop(victim);
     }
-    const conn: Conn = { key: keyOf(socket), socket, phase: "handshake", since: Date.now(), certified: false, inFlight: 0 };
+    const conn: Conn = { key: keyOf(socket), socket, phase: "handshake", since: Date.now(), deadline: 0, firesAt: 0, certified: false, inFlight: 0 };
     this.#conns.set(conn.key, conn);
     this.#bySocket.set(socket, conn);
     socket.once("close", () => this.#forget(conn));
@@ -213,16 +217,34 @@ export class ConnectionGuard {
     });
   }
 
-  /** Moves a connection to a phase and (re)arms the phase's deadline. */
+  /**
+   * Moves a connection to a phase with the phase's deadline. Timers are
+   * re-armed lazily: a request moves a connection through four phases, and
+   * a timer per phase would cost more than the rest of the bookkeeping. One
+   * timer per connection fires at or before the deadline; if the deadline
+   * moved on meanwhile, it is armed again for what is left.
+   */
   #enter(conn: Conn, phase: Phase, ms = this.#deadline(phase)): void {
-    if (conn.timer) clearTimeout(conn.timer);
+    const now = Date.now();
     conn.phase = phase;
-    conn.since = Date.now();
-    conn.timer = ms > 0 ? setTimeout(() => {
-      this.cut[phase]++;
+    conn.since = now;
+    conn.deadline = ms > 0 ? now + ms : 0;
+    if (conn.deadline && (!conn.timer || conn.firesAt > conn.deadline)) this.#arm(conn, now);
+  }
+
+  /** Arms the connection's one timer for its deadline. */
+  #arm(conn: Conn, now: number): void {
+    if (conn.timer) clearTimeout(conn.timer);
+    conn.firesAt = conn.deadline;
+    conn.timer = setTimeout(() => {
+      conn.timer = undefined;
+      const at = Date.now();
+      if (conn.deadline === 0) return; // a phase without a deadline: the next phase arms again
+      if (at < conn.deadline) return this.#arm(conn, at);
+      this.cut[conn.phase]++;
       this.#drop(conn);
-    }, ms) : undefined;
-    conn.timer?.unref?.();
+    }, conn.deadline - now);
+    conn.timer.unref?.();
   }
 
   #deadline(phase: Phase): number {

@@ -66,6 +66,17 @@ export interface RawReply {
 /** A request body went past RawRoute.maxBody while it was read. */
 export class BodyTooLarge extends Error {}
 
+/** What a raw route is told about a request before its body is read. */
+export interface RawRequest {
+  readonly method: string;
+  /** The URL's path (a raw route matches only URLs without a query). */
+  readonly path: string;
+  readonly headers: http.IncomingHttpHeaders;
+  readonly peer: Peer;
+  /** The client's address. */
+  readonly ip: string | undefined;
+}
+
 /**
  * A route served without the web Request/Response adapter: a protocol's hot
  * path, where building a Request, its streams and an AbortController per
@@ -77,12 +88,20 @@ export interface RawRoute {
   match(method: string, url: string): string | undefined;
   /** Largest body: a larger Content-Length is answered tooLarge() unread; a longer body makes read() reject with BodyTooLarge. */
   readonly maxBody: number;
-  /** Serves one request; `read` gives the whole body. Rejects only with what `read` rejected with (answered tooLarge() or failed()). */
-  handle(param: string, read: () => Promise<Uint8Array>, peer: Peer, headers: http.IncomingHttpHeaders): Promise<RawReply>;
+  /** Starts serving one matched request: exactly one of its answers is asked for, then end() once. */
+  begin(param: string, req: RawRequest): RawExchange;
+}
+
+/** One request on a raw route, from its headers to its reply. */
+export interface RawExchange {
+  /** Serves the request; `read` gives the whole body. Rejects only with what `read` rejected with (answered tooLarge() or failed()). */
+  handle(read: () => Promise<Uint8Array>): Promise<RawReply>;
   /** The answer to a body over maxBody. */
-  tooLarge(headers: http.IncomingHttpHeaders): RawReply;
+  tooLarge(): RawReply;
   /** The answer to a request that failed outside handle() (the client's stream broke): logged as the app logs it. */
-  failed(err: unknown, where: string): RawReply;
+  failed(err: unknown): RawReply;
+  /** Takes the answer about to be written (whether or not the client still waits) and gives what is written. */
+  end(reply: RawReply): RawReply;
 }
 const peers = new WeakMap<PeerSocket, Peer>();
 
@@ -163,7 +182,11 @@ export function serveTls(app: Hono<Env>, opts: ServeOptions, raw?: RawRoute): Pr
     };
     res.once("finish", replied).once("close", replied);
     const param = raw?.match(req.method ?? "", req.url ?? "");
-    if (param !== undefined) return serveRaw(raw!, param, req, res, peerOf(socket as PeerSocket, opts.verifyClients === true), guard);
+    if (param !== undefined) {
+      const peer = peerOf(socket as PeerSocket, opts.verifyClients === true);
+      const exchange = raw!.begin(param, { method: req.method!, path: req.url!, headers: req.headers, peer, ip: socket.remoteAddress });
+      return serveRaw(exchange, raw!.maxBody, req, res, guard);
+    }
     return handle(req, res);
   };
   const context = (m: { key: string; cert: string }) => tls.createSecureContext({ key: m.key, cert: m.cert, minVersion: "TLSv1.2", ciphers: CIPHERS, honorCipherOrder: true });
@@ -231,19 +254,20 @@ export function serveTls(app: Hono<Env>, opts: ServeOptions, raw?: RawRoute): Pr
 }
 
 /** Serves a request on a raw route and writes its reply in one piece. */
-async function serveRaw(route: RawRoute, param: string, req: http.IncomingMessage, res: http.ServerResponse, peer: Peer, guard: ConnectionGuard): Promise<void> {
+async function serveRaw(x: RawExchange, maxBody: number, req: http.IncomingMessage, res: http.ServerResponse, guard: ConnectionGuard): Promise<void> {
   let reply: RawReply;
   try {
     const length = req.headers["content-length"];
-    if (length !== undefined && Number(length) > route.maxBody) reply = route.tooLarge(req.headers);
+    if (length !== undefined && Number(length) > maxBody) reply = x.tooLarge();
     else {
       // A body of unknown length is read (and bounded) before the route runs, as hono's bodyLimit does.
-      const early = length === undefined ? await readBody(req, route.maxBody) : undefined;
-      reply = await route.handle(param, () => (early ? Promise.resolve(early) : readBody(req, route.maxBody)), peer, req.headers);
+      const early = length === undefined ? await readBody(req, maxBody) : undefined;
+      reply = await x.handle(() => (early ? Promise.resolve(early) : readBody(req, maxBody)));
     }
   } catch (err) {
-    reply = err instanceof BodyTooLarge ? route.tooLarge(req.headers) : route.failed(err, `${req.method} ${(req.url ?? "").split("?")[0]}`);
+    reply = err instanceof BodyTooLarge ? x.tooLarge() : x.failed(err);
   }
+  reply = x.end(reply);
   guard.replyReady(req.socket);
   if (res.destroyed) return;
   const socket = req.socket;

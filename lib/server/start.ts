@@ -141,8 +141,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const tls = own ?? keys.cluster.tls;
     watching = await watchNode(node, hsm, opts, () => listener?.guard);
     const deps = { node, kesEnclave: opts.kesEnclave, ops: watching.ops, console: opts.console };
-    // The native endpoint's fast path skips metrics and the audit: served only when both are off.
-    const raw = watching.ops.metrics || watching.ops.audit ? undefined : createRawRoute(deps);
+    // The native endpoint's fast path, watched (metrics, audit) as the app's routes are.
+    const raw = createRawRoute(deps);
     listener = await serveTls(createApp(deps), {
       key: tls.key, cert: tls.cert, hostname, port, limits: opts.limits,
       sni: [{ servername: NODE_SERVERNAME, ...keys.cluster.tls }, { servername: JOIN_SERVERNAME, ...keys.join.tls }],

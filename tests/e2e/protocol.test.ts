@@ -387,6 +387,26 @@ describe("native protocol", () => {
     }
   });
 
+  it("10,000 pipelined frames, served in turns with other requests, are answered complete and in order", async () => {
+    // Each frame carries its own plaintext, so a reply out of place or missing shows.
+    const plaintexts = Array.from({ length: 10_000 }, (_, i) => enc.encode(`plaintext ${i}`));
+    const singles: Promise<unknown>[] = [];
+    const encrypted = postNative(server, E, framesOf(plaintexts.map((p) => ({ id: 205, request: "EncryptRequest", message: { name: "k", plaintext: p } }))));
+    // Other connections are served meanwhile, and correctly.
+    for (let i = 0; i < 5; i++) singles.push(client.call(E, generate("k", `single ${i}`)));
+    const reply = await encrypted;
+    assert.equal(reply.status, 200);
+    const frames = replyFrames(reply.body);
+    assert.equal(frames.length, 10_000, "one reply per frame");
+    assert.ok(frames.every((f) => f.id === 205), "each reply answers its frame's command");
+    const ciphertexts = frames.map((f) => decode("EncryptResponse", f.payload).ciphertext as Uint8Array);
+    const opened = await postNative(server, E, framesOf(ciphertexts.map((c) => ({ id: 206, request: "DecryptRequest", message: { name: "k", ciphertext: c } }))));
+    assert.equal(opened.status, 200);
+    const plain = replyFrames(opened.body).map((f) => new TextDecoder().decode(decode("DecryptResponse", f.payload).plaintext as Uint8Array));
+    assert.deepEqual(plain, plaintexts.map((p) => new TextDecoder().decode(p)), "every reply in its frame's place");
+    for (const s of await Promise.all(singles)) assert.equal(((s as { plaintext: Uint8Array }).plaintext).length, 32);
+  });
+
   it("the server survived every request and logged no internal error", () => {
     assertServerHealthy(server);
   });

@@ -13,6 +13,7 @@ import { Obj, callerReads } from "../../node/pending.ts";
 import type { KmsNode } from "../../node/node.ts";
 import type { CommandContext, CommandSpec } from "./command.ts";
 import { disabledAdmin } from "./cluster.ts";
+import { TimeSlice } from "./slice.ts";
 
 /** Most frames in one pipelined request. */
 export const MAX_FRAMES = 10_000;
@@ -40,10 +41,14 @@ export function validated(spec: CommandSpec, message: unknown): Decoded {
  * Runs `decode()`'s commands in `enclave` as `identity` and returns each
  * handler's output. Strangers are refused before the request is decoded;
  * every command is authorised before any runs and before anything is looked
- * up, so a denied caller learns nothing about what exists.
+ * up, so a denied caller learns nothing about what exists. A long batch
+ * gives up the thread when `slice` says so (slice.ts); each frame is then
+ * its own operation: after every pause the read barrier and the caller's
+ * rights are checked again for the frames still to run, so a change
+ * acknowledged meanwhile (a revoked policy, a deleted key) holds for them.
  */
 export async function execute(
-  node: KmsNode, identity: string | undefined, enclave: string, decode: () => Promise<Decoded[]>,
+  node: KmsNode, identity: string | undefined, enclave: string, decode: () => Promise<Decoded[]>, slice = new TimeSlice(),
 ): Promise<Array<Record<string, unknown> | void>> {
   const admin = node.info.adminIdentity;
   // Strangers are refused before anything else, and learn nothing: they
@@ -55,6 +60,8 @@ export async function execute(
     recovery && disabledAdmin(node, identity) ? { identity: identity!, privilege: "SysAdmin" } : callerOf(node.state, admin, identity, enclave);
   let caller = resolve();
   if (!caller) throw Errors.accessDenied();
+  // What the caller was resolved against: unless an entry is applied meanwhile, it cannot change.
+  const seen = node.state, applied = seen.applied;
   const decoded = await decode();
   if (recovery && !(decoded.length === 1 && decoded[0].spec.name === "CLUSTER:ADMINKEY" && (decoded[0].req as { enabled: boolean }).enabled)) {
     throw Errors.accessDenied();
@@ -71,20 +78,37 @@ export async function execute(
     for (const o of d.spec.reads?.(enclave, d.req) ?? []) reads.add(o);
   }
   await node.readBarrier(reads);
-  // The caller's records may have changed while the request waited.
-  caller = resolve();
-  if (!caller) throw Errors.accessDenied();
-  authorizeAll(caller, decoded, enclave);
-  const ctx: CommandContext = { node, enclave, identity: caller.identity, caller, budget: new DecryptBudget(DECRYPT_BUDGET) };
-  if (decoded.some((d) => d.spec.inEnclave)) checkEnclave(ctx);
+  // The caller's records may have changed while the request waited (the body's read, the barrier).
+  if (node.state !== seen || seen.applied !== applied) {
+    caller = resolve();
+    if (!caller) throw Errors.accessDenied();
+    authorizeAll(caller, decoded, enclave);
+  }
+  const budget = new DecryptBudget(DECRYPT_BUDGET);
+  const inEnclave = decoded.some((d) => d.spec.inEnclave);
+  let ctx: CommandContext = { node, enclave, identity: caller.identity, caller, budget };
+  if (inEnclave) checkEnclave(ctx);
   const out: Array<Record<string, unknown> | void> = [];
-  for (const d of decoded) out.push(await d.spec.run(ctx, d.req));
+  for (let i = 0; i < decoded.length; i++) {
+    if (slice.due()) {
+      await slice.pass();
+      await node.readBarrier(reads);
+      caller = resolve();
+      if (!caller) throw Errors.accessDenied();
+      authorizeAll(caller, decoded, enclave, i);
+      ctx = { node, enclave, identity: caller.identity, caller, budget };
+      if (inEnclave) checkEnclave(ctx);
+    }
+    const d = decoded[i];
+    out.push(await d.spec.run(ctx, d.req));
+  }
   return out;
 }
 
-/** 403 unless `caller` may run every command. */
-function authorizeAll(caller: Caller, decoded: readonly Decoded[], enclave: string): void {
-  for (const d of decoded) {
+/** 403 unless `caller` may run every command (from the `from`th on). */
+function authorizeAll(caller: Caller, decoded: readonly Decoded[], enclave: string, from = 0): void {
+  for (let i = from; i < decoded.length; i++) {
+    const d = decoded[i];
     if (!authorize(caller, d.spec.name, d.spec.inEnclave ? enclave : "", d.spec.resource?.(d.req))) throw Errors.accessDenied();
     if (d.spec.alsoOn && !authorize(caller, d.spec.name, enclave, d.spec.alsoOn(d.req))) throw Errors.accessDenied();
   }

@@ -51,7 +51,9 @@ async function viaRaw(kms: TestKms, c: Case) {
   const enclave = route.match("POST", c.path);
   assert.notEqual(enclave, undefined, `${c.path} is the raw route's`);
   const headers = { "content-type": "application/octet-stream", accept: c.accept ?? "application/*", "content-length": String(c.body.length) };
-  const reply = await route.handle(enclave!, () => Promise.resolve(c.body), { identity: c.identity ?? ADMIN, certificate: undefined }, headers);
+  const exchange = route.begin(enclave!, { method: "POST", path: c.path, headers, peer: { identity: c.identity ?? ADMIN, certificate: undefined }, ip: "127.0.0.1" });
+  const reply = exchange.end(await exchange.handle(() => Promise.resolve(c.body)));
+  assert.match(reply.headers["x-request-id"] ?? "", /^[0-9a-f]{8}-[0-9a-z]+$/, "a request id, as the app's replies carry");
   assert.equal(reply.headers["content-length"], String(reply.body.length), "an exact Content-Length");
   return { status: reply.status, type: reply.headers["content-type"], length: reply.headers["content-length"], body: new Uint8Array(reply.body) };
 }
@@ -64,7 +66,7 @@ test("the raw route answers every request exactly as the app's route does", asyn
     // Too large: answered without reading the body, in the protocol's format.
     const route = createRawRoute({ node: kms.node });
     const big = await kms.post("/v1/kms/e1", new Uint8Array(MAX_BODY + 1));
-    const tooLarge = route.tooLarge({ accept: "application/*" });
+    const tooLarge = route.begin("e1", { method: "POST", path: "/v1/kms/e1", headers: { accept: "application/*" }, peer: { identity: ADMIN, certificate: undefined }, ip: undefined }).tooLarge();
     assert.deepEqual([tooLarge.status, tooLarge.headers["content-type"], new Uint8Array(tooLarge.body)], [big.status, big.headers.get("content-type"), new Uint8Array(await big.arrayBuffer())]);
   });
 });

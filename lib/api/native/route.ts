@@ -4,10 +4,11 @@ import { Errors, KmsError } from "../../state/errors.ts";
 import type { AppDeps } from "../deps.ts";
 import type { Env } from "../../net/env.ts";
 import { type ErrorLog, isClientError, lastResort } from "../../net/errors.ts";
-import { BodyTooLarge, type RawReply, type RawRoute } from "../../net/serve.ts";
-import { noteEach, noteEnclave } from "../request-note.ts";
+import { BodyTooLarge, type RawReply } from "../../net/serve.ts";
+import { type NotingRoute, noteEach, noteEnclave, noteItems } from "../request-note.ts";
 import { COMMANDS } from "./commands.ts";
 import { type Decoded, execute, MAX_FRAMES, validated } from "./execute.ts";
+import { TimeSlice } from "./slice.ts";
 import { encodeFrames, type Frame, FrameError, parseFrames } from "../../wire/frames.ts";
 import { decode, encode, InvalidMessageError } from "../../wire/proto.ts";
 import { errorReply, framesReply, toResponse } from "./reply.ts";
@@ -46,23 +47,30 @@ const RAW_PATH = /^\/v1\/kms(?:\/([A-Za-z0-9_-][A-Za-z0-9_.-]*))?\/?$/;
  * The same endpoint as a raw route of the server (lib/net/serve.ts): no web
  * Request per call, the reply in one write. Paths that need decoding (and
  * every other method) are left to the app, which answers them as before.
- * It does not pass through observe.ts (no metrics, no audit record), so a
- * server serves it only with both switched off (server/start.ts).
+ * It notes the request as the app's route does; observe.ts's observedRoute
+ * turns the note into the same metrics and audit record.
  */
-export function nativeRawRoute(deps: AppDeps, log: ErrorLog): RawRoute {
+export function nativeRawRoute(deps: AppDeps, log: ErrorLog): NotingRoute {
   return {
     maxBody: MAX_BODY,
     match: (method, url) => {
       const m = method === "POST" ? RAW_PATH.exec(url) : null;
       return m ? m[1] ?? "" : undefined;
     },
-    handle: (enclave, read, peer, headers) => runNative(deps, peer, enclave, read, headers.accept),
-    tooLarge: (headers) => tooLarge(headers.accept),
-    failed: (err, where) => {
-      const { status, message } = lastResort(err, where, log);
-      const body = new TextEncoder().encode(JSON.stringify({ message }));
-      return { status, headers: { "content-type": "application/json", "content-length": String(body.length) }, body };
-    },
+    begin: (enclave, req, note) => ({
+      handle: (read) => {
+        note.enclave = enclave;
+        const noted = (decoded: readonly Decoded[]) => noteItems(note, decoded, (d) => d.spec.name, (d) => d.spec.id, objectOf);
+        return runNative(deps, req.peer, enclave, read, req.headers.accept, noted);
+      },
+      tooLarge: () => tooLarge(req.headers.accept),
+      failed: (err) => {
+        const { status, message } = lastResort(err, `${req.method} ${req.path}`, log);
+        const body = new TextEncoder().encode(JSON.stringify({ message }));
+        return { status, headers: { "content-type": "application/json", "content-length": String(body.length) }, body };
+      },
+      end: (reply) => reply,
+    }),
   };
 }
 
@@ -81,16 +89,23 @@ async function runNative(
   note?: (decoded: readonly Decoded[]) => void,
 ): Promise<RawReply> {
   try {
+    // A long batch takes turns with other requests (slice.ts): decoding, running and encoding pause alike.
+    const slice = new TimeSlice();
     const decoded: Decoded[] = [];
     const outputs = await execute(deps.node, peer.identity, enclave, async () => {
-      decoded.push(...parseFrames(await read(), MAX_FRAMES).map(decodeFrame));
+      for (const frame of parseFrames(await read(), MAX_FRAMES)) {
+        if (slice.due()) await slice.pass();
+        decoded.push(decodeFrame(frame));
+      }
       note?.(decoded);
       return decoded;
-    });
-    const replies: Frame[] = decoded.map((d, i) => {
-      const out = outputs[i];
-      return { id: d.spec.id, payload: d.spec.response && out ? encode(d.spec.response, out) : new Uint8Array() };
-    });
+    }, slice);
+    const replies: Frame[] = [];
+    for (let i = 0; i < decoded.length; i++) {
+      if (slice.due()) await slice.pass();
+      const d = decoded[i], out = outputs[i];
+      replies.push({ id: d.spec.id, payload: d.spec.response && out ? encode(d.spec.response, out) : new Uint8Array() });
+    }
     return framesReply(encodeFrames(replies));
   } catch (err) {
     if (isClientError(err) || err instanceof BodyTooLarge) throw err; // the body's stream failed: the caller answers

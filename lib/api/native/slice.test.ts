@@ -1,0 +1,58 @@
+/**
+ * A long pipelined request takes turns with the rest of the event loop
+ * (slice.ts): while it runs, other callbacks (another connection's reads)
+ * get the thread, and a change made in a pause holds for the frames after it.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { setImmediate } from "node:timers";
+import { ADMIN, frame, withKms } from "../../../tests/support/app.ts";
+
+/** Turns of the event loop that ran while `work` was pending. */
+async function turnsDuring(work: Promise<unknown>): Promise<number> {
+  let turns = 0, done = false;
+  const tick = () => {
+    if (done) return;
+    turns++;
+    setImmediate(tick);
+  };
+  setImmediate(tick);
+  await work;
+  done = true;
+  return turns;
+}
+
+test("a 10,000-frame request gives the event loop turns while it runs, and answers every frame", async () => {
+  await withKms(async (kms) => {
+    await kms.call("", 101, { name: "e1" });
+    await kms.call("e1", 201, { name: "k1" });
+    const batch = kms.batch("e1", Array.from({ length: 10_000 }, () => frame(207, { name: "k1" })));
+    const turns = await turnsDuring(batch);
+    assert.equal((await batch).length, 10_000);
+    // Without slices the whole request runs in one turn (its awaits are microtasks).
+    assert.ok(turns >= 2, `the event loop turned ${turns} times during the request`);
+  });
+});
+
+test("a key deleted during a pause of a long request is not used by the frames after it", async () => {
+  await withKms(async (kms) => {
+    await kms.call("", 101, { name: "e1" });
+    let overlapped = 0;
+    // A deletion acknowledged while the batch is still running must fail the frames after it;
+    // the machine decides whether the two overlap, so try a few times.
+    for (let attempt = 0; attempt < 5 && overlapped === 0; attempt++) {
+      const key = `k${attempt}`;
+      await kms.call("e1", 201, { name: key });
+      let settled = false;
+      const res = kms.send("e1", Array.from({ length: 10_000 }, () => frame(207, { name: key }))).finally(() => settled = true);
+      await new Promise((r) => setImmediate(r)); // the request's first pause
+      await kms.call("e1", 202, { name: key }, { identity: ADMIN });
+      const during = !settled;
+      const reply = await res;
+      if (!during) continue;
+      overlapped++;
+      assert.equal(reply.status, 404, "the frames after the deletion find no key, so the batch fails as a whole");
+    }
+    assert.ok(overlapped > 0, "a deletion was acknowledged while a batch ran");
+  });
+});
