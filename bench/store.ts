@@ -1,15 +1,18 @@
 /**
  * The durable store's own costs: opening and loading a data directory of N
  * records (every row decrypted and verified, the digest checked), and the
- * latency of a write like one applied command (6 rows). Each is printed with
- * its ratio to the same SQL on a bare libSQL file beside it (the ceiling: no
- * encryption, no digest). Run: bun bench/store.ts [records] [writes]
+ * latency of a write like one applied command (6 rows), and the CPU of a
+ * Ready of 32 creates (32 log entries written durably, then their 32 state
+ * records unsynced, as a node does). Each is printed with its ratio to the
+ * same SQL on a bare libSQL file beside it (the ceiling: no encryption, no
+ * digest). Run: bun bench/store.ts [records] [writes]
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { createClient } from "@libsql/client";
+import Libsql from "libsql";
 import { randomBytes } from "../lib/crypto/random.ts";
 import { SoftHsm } from "../lib/hsm/soft.ts";
 import { openStore } from "../lib/store/store.ts";
@@ -18,6 +21,8 @@ const records = Number(process.argv[2] ?? 50_000);
 const writes = Number(process.argv[3] ?? 1_000);
 const value = () => randomBytes(300); // about a key ring of two versions
 
+/** User + system CPU of a process.cpuUsage() difference, in ms. */
+const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 
@@ -70,11 +75,38 @@ try {
     await bare.batch(batch(i).map(() => ({ sql: upsert, args: [randomBytes(32), randomBytes(360)] })), "write");
     ceiling.push(performance.now() - t);
   }
+  // A Ready of READY creates: the log entries durably, then the state records they make, unsynced.
+  const READY = 32, readies = Math.max(10, Math.floor(writes / 10));
+  const half = (r: number, kind: string) => Array.from({ length: READY }, (_, j) => [`${kind}/bench/ready-${r}-${j}`, value()] as const);
+  let cpu = process.cpuUsage();
+  for (let r = 0; r < readies; r++) {
+    await s.write([...half(r, "r/e"), ["r/hard", randomBytes(60)]]);
+    await s.write([...half(r, "k"), ["m/applied", randomBytes(8)]], false);
+  }
+  const oursReady = cpuMs(process.cpuUsage(cpu)) / readies;
+  // Its ceiling: the same rows, unsealed, through statements prepared once on a bare file.
+  const raw = new Libsql(join(tmp, "bare.db"));
+  const put = raw.prepare(upsert);
+  const tx = (durable: boolean) => {
+    raw.exec(`PRAGMA synchronous=${durable ? "FULL" : "NORMAL"}`);
+    raw.exec("BEGIN IMMEDIATE");
+    for (let j = 0; j <= READY; j++) put.run([randomBytes(32), randomBytes(360)]);
+    raw.exec("COMMIT");
+  };
+  cpu = process.cpuUsage();
+  for (let r = 0; r < readies; r++) {
+    tx(true);
+    tx(false);
+  }
+  const bareReady = cpuMs(process.cpuUsage(cpu)) / readies;
+  raw.close();
   await s.close();
   bare.close();
   const ms = (x: number) => `${x.toFixed(2)} ms`;
   console.log(`open + load of ${records} records: ${ms(median(opens))} (bare SELECT ${ms(median(bareReads))}, ratio ${(median(opens) / median(bareReads)).toFixed(1)}x)`);
   console.log(`write of 6 rows: p50 ${ms(pct(ours, 50))} p99 ${ms(pct(ours, 99))} (bare p50 ${ms(pct(ceiling, 50))} p99 ${ms(pct(ceiling, 99))}, p50 ratio ${(pct(ours, 50) / pct(ceiling, 50)).toFixed(2)}x)`);
+  console.log(`a Ready of ${READY} creates (${readies} of them): ${ms(oursReady)} CPU, ${((oursReady * 1000) / READY).toFixed(0)} µs per create ` +
+    `(bare prepared statements ${ms(bareReady)}, ratio ${(oursReady / bareReady).toFixed(2)}x)`);
 } finally {
   await rm(tmp, { recursive: true, force: true });
 }

@@ -4,8 +4,9 @@
  * credentials) and accept no other, and every payload is sealed (wire.ts)
  * with a fresh nonce and the sender's clock, so only nodes holding the
  * cluster's credentials can take part and a recorded call cannot be replayed. Replication messages are batched per
- * peer, one request in flight each, and dropped on failure (the core
- * retries); calls (forward, join, status) wait for a sealed answer.
+ * peer, up to PIPELINE requests in flight each (so they may arrive out of
+ * order, as the core allows), and dropped on failure (the core retries);
+ * calls (forward, join, status) wait for a sealed answer.
  */
 import { randomBytes } from "node:crypto";
 import { createTransport, type Transport } from "../net/transport.ts";
@@ -77,6 +78,12 @@ export const RPC = {
 } as const;
 
 const MAX_BATCH = 256;
+/**
+ * Replication requests in flight to one peer. With one, every Ready's messages
+ * waited for the previous request's answer (a round trip under load), and a
+ * write waits for two hops; the core already pipelines appends (maxInflightMsgs).
+ */
+const PIPELINE = 4;
 
 /** What a node presents and trusts when it calls others: its key and certificate, the CA it accepts, the RPC sealing key. */
 export interface PeerCredentials {
@@ -109,7 +116,8 @@ export class Peers<C> {
   readonly #serverName: string;
   readonly #queues = new Map<string, Message<C>[]>();
   #self = "";
-  readonly #sending = new Set<string>();
+  /** Requests in flight per peer address. */
+  readonly #sending = new Map<string, number>();
   /** The cluster this node belongs to now (it changes when the node joins another). */
   cluster = "";
 
@@ -134,11 +142,12 @@ export class Peers<C> {
     // A peer that cannot keep up loses the oldest messages; the core resends what matters.
     if (queue.length > 4 * MAX_BATCH) queue.splice(0, queue.length - 4 * MAX_BATCH);
     this.#queues.set(addr, queue);
-    if (!this.#sending.has(addr)) void this.#flush(addr);
+    if ((this.#sending.get(addr) ?? 0) < PIPELINE) void this.#flush(addr);
   }
 
+  /** Sends the peer's queued messages, a batch per request, until none is left. */
   async #flush(addr: string): Promise<void> {
-    this.#sending.add(addr);
+    this.#sending.set(addr, (this.#sending.get(addr) ?? 0) + 1);
     try {
       for (;;) {
         const queue = this.#queues.get(addr);
@@ -155,7 +164,9 @@ export class Peers<C> {
         }
       }
     } finally {
-      this.#sending.delete(addr);
+      const left = (this.#sending.get(addr) ?? 1) - 1;
+      if (left > 0) this.#sending.set(addr, left);
+      else this.#sending.delete(addr);
     }
   }
 

@@ -12,35 +12,27 @@ import { CREATE_META, CREATE_RECORDS, DIGEST_ROW, SCHEMA_VERSION } from "./schem
 
 export const DB_FILE = "kms.db";
 
-/** An open database: the raw client (for write batches), drizzle over it, and the schema version it has. */
+/** An open database: the raw client (migration, checkpoints), drizzle over it (reads), and the schema version it has. */
 export interface Database {
   client: Client;
   db: LibSQLDatabase;
   version: number;
 }
 
-const DURABLE = "PRAGMA synchronous=FULL; PRAGMA secure_delete=ON;";
-// In WAL mode NORMAL skips the fsync at commit; the WAL stays a consistent prefix, and the next FULL commit syncs it all.
-const ORDERED = "PRAGMA synchronous=NORMAL; PRAGMA secure_delete=ON;";
+const PRAGMAS = "PRAGMA synchronous=FULL; PRAGMA secure_delete=ON;";
 
 /**
- * The per-connection settings every write relies on. Re-applied before each
- * write: the pool may replace a failed connection, and a new one must not run
- * with weaker durability or without zeroing deleted rows. `durable` false
- * leaves the commit unsynced (see Store.write).
+ * Opens a libSQL client on path with the durability pragmas applied. It
+ * reads, migrates and checkpoints; the store's writes go through their own
+ * connection (writer.ts), which sets the same pragmas.
  */
-export function applyPragmas(client: Client, durable = true): Promise<void> {
-  return client.executeMultiple(durable ? DURABLE : ORDERED);
-}
-
-/** Opens a libSQL client on path with the durability pragmas applied. */
 async function connect(path: string): Promise<Client> {
   // One connection: every operation then sees the pragmas set on it, and the
   // store already runs one operation at a time.
   const client = createClient({ url: pathToFileURL(path).href, concurrency: 1 });
   try {
     await client.execute("PRAGMA journal_mode=WAL");
-    await applyPragmas(client);
+    await client.executeMultiple(PRAGMAS);
   } catch (err) {
     client.close();
     throw err;

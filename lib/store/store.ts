@@ -6,18 +6,16 @@
  */
 import { chmod, mkdir } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
-import { Buffer } from "node:buffer";
-import type { InStatement } from "@libsql/client";
 import type { SoftHsm } from "../hsm/soft.ts";
 import { fsyncDir } from "./atomic-file.ts";
-import { applyPragmas, checkpoint, createDatabase, type Database, DB_FILE, openDatabase } from "./database.ts";
+import { checkpoint, createDatabase, type Database, DB_FILE, openDatabase } from "./database.ts";
 import { inspectDataDir } from "./data-dir.ts";
 import { StateDigest } from "./digest.ts";
 import { lockDataDir } from "./lock.ts";
 import { migrateV1 } from "./migrate.ts";
 import { RecordCipher } from "./records.ts";
 import { createRootKey, readRootSeal, type SealRecipient, type Unsealed, writeRootSeal } from "./root-key.ts";
-import { DELETE_RECORD, DIGEST_ROW, UPDATE_META, UPSERT_RECORD } from "./schema.ts";
+import { type RowChange, RowWriter } from "./writer.ts";
 import { loadVerified } from "./verify.ts";
 
 export { DataDirError } from "./errors.ts";
@@ -126,6 +124,8 @@ class LibsqlStore implements Store {
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
   #unlock: () => Promise<void>;
+  /** The write connection, opened on the first write (after any migration the client ran). */
+  #rowWriter: RowWriter | undefined;
 
   constructor(created: boolean, dir: string, database: Database, keys: StoreKeys, unlock: () => Promise<void>, opened: Map<string, Uint8Array>) {
     this.created = created;
@@ -162,27 +162,24 @@ class LibsqlStore implements Store {
     if (this.#closed) throw new Error("the store is closed");
     // Encrypt up front: a bad argument then fails before anything is written.
     const shares: Array<readonly [Uint8Array, string | null]> = [];
-    const statements: InStatement[] = changes.map(([key, value]) => {
+    const rows: RowChange[] = changes.map(([key, value]) => {
       if (value === null) {
         const id = this.#cipher.id(key);
         shares.push([id, null]);
-        return { sql: DELETE_RECORD, args: [Buffer.from(id)] };
+        return [id, null];
       }
       if (!(value instanceof Uint8Array)) throw new TypeError("record values must be Uint8Array or null");
       const row = this.#cipher.seal(key, value);
       shares.push([row.id, this.#digest.share(row.id, row.value)]);
-      return { sql: UPSERT_RECORD, args: [Buffer.from(row.id), Buffer.from(row.value)] };
+      return [row.id, row.value];
     });
     // No await before #run: the write is queued in call order.
-    return this.#run(async () => {
-      if (statements.length === 0) return;
+    return this.#run(() => {
+      if (rows.length === 0) return;
       this.#opened = undefined; // no longer what is on disk
       // The digest moves in the same transaction as the rows, and in memory only once that is durable.
       const plan = this.#digest.plan(shares);
-      statements.push({ sql: UPDATE_META, args: [Buffer.from(plan.meta), DIGEST_ROW] });
-      const { client } = this.#database;
-      await applyPragmas(client, durable);
-      await client.batch(statements, "write");
+      this.#writer().write(rows, plan.meta, durable);
       plan.commit();
     });
   }
@@ -198,10 +195,18 @@ class LibsqlStore implements Store {
     this.#closed = true;
     const done = this.#queue.then(() => {}, () => {}).then(() => {
       this.#root.fill(0);
+      // Its prepared statements hold the connection open until they are collected:
+      // let go of them, as the client lets go of its statements after each call.
+      this.#rowWriter?.close();
+      this.#rowWriter = undefined;
       this.#database.client.close();
     }).then(() => this.#unlock());
     this.#queue = done;
     return done;
+  }
+
+  #writer(): RowWriter {
+    return this.#rowWriter ??= new RowWriter(this.#path);
   }
 
   #run<T>(operation: () => T | Promise<T>): Promise<T> {

@@ -19,11 +19,17 @@ export async function snapshot(dir: string): Promise<Map<string, { mode: number;
   const out = new Map<string, { mode: number; size: number; bytes: Uint8Array }>();
   for (const entry of await readdir(dir, { recursive: true })) {
     const path = join(dir, entry);
-    const info = await stat(path);
-    if (info.isDirectory()) {
-      out.set(entry + "/", { mode: info.mode & 0o7777, size: 0, bytes: new Uint8Array(0) });
-    } else {
-      out.set(entry, { mode: info.mode & 0o7777, size: info.size, bytes: new Uint8Array(await readFile(path)) });
+    try {
+      const info = await stat(path);
+      if (info.isDirectory()) {
+        out.set(entry + "/", { mode: info.mode & 0o7777, size: 0, bytes: new Uint8Array(0) });
+      } else {
+        out.set(entry, { mode: info.mode & 0o7777, size: info.size, bytes: new Uint8Array(await readFile(path)) });
+      }
+    } catch (err) {
+      // SQLite removes kms.db-wal and -shm when a closed store's last connection is
+      // collected, which may be while we list: a file gone by then holds nothing.
+      if ((err as { code?: string }).code !== "ENOENT") throw err;
     }
   }
   return out;
