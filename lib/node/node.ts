@@ -44,6 +44,9 @@ export interface NodeHooks {
   readonly clock?: () => number;
 }
 
+/** reference()'s bytes: not JSON, so never a snapshot of encodeSnapshot's. */
+const STATE_REFERENCE = new TextEncoder().encode("@kms/state-records");
+
 /** How long a read waits for a pending write it depends on (that can be settled: others are refused at once). */
 const READ_WAIT_MS = 5_000;
 
@@ -448,6 +451,11 @@ export class KmsNode implements Application<Command> {
 
   /** Replaces the whole state by a snapshot's (a joining or far-behind node). */
   async restore(snapshot: Snapshot): Promise<void> {
+    if (this.isReference(snapshot.data)) {
+      // Our own compaction: the state records already hold that state, or more.
+      if (this.#state.applied >= snapshot.index) return;
+      throw new Error(`the snapshot at ${snapshot.index} refers to state records this node does not hold (applied ${this.#state.applied})`);
+    }
     const records = decodeSnapshot(snapshot.data);
     const next = stateOf(records);
     next.applied = snapshot.index;
@@ -463,6 +471,21 @@ export class KmsNode implements Application<Command> {
   /** The state as snapshot bytes. */
   snapshot(): Uint8Array {
     return encodeSnapshot(this.#state);
+  }
+
+  /**
+   * A snapshot that refers to the state records: apply() writes them in the
+   * same ordered store as the log, so once a compaction's snapshot is on disk
+   * the records hold the state at its index or later. O(1), where snapshot()
+   * is the whole state; the driver sends a peer only the whole state.
+   */
+  reference(): Uint8Array {
+    return STATE_REFERENCE;
+  }
+
+  /** Whether snapshot bytes are reference(). */
+  isReference(data: Uint8Array): boolean {
+    return data.length === STATE_REFERENCE.length && data.every((b, i) => b === STATE_REFERENCE[i]);
   }
 }
 
