@@ -77,7 +77,7 @@ export async function scaleRows(b: Bench): Promise<void> {
     b.add({
       id: "scale.seed", label: `seeding ${num(keys)} keys into a stopped node's directory (bench/support/seed.ts)`,
       value: seed.seconds, unit: "s",
-      notes: `${num(seed.compactSeconds)} s of it compacting the log into a whole-state snapshot as the driver does; ` +
+      notes: `${num(seed.compactSeconds)} s of it compacting the log as the driver does; ` +
         `directory after seeding ${bytes(seededDisk.total)}; a seeded key served a GENERATE that decrypted`,
       detail: { seed, seededDisk },
     });
@@ -132,7 +132,7 @@ export async function scaleRows(b: Bench): Promise<void> {
   b.add({
     id: "scale.disk", label: `disk per key (${num(keys)} keys, data directory after a clean stop)`,
     value: perKeyDisk, unit: "B/key", goal: "≤ 500 B after compaction",
-    notes: `${Object.entries(diskN.files).map(([f, s]) => `${f} ${bytes(s)}`).join(", ")}; the log compacted into one whole-state snapshot record (r/snap); ` +
+    notes: `${Object.entries(diskN.files).map(([f, s]) => `${f} ${bytes(s)}`).join(", ")}; the log compacted (its snapshot refers to the state records); ` +
     `extrapolated linearly: ${bytes(perKeyDisk * MILLION)} per million keys`,
     detail: { oneKey: disk1, nKeys: diskN },
   });

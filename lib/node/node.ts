@@ -5,7 +5,7 @@ import type { Entry, Message, Snapshot, Status } from "../cluster/types.ts";
 import { install, prepare } from "../state/apply.ts";
 import { type Command, CommandSchema } from "../state/commands.ts";
 import { Errors, KmsError } from "../state/errors.ts";
-import { counterRecords, decodeSnapshot, encodeSnapshot, recordOf, recordsOfState, stateOf } from "../state/records.ts";
+import { counterRecords, decodeSnapshot, encodeSnapshot, isStateReference, recordOf, recordsOfState, STATE_REFERENCE, stateOf } from "../state/records.ts";
 import { frozenCopy, type State } from "../state/state.ts";
 import type { OpenedBackup } from "../store/backup.ts";
 import type { Store } from "../store/store.ts";
@@ -43,9 +43,6 @@ export interface NodeHooks {
   /** The clock (ms) of what falls due with time (rotations, deletion dates); tests inject another (server/test-clock.ts). */
   readonly clock?: () => number;
 }
-
-/** reference()'s bytes: not JSON, so never a snapshot of encodeSnapshot's. */
-const STATE_REFERENCE = new TextEncoder().encode("@kms/state-records");
 
 /** How long a read waits for a pending write it depends on (that can be settled: others are refused at once). */
 const READ_WAIT_MS = 5_000;
@@ -485,7 +482,7 @@ export class KmsNode implements Application<Command> {
 
   /** Whether snapshot bytes are reference(). */
   isReference(data: Uint8Array): boolean {
-    return data.length === STATE_REFERENCE.length && data.every((b, i) => b === STATE_REFERENCE[i]);
+    return isStateReference(data);
   }
 }
 
