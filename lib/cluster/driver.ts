@@ -103,8 +103,13 @@ export class Driver<C> {
   #durableSnapshot: number;
   /** The index the application's state reflects (what a reference snapshot stands for). */
   #appApplied: number;
-  /** A peer needs the whole state: compactions store snapshot() until one is sent. */
-  #materialize = false;
+  /**
+   * Whether a peer waits for the whole state: "wanted" until a compaction
+   * stores snapshot(), "stored" from then until a whole state is sent
+   * (compactions meanwhile store the whole state too, as the peer's retry
+   * must find one), "no" otherwise.
+   */
+  #peerWaits: "no" | "wanted" | "stored" = "no";
   #snapshotWaiters: Array<{ readonly index: number; readonly resolve: () => void; readonly reject: (err: Error) => void }> = [];
 
   constructor(raft: RaftNode<C>, storage: RaftStorage<C>, app: Application<C>, send: Send<C>, onFatal: (err: unknown) => void, opts: DriverOptions = {}) {
@@ -395,9 +400,12 @@ export class Driver<C> {
           } else resolve({ ok: false, error: r.error, reason: r.reason, leader: this.#raft.leader });
         }
         this.#raft.advance();
-        // A peer waits for the whole state: compact now, so the snapshot it is sent next is the state's.
-        const compact = this.#materialize || this.#shouldCompact(this.#raft.applied, this.#raft.snapshotIndex);
-        if (compact && this.#raft.applied > this.#raft.snapshotIndex) this.#raft.compact(this.#raft.applied, this.#snapshotData());
+        // A peer waits for the whole state: compact now (once), so the snapshot it is sent next is the state's.
+        const compact = this.#peerWaits === "wanted" || this.#shouldCompact(this.#raft.applied, this.#raft.snapshotIndex);
+        if (compact && this.#raft.applied > this.#raft.snapshotIndex) {
+          this.#raft.compact(this.#raft.applied, this.#snapshotData());
+          if (this.#peerWaits === "wanted") this.#peerWaits = "stored";
+        }
         this.#notify();
         this.#prune();
       }
@@ -418,7 +426,7 @@ export class Driver<C> {
 
   /** What a compaction stores: a reference to the application's state when it can, unless a peer waits for the whole state. */
   #snapshotData(): Uint8Array {
-    return this.#app.reference && !this.#materialize ? this.#app.reference() : this.#app.snapshot();
+    return this.#app.reference && this.#peerWaits === "no" ? this.#app.reference() : this.#app.snapshot();
   }
 
   /**
@@ -432,13 +440,13 @@ export class Driver<C> {
     let data: Uint8Array | undefined;
     for (const m of messages) {
       if (m.type !== "snapshot" || !this.#app.isReference!(m.snapshot.data)) {
-        if (m.type === "snapshot") this.#materialize = false; // the whole state leaves: compactions may refer again
+        if (m.type === "snapshot") this.#peerWaits = "no"; // the whole state leaves: compactions may refer again
         out.push(m);
       } else if (m.snapshot.index === this.#appApplied) {
         data ??= this.#app.snapshot();
         out.push({ ...m, snapshot: { ...m.snapshot, data } });
-        this.#materialize = false;
-      } else this.#materialize = true;
+        this.#peerWaits = "no";
+      } else if (this.#peerWaits === "no") this.#peerWaits = "wanted";
     }
     return out;
   }
