@@ -72,6 +72,7 @@ export async function scaleRows(b: Bench): Promise<void> {
   const seededDisk = dirBytes(dir);
 
   const full = await startTimed(b, dir, hsmKey);
+  const answered = performance.now();
   try {
     await servesSeededKey(full.server, keyName(KEY_PREFIX, Math.floor(keys / 2)));
     b.add({
@@ -123,6 +124,14 @@ export async function scaleRows(b: Bench): Promise<void> {
         detail: { offset, load: r },
       });
     }
+    // The start-up's garbage goes back to the OS only seconds later: memory once the loads above ran.
+    const settled = rssBytes(full.server.pid);
+    b.add({
+      id: "scale.rss.settled", label: `resident memory per key above the empty server after the loads (${num(keys)} keys)`,
+      value: (settled - one.rss) / (keys - 1), unit: "B/key", goal: "≤ 300 B",
+      notes: `${bytes(settled)}, ${num((performance.now() - answered) / 1000)} s after the first answer (${bytes(full.rss)} then)`,
+      detail: { settledRss: settled },
+    });
   } finally {
     await full.server.stop();
   }
