@@ -38,7 +38,6 @@ Options:
   --quick           a smoke run of every row (~1 minute): 1 s per load, 1,000 keys
   --seconds S       measured seconds per load (default 5; --quick 1)
   --keys N          keys of the key-scale rows (default 20000; --quick 1000)
-  --seed-seconds S  stop seeding keys after S seconds, with fewer keys (default 180; --quick 30)
   --workers W       load-generating processes (default ${Math.max(2, CORES)})
   --only LIST       sections to run, comma-separated: ${Object.keys(SECTIONS).join(",")}
   --binary PATH     run kms from a compiled binary (default: the sources under Bun; or $KMS_BINARY)
@@ -53,7 +52,6 @@ const { values } = parseArgs({
     quick: { type: "boolean", default: false },
     seconds: { type: "string" },
     keys: { type: "string" },
-    "seed-seconds": { type: "string" },
     workers: { type: "string" },
     only: { type: "string" },
     binary: { type: "string" },
@@ -84,7 +82,6 @@ const opts: BenchOptions = {
   quick: values.quick,
   seconds: positive("seconds", values.seconds, values.quick ? 1 : 5),
   keys: Math.round(positive("keys", values.keys, values.quick ? 1000 : 20_000)),
-  seedSeconds: positive("seed-seconds", values["seed-seconds"], values.quick ? 30 : 180),
   workers: Math.round(positive("workers", values.workers, Math.max(2, CORES))),
 };
 const only = (values.only ?? Object.keys(SECTIONS).join(",")).split(",").map((s) => s.trim()) as Section[];

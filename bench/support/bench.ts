@@ -16,10 +16,8 @@ export interface BenchOptions {
   readonly quick: boolean;
   /** Measured seconds per load. */
   readonly seconds: number;
-  /** Keys of the key-scale section… */
+  /** Keys of the key-scale section. */
   readonly keys: number;
-  /** …unless seeding them takes longer than this. */
-  readonly seedSeconds: number;
   /** Load-generating worker processes. */
   readonly workers: number;
 }

@@ -118,7 +118,8 @@ export class Fleet {
         await exited;
       }
     });
-    const port = await waitForBanner(child, () => out, 60_000, cmd.join(" "));
+    // Long enough for a data directory of a million keys (bench/scenarios/scale.ts).
+    const port = await waitForBanner(child, () => out, 600_000, cmd.join(" "));
     const bannerMs = performance.now() - started;
     return {
       pid: child.pid!, port, address: `127.0.0.1:${port}`, bannerMs,

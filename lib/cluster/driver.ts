@@ -22,6 +22,16 @@ export interface Application<C> {
   restore(snapshot: Snapshot): void | Promise<void>;
   /** The application state (as of the last applied entry) as snapshot bytes. */
   snapshot(): Uint8Array;
+  /**
+   * Optional, with isReference: snapshot bytes that only refer to the
+   * application's own durable state as of the last applied entry, in O(1).
+   * Compactions then store these, and snapshot() runs only when a peer needs
+   * the whole state (a joining or far-behind node); a reference never leaves
+   * the node.
+   */
+  reference?(): Uint8Array;
+  /** Whether snapshot bytes are a reference (see reference()). */
+  isReference?(data: Uint8Array): boolean;
 }
 
 /** Applied entries kept in the log before it is compacted into a snapshot. */
@@ -91,6 +101,15 @@ export class Driver<C> {
   readonly #onFatal: (err: unknown) => void;
   /** Index of the latest snapshot on disk, and compact() calls waiting for theirs. */
   #durableSnapshot: number;
+  /** The index the application's state reflects (what a reference snapshot stands for). */
+  #appApplied: number;
+  /**
+   * Whether a peer waits for the whole state: "wanted" until a compaction
+   * stores snapshot(), "stored" from then until a whole state is sent
+   * (compactions meanwhile store the whole state too, as the peer's retry
+   * must find one), "no" otherwise.
+   */
+  #peerWaits: "no" | "wanted" | "stored" = "no";
   #snapshotWaiters: Array<{ readonly index: number; readonly resolve: () => void; readonly reject: (err: Error) => void }> = [];
 
   constructor(raft: RaftNode<C>, storage: RaftStorage<C>, app: Application<C>, send: Send<C>, onFatal: (err: unknown) => void, opts: DriverOptions = {}) {
@@ -98,6 +117,7 @@ export class Driver<C> {
     this.#shouldCompact = opts.compact ?? ((applied, snapshotIndex) => applied - snapshotIndex >= COMPACT_EVERY);
     this.#defer = opts.defer;
     this.#durableSnapshot = raft.snapshotIndex;
+    this.#appApplied = raft.applied;
     this.#raft = raft;
     this.#storage = storage;
     this.#app = app;
@@ -167,6 +187,7 @@ export class Driver<C> {
       await this.#idle();
       await persist();
       this.#raft = new RaftNode(options, durable);
+      this.#appApplied = this.#raft.applied;
       this.#storage = storage;
       // The old log is gone from disk altogether, which is all a waiting compact() wanted.
       this.#durableSnapshot = durable.snapshot.index;
@@ -227,7 +248,7 @@ export class Driver<C> {
    */
   async compact(): Promise<void> {
     const index = await this.#call(() => {
-      if (this.#raft.applied > this.#raft.snapshotIndex) this.#raft.compact(this.#raft.applied, this.#app.snapshot());
+      if (this.#raft.applied > this.#raft.snapshotIndex) this.#raft.compact(this.#raft.applied, this.#snapshotData());
       return this.#raft.snapshotIndex;
     });
     if (index <= this.#durableSnapshot) return;
@@ -359,9 +380,16 @@ export class Driver<C> {
         const rd = this.#raft.ready();
         yield this.#storage.write(rd.persist); // durable before anything depending on it leaves
         if (rd.persist.snapshot) this.#snapshotSaved(rd.persist.snapshot.index);
-        if (rd.messages.length) this.#send(rd.messages);
-        if (rd.restore) yield this.#app.restore(rd.restore);
-        if (rd.committed.length) for (const [i, e] of (yield this.#app.apply(rd.committed)) as Map<number, Error>) this.#errors.set(i, e);
+        const messages = this.#app.isReference ? this.#materialized(rd.messages) : rd.messages;
+        if (messages.length) this.#send(messages);
+        if (rd.restore) {
+          yield this.#app.restore(rd.restore);
+          this.#appApplied = rd.restore.index;
+        }
+        if (rd.committed.length) {
+          for (const [i, e] of (yield this.#app.apply(rd.committed)) as Map<number, Error>) this.#errors.set(i, e);
+          this.#appApplied = rd.committed[rd.committed.length - 1].index;
+        }
         for (const r of rd.resolved) {
           const resolve = this.#waiting.get(r.id);
           this.#waiting.delete(r.id);
@@ -372,7 +400,12 @@ export class Driver<C> {
           } else resolve({ ok: false, error: r.error, reason: r.reason, leader: this.#raft.leader });
         }
         this.#raft.advance();
-        if (this.#shouldCompact(this.#raft.applied, this.#raft.snapshotIndex)) this.#raft.compact(this.#raft.applied, this.#app.snapshot());
+        // A peer waits for the whole state: compact now (once), so the snapshot it is sent next is the state's.
+        const compact = this.#peerWaits === "wanted" || this.#shouldCompact(this.#raft.applied, this.#raft.snapshotIndex);
+        if (compact && this.#raft.applied > this.#raft.snapshotIndex) {
+          this.#raft.compact(this.#raft.applied, this.#snapshotData());
+          if (this.#peerWaits === "wanted") this.#peerWaits = "stored";
+        }
         this.#notify();
         this.#prune();
       }
@@ -389,6 +422,33 @@ export class Driver<C> {
     } finally {
       this.#busy = false;
     }
+  }
+
+  /** What a compaction stores: a reference to the application's state when it can, unless a peer waits for the whole state. */
+  #snapshotData(): Uint8Array {
+    return this.#app.reference && this.#peerWaits === "no" ? this.#app.reference() : this.#app.snapshot();
+  }
+
+  /**
+   * The messages with every reference snapshot replaced by the whole state:
+   * taken now when the application's state is exactly at the snapshot's
+   * index; otherwise the message is dropped and the next compaction stores
+   * the whole state (the core sends it again after snapshotRetryTicks).
+   */
+  #materialized(messages: readonly Message<C>[]): Message<C>[] {
+    const out: Message<C>[] = [];
+    let data: Uint8Array | undefined;
+    for (const m of messages) {
+      if (m.type !== "snapshot" || !this.#app.isReference!(m.snapshot.data)) {
+        if (m.type === "snapshot") this.#peerWaits = "no"; // the whole state leaves: compactions may refer again
+        out.push(m);
+      } else if (m.snapshot.index === this.#appApplied) {
+        data ??= this.#app.snapshot();
+        out.push({ ...m, snapshot: { ...m.snapshot, data } });
+        this.#peerWaits = "no";
+      } else if (this.#peerWaits === "no") this.#peerWaits = "wanted";
+    }
+    return out;
   }
 
   /** Records that the snapshot at `index` is on disk and releases the compact() calls it satisfies. */

@@ -5,7 +5,7 @@ import type { Entry, Message, Snapshot, Status } from "../cluster/types.ts";
 import { install, prepare } from "../state/apply.ts";
 import { type Command, CommandSchema } from "../state/commands.ts";
 import { Errors, KmsError } from "../state/errors.ts";
-import { counterRecords, decodeSnapshot, encodeSnapshot, recordOf, recordsOfState, stateOf } from "../state/records.ts";
+import { counterRecords, decodeSnapshot, encodeSnapshot, isStateReference, recordOf, recordsOfState, STATE_REFERENCE, stateOf } from "../state/records.ts";
 import { frozenCopy, type State } from "../state/state.ts";
 import type { OpenedBackup } from "../store/backup.ts";
 import type { Store } from "../store/store.ts";
@@ -448,6 +448,11 @@ export class KmsNode implements Application<Command> {
 
   /** Replaces the whole state by a snapshot's (a joining or far-behind node). */
   async restore(snapshot: Snapshot): Promise<void> {
+    if (this.isReference(snapshot.data)) {
+      // Our own compaction: the state records already hold that state, or more.
+      if (this.#state.applied >= snapshot.index) return;
+      throw new Error(`the snapshot at ${snapshot.index} refers to state records this node does not hold (applied ${this.#state.applied})`);
+    }
     const records = decodeSnapshot(snapshot.data);
     const next = stateOf(records);
     next.applied = snapshot.index;
@@ -463,6 +468,21 @@ export class KmsNode implements Application<Command> {
   /** The state as snapshot bytes. */
   snapshot(): Uint8Array {
     return encodeSnapshot(this.#state);
+  }
+
+  /**
+   * A snapshot that refers to the state records: apply() writes them in the
+   * same ordered store as the log, so once a compaction's snapshot is on disk
+   * the records hold the state at its index or later. O(1), where snapshot()
+   * is the whole state; the driver sends a peer only the whole state.
+   */
+  reference(): Uint8Array {
+    return STATE_REFERENCE;
+  }
+
+  /** Whether snapshot bytes are reference(). */
+  isReference(data: Uint8Array): boolean {
+    return isStateReference(data);
   }
 }
 

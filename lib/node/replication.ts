@@ -56,15 +56,15 @@ export function coreOptions(m: Membership, applied: number, timing: Timing): Nod
 /**
  * The node's membership and durable raft state. A data directory without
  * them becomes a new single-node cluster (node 0) advertising `host`, whose
- * first snapshot is `snapshot` (the application's state).
+ * first snapshot is what `snapshot` returns (called only then: it is the whole state).
  */
-export async function loadOrBootstrap(store: Store, records: Map<string, Uint8Array>, host: string, snapshot: Uint8Array): Promise<Loaded> {
+export async function loadOrBootstrap(store: Store, records: Map<string, Uint8Array>, host: string, snapshot: () => Uint8Array): Promise<Loaded> {
   const saved = membershipOf(records);
   const durable = RecordStorage.read<Command>(records);
   if (saved && durable) return { membership: saved, durable, storage: new RecordStorage(store, durable) };
   const membership: Membership = { cluster: randomBytes(16).toString("hex"), id: 0 };
   const members: Members = [{ id: 0, addr: host }];
-  const fresh = bootstrapState<Command>(members, snapshot);
+  const fresh = bootstrapState<Command>(members, snapshot());
   const storage = new RecordStorage<Command>(store, fresh);
   await storage.reset(fresh, [membershipRecord(membership)]);
   return { membership, durable: fresh, storage };

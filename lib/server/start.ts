@@ -151,7 +151,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     }, raw);
     bound = listener;
     node.listening(opts.advertise ?? `${advertisedHost(hostname)}:${bound.port}`);
-    const loaded = await loadOrBootstrap(store, records, node.info.host, node.initialSnapshot());
+    const loaded = await loadOrBootstrap(store, records, node.info.host, () => node.initialSnapshot());
     // A crash after a received snapshot was saved but before the state was
     // replaced: the state on disk is older than the snapshot, so install it now.
     if (node.state.applied < loaded.durable.snapshot.index) await node.restore(loaded.durable.snapshot);

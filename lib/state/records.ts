@@ -186,6 +186,17 @@ export function encodeSnapshot(state: State): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(records));
 }
 
+/**
+ * Snapshot bytes that stand for the state records themselves (a node's own
+ * compactions, KmsNode.reference): not JSON, so never encodeSnapshot's bytes.
+ */
+export const STATE_REFERENCE = new TextEncoder().encode("@kms/state-records");
+
+/** Whether snapshot bytes are STATE_REFERENCE. */
+export function isStateReference(data: Uint8Array): boolean {
+  return data.length === STATE_REFERENCE.length && data.every((b, i) => b === STATE_REFERENCE[i]);
+}
+
 /** The state records of a snapshot's bytes. */
 export function decodeSnapshot(data: Uint8Array): Map<string, Uint8Array> {
   if (data.length === 0) return new Map();

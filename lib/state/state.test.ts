@@ -4,11 +4,16 @@ import { statusOf } from "../wire/errors.ts";
 import { Buffer } from "node:buffer";
 import { apply } from "./apply.ts";
 import { Errors, KmsError } from "./errors.ts";
+import { SortedMap } from "./sorted-map.ts";
 import { findVersion, page, State } from "./state.ts";
 
 const names = (p: { items: Array<{ n: string }> }) => p.items.map((i) => i.n);
-/** A map name → { n: name }, filled in the given (unsorted) order. */
-const entries = (...list: string[]) => new Map(list.map((n) => [n, { n }]));
+/** A map name → { n: name } as the state holds one (a SortedMap), filled in the given (unsorted) order. */
+const entries = (...list: string[]) => {
+  const m = new SortedMap<{ n: string }>();
+  for (const n of list) m.set(n, { n });
+  return m;
+};
 
 test("the canonical errors have the exact status and message MinIO's client compares", () => {
   const expected: Array<[KmsError, number, string]> = [
@@ -108,7 +113,7 @@ test("page: prefix filters, also together with continue_at and limit", () => {
 });
 
 test("page: an empty map gives one empty last page", () => {
-  const p = page(new Map<string, { n: string }>(), "", "", 10);
+  const p = page(new SortedMap<{ n: string }>(), "", "", 10);
   assert.deepEqual(p.items, []);
   assert.equal(p.continueAt, "");
 });
@@ -131,5 +136,18 @@ test("page: a full walk returns every name exactly once, in order, for every pag
     } while (at !== "");
     assert.deepEqual(seen, sorted, `limit ${limit}`);
     assert.equal(pages, Math.max(1, Math.ceil(sorted.length / limit)));
+  }
+});
+
+test("page: a plain Map (a frozen copy) lists exactly what the SortedMap does", () => {
+  const m = entries("key-2", "other", "key-1", "key", "kez", "key-10", "KEY-3", "k", "\u00e9", "\ud83d\ude00", "z");
+  const plain = new Map(m);
+  const hidden = (n: string) => n !== "key-1";
+  for (const prefix of ["", "k", "key", "key-", "zz"]) {
+    for (const at of ["", "a", "key", "key-10", "l", "\uffff"]) {
+      for (const limit of [0, 1, 2, 100]) {
+        assert.deepEqual(page(m, prefix, at, limit, hidden), page(plain, prefix, at, limit, hidden), `${prefix} ${at} ${limit}`);
+      }
+    }
   }
 });

@@ -1,5 +1,6 @@
 import { Errors, type KmsError } from "./errors.ts";
 import type { AccessKeyRecord, AliasRecord } from "./lifecycle.ts";
+import { SortedMap } from "./sorted-map.ts";
 import type { AdminKeySetting, DeletedItem, EnclaveRecord, HsmKeyRecord, IdentityRecord, KeyRing, KeyVersion, PolicyRecord } from "./types.ts";
 
 /** The value looked up, or the not-found error `missing` makes. */
@@ -22,7 +23,8 @@ export interface EnclaveEntry {
 
 /** A new, empty enclave entry. */
 export function enclaveEntry(record: EnclaveRecord): EnclaveEntry {
-  return { record, keys: new Map(), identities: new Map(), policies: new Map(), aliases: new Map(), accessKeys: new Map() };
+  // The listed maps keep their names sorted (sorted-map.ts); access keys are only looked up.
+  return { record, keys: new SortedMap(), identities: new SortedMap(), policies: new SortedMap(), aliases: new SortedMap(), accessKeys: new Map() };
 }
 
 /** A page of a sorted listing; `continueAt` is empty on the last page. */
@@ -131,7 +133,10 @@ export function findVersion(ring: KeyRing, version: number): KeyVersion | undefi
   return undefined;
 }
 
-/** Lists names of a map with a prefix (and passing `visible`), sorted, starting at `continueAt`, at most `limit`. */
+/**
+ * Lists names of a map with a prefix (and passing `visible`), sorted, starting at `continueAt`, at most `limit`.
+ * O(log n + what it skips and takes) on a SortedMap; a plain Map (a frozen copy) is sorted whole.
+ */
 export function page<T>(
   entries: Map<string, T>,
   prefix: string,
@@ -139,12 +144,25 @@ export function page<T>(
   limit: number,
   visible: (name: string) => boolean = () => true,
 ): Page<T> {
-  const names = [...entries.keys()].filter((n) => n.startsWith(prefix) && n >= continueAt && visible(n)).sort();
-  const taken = names.slice(0, limit);
-  return {
-    items: taken.map((n) => entries.get(n)!),
-    continueAt: names.length > limit ? names[limit] : "",
-  };
+  if (!(entries instanceof SortedMap)) {
+    const names = [...entries.keys()].filter((n) => n.startsWith(prefix) && n >= continueAt && visible(n)).sort();
+    const taken = names.slice(0, limit);
+    return { items: taken.map((n) => entries.get(n)!), continueAt: names.length > limit ? names[limit] : "" };
+  }
+  const items: T[] = [];
+  let next = "";
+  // Names with the prefix are one contiguous run of the sorted names, starting at the prefix itself.
+  entries.scan(continueAt > prefix ? continueAt : prefix, (name) => {
+    if (!name.startsWith(prefix)) return false;
+    if (!visible(name)) return true;
+    if (items.length === limit) {
+      next = name;
+      return false;
+    }
+    items.push(entries.get(name)!);
+    return true;
+  });
+  return { items, continueAt: next };
 }
 
 /**

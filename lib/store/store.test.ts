@@ -319,3 +319,16 @@ test("directories that are not kms data directories are refused untouched", asyn
     await assert.rejects(openStore(bad, hsm), { name: "DataDirError", message: /damaged/ });
   });
 });
+
+test("close checkpoints and truncates the WAL: a cleanly closed directory keeps no copy of the pages written", async () => {
+  await withTempDir(async (tmp) => {
+    const dir = join(tmp, "data");
+    const store = await openStore(dir, newHsm());
+    for (let i = 0; i < 20; i++) await store.write([[`k/${i}`, new Uint8Array(4096).fill(i)]]);
+    const wal = join(dir, "kms.db-wal");
+    assert.ok((await stat(wal)).size > 20 * 4096, "the writes went to the WAL");
+    await store.close();
+    const left = await stat(wal).then((s) => s.size, () => 0);
+    assert.equal(left, 0, "no WAL left after a clean close");
+  });
+});

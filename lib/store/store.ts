@@ -193,12 +193,15 @@ class LibsqlStore implements Store {
   close(): Promise<void> {
     if (this.#closed) return this.#queue.then(() => {}, () => {});
     this.#closed = true;
-    const done = this.#queue.then(() => {}, () => {}).then(() => {
+    const done = this.#queue.then(() => {}, () => {}).then(async () => {
       this.#root.fill(0);
       // Its prepared statements hold the connection open until they are collected:
       // let go of them, as the client lets go of its statements after each call.
       this.#rowWriter?.close();
       this.#rowWriter = undefined;
+      // A clean stop leaves no WAL behind (it would hold a copy of every page written since the open):
+      // best effort, as a reader elsewhere may hold it back; the next open checkpoints again.
+      await checkpoint(this.#database.client).catch(() => false);
       this.#database.client.close();
     }).then(() => this.#unlock());
     this.#queue = done;

@@ -19,7 +19,7 @@ const ROWS = [
   "crypto.dek", "store.commit", "stack.raw", "stack.hono",
   "generate.single", "generate.pipelined", "generate.head-of-line", "generate.head-of-line.p50",
   "writes.1node.1", "writes.1node.8", "writes.1node.64", "writes.3node.1", "writes.3node.8", "writes.3node.64", "writes.3node.1.via-follower",
-  "scale.seed", "scale.rss", "scale.startup", "scale.generate", "scale.list.first", "scale.list.middle", "scale.list.last", "scale.disk",
+  "scale.seed", "scale.rss", "scale.rss.settled", "scale.startup", "scale.generate", "scale.list.first", "scale.list.middle", "scale.list.last", "scale.disk",
 ];
 
 /** Runs `bun bench/run.ts ARGS…` to completion (killed after the deadline). */

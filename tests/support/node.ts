@@ -34,7 +34,7 @@ export async function testNode(store: Store, opts: TestNodeOptions = {}): Promis
   });
   const hsm = opts.hsm ?? SoftHsm.parse(SoftHsm.generate());
   await configureHsmKey("test", node.state, store, hsm, 0);
-  const loaded = await loadOrBootstrap(store, records, node.info.host, node.initialSnapshot());
+  const loaded = await loadOrBootstrap(store, records, node.info.host, () => node.initialSnapshot());
   const keys = new NodeKeys(hsm, newCredentials(), newServerKey().export({ type: "pkcs8", format: "pem" }).toString(), ["127.0.0.1"]);
   const peers = new Peers<Command>(peerCredentials(keys.cluster), NODE_SERVERNAME);
   node.replicate(keys, peers, loaded, 0, opts.onFatal ?? ((err) => { throw err; }));

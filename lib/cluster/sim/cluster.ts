@@ -37,6 +37,16 @@ export interface SimParams {
   proposalTicks: number;
   joinTicks: number;
   maxApply: number;
+  /** Compactions store a reference to the application's durable state (Application.reference), as the server's do. */
+  references: boolean;
+}
+
+/** What a compaction stores when the run uses references: not JSON, so never KvApp's snapshot bytes. */
+const REFERENCE = new TextEncoder().encode("@sim/app");
+
+/** Whether snapshot bytes are REFERENCE. */
+function isReference(data: Uint8Array): boolean {
+  return data.length === REFERENCE.length && data.every((b, i) => b === REFERENCE[i]);
 }
 
 /** Keys the simulated clients use (few, so reads and writes collide often). */
@@ -66,6 +76,7 @@ export function randomParams(rng: Prng): SimParams {
     proposalTicks: rng.pick([15, 30]),
     joinTicks: 60,
     maxApply: rng.pick([3, 256]),
+    references: rng.chance(0.5),
   };
 }
 
@@ -74,6 +85,7 @@ export function quietParams(nodes: number): SimParams {
   return {
     nodes, maxNodes: 7, net: { drop: 0, dup: 0, delayMax: 1 }, crash: 0, restart: 0, midReadyCrash: 0, partition: 0, heal: 0,
     writes: 0, reads: 0, conf: 0, compact: 0, electionTicks: 10, heartbeatTicks: 1, proposalTicks: 20, joinTicks: 60, maxApply: 256,
+    references: false,
   };
 }
 
@@ -87,6 +99,8 @@ export interface SimNode {
   driver: Driver<KvCmd> | null;
   clock: SteppedClock;
   app: KvApp;
+  /** The application as of the last persisted Ready: what a reference snapshot stands for after a crash (the server's state records). */
+  durable: KvApp;
   /** Client writes (op numbers) and membership changes (negative tokens) proposed at this node whose outcome is not known yet. */
   props: Set<number>;
   /** Reads waiting for pending entries: their target (a key or LIST), the floor of each key read, their start. */
@@ -144,7 +158,7 @@ export class SimCluster {
 
   #create(id: number, d: Durable<KvCmd>): SimNode {
     const n: SimNode = {
-      id, rng: this.rng.fork(), storage: new MemoryStorage(d), raft: null, driver: null, clock: new SteppedClock(), app: new KvApp(), props: new Set(),
+      id, rng: this.rng.fork(), storage: new MemoryStorage(d), raft: null, driver: null, clock: new SteppedClock(), app: new KvApp(), durable: new KvApp(), props: new Set(),
       blocked: [], checked: 0, seen: "", restores: 0, tickRate: this.rng.pick([1, 0.95, 0.8]),
     };
     this.nodes.set(id, n);
@@ -163,7 +177,8 @@ export class SimCluster {
     // Half the time the application's state survived too (as the server's libSQL state does): resume from it.
     const keep = n.app.applied >= d.snapshot.index && this.rng.chance(0.5);
     if (keep && n.app.applied > d.hard.commit) throw new Error(`sim: node ${n.id} applied ${n.app.applied} beyond its durable commit ${d.hard.commit}`);
-    if (!keep) n.app = KvApp.restore(d.snapshot.data);
+    if (!keep) n.app = isReference(d.snapshot.data) ? n.durable.clone() : KvApp.restore(d.snapshot.data);
+    if (n.app.applied < d.snapshot.index) throw new Error(`sim: node ${n.id} restarts at ${n.app.applied}, behind its snapshot ${d.snapshot.index}`);
     const raft = new RaftNode<KvCmd>({
       id: n.id, cluster: "sim", random: (k) => n.rng.int(k), applied: n.app.applied, electionTicks: this.p.electionTicks,
       heartbeatTicks: this.p.heartbeatTicks, proposalTicks: this.p.proposalTicks, joinTicks: this.p.joinTicks,
@@ -193,6 +208,8 @@ export class SimCluster {
       write: (p: Persist<KvCmd>) => {
         if (this.rng.chance(this.p.midReadyCrash)) throw new SimCrash("nothing of the Ready persisted or sent");
         n.storage.write(p);
+        // Applied state rides with the next persisted write (the server's unsynced state records).
+        if (this.p.references) n.durable = n.app.clone();
       },
     };
   }
@@ -209,12 +226,14 @@ export class SimCluster {
         return NO_ERRORS;
       },
       restore: (snapshot) => {
+        if (isReference(snapshot.data)) throw new Error(`sim: node ${n.id} was sent a reference snapshot`);
         n.app = KvApp.restore(snapshot.data);
         n.restores++;
         this.checker.restored(n.id, n.app);
         this.log(`n${n.id} restored snapshot ${snapshot.index}`);
       },
       snapshot: () => n.app.snapshot(),
+      ...(this.p.references ? { reference: () => REFERENCE, isReference } : {}),
     };
   }
 

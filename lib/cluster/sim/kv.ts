@@ -55,6 +55,11 @@ export class KvApp {
     return new TextEncoder().encode(JSON.stringify({ applied: this.applied, hash: this.hash, kv: [...this.kv] }));
   }
 
+  /** An independent copy. */
+  clone(): KvApp {
+    return KvApp.restore(this.snapshot());
+  }
+
   /** A state loaded from snapshot bytes (empty bytes: the empty state). */
   static restore(data: Uint8Array): KvApp {
     const app = new KvApp();
