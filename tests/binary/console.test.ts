@@ -170,7 +170,7 @@ describe("console in headless Chromium", { skip: noBrowser }, () => {
     await page.getByRole("link", { name: "key-1" }).click();
     await page.getByRole("heading", { level: 1, name: /Key key-1/ }).waitFor();
     assert.equal(await page.getByTestId("latest-version").textContent(), "2");
-    await page.getByRole("cell", { name: "v1" }).waitFor();
+    await page.getByRole("cell", { name: "v1", exact: true }).waitFor();
     await shot("key");
 
     await page.getByRole("button", { name: "Delete key", exact: true }).click();
