@@ -73,52 +73,58 @@ test("concurrent misses for one key fetch it once", async () => {
 });
 
 test("'any' drops entries a fixed time after the fetch; 'unused' drops idle entries", async () => {
+  // A clock of the test's own: the windows are judged exactly, however loaded the machine.
+  let t = 1_000;
   const store = new FakeStore();
   store.keys.set("k", mk());
-  const anyCache = new KeyCache(store, { anyMs: 40, unusedMs: 0, offlineMs: 0 });
+  const anyCache = new KeyCache(store, { anyMs: 40, unusedMs: 0, offlineMs: 0 }, () => t);
   await anyCache.get("k");
-  const started = Date.now();
-  await until(() => {
-    void anyCache.get("k");
-    return store.gets === 2;
-  }, "a refetch after 'any'");
-  assert.ok(Date.now() - started >= 30);
+  t += 39;
+  await anyCache.get("k");
+  assert.equal(store.gets, 1, "served until 'any' has passed");
+  t += 1;
+  await anyCache.get("k");
+  assert.equal(store.gets, 2, "refetched once 'any' has passed, used or not");
 
   const s2 = new FakeStore();
   s2.keys.set("k", mk());
-  const unused = new KeyCache(s2, { anyMs: 0, unusedMs: 60, offlineMs: 0 });
+  const unused = new KeyCache(s2, { anyMs: 0, unusedMs: 60, offlineMs: 0 }, () => t);
   await unused.get("k");
-  // Used every 10 ms: never idle for 60 ms, so no refetch for 150 ms.
-  const until150 = Date.now() + 150;
-  while (Date.now() < until150) {
+  // Used every 10 ms: never idle for 60 ms, so no refetch in 150 ms.
+  for (let i = 0; i < 15; i++) {
+    t += 10;
     await unused.get("k");
-    await new Promise((r) => setTimeout(r, 10));
   }
   assert.equal(s2.gets, 1);
-  const idleFrom = Date.now();
-  await until(() => Date.now() - idleFrom > 80, "80 ms idle");
+  t += 59;
+  await unused.get("k");
+  assert.equal(s2.gets, 1, "idle for less than 'unused'");
+  t += 60;
   await unused.get("k");
   assert.equal(s2.gets, 2, "refetched after being unused");
 });
 
 test("offline: cached keys keep serving for the offline window, then fail; the probe tracks reachability", async () => {
+  let t = 1_000;
   const store = new FakeStore();
   store.keys.set("k", mk());
-  const cache = new KeyCache(store, { anyMs: 10, unusedMs: 10, offlineMs: 150 });
+  const cache = new KeyCache(store, { anyMs: 10, unusedMs: 10, offlineMs: 150 }, () => t);
   const changes: boolean[] = [];
   cache.onChange = (online) => changes.push(online);
   await cache.startProbe(10);
   await cache.get("k");
   store.down = true;
   await until(() => !cache.online, "the probe to see the store down");
-  const wentDown = Date.now();
   // Past 'any' and 'unused' but inside the offline window: still served, without the store.
-  await until(() => Date.now() - wentDown > 30, "30 ms");
+  t += 30;
   const gets = store.gets;
   await cache.get("k");
   assert.equal(store.gets, gets);
+  t += 119;
+  await cache.get("k");
+  assert.equal(store.gets, gets, "still inside the window");
   // After the window: the store is asked (and fails).
-  await until(() => Date.now() - wentDown > 160, "the window to pass");
+  t += 1;
   await assert.rejects(cache.get("k"), KeyStoreError);
   store.down = false;
   await until(() => cache.online, "the probe to see the store back");

@@ -38,9 +38,13 @@ export class KeyCache {
   /** Called when reachability changes. */
   onChange?: (online: boolean, why: string) => void;
 
-  constructor(store: KeyStore, expiry: CacheExpiry) {
+  readonly #now: () => number;
+
+  /** `now` is the clock expiry is judged by (tests pass their own). */
+  constructor(store: KeyStore, expiry: CacheExpiry, now: () => number = Date.now) {
     this.#store = store;
     this.#expiry = expiry;
+    this.#now = now;
   }
 
   get online(): boolean {
@@ -84,7 +88,7 @@ export class KeyCache {
   #setOnline(online: boolean, why: string): void {
     if (online === this.#online) return;
     this.#online = online;
-    if (!online) this.#offlineSince = Date.now();
+    if (!online) this.#offlineSince = this.#now();
     this.onChange?.(online, why);
   }
 
@@ -103,7 +107,7 @@ export class KeyCache {
 
   /** Drops entries that may no longer serve, so expired keys are not kept. */
   #sweep(): void {
-    const now = Date.now();
+    const now = this.#now();
     for (const [name, e] of this.#entries) if (!this.#servable(e, now)) this.#drop(name);
   }
 
@@ -114,7 +118,7 @@ export class KeyCache {
 
   /** The key `name` from the cache, or fetched once from the store. Throws the store's errors. */
   get(name: string): Promise<MasterKey> {
-    const now = Date.now();
+    const now = this.#now();
     const e = this.#entries.get(name);
     if (e) {
       if (this.#servable(e, now)) {
@@ -146,7 +150,7 @@ export class KeyCache {
 
   /** Caches a key the server just created. */
   put(name: string, key: MasterKey): void {
-    const now = Date.now();
+    const now = this.#now();
     this.#entries.set(name, { key, loadedAt: now, usedAt: now });
   }
 
