@@ -161,6 +161,26 @@ describe("harness: cluster", () => {
     assert.equal(await cluster.ready(1), 200);
   });
 
+  it("a restart whose port was taken while the node was down fails naming who holds the port; it starts once the port is free", async () => {
+    const port = cluster.nodes[1].port;
+    await cluster.kill9(1);
+    // What another process's freePorts() and server could do while the node is down.
+    const squatter = net.createServer();
+    await new Promise<void>((resolve) => squatter.listen({ host: "127.0.0.1", port }, () => resolve()));
+    try {
+      await assert.rejects(cluster.restart(1), (err: Error) => {
+        assert.match(err.message, /already in use/);
+        assert.match(err.message, new RegExp(`port ${port} now: LISTEN 127\\.0\\.0\\.1:${port} held by pid ${process.pid} \\(`));
+        return true;
+      });
+      assert.equal(cluster.alive(1), false);
+    } finally {
+      await new Promise<void>((resolve) => squatter.close(() => resolve()));
+    }
+    await cluster.restart(1);
+    assert.equal(await cluster.ready(1), 200);
+  });
+
   it("cut(i) stops traffic to node i through its proxy (both directions); clients that go direct are untouched; heal(i) restores it", async () => {
     const n = cluster.nodes[0];
     const viaProxy = () => new KmsClient({ servers: [n.advertise], apiKey: cluster.apiKey, ca: n.ca, timeoutMs: 2_000 });

@@ -25,7 +25,7 @@ import { adminApiKeyOf } from "../../lib/server/admin-key.ts";
 import { CA_FILE } from "../../lib/server/tls.ts";
 import { rawCall, type RawCall, rawRequest } from "./e2e.ts";
 import { type KmsServer, type RunResult, runKms, startServer } from "./kms.ts";
-import { type CutMode, startProxy, type TcpProxy } from "./proxy.ts";
+import { type CutMode, portHolders, startProxy, type TcpProxy } from "./proxy.ts";
 
 // ---------------------------------------------------------------- types
 
@@ -296,8 +296,11 @@ export class Cluster {
       env: this.#opts.env ? { ...this.#opts.env } : undefined,
       timeoutMs: this.#opts.startTimeoutMs,
     }).catch((err) => {
-      this.#logs[i] += `\n--- failed start ---\n${(err as Error).message}\n`;
-      throw new Error(`node ${i}: ${(err as Error).message}`);
+      // A port taken while the node was down: say by whom (another process, or a socket left behind).
+      const holders = /already in use/.test((err as Error).message) ? portHolders(n.port) : [];
+      const why = `${(err as Error).message}${holders.length ? `\nport ${n.port} now: ${holders.join("; ")}` : ""}`;
+      this.#logs[i] += `\n--- failed start ---\n${why}\n`;
+      throw new Error(`node ${i}: ${why}`);
     });
     n.server = server;
     this.#logs[i] += `\n--- start (pid ${server.process.pid}) ---\n`;

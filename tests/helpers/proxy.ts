@@ -197,19 +197,77 @@ export async function startProxy(opts: ProxyOptions): Promise<TcpProxy> {
  */
 export function originOf(sourcePort: number, destPort: number, pids: ReadonlyMap<number, string>): string | undefined {
   if (pids.size === 0) return undefined;
-  const inode = socketInode(sourcePort, destPort);
-  if (inode === undefined) return undefined;
+  const row = tcpSockets().find((r) => r.local === procAddress(sourcePort) && r.remote === procAddress(destPort));
+  const pid = row && ownerOf(row.inode, pids.keys());
+  return pid === undefined ? undefined : pids.get(pid);
+}
+
+/**
+ * Every IPv4 TCP socket bound to `port` on this machine, one line each: its
+ * state, its ends and the process holding it (pid and command line), e.g.
+ * "LISTEN 127.0.0.1:24268 held by pid 812 (bun main.ts server …)". For saying
+ * who took a port that a restarting node could not bind (none when /proc is unavailable).
+ */
+export function portHolders(port: number): string[] {
+  const rows = tcpSockets().filter((r) => r.local.endsWith(`:${hexPort(port)}`));
+  const pids = rows.some((r) => r.inode !== "0") ? allPids() : [];
+  return rows.map((r) => {
+    const pid = r.inode === "0" ? undefined : ownerOf(r.inode, pids);
+    const ends = `${readable(r.local)}${r.state === "LISTEN" ? "" : ` -> ${readable(r.remote)}`}`;
+    return `${r.state} ${ends} ${pid === undefined ? "held by no process" : `held by pid ${pid} (${commandOf(pid)})`}`;
+  });
+}
+
+/** A socket of /proc/net/tcp: local and remote ends as written there ("0100007F:1F90"), its state's name and its inode. */
+interface TcpSocket {
+  readonly local: string;
+  readonly remote: string;
+  readonly state: string;
+  readonly inode: string;
+}
+
+const TCP_STATES: Record<string, string> = {
+  "01": "ESTABLISHED", "02": "SYN_SENT", "03": "SYN_RECV", "04": "FIN_WAIT1", "05": "FIN_WAIT2", "06": "TIME_WAIT",
+  "07": "CLOSE", "08": "CLOSE_WAIT", "09": "LAST_ACK", "0A": "LISTEN", "0B": "CLOSING",
+};
+
+/** The IPv4 TCP sockets of this network namespace ([] when /proc is unavailable). */
+function tcpSockets(): TcpSocket[] {
+  let table: string;
+  try {
+    table = readFileSync("/proc/net/tcp", "utf8");
+  } catch {
+    return [];
+  }
+  return table.split("\n").slice(1).map((line) => line.trim().split(/\s+/)).filter((f) => f.length > 9)
+    .map((f) => ({ local: f[1], remote: f[2], state: TCP_STATES[f[3]] ?? f[3], inode: f[9] }));
+}
+
+const hexPort = (port: number) => port.toString(16).toUpperCase().padStart(4, "0");
+
+/** 127.0.0.1:port as /proc/net/tcp writes it. */
+const procAddress = (port: number) => `0100007F:${hexPort(port)}`;
+
+/** "0100007F:1F90" → "127.0.0.1:8080". */
+function readable(end: string): string {
+  const [ip, port] = end.split(":");
+  const bytes = (ip.match(/../g) ?? []).map((h) => parseInt(h, 16)).reverse();
+  return `${bytes.join(".")}:${parseInt(port, 16)}`;
+}
+
+/** The process among `pids` that holds the socket with this inode, found through /proc/PID/fd. */
+function ownerOf(inode: string, pids: Iterable<number>): number | undefined {
   const needle = `socket:[${inode}]`;
-  for (const [pid, tag] of pids) {
+  for (const pid of pids) {
     let fds: string[];
     try {
       fds = readdirSync(`/proc/${pid}/fd`);
     } catch {
-      continue; // exited
+      continue; // exited, or not ours to read
     }
     for (const fd of fds) {
       try {
-        if (readlinkSync(`/proc/${pid}/fd/${fd}`) === needle) return tag;
+        if (readlinkSync(`/proc/${pid}/fd/${fd}`) === needle) return pid;
       } catch {
         // closed meanwhile
       }
@@ -218,20 +276,21 @@ export function originOf(sourcePort: number, destPort: number, pids: ReadonlyMap
   return undefined;
 }
 
-/** Inode of the socket whose local end is 127.0.0.1:localPort and remote end 127.0.0.1:remotePort. */
-function socketInode(localPort: number, remotePort: number): string | undefined {
-  const hex = (p: number) => p.toString(16).toUpperCase().padStart(4, "0");
-  const local = `0100007F:${hex(localPort)}`;
-  const remote = `0100007F:${hex(remotePort)}`;
-  let table: string;
+/** Every process id /proc lists. */
+function allPids(): number[] {
   try {
-    table = readFileSync("/proc/net/tcp", "utf8");
+    return readdirSync("/proc").filter((d) => /^\d+$/.test(d)).map(Number);
   } catch {
-    return undefined;
+    return [];
   }
-  for (const line of table.split("\n")) {
-    const f = line.trim().split(/\s+/);
-    if (f[1] === local && f[2] === remote) return f[9];
+}
+
+/** A process's command line, shortened. */
+function commandOf(pid: number): string {
+  try {
+    const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean).map((a) => a.split("/").pop()).join(" ");
+    return cmd.length > 120 ? `${cmd.slice(0, 120)}…` : cmd;
+  } catch {
+    return "exited";
   }
-  return undefined;
 }
