@@ -43,7 +43,7 @@ export function runOnPty(argv: string[], env: Record<string, string>, answers: r
       onOutput();
     });
     child.stderr.on("data", (d) => (err += d));
-    // The command runs in a session of its own on the terminal: stop it with script, not script alone.
+    // The command runs in a session of its own on the terminal: stop the whole tree, not script alone.
     const timer = setTimeout(() => stopTree(child.pid!, 1_000).catch(() => {}), timeoutMs);
     child.on("error", reject);
     child.on("close", (code, signal) => {
