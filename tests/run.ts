@@ -1,10 +1,13 @@
 /**
  * The whole test suite: builds the binary, runs every test under Bun (unit and
  * end-to-end, against the sources and the compiled binary), runs the unit
- * tests under Deno, and prints the closing line `N passed, N failed`.
+ * tests under Deno, and prints the closing line `N passed, N failed`. A step
+ * that leaves a process of this checkout running fails, naming it (and the
+ * process is stopped): tests stop every process they start.
  */
 import { spawn } from "node:child_process";
 import path from "node:path";
+import { leftBehind, procKey, processes, procLine, stopProcesses } from "./helpers/processes.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const BIN = path.join(ROOT, "node_modules/.bin");
@@ -79,11 +82,38 @@ function failures(out: string): string[] {
   return report;
 }
 
+/**
+ * The processes a step left running: started while it ran (not in `before`), from this checkout
+ * (its path in their command line, or their working directory or executable in it; a copy of the
+ * checkout in a temporary directory runs its node_modules' Bun). Each gets a moment to finish
+ * exiting, then is stopped (SIGTERM, then SIGKILL). Assumes nobody else starts processes from
+ * this checkout meanwhile (CI runs a clean clone).
+ */
+async function strays(before: ReadonlySet<string>): Promise<string[]> {
+  const deadline = Date.now() + 3_000;
+  let left = leftBehind(ROOT, before);
+  while (left.length && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    left = leftBehind(ROOT, before);
+  }
+  const lines = left.map(procLine);
+  if (left.length) await stopProcesses(left, 5_000).catch((err) => lines.push((err as Error).message));
+  return lines;
+}
+
 let passed = 0, failed = 0;
 const failedNames: string[] = [];
 for (const step of only.length ? steps.filter((s) => s.name.includes("sources")) : steps) {
+  const before = new Set(processes().map(procKey));
   const { code, out } = await run(step);
   failedNames.push(...failures(out).map((l) => (l.startsWith("    |") ? l : `${step.name}: ${l}`)));
+  const left = await strays(before);
+  if (left.length) {
+    failed++;
+    const what = `${step.name}: left ${left.length} process(es) running after its tests ended (stopped now; a test must stop what it starts):`;
+    console.log(`\n=== ${what}\n${left.map((l) => `    ${l}`).join("\n")}`);
+    failedNames.push(what, ...left.map((l) => `    | ${l}`));
+  }
   if (step.count) {
     const [p, f] = step.count(out);
     passed += p;

@@ -18,6 +18,7 @@ import { adminKeyProof } from "../../lib/node/admin-key.ts";
 import { newCredentials } from "../../lib/node/credentials.ts";
 import { startCluster } from "../helpers/cluster.ts";
 import { kmsCommand, runKms, startServer, tempDir, cleanup } from "../helpers/kms.ts";
+import { processes, procLine, stopTree } from "../helpers/processes.ts";
 
 after(cleanup);
 
@@ -60,7 +61,7 @@ describe("the admin API key", () => {
     const cmd = [...kmsCommand(), "server", "--addr", "127.0.0.1:0", dir].map((a) => `'${a}'`).join(" ");
     // script(1) runs the server on a pseudo-terminal.
     const child: ChildProcess = spawn("script", ["-qfec", cmd, "/dev/null"], {
-      env: { ...process.env, MINIO_KMS_HSM_KEY: hsmKey }, stdio: ["pipe", "pipe", "pipe"], detached: true,
+      env: { ...process.env, MINIO_KMS_HSM_KEY: hsmKey }, stdio: ["pipe", "pipe", "pipe"],
     });
     let out = "";
     child.stdout!.on("data", (d) => (out += d));
@@ -76,9 +77,13 @@ describe("the admin API key", () => {
       assert.equal(parseApiKey(key).identity, /Admin identity\s+(h1:\S+)/.exec(out)?.[1]);
       assert.ok(!existsSync(path.join(dir, "admin.key")), "no file when the key went to a terminal");
     } finally {
-      process.kill(-child.pid!, "SIGKILL"); // script and the server it runs
+      // script and the server it runs in a session of its own: killing script's group would miss the
+      // server, and the hang-up of its closed terminal does not stop a server (SIGHUP reopens its audit file).
+      await stopTree(child.pid!);
       await exited;
     }
+    const left = processes().filter((p) => p.cmdline.includes(dir));
+    assert.deepEqual(left.map(procLine), [], "the server stopped with the terminal's session");
   });
 
   it("differs between two clusters that share an HSM key, and one cluster's key is refused by the other", async () => {

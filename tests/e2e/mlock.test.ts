@@ -11,7 +11,9 @@ import path from "node:path";
 import { after, describe, it } from "node:test";
 import { SoftHsm } from "../../lib/hsm/soft.ts";
 import { lockPermissions } from "../../lib/server/mlock.ts";
+import { redact, waitUntil } from "../helpers/e2e.ts";
 import { cleanup, kmsCommand, startServer, tempDir } from "../helpers/kms.ts";
+import { stopTree } from "../helpers/processes.ts";
 
 const lockedKb = (pid: number) => Number(/^VmLck:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
 const { capIpcLock, limitBytes } = lockPermissions();
@@ -44,7 +46,14 @@ describe("--mlock", () => {
     let out = "";
     child.stdout.on("data", (d) => (out += d));
     child.stderr.on("data", (d) => (out += d));
-    const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+    let code: number | null | undefined;
+    child.once("exit", (c, sig) => (code = c ?? (sig ? 128 : -1)));
+    // A server that starts after all must not outlive the test: stop it and say so.
+    await waitUntil(() => code !== undefined || /Listening on/.test(out), "the server to refuse to start", 60_000).catch(() => {});
+    if (code === undefined) {
+      await stopTree(child.pid!);
+      assert.fail(`the server did not refuse to start without CAP_IPC_LOCK:\n${redact(out)}`);
+    }
     console.log(`refusal: ${out.trim()}`);
     assert.notEqual(code, 0);
     assert.match(out, /cannot lock memory \(--mlock\): the process lacks CAP_IPC_LOCK and its locked-memory limit \(64 KiB\) is below what it maps/);

@@ -22,6 +22,7 @@ import { after, describe, it } from "node:test";
 import { freePorts, until } from "../helpers/cluster.ts";
 import { redact } from "../helpers/e2e.ts";
 import { cleanup, tempDir } from "../helpers/kms.ts";
+import { processes, procLine, stopTree } from "../helpers/processes.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 /** Sections walked by other tests (the cluster walkthrough kills and restarts nodes: cluster-walkthrough.test.ts). */
@@ -111,7 +112,7 @@ class Shell {
   readonly background: Array<{ pid: number; log: string }> = [];
 
   constructor(readonly cwd: string, env: Record<string, string>) {
-    // Its own process group: close() stops it with everything it started, even a command that hung.
+    // Detached: a terminal signal to the test runner does not reach it; close() stops its whole tree.
     this.#bash = spawn("bash", ["--noprofile", "--norc"], { cwd, env, stdio: ["pipe", "pipe", "inherit"], detached: true });
     this.#bash.stdout!.on("data", (d) => (this.#out += d));
     this.#bash.stdin!.on("error", () => {}); // the session may be gone when close() says exit
@@ -150,26 +151,16 @@ class Shell {
     return readFileSync(log, "utf8");
   }
 
+  /**
+   * Stops the session with everything it started. A background command runs
+   * under script(1), in a session of its own that the shell's process group
+   * does not reach, and a server or edge outlives the hang-up of its closed
+   * terminal (SIGHUP reopens its audit file, reloads its config): so the whole
+   * tree gets SIGTERM, then SIGKILL after a deadline.
+   */
   async close(): Promise<void> {
-    for (const b of this.background) {
-      try {
-        process.kill(b.pid, "SIGTERM");
-      } catch { /* already gone */ }
-    }
-    for (const b of this.background) {
-      await until(() => {
-        try {
-          process.kill(b.pid, 0);
-          return "still running";
-        } catch {
-          return true;
-        }
-      }, `background pid ${b.pid} to stop`, 30_000).catch(() => process.kill(b.pid, "SIGKILL"));
-    }
-    this.#bash.stdin!.end("exit\n");
-    try {
-      process.kill(-this.#bash.pid!, "SIGKILL"); // whatever is left of the session's own process group
-    } catch { /* all gone */ }
+    await stopTree(this.#bash.pid!, 30_000); // the tree is read before any member is signalled
+    this.#bash.stdin!.end();
   }
 }
 
@@ -249,5 +240,9 @@ describe("README.md, run as written", () => {
       log.push(`ok  ${where}`);
     }
     assert.ok(log.length >= 20, `walked ${log.length} commands:\n${log.join("\n")}`);
+    // What the walkthrough started in the background ("another shell") stops with it.
+    await shell.close();
+    const left = processes().filter((p) => p.cmdline.includes(tmp) || p.cwd.startsWith(tmp));
+    assert.deepEqual(left.map(procLine), [], "no process of the walkthrough outlives its shell");
   });
 });

@@ -5,6 +5,7 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import type { RunResult } from "./kms.ts";
+import { stopTree } from "./processes.ts";
 
 /** Whether `script` (util-linux) is installed to make pseudo-terminals. */
 export function ptyAvailable(): boolean {
@@ -42,7 +43,8 @@ export function runOnPty(argv: string[], env: Record<string, string>, answers: r
       onOutput();
     });
     child.stderr.on("data", (d) => (err += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    // The command runs in a session of its own on the terminal: stop the whole tree, not script alone.
+    const timer = setTimeout(() => stopTree(child.pid!, 1_000).catch(() => {}), timeoutMs);
     child.on("error", reject);
     child.on("close", (code, signal) => {
       clearTimeout(timer);
