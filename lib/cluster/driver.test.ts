@@ -50,8 +50,8 @@ interface Pair {
 
 const members = [{ id: 1, addr: "n1" }, { id: 2, addr: "n2" }];
 
-/** Two nodes, node 1 elected: only its clock runs, so node 2 never stands. */
-async function pair(): Promise<Pair> {
+/** Two nodes, node 1 elected: only its clock runs, so node 2 never stands. `defer`: the server's group commit. */
+async function pair(defer?: (run: () => void) => void): Promise<Pair> {
   const cut = new Set<string>();
   const fatal: unknown[] = [];
   const drivers: Driver<Cmd>[] = [];
@@ -65,7 +65,7 @@ async function pair(): Promise<Pair> {
   };
   for (const [i, m] of members.entries()) {
     const raft = new RaftNode<Cmd>({ id: m.id, cluster: "t", random: () => 0, electionTicks: 2, activeTicks: 100_000, proposalTicks: 100_000 }, storages[i].load());
-    drivers.push(new Driver(raft, storages[i], apps[i], send, (err) => fatal.push(err)));
+    drivers.push(new Driver(raft, storages[i], apps[i], send, (err) => fatal.push(err), { defer }));
   }
   drivers[0].start(5);
   const deadline = Date.now() + 20_000;
@@ -77,8 +77,8 @@ async function pair(): Promise<Pair> {
 }
 
 /** Runs `fn` on a fresh pair and stops both nodes whatever happens. */
-async function withPair(fn: (p: Pair) => Promise<void>): Promise<void> {
-  const p = await pair();
+async function withPair(fn: (p: Pair) => Promise<void>, defer?: (run: () => void) => void): Promise<void> {
+  const p = await pair(defer);
   try {
     await fn(p);
   } finally {
@@ -115,6 +115,26 @@ test("stopping with a write in flight answers 'unknown', not a definite failure:
     const late = await p.leader.propose("late");
     assert.deepEqual(late.ok === false && [late.error, late.reason], ["unavailable", "the node has stopped"]);
   });
+});
+
+test("an own write that commits but is covered by a snapshot before it is applied answers 'unknown', not ok: its result is not known here", { timeout: 60_000 }, async () => {
+  // The server's group commit: everything stepped in one turn shares one Ready.
+  await withPair(async (p) => {
+    const { outcome } = await inFlight(p, "w");
+    const index = p.follower.pending().find((e) => e.type === "cmd" && e.cmd === "w")!.index;
+    const term = p.leader.status().term;
+    // In one turn: the ack that commits the entry, then a newer leader's snapshot beyond it (the old leader's log ends at it).
+    p.leader.step({ type: "appendResp", cluster: "t", from: 2, to: 1, term, success: true, index, hint: index, aborted: null });
+    p.leader.step({
+      type: "snapshot", cluster: "t", from: 2, to: 1, term: term + 1,
+      snapshot: { index: index + 1, term: term + 1, members, data: new Uint8Array() },
+    });
+    const o = await outcome;
+    assert.equal(o.ok, false, "ok would claim a result this node never computed");
+    assert.equal(!o.ok && o.error, "unknown");
+    assert.match(!o.ok ? o.reason : "", new RegExp(`entry ${index} committed, but this node installed a snapshot`));
+    assert.deepEqual(p.apps[0].applied, [], "the entry was never applied on the old leader");
+  }, setImmediate);
 });
 
 test("a graceful stop refuses new writes at once and lets the one in flight finish", { timeout: 60_000 }, async () => {

@@ -62,7 +62,8 @@ export type Send<C> = (messages: readonly Message<C>[]) => void;
  * The outcome of a proposal: committed and applied (maybe with an application
  * error); refused or failed, definitely (it never applies anywhere); or, with
  * error "unknown", not known (the node stopped or failed while the entry was
- * in flight: other nodes may still commit it).
+ * in flight: other nodes may still commit it; or it committed, but a received
+ * snapshot replaced this node's state before it applied the entry).
  */
 export type Outcome =
   | { readonly ok: true; readonly index: number; readonly error?: Error }
@@ -394,7 +395,11 @@ export class Driver<C> {
           const resolve = this.#waiting.get(r.id);
           this.#waiting.delete(r.id);
           if (!resolve) continue;
-          if (r.ok) {
+          if (r.ok && r.covered) {
+            // Committed, but never applied here: whether it succeeded is not known, so "ok" would be a guess.
+            const reason = `entry ${r.index} committed, but this node installed a snapshot before applying it: its result is not known here`;
+            resolve({ ok: false, error: "unknown", reason, leader: this.#raft.leader });
+          } else if (r.ok) {
             resolve({ ok: true, index: r.index, error: this.#errors.get(r.index) });
             this.#errors.delete(r.index);
           } else resolve({ ok: false, error: r.error, reason: r.reason, leader: this.#raft.leader });

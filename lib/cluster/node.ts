@@ -279,12 +279,12 @@ export class RaftNode<C> {
     };
   }
 
-  /** Committed own proposals that a received snapshot covers resolve as ok. */
+  /** Committed own proposals that a received snapshot covers resolve as committed but `covered` (their result is not known here). */
   #resolveCovered(out: Resolution[], upTo: number): void {
     for (const [i, p] of this.#c.own) {
       if (i > upTo) continue;
       this.#c.own.delete(i);
-      out.push({ id: p.id, ok: true, index: i });
+      out.push({ id: p.id, ok: true, index: i, covered: true });
     }
   }
 

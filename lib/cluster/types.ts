@@ -144,9 +144,13 @@ export type ProposeResult =
   | { readonly ok: true; readonly id: number }
   | { readonly ok: false; readonly error: ProposeError; readonly reason: string; readonly leader: number };
 
-/** The final outcome of an accepted proposal. */
+/**
+ * The final outcome of an accepted proposal. `covered`: committed, but a
+ * snapshot replaced this node's state before it applied the entry, so the
+ * entry's application result (say, "key exists") is not known here.
+ */
 export type Resolution =
-  | { readonly id: number; readonly ok: true; readonly index: number }
+  | { readonly id: number; readonly ok: true; readonly index: number; readonly covered?: true }
   | { readonly id: number; readonly ok: false; readonly error: ProposeError; readonly reason: string };
 
 /**
