@@ -9,7 +9,13 @@
  * rows. A row's share is a MAC under a root-derived key, so nobody without
  * the root key can tell which other set of rows (old versions included:
  * every sealed value is unique) would reach the same digest; duplicate ids,
- * which would cancel out, are refused at load.
+ * which would cancel out, are refused at load (verify.ts).
+ *
+ * Only the sum and count are kept in memory: a write computes the share of
+ * each row it replaces or deletes from that row as stored (the writer reads
+ * it back in the same queue), so the digest costs no memory per row. A row
+ * changed on disk behind kms's back then makes the sum wrong, which the next
+ * open refuses like any other tampering.
  */
 import { Buffer } from "node:buffer";
 import { createHmac } from "node:crypto";
@@ -42,8 +48,7 @@ export interface DigestPlan {
 export class StateDigest {
   readonly #rowKey: Uint8Array;
   readonly #metaKey: Uint8Array;
-  /** Each row's share by id; both as latin1 strings, which take a third of a Uint8Array's memory. */
-  readonly #shares = new Map<string, string>();
+  #count = 0;
   #sum = new Uint8Array(SUM_SIZE);
   #writes = 0;
 
@@ -72,35 +77,37 @@ export class StateDigest {
     return createHmac("sha256", this.#rowKey).update(id).update(value).digest("latin1");
   }
 
-  /** Counts a row read at start (each id once: the reader refuses duplicates). */
-  add(id: Uint8Array, share: string): void {
-    const key = latin1(id);
-    if (this.#shares.has(key)) throw new Error("a row counted twice");
-    this.#shares.set(key, share);
+  /** Counts a row read at start (each row once: the reader refuses duplicates). */
+  add(share: string): void {
+    this.#count++;
     xorInto(this.#sum, share);
   }
 
   /** Checks the rows counted so far against the sealed meta row; false when they differ or it is not authentic. */
   verify(sealed: Uint8Array): boolean {
     const meta = this.#open(sealed);
-    if (meta === null || meta.count !== this.#shares.size || !equal(meta.sum, this.#sum)) return false;
+    if (meta === null || meta.count !== this.#count || !equal(meta.sum, this.#sum)) return false;
     this.#writes = meta.writes;
     return true;
   }
 
   /** The sealed meta row of the rows counted so far (a new or migrated directory). */
   sealCurrent(): Uint8Array {
-    return this.#seal({ count: this.#shares.size, writes: this.#writes, sum: this.#sum });
+    return this.#seal({ count: this.#count, writes: this.#writes, sum: this.#sum });
   }
 
-  /** Plans a write of rows given by id with their new share (null: deleted); later changes to one id win. */
-  plan(changes: ReadonlyArray<readonly [id: Uint8Array, share: string | null]>): DigestPlan {
+  /**
+   * Plans a write of rows given by id with their new share (null: deleted);
+   * later changes to one id win. `stored` gives the share of the row an id
+   * has on disk now (null: none).
+   */
+  plan(changes: ReadonlyArray<readonly [id: Uint8Array, share: string | null]>, stored: (id: Uint8Array) => string | null): DigestPlan {
     const next = new Map<string, string | null>();
     const sum = this.#sum.slice();
-    let count = this.#shares.size;
+    let count = this.#count;
     for (const [id, share] of changes) {
       const key = latin1(id);
-      const old = next.has(key) ? next.get(key)! : this.#shares.get(key) ?? null;
+      const old = next.has(key) ? next.get(key)! : stored(id);
       if (old !== null) {
         xorInto(sum, old);
         count--;
@@ -115,10 +122,7 @@ export class StateDigest {
     return {
       meta: this.#seal({ count, writes, sum }),
       commit: () => {
-        for (const [key, share] of next) {
-          if (share === null) this.#shares.delete(key);
-          else this.#shares.set(key, share);
-        }
+        this.#count = count;
         this.#sum = sum;
         this.#writes = writes;
       },

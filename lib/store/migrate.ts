@@ -11,11 +11,11 @@ import { readRows } from "./verify.ts";
 
 /** Migrates `database` (version 1) in place and returns its records; a row that does not open changes nothing. */
 export async function migrateV1(database: Database, path: string, cipher: RecordCipher, digest: StateDigest): Promise<Map<string, Uint8Array>> {
-  const { map } = await readRows(database, path, (row) => cipher.openLegacy(row));
+  const map = readRows(path, (row) => cipher.openLegacy(row));
   const statements = [];
   for (const [key, value] of map) {
     const row = cipher.seal(key, value);
-    digest.add(row.id, digest.share(row.id, row.value));
+    digest.add(digest.share(row.id, row.value));
     statements.push({ sql: "UPDATE records SET value = ? WHERE id = ?", args: [row.value, row.id] });
   }
   // Schema 1 ran without secure_delete: free pages may still hold rows deleted

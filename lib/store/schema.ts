@@ -42,4 +42,7 @@ export const CREATE_META = `CREATE TABLE meta (
 /** Writes as plain SQL: the same text on every call, nothing to build per row (drizzle's builder was ~8% of a write's CPU). */
 export const UPSERT_RECORD = "INSERT INTO records (id, value) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET value = excluded.value";
 export const DELETE_RECORD = "DELETE FROM records WHERE id = ?";
+/** Every row, for the reads at open (verify.ts). */
+export const SELECT_RECORDS = "SELECT id, value FROM records";
+export const SELECT_RECORD = "SELECT value FROM records WHERE id = ?";
 export const UPDATE_META = "UPDATE meta SET value = ? WHERE name = ?";

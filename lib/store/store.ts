@@ -178,8 +178,12 @@ class LibsqlStore implements Store {
       if (rows.length === 0) return;
       this.#opened = undefined; // no longer what is on disk
       // The digest moves in the same transaction as the rows, and in memory only once that is durable.
-      const plan = this.#digest.plan(shares);
-      this.#writer().write(rows, plan.meta, durable);
+      const writer = this.#writer();
+      const plan = this.#digest.plan(shares, (id) => {
+        const stored = writer.stored(id);
+        return stored === undefined ? null : this.#digest.share(id, stored);
+      });
+      writer.write(rows, plan.meta, durable);
       plan.commit();
     });
   }

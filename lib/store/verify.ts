@@ -5,11 +5,12 @@
  */
 import { Buffer } from "node:buffer";
 import { eq } from "drizzle-orm";
+import Libsql from "libsql";
 import type { Database } from "./database.ts";
 import type { StateDigest } from "./digest.ts";
 import { DataDirError } from "./errors.ts";
 import type { RecordCipher, SealedRecord } from "./records.ts";
-import { DIGEST_ROW, meta, records } from "./schema.ts";
+import { DIGEST_ROW, meta, SELECT_RECORDS } from "./schema.ts";
 
 /** The error for a row that does not open; the id is an HMAC output, so it names the row without revealing its key. */
 export function corruptRow(path: string, id: Uint8Array): DataDirError {
@@ -17,28 +18,39 @@ export function corruptRow(path: string, id: Uint8Array): DataDirError {
   return new DataDirError(`record ${hex}… in ${path} is corrupt: it does not decrypt and verify under this data directory's key`);
 }
 
-/** Decrypts every row with `open`; DataDirError on a row that does not open or a record stored twice. Reads only. */
-export async function readRows(
-  database: Database,
+/**
+ * Decrypts every row with `open` and hands each to `each` as read (nothing
+ * but the records is kept); DataDirError on a row that does not open or a
+ * record stored twice. Reads only, through a connection of its own with the
+ * rows as they are (the client shapes a result object per row, which was
+ * most of a start-up's reading).
+ */
+export function readRows(
   path: string,
   open: (row: SealedRecord) => [string, Uint8Array] | null,
-): Promise<{ rows: SealedRecord[]; map: Map<string, Uint8Array> }> {
-  const rows = await database.db.select().from(records);
+  each: (row: SealedRecord) => void = () => {},
+): Map<string, Uint8Array> {
   const map = new Map<string, Uint8Array>();
-  for (const row of rows) {
-    const opened = open({ id: row.id, value: row.value });
-    if (opened === null) throw corruptRow(path, row.id);
-    // A second row with one id (the primary key was dropped) would cancel out of the XOR digest.
-    if (map.has(opened[0])) throw new DataDirError(`${path} holds a record twice: the data directory was tampered with`);
-    map.set(opened[0], opened[1]);
+  const db = new Libsql(path, { readonly: true });
+  try {
+    for (const [id, value] of db.prepare(SELECT_RECORDS).raw(true).iterate() as Iterable<[Uint8Array, Uint8Array]>) {
+      const row = { id, value };
+      const opened = open(row);
+      if (opened === null) throw corruptRow(path, id);
+      // A second row with one id (the primary key was dropped) would cancel out of the XOR digest.
+      if (map.has(opened[0])) throw new DataDirError(`${path} holds a record twice: the data directory was tampered with`);
+      map.set(opened[0], opened[1]);
+      each(row);
+    }
+  } finally {
+    db.close();
   }
-  return { rows, map };
+  return map;
 }
 
 /** Every record of a current-format database, verified row by row and as a whole; reads only. */
 export async function loadVerified(database: Database, path: string, cipher: RecordCipher, digest: StateDigest): Promise<Map<string, Uint8Array>> {
-  const { rows, map } = await readRows(database, path, (row) => cipher.open(row));
-  for (const row of rows) digest.add(row.id, digest.share(row.id, row.value));
+  const map = readRows(path, (row) => cipher.open(row), (row) => digest.add(digest.share(row.id, row.value)));
   const sealed = await database.db.select().from(meta).where(eq(meta.name, DIGEST_ROW));
   if (sealed.length !== 1 || !digest.verify(sealed[0].value)) {
     throw new DataDirError(

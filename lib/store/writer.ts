@@ -6,7 +6,7 @@
  * way. Reads, migration and checkpoints keep using the client (database.ts).
  */
 import Libsql from "libsql";
-import { DELETE_RECORD, DIGEST_ROW, UPDATE_META, UPSERT_RECORD } from "./schema.ts";
+import { DELETE_RECORD, DIGEST_ROW, SELECT_RECORD, UPDATE_META, UPSERT_RECORD } from "./schema.ts";
 
 /** One change: put a sealed row (id, value), or delete the row with this id (value null). */
 export type RowChange = readonly [id: Uint8Array, value: Uint8Array | null];
@@ -16,6 +16,7 @@ export class RowWriter {
   readonly #db: Libsql.Database;
   readonly #upsert: Libsql.Statement<unknown[]>;
   readonly #delete: Libsql.Statement<unknown[]>;
+  readonly #select: Libsql.Statement<unknown[]>;
   readonly #meta: Libsql.Statement<unknown[]>;
   readonly #begin: Libsql.Statement<unknown[]>;
   readonly #commit: Libsql.Statement<unknown[]>;
@@ -30,6 +31,7 @@ export class RowWriter {
       this.#db.exec("PRAGMA secure_delete=ON");
       this.#upsert = this.#db.prepare(UPSERT_RECORD);
       this.#delete = this.#db.prepare(DELETE_RECORD);
+      this.#select = this.#db.prepare(SELECT_RECORD).raw(true);
       this.#meta = this.#db.prepare(UPDATE_META);
       this.#begin = this.#db.prepare("BEGIN IMMEDIATE");
       this.#commit = this.#db.prepare("COMMIT");
@@ -37,6 +39,12 @@ export class RowWriter {
       this.#db.close();
       throw err;
     }
+  }
+
+  /** The sealed value stored under `id` now, if any (what a write replacing it takes out of the digest). */
+  stored(id: Uint8Array): Uint8Array | undefined {
+    const row = this.#select.get([id]) as [Uint8Array] | undefined;
+    return row?.[0];
   }
 
   /**
