@@ -93,16 +93,34 @@ const DeletedSchema = v.variant("kind", [
   }),
 ]);
 
-/** A key ring from its JSON record. */
-function ringOf(r: v.InferOutput<typeof KeyRingSchema>): KeyRing {
-  // Records from before `imported` existed: only version 1 could have been imported then.
-  const versions = r.versions.map((kv) => ({ ...kv, material: decodeBase64(kv.material), imported: kv.imported ?? kv.version === 1 }));
-  return { ...r, versions };
+/** A key ring from its JSON record (`r` is valibot's fresh output, completed in place); `intern` shares repeated strings. */
+function ringOf(r: v.InferOutput<typeof KeyRingSchema>, intern: (s: string) => string = (s) => s): KeyRing {
+  const versions = r.versions as unknown as Array<Record<string, unknown>>;
+  for (const kv of versions) {
+    kv.material = decodeBase64(kv.material as string);
+    // Records from before `imported` existed: only version 1 could have been imported then.
+    kv.imported ??= kv.version === 1;
+    kv.createdBy = intern(kv.createdBy as string);
+    kv.type = intern(kv.type as string);
+  }
+  r.enclave = intern(r.enclave);
+  return r as unknown as KeyRing;
+}
+
+/** Interns strings: a million keys made by one identity in one enclave then hold one copy of each name. */
+function interner(): (s: string) => string {
+  const seen = new Map<string, string>();
+  return (s) => {
+    const known = seen.get(s);
+    if (known !== undefined) return known;
+    seen.set(s, s);
+    return s;
+  };
 }
 
 function deletedOf(value: unknown): DeletedItem {
   const d = v.parse(DeletedSchema, value);
-  return d.kind === "key" ? { ...d, ring: ringOf(d.ring) } : { ...d, keys: d.keys.map(ringOf) };
+  return d.kind === "key" ? { ...d, ring: ringOf(d.ring) } : { ...d, keys: d.keys.map((k) => ringOf(k)) };
 }
 
 function hsmKeyOf(value: unknown): HsmKeyRecord {
@@ -113,9 +131,10 @@ function hsmKeyOf(value: unknown): HsmKeyRecord {
 /** Rebuilds the state from every stored record; throws on a record it cannot read. */
 export function stateOf(records: Map<string, Uint8Array>): State {
   const state = new State();
-  const later: Array<() => void> = []; // enclave members, once every enclave exists
+  const intern = interner();
+  // Two passes: enclaves first, then what they hold (records come in no particular order).
   for (const [key, bytes] of records) {
-    if (key.startsWith("n/") || key.startsWith("r/")) continue;
+    if (key.startsWith("n/") || key.startsWith("r/") || isMember(key)) continue;
     const value = JSON.parse(dec.decode(bytes));
     const kind = key.slice(0, 2);
     if (key === COMMIT) state.commit = v.parse(v.number(), value);
@@ -129,25 +148,37 @@ export function stateOf(records: Map<string, Uint8Array>): State {
     } else if (kind === "d/") {
       const d = deletedOf(value);
       state.deleted.set(d.id, d);
-    } else if (kind === "k/") {
-      const ring = ringOf(v.parse(KeyRingSchema, value));
-      later.push(() => state.enclave(ring.enclave).keys.set(ring.name, ring));
-    } else if (kind === "i/") {
-      const r = v.parse(IdentityRecordSchema, value);
-      later.push(() => state.enclave(r.enclave).identities.set(r.identity, r));
-    } else if (kind === "p/") {
-      const r = v.parse(PolicyRecordSchema, value);
-      later.push(() => state.enclave(r.enclave).policies.set(r.name, r));
-    } else if (kind === "a/") {
-      const r = v.parse(AliasRecordSchema, value);
-      later.push(() => state.enclave(r.enclave).aliases.set(r.alias, r));
-    } else if (kind === "x/") {
-      const r = v.parse(AccessKeyRecordSchema, value);
-      later.push(() => state.enclave(r.enclave).accessKeys.set(r.id, r));
     } else throw new Error("unknown record kind in the data directory");
   }
-  for (const add of later) add();
+  for (const [key, bytes] of records) {
+    if (!isMember(key)) continue;
+    const value = JSON.parse(dec.decode(bytes));
+    const kind = key.slice(0, 2);
+    if (kind === "k/") {
+      const ring = ringOf(v.parse(KeyRingSchema, value), intern);
+      state.enclave(ring.enclave).keys.set(ring.name, ring);
+    } else if (kind === "i/") {
+      const r = v.parse(IdentityRecordSchema, value);
+      state.enclave(r.enclave).identities.set(r.identity, r);
+    } else if (kind === "p/") {
+      const r = v.parse(PolicyRecordSchema, value);
+      state.enclave(r.enclave).policies.set(r.name, r);
+    } else if (kind === "a/") {
+      const r = v.parse(AliasRecordSchema, value);
+      state.enclave(r.enclave).aliases.set(r.alias, r);
+    } else {
+      const r = v.parse(AccessKeyRecordSchema, value);
+      state.enclave(r.enclave).accessKeys.set(r.id, r);
+    }
+  }
   return state;
+}
+
+/** Whether a record belongs to an enclave (its key, identity, policy, alias or access key). */
+function isMember(key: string): boolean {
+  const c = key.charCodeAt(0);
+  // k i p a x, each followed by '/'
+  return key.charCodeAt(1) === 47 && (c === 107 || c === 105 || c === 112 || c === 97 || c === 120);
 }
 
 /** The records of the counters that travel with the state. */
