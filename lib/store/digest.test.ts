@@ -163,3 +163,23 @@ test("the digest and generation advance with every write and survive reopening",
     await again.close();
   });
 });
+
+test("a row rolled back on disk while kms runs is caught at the next open, even after kms overwrote it (shares come from the rows as stored)", async () => {
+  await withTempDir(async (dir) => {
+    const hsm = SoftHsm.parse(SoftHsm.generate());
+    const store = await openStore(dir, hsm);
+    await store.write([["k/tenant/key", bytes("v1")], ["e/tenant", bytes("enclave")]]);
+    const before = await rawRows(dir, "records");
+    await store.write([["k/tenant/key", bytes("v2")]]);
+    const after = await rawRows(dir, "records");
+    const old = before.find((r) => !after.some((x) => Buffer.from(x.value).equals(r.value)))!;
+    assert.ok(old, "the key's first row");
+    // While the store is open, someone with the files puts the older row back; kms then overwrites it.
+    const raw = createClient({ url: pathToFileURL(join(dir, "kms.db")).href, concurrency: 1 });
+    await raw.execute({ sql: "UPDATE records SET value = ? WHERE id = ?", args: [old.value, old.id] });
+    raw.close();
+    await store.write([["k/tenant/key", bytes("v3")]]);
+    await store.close();
+    await expectRefused(dir, hsm, "a row rolled back while running, then overwritten");
+  });
+});
