@@ -18,10 +18,10 @@
  * open refuses like any other tampering.
  */
 import { Buffer } from "node:buffer";
-import { createHmac } from "node:crypto";
 import { NONCE_SIZE, open, seal, TAG_SIZE } from "../crypto/aead.ts";
 import { equal } from "../crypto/constant-time.ts";
 import { deriveKey } from "../crypto/hkdf.ts";
+import { KeyedHmac } from "../crypto/hmac.ts";
 import { IV_SIZE } from "../crypto/message-key.ts";
 import { randomBytes } from "../crypto/random.ts";
 
@@ -47,6 +47,7 @@ export interface DigestPlan {
 /** The running digest of one data directory's rows. */
 export class StateDigest {
   readonly #rowKey: Uint8Array;
+  readonly #shareMac: KeyedHmac;
   readonly #metaKey: Uint8Array;
   #count = 0;
   #sum = new Uint8Array(SUM_SIZE);
@@ -54,6 +55,7 @@ export class StateDigest {
 
   private constructor(rowKey: Uint8Array, metaKey: Uint8Array) {
     this.#rowKey = rowKey;
+    this.#shareMac = new KeyedHmac(rowKey);
     this.#metaKey = metaKey;
   }
 
@@ -74,7 +76,7 @@ export class StateDigest {
 
   /** A row's share of the digest: HMAC(rowKey, id ‖ sealed value). */
   share(id: Uint8Array, value: Uint8Array): string {
-    return createHmac("sha256", this.#rowKey).update(id).update(value).digest("latin1");
+    return this.#shareMac.latin1(id, value);
   }
 
   /** Counts a row read at start (each row once: the reader refuses duplicates). */

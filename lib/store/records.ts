@@ -11,10 +11,10 @@
  * and random 96-bit nonces — was bounded to about 2^32 writes. Format 1 is
  * only read, to migrate a directory (migrate.ts).
  */
-import { createHmac } from "node:crypto";
-import { gcmOpen, NONCE_SIZE, open, seal, TAG_SIZE } from "../crypto/aead.ts";
+import { gcmOpen, NONCE_SIZE, seal, TAG_SIZE } from "../crypto/aead.ts";
 import { equal } from "../crypto/constant-time.ts";
 import { deriveKey } from "../crypto/hkdf.ts";
+import { KeyedHmac } from "../crypto/hmac.ts";
 import { IV_SIZE } from "../crypto/message-key.ts";
 import { randomBytes } from "../crypto/random.ts";
 
@@ -33,13 +33,16 @@ export interface SealedRecord {
 
 /** Seals and opens records under sub-keys of the root key, which it never keeps. */
 export class RecordCipher {
-  #idKey: Uint8Array;
+  #ids: KeyedHmac;
   #sealKey: Uint8Array;
+  /** Each row's key, HMAC-SHA256(sealKey, iv): aead.ts's AES-256 message key, from a keyed hasher (open runs once per row at start). */
+  #rowKeys: KeyedHmac;
   #legacyKey: Uint8Array;
 
   constructor(root: Uint8Array) {
-    this.#idKey = deriveKey(root, "kms/v1/record-id");
+    this.#ids = new KeyedHmac(deriveKey(root, "kms/v1/record-id"));
     this.#sealKey = deriveKey(root, "kms/v2/record-seal");
+    this.#rowKeys = new KeyedHmac(this.#sealKey);
     this.#legacyKey = deriveKey(root, "kms/v1/record-seal");
   }
 
@@ -71,7 +74,9 @@ export class RecordCipher {
   open(row: SealedRecord): [key: string, value: Uint8Array] | null {
     if (row.id.length !== ID_SIZE || row.value.length < BODY_OFFSET + TAG_SIZE) return null;
     const v = row.value;
-    const plaintext = open("AES256", this.#sealKey, v.subarray(0, IV_SIZE), v.subarray(IV_SIZE, BODY_OFFSET), v.subarray(BODY_OFFSET), aad(AAD_V2, row.id));
+    const key = this.#rowKeys.bytes(v.subarray(0, IV_SIZE));
+    const plaintext = gcmOpen(key, v.subarray(IV_SIZE, BODY_OFFSET), v.subarray(BODY_OFFSET), aad(AAD_V2, row.id));
+    key.fill(0);
     return this.#decode(row.id, plaintext);
   }
 
@@ -82,7 +87,7 @@ export class RecordCipher {
   }
 
   #idOf(keyBytes: Uint8Array): Uint8Array {
-    return new Uint8Array(createHmac("sha256", this.#idKey).update(keyBytes).digest());
+    return this.#ids.bytes(keyBytes);
   }
 
   /** Splits len(key) ‖ key ‖ value and checks that the id belongs to the key. */
