@@ -2,6 +2,7 @@
 import { randomBytes } from "../crypto/random.ts";
 import { encodeBase64 } from "../encoding/base64.ts";
 import type { Command } from "../state/commands.ts";
+import { KeyRings } from "../state/key-rings.ts";
 import { purgeDue, rotationDue } from "../state/lifecycle.ts";
 import type { State } from "../state/state.ts";
 import type { DueProvider } from "./due-jobs.ts";
@@ -15,7 +16,8 @@ export const lifecycleJobs: DueProvider = {
   due(state: State, now: number): Command[] {
     const out: Command[] = [];
     for (const [enclave, e] of state.enclaves) {
-      for (const [name, ring] of e.keys) {
+      // Only rings with a lifecycle can fall due: the index, not every key (a frozen copy has none).
+      for (const [name, ring] of e.keys instanceof KeyRings ? e.keys.managed() : e.keys) {
         const lc = ring.lifecycle;
         if (!lc) continue;
         if (purgeDue(lc, now)) out.push({ type: "key.purge", enclave, name, at: now });

@@ -1,5 +1,6 @@
 import { Errors, type KmsError } from "./errors.ts";
 import type { AccessKeyRecord, AliasRecord } from "./lifecycle.ts";
+import { KeyRings } from "./key-rings.ts";
 import { SortedMap } from "./sorted-map.ts";
 import type { AdminKeySetting, DeletedItem, EnclaveRecord, HsmKeyRecord, IdentityRecord, KeyRing, KeyVersion, PolicyRecord } from "./types.ts";
 
@@ -24,7 +25,7 @@ export interface EnclaveEntry {
 /** A new, empty enclave entry. */
 export function enclaveEntry(record: EnclaveRecord): EnclaveEntry {
   // The listed maps keep their names sorted (sorted-map.ts); access keys are only looked up.
-  return { record, keys: new SortedMap(), identities: new SortedMap(), policies: new SortedMap(), aliases: new SortedMap(), accessKeys: new Map() };
+  return { record, keys: new KeyRings(), identities: new SortedMap(), policies: new SortedMap(), aliases: new SortedMap(), accessKeys: new Map() };
 }
 
 /** A page of a sorted listing; `continueAt` is empty on the last page. */
