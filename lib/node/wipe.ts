@@ -6,6 +6,7 @@
  * reading the arrays it captured, so wiping waits until none runs.
  */
 import type { Command } from "../state/commands.ts";
+import { KeyRings } from "../state/key-rings.ts";
 import type { State } from "../state/state.ts";
 import type { KeyRing } from "../state/types.ts";
 
@@ -36,7 +37,17 @@ export function removedMaterial(state: State, cmd: Command): Uint8Array[] {
 /** Every key material array of a state (at shutdown). */
 export function allMaterial(state: State): Uint8Array[] {
   const out: Uint8Array[] = [];
-  for (const e of state.enclaves.values()) out.push(...materialOf(e.keys.values()));
+  for (const e of state.enclaves.values()) {
+    if (!(e.keys instanceof KeyRings)) {
+      out.push(...materialOf(e.keys.values()));
+      continue;
+    }
+    // Rings never used are still their record's bytes (material in base64): zero those, parse nothing.
+    for (const held of e.keys.held()) {
+      if (held instanceof Uint8Array) out.push(held);
+      else out.push(...materialOf([held]));
+    }
+  }
   for (const d of state.deleted.values()) out.push(...materialOf(d.kind === "key" ? [d.ring] : d.keys));
   return out;
 }

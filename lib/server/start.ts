@@ -107,7 +107,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const records = await store.load();
     let state;
     try {
-      state = stateOf(records);
+      // Key rings are parsed on first use: parsing a million at start took most of the start-up.
+      state = stateOf(records, { lazyRings: true });
     } catch {
       // The records decrypted and verified, so they are ours but of a shape this
       // version cannot read; the details could quote key material, so say no more.

@@ -1,9 +1,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import { lifecycleJobs } from "../node/lifecycle-jobs.ts";
+import { allMaterial } from "../node/wipe.ts";
+import { apply } from "./apply.ts";
+import type { Command } from "./commands.ts";
+import { recordsOf, stateOf } from "./records.ts";
 import { DAY_MS } from "./lifecycle.ts";
 import { KeyRings } from "./key-rings.ts";
-import { enclaveEntry, State } from "./state.ts";
+import { enclaveEntry, frozenCopy, page, State } from "./state.ts";
 import type { KeyRing } from "./types.ts";
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -44,4 +49,66 @@ test("the due jobs read only the rings with a lifecycle, and still find what is 
   const due = lifecycleJobs.due(state, T0 + 2 * DAY_MS);
   assert.deepEqual(due.map((c) => [c.type, "name" in c ? c.name : ""]), [["key.rotate", "due"]]);
   assert.equal(reads, 0, "keys without a lifecycle were not looked at");
+});
+
+/** A state's records, as a store holds them after applying `commands` one by one. */
+function recordsAfter(commands: Command[]): Map<string, Uint8Array> {
+  const state = new State();
+  const records = new Map<string, Uint8Array>();
+  for (const cmd of commands) {
+    for (const [key, value] of recordsOf(apply(state, cmd), state.commit)) value === null ? records.delete(key) : records.set(key, value);
+  }
+  return records;
+}
+
+const create = (name: string, fill: number): Command => ({
+  type: "key.create", enclave: "e", name, keyType: fill % 2 ? "AES256" : "ChaCha20", material: Buffer.alloc(32, fill).toString("base64"), addVersion: false, at: T0 + fill, by: `h1:by-${fill % 3}`,
+});
+const HISTORY: Command[] = [
+  { type: "enclave.create", name: "e", at: T0, by: "h1:admin" },
+  ...Array.from({ length: 20 }, (_, i) => create(`k${i}`, i + 1)),
+  { ...create("k3", 99), addVersion: true } as Command,
+  { type: "key.rotation", enclave: "e", name: "k5", periodDays: 1, at: T0 },
+  { type: "key.schedule-deletion", enclave: "e", name: "k6", windowDays: 7, at: T0 },
+  { type: "key.delete", enclave: "e", name: "k7", version: 0, allVersions: true },
+];
+
+test("rings read lazily (a server's start) stay bytes until first used, then read exactly as rings parsed at once", () => {
+  const records = recordsAfter(HISTORY);
+  const eager = stateOf(records), lazy = stateOf(records, { lazyRings: true });
+  const keys = lazy.enclave("e").keys as KeyRings;
+  assert.ok([...keys.held()].every((h) => h instanceof Uint8Array), "nothing parsed at start");
+  assert.deepEqual(names(keys), names(eager.enclave("e").keys as KeyRings), "the lifecycle index, from the bytes");
+  const parsed = () => [...keys.held()].filter((h) => !(h instanceof Uint8Array)).length;
+  assert.equal(parsed(), 2, "reading the index parsed the two rings with a lifecycle");
+  const copy = frozenCopy(lazy).enclave("e").keys as KeyRings;
+  assert.equal(parsed(), 2, "a backup's copy parses nothing");
+  assert.deepEqual(lazy.keyVersion("e", "k3", 0), eager.keyVersion("e", "k3", 0), "one ring, read on demand");
+  assert.equal(parsed(), 3, "only that ring was parsed");
+  assert.equal(keys.get("k7"), undefined);
+  assert.deepEqual(new Map(keys), new Map(eager.enclave("e").keys), "every ring, through iteration");
+  assert.deepEqual(new Map(copy), new Map(eager.enclave("e").keys), "the copy reads the same");
+  assert.deepEqual(page(keys, "k1", "", 5), page(eager.enclave("e").keys, "k1", "", 5), "a listing page");
+  const due = (st: State) => lifecycleJobs.due(st, T0 + 8 * DAY_MS).map((c) => `${c.type} ${"name" in c ? c.name : ""}`).sort();
+  assert.deepEqual(due(lazy), due(eager), "the due jobs");
+  assert.deepEqual(due(lazy), ["key.purge k6", "key.rotate k5"]);
+});
+
+test("a lazily read ring that is not the ring its record names fails on use with a message that quotes nothing", () => {
+  const records = recordsAfter(HISTORY.slice(0, 3));
+  records.set("k/e/k0", records.get("k/e/k1")!); // k1's bytes under k0's name
+  const lazy = stateOf(records, { lazyRings: true });
+  assert.throws(() => lazy.keyRing("e", "k0"), (err: Error) => err.message === "a key record in the data directory cannot be read by this version of kms");
+  assert.equal(lazy.keyRing("e", "k1").name, "k1");
+});
+
+test("at shutdown the bytes of rings never used are zeroed, without parsing them", () => {
+  const lazy = stateOf(recordsAfter(HISTORY), { lazyRings: true });
+  lazy.keyRing("e", "k1");
+  const arrays = allMaterial(lazy);
+  const keys = lazy.enclave("e").keys as KeyRings;
+  const bytes = [...keys.held()].filter((h) => h instanceof Uint8Array);
+  assert.equal(bytes.length, keys.size - 1, "k1 alone was parsed");
+  for (const b of bytes) assert.ok(arrays.includes(b), "every unparsed record is wiped");
+  assert.ok(arrays.includes(keys.get("k1")!.versions[0].material), "and the parsed ring's material");
 });

@@ -1,20 +1,48 @@
 /**
- * An enclave's key rings: a SortedMap (listing) that also indexes the names
+ * An enclave's key rings: a SortedMap (listing) whose rings read at start
+ * stay as their record's bytes until first used, and which indexes the names
  * of the rings with a lifecycle (a state, rotation, deletion date or tags).
- * The leader's due jobs (purges, automatic rotations) look at those every
- * 500 ms; without the index each round walked every key, 20–80 ms per round
- * at 200,000 keys, most of a core at a million.
+ *
+ * - Read on first use: parsing every ring's JSON at start (JSON, valibot,
+ *   base64, five objects per key) was a third of a start-up; a ring is
+ *   parsed when a request, a listing page, a backup or a due job first
+ *   reads it, and then kept parsed.
+ * - The lifecycle index: the leader's due jobs (purges, automatic rotations)
+ *   look at those rings every 500 ms; without it each round walked every
+ *   key, 20–80 ms per round at 200,000 keys, most of a core at a million.
  */
 import { SortedMap } from "./sorted-map.ts";
 import type { KeyRing } from "./types.ts";
 
+/** A ring as held: parsed, or its record's bytes. */
+type Held = KeyRing | Uint8Array;
+/** Parses a ring's record bytes (its name given); throws when they are not a ring of that name. */
+export type RingParser = (name: string, bytes: Uint8Array) => KeyRing;
+
 export class KeyRings extends SortedMap<KeyRing> {
   readonly #managed = new Set<string>();
+  #parse: RingParser | undefined;
 
   override set(name: string, ring: KeyRing): this {
     if (ring.lifecycle) this.#managed.add(name);
     else this.#managed.delete(name);
     return super.set(name, ring);
+  }
+
+  /**
+   * Adds a ring as its record's bytes, parsed by `parse` on first use.
+   * `managed`: whether it may have a lifecycle (a superset is harmless).
+   */
+  setRecord(name: string, bytes: Uint8Array, managed: boolean, parse: RingParser): void {
+    this.#parse = parse;
+    if (managed) this.#managed.add(name);
+    else this.#managed.delete(name);
+    this.#hold(name, bytes);
+  }
+
+  override get(name: string): KeyRing | undefined {
+    const held = super.get(name) as Held | undefined;
+    return held instanceof Uint8Array ? this.#read(name, held) : held;
   }
 
   override delete(name: string): boolean {
@@ -27,8 +55,53 @@ export class KeyRings extends SortedMap<KeyRing> {
     super.clear();
   }
 
+  override *entries(): MapIterator<[string, KeyRing]> {
+    for (const [name, held] of super.entries() as MapIterator<[string, Held]>) {
+      yield [name, held instanceof Uint8Array ? this.#read(name, held) : held];
+    }
+  }
+
+  override *values(): MapIterator<KeyRing> {
+    for (const [, ring] of this.entries()) yield ring;
+  }
+
+  override [Symbol.iterator](): MapIterator<[string, KeyRing]> {
+    return this.entries();
+  }
+
+  override forEach(each: (ring: KeyRing, name: string, map: Map<string, KeyRing>) => void, thisArg?: unknown): void {
+    for (const [name, ring] of this.entries()) each.call(thisArg, ring, name, this);
+  }
+
   /** The rings that have a lifecycle, by name, in no particular order. */
   *managed(): Generator<[string, KeyRing]> {
-    for (const name of this.#managed) yield [name, super.get(name)!];
+    for (const name of this.#managed) {
+      const ring = this.get(name);
+      if (ring) yield [name, ring];
+    }
+  }
+
+  /** Every ring as held, without parsing any: a parsed ring, or its record's bytes (to zero them at shutdown). */
+  held(): Iterable<Held> {
+    return super.values() as MapIterator<Held>;
+  }
+
+  /** A copy that later changes to this map do not reach (rings still unparsed stay so in both). */
+  copy(): KeyRings {
+    const out = new KeyRings();
+    out.#parse = this.#parse;
+    for (const [name, held] of super.entries() as MapIterator<[string, Held]>) out.#hold(name, held);
+    for (const name of this.#managed) out.#managed.add(name);
+    return out;
+  }
+
+  #hold(name: string, held: Held): void {
+    super.set(name, held as KeyRing);
+  }
+
+  #read(name: string, bytes: Uint8Array): KeyRing {
+    const ring = this.#parse!(name, bytes);
+    super.set(name, ring);
+    return ring;
   }
 }

@@ -1,9 +1,11 @@
+import { Buffer } from "node:buffer";
 import * as v from "valibot";
 import type { Effect } from "./apply.ts";
 import { decodeBase64, encodeBase64 } from "../encoding/base64.ts";
 import { RulesSchema, TagsSchema } from "./commands.ts";
 import { AccessKeyIdSchema, AliasSchema, KeyMetaSchema } from "./lifecycle.ts";
 import { IdentitySchema, NameSchema } from "./names.ts";
+import { KeyRings, type RingParser } from "./key-rings.ts";
 import { enclaveEntry, State } from "./state.ts";
 import type { DeletedItem, HsmKeyRecord, KeyRing } from "./types.ts";
 
@@ -128,8 +130,18 @@ function hsmKeyOf(value: unknown): HsmKeyRecord {
   return { ...h, publicKey: decodeBase64(h.publicKey), join: { ca: decodeBase64(h.join.ca), rpc: decodeBase64(h.join.rpc) } };
 }
 
+/** How stateOf builds the state. */
+export interface StateOfOptions {
+  /**
+   * Keep key rings as their record's bytes, parsed on first use (key-rings.ts):
+   * a server's start. The records were decrypted and authenticated, so they
+   * are kms's own; a ring this version cannot read then fails when first used.
+   */
+  readonly lazyRings?: boolean;
+}
+
 /** Rebuilds the state from every stored record; throws on a record it cannot read. */
-export function stateOf(records: Map<string, Uint8Array>): State {
+export function stateOf(records: Map<string, Uint8Array>, opts: StateOfOptions = {}): State {
   const state = new State();
   const intern = interner();
   // Two passes: enclaves first, then what they hold (records come in no particular order).
@@ -150,14 +162,27 @@ export function stateOf(records: Map<string, Uint8Array>): State {
       state.deleted.set(d.id, d);
     } else throw new Error("unknown record kind in the data directory");
   }
+  const parsers = new Map<string, RingParser>();
   for (const [key, bytes] of records) {
     if (!isMember(key)) continue;
-    const value = JSON.parse(dec.decode(bytes));
     const kind = key.slice(0, 2);
-    if (kind === "k/") {
-      const ring = ringOf(v.parse(KeyRingSchema, value), intern);
+    if (kind === "k/" && !opts.lazyRings) {
+      const ring = ringOf(v.parse(KeyRingSchema, JSON.parse(dec.decode(bytes))), intern);
       state.enclave(ring.enclave).keys.set(ring.name, ring);
-    } else if (kind === "i/") {
+      continue;
+    }
+    if (kind === "k/") {
+      // Key rings stay as their record's bytes until first used (key-rings.ts).
+      const slash = key.indexOf("/", 2);
+      const enclave = key.slice(2, slash), name = key.slice(slash + 1);
+      const keys = state.enclave(enclave).keys as KeyRings;
+      let parse = parsers.get(enclave);
+      if (!parse) parsers.set(enclave, parse = ringParser(enclave, intern));
+      keys.setRecord(name, bytes, mayHaveLifecycle(bytes), parse);
+      continue;
+    }
+    const value = JSON.parse(dec.decode(bytes));
+    if (kind === "i/") {
       const r = v.parse(IdentityRecordSchema, value);
       state.enclave(r.enclave).identities.set(r.identity, r);
     } else if (kind === "p/") {
@@ -172,6 +197,27 @@ export function stateOf(records: Map<string, Uint8Array>): State {
     }
   }
   return state;
+}
+
+/** Reads the rings of `enclave` from their record bytes, on first use; the error names no detail (it could quote key material). */
+function ringParser(enclave: string, intern: (s: string) => string): RingParser {
+  return (name, bytes) => {
+    let ring: KeyRing | undefined;
+    try {
+      ring = ringOf(v.parse(KeyRingSchema, JSON.parse(dec.decode(bytes))), intern);
+    } catch {
+      // Not a ring: left undefined, refused below.
+    }
+    if (ring?.enclave !== enclave || ring.name !== name) throw new Error("a key record in the data directory cannot be read by this version of kms");
+    return ring;
+  };
+}
+
+const LIFECYCLE = enc.encode('"lifecycle":');
+
+/** Whether a ring's JSON record may hold a lifecycle (only a field of that name has the quoted name and colon; a superset is harmless). */
+function mayHaveLifecycle(bytes: Uint8Array): boolean {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).indexOf(LIFECYCLE) !== -1;
 }
 
 /** Whether a record belongs to an enclave (its key, identity, policy, alias or access key). */

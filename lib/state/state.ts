@@ -181,7 +181,7 @@ export function frozenCopy(state: State): State {
   for (const [k, v] of state.hsmKeys) copy.hsmKeys.set(k, v);
   for (const [k, v] of state.deleted) copy.deleted.set(k, v);
   for (const [name, e] of state.enclaves) {
-    copy.enclaves.set(name, { record: e.record, keys: new Map(e.keys), identities: new Map(e.identities), policies: new Map(e.policies), aliases: new Map(e.aliases), accessKeys: new Map(e.accessKeys) });
+    copy.enclaves.set(name, { record: e.record, keys: e.keys instanceof KeyRings ? e.keys.copy() : new Map(e.keys), identities: new Map(e.identities), policies: new Map(e.policies), aliases: new Map(e.aliases), accessKeys: new Map(e.accessKeys) });
   }
   return copy;
 }
