@@ -93,7 +93,7 @@ export class Metrics {
   readonly kes = new Registry();
   readonly sources: MetricSources;
   readonly #runtime: RuntimeSampler;
-  readonly #children = new Map<string, { inc(n?: number): void }>();
+  readonly #children = new Map<string, unknown>();
   readonly #http: {
     requests: Counter<"api" | "code">;
     inFlight: Gauge<"api">;
@@ -174,9 +174,10 @@ export class Metrics {
       return;
     }
     this.#child(this.#http.requests, `${o.api}|${o.status}`, { api: o.api, code: String(o.status) }).inc();
-    this.#http.duration.observe({ api: o.api }, o.seconds);
-    this.#http.requestSize.observe({ api: o.api }, o.requestBytes);
-    if (o.responseBytes !== undefined) this.#http.responseSize.observe({ api: o.api }, o.responseBytes);
+    const byApi = { api: o.api };
+    this.#child(this.#http.duration, o.api, byApi).observe(o.seconds);
+    this.#child(this.#http.requestSize, o.api, byApi).observe(o.requestBytes);
+    if (o.responseBytes !== undefined) this.#child(this.#http.responseSize, o.api, byApi).observe(o.responseBytes);
     if (o.commands) {
       const outcome = outcomeOf(o.status);
       for (const [command, { id, n }] of o.commands) {
@@ -195,7 +196,7 @@ export class Metrics {
   /** A request of `api` (or a node RPC) started (+1) or ended (-1). */
   inFlight(api: string, delta: 1 | -1): void {
     if (api === "rpc") this.#rpc.inFlight.inc(delta);
-    else this.#http.inFlight.inc({ api }, delta);
+    else this.#child(this.#http.inFlight, api, { api }).inc(delta);
     if (api === "kes") this.#kes.active.inc(delta);
   }
 
@@ -219,12 +220,15 @@ export class Metrics {
     this.#runtime.stop();
   }
 
-  /** The labelled child of a counter, cached: the request path pays one map lookup. */
-  #child<L extends string>(metric: Counter<L>, key: string, labels: Record<L, string>): { inc(n?: number): void } {
+  /**
+   * The labelled child of a metric, cached: the request path pays one map
+   * lookup instead of prom-client's label validation and hashing per call.
+   */
+  #child<M extends Counter<L> | Gauge<L> | Histogram<L>, L extends string>(metric: M, key: string, labels: Record<L, string>): ReturnType<M["labels"]> {
     const full = `${(metric as unknown as { name: string }).name}|${key}`;
-    let child = this.#children.get(full);
+    let child = this.#children.get(full) as ReturnType<M["labels"]> | undefined;
     if (!child) {
-      child = metric.labels(labels);
+      child = metric.labels(labels) as ReturnType<M["labels"]>;
       this.#children.set(full, child);
     }
     return child;
