@@ -75,10 +75,12 @@ export async function execute(
   authorizeAll(caller, decoded, enclave);
   // Then wait for pending changes to what the commands read, and nothing else:
   // crypto on one key never waits for a write to another.
-  const reads = new Set(memo.resolve(node, identity, enclave).reads);
+  // An array: the barrier makes a set of it only when something is pending.
+  const reads = [...memo.resolve(node, identity, enclave).reads];
+  if (enclave && decoded.some((d) => d.spec.inEnclave)) reads.push(Obj.enclave(enclave));
   for (const d of decoded) {
-    if (d.spec.inEnclave && enclave) reads.add(Obj.enclave(enclave));
-    for (const o of d.spec.reads?.(enclave, d.req) ?? []) reads.add(o);
+    const more = d.spec.reads?.(enclave, d.req);
+    if (more) for (const o of more) reads.push(o);
   }
   await node.readBarrier(reads);
   // The caller's records may have changed while the request waited (the body's read, the barrier).
