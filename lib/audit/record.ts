@@ -9,7 +9,7 @@
  * `mac` under a key the HSM derives (seal.ts): a chain rewritten without the
  * HSM key no longer verifies with it.
  */
-import { createHash } from "node:crypto";
+import * as crypto from "node:crypto";
 
 /** What one request leaves in the trail (names already sealed where the trail is on disk). */
 export interface AuditEvent {
@@ -58,9 +58,12 @@ const HASH_FIELD = ',"hash":"';
 /** Length of the `,"hash":"<64 hex>"}` tail of every line. */
 const TAIL = HASH_FIELD.length + 64 + 2;
 
-/** SHA-256 of a string, hex. */
+// One call instead of a Hash object per line (a third of the cost); runtimes without crypto.hash get the object.
+const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: "hex") => string }).hash;
+
+/** SHA-256 of a string (UTF-8), hex. */
 export function sha256(text: string): string {
-  return createHash("sha256").update(text).digest("hex");
+  return oneShot ? oneShot("sha256", text, "hex") : crypto.createHash("sha256").update(text).digest("hex");
 }
 
 /** Computes a marker's mac over its body (seq, prev and fields, without mac and hash). */

@@ -59,7 +59,11 @@ export function encrypt(
   const aad = new Uint8Array(HEADER_SIZE + BINDING_SIZE + associatedData.length);
   aad[0] = MAGIC;
   aad[1] = FORMAT_V2;
-  new DataView(aad.buffer).setUint32(2, version, false);
+  // Big-endian by hand: a DataView would need aad.buffer (the runtime then gives the array an ArrayBuffer of its own).
+  aad[2] = version >>> 24;
+  aad[3] = version >>> 16;
+  aad[4] = version >>> 8;
+  aad[5] = version;
   aad.set(binding, HEADER_SIZE);
   aad.set(associatedData, HEADER_SIZE + BINDING_SIZE);
   // Separate fresh arrays rather than views into `out`: Bun's node:crypto is

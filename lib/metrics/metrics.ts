@@ -8,6 +8,7 @@
  * only route families, command names and ids, outcomes and status codes.
  */
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { SeriesMetric } from "./series.ts";
 import { type RuntimeSampler, runtimeMetrics } from "./runtime.ts";
 
 /** What the cluster looks like from this node, at scrape time. */
@@ -93,13 +94,14 @@ export class Metrics {
   readonly kes = new Registry();
   readonly sources: MetricSources;
   readonly #runtime: RuntimeSampler;
-  readonly #children = new Map<string, { inc(n?: number): void }>();
+  readonly #children = new Map<string, unknown>();
+  /** The request path's metrics, as plain series (series.ts): no label hashing per request. */
   readonly #http: {
-    requests: Counter<"api" | "code">;
-    inFlight: Gauge<"api">;
-    duration: Histogram<"api">;
-    requestSize: Histogram<"api">;
-    responseSize: Histogram<"api">;
+    requests: SeriesMetric;
+    inFlight: SeriesMetric;
+    duration: SeriesMetric;
+    requestSize: SeriesMetric;
+    responseSize: SeriesMetric;
   };
   readonly #rpc: {
     requests: Counter<"op" | "code">;
@@ -108,7 +110,7 @@ export class Metrics {
     requestSize: Histogram<"op">;
     responseSize: Histogram<"op">;
   };
-  readonly #commands: Counter<"api" | "command" | "id" | "outcome">;
+  readonly #commands: SeriesMetric;
   readonly #cryptoErrors: Counter<"command">;
   readonly #writes: Histogram<"outcome">;
   readonly #kes: { success: Counter; error: Counter; failure: Counter; active: Gauge; time: Histogram };
@@ -117,11 +119,11 @@ export class Metrics {
     this.sources = sources;
     const r = [this.kms];
     this.#http = {
-      requests: new Counter({ name: "kms_http_requests_total", help: "HTTP requests answered, by route family (native, kes, health, debug, other) and status code.", labelNames: ["api", "code"], registers: r }),
-      inFlight: new Gauge({ name: "kms_http_requests_in_flight", help: "HTTP requests being handled, by route family.", labelNames: ["api"], registers: r }),
-      duration: new Histogram({ name: "kms_http_request_duration_seconds", help: "Time from a request's arrival to its reply, by route family.", labelNames: ["api"], buckets: DURATION, registers: r }),
-      requestSize: new Histogram({ name: "kms_http_request_size_bytes", help: "Request body sizes, by route family.", labelNames: ["api"], buckets: SIZE, registers: r }),
-      responseSize: new Histogram({ name: "kms_http_response_size_bytes", help: "Reply body sizes (streams excluded), by route family.", labelNames: ["api"], buckets: SIZE, registers: r }),
+      requests: new SeriesMetric("kms_http_requests_total", "HTTP requests answered, by route family (native, kes, health, debug, other) and status code.", "counter", r),
+      inFlight: new SeriesMetric("kms_http_requests_in_flight", "HTTP requests being handled, by route family.", "gauge", r),
+      duration: new SeriesMetric("kms_http_request_duration_seconds", "Time from a request's arrival to its reply, by route family.", "histogram", r, DURATION),
+      requestSize: new SeriesMetric("kms_http_request_size_bytes", "Request body sizes, by route family.", "histogram", r, SIZE),
+      responseSize: new SeriesMetric("kms_http_response_size_bytes", "Reply body sizes (streams excluded), by route family.", "histogram", r, SIZE),
     };
     this.#rpc = {
       requests: new Counter({ name: "kms_rpc_requests_total", help: "Node-to-node calls answered, by operation and status code.", labelNames: ["op", "code"], registers: r }),
@@ -130,11 +132,11 @@ export class Metrics {
       requestSize: new Histogram({ name: "kms_rpc_request_size_bytes", help: "Node-to-node call sizes, by operation.", labelNames: ["op"], buckets: SIZE, registers: r }),
       responseSize: new Histogram({ name: "kms_rpc_response_size_bytes", help: "Node-to-node reply sizes, by operation.", labelNames: ["op"], buckets: SIZE, registers: r }),
     };
-    this.#commands = new Counter({
-      name: "kms_commands_total",
-      help: "Operations run, by API, command name and id, and outcome (ok, invalid, denied, not_found, conflict, unavailable, unknown, error); every frame of a pipelined request counts.",
-      labelNames: ["api", "command", "id", "outcome"], registers: r,
-    });
+    this.#commands = new SeriesMetric(
+      "kms_commands_total",
+      "Operations run, by API, command name and id, and outcome (ok, invalid, denied, not_found, conflict, unavailable, unknown, error); every frame of a pipelined request counts.",
+      "counter", r,
+    );
     this.#cryptoErrors = new Counter({ name: "kms_crypto_errors_total", help: "Cryptographic operations refused (e.g. a ciphertext that does not decrypt), by command.", labelNames: ["command"], registers: r });
     this.#writes = new Histogram({ name: "kms_cluster_write_duration_seconds", help: "Time for a write to be replicated to every node and applied, by outcome.", labelNames: ["outcome"], buckets: DURATION, registers: r });
     const k = [this.kes];
@@ -173,14 +175,16 @@ export class Metrics {
       if (o.responseBytes !== undefined) this.#rpc.responseSize.observe({ op }, o.responseBytes);
       return;
     }
-    this.#child(this.#http.requests, `${o.api}|${o.status}`, { api: o.api, code: String(o.status) }).inc();
-    this.#http.duration.observe({ api: o.api }, o.seconds);
-    this.#http.requestSize.observe({ api: o.api }, o.requestBytes);
-    if (o.responseBytes !== undefined) this.#http.responseSize.observe({ api: o.api }, o.responseBytes);
+    const http = this.#http;
+    http.requests.series(`${o.api}|${o.status}`, () => ({ api: o.api, code: String(o.status) })).inc();
+    const byApi = () => ({ api: o.api });
+    http.duration.series(o.api, byApi).observe(o.seconds);
+    http.requestSize.series(o.api, byApi).observe(o.requestBytes);
+    if (o.responseBytes !== undefined) http.responseSize.series(o.api, byApi).observe(o.responseBytes);
     if (o.commands) {
       const outcome = outcomeOf(o.status);
       for (const [command, { id, n }] of o.commands) {
-        this.#child(this.#commands, `${o.api}|${command}|${outcome}`, { api: o.api, command, id, outcome }).inc(n);
+        this.#commands.series(`${o.api}|${command}|${outcome}`, () => ({ api: o.api, command, id, outcome })).inc(n);
         if (o.status === 400 && CRYPTO.has(command)) this.#child(this.#cryptoErrors, `crypto|${command}`, { command }).inc(n);
       }
     }
@@ -195,7 +199,7 @@ export class Metrics {
   /** A request of `api` (or a node RPC) started (+1) or ended (-1). */
   inFlight(api: string, delta: 1 | -1): void {
     if (api === "rpc") this.#rpc.inFlight.inc(delta);
-    else this.#http.inFlight.inc({ api }, delta);
+    else this.#http.inFlight.series(api, () => ({ api })).inc(delta);
     if (api === "kes") this.#kes.active.inc(delta);
   }
 
@@ -219,12 +223,15 @@ export class Metrics {
     this.#runtime.stop();
   }
 
-  /** The labelled child of a counter, cached: the request path pays one map lookup. */
-  #child<L extends string>(metric: Counter<L>, key: string, labels: Record<L, string>): { inc(n?: number): void } {
+  /**
+   * The labelled child of a metric, cached: the request path pays one map
+   * lookup instead of prom-client's label validation and hashing per call.
+   */
+  #child<M extends Counter<L> | Gauge<L> | Histogram<L>, L extends string>(metric: M, key: string, labels: Record<L, string>): ReturnType<M["labels"]> {
     const full = `${(metric as unknown as { name: string }).name}|${key}`;
-    let child = this.#children.get(full);
+    let child = this.#children.get(full) as ReturnType<M["labels"]> | undefined;
     if (!child) {
-      child = metric.labels(labels);
+      child = metric.labels(labels) as ReturnType<M["labels"]>;
       this.#children.set(full, child);
     }
     return child;

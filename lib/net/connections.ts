@@ -141,14 +141,17 @@ export class ConnectionGuard {
   }
 
   /** A request header arrived; the body must follow within the body timeout. */
-  requestStarted(socket: net.Socket, bodyDone: Promise<void>): void {
+  requestStarted(socket: net.Socket): void {
     const conn = this.#bySocket.get(socket);
     if (!conn) return;
     conn.inFlight++;
     this.#enter(conn, "body");
-    void bodyDone.then(() => {
-      if (conn.phase === "body") this.#enter(conn, "handling");
-    });
+  }
+
+  /** The request's body is in (or there is none): its deadline no longer holds. */
+  bodyDone(socket: net.Socket): void {
+    const conn = this.#bySocket.get(socket);
+    if (conn?.phase === "body") this.#enter(conn, "handling");
   }
 
   /** Replies the client did not wait for: it closed the connection before the reply was written. */

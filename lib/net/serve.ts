@@ -168,11 +168,16 @@ export function serveTls(app: Hono<Env>, opts: ServeOptions, raw?: RawRoute): Pr
   });
   const listener = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const socket = req.socket;
-    guard.requestStarted(socket, new Promise((done) => {
-      const hasBody = req.headers["content-length"] !== undefined && req.headers["content-length"] !== "0" || req.headers["transfer-encoding"] !== undefined;
-      if (req.complete || !hasBody) done();
-      else req.once("end", done).once("close", done);
-    }));
+    const param = raw?.match(req.method ?? "", req.url ?? "");
+    const hasBody = req.headers["content-length"] !== undefined && req.headers["content-length"] !== "0" || req.headers["transfer-encoding"] !== undefined;
+    guard.requestStarted(socket);
+    // The body deadline ends when the body is in: now, when serveRaw has read it, or when the app's has ended.
+    const bodyDue = !req.complete && hasBody;
+    if (!bodyDue) guard.bodyDone(socket);
+    else if (param === undefined) {
+      const bodyIn = () => guard.bodyDone(socket);
+      req.once("end", bodyIn).once("close", bodyIn);
+    }
     if (guard.closing) res.setHeader("connection", "close");
     let done = false;
     const replied = () => {
@@ -180,12 +185,12 @@ export function serveTls(app: Hono<Env>, opts: ServeOptions, raw?: RawRoute): Pr
       if (!done && !res.writableFinished) guard.canceled++;
       done = true;
     };
-    res.once("finish", replied).once("close", replied);
-    const param = raw?.match(req.method ?? "", req.url ?? "");
+    // on, not once: a reply emits each at most once, and replied() counts only the first.
+    res.on("finish", replied).on("close", replied);
     if (param !== undefined) {
       const peer = peerOf(socket as PeerSocket, opts.verifyClients === true);
       const exchange = raw!.begin(param, { method: req.method!, path: req.url!, headers: req.headers, peer, ip: socket.remoteAddress });
-      return serveRaw(exchange, raw!.maxBody, req, res, guard);
+      return serveRaw(exchange, raw!.maxBody, req, res, guard, bodyDue);
     }
     return handle(req, res);
   };
@@ -254,15 +259,21 @@ export function serveTls(app: Hono<Env>, opts: ServeOptions, raw?: RawRoute): Pr
 }
 
 /** Serves a request on a raw route and writes its reply in one piece. */
-async function serveRaw(x: RawExchange, maxBody: number, req: http.IncomingMessage, res: http.ServerResponse, guard: ConnectionGuard): Promise<void> {
+async function serveRaw(x: RawExchange, maxBody: number, req: http.IncomingMessage, res: http.ServerResponse, guard: ConnectionGuard, bodyDue: boolean): Promise<void> {
   let reply: RawReply;
+  // The body's deadline ends when it is in, or when the request fails reading it.
+  const read = () => {
+    const body = readBody(req, maxBody);
+    if (bodyDue) void body.then(() => guard.bodyDone(req.socket), () => {});
+    return body;
+  };
   try {
     const length = req.headers["content-length"];
     if (length !== undefined && Number(length) > maxBody) reply = x.tooLarge();
     else {
       // A body of unknown length is read (and bounded) before the route runs, as hono's bodyLimit does.
-      const early = length === undefined ? await readBody(req, maxBody) : undefined;
-      reply = await x.handle(() => (early ? Promise.resolve(early) : readBody(req, maxBody)));
+      const early = length === undefined ? await read() : undefined;
+      reply = await x.handle(() => (early ? Promise.resolve(early) : read()));
     }
   } catch (err) {
     reply = err instanceof BodyTooLarge ? x.tooLarge() : x.failed(err);

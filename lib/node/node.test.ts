@@ -285,3 +285,13 @@ test("one fsync per write: applying is unsynced, and after a power loss the node
     await rm(tmp, { recursive: true, force: true });
   }
 });
+
+test("the read barrier with nothing pending answers without reading what the request reads", async () => {
+  await withNode(async ({ node }) => {
+    await node.write(enclaveCreate("e1"));
+    let consumed = 0;
+    const reads: Iterable<string> = { *[Symbol.iterator]() { consumed++; yield "enclave/e1"; } };
+    await node.readBarrier(reads);
+    assert.equal(consumed, 0, "a request on an idle node builds no set of its reads");
+  });
+});

@@ -324,12 +324,17 @@ export class KmsNode implements Application<Command> {
    */
   async readBarrier(reads: Iterable<string>): Promise<void> {
     const { driver } = this.#parts();
-    const want = new Set(reads);
     if (this.#state.applied < this.#readFloor) throw Errors.unavailable("this node is not serving: it is catching up with what it acknowledged before a restart");
-    const deadline = Date.now() + READ_WAIT_MS;
+    // Nothing pending is the common case: it needs neither the set of reads nor the clock.
+    let want: Set<string> | undefined;
+    let deadline = 0;
     for (;;) {
       if (!driver.readable()) throw Errors.unavailable("this node is not serving: it is joining a cluster or was removed from one");
-      const e = blocker(driver.pending(), want, this.#state);
+      const pending = driver.pending();
+      if (pending.length === 0) return;
+      want ??= new Set(reads);
+      deadline ||= Date.now() + READ_WAIT_MS;
+      const e = blocker(pending, want, this.#state);
       if (!e) return;
       if (driver.stopped) throw Errors.unavailable("the node is stopping");
       const why = e.index > driver.commitIndex() ? driver.unsettled() : null;

@@ -12,15 +12,17 @@ const HEADER = 6;
 /** Thrown when a body is not a well-formed sequence of frames. */
 export class FrameError extends Error {}
 
+// Headers are read and written byte by byte: a DataView needs the array's
+// .buffer, which makes the runtime give a small array its own ArrayBuffer.
+
 /** Splits a request body into frames; rejects truncated headers and lengths beyond the body. */
 export function parseFrames(body: Uint8Array, maxFrames: number): Frame[] {
   const frames: Frame[] = [];
-  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
   let at = 0;
   while (at < body.length) {
     if (body.length - at < HEADER) throw new FrameError("invalid request: truncated frame header");
-    const id = view.getUint16(at);
-    const length = view.getUint32(at + 2);
+    const id = (body[at] << 8) | body[at + 1];
+    const length = ((body[at + 2] << 24) | (body[at + 3] << 16) | (body[at + 4] << 8) | body[at + 5]) >>> 0;
     at += HEADER;
     if (length > body.length - at) throw new FrameError("invalid request: frame length exceeds the request body");
     if (frames.length === maxFrames) throw new FrameError(`invalid request: more than ${maxFrames} frames`);
@@ -36,11 +38,15 @@ export function encodeFrames(frames: readonly Frame[]): Uint8Array<ArrayBuffer> 
   let size = 0;
   for (const f of frames) size += HEADER + f.payload.length;
   const out = new Uint8Array(size);
-  const view = new DataView(out.buffer);
   let at = 0;
   for (const f of frames) {
-    view.setUint16(at, f.id);
-    view.setUint32(at + 2, f.payload.length);
+    const n = f.payload.length;
+    out[at] = f.id >>> 8;
+    out[at + 1] = f.id;
+    out[at + 2] = n >>> 24;
+    out[at + 3] = n >>> 16;
+    out[at + 4] = n >>> 8;
+    out[at + 5] = n;
     out.set(f.payload, at + HEADER);
     at += HEADER + f.payload.length;
   }

@@ -8,11 +8,12 @@ import * as v from "valibot";
 import { DecryptBudget } from "../../crypto/keyring.ts";
 import { Errors } from "../../state/errors.ts";
 import { nameProblem } from "../../state/names.ts";
-import { authorize, type Caller, callerOf } from "../../state/policy.ts";
-import { Obj, callerReads } from "../../node/pending.ts";
+import { authorize, type Caller } from "../../state/policy.ts";
+import { Obj } from "../../node/pending.ts";
 import type { KmsNode } from "../../node/node.ts";
 import type { CommandContext, CommandSpec } from "./command.ts";
 import { disabledAdmin } from "./cluster.ts";
+import { CallerMemo } from "./caller-memo.ts";
 import { TimeSlice } from "./slice.ts";
 
 /** Most frames in one pipelined request. */
@@ -46,18 +47,20 @@ export function validated(spec: CommandSpec, message: unknown): Decoded {
  * its own operation: after every pause the read barrier and the caller's
  * rights are checked again for the frames still to run, so a change
  * acknowledged meanwhile (a revoked policy, a deleted key) holds for them.
+ * `memo` is the connection's (caller-memo.ts): the caller is resolved again
+ * only when an entry was applied since its last request.
  */
 export async function execute(
   node: KmsNode, identity: string | undefined, enclave: string, decode: () => Promise<Decoded[]>, slice = new TimeSlice(),
+  memo = new CallerMemo(),
 ): Promise<Array<Record<string, unknown> | void>> {
-  const admin = node.info.adminIdentity;
   // Strangers are refused before anything else, and learn nothing: they
   // wait only for pending changes to their own records (which could make them known).
-  await node.readBarrier(callerReads(node.state, admin, identity, enclave));
+  await node.readBarrier(memo.resolve(node, identity, enclave).reads);
   // A disabled admin API key may only re-enable itself (the command checks the HSM proof).
   const recovery = disabledAdmin(node, identity);
   const resolve = (): Caller | undefined =>
-    recovery && disabledAdmin(node, identity) ? { identity: identity!, privilege: "SysAdmin" } : callerOf(node.state, admin, identity, enclave);
+    recovery && disabledAdmin(node, identity) ? { identity: identity!, privilege: "SysAdmin" } : memo.resolve(node, identity, enclave).caller;
   let caller = resolve();
   if (!caller) throw Errors.accessDenied();
   // What the caller was resolved against: unless an entry is applied meanwhile, it cannot change.
@@ -72,10 +75,12 @@ export async function execute(
   authorizeAll(caller, decoded, enclave);
   // Then wait for pending changes to what the commands read, and nothing else:
   // crypto on one key never waits for a write to another.
-  const reads = new Set(callerReads(node.state, admin, identity, enclave));
+  // An array: the barrier makes a set of it only when something is pending.
+  const reads = [...memo.resolve(node, identity, enclave).reads];
+  if (enclave && decoded.some((d) => d.spec.inEnclave)) reads.push(Obj.enclave(enclave));
   for (const d of decoded) {
-    if (d.spec.inEnclave && enclave) reads.add(Obj.enclave(enclave));
-    for (const o of d.spec.reads?.(enclave, d.req) ?? []) reads.add(o);
+    const more = d.spec.reads?.(enclave, d.req);
+    if (more) for (const o of more) reads.push(o);
   }
   await node.readBarrier(reads);
   // The caller's records may have changed while the request waited (the body's read, the barrier).

@@ -6,6 +6,7 @@ import type { Env } from "../../net/env.ts";
 import { type ErrorLog, isClientError, lastResort } from "../../net/errors.ts";
 import { BodyTooLarge, type RawReply } from "../../net/serve.ts";
 import { type NotingRoute, noteEach, noteEnclave, noteItems } from "../request-note.ts";
+import { type CallerMemo, memoOf } from "./caller-memo.ts";
 import { COMMANDS } from "./commands.ts";
 import { type Decoded, execute, MAX_FRAMES, validated } from "./execute.ts";
 import { TimeSlice } from "./slice.ts";
@@ -61,7 +62,7 @@ export function nativeRawRoute(deps: AppDeps, log: ErrorLog): NotingRoute {
       handle: (read) => {
         note.enclave = enclave;
         const noted = (decoded: readonly Decoded[]) => noteItems(note, decoded, (d) => d.spec.name, (d) => d.spec.id, objectOf);
-        return runNative(deps, req.peer, enclave, read, req.headers.accept, noted);
+        return runNative(deps, req.peer, enclave, read, req.headers.accept, noted, memoOf(req.peer));
       },
       tooLarge: () => tooLarge(req.headers.accept),
       failed: (err) => {
@@ -81,12 +82,13 @@ function tooLarge(accept: string | undefined): RawReply {
 /**
  * One native request: who asks (`peer`), in which enclave, with the body
  * `read` gives (read only once the caller is known), through the shared
- * pipeline (execute.ts). Resolves to the reply; rejects only with a client
+ * pipeline (execute.ts), with the connection's `memo` of the caller if it
+ * has one. Resolves to the reply; rejects only with a client
  * error of the body's stream (the caller answers it).
  */
 async function runNative(
   deps: AppDeps, peer: { identity?: string }, enclave: string, read: () => Promise<Uint8Array>, accept: string | undefined,
-  note?: (decoded: readonly Decoded[]) => void,
+  note?: (decoded: readonly Decoded[]) => void, memo?: CallerMemo,
 ): Promise<RawReply> {
   try {
     // A long batch takes turns with other requests (slice.ts): decoding, running and encoding pause alike.
@@ -99,7 +101,7 @@ async function runNative(
       }
       note?.(decoded);
       return decoded;
-    }, slice);
+    }, slice, memo);
     const replies: Frame[] = [];
     for (let i = 0; i < decoded.length; i++) {
       if (slice.due()) await slice.pass();
