@@ -25,8 +25,7 @@ const PRAGMAS = "PRAGMA synchronous=FULL; PRAGMA secure_delete=ON;";
 /**
  * Opens a libSQL client on path with the durability pragmas applied. It
  * reads, migrates and checkpoints; the store's writes go through their own
- * connection (writer.ts), which commits with NORMAL and syncs the WAL itself
- * off the JavaScript thread (the same durability as FULL).
+ * connection (writer.ts), which sets the same pragmas.
  */
 async function connect(path: string): Promise<Client> {
   // One connection: every operation then sees the pragmas set on it, and the

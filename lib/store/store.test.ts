@@ -87,26 +87,6 @@ test("writes issued without awaiting apply in call order", async () => {
   });
 });
 
-test("a durable write syncs off the JavaScript thread: the event loop turns before it resolves", async () => {
-  // With synchronous=FULL the fsync ran inside COMMIT on this thread, and the node read
-  // no request until the disk answered; now the WAL is synced on the thread pool.
-  await withTempDir(async (dir) => {
-    const store = await openStore(dir, newHsm());
-    try {
-      for (const durable of [true, false]) {
-        let turned = false;
-        setImmediate(() => (turned = true));
-        await store.write([["k", bytes(String(durable))]], durable);
-        // An unsynced write has nothing to wait for.
-        assert.equal(turned, durable, `durable=${durable}`);
-      }
-      assert.deepEqual((await store.load()).get("k"), bytes("false"));
-    } finally {
-      await store.close();
-    }
-  });
-});
-
 test("a failing write applies nothing and the store stays usable", async () => {
   await withTempDir(async (dir) => {
     const hsm = newHsm();

@@ -126,8 +126,6 @@ class LibsqlStore implements Store {
   #unlock: () => Promise<void>;
   /** The write connection, opened on the first write (after any migration the client ran). */
   #rowWriter: RowWriter | undefined;
-  /** Set when a sync failed: every later write fails too. */
-  #failed: Error | undefined;
 
   constructor(created: boolean, dir: string, database: Database, keys: StoreKeys, unlock: () => Promise<void>, opened: Map<string, Uint8Array>) {
     this.created = created;
@@ -176,24 +174,13 @@ class LibsqlStore implements Store {
       return [row.id, row.value];
     });
     // No await before #run: the write is queued in call order.
-    return this.#run(async () => {
+    return this.#run(() => {
       if (rows.length === 0) return;
-      if (this.#failed) throw this.#failed;
       this.#opened = undefined; // no longer what is on disk
-      // The digest moves in the same transaction as the rows, and in memory once they are committed.
+      // The digest moves in the same transaction as the rows, and in memory only once that is durable.
       const plan = this.#digest.plan(shares);
-      const writer = this.#writer();
-      writer.write(rows, plan.meta);
+      this.#writer().write(rows, plan.meta, durable);
       plan.commit();
-      if (!durable) return;
-      try {
-        await writer.sync();
-      } catch (err) {
-        // After a failed fsync the kernel may have dropped the pages it could not write:
-        // nothing this store writes can be vouched for any more.
-        this.#failed = new Error(`the data directory could not be synced to disk: ${(err as Error).message}`, { cause: err });
-        throw this.#failed;
-      }
     });
   }
 
