@@ -1,7 +1,6 @@
 /**
- * The libSQL database behind the store: WAL journaling with synchronous=FULL
- * (the write connection syncs the WAL itself instead, writer.ts), so a
- * committed write is on disk before it resolves, and secure_delete, so a
+ * The libSQL database behind the store: WAL journaling with synchronous=FULL,
+ * so a committed write is on disk before it resolves, and secure_delete, so a
  * deleted or overwritten row is zeroed rather than left in a free page.
  */
 import { type Client, createClient, type InStatement } from "@libsql/client";
