@@ -2,8 +2,8 @@
  * The durable store's own costs: opening and loading a data directory of N
  * records (every row decrypted and verified, the digest checked), and the
  * latency of a write like one applied command (6 rows), and the CPU of a
- * Ready of 32 creates (32 log entries written durably, then their 32 state
- * records unsynced, as a node does). Each is printed with its ratio to the
+ * Ready of 32 creates (32 log entries written durably through RecordStorage,
+ * then their 32 state records unsynced, as a node does). Each is printed with its ratio to the
  * same SQL on a bare libSQL file beside it (the ceiling: no encryption, no
  * digest). Run: bun bench/store.ts [records] [writes]
  */
@@ -16,6 +16,9 @@ import Libsql from "libsql";
 import { randomBytes } from "../lib/crypto/random.ts";
 import { SoftHsm } from "../lib/hsm/soft.ts";
 import { openStore } from "../lib/store/store.ts";
+import { bootstrapState } from "../lib/cluster/storage.ts";
+import type { Entry } from "../lib/cluster/types.ts";
+import { RecordStorage } from "../lib/node/record-storage.ts";
 
 const records = Number(process.argv[2] ?? 50_000);
 const writes = Number(process.argv[3] ?? 1_000);
@@ -75,13 +78,23 @@ try {
     await bare.batch(batch(i).map(() => ({ sql: upsert, args: [randomBytes(32), randomBytes(360)] })), "write");
     ceiling.push(performance.now() - t);
   }
-  // A Ready of READY creates: the log entries durably, then the state records they make, unsynced.
+  // A Ready of READY creates as a node writes it: the log entries and the hard state durably
+  // (RecordStorage, as the driver persists a Ready), then the state records they make, unsynced;
+  // the log compacted every 1,000 entries, as the driver does.
   const READY = 32, readies = Math.max(10, Math.floor(writes / 10));
-  const half = (r: number, kind: string) => Array.from({ length: READY }, (_, j) => [`${kind}/bench/ready-${r}-${j}`, value()] as const);
+  const members = [{ id: 0, addr: "127.0.0.1:1" }];
+  const log = new RecordStorage<unknown>(s, bootstrapState(members, new Uint8Array(1)));
+  const create = (index: number): Entry<unknown> => ({
+    index, term: 1, type: "cmd",
+    cmd: { op: "key.create", enclave: "bench", name: `ready-${index}`, material: randomBytes(32), created: new Date().toISOString(), by: "x".repeat(64) },
+  });
   let cpu = process.cpuUsage();
-  for (let r = 0; r < readies; r++) {
-    await s.write([...half(r, "r/e"), ["r/hard", randomBytes(60)]]);
-    await s.write([...half(r, "k"), ["m/applied", randomBytes(8)]], false);
+  for (let r = 0, next = 1; r < readies; r++) {
+    const entries = Array.from({ length: READY }, () => create(next++));
+    const compact = Math.floor((next - 1) / 1000) > Math.floor((next - 1 - READY) / 1000);
+    await log.write({ hard: { term: 1, vote: 0, commit: next - 1, markers: [], edit: null }, truncateFrom: null, entries,
+      snapshot: compact ? { index: next - 1 - READY, term: 1, members, data: new Uint8Array(18) } : null });
+    await s.write([...entries.map((e) => [`k/bench/ready-${e.index}`, value()] as const), ["m/applied", randomBytes(8)]], false);
   }
   const oursReady = cpuMs(process.cpuUsage(cpu)) / readies;
   // Its ceiling: the same rows, unsealed, through statements prepared once on a bare file.

@@ -43,8 +43,9 @@ export async function seedDirectory(dir: string, hsmKey: string, enclave: string
   try {
     const records = await store.load();
     const state = stateOf(records);
-    const durable = RecordStorage.read<Command>(records);
-    if (!durable) throw new Error("seed: the directory has no replication state: start a node on it once first");
+    const read = RecordStorage.read<Command>(records);
+    if (!read) throw new Error("seed: the directory has no replication state: start a node on it once first");
+    const { durable } = read;
     const template = state.keyRing(enclave, name(0));
     const keys = state.enclave(enclave).keys;
     let batch: Array<readonly [string, Uint8Array | null]> = [];
@@ -65,7 +66,7 @@ export async function seedDirectory(dir: string, hsmKey: string, enclave: string
     if (after.some((e) => e.type === "conf")) throw new Error("seed: the log holds a membership change past its snapshot");
     const term = index === durable.snapshot.index ? durable.snapshot.term : after.find((e) => e.index === index)?.term;
     if (term === undefined) throw new Error(`seed: the applied entry ${index} is not in the log`);
-    const storage = new RecordStorage<Command>(store, durable);
+    const storage = new RecordStorage<Command>(store, durable, read.rows);
     await storage.write({ hard: null, truncateFrom: null, entries: [], snapshot: { index, term, members: durable.snapshot.members, data: STATE_REFERENCE } });
     const t2 = performance.now();
     return { keys: keys.size, seconds: (t2 - t0) / 1000, compactSeconds: (t2 - t1) / 1000 };

@@ -60,8 +60,8 @@ export function coreOptions(m: Membership, applied: number, timing: Timing): Nod
  */
 export async function loadOrBootstrap(store: Store, records: Map<string, Uint8Array>, host: string, snapshot: () => Uint8Array): Promise<Loaded> {
   const saved = membershipOf(records);
-  const durable = RecordStorage.read<Command>(records);
-  if (saved && durable) return { membership: saved, durable, storage: new RecordStorage(store, durable) };
+  const read = RecordStorage.read<Command>(records);
+  if (saved && read) return { membership: saved, durable: read.durable, storage: new RecordStorage(store, read.durable, read.rows) };
   const membership: Membership = { cluster: randomBytes(16).toString("hex"), id: 0 };
   const members: Members = [{ id: 0, addr: host }];
   const fresh = bootstrapState<Command>(members, snapshot());

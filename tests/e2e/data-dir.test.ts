@@ -205,5 +205,13 @@ describe("data directory and HSM key", () => {
       assert.equal(Buffer.from(r.plaintext as Uint8Array).toString(), fx.plaintext, key);
     }
     assert.equal(sql(legacy, [{ sql: "PRAGMA user_version" }])[0][0][0], 2);
+    // Its log (one entry per record) now grows by rows of several entries: a restart reads both.
+    await Promise.all([c.createKey(fx.enclave, "new-1"), c.createKey(fx.enclave, "new-2"), c.createKey(fx.enclave, "new-3")]);
+    assert.equal(await stopWithin(server, "SIGTERM", 10_000), 0, redactedOutput(server));
+    const again = oneShotClient(await startServer({ dir: legacy, hsmKey: fx.hsmKey }));
+    for (const key of [...fx.keys, "new-1", "new-2", "new-3"]) {
+      const sealed = await again.encrypt(fx.enclave, key, Buffer.from(fx.plaintext));
+      assert.equal(Buffer.from((await again.decrypt(fx.enclave, key, sealed.ciphertext as Uint8Array)).plaintext as Uint8Array).toString(), fx.plaintext, key);
+    }
   });
 });
