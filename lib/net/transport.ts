@@ -6,6 +6,7 @@
  */
 import http from "node:http";
 import https from "node:https";
+import { CLIENT_ERROR_MESSAGE } from "./errors.ts";
 
 /** TLS settings of a client: its certificate (if any), and how it trusts the server. */
 export interface TransportOptions {
@@ -57,7 +58,33 @@ export interface Transport {
 
 /** The fastest transport of this runtime: Bun's fetch (2× its node:https), node:https elsewhere. */
 export function createTransport(opts: TransportOptions): Transport {
-  return typeof (globalThis as { Bun?: unknown }).Bun !== "undefined" ? new BunFetchTransport(opts) : new NodeTransport(opts);
+  const inner = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined" ? new BunFetchTransport(opts) : new NodeTransport(opts);
+  return {
+    async request(base, method, path, body, headers) {
+      const reply = await inner.request(base, method, path, body, headers);
+      if (isMangled(reply)) throw new TransportError(`${new URL(base).host}: ${MANGLED}`);
+      return reply;
+    },
+    close: () => inner.close(),
+  };
+}
+
+const MANGLED = "the server received this request incomplete: the connection broke and the runtime sent it again, so whether an earlier attempt applied is not known";
+
+/**
+ * A kms server's 400 for a request it could not read whole. We always send
+ * whole requests, so this reply means the request was mangled on the way —
+ * a runtime that re-sends a request on a fresh connection after a reused one
+ * broke (Bun's fetch does, and its body may not follow) — and an earlier
+ * attempt may have reached a server: a transport error, not a definite refusal.
+ */
+export function isMangled(reply: HttpReply): boolean {
+  if (reply.status !== 400 || reply.body.length > 256) return false;
+  try {
+    return (JSON.parse(new TextDecoder().decode(reply.body)) as { message?: unknown }).message === CLIENT_ERROR_MESSAGE;
+  } catch {
+    return false;
+  }
 }
 
 /** Bun's fetch, which takes client certificates through its `tls` option. */
