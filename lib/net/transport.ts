@@ -69,14 +69,14 @@ export function createTransport(opts: TransportOptions): Transport {
   };
 }
 
-const MANGLED = "the server received this request incomplete: the connection broke and the runtime sent it again, so whether an earlier attempt applied is not known";
+const MANGLED = "the server received this request incomplete (it was sent whole: mangled on the way, likely re-sent after a broken connection), so whether an earlier attempt applied is not known";
 
 /**
  * A kms server's 400 for a request it could not read whole. We always send
- * whole requests, so this reply means the request was mangled on the way —
- * a runtime that re-sends a request on a fresh connection after a reused one
- * broke (Bun's fetch does, and its body may not follow) — and an earlier
- * attempt may have reached a server: a transport error, not a definite refusal.
+ * whole requests, so this reply means the request was mangled on the way
+ * (likely re-sent by the runtime after a reused connection broke, as Bun's
+ * fetch does), and an earlier attempt may have reached a server: a transport
+ * error, not a definite refusal.
  */
 export function isMangled(reply: HttpReply): boolean {
   if (reply.status !== 400 || reply.body.length > 256) return false;
