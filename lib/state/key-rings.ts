@@ -24,8 +24,7 @@ export class KeyRings extends SortedMap<KeyRing> {
   #parse: RingParser | undefined;
 
   override set(name: string, ring: KeyRing): this {
-    if (ring.lifecycle) this.#managed.add(name);
-    else this.#managed.delete(name);
+    this.#mark(name, !!ring.lifecycle);
     return super.set(name, ring);
   }
 
@@ -35,8 +34,7 @@ export class KeyRings extends SortedMap<KeyRing> {
    */
   setRecord(name: string, bytes: Uint8Array, managed: boolean, parse: RingParser): void {
     this.#parse = parse;
-    if (managed) this.#managed.add(name);
-    else this.#managed.delete(name);
+    this.#mark(name, managed);
     this.#hold(name, bytes);
   }
 
@@ -93,6 +91,12 @@ export class KeyRings extends SortedMap<KeyRing> {
     for (const [name, held] of super.entries() as MapIterator<[string, Held]>) out.#hold(name, held);
     for (const name of this.#managed) out.#managed.add(name);
     return out;
+  }
+
+  /** Keeps the lifecycle index true for `name`. */
+  #mark(name: string, managed: boolean): void {
+    if (managed) this.#managed.add(name);
+    else this.#managed.delete(name);
   }
 
   #hold(name: string, held: Held): void {
