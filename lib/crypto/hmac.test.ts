@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { createHmac, randomBytes } from "node:crypto";
 import { KeyedHmac } from "./hmac.ts";
+import { aesMessageKey, aesMessageKeys } from "./message-key.ts";
 
 const runtimeHasher = (globalThis as { Bun?: { CryptoHasher?: unknown } }).Bun?.CryptoHasher;
 
@@ -18,5 +19,14 @@ test("KeyedHmac is HMAC-SHA256 of a ‖ b, with the runtime's keyed hasher and w
       assert.deepEqual(mac.bytes(a, b), new Uint8Array(two), "two parts");
       assert.equal(mac.latin1(a, b), Buffer.from(two).toString("latin1"), "latin1");
     }
+  }
+});
+
+test("aesMessageKeys gives aesMessageKey's keys (the store's row keys are aead.ts's message keys)", () => {
+  const master = new Uint8Array(randomBytes(32));
+  const keys = aesMessageKeys(master);
+  for (let i = 0; i < 20; i++) {
+    const iv = new Uint8Array(randomBytes(16));
+    assert.deepEqual(keys(iv), new Uint8Array(aesMessageKey(master, iv)));
   }
 });

@@ -5,6 +5,7 @@
  * KES's scheme, which is why KES ciphertexts can be opened.
  */
 import { createHmac } from "node:crypto";
+import { KeyedHmac } from "./hmac.ts";
 import { hchacha } from "@noble/ciphers/chacha.js";
 
 /** The kinds of master key a KMS key can hold. */
@@ -21,6 +22,12 @@ const SIGMA = new TextEncoder().encode("expand 32-byte k");
 /** AES-256-GCM message key: HMAC-SHA256(master, iv). */
 export function aesMessageKey(master: Uint8Array, iv: Uint8Array): Uint8Array {
   return createHmac("sha256", master).update(iv).digest();
+}
+
+/** aesMessageKey under one master for many ivs, from a keyed hasher (the store opens every row at start this way). */
+export function aesMessageKeys(master: Uint8Array): (iv: Uint8Array) => Uint8Array {
+  const mac = new KeyedHmac(master);
+  return (iv) => mac.bytes(iv);
 }
 
 /** ChaCha20-Poly1305 message key: HChaCha20(master, iv); master must be 32 bytes, iv 16. */

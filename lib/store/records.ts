@@ -15,7 +15,7 @@ import { gcmOpen, NONCE_SIZE, seal, TAG_SIZE } from "../crypto/aead.ts";
 import { equal } from "../crypto/constant-time.ts";
 import { deriveKey } from "../crypto/hkdf.ts";
 import { KeyedHmac } from "../crypto/hmac.ts";
-import { IV_SIZE } from "../crypto/message-key.ts";
+import { aesMessageKeys, IV_SIZE } from "../crypto/message-key.ts";
 import { randomBytes } from "../crypto/random.ts";
 
 export const ID_SIZE = 32;
@@ -35,14 +35,14 @@ export interface SealedRecord {
 export class RecordCipher {
   #ids: KeyedHmac;
   #sealKey: Uint8Array;
-  /** Each row's key, HMAC-SHA256(sealKey, iv): aead.ts's AES-256 message key, from a keyed hasher (open runs once per row at start). */
-  #rowKeys: KeyedHmac;
+  /** Each row's key: aead.ts's AES-256 message key under sealKey (open runs once per row at start). */
+  #rowKey: (iv: Uint8Array) => Uint8Array;
   #legacyKey: Uint8Array;
 
   constructor(root: Uint8Array) {
     this.#ids = new KeyedHmac(deriveKey(root, "kms/v1/record-id"));
     this.#sealKey = deriveKey(root, "kms/v2/record-seal");
-    this.#rowKeys = new KeyedHmac(this.#sealKey);
+    this.#rowKey = aesMessageKeys(this.#sealKey);
     this.#legacyKey = deriveKey(root, "kms/v1/record-seal");
   }
 
@@ -74,7 +74,7 @@ export class RecordCipher {
   open(row: SealedRecord): [key: string, value: Uint8Array] | null {
     if (row.id.length !== ID_SIZE || row.value.length < BODY_OFFSET + TAG_SIZE) return null;
     const v = row.value;
-    const key = this.#rowKeys.bytes(v.subarray(0, IV_SIZE));
+    const key = this.#rowKey(v.subarray(0, IV_SIZE));
     const plaintext = gcmOpen(key, v.subarray(IV_SIZE, BODY_OFFSET), v.subarray(BODY_OFFSET), aad(AAD_V2, row.id));
     key.fill(0);
     return this.#decode(row.id, plaintext);
