@@ -69,6 +69,8 @@ async function start(init: ThreadInit): Promise<void> {
   }, threadRoute(local, replica));
   useKeys();
   post({ t: "listening" });
+  // Tests only: a thread that throws must stop the whole node (tests/e2e/threads.test.ts).
+  if (process.env.KMS_TEST_THREAD_THROWS === "1") setTimeout(() => { throw new Error("a test made this serving thread throw"); }, 200);
 }
 
 /** Puts the latest certificates and admin identity the main thread sent to use. */

@@ -1,0 +1,122 @@
+/**
+ * Serving threads (issue 12 goal 1, `--threads`): a node with two threads,
+ * many keep-alive connections (the kernel spreads them over both threads'
+ * listeners), and a write acknowledged through one connection is visible at
+ * once through every other, served by the thread that holds it. Routes the
+ * threads do not serve themselves (metrics, admin commands, KES) work from
+ * any connection; their requests reach the audit trail and the metrics;
+ * SIGTERM stops every thread; a thread that fails stops the node.
+ */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import https from "node:https";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { framesOf, postNative, rawRequest, type RawReply, stopWithin, waitForExit, waitUntil } from "../helpers/e2e.ts";
+import { cleanup, type KmsServer, startServer, tempDir } from "../helpers/kms.ts";
+import { clientCredentials, parseApiKey } from "../../lib/identity/apikey.ts";
+
+const CONNECTIONS = 16;
+const ROUNDS = 15;
+
+const generate = (name: string) => framesOf([{ id: 207, request: "GenerateKeyRequest", message: { name } }]);
+
+/** The thread that served a reply: the request id's prefix is per thread (each has its own boot prefix). */
+const threadOf = (r: RawReply) => String(r.headers["x-request-id"]).split("-")[0];
+
+describe("serving threads: --threads 2", () => {
+  let server: KmsServer;
+  let audit: string;
+  /** One keep-alive connection each. */
+  const agents = Array.from({ length: CONNECTIONS }, () => new https.Agent({ keepAlive: true, maxSockets: 1 }));
+  /** The thread holding each connection (from a read it served itself). */
+  const owner: string[] = [];
+  let served = 0;
+  /** One client certificate for all requests: a connection is reused only for the same one. */
+  let credentials: { cert: string; key: string };
+  const native = (enclave: string, body: Uint8Array, agent: https.Agent) => postNative(server, enclave, body, { agent, credentials });
+
+  before(async () => {
+    audit = path.join(tempDir(), "audit.jsonl");
+    server = await startServer({ extraArgs: ["--threads", "2", "--audit", audit] });
+    credentials = clientCredentials(parseApiKey(server.apiKey));
+    const admin = server.client();
+    await admin.createEnclave("e");
+    await admin.createKey("e", "k0");
+    for (const agent of agents) {
+      const r = await native("e", generate("k0"), agent);
+      assert.equal(r.status, 200, r.body.toString());
+      owner.push(threadOf(r));
+      served++;
+    }
+  });
+  after(async () => {
+    for (const a of agents) a.destroy();
+    if (server) await stopWithin(server);
+    await cleanup();
+  });
+
+  it("the kernel spreads the connections over both threads", () => {
+    assert.equal(new Set(owner).size, 2, `every connection went to one thread: ${owner.join(" ")}`);
+  });
+
+  it("a write acknowledged through one connection is visible at once through every other, on every thread", { timeout: 120_000 }, async () => {
+    for (let round = 0; round < ROUNDS; round++) {
+      const name = `k${round + 1}`;
+      const w = round % CONNECTIONS;
+      const created = await native("e", framesOf([{ id: 201, request: "CreateKeyRequest", message: { name } }]), agents[w]);
+      assert.equal(created.status, 200, created.body.toString());
+      const others = agents.filter((_, i) => i !== w);
+      const reads = await Promise.all(others.map((agent) => native("e", generate(name), agent)));
+      reads.forEach((r, i) => assert.equal(r.status, 200, `round ${round}, connection ${i}: ${r.body.toString()}`));
+      // Served by the thread holding each connection, from its own replica (not handed to the main thread).
+      assert.deepEqual(reads.map(threadOf), owner.filter((_, i) => i !== w), `round ${round}: a read was not served by its connection's thread`);
+      served += reads.length;
+
+      const deleted = await native("e", framesOf([{ id: 202, request: "DeleteKeyRequest", message: { name, all_versions: true } }]), agents[(w + 1) % CONNECTIONS]);
+      assert.equal(deleted.status, 200, deleted.body.toString());
+      const gone = await Promise.all(agents.filter((_, i) => i !== (w + 1) % CONNECTIONS).map((agent) => native("e", generate(name), agent)));
+      gone.forEach((r, i) => assert.equal(r.status, 404, `round ${round}, connection ${i} still sees the deleted key: ${r.status} ${r.body.toString()}`));
+    }
+  });
+
+  it("what a thread does not serve itself works from every connection: metrics, admin commands, KES", async () => {
+    for (const agent of agents) {
+      const m = await rawRequest(server, { path: "/v1/health/metrics", agent, credentials });
+      assert.equal(m.status, 200, m.body.toString());
+      const list = await native("", framesOf([{ id: 104, request: "ListRequest", message: {} }]), agent);
+      assert.equal(list.status, 200, list.body.toString());
+      const kes = await rawRequest(server, { path: "/v1/status", agent, credentials });
+      assert.equal(kes.status, 200, kes.body.toString());
+    }
+  });
+
+  it("requests served by either thread reach the metrics and the audit trail", async () => {
+    const generated = () => {
+      const lines = readFileSync(audit, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+      return lines.filter((r) => r.command === "KEY:GENERATE" && r.status === 200).length;
+    };
+    await waitUntil(() => generated() >= served, `${served} GENERATE audit records`);
+    const m = await rawRequest(server, { path: "/v1/health/metrics" });
+    const line = m.body.toString().split("\n").find((l) => l.startsWith("kms_commands_total") && l.includes('command="KEY:GENERATE"'));
+    assert.ok(line, "no KEY:GENERATE counter");
+    assert.ok(Number(line!.split(" ").pop()) >= served, line);
+  });
+
+  it("SIGTERM stops every thread within the shutdown deadline, connections still open", async () => {
+    const code = await stopWithin(server, "SIGTERM", 10_000);
+    assert.equal(code, 0, server.output());
+  });
+});
+
+describe("a serving thread that fails", () => {
+  after(cleanup);
+
+  it("stops the whole node, saying so (no half-serving node)", async () => {
+    const server = await startServer({ extraArgs: ["--threads", "2"], env: { KMS_TEST_THREAD_THROWS: "1" } });
+    const exit = await waitForExit(server, 10_000);
+    assert.notEqual(exit, "timeout", "the node kept serving with a failed thread");
+    assert.equal((exit as { code: number }).code, 1);
+    assert.match(server.output(), /serving thread failed.*test made this serving thread throw/);
+  });
+});
