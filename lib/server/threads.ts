@@ -36,6 +36,14 @@ export function threadsUnavailable(): string | undefined {
   return undefined;
 }
 
+/**
+ * The serving thread's module: beside this file, or in the compiled binary
+ * the entry point scripts/compile.ts adds, named from the repository's root.
+ */
+function workerModule(): string {
+  return import.meta.url.includes("/$bunfs/") ? "./lib/server/serving-worker.ts" : new URL("./serving-worker.ts", import.meta.url).href;
+}
+
 /** How the main thread's serving threads start. */
 export interface ThreadsOptions {
   /** Serving threads besides the main thread's listener. */
@@ -91,7 +99,7 @@ export class ServingThreads {
 
   #spawn(): Promise<void> {
     const { node } = this.#opts;
-    const worker = new Worker(new URL("./serving-worker.ts", import.meta.url).href);
+    const worker = new Worker(workerModule());
     const thread: Thread = { worker, applied: node.state.applied };
     this.#threads.push(thread);
     return new Promise<void>((resolve, reject) => {
