@@ -8,13 +8,14 @@
  * SIGTERM stops every thread; a thread that fails stops the node.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import https from "node:https";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { framesOf, postNative, rawRequest, type RawReply, stopWithin, waitForExit, waitUntil } from "../helpers/e2e.ts";
-import { cleanup, type KmsServer, startServer, tempDir } from "../helpers/kms.ts";
+import { cleanup, type KmsServer, runKms, startServer, tempDir } from "../helpers/kms.ts";
 import { clientCredentials, parseApiKey } from "../../lib/identity/apikey.ts";
+import { SoftHsm } from "../../lib/hsm/soft.ts";
 
 const CONNECTIONS = 16;
 const ROUNDS = 15;
@@ -118,5 +119,20 @@ describe("a serving thread that fails", () => {
     assert.notEqual(exit, "timeout", "the node kept serving with a failed thread");
     assert.equal((exit as { code: number }).code, 1);
     assert.match(server.output(), /serving thread failed.*test made this serving thread throw/);
+  });
+});
+
+describe("--threads", () => {
+  after(cleanup);
+
+  it("takes a whole number from 1 to 64, refused before the data directory is touched; --help describes it", async () => {
+    const dir = path.join(tempDir(), "data");
+    for (const bad of ["0", "65", "1.5", "two", ""]) {
+      const r = await runKms(["server", "--threads", bad, dir], { MINIO_KMS_HSM_KEY: SoftHsm.generate() });
+      assert.equal(r.code, 2, `--threads ${bad}: ${r.stderr}`);
+      assert.match(r.stderr, /--threads .*: use a whole number from 1 to 64/);
+    }
+    assert.equal(existsSync(dir), false, "the data directory was made");
+    for (const cmd of ["server", "dev"]) assert.match((await runKms([cmd, "--help"])).stdout, /--threads N/);
   });
 });
