@@ -16,6 +16,7 @@ import { framesOf, postNative, rawRequest, type RawReply, stopWithin, waitForExi
 import { cleanup, type KmsServer, runKms, startServer, tempDir } from "../helpers/kms.ts";
 import { clientCredentials, parseApiKey } from "../../lib/identity/apikey.ts";
 import { SoftHsm } from "../../lib/hsm/soft.ts";
+import { type Cluster, startCluster } from "../helpers/cluster.ts";
 
 const CONNECTIONS = 16;
 const ROUNDS = 15;
@@ -134,5 +135,47 @@ describe("--threads", () => {
     }
     assert.equal(existsSync(dir), false, "the data directory was made");
     for (const cmd of ["server", "dev"]) assert.match((await runKms([cmd, "--help"])).stdout, /--threads N/);
+  });
+});
+
+describe("serving threads in a three-node cluster (--threads 2 on every node)", () => {
+  let cluster: Cluster;
+  after(async () => {
+    await cluster?.close();
+    await cleanup();
+  });
+
+  it("after the joins every thread shows the cluster's certificate, and a write acknowledged through one node is read at once through every thread of the others", { timeout: 180_000 }, async () => {
+    cluster = await startCluster({ size: 3, extraArgs: ["--threads", "2"] });
+    const admin = cluster.client(0);
+    await admin.createEnclave("e");
+    await admin.createKey("e", "k0");
+    const credentials = clientCredentials(parseApiKey(cluster.apiKey));
+    // Connections to the two other nodes; each is held by one of its node's threads.
+    const conns = [1, 2].flatMap((i) => Array.from({ length: 12 }, () => ({ node: cluster.nodes[i], agent: new https.Agent({ keepAlive: true, maxSockets: 1 }) })));
+    const call = (c: (typeof conns)[number], body: Uint8Array) =>
+      postNative({ port: c.node.port, ca: c.node.ca, apiKey: cluster.apiKey }, "e", body, { agent: c.agent, credentials });
+    try {
+      const owner = await Promise.all(conns.map(async (c) => {
+        const r = await call(c, generate("k0"));
+        assert.equal(r.status, 200, r.body.toString());
+        return threadOf(r);
+      }));
+      for (const i of [1, 2]) {
+        assert.equal(new Set(owner.filter((_, j) => conns[j].node.index === i)).size, 2, `node ${i}: every connection went to one thread`);
+      }
+      for (let round = 0; round < 8; round++) {
+        const name = `c${round}`;
+        await admin.createKey("e", name);
+        const reads = await Promise.all(conns.map((c) => call(c, generate(name))));
+        reads.forEach((r, j) => assert.equal(r.status, 200, `round ${round}, node ${conns[j].node.index}: ${r.body.toString()}`));
+        assert.deepEqual(reads.map(threadOf), owner, `round ${round}: a read was not served by its connection's thread`);
+        await admin.deleteKey("e", name);
+        const gone = await Promise.all(conns.map((c) => call(c, generate(name))));
+        gone.forEach((r, j) => assert.equal(r.status, 404, `round ${round}, node ${conns[j].node.index} still sees the deleted key: ${r.status}`));
+      }
+    } finally {
+      for (const c of conns) c.agent.destroy();
+    }
   });
 });
