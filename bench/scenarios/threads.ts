@@ -47,16 +47,16 @@ export async function threadRows(b: Bench): Promise<void> {
   }
 }
 
-/** Rows threads.<kind>.1 and threads.<kind>.N: N threads' ops/s ÷ one thread's. */
+/** Rows threads.<kind>.1 and threads.<kind>.all (N threads): N threads' ops/s ÷ one thread's. */
 function addPair(b: Bench, kind: string, label: string, threads: number, [one, many]: LoadResult[], more: string): void {
   const cores = (r: LoadResult) => `server ${num(r.serverCores)} cores (${r.serverCores > 1.6 ? "above" : "not above"} 1.6), client ${num(r.clientCores)} cores, p50 ${ms(r.p50Ms)}`;
   b.add({
     id: `threads.${kind}.1`, label: `${label}, --threads 1`,
     value: one.opsPerSec, unit: "ops/s", perCpu: one.opsPerServerCpuSec,
-    notes: `${cores(one)}; the ceiling of threads.${kind}.${threads}`, detail: { load: one },
+    notes: `${cores(one)}; the ceiling of threads.${kind}.all`, detail: { load: one },
   });
   b.add({
-    id: `threads.${kind}.${threads}`, label: `${label}, --threads ${threads}`,
+    id: `threads.${kind}.all`, label: `${label}, --threads ${threads}`,
     value: many.opsPerSec, unit: "ops/s", perCpu: many.opsPerServerCpuSec,
     ceiling: { label: "--threads 1", value: one.opsPerSec, unit: "ops/s" }, ratio: many.opsPerSec / one.opsPerSec, ratioOf: "value",
     notes: `${cores(many)}; per server CPU-second ${num(many.opsPerServerCpuSec / one.opsPerServerCpuSec)} × one thread's; ${more}; measured in turns with --threads 1`,
