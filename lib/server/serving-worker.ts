@@ -12,7 +12,7 @@ import type http from "node:http";
 import type { AuditEntry } from "../audit/hub.ts";
 import { nativeRawRoute } from "../api/native/route.ts";
 import { observedRoute, type ObserveTargets } from "../api/observe.ts";
-import { log } from "../log/logger.ts";
+import { Level, log } from "../log/logger.ts";
 import type { Observation } from "../metrics/metrics.ts";
 import type { Env } from "../net/env.ts";
 import { type Listener, type RawExchange, type RawRequest, type RawRoute, serveTls } from "../net/serve.ts";
@@ -60,6 +60,9 @@ scope.onmessage = (e) => {
 };
 
 async function start(init: ThreadInit): Promise<void> {
+  // This thread's records are written by the main thread's logger (its format, level and log streams).
+  log.configure({ level: Level.debug, out: () => {} });
+  log.subscribe((record) => post({ t: "log", record }));
   const flags = new SharedFlags(init.flags);
   replica = new ReplicaNode(replicaState(init.snapshot, init.applied), { ...init.info, tickMs: 0, electionTicks: 0 }, flags);
   const local = observedRoute(observer(() => replica!.info.host), nativeRawRoute({ node: replica }, log));
@@ -68,6 +71,7 @@ async function start(init: ThreadInit): Promise<void> {
     refuseClients: () => !flags.clustered(),
   }, threadRoute(local, replica));
   useKeys();
+  log.info(`serving thread ${init.id} listening`, { thread: init.id });
   post({ t: "listening" });
   // Tests only: a thread that throws must stop the whole node (tests/e2e/threads.test.ts).
   if (process.env.KMS_TEST_THREAD_THROWS === "1") setTimeout(() => { throw new Error("a test made this serving thread throw"); }, 200);

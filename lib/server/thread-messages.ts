@@ -10,6 +10,7 @@ import type { Observation } from "../metrics/metrics.ts";
 import type { ConnectionLimits } from "../net/connections.ts";
 import type { Bindings } from "../net/env.ts";
 import type { Command } from "../state/commands.ts";
+import type { LogRecord } from "../log/logger.ts";
 
 /** A listener's TLS material: the clients' certificate and the SNI ones (nodes, joiners). */
 export interface ThreadTls {
@@ -21,6 +22,8 @@ export interface ThreadTls {
 /** Everything a serving thread starts from. */
 export interface ThreadInit {
   readonly t: "init";
+  /** The thread's number (the main thread is 0). */
+  readonly id: number;
   readonly flags: SharedArrayBuffer;
   readonly hostname: string;
   readonly port: number;
@@ -62,6 +65,8 @@ export type FromThread =
   | { t: "pull"; id: number }
   | { t: "cancel"; id: number }
   | { t: "observed"; inFlight: Array<[string, number]>; metrics: Observation[]; audit: AuditEntry[] }
+  /** A record of the thread's logger, written by the main thread's (its format, level and log streams). */
+  | { t: "log"; record: LogRecord }
   | { t: "closed" };
 
 /** Slots of the shared flags (a BigInt64Array). */

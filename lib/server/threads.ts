@@ -123,7 +123,7 @@ export class ServingThreads {
       });
       const snapshot = encodeSnapshot(node.state);
       this.#post(thread, {
-        t: "init", flags: this.#flags.buffer, hostname: this.#opts.hostname, port: this.#opts.port, limits: this.#opts.limits, tls: this.#opts.tls,
+        t: "init", id: this.#threads.length, flags: this.#flags.buffer, hostname: this.#opts.hostname, port: this.#opts.port, limits: this.#opts.limits, tls: this.#opts.tls,
         info: { version: node.info.version, host: node.info.host, startedAt: node.info.startedAt, adminIdentity: node.info.adminIdentity },
         snapshot, applied: node.state.applied,
       }, [snapshot.buffer as ArrayBuffer]);
@@ -144,6 +144,8 @@ export class ServingThreads {
         for (const r of m.audit) audit?.record(r);
         return;
       }
+      case "log":
+        return log.log(m.record.level, m.record.msg, m.record.fields, m.record.req);
       case "closed":
         return thread.closed?.();
     }

@@ -40,7 +40,7 @@ describe("serving threads: --threads 2", () => {
 
   before(async () => {
     audit = path.join(tempDir(), "audit.jsonl");
-    server = await startServer({ extraArgs: ["--threads", "2", "--audit", audit] });
+    server = await startServer({ extraArgs: ["--threads", "2", "--audit", audit, "--log-format", "text"] });
     credentials = clientCredentials(parseApiKey(server.apiKey));
     const admin = server.client();
     await admin.createEnclave("e");
@@ -56,6 +56,12 @@ describe("serving threads: --threads 2", () => {
     for (const a of agents) a.destroy();
     if (server) await stopWithin(server);
     await cleanup();
+  });
+
+  it("the thread's log records are written by the main thread's logger, in its format", () => {
+    // --log-format text: a thread writing on its own would write JSON.
+    assert.match(server.output(), /kms: serving thread 1 listening thread=1\n/);
+    assert.doesNotMatch(server.output(), /"msg":"serving thread/);
   });
 
   it("the kernel spreads the connections over both threads", () => {
