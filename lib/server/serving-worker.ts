@@ -20,7 +20,7 @@ import { parseFrames } from "../wire/frames.ts";
 import { MAX_FRAMES } from "../api/native/execute.ts";
 import { LOCAL_COMMANDS, ReplicaNode, replicaState } from "./replica.ts";
 import { MAX_PROXIED_BODY, ProxyClient } from "./thread-proxy.ts";
-import { type FromThread, SharedFlags, type ThreadInit, type ToThread } from "./thread-messages.ts";
+import { CONNECTIONS_MS, type FromThread, SharedFlags, type ThreadInit, type ToThread } from "./thread-messages.ts";
 
 /** How long a request waits for this replica to catch up before the main thread serves it instead. */
 const CATCH_UP_MS = 20;
@@ -73,6 +73,8 @@ async function start(init: ThreadInit): Promise<void> {
   useKeys();
   log.info(`serving thread ${init.id} listening`, { thread: init.id });
   post({ t: "listening" });
+  // For the node's open-connections figure (metrics, /v1/debug/stat).
+  setInterval(() => post({ t: "connections", open: listener!.guard.size }), CONNECTIONS_MS);
   // Tests only: a thread that throws must stop the whole node (tests/e2e/threads.test.ts).
   if (process.env.KMS_TEST_THREAD_THROWS === "1") setTimeout(() => { throw new Error("a test made this serving thread throw"); }, 200);
 }

@@ -151,7 +151,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       visible: (index) => threads?.visible(index),
     });
     const tls = own ?? keys.cluster.tls;
-    watching = await watchNode(node, hsm, opts, () => listener?.guard);
+    watching = await watchNode(node, hsm, opts, () => listener?.guard, () => threads?.connections() ?? 0);
     const deps = { node, kesEnclave: opts.kesEnclave, ops: watching.ops, console: opts.console };
     // The native endpoint's fast path, watched (metrics, audit) as the app's routes are.
     const raw = createRawRoute(deps);

@@ -67,7 +67,12 @@ export type FromThread =
   | { t: "observed"; inFlight: Array<[string, number]>; metrics: Observation[]; audit: AuditEntry[] }
   /** A record of the thread's logger, written by the main thread's (its format, level and log streams). */
   | { t: "log"; record: LogRecord }
+  /** The connections the thread's listener holds now (sent every CONNECTIONS_MS). */
+  | { t: "connections"; open: number }
   | { t: "closed" };
+
+/** How often a serving thread reports its open connections. */
+export const CONNECTIONS_MS = 250;
 
 /** Slots of the shared flags (a BigInt64Array). */
 const HELD = 0, READY = 1, CLUSTERED = 2;

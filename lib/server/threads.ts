@@ -63,6 +63,8 @@ export interface ThreadsOptions {
 interface Thread {
   readonly worker: Worker;
   applied: number;
+  /** Its listener's connections, as last reported. */
+  open: number;
   closed?: () => void;
 }
 
@@ -100,7 +102,7 @@ export class ServingThreads {
   #spawn(): Promise<void> {
     const { node } = this.#opts;
     const worker = new Worker(workerModule());
-    const thread: Thread = { worker, applied: node.state.applied };
+    const thread: Thread = { worker, applied: node.state.applied, open: 0 };
     this.#threads.push(thread);
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error("a serving thread did not start listening in time")), START_MS);
@@ -144,6 +146,9 @@ export class ServingThreads {
         for (const r of m.audit) audit?.record(r);
         return;
       }
+      case "connections":
+        thread.open = m.open;
+        return;
       case "log":
         return log.log(m.record.level, m.record.msg, m.record.fields, m.record.req);
       case "closed":
@@ -195,6 +200,11 @@ export class ServingThreads {
       const snapshot = encodeSnapshot(state);
       this.#post(t, { t: "state", snapshot, applied: state.applied }, [snapshot.buffer as ArrayBuffer]);
     }
+  }
+
+  /** Connections the threads' listeners hold (as last reported, every CONNECTIONS_MS). */
+  connections(): number {
+    return this.#threads.reduce((sum, t) => sum + t.open, 0);
   }
 
   /** New certificates (and the admin identity they give) for every thread's listener. */

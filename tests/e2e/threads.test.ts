@@ -99,6 +99,11 @@ describe("serving threads: --threads 2", () => {
     }
   });
 
+  it("the node's open connections count every thread's", async () => {
+    const open = async () => JSON.parse((await rawRequest(server, { path: "/v1/debug/stat" })).body.toString()).connections as number;
+    await waitUntil(async () => (await open()) >= CONNECTIONS, `${CONNECTIONS} open connections in /v1/debug/stat`);
+  });
+
   it("requests served by either thread reach the metrics and the audit trail", async () => {
     const generated = () => {
       const lines = readFileSync(audit, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
