@@ -77,6 +77,8 @@ export class ServingThreads {
   #waiters: Array<() => void> = [];
   #stopping = false;
   #failed = false;
+  /** Set once every thread listens: before that a failure fails the start (startServer undoes what it made). */
+  #started = false;
   #timer: ReturnType<typeof setInterval> | undefined;
 
   private constructor(opts: ThreadsOptions) {
@@ -94,6 +96,7 @@ export class ServingThreads {
       await t.close(0);
       throw err;
     }
+    t.#started = true;
     t.#timer = setInterval(() => t.publish(), PUBLISH_MS);
     t.#timer.unref?.();
     return t;
@@ -161,7 +164,7 @@ export class ServingThreads {
   }
 
   #fail(err: Error): void {
-    if (this.#failed || this.#stopping) return;
+    if (this.#failed || this.#stopping || !this.#started) return;
     this.#failed = true;
     log.error(`${err.message}: the node stops`);
     for (const w of [...this.#waiters]) w();
