@@ -17,6 +17,9 @@ export const MAX_PROXIED_BODY = 256 << 20;
 
 type Reply = Extract<ToThread, { t: "response" }>;
 
+/** Headers about one connection's framing, not the request's (RFC 9110 §7.6.1). */
+const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection", "content-length"]);
+
 /** The serving thread's half: sends requests to the main thread and turns its replies into Responses. */
 export class ProxyClient {
   readonly #post: (m: FromThread, transfer?: Transferable[]) => void;
@@ -101,14 +104,17 @@ export class ProxyServer {
   }
 
   async #serve(m: ProxiedRequest, post: (m: ToThread, transfer?: Transferable[]) => void): Promise<void> {
-    const host = m.headers.find(([k]) => k === "host")?.[1] ?? "localhost";
-    const hasBody = m.body !== null && m.method !== "GET" && m.method !== "HEAD";
-    const req = new Request(`https://${host}${m.url}`, { method: m.method, headers: m.headers, body: hasBody ? m.body as Uint8Array<ArrayBuffer> : undefined });
     let res: Response;
     try {
+      const host = m.headers.find(([k]) => k === "host")?.[1] ?? "localhost";
+      const hasBody = m.body !== null && m.method !== "GET" && m.method !== "HEAD";
+      // The body arrives whole: how it was framed on the client's connection does not cross.
+      const headers = m.headers.filter(([k]) => !HOP_BY_HOP.has(k));
+      if (hasBody) headers.push(["content-length", String(m.body!.length)]);
+      const req = new Request(`https://${host}${m.url}`, { method: m.method, headers, body: hasBody ? m.body as Uint8Array<ArrayBuffer> : undefined });
       res = await withLength(await this.#app.fetch(req, m.env));
     } catch {
-      // The app's error handler answers every failure; this is past it.
+      // The app's error handler answers every failure; this is past it (or the request could not be rebuilt).
       post({ t: "response", id: m.id, status: 500, headers: [["content-type", "application/json"]], body: new TextEncoder().encode('{"message":"internal error"}'), stream: false });
       return;
     }

@@ -99,6 +99,25 @@ describe("serving threads: --threads 2", () => {
     }
   });
 
+  it("a chunked request body handed to the main thread arrives whole, whichever thread took the connection", async () => {
+    const list = framesOf([{ id: 104, request: "ListRequest", message: {} }]);
+    for (const agent of agents) {
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = https.request({
+          host: "127.0.0.1", port: server.port, method: "POST", path: "/v1/kms", agent, ca: server.ca, ...credentials,
+          headers: { "content-type": "application/octet-stream", accept: "application/*" }, // no length: chunked
+        }, (res) => {
+          res.resume();
+          res.on("end", () => resolve(res.statusCode ?? 0));
+        });
+        req.on("error", reject);
+        req.write(list.subarray(0, 3));
+        req.end(list.subarray(3));
+      });
+      assert.equal(status, 200);
+    }
+  });
+
   it("the node's open connections count every thread's", async () => {
     const open = async () => JSON.parse((await rawRequest(server, { path: "/v1/debug/stat" })).body.toString()).connections as number;
     await waitUntil(async () => (await open()) >= CONNECTIONS, `${CONNECTIONS} open connections in /v1/debug/stat`);
