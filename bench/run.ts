@@ -11,6 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { generateRows } from "./scenarios/generate.ts";
+import { threadRows } from "./scenarios/threads.ts";
 import { observeRows } from "./scenarios/observe.ts";
 import { scaleRows } from "./scenarios/scale.ts";
 import { writeRows } from "./scenarios/writes.ts";
@@ -22,6 +23,7 @@ import { Fleet, ROOT } from "./support/servers.ts";
 
 const SECTIONS = {
   generate: { title: "GENERATE, with the crypto and TLS stack ceilings", run: generateRows },
+  threads: { title: "GENERATE with one serving thread and one per core (--threads)", run: threadRows },
   writes: { title: "Writes (key creates), with the durable-commit ceiling", run: writeRows },
   scale: { title: "Key scale", run: scaleRows },
   observe: { title: "What metrics and the audit trail cost", run: observeRows },

@@ -76,6 +76,7 @@ async function serve(
       auditOut: watch.auditOut,
       auditTrail: watch.auditTrail as boolean,
       metrics: watch.metrics,
+      threads: threadsOf(args),
       restart: () => {
         restarting = true;
         stop();
@@ -179,6 +180,7 @@ function serverFlags(args: Args): { addr: string; tlsCert?: string; tlsKey?: str
     }
   }
   kesEnclaveOf(args);
+  threadsOf(args);
   recoveryWindowOf(args);
   mlockOf(args);
   consoleOf(args);
@@ -206,8 +208,20 @@ function mlockOf(args: Args): boolean {
 
 const SERVER_OPTIONS = {
   addr: { type: "string" }, advertise: { type: "string" }, "tls-cert": { type: "string" }, "tls-key": { type: "string" },
-  "kes-enclave": { type: "string" }, "key-recovery-window": { type: "string" }, mlock: { type: "boolean" }, ...LIMIT_OPTIONS, ...WATCH_OPTIONS, ...CONSOLE_OPTIONS,
+  "kes-enclave": { type: "string" }, "key-recovery-window": { type: "string" }, mlock: { type: "boolean" }, threads: { type: "string" }, ...LIMIT_OPTIONS, ...WATCH_OPTIONS, ...CONSOLE_OPTIONS,
 } as const;
+
+/** Most serving threads a node runs (far past any core count this is measured on). */
+const MAX_THREADS = 64;
+
+/** --threads N: serving threads, the main thread's included (default 1). */
+function threadsOf(args: Args): number {
+  const value = args.values.threads as string | undefined;
+  if (value === undefined) return 1;
+  const n = /^\d+$/.test(value.trim()) ? Number(value.trim()) : NaN;
+  if (!(n >= 1 && n <= MAX_THREADS)) throw new CliError(`--threads ${value}: use a whole number from 1 to ${MAX_THREADS} (serving threads, e.g. one per core)`, 2);
+  return n;
+}
 
 /** --kes-enclave NAME: the enclave KES API clients work in. */
 function kesEnclaveOf(args: Args): string | undefined {
@@ -239,6 +253,10 @@ Options:
   --key-recovery-window DURATION
                        How long deleted keys and enclaves are kept, sealed,
                        before they are purged (default 7d; 0: at once)
+  --threads N          Serving threads, each with its own listener on the
+                       port and a read replica of the state (default 1; one
+                       per core uses them all). Needs Bun on Linux: elsewhere
+                       the server says so and serves with one thread
   --mlock              Lock the process's memory so keys never reach swap;
                        refuses to start if that is not permitted (needs
                        CAP_IPC_LOCK or a large enough LimitMEMLOCK)
@@ -274,15 +292,20 @@ in DIR/../hsm.key: never use this for real data.
 
 Options:
   --addr [HOST]:PORT   Listen address (default 127.0.0.1:7373)
+  --threads N          Serving threads, each with its own listener on the
+                       port and a read replica of the state (default 1; one
+                       per core uses them all). Needs Bun on Linux: elsewhere
+                       the server says so and serves with one thread
 ${LIMITS_HELP}
 ${watchHelp("switch")}
 
 ${CONSOLE_HELP}`,
-    options: { addr: { type: "string" }, "kes-enclave": { type: "string" }, ...LIMIT_OPTIONS, ...WATCH_OPTIONS, ...CONSOLE_OPTIONS },
+    options: { addr: { type: "string" }, "kes-enclave": { type: "string" }, threads: { type: "string" }, ...LIMIT_OPTIONS, ...WATCH_OPTIONS, ...CONSOLE_OPTIONS },
     positionals: [0, 1],
     run(args) {
       const addr = addressFlag((args.values.addr as string | undefined) ?? "127.0.0.1:7373", "--addr");
       kesEnclaveOf(args);
+      threadsOf(args);
       consoleOf(args);
       const dir = path.resolve(args.positionals[0] ?? ".dev/kms0");
       const keyFile = path.join(path.dirname(dir), "hsm.key");

@@ -81,7 +81,8 @@ async function main(): Promise<void> {
   mkdirSync(dirname(outfile), { recursive: true });
 
   const result = await Bun.build({
-    entrypoints: [entry],
+    // The serving threads' module (lib/server/threads.ts starts it as a Worker) is an entry point of its own.
+    entrypoints: [entry, join(ROOT, "lib/server/serving-worker.ts")],
     compile: { outfile },
     // Names stay: errors and logs are matched by class name.
     minify: { whitespace: true, syntax: true },

@@ -18,8 +18,8 @@ import { beginNote, newNote, type NotingRoute, type RequestNote } from "./reques
 
 /** Where observations go; either may be absent (switched off). */
 export interface ObserveTargets {
-  readonly metrics?: Metrics;
-  readonly audit?: AuditHub;
+  readonly metrics?: Pick<Metrics, "inFlight" | "observe">;
+  readonly audit?: Pick<AuditHub, "record">;
   /** This node's name in audit records (its advertised address). */
   readonly node: () => string;
 }

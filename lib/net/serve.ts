@@ -34,6 +34,8 @@ export interface ServeOptions {
    * it would not retry).
    */
   readonly refuseClients?: () => boolean;
+  /** Listen with SO_REUSEPORT, so several threads' listeners share the port (lib/server/threads.ts). */
+  readonly reusePort?: boolean;
 }
 
 /** A listening server. */
@@ -238,7 +240,7 @@ export function serveTls(app: Hono<Env>, opts: ServeOptions, raw?: RawRoute): Pr
   server.on("tlsClientError", (_err, socket) => socket.destroy()); // a failed handshake is the client's problem, not the server's
   return new Promise((resolve, reject) => {
     server.once("error", reject);
-    server.listen(opts.port, opts.hostname, () => {
+    server.listen({ port: opts.port, host: opts.hostname, ...(opts.reusePort && { reusePort: true }) }, () => {
       server.off("error", reject);
       resolve({
         port: (server.address() as AddressInfo).port,

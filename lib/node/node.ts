@@ -1,11 +1,9 @@
 import { createHmac } from "node:crypto";
-import * as v from "valibot";
 import type { Application } from "../cluster/driver.ts";
 import type { Entry, Message, Snapshot, Status } from "../cluster/types.ts";
-import { install, prepare } from "../state/apply.ts";
-import { type Command, CommandSchema } from "../state/commands.ts";
-import { Errors, KmsError } from "../state/errors.ts";
-import { counterRecords, decodeSnapshot, encodeSnapshot, isStateReference, recordOf, recordsOfState, STATE_REFERENCE, stateOf } from "../state/records.ts";
+import type { Command } from "../state/commands.ts";
+import { Errors } from "../state/errors.ts";
+import { counterRecords, decodeSnapshot, encodeSnapshot, isStateReference, recordsOfState, STATE_REFERENCE, stateOf } from "../state/records.ts";
 import { frozenCopy, type State } from "../state/state.ts";
 import type { OpenedBackup } from "../store/backup.ts";
 import type { Store } from "../store/store.ts";
@@ -19,7 +17,10 @@ import { askMembers, type MemberAnswer, type Peers, type ReplyEnvelope } from ".
 import { blocker } from "./pending.ts";
 import { failedOutcome, type Loaded, Replication, type Timing } from "./replication.ts";
 import { restoring } from "./restore.ts";
-import { removedMaterial, Wiper } from "./wipe.ts";
+import { Wiper } from "./wipe.ts";
+import { applyEntries } from "./apply-entries.ts";
+
+export { deletesKeys } from "./apply-entries.ts";
 import { rollingRestart } from "./restart.ts";
 
 /** What a node knows about itself, for status replies. */
@@ -42,6 +43,12 @@ export interface NodeHooks {
   readonly onKeys?: (keys: NodeKeys) => Promise<void>;
   /** The clock (ms) of what falls due with time (rotations, deletion dates); tests inject another (server/test-clock.ts). */
   readonly clock?: () => number;
+  /** Called with each batch of committed entries once applied in memory, before it is written (serving threads' replicas). */
+  readonly onApplied?: (entries: readonly Entry<Command>[]) => void;
+  /** Called when the state is replaced whole (a snapshot, a restored backup). */
+  readonly onReplaced?: (state: State) => void;
+  /** Resolves once every serving thread has applied `index`: a write is acknowledged only then. */
+  readonly visible?: (index: number) => Promise<void> | void;
 }
 
 /** How long a read waits for a pending write it depends on (that can be settled: others are refused at once). */
@@ -169,6 +176,8 @@ export class KmsNode implements Application<Command> {
     let ok = false;
     try {
       await this.#write(cmd, forwarded);
+      // Acknowledged only once every serving thread can read it (a no-op with one thread).
+      await this.#hooks.visible?.(this.#state.applied);
       ok = true;
     } finally {
       this.writesInFlight--;
@@ -232,7 +241,10 @@ export class KmsNode implements Application<Command> {
       for (const [k] of recordsOfState(this.#state)) changes.set(k, null);
       for (const [k, value] of recordsOfState(next.state)) changes.set(k, value);
       try {
-        await r.restart(next.membership, next.durable, [...changes], () => (this.#state = next.state));
+        await r.restart(next.membership, next.durable, [...changes], () => {
+          this.#state = next.state;
+          this.#hooks.onReplaced?.(next.state);
+        });
       } catch (err) {
         // Nothing of the backup landed (one transaction): the node goes back to its own credentials, as fresh as before.
         await this.#useKeys(old);
@@ -393,33 +405,9 @@ export class KmsNode implements Application<Command> {
    * append syncs it anyway. One fsync per Ready, not two.
    */
   async apply(entries: readonly Entry<Command>[]): Promise<Map<number, Error>> {
-    const errors = new Map<number, Error>();
-    const changes = new Map<string, Uint8Array | null>();
-    const wipe: Uint8Array[] = [];
-    let erase = false;
-    let hsmChanged = false;
-    for (const e of entries) {
-      if (e.type === "conf" && e.change.op === "add") this.#state.maxNodeId = Math.max(this.#state.maxNodeId, e.change.id);
-      if (e.type !== "cmd") continue;
-      // Commands come from peers: validate, and let a bad one fail the same way on every node.
-      const parsed = v.safeParse(CommandSchema, e.cmd);
-      if (!parsed.success) {
-        errors.set(e.index, Errors.badRequest("invalid command"));
-        continue;
-      }
-      try {
-        const effects = prepare(this.#state, parsed.output);
-        const removed = removedMaterial(this.#state, parsed.output);
-        install(this.#state, effects);
-        for (const fx of effects) changes.set(...recordOf(fx));
-        wipe.push(...removed);
-        erase ||= deletesKeys(parsed.output);
-        hsmChanged ||= effects.some((fx) => fx.kind === "hsm");
-      } catch (err) {
-        errors.set(e.index, err instanceof KmsError ? err : Errors.badRequest("invalid command"));
-      }
-    }
-    this.#state.applied = entries[entries.length - 1].index;
+    const { errors, changes, wipe, erase, hsmChanged } = applyEntries(this.#state, entries);
+    // Serving threads' replicas take the same entries, in the same order (lib/server/threads.ts).
+    this.#hooks.onApplied?.(entries);
     for (const [k, value] of counterRecords(this.#state)) changes.set(k, value);
     // Not synced: the state's records are rebuilt from the durable log after a crash (docs/performance.md).
     await this.#store.write([...changes], false);
@@ -467,6 +455,7 @@ export class KmsNode implements Application<Command> {
     await this.#store.write([...changes]);
     const before = [...this.#state.hsmKeys.keys()].sort().join();
     this.#state = next;
+    this.#hooks.onReplaced?.(next);
     if (this.#replication && before !== [...next.hsmKeys.keys()].sort().join()) await this.#reseal(this.#replication.keys);
   }
 
@@ -489,10 +478,4 @@ export class KmsNode implements Application<Command> {
   isReference(data: Uint8Array): boolean {
     return isStateReference(data);
   }
-}
-
-/** Whether a command removes key material for good: a purge, or a deletion not kept for recovery. */
-export function deletesKeys(cmd: Command): boolean {
-  if (cmd.type === "deleted.purge" || cmd.type === "key.purge") return true;
-  return (cmd.type === "key.delete" || cmd.type === "enclave.delete") && cmd.keepUntil === undefined;
 }

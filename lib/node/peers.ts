@@ -134,8 +134,15 @@ export class Peers<C> {
     old.close();
   }
 
+  /**
+   * Called before replication messages are queued: what they acknowledge
+   * (entries held) must be published to serving threads first (lib/server/threads.ts).
+   */
+  beforeSend?: () => void;
+
   /** Queues replication messages for the peer at `addr`; `self` is the address it can answer to. */
   send(addr: string, self: string, messages: readonly Message<C>[]): void {
+    this.beforeSend?.();
     this.#self = self;
     const queue = this.#queues.get(addr) ?? [];
     queue.push(...messages);

@@ -28,6 +28,8 @@ import { lockMemory } from "./mlock.ts";
 import { nodeKey, tlsFromFiles, writeCaFile } from "./tls.ts";
 import { VERSION } from "../version.ts";
 import { type Watching, watchNode } from "./watch.ts";
+import { ServingThreads, threadsUnavailable } from "./threads.ts";
+import { log } from "../log/logger.ts";
 
 /** How to start a server. */
 export interface ServerOptions {
@@ -60,6 +62,8 @@ export interface ServerOptions {
   readonly metrics?: boolean;
   /** Restarts the process (graceful stop, then the same command again); given by whoever runs the server. */
   readonly restart?: () => void;
+  /** Serving threads, the main thread's included (default 1); more need SO_REUSEPORT and Workers (threads.ts). */
+  readonly threads?: number;
 }
 
 /** A started server. */
@@ -103,6 +107,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const store = await openStore(opts.dir, hsm, { extra: () => encodeCredentials(newCredentials()) });
   let listener: Listener | undefined;
   let watching: Watching | undefined;
+  let threads: ServingThreads | undefined;
+  const threadCount = servingThreads(opts.threads ?? 1);
   try {
     const records = await store.load();
     let state;
@@ -135,23 +141,36 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       onKeys: async (k) => {
         bound.setSni(NODE_SERVERNAME, k.cluster.tls);
         if (!own) bound.setTls(k.cluster.tls);
+        threads?.useKeys({ sni: [{ servername: NODE_SERVERNAME, ...k.cluster.tls }], tls: own ? undefined : k.cluster.tls, adminIdentity: k.adminIdentity });
         await writeCaFile(opts.dir, k.cluster.ca);
       },
       clock: opts.clock,
+      // With serving threads: every applied batch reaches their replicas, and a write is acknowledged once all show it.
+      onApplied: (entries) => threads?.applied(entries),
+      onReplaced: (state) => threads?.replaced(state),
+      visible: (index) => threads?.visible(index),
     });
     const tls = own ?? keys.cluster.tls;
-    watching = await watchNode(node, hsm, opts, () => listener?.guard);
+    watching = await watchNode(node, hsm, opts, () => listener?.guard, () => threads?.connections() ?? 0);
     const deps = { node, kesEnclave: opts.kesEnclave, ops: watching.ops, console: opts.console };
     // The native endpoint's fast path, watched (metrics, audit) as the app's routes are.
     const raw = createRawRoute(deps);
-    listener = await serveTls(createApp(deps), {
-      key: tls.key, cert: tls.cert, hostname, port, limits: opts.limits,
-      sni: [{ servername: NODE_SERVERNAME, ...keys.cluster.tls }, { servername: JOIN_SERVERNAME, ...keys.join.tls }],
+    const app = createApp(deps);
+    const sni = [{ servername: NODE_SERVERNAME, ...keys.cluster.tls }, { servername: JOIN_SERVERNAME, ...keys.join.tls }];
+    listener = await serveTls(app, {
+      key: tls.key, cert: tls.cert, hostname, port, limits: opts.limits, sni,
       // Until replication runs the node answers nothing: clients go to another node (a restart loses no read).
       refuseClients: () => node.cluster === "",
+      reusePort: threadCount > 1,
     }, raw);
     bound = listener;
     node.listening(opts.advertise ?? `${advertisedHost(hostname)}:${bound.port}`);
+    if (threadCount > 1) {
+      threads = await ServingThreads.start({
+        count: threadCount - 1, node, app, ops: watching.ops, hostname, port: bound.port, limits: opts.limits,
+        tls: { key: tls.key, cert: tls.cert, sni }, onFatal: opts.onFatal,
+      });
+    }
     const loaded = await loadOrBootstrap(store, records, node.info.host, () => node.initialSnapshot());
     // A crash after a received snapshot was saved but before the state was
     // replaced: the state on disk is older than the snapshot, so install it now.
@@ -164,9 +183,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     await writeClusterId(opts.dir, loaded.membership.cluster);
     const peers = new Peers<Command>(peerCredentials(keys.cluster), NODE_SERVERNAME);
     peers.cluster = loaded.membership.cluster;
+    // What a peer's acknowledgement covers must be visible to the threads' read barrier first.
+    if (threads) peers.beforeSend = () => threads!.publish();
     // Reads and votes wait for this: until replication starts the node answers "starting".
     const { durable, readFloor } = await checkWithPeers(peers, loaded);
     node.replicate(keys, peers, { ...loaded, durable }, readFloor, opts.onFatal);
+    threads?.publish();
     const purger = startPurger(node);
     const dueJobs = startDueJobs(node, [lifecycleJobs]);
     // A key deletion whose erase a stop interrupted is still in the log: finish it.
@@ -192,12 +214,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         // until then); connections still busy at the shutdown deadline are cut.
         // Open log streams end first: they would hold the listener to its deadline.
         watching!.ops.feeds.closeAll();
-        await bound.close();
+        await Promise.all([bound.close(), threads?.close()]);
         await watching!.close();
         node.wiper.wipe(allMaterial(node.state));
       },
     };
   } catch (err) {
+    await threads?.close(0);
     await listener?.close();
     await watching?.close(true);
     await store.close();
@@ -206,6 +229,15 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     if (store.created) await undoCreate(opts.dir, before);
     throw err;
   }
+}
+
+/** The serving threads to run: `asked`, or 1 where this runtime cannot run more (said once, clearly). */
+function servingThreads(asked: number): number {
+  if (asked <= 1) return 1;
+  const why = threadsUnavailable();
+  if (!why) return asked;
+  log.warn(`serving with one thread, not ${asked}: ${why}`);
+  return 1;
 }
 
 /** Removes what creating a data directory made: the directory itself, or what was put in an empty one. */

@@ -35,8 +35,14 @@ export interface WatchOptions {
   readonly restart?: () => void;
 }
 
-/** Sets up metrics, audit and streams for `node`; `guard` gives the listener's connections once it listens. */
-export async function watchNode(node: KmsNode, hsm: SoftHsm, opts: WatchOptions, guard: () => ConnectionGuard | undefined): Promise<Watching> {
+/**
+ * Sets up metrics, audit and streams for `node`; `guard` gives the listener's
+ * connections once it listens, `others` those of the serving threads (threads.ts).
+ */
+export async function watchNode(
+  node: KmsNode, hsm: SoftHsm, opts: WatchOptions, guard: () => ConnectionGuard | undefined, others: () => number = () => 0,
+): Promise<Watching> {
+  const open = () => (guard()?.size ?? 0) + others();
   const feeds = new Feeds();
   const sealer = new NameSealer(hsm);
   const trail = opts.auditTrail === false ? undefined : await AuditTrail.open({
@@ -56,14 +62,14 @@ export async function watchNode(node: KmsNode, hsm: SoftHsm, opts: WatchOptions,
   const metrics = opts.metrics === false ? undefined : new Metrics(node.info, {
     cluster: () => clusterFigures(node),
     state: () => stateCounts(node.state),
-    connections: () => guard()?.size ?? 0,
+    connections: open,
     cuts: () => ({ ...guard()?.cut, canceled: guard()?.canceled ?? 0 }),
     audit: () => ({ records: audit?.count ?? 0, trail: trail?.stats }),
     logs: () => ({ counts: log.counts, streams: feeds.size, dropped: feeds.dropped }),
   });
   if (metrics) node.onWrite = (seconds, ok) => metrics.write(seconds, ok);
   return {
-    ops: { metrics, audit, feeds, connections: () => guard()?.size ?? 0, restart: opts.restart },
+    ops: { metrics, audit, feeds, connections: open, restart: opts.restart },
     reopen: () => audit?.reopen(),
     async close(quiet = false) {
       feeds.closeAll();

@@ -7,10 +7,12 @@
 import assert from "node:assert/strict";
 import { chmodSync, copyFileSync, existsSync } from "node:fs";
 import { randomBytes } from "node:crypto";
+import https from "node:https";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { decode } from "../../lib/wire/proto.ts";
 import { SoftHsm } from "../../lib/hsm/soft.ts";
+import { clientCredentials, parseApiKey } from "../../lib/identity/apikey.ts";
 import { errMessage, type FileSnapshot, framesOf, kesEncrypt, postNative, redactedOutput, replyFrames, snapshotDir, stopWithin } from "../helpers/e2e.ts";
 import { cleanup, type KmsServer, type RunResult, runKms, startServer, tempDir } from "../helpers/kms.ts";
 
@@ -157,6 +159,22 @@ describe("compiled binary", () => {
     for (const c of ciphertexts) {
       assert.equal(await ok(["decrypt", "-e", "bin", "--context", c.context, c.key, c.ct]), `${c.plaintext}\n`);
     }
+  });
+
+  it("serves with --threads 2: the serving thread's module is inside the binary", { skip }, async () => {
+    assert.equal(await stopWithin(server, "SIGTERM", 10_000), 0);
+    server = await startServer({ binary, dir, hsmKey, cwd: home, env, extraArgs: ["--threads", "2"] });
+    const credentials = clientCredentials(parseApiKey(server.apiKey));
+    const threads = new Set<string>();
+    for (let i = 0; i < 16; i++) {
+      const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
+      const r = await postNative(server, "bin", framesOf([{ id: 207, request: "GenerateKeyRequest", message: { name: "app" } }]), { agent, credentials });
+      agent.destroy();
+      assert.equal(r.status, 200, r.body.toString());
+      // Each thread has its own request-id prefix.
+      threads.add(String(r.headers["x-request-id"]).split("-")[0]);
+    }
+    assert.equal(threads.size, 2, redactedOutput(server));
   });
 
   it("refuses a wrong HSM key and leaves the data directory unchanged", { skip }, async () => {

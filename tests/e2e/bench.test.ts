@@ -18,6 +18,7 @@ const ROWS = [
   "observe.pipelined", "observe.single",
   "crypto.dek", "store.commit", "stack.raw", "stack.hono",
   "generate.single", "generate.pipelined", "generate.head-of-line", "generate.head-of-line.p50",
+  "threads.single.1", "threads.single.all", "threads.pipelined.1", "threads.pipelined.all",
   "writes.1node.1", "writes.1node.8", "writes.1node.64", "writes.3node.1", "writes.3node.8", "writes.3node.64", "writes.3node.1.via-follower",
   "scale.seed", "scale.rss", "scale.rss.settled", "scale.startup", "scale.generate", "scale.list.first", "scale.list.middle", "scale.list.last", "scale.disk",
 ];

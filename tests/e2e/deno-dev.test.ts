@@ -18,12 +18,23 @@ const ROOT = path.resolve(import.meta.dirname, "../..");
 after(cleanup);
 
 it("deno task dev starts the server under Deno and it answers", async () => {
+  await devUnderDeno([], async () => {});
+});
+
+it("under Deno, --threads 2 says it serves with one thread, and serves", async () => {
+  await devUnderDeno(["--threads", "2"], async (out) => {
+    assert.match(out, /serving with one thread, not 2: Deno/);
+  });
+});
+
+/** Runs `deno task dev --addr 127.0.0.1:0 [extra…] DIR`, checks one request is answered, then `check`s the output. */
+async function devUnderDeno(extra: string[], check: (out: string) => Promise<void>): Promise<void> {
   const dir = tempDir("kms-deno-dev-");
   const bin = path.join(dir, "bin");
   mkdirSync(bin);
   symlinkSync(path.join(ROOT, "node_modules/deno/deno"), path.join(bin, "deno"));
   // Detached: the task and the Deno it starts form one process group, stopped together.
-  const child = spawn("deno", ["task", "dev", "--addr", "127.0.0.1:0", path.join(dir, "kms0")], {
+  const child = spawn("deno", ["task", "dev", "--addr", "127.0.0.1:0", ...extra, path.join(dir, "kms0")], {
     cwd: ROOT, detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, NO_COLOR: "1" },
   });
   let out = "";
@@ -41,6 +52,7 @@ it("deno task dev starts the server under Deno and it answers", async () => {
     assert.equal(r.headers["content-length"], String(r.body.length));
     assert.equal(typeof JSON.parse(r.body.toString()).version, "string");
     assert.doesNotMatch(out, /SyntaxError|error:/i);
+    await check(out);
   } finally {
     try {
       process.kill(-child.pid!, "SIGTERM");
@@ -50,4 +62,4 @@ it("deno task dev starts the server under Deno and it answers", async () => {
       process.kill(-child.pid!, "SIGKILL");
     } catch { /* stopped */ }
   }
-});
+}

@@ -1,0 +1,83 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import type { Entry } from "../cluster/types.ts";
+import { applyEntries } from "../node/apply-entries.ts";
+import type { Command } from "../state/commands.ts";
+import { KmsError } from "../state/errors.ts";
+import { encodeSnapshot } from "../state/records.ts";
+import { State } from "../state/state.ts";
+import { ReplicaNode, replicaState } from "./replica.ts";
+import { SharedFlags } from "./thread-messages.ts";
+
+const ADMIN = "h1:" + "A".repeat(43);
+const stamp = { at: 1, by: ADMIN };
+const material = (n: number) => Buffer.alloc(32, n).toString("base64");
+const info = { version: "test", host: "h:1", startedAt: 0, adminIdentity: ADMIN, tickMs: 0, electionTicks: 0 };
+
+let index = 1;
+const entry = (cmd: Command): Entry<Command> => ({ index: index++, term: 1, type: "cmd", cmd });
+const key = (name: string, n: number): Command => ({ type: "key.create", enclave: "e", name, keyType: "AES256", material: material(n), addVersion: false, ...stamp });
+
+/** A replica at the main state's index, and the shared flags the main thread would publish. */
+function pair(): { main: State; replica: ReplicaNode; flags: SharedFlags } {
+  const main = new State();
+  applyEntries(main, [entry({ type: "enclave.create", name: "e", ...stamp })]);
+  const flags = new SharedFlags();
+  const replica = new ReplicaNode(replicaState(encodeSnapshot(main), main.applied), info, flags);
+  flags.publish(main.applied, true, true);
+  return { main, replica, flags };
+}
+
+test("a replica fed the main thread's batches in commit order holds the same state, failed commands included", () => {
+  const { main, replica } = pair();
+  const batches = [
+    [entry(key("a", 1)), entry(key("b", 2))],
+    [entry(key("a", 3))], // fails (exists) on both: the same error, nothing changed
+    [entry({ type: "key.delete", enclave: "e", name: "b", version: 0, allVersions: true }), entry(key("c", 4))],
+  ];
+  for (const b of batches) {
+    const errors = applyEntries(main, b).errors;
+    replica.feed(b);
+    assert.equal(errors.size, b === batches[1] ? 1 : 0);
+  }
+  assert.equal(replica.state.applied, main.applied);
+  assert.deepEqual(encodeSnapshot(replica.state), encodeSnapshot(main));
+  assert.deepEqual([...replica.state.enclave("e").keys.keys()].sort(), ["a", "c"]);
+});
+
+test("the barrier answers at once when the replica holds what the main thread held, and waits for it otherwise", async () => {
+  const { main, replica, flags } = pair();
+  await replica.readBarrier([]);
+  assert.equal(replica.current(), true);
+  // The main thread holds (or applied) an entry this replica has not seen: a read starting now waits for it.
+  const next = [entry(key("k", 5))];
+  applyEntries(main, next);
+  flags.publish(main.applied, true, true);
+  assert.equal(replica.current(), false);
+  let done = false;
+  const waiting = replica.readBarrier([]).then(() => (done = true));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(done, false, "answered before the replica had the entry");
+  replica.feed(next);
+  await waiting;
+  assert.ok(replica.state.enclave("e").keys.get("k"), "the read after the barrier sees the entry");
+});
+
+test("a node not serving reads (starting, joining, catching up) is refused in every thread", async () => {
+  const { replica, flags } = pair();
+  flags.publish(replica.state.applied, false, true);
+  assert.equal(replica.current(), false);
+  await assert.rejects(replica.readBarrier([]), (err) => err instanceof KmsError && err.kind === "unavailable");
+});
+
+test("a replaced state (a restore) wakes what waits on it; caughtUp gives up after its deadline", async () => {
+  const { main, replica, flags } = pair();
+  flags.publish(main.applied + 10, true, true);
+  assert.equal(await replica.caughtUp(main.applied + 10, 10), false);
+  const waiting = replica.caughtUpNow(5_000);
+  const restored = new State();
+  restored.applied = main.applied + 10;
+  replica.replace(restored);
+  assert.equal(await waiting, true);
+});

@@ -1,0 +1,121 @@
+/**
+ * A serving thread's node: a read replica of the main thread's state, fed
+ * the committed entries in commit order (applyEntries, as the node applies
+ * them), with the read barrier of docs/performance.md "All cores": a request
+ * is answered only once this replica has applied every entry the main
+ * thread held (committed or not) when it started, so it never reads older
+ * than any thread could have answered or acknowledged before it.
+ *
+ * It runs only the commands that read the state (LOCAL_COMMANDS); writes
+ * and everything else go to the main thread (threads.ts proxies them).
+ */
+import type { Entry } from "../cluster/types.ts";
+import { applyEntries } from "../node/apply-entries.ts";
+import { KmsNode, type NodeInfo } from "../node/node.ts";
+import type { Command } from "../state/commands.ts";
+import { Errors } from "../state/errors.ts";
+import { decodeSnapshot, stateOf } from "../state/records.ts";
+import type { State } from "../state/state.ts";
+import type { Store } from "../store/store.ts";
+import { COMMANDS } from "../api/native/commands.ts";
+import type { SharedFlags } from "./thread-messages.ts";
+
+/** How long a read waits for this replica to catch up before it is refused (the node's own READ_WAIT_MS). */
+const READ_WAIT_MS = 5_000;
+
+/** Native commands a serving thread runs itself: those that only read the state of an enclave (no write, no cluster call). */
+export const LOCAL_COMMANDS: ReadonlySet<number> = new Set([...COMMANDS.values()].filter((c) => !c.write && c.inEnclave).map((c) => c.id));
+
+/** The state of snapshot bytes at `applied`. */
+export function replicaState(snapshot: Uint8Array, applied: number): State {
+  const state = stateOf(decodeSnapshot(snapshot), { lazyRings: true });
+  state.applied = applied;
+  return state;
+}
+
+/** A read replica (see the module comment); only LOCAL_COMMANDS may run on it. */
+export class ReplicaNode extends KmsNode {
+  #replica: State;
+  readonly #flags: SharedFlags;
+  #waiters: Array<() => void> = [];
+  #adminIdentity: string | undefined;
+
+  constructor(state: State, info: NodeInfo, flags: SharedFlags) {
+    // No store: a replica never writes; the commands it runs only read `state`.
+    super(state, undefined as unknown as Store, info);
+    this.#replica = state;
+    this.#flags = flags;
+  }
+
+  override get state(): State {
+    return this.#replica;
+  }
+
+  /** Applies committed entries, in commit order; key material they remove is zeroed at once (no backup reads a replica). */
+  feed(entries: readonly Entry<Command>[]): void {
+    const { wipe } = applyEntries(this.#replica, entries);
+    for (const m of wipe) m.fill(0);
+    this.#wake();
+  }
+
+  /** Replaces the state whole (a snapshot or restored backup on the main thread). */
+  replace(state: State): void {
+    this.#replica = state;
+    this.#wake();
+  }
+
+  /** Sets the admin API key's identity (the node's credentials changed). */
+  setAdminIdentity(adminIdentity: string): void {
+    this.#adminIdentity = adminIdentity;
+  }
+
+  override get info(): NodeInfo {
+    const info = super.info;
+    return this.#adminIdentity === undefined ? info : { ...info, adminIdentity: this.#adminIdentity };
+  }
+
+  /** Whether the node serves reads at all (the main thread's readyForReads, published). */
+  override readyForReads(): boolean {
+    return this.#flags.ready();
+  }
+
+  /** Resolves once this replica has applied what the main thread holds now, or false after `ms`. */
+  caughtUpNow(ms: number): Promise<boolean> {
+    return this.caughtUp(this.#flags.held(), ms);
+  }
+
+  /** Whether this replica may answer a read starting now without waiting. */
+  current(): boolean {
+    return this.#flags.ready() && this.#replica.applied >= this.#flags.held();
+  }
+
+  /** Resolves once this replica has applied `index`, or false after `ms`. */
+  caughtUp(index: number, ms: number): Promise<boolean> {
+    if (this.#replica.applied >= index) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#waiters = this.#waiters.filter((w) => w !== check);
+        resolve(false);
+      }, ms);
+      const check = () => {
+        if (this.#replica.applied < index) return;
+        clearTimeout(timer);
+        this.#waiters = this.#waiters.filter((w) => w !== check);
+        resolve(true);
+      };
+      this.#waiters.push(check);
+    });
+  }
+
+  #wake(): void {
+    for (const w of [...this.#waiters]) w();
+  }
+
+  /** The node's barrier, per thread: wait until this replica applied what the main thread held when the read started. */
+  override async readBarrier(_reads: Iterable<string>): Promise<void> {
+    if (!this.#flags.ready()) throw Errors.unavailable("this node is not serving: it is starting, joining a cluster or catching up");
+    const held = this.#flags.held();
+    if (this.#replica.applied >= held) return;
+    if (!(await this.caughtUp(held, READ_WAIT_MS))) throw Errors.unavailable("a change pending on this node is not yet applied: try again");
+  }
+}
