@@ -93,7 +93,9 @@ export class RecordCipher {
   /** Splits len(key) ‖ key ‖ value and checks that the id belongs to the key. */
   #decode(id: Uint8Array, plaintext: Uint8Array | null): [key: string, value: Uint8Array] | null {
     if (plaintext === null || plaintext.length < 4) return null;
-    const keyLength = new DataView(plaintext.buffer, plaintext.byteOffset).getUint32(0);
+    // Read from the bytes, not through a DataView: a typed array's `.buffer` makes JavaScriptCore give
+    // it an ArrayBuffer of its own, which was 7% of a start-up (once per row).
+    const keyLength = (plaintext[0] << 24 | plaintext[1] << 16 | plaintext[2] << 8 | plaintext[3]) >>> 0;
     if (keyLength > plaintext.length - 4) return null;
     const keyBytes = plaintext.subarray(4, 4 + keyLength);
     let key: string;
