@@ -6,22 +6,26 @@
  * - Read on first use: parsing every ring's JSON at start (JSON, valibot,
  *   base64, five objects per key) was a third of a start-up; a ring is
  *   parsed when a request, a listing page, a backup or a due job first
- *   reads it, and then kept parsed.
+ *   reads it, and then kept parsed. The bytes sit in a RecordSlab
+ *   (record-slab.ts): a ring not yet parsed is a number, not an object.
  * - The lifecycle index: the leader's due jobs (purges, automatic rotations)
  *   look at those rings every 500 ms; without it each round walked every
  *   key, 20–80 ms per round at 200,000 keys, most of a core at a million.
  */
+import { RecordSlab } from "./record-slab.ts";
 import { SortedMap } from "./sorted-map.ts";
 import type { KeyRing } from "./types.ts";
 
-/** A ring as held: parsed, or its record's bytes. */
-type Held = KeyRing | Uint8Array;
+/** A ring as held: parsed, or its record's bytes in the slab (a handle). */
+type Held = KeyRing | number;
 /** Parses a ring's record bytes (its name given); throws when they are not a ring of that name. */
 export type RingParser = (name: string, bytes: Uint8Array) => KeyRing;
 
 export class KeyRings extends SortedMap<KeyRing> {
   readonly #managed = new Set<string>();
   #parse: RingParser | undefined;
+  /** The bytes of the rings read at start (shared with copies: bytes in it never change). */
+  #slab: RecordSlab | undefined;
 
   override set(name: string, ring: KeyRing): this {
     this.#mark(name, !!ring.lifecycle);
@@ -35,12 +39,12 @@ export class KeyRings extends SortedMap<KeyRing> {
   setRecord(name: string, bytes: Uint8Array, managed: boolean, parse: RingParser): void {
     this.#parse = parse;
     this.#mark(name, managed);
-    this.#hold(name, bytes);
+    this.#hold(name, (this.#slab ??= new RecordSlab()).add(bytes));
   }
 
   override get(name: string): KeyRing | undefined {
     const held = super.get(name) as Held | undefined;
-    return held instanceof Uint8Array ? this.#read(name, held) : held;
+    return typeof held === "number" ? this.#read(name, held) : held;
   }
 
   override delete(name: string): boolean {
@@ -55,7 +59,7 @@ export class KeyRings extends SortedMap<KeyRing> {
 
   override *entries(): MapIterator<[string, KeyRing]> {
     for (const [name, held] of super.entries() as MapIterator<[string, Held]>) {
-      yield [name, held instanceof Uint8Array ? this.#read(name, held) : held];
+      yield [name, typeof held === "number" ? this.#read(name, held) : held];
     }
   }
 
@@ -79,15 +83,21 @@ export class KeyRings extends SortedMap<KeyRing> {
     }
   }
 
-  /** Every ring as held, without parsing any: a parsed ring, or its record's bytes (to zero them at shutdown). */
-  held(): Iterable<Held> {
-    return super.values() as MapIterator<Held>;
+  /** Every ring as held, without parsing any: a parsed ring, or its record's bytes (a view into the slab). */
+  *held(): Generator<KeyRing | Uint8Array> {
+    for (const held of super.values() as MapIterator<Held>) yield typeof held === "number" ? this.#slab!.get(held) : held;
+  }
+
+  /** The arrays holding the bytes of every ring read at start, parsed since or not (to zero them at shutdown). */
+  recordBytes(): readonly Uint8Array[] {
+    return this.#slab?.arrays() ?? [];
   }
 
   /** A copy that later changes to this map do not reach (rings still unparsed stay so in both). */
   copy(): KeyRings {
     const out = new KeyRings();
     out.#parse = this.#parse;
+    out.#slab = this.#slab;
     for (const [name, held] of super.entries() as MapIterator<[string, Held]>) out.#hold(name, held);
     for (const name of this.#managed) out.#managed.add(name);
     return out;
@@ -103,8 +113,8 @@ export class KeyRings extends SortedMap<KeyRing> {
     super.set(name, held as KeyRing);
   }
 
-  #read(name: string, bytes: Uint8Array): KeyRing {
-    const ring = this.#parse!(name, bytes);
+  #read(name: string, handle: number): KeyRing {
+    const ring = this.#parse!(name, this.#slab!.get(handle));
     super.set(name, ring);
     return ring;
   }
