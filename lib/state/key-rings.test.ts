@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { lifecycleJobs } from "../node/lifecycle-jobs.ts";
-import { allMaterial } from "../node/wipe.ts";
+import { allMaterial, removedMaterial } from "../node/wipe.ts";
 import { apply } from "./apply.ts";
 import type { Command } from "./commands.ts";
 import { recordsOf, stateOf } from "./records.ts";
@@ -115,4 +115,22 @@ test("at shutdown the bytes of rings never used are zeroed, without parsing them
   for (const b of bytes) assert.ok(b.every((x) => x === 0), "every unparsed record is wiped");
   assert.ok(material.every((x) => x === 0), "and the parsed ring's material");
   assert.equal([...keys.held()].filter((h) => h instanceof Uint8Array).length, keys.size - 1, "without parsing any");
+});
+
+test("a ring deleted for good, or kept for recovery, has the bytes it was read from at start zeroed; other rings' stay", () => {
+  const lazy = stateOf(recordsAfter(HISTORY), { lazyRings: true });
+  const keys = lazy.enclave("e").keys as KeyRings;
+  const [k1] = keys.recordBytesOf("k1"), [k2] = keys.recordBytesOf("k2"), [k4] = keys.recordBytesOf("k4");
+  assert.ok([k1, k2, k4].every((b) => b.some((x) => x !== 0)), "held at start");
+  const drop = (cmd: Command) => {
+    for (const a of removedMaterial(lazy, cmd)) a.fill(0);
+    apply(lazy, cmd);
+  };
+  drop({ type: "key.delete", enclave: "e", name: "k1", version: 0, allVersions: true });
+  drop({ type: "key.delete", enclave: "e", name: "k2", version: 0, allVersions: true, keepUntil: T0 + DAY_MS });
+  assert.ok(k1.every((x) => x === 0) && k2.every((x) => x === 0), "the deleted rings' bytes are zeroed");
+  assert.ok(k4.some((x) => x !== 0), "another ring's are not");
+  assert.equal(lazy.deleted.size, 1, "the ring kept for recovery lives on, parsed");
+  assert.ok([...lazy.deleted.values()].every((d) => d.kind === "key" && d.ring.versions[0].material.some((x) => x !== 0)));
+  assert.equal(keys.get("k4")?.name, "k4");
 });

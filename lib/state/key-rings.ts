@@ -24,8 +24,10 @@ export type RingParser = (name: string, bytes: Uint8Array) => KeyRing;
 export class KeyRings extends SortedMap<KeyRing> {
   readonly #managed = new Set<string>();
   #parse: RingParser | undefined;
-  /** The bytes of the rings read at start (shared with copies: bytes in it never change). */
+  /** The bytes of the rings read at start (shared with copies: bytes in it change only when wiped). */
   #slab: RecordSlab | undefined;
+  /** Where in the slab the rings parsed since start were read from (their bytes are zeroed when they go). */
+  readonly #from = new Map<string, number>();
 
   override set(name: string, ring: KeyRing): this {
     this.#mark(name, !!ring.lifecycle);
@@ -49,11 +51,13 @@ export class KeyRings extends SortedMap<KeyRing> {
 
   override delete(name: string): boolean {
     this.#managed.delete(name);
+    this.#from.delete(name);
     return super.delete(name);
   }
 
   override clear(): void {
     this.#managed.clear();
+    this.#from.clear();
     super.clear();
   }
 
@@ -93,6 +97,13 @@ export class KeyRings extends SortedMap<KeyRing> {
     return this.#slab?.arrays() ?? [];
   }
 
+  /** The slab bytes the ring `name` was read from at start, parsed since or not (none: it was set since); zeroed when it goes for good. */
+  recordBytesOf(name: string): Uint8Array[] {
+    const held = super.get(name) as Held | undefined;
+    const handle = typeof held === "number" ? held : this.#from.get(name);
+    return handle === undefined ? [] : [this.#slab!.get(handle)];
+  }
+
   /** A copy that later changes to this map do not reach (rings still unparsed stay so in both). */
   copy(): KeyRings {
     const out = new KeyRings();
@@ -115,6 +126,7 @@ export class KeyRings extends SortedMap<KeyRing> {
 
   #read(name: string, handle: number): KeyRing {
     const ring = this.#parse!(name, this.#slab!.get(handle));
+    this.#from.set(name, handle);
     super.set(name, ring);
     return ring;
   }
