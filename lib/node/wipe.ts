@@ -53,6 +53,7 @@ export function allMaterial(state: State): Uint8Array[] {
     // Rings never used are still their record's bytes (material in base64): zero those, parse nothing.
     out.push(...e.keys.recordBytes());
     for (const held of e.keys.held()) if (!(held instanceof Uint8Array)) out.push(...materialOf([held]));
+    out.push(...materialOf(e.keys.cached()));
   }
   for (const d of state.deleted.values()) out.push(...materialOf(d.kind === "key" ? [d.ring] : d.keys));
   return out;

@@ -2,7 +2,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { COMPACT, compactRing, Creators, ringOfCompact } from "./ring-codec.ts";
-import { recordOf, stateOf } from "./records.ts";
+import { apply } from "./apply.ts";
+import type { Command } from "./commands.ts";
+import { recordOf, recordsOf, stateOf } from "./records.ts";
+import { State } from "./state.ts";
 import type { KeyRing, KeyVersion } from "./types.ts";
 
 const enc = new TextEncoder();
@@ -40,6 +43,24 @@ test("kms's plain rings are held in 57 bytes per version and read back as the fu
     assert.deepEqual(back, parsedFully(r), "the same ring as the full parser's");
     assert.equal(dec.decode(recordBytes(back)), dec.decode(json), "written again, the same record");
   }
+});
+
+test("a ring as apply() writes it (nextVersion after the versions) is held compact too, and reads as the full parser reads it", () => {
+  const s = new State();
+  const by = "h1:rJz_rzt4XWpoymv0LbeOpiiV8wPVOI0tNDjossE4B_A";
+  const commands: Command[] = [
+    { type: "enclave.create", name: "bench", at: 1, by },
+    { type: "key.create", enclave: "bench", name: "made", keyType: "ChaCha20", material: Buffer.alloc(32, 5).toString("base64"), addVersion: false, at: 2, by },
+    { type: "key.create", enclave: "bench", name: "made", keyType: "AES256", material: Buffer.alloc(32, 6).toString("base64"), addVersion: true, at: 3, by },
+  ];
+  let json: Uint8Array | undefined;
+  for (const cmd of commands) for (const [key, value] of recordsOf(apply(s, cmd), s.commit)) if (key === "k/bench/made") json = value!;
+  assert.match(dec.decode(json!), /"versions":\[.*\],"nextVersion":3}$/, "apply()'s layout");
+  const creators = new Creators();
+  const held = compact(json!, "made", creators);
+  assert.ok(held, "held compact");
+  assert.deepEqual(ringOfCompact(held, "bench", "made", creators), parsedFully(s.keyRing("bench", "made")));
+  assert.equal(compact(enc.encode(dec.decode(json!).replace(/,"nextVersion":3}$/, "}")), "made"), undefined, "no nextVersion at all");
 });
 
 test("any other record stays JSON: the codec declines what it does not read exactly", () => {

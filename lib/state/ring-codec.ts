@@ -6,12 +6,13 @@
  * JSON.parse, valibot and base64 (10–20 µs, several DEK generations).
  *
  * compactRing() reads the JSON that kms writes for a ring without a
- * lifecycle, byte by byte against that one layout (the schema's field order,
- * integers as digits, 32-byte material as canonical base64, strings without
- * escapes), and writes 57 bytes for one version: anything else it declines
- * and the record stays JSON, read by the full parser. What it accepts is
- * exactly what the schema accepts for those bytes, so ringOfCompact() builds
- * the same ring as parsing the JSON (key-rings.test.ts, ring-codec.test.ts).
+ * lifecycle, byte by byte against that layout (the schema's field order, or
+ * apply()'s with nextVersion last; integers as digits, 32-byte material as
+ * canonical base64, strings without escapes), and writes 57 bytes for one
+ * version: anything else it declines and the record stays JSON, read by the
+ * full parser. What it accepts is exactly what the schema accepts for those
+ * bytes, so ringOfCompact() builds the same ring as parsing the JSON
+ * (fields in the schema's order; key-rings.test.ts, ring-codec.test.ts).
  *
  * Layout: 0x01 ‖ nextVersion u32 ‖ count u16 ‖ per version: version u32 ‖
  * type u8 ‖ imported u8 ‖ createdAt (u32 high, u32 low) ‖ creator u32 (an
@@ -34,6 +35,7 @@ const OPEN = lit('{"enclave":"');
 const NAME = lit('","name":"');
 const NEXT = lit('","nextVersion":');
 const VERSIONS = lit(',"versions":[');
+const NAME_THEN_VERSIONS = lit('","versions":[');
 const V_OPEN = lit('{"version":');
 const V_TYPE = lit(',"type":"');
 const V_MATERIAL = lit('","material":"');
@@ -135,9 +137,13 @@ class Reader {
  */
 export function compactRing(json: Uint8Array, enclave: string, name: string, creators: Creators, out: Uint8Array): number {
   const r = new Reader(json);
-  if (!r.literal(OPEN) || !r.ascii(enclave) || !r.literal(NAME) || !r.ascii(name) || !r.literal(NEXT)) return 0;
-  const next = r.integer(0xffffffff);
-  if (next < 0 || !r.literal(VERSIONS)) return 0;
+  if (!r.literal(OPEN) || !r.ascii(enclave) || !r.literal(NAME) || !r.ascii(name)) return 0;
+  // nextVersion before the versions (a ring parsed by the schema and written again) or after them (one apply() made).
+  let next = -1;
+  if (r.literal(NEXT)) {
+    next = r.integer(0xffffffff);
+    if (next < 0 || !r.literal(VERSIONS)) return 0;
+  } else if (!r.literal(NAME_THEN_VERSIONS)) return 0;
   let o = HEAD, count = 0;
   for (;;) {
     if (o + VERSION > out.length || count === 0xffff) return 0;
@@ -162,17 +168,24 @@ export function compactRing(json: Uint8Array, enclave: string, name: string, cre
     putU32(out, o + 14, creators.indexOf(json, from, end));
     o += VERSION;
     count++;
-    if (r.literal(CLOSE_ALL)) break;
+    if (r.literal(CLOSE_VERSIONS)) break;
     if (json[r.at++] !== 0x2c) return 0; // ','
   }
-  if (r.at !== json.length) return 0;
+  if (next < 0) {
+    if (!r.literal(NEXT_LAST)) return 0;
+    next = r.integer(0xffffffff);
+    if (next < 0) return 0;
+  }
+  if (!r.literal(CLOSE) || r.at !== json.length) return 0;
   out[0] = COMPACT;
   putU32(out, 1, next);
   out[5] = count >>> 8;
   out[6] = count;
   return o;
 }
-const CLOSE_ALL = lit("]}");
+const CLOSE_VERSIONS = lit("]");
+const NEXT_LAST = lit(',"nextVersion":');
+const CLOSE = lit("}");
 
 /** The ring a compact record holds (fresh objects and material the caller owns). */
 export function ringOfCompact(bytes: Uint8Array, enclave: string, name: string, creators: Creators): KeyRing {
