@@ -30,24 +30,46 @@ export function gcmSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Arra
 
 /** Raw AES-256-GCM: verifies and decrypts ciphertext‖tag; null when it is not authentic or malformed. */
 export function gcmOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | null {
+  // A copy into an array the caller owns (the runtime's Buffer may share a pooled slab, and is zeroed after).
+  return gcmOpenWith(key, nonce, sealed, aad, (plaintext) => new Uint8Array(plaintext));
+}
+
+/**
+ * gcmOpen that hands the plaintext to `use` and zeroes it when `use` returns: the view is only valid
+ * during the call. For callers that keep parts of it (the store opens every row at start this way:
+ * subarrays of a fresh Uint8Array make JavaScriptCore give it an ArrayBuffer of its own, which is
+ * slower than the decryption); null when it is not authentic or malformed, without calling `use`.
+ */
+export function gcmOpenWith<T>(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array, use: (plaintext: Uint8Array) => T): T | null {
   if (key.length !== GCM_KEY_SIZE || nonce.length !== NONCE_SIZE || sealed.length < TAG_SIZE) return null;
   const bodyLength = sealed.length - TAG_SIZE;
+  let body: Uint8Array;
   try {
     const decipher = createDecipheriv("aes-256-gcm", key, nonce, { authTagLength: TAG_SIZE });
     decipher.setAAD(aad);
     decipher.setAuthTag(sealed.subarray(bodyLength));
-    const body = decipher.update(sealed.subarray(0, bodyLength));
-    const tail = decipher.final(); // throws when the tag does not verify
-    // Copy out of Node's Buffer (which may share a pooled slab) into an array the caller owns.
-    const plaintext = new Uint8Array(bodyLength);
-    plaintext.set(body);
-    plaintext.set(tail, body.length);
-    body.fill(0);
-    return plaintext;
+    body = decipher.update(sealed.subarray(0, bodyLength));
+    const tail = decipher.final(); // throws when the tag does not verify; empty for GCM in practice
+    if (tail.length > 0) body = joined(body, tail);
   } catch {
     // Authentication failures and malformed input look the same to the caller, by design.
     return null;
   }
+  try {
+    return use(body);
+  } finally {
+    body.fill(0);
+  }
+}
+
+/** a ‖ b in a new array; a is zeroed (it held plaintext). */
+function joined(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  a.fill(0);
+  b.fill(0);
+  return out;
 }
 
 function gcmSealInto(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, out: Uint8Array, offset: number): void {

@@ -16,13 +16,21 @@ const materialOf = (rings: Iterable<KeyRing>) => [...rings].flatMap((r) => r.ver
 export function removedMaterial(state: State, cmd: Command): Uint8Array[] {
   switch (cmd.type) {
     case "key.delete": {
-      if (cmd.keepUntil !== undefined) return [];
-      const ring = state.enclaves.get(cmd.enclave)?.keys.get(cmd.name);
+      const keys = state.enclaves.get(cmd.enclave)?.keys;
+      const ring = keys?.get(cmd.name); // parsed: the bytes it was read from at start are not read again
       if (!ring) return [];
-      return materialOf([{ ...ring, versions: ring.versions.filter((v) => cmd.allVersions || v.version === cmd.version || (cmd.version === 0 && v === ring.versions.at(-1))) }]);
+      // Those bytes hold every version's material, which lives on (if at all) in the parsed ring.
+      const read = keys instanceof KeyRings ? keys.recordBytesOf(cmd.name) : [];
+      if (cmd.keepUntil !== undefined) return read;
+      return [...read, ...materialOf([{ ...ring, versions: ring.versions.filter((v) => cmd.allVersions || v.version === cmd.version || (cmd.version === 0 && v === ring.versions.at(-1))) }])];
     }
-    case "enclave.delete":
-      return cmd.keepUntil !== undefined ? [] : materialOf(state.enclaves.get(cmd.name)?.keys.values() ?? []);
+    case "enclave.delete": {
+      const keys = state.enclaves.get(cmd.name)?.keys;
+      if (!keys) return [];
+      const rings = [...keys.values()]; // parsed, as above
+      const read = keys instanceof KeyRings ? keys.recordBytes() : [];
+      return cmd.keepUntil !== undefined ? [...read] : [...read, ...materialOf(rings)];
+    }
     case "deleted.purge":
       return cmd.ids.flatMap((id) => {
         const d = state.deleted.get(id);
@@ -43,10 +51,9 @@ export function allMaterial(state: State): Uint8Array[] {
       continue;
     }
     // Rings never used are still their record's bytes (material in base64): zero those, parse nothing.
-    for (const held of e.keys.held()) {
-      if (held instanceof Uint8Array) out.push(held);
-      else out.push(...materialOf([held]));
-    }
+    out.push(...e.keys.recordBytes());
+    for (const held of e.keys.held()) if (!(held instanceof Uint8Array)) out.push(...materialOf([held]));
+    out.push(...materialOf(e.keys.cached()));
   }
   for (const d of state.deleted.values()) out.push(...materialOf(d.kind === "key" ? [d.ring] : d.keys));
   return out;

@@ -11,7 +11,7 @@ import { startDueJobs } from "../node/due-jobs.ts";
 import { lifecycleJobs } from "../node/lifecycle-jobs.ts";
 import { checkWithPeers } from "../node/peer-check.ts";
 import { loadOrBootstrap, membershipOf } from "../node/replication.ts";
-import { stateOf } from "../state/records.ts";
+import { RingTaker, stateOf } from "../state/records.ts";
 import { DataDirError, openStore, type Store } from "../store/store.ts";
 import { type DataDirState, inspectDataDir } from "../store/data-dir.ts";
 import { parseListenAddress, reachableHosts, reachableUrls } from "../net/address.ts";
@@ -104,7 +104,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   // Before anything is unsealed, so no key is ever in unlocked memory.
   if (opts.mlock) lockMemory();
   const before = await inspectDataDir(opts.dir);
-  const store = await openStore(opts.dir, hsm, { extra: () => encodeCredentials(newCredentials()) });
+  // Key rings go from the store's reading straight to where they are held (compact, parsed on first use).
+  const rings = new RingTaker();
+  const store = await openStore(opts.dir, hsm, { extra: () => encodeCredentials(newCredentials()), take: (key, value) => rings.take(key, value) });
   let listener: Listener | undefined;
   let watching: Watching | undefined;
   let threads: ServingThreads | undefined;
@@ -114,7 +116,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     let state;
     try {
       // Key rings are parsed on first use: parsing a million at start took most of the start-up.
-      state = stateOf(records, { lazyRings: true });
+      state = stateOf(records, { lazyRings: rings });
     } catch {
       // The records decrypted and verified, so they are ours but of a shape this
       // version cannot read; the details could quote key material, so say no more.

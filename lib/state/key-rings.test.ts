@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { lifecycleJobs } from "../node/lifecycle-jobs.ts";
-import { allMaterial } from "../node/wipe.ts";
+import { allMaterial, removedMaterial } from "../node/wipe.ts";
 import { apply } from "./apply.ts";
 import type { Command } from "./commands.ts";
 import { recordsOf, stateOf } from "./records.ts";
@@ -84,7 +84,8 @@ test("rings read lazily (a server's start) stay bytes until first used, then rea
   const copy = frozenCopy(lazy).enclave("e").keys as KeyRings;
   assert.equal(parsed(), 2, "a backup's copy parses nothing");
   assert.deepEqual(lazy.keyVersion("e", "k3", 0), eager.keyVersion("e", "k3", 0), "one ring, read on demand");
-  assert.equal(parsed(), 3, "only that ring was parsed");
+  assert.equal(parsed(), 2, "a compact ring stays bytes when read (ring-codec.ts)");
+  assert.deepEqual([...keys.cached()].map((r) => r.name), ["k3"], "and is cached parsed");
   assert.equal(keys.get("k7"), undefined);
   assert.deepEqual(new Map(keys), new Map(eager.enclave("e").keys), "every ring, through iteration");
   assert.deepEqual(new Map(copy), new Map(eager.enclave("e").keys), "the copy reads the same");
@@ -108,7 +109,44 @@ test("at shutdown the bytes of rings never used are zeroed, without parsing them
   const arrays = allMaterial(lazy);
   const keys = lazy.enclave("e").keys as KeyRings;
   const bytes = [...keys.held()].filter((h) => h instanceof Uint8Array);
-  assert.equal(bytes.length, keys.size - 1, "k1 alone was parsed");
-  for (const b of bytes) assert.ok(arrays.includes(b), "every unparsed record is wiped");
-  assert.ok(arrays.includes(keys.get("k1")!.versions[0].material), "and the parsed ring's material");
+  assert.equal(bytes.length, keys.size, "k1 was read (a compact ring: cached), yet every ring is held as bytes");
+  const material = keys.get("k1")!.versions[0].material;
+  assert.equal(keys.get("k1"), [...keys.cached()][0], "the cached ring, whose material the wipe zeroes");
+  assert.ok([...bytes, material].every((b) => b.some((x) => x !== 0)));
+  for (const a of arrays) a.fill(0);
+  for (const b of bytes) assert.ok(b.every((x) => x === 0), "every unparsed record is wiped");
+  assert.ok(material.every((x) => x === 0), "and the parsed ring's material");
+  assert.equal([...keys.held()].filter((h) => h instanceof Uint8Array).length, keys.size, "without parsing any");
+});
+
+test("a ring deleted for good, or kept for recovery, has the bytes it was read from at start zeroed; other rings' stay", () => {
+  const lazy = stateOf(recordsAfter(HISTORY), { lazyRings: true });
+  const keys = lazy.enclave("e").keys as KeyRings;
+  const [k1] = keys.recordBytesOf("k1"), [k2] = keys.recordBytesOf("k2"), [k4] = keys.recordBytesOf("k4");
+  assert.ok([k1, k2, k4].every((b) => b.some((x) => x !== 0)), "held at start");
+  const drop = (cmd: Command) => {
+    for (const a of removedMaterial(lazy, cmd)) a.fill(0);
+    apply(lazy, cmd);
+  };
+  drop({ type: "key.delete", enclave: "e", name: "k1", version: 0, allVersions: true });
+  drop({ type: "key.delete", enclave: "e", name: "k2", version: 0, allVersions: true, keepUntil: T0 + DAY_MS });
+  assert.ok(k1.every((x) => x === 0) && k2.every((x) => x === 0), "the deleted rings' bytes are zeroed");
+  assert.ok(k4.some((x) => x !== 0), "another ring's are not");
+  assert.equal(lazy.deleted.size, 1, "the ring kept for recovery lives on, parsed");
+  assert.ok([...lazy.deleted.values()].every((d) => d.kind === "key" && d.ring.versions[0].material.some((x) => x !== 0)));
+  assert.equal(keys.get("k4")?.name, "k4");
+});
+
+test("rings read from compact records stay bytes: at most 65,536 are cached parsed, however many are used", () => {
+  const n = 70_000;
+  const records = recordsAfter(HISTORY.slice(0, 2));
+  const template = records.get("k/e/k0")!;
+  const text = new TextDecoder().decode(template);
+  for (let i = 1; i < n; i++) records.set(`k/e/x${i}`, new TextEncoder().encode(text.replace('"name":"k0"', `"name":"x${i}"`)));
+  const lazy = stateOf(records, { lazyRings: true });
+  const keys = lazy.enclave("e").keys as KeyRings;
+  for (let i = 1; i < n; i++) assert.equal(keys.get(`x${i}`)?.name, `x${i}`);
+  assert.equal([...keys.cached()].length, 65_536, "the last ones read");
+  assert.ok([...keys.held()].every((h) => h instanceof Uint8Array), "none kept parsed");
+  assert.deepEqual(keys.get("x1"), { ...keys.get("x2")!, name: "x1" }, "one read again, after it left the cache");
 });

@@ -1,4 +1,3 @@
-import { Buffer } from "node:buffer";
 import * as v from "valibot";
 import type { Effect } from "./apply.ts";
 import { decodeBase64, encodeBase64 } from "../encoding/base64.ts";
@@ -6,6 +5,7 @@ import { RulesSchema, TagsSchema } from "./commands.ts";
 import { AccessKeyIdSchema, AliasSchema, KeyMetaSchema } from "./lifecycle.ts";
 import { IdentitySchema, NameSchema } from "./names.ts";
 import { KeyRings, type RingParser } from "./key-rings.ts";
+import { COMPACT, compactRing, Creators, ringOfCompact } from "./ring-codec.ts";
 import { enclaveEntry, State } from "./state.ts";
 import type { DeletedItem, HsmKeyRecord, KeyRing } from "./types.ts";
 
@@ -130,14 +130,55 @@ function hsmKeyOf(value: unknown): HsmKeyRecord {
   return { ...h, publicKey: decodeBase64(h.publicKey), join: { ca: decodeBase64(h.join.ca), rpc: decodeBase64(h.join.rpc) } };
 }
 
+/**
+ * Key rings held as their record's bytes, parsed on first use (key-rings.ts):
+ * compact when the record is in kms's plain layout (ring-codec.ts), else its
+ * JSON. A server's start hands it the `k/…` records as the store reads them
+ * (OpenOptions.take), so they are never all held as records at once.
+ */
+export class RingTaker {
+  readonly #rings = new Map<string, KeyRings>();
+  readonly #parsers = new Map<string, RingParser>();
+  readonly #creators = new Creators();
+  readonly #intern = interner();
+  /** Where a ring's compact form is written before the slab copies it (zeroed by into(): it held material). */
+  readonly #scratch = new Uint8Array(1 << 16);
+
+  /** Takes a key ring's record ("taken"); any other record is "kept"; "twice" when it holds that ring already. */
+  take(key: string, bytes: Uint8Array): "taken" | "kept" | "twice" {
+    if (key.charCodeAt(0) !== 107 || key.charCodeAt(1) !== 47) return "kept"; // "k/"
+    const slash = key.indexOf("/", 2);
+    const enclave = key.slice(2, slash), name = key.slice(slash + 1);
+    let keys = this.#rings.get(enclave);
+    if (!keys) {
+      this.#rings.set(enclave, keys = new KeyRings());
+      this.#parsers.set(enclave, ringParser(this.#intern(enclave), this.#intern, this.#creators));
+    }
+    if (keys.has(name)) return "twice";
+    const parse = this.#parsers.get(enclave)!;
+    const n = compactRing(bytes, enclave, name, this.#creators, this.#scratch);
+    if (n > 0) keys.setRecord(name, this.#scratch.subarray(0, n), false, parse);
+    else keys.setRecord(name, bytes, mayHaveLifecycle(bytes), parse);
+    return "taken";
+  }
+
+  /** Gives the rings taken to their enclaves in `state` (404 for an enclave it lacks). */
+  into(state: State): void {
+    this.#scratch.fill(0);
+    for (const [enclave, keys] of this.#rings) state.enclaves.set(enclave, { ...state.enclave(enclave), keys });
+    this.#rings.clear();
+  }
+}
+
 /** How stateOf builds the state. */
 export interface StateOfOptions {
   /**
-   * Keep key rings as their record's bytes, parsed on first use (key-rings.ts):
-   * a server's start. The records were decrypted and authenticated, so they
-   * are kms's own; a ring this version cannot read then fails when first used.
+   * Keep key rings as their record's bytes, parsed on first use (RingTaker):
+   * a server's start, with the rings already taken from the store if given.
+   * The records were decrypted and authenticated, so they are kms's own; a
+   * ring this version cannot read then fails when first used.
    */
-  readonly lazyRings?: boolean;
+  readonly lazyRings?: boolean | RingTaker;
 }
 
 /** Rebuilds the state from every stored record; throws on a record it cannot read. */
@@ -162,23 +203,18 @@ export function stateOf(records: Map<string, Uint8Array>, opts: StateOfOptions =
       state.deleted.set(d.id, d);
     } else throw new Error("unknown record kind in the data directory");
   }
-  const parsers = new Map<string, RingParser>();
+  const taker = opts.lazyRings === true ? new RingTaker() : opts.lazyRings || undefined;
   for (const [key, bytes] of records) {
     if (!isMember(key)) continue;
     const kind = key.slice(0, 2);
-    if (kind === "k/" && !opts.lazyRings) {
+    if (kind === "k/" && !taker) {
       const ring = ringOf(v.parse(KeyRingSchema, JSON.parse(dec.decode(bytes))), intern);
       state.enclave(ring.enclave).keys.set(ring.name, ring);
       continue;
     }
     if (kind === "k/") {
-      // Key rings stay as their record's bytes until first used (key-rings.ts).
-      const slash = key.indexOf("/", 2);
-      const enclave = key.slice(2, slash), name = key.slice(slash + 1);
-      const keys = state.enclave(enclave).keys as KeyRings;
-      let parse = parsers.get(enclave);
-      if (!parse) parsers.set(enclave, parse = ringParser(enclave, intern));
-      keys.setRecord(name, bytes, mayHaveLifecycle(bytes), parse);
+      // Key rings stay as their record's bytes until first used; the map's keys are unique, so never "twice".
+      taker!.take(key, bytes);
       continue;
     }
     const value = JSON.parse(dec.decode(bytes));
@@ -196,12 +232,14 @@ export function stateOf(records: Map<string, Uint8Array>, opts: StateOfOptions =
       state.enclave(r.enclave).accessKeys.set(r.id, r);
     }
   }
+  taker?.into(state);
   return state;
 }
 
-/** Reads the rings of `enclave` from their record bytes, on first use; the error names no detail (it could quote key material). */
-function ringParser(enclave: string, intern: (s: string) => string): RingParser {
+/** Reads the rings of `enclave` from their record bytes (compact or JSON), on first use; the error names no detail (it could quote key material). */
+function ringParser(enclave: string, intern: (s: string) => string, creators: Creators): RingParser {
   return (name, bytes) => {
+    if (bytes[0] === COMPACT) return ringOfCompact(bytes, enclave, name, creators);
     let ring: KeyRing | undefined;
     try {
       ring = ringOf(v.parse(KeyRingSchema, JSON.parse(dec.decode(bytes))), intern);
@@ -214,10 +252,23 @@ function ringParser(enclave: string, intern: (s: string) => string): RingParser 
 }
 
 const LIFECYCLE = enc.encode('"lifecycle":');
+const ANCHOR = LIFECYCLE.indexOf(0x79); // 'y'
 
-/** Whether a ring's JSON record may hold a lifecycle (only a field of that name has the quoted name and colon; a superset is harmless). */
+/**
+ * Whether a ring's JSON record may hold a lifecycle (only a field of that name has the quoted name and colon; a
+ * superset is harmless). A plain loop: a Buffer over the bytes reads their `.buffer`, which makes JavaScriptCore
+ * give every held record an ArrayBuffer object of its own (11% of a start-up, and memory per key).
+ */
 function mayHaveLifecycle(bytes: Uint8Array): boolean {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).indexOf(LIFECYCLE) !== -1;
+  // Anchored on the pattern's 'y', a byte rarer in a ring's JSON than its quote.
+  const n = LIFECYCLE.length;
+  outer: for (let y = bytes.indexOf(LIFECYCLE[ANCHOR], ANCHOR); y !== -1; y = bytes.indexOf(LIFECYCLE[ANCHOR], y + 1)) {
+    const start = y - ANCHOR;
+    if (start + n > bytes.length) return false;
+    for (let j = 0; j < n; j++) if (bytes[start + j] !== LIFECYCLE[j]) continue outer;
+    return true;
+  }
+  return false;
 }
 
 /** Whether a record belongs to an enclave (its key, identity, policy, alias or access key). */

@@ -144,6 +144,26 @@ test("a record stored twice (the primary key dropped) is refused: duplicates wou
       { sql: "INSERT INTO records (id, value) VALUES (?, ?)", args: [a.id, a.value] },
     ]);
     await expectRefused(dir, hsm, "a duplicated row", /holds a record twice/);
+    // Also when the duplicated record is one a holder takes as it is read (a server's key rings).
+    const held = new Set<string>();
+    const take = (key: string) => held.has(key) ? "twice" as const : (held.add(key), "taken" as const);
+    await assert.rejects(openStore(dir, hsm, { take }), (err: Error) => err instanceof DataDirError && /holds a record twice/.test(err.message));
+  });
+});
+
+test("records taken at open go to their holder once each, authenticated, and are left out of the first load only", async () => {
+  await withTempDir(async (dir) => {
+    const hsm = SoftHsm.parse(SoftHsm.generate());
+    const store = await openStore(dir, hsm);
+    await store.write([["k/e/a", bytes("1")], ["k/e/b", bytes("2")], ["e/e", bytes("3")]]);
+    await store.close();
+    const taken = new Map<string, string>();
+    const take = (key: string, value: Uint8Array) => key.startsWith("k/") ? (taken.set(key, new TextDecoder().decode(value)), "taken" as const) : "kept" as const;
+    const again = await openStore(dir, hsm, { take });
+    assert.deepEqual(taken, new Map([["k/e/a", "1"], ["k/e/b", "2"]]));
+    assert.deepEqual(await again.load(), new Map([["e/e", bytes("3")]]), "the first load holds the rest");
+    assert.equal((await again.load()).size, 3, "a later load reads every record again");
+    await again.close();
   });
 });
 

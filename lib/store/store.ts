@@ -16,16 +16,17 @@ import { migrateV1 } from "./migrate.ts";
 import { RecordCipher } from "./records.ts";
 import { createRootKey, readRootSeal, type SealRecipient, type Unsealed, writeRootSeal } from "./root-key.ts";
 import { type RowChange, RowWriter } from "./writer.ts";
-import { loadVerified } from "./verify.ts";
+import { loadVerified, type Taken } from "./verify.ts";
 
 export { DataDirError } from "./errors.ts";
+export type { Taken } from "./verify.ts";
 
 export interface Store {
   /** True when this call created a new data directory. */
   readonly created: boolean;
   /** Writes made to the directory over its life (sealed with the digest): only ever grows. */
   readonly generation: number;
-  /** Every record, decrypted and verified. */
+  /** Every record, decrypted and verified (the first load after an open with `take`: but those taken). */
   load(): Promise<Map<string, Uint8Array>>;
   /**
    * Applies puts (Uint8Array) and deletes (null) in one transaction, durable
@@ -51,6 +52,14 @@ export interface Store {
 export interface OpenOptions {
   /** What a new directory's root.seal holds besides the root key (the cluster credentials). */
   readonly extra?: () => Uint8Array;
+  /**
+   * Hands each record of an existing directory to a holder as it is read and
+   * authenticated at open ("taken": left out of the first load(), so a
+   * server's start never holds all its records at once; "twice": the holder
+   * has that key already). The open may still fail after (the sealed digest
+   * is checked once every row is read): then whatever was taken must go.
+   */
+  readonly take?: (key: string, value: Uint8Array) => Taken;
 }
 
 /**
@@ -73,7 +82,7 @@ export async function openStore(dir: string, hsm: SoftHsm, opts: OpenOptions = {
       database = await openDatabase(dbPath);
       const loaded = database.version === 1
         ? await migrateV1(database, dbPath, cipher, digest)
-        : await loadVerified(database, dbPath, cipher, digest);
+        : await loadVerified(database, dbPath, cipher, digest, opts.take);
       // Verified: now the WAL the last run left (which may hold old page images) can go; if a
       // stray reader holds it back, the next erase() will do it.
       await checkpoint(database.client);

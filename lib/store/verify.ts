@@ -19,16 +19,24 @@ export function corruptRow(path: string, id: Uint8Array): DataDirError {
 }
 
 /**
- * Decrypts every row with `open` and hands each to `each` as read (nothing
- * but the records is kept); DataDirError on a row that does not open or a
- * record stored twice. Reads only, through a connection of its own with the
- * rows as they are (the client shapes a result object per row, which was
- * most of a start-up's reading).
+ * What a taker did with a record read at open (OpenOptions.take): held it
+ * elsewhere, left it to the records map, or found it already held.
+ */
+export type Taken = "taken" | "kept" | "twice";
+
+/**
+ * Decrypts every row with `open` and hands each to `each` as read; the
+ * records `take` takes are left out of the map (nothing else is kept).
+ * DataDirError on a row that does not open or a record stored twice. Reads
+ * only, through a connection of its own with the rows as they are (the
+ * client shapes a result object per row, which was most of a start-up's
+ * reading).
  */
 export function readRows(
   path: string,
   open: (row: SealedRecord) => [string, Uint8Array] | null,
   each: (row: SealedRecord) => void = () => {},
+  take: (key: string, value: Uint8Array) => Taken = () => "kept",
 ): Map<string, Uint8Array> {
   const map = new Map<string, Uint8Array>();
   const db = new Libsql(path, { readonly: true });
@@ -38,8 +46,9 @@ export function readRows(
       const opened = open(row);
       if (opened === null) throw corruptRow(path, id);
       // A second row with one id (the primary key was dropped) would cancel out of the XOR digest.
-      if (map.has(opened[0])) throw new DataDirError(`${path} holds a record twice: the data directory was tampered with`);
-      map.set(opened[0], opened[1]);
+      const taken = map.has(opened[0]) ? "twice" : take(opened[0], opened[1]);
+      if (taken === "twice") throw new DataDirError(`${path} holds a record twice: the data directory was tampered with`);
+      if (taken === "kept") map.set(opened[0], opened[1]);
       each(row);
     }
   } finally {
@@ -48,9 +57,11 @@ export function readRows(
   return map;
 }
 
-/** Every record of a current-format database, verified row by row and as a whole; reads only. */
-export async function loadVerified(database: Database, path: string, cipher: RecordCipher, digest: StateDigest): Promise<Map<string, Uint8Array>> {
-  const map = readRows(path, (row) => cipher.open(row), (row) => digest.add(digest.share(row.id, row.value)));
+/** Every record of a current-format database (but those `take` takes), verified row by row and as a whole; reads only. */
+export async function loadVerified(
+  database: Database, path: string, cipher: RecordCipher, digest: StateDigest, take?: (key: string, value: Uint8Array) => Taken,
+): Promise<Map<string, Uint8Array>> {
+  const map = readRows(path, (row) => cipher.open(row), (row) => digest.add(digest.share(row.id, row.value)), take);
   const sealed = await database.db.select().from(meta).where(eq(meta.name, DIGEST_ROW));
   if (sealed.length !== 1 || !digest.verify(sealed[0].value)) {
     throw new DataDirError(
