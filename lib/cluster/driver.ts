@@ -10,6 +10,7 @@
 import { type Clock, REAL_CLOCK } from "./clock.ts";
 import { runMaybeAsync } from "./maybe-async.ts";
 import { RaftNode } from "./node.ts";
+import { trace } from "./trace.ts";
 import type { NodeOptions } from "./options.ts";
 import type { RaftStorage } from "./storage.ts";
 import type { ConfChange, Durable, Entry, Message, ProposeResult, Snapshot, Status } from "./types.ts";
@@ -75,6 +76,12 @@ interface Input {
   readonly cancel?: () => void;
 }
 
+/** A caller of answer(): it takes the messages to peer `to` of the next Ready. */
+interface Answer<C> {
+  readonly to: number;
+  readonly resolve: (ms: Message<C>[]) => void;
+}
+
 /** Runs one RaftNode. */
 export class Driver<C> {
   #raft: RaftNode<C>;
@@ -86,6 +93,10 @@ export class Driver<C> {
   /** Application errors by log index, kept until their proposer asks. */
   readonly #errors = new Map<number, Error>();
   readonly #listeners = new Set<() => void>();
+  /** Callers of answer() whose messages the core has taken: they wait for the Ready those produce. */
+  #answers: Answer<C>[] = [];
+  /** Those whose messages the Ready in hand holds. */
+  #answering: Answer<C>[] = [];
   #busy = false;
   /** A deferred kick is pending (see DriverOptions.defer). */
   #deferred = false;
@@ -217,6 +228,26 @@ export class Driver<C> {
     this.#input({ run: () => this.#raft.step(m) });
   }
 
+  /**
+   * Feeds messages from peer `from` and resolves with what this node has to
+   * say to `from` in return, once the Ready they produce is durable (so it may
+   * leave): those messages are not sent, the caller carries them back in its
+   * answer to the peer's request. Resolves empty if they produce nothing for
+   * `from`, or the node stops first.
+   */
+  answer(from: number, messages: readonly Message<C>[]): Promise<Message<C>[]> {
+    return new Promise((resolve) => {
+      const queued = this.#input({
+        run: () => {
+          for (const m of messages) this.#raft.step(m);
+          this.#answers.push({ to: from, resolve });
+        },
+        cancel: () => resolve([]),
+      });
+      if (!queued) resolve([]);
+    });
+  }
+
   /** Proposes a command; resolves when it is applied everywhere, or has definitely failed. */
   propose(cmd: C): Promise<Outcome> {
     return new Promise((resolve) => this.submit(cmd, resolve));
@@ -301,9 +332,11 @@ export class Driver<C> {
   }
 
   #proposal(run: () => ProposeResult, resolve: (o: Outcome) => void): void {
+    trace("propose-queued");
     const stopping: Outcome = { ok: false, error: "unavailable", reason: "the node is stopping", leader: -1 };
     const queued = this.#input({
       run: () => {
+        trace("propose-run");
         if (this.#draining) return resolve(stopping); // never appended
         const r = run();
         if (!r.ok) resolve(r);
@@ -379,10 +412,16 @@ export class Driver<C> {
         while (this.#inbox.length) this.#inbox.shift()!.run();
         if (!this.#raft.hasReady()) break;
         const rd = this.#raft.ready();
+        this.#answering = this.#answers;
+        this.#answers = [];
+        trace(`ready entries=${rd.persist.entries?.length ?? "-"} msgs=${rd.messages.map((m) => m.type + ":" + ((m as {entries?: unknown[]}).entries?.length ?? "")).join(",")} committed=${rd.committed.length}`);
+        // A leader's appends go out while its own log is written (see Ready.sendFirst).
+        const first = rd.sendFirst && rd.messages.length > 0;
+        if (first) this.#sendOrAnswer(rd.messages);
         yield this.#storage.write(rd.persist); // durable before anything depending on it leaves
+        trace("persisted");
         if (rd.persist.snapshot) this.#snapshotSaved(rd.persist.snapshot.index);
-        const messages = this.#app.isReference ? this.#materialized(rd.messages) : rd.messages;
-        if (messages.length) this.#send(messages);
+        if (!first) this.#sendOrAnswer(this.#app.isReference ? this.#materialized(rd.messages) : rd.messages);
         if (rd.restore) {
           yield this.#app.restore(rd.restore);
           this.#appApplied = rd.restore.index;
@@ -390,6 +429,7 @@ export class Driver<C> {
         if (rd.committed.length) {
           for (const [i, e] of (yield this.#app.apply(rd.committed)) as Map<number, Error>) this.#errors.set(i, e);
           this.#appApplied = rd.committed[rd.committed.length - 1].index;
+          trace("applied");
         }
         for (const r of rd.resolved) {
           const resolve = this.#waiting.get(r.id);
@@ -415,6 +455,7 @@ export class Driver<C> {
         this.#prune();
       }
     } catch (err) {
+      this.#answerNothing();
       // A disk or apply failure leaves memory and disk in doubt: stop this node.
       // Writes in flight may still commit on the others: their outcome is unknown.
       this.#failure = err;
@@ -425,8 +466,29 @@ export class Driver<C> {
       this.#notify();
       this.#onFatal(err);
     } finally {
+      this.#answerNothing(); // inputs that produced no Ready (or ran before a stop) have nothing to say
       this.#busy = false;
     }
+  }
+
+  /**
+   * Hands each answer() caller of this Ready the messages to its peer (the
+   * first caller per peer takes them all, the others none) and sends the rest.
+   */
+  #sendOrAnswer(messages: readonly Message<C>[]): void {
+    let rest = messages;
+    for (const a of this.#answering.splice(0)) {
+      const mine = rest.filter((m) => m.to === a.to);
+      if (mine.length) rest = rest.filter((m) => m.to !== a.to);
+      a.resolve(mine);
+    }
+    if (rest.length) this.#send(rest);
+  }
+
+  /** Answers the answer() callers still waiting: nothing (their peer's core retries what matters). */
+  #answerNothing(): void {
+    for (const a of this.#answering.splice(0)) a.resolve([]);
+    for (const a of this.#answers.splice(0)) a.resolve([]);
   }
 
   /** What a compaction stores: a reference to the application's state when it can, unless a peer waits for the whole state. */

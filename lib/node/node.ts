@@ -1,4 +1,5 @@
 import { createHmac } from "node:crypto";
+import { trace } from "../cluster/trace.ts";
 import * as v from "valibot";
 import type { Application } from "../cluster/driver.ts";
 import type { Entry, Message, Snapshot, Status } from "../cluster/types.ts";
@@ -165,6 +166,7 @@ export class KmsNode implements Application<Command> {
    */
   async write(cmd: Command, forwarded = false): Promise<void> {
     const started = performance.now();
+    trace("write-start");
     this.writesInFlight++;
     let ok = false;
     try {
@@ -172,6 +174,7 @@ export class KmsNode implements Application<Command> {
       ok = true;
     } finally {
       this.writesInFlight--;
+      trace("write-end");
       this.onWrite?.((performance.now() - started) / 1000, ok);
     }
   }
@@ -268,9 +271,9 @@ export class KmsNode implements Application<Command> {
     await this.#store.reseal(encodeCredentials(keys.creds), [...this.#state.hsmKeys.values()]);
   }
 
-  /** Takes replication messages a peer at `from` sent. */
-  receive(from: string, messages: readonly Message<Command>[]): void {
-    this.#parts().receive(from, messages);
+  /** Takes replication messages a peer at `from` sent; with `answer`, resolves with this node's messages to it (see Replication.receive). */
+  receive(from: string, messages: readonly Message<Command>[], answer = false): Promise<Message<Command>[]> {
+    return this.#parts().receive(from, messages, answer);
   }
 
   /** Calls `path` on every other member in parallel (see askMembers). */
