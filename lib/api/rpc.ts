@@ -14,7 +14,6 @@ import { statusOf } from "../wire/errors.ts";
 import type { Env } from "../net/env.ts";
 import type { AppDeps } from "./deps.ts";
 import { serverStatus } from "./native/cluster.ts";
-import { trace } from "../cluster/trace.ts";
 
 const Forward = v.union([
   v.object({ cmd: CommandSchema }),
@@ -36,7 +35,6 @@ export function rpcRoutes(deps: AppDeps): Hono<Env> {
   const app = new Hono<Env>();
   const limit = bodyLimit({ maxSize: 256 << 20, onError: (c) => c.json({ message: "request body too large" }, 413) });
   app.post("/v1/rpc/:op", limit, async (c) => {
-    trace(`http-in ${c.req.path}`);
     const node = deps.node;
     const path = c.req.path;
     try {
@@ -71,7 +69,6 @@ async function dispatch(deps: AppDeps, path: string, body: unknown): Promise<unk
   switch (path) {
     case RPC.raft: {
       const { from, messages, answer } = parse(v.object({ from: HostSchema, messages: v.array(MessageSchema), answer: v.optional(v.boolean()) }));
-      trace(`recv ${messages.map((m) => m.type).join(",")}`);
       // The caller asked for our messages to it in this reply (an older node did not: it gets them in requests of our own).
       const answers = await node.receive(from, messages as unknown as Message<Command>[], answer === true);
       return answer === true ? { messages: answers } : {};

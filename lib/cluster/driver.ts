@@ -1,6 +1,8 @@
 /**
  * Drives the pure replication core with time, disk and network: ticks from a
- * clock, each Ready persisted, then sent, then applied, then reported. Inputs
+ * clock, each Ready persisted, then sent (a leader's appends: sent while
+ * persisted, Ready.sendFirst), then applied, then reported; messages to a
+ * peer whose request is being answered go back in that answer (answer()). Inputs
  * that arrive while a Ready is being handled wait in a queue, because the
  * core accepts none between ready() and advance(). The clock, the storage,
  * the transport (`send`) and the application are adapters: the server gives
@@ -10,7 +12,6 @@
 import { type Clock, REAL_CLOCK } from "./clock.ts";
 import { runMaybeAsync } from "./maybe-async.ts";
 import { RaftNode } from "./node.ts";
-import { trace } from "./trace.ts";
 import type { NodeOptions } from "./options.ts";
 import type { RaftStorage } from "./storage.ts";
 import type { ConfChange, Durable, Entry, Message, ProposeResult, Snapshot, Status } from "./types.ts";
@@ -332,11 +333,9 @@ export class Driver<C> {
   }
 
   #proposal(run: () => ProposeResult, resolve: (o: Outcome) => void): void {
-    trace("propose-queued");
     const stopping: Outcome = { ok: false, error: "unavailable", reason: "the node is stopping", leader: -1 };
     const queued = this.#input({
       run: () => {
-        trace("propose-run");
         if (this.#draining) return resolve(stopping); // never appended
         const r = run();
         if (!r.ok) resolve(r);
@@ -414,12 +413,10 @@ export class Driver<C> {
         const rd = this.#raft.ready();
         this.#answering = this.#answers;
         this.#answers = [];
-        trace(`ready entries=${rd.persist.entries?.length ?? "-"} msgs=${rd.messages.map((m) => m.type + ":" + ((m as {entries?: unknown[]}).entries?.length ?? "")).join(",")} committed=${rd.committed.length}`);
         // A leader's appends go out while its own log is written (see Ready.sendFirst).
         const first = rd.sendFirst && rd.messages.length > 0;
         if (first) this.#sendOrAnswer(rd.messages);
         yield this.#storage.write(rd.persist); // durable before anything depending on it leaves
-        trace("persisted");
         if (rd.persist.snapshot) this.#snapshotSaved(rd.persist.snapshot.index);
         if (!first) this.#sendOrAnswer(this.#app.isReference ? this.#materialized(rd.messages) : rd.messages);
         if (rd.restore) {
@@ -429,7 +426,6 @@ export class Driver<C> {
         if (rd.committed.length) {
           for (const [i, e] of (yield this.#app.apply(rd.committed)) as Map<number, Error>) this.#errors.set(i, e);
           this.#appApplied = rd.committed[rd.committed.length - 1].index;
-          trace("applied");
         }
         for (const r of rd.resolved) {
           const resolve = this.#waiting.get(r.id);
@@ -455,7 +451,6 @@ export class Driver<C> {
         this.#prune();
       }
     } catch (err) {
-      this.#answerNothing();
       // A disk or apply failure leaves memory and disk in doubt: stop this node.
       // Writes in flight may still commit on the others: their outcome is unknown.
       this.#failure = err;

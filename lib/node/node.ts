@@ -1,5 +1,4 @@
 import { createHmac } from "node:crypto";
-import { trace } from "../cluster/trace.ts";
 import * as v from "valibot";
 import type { Application } from "../cluster/driver.ts";
 import type { Entry, Message, Snapshot, Status } from "../cluster/types.ts";
@@ -166,7 +165,6 @@ export class KmsNode implements Application<Command> {
    */
   async write(cmd: Command, forwarded = false): Promise<void> {
     const started = performance.now();
-    trace("write-start");
     this.writesInFlight++;
     let ok = false;
     try {
@@ -174,7 +172,6 @@ export class KmsNode implements Application<Command> {
       ok = true;
     } finally {
       this.writesInFlight--;
-      trace("write-end");
       this.onWrite?.((performance.now() - started) / 1000, ok);
     }
   }

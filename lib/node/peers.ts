@@ -18,7 +18,6 @@ import { ERROR_KINDS, type ErrorKind, KmsError } from "../state/errors.ts";
 import { kindOfStatus } from "../wire/errors.ts";
 import { MessageSchema, openPayload, sealPayload } from "./seal.ts";
 import { encodeBase64 } from "../encoding/base64.ts";
-import { trace } from "../cluster/trace.ts";
 
 /** A peer answered a call with an error: `sealed` when the answer provably came from a node of this cluster. */
 export class PeerError extends Error {
@@ -151,7 +150,6 @@ export class Peers<C> {
     if (queue.length > 4 * MAX_BATCH) queue.splice(0, queue.length - 4 * MAX_BATCH);
     this.#queues.set(addr, queue);
     if ((this.#sending.get(addr) ?? 0) < PIPELINE) void this.#flush(addr);
-    else trace(`queued-full ${addr}`);
   }
 
   /** Sends the peer's queued messages, a batch per request, until none is left. */
@@ -169,9 +167,7 @@ export class Peers<C> {
           const body = sealPayload(channel.rpc, RPC.raft, sealed);
           // A snapshot carries the whole state: give it the long deadline.
           const transport = batch.some((m) => m.type === "snapshot") ? channel.calls : channel.raft;
-          trace(`send ${addr} ${batch.map((m) => m.type).join(",")} inflight=${this.#sending.get(addr)}`);
           const reply = await transport.request(`https://${addr}`, "POST", RPC.raft, body, { "content-type": "application/octet-stream" });
-          trace(`sent ${addr}`);
           const answer = reply.status === 200 ? answerOf(channel.rpc, sealed.nonce, reply.body) : [];
           if (answer.length) this.onAnswer(addr, answer as unknown as Message<C>[]);
         } catch {
