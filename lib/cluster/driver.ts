@@ -413,9 +413,12 @@ export class Driver<C> {
         const rd = this.#raft.ready();
         this.#answering = this.#answers;
         this.#answers = [];
-        // A leader's appends go out while its own log is written (see Ready.sendFirst).
+        // A leader's appends go out while its own log is written (see Ready.sendFirst)...
         const first = rd.sendFirst && rd.messages.length > 0;
-        if (first) this.#sendOrAnswer(rd.messages);
+        // ...but news of the commit alone waits until the proposers are answered: no write waits for it.
+        const news = first && rd.committed.length > 0 && this.#answering.length === 0 &&
+          rd.messages.every((m) => m.type === "append" && m.entries.length === 0);
+        if (first && !news) this.#sendOrAnswer(rd.messages);
         yield this.#storage.write(rd.persist); // durable before anything depending on it leaves
         if (rd.persist.snapshot) this.#snapshotSaved(rd.persist.snapshot.index);
         if (!first) this.#sendOrAnswer(this.#app.isReference ? this.#materialized(rd.messages) : rd.messages);
@@ -440,6 +443,7 @@ export class Driver<C> {
             this.#errors.delete(r.index);
           } else resolve({ ok: false, error: r.error, reason: r.reason, leader: this.#raft.leader });
         }
+        if (news) this.#later(() => this.#send(rd.messages));
         this.#raft.advance();
         // A peer waits for the whole state: compact now (once), so the snapshot it is sent next is the state's.
         const compact = this.#peerWaits === "wanted" || this.#shouldCompact(this.#raft.applied, this.#raft.snapshotIndex);
@@ -478,6 +482,14 @@ export class Driver<C> {
       a.resolve(mine);
     }
     if (rest.length) this.#send(rest);
+  }
+
+  /** Runs `fn` once the proposers just answered have had their turn (with a defer; at once without one), unless the node stops first. */
+  #later(fn: () => void): void {
+    if (!this.#defer) return fn();
+    this.#defer(() => {
+      if (!this.#stopped) fn();
+    });
   }
 
   /** Answers the answer() callers still waiting: nothing (their peer's core retries what matters). */

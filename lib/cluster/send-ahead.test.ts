@@ -20,20 +20,20 @@ const app = {
   snapshot: () => new Uint8Array(),
 };
 
-/** Memory storage whose writes wait, while `held`, until release(). */
+/** Memory storage whose writes of log entries wait, while `held`, until release(). */
 class HeldStorage extends MemoryStorage<Cmd> {
   held = false;
   #waiting: Array<() => void> = [];
+  /** The commands of the writes waiting for release(). */
+  readonly waiting: Cmd[] = [];
   override write(p: Persist<Cmd>): void | Promise<void> {
-    if (!this.held) return super.write(p);
+    if (!this.held || p.entries.length === 0) return super.write(p);
+    for (const e of p.entries) if (e.type === "cmd") this.waiting.push(e.cmd);
     return new Promise((resolve) => this.#waiting.push(() => resolve(super.write(p))));
-  }
-  /** Writes waiting for release(). */
-  get waiting(): number {
-    return this.#waiting.length;
   }
   release(): void {
     this.held = false;
+    this.waiting.length = 0;
     for (const w of this.#waiting.splice(0)) w();
   }
 }
@@ -61,6 +61,8 @@ interface Pair {
   readonly disks: HeldStorage[];
   readonly answered: Message<Cmd>[];
   readonly ownSends: Message<Cmd>[];
+  /** Everything node 1 sends. */
+  readonly leaderSends: Message<Cmd>[];
 }
 
 async function withPair(fn: (p: Pair) => Promise<void>): Promise<void> {
@@ -68,9 +70,11 @@ async function withPair(fn: (p: Pair) => Promise<void>): Promise<void> {
   const drivers: Driver<Cmd>[] = [];
   const ownSends: Message<Cmd>[] = [];
   const answered: Message<Cmd>[] = [];
+  const leaderSends: Message<Cmd>[] = [];
   const send = (messages: readonly Message<Cmd>[]) => {
     for (const m of messages) {
       if (m.from === 2) ownSends.push(m);
+      else leaderSends.push(m);
       setTimeout(() => {
         if (m.to === 1) return drivers[0].step(m);
         void drivers[1].answer(1, [m]).then((answers) => {
@@ -87,7 +91,7 @@ async function withPair(fn: (p: Pair) => Promise<void>): Promise<void> {
   drivers[0].start(5);
   try {
     await until(() => drivers[0].status().role === "leader" && drivers[0].status().writable, drivers[0], "a writable leader");
-    await fn({ leader: drivers[0], follower: drivers[1], disks, answered, ownSends });
+    await fn({ leader: drivers[0], follower: drivers[1], disks, answered, ownSends, leaderSends });
   } finally {
     for (const d of disks) d.release();
     for (const d of drivers) await d.stop();
@@ -105,7 +109,7 @@ test("a leader's append leaves while its own log write is on disk, and commits o
     const index = follower.pending().find((e) => e.type === "cmd" && e.cmd === "w")!.index;
     // The follower's acknowledgement is back; the leader's own copy is not durable yet.
     await until(() => answered.some((m) => m.type === "appendResp" && m.index >= index), follower, "the follower's acknowledgement");
-    assert.equal(disks[0].waiting, 1, "the leader's write is still held");
+    assert.deepEqual(disks[0].waiting, ["w"], "the leader's write is still held");
     assert.ok(leader.commitIndex() < index, "not committed while the leader's own copy is not durable");
     assert.equal(outcome, undefined);
     disks[0].release();
@@ -119,12 +123,22 @@ test("a follower's acknowledgement goes back in its answer, only once durable, a
     ownSends.length = 0;
     disks[1].held = true;
     const outcome = leader.propose("w");
-    await until(() => holds(follower, "w") && disks[1].waiting > 0, follower, "the follower's write of the entry, held");
+    await until(() => disks[1].waiting.includes("w"), follower, "the follower's write of the entry, held");
     const index = follower.pending().find((e) => e.type === "cmd" && e.cmd === "w")!.index;
     assert.ok(!answered.some((m) => m.type === "appendResp" && m.index >= index), "acknowledged before the entry was durable");
     disks[1].release();
     assert.equal((await outcome).ok, true);
     assert.ok(answered.some((m) => m.type === "appendResp" && m.success && m.index >= index), "the acknowledgement came back in an answer");
     assert.deepEqual(ownSends.filter((m) => m.type === "appendResp"), [], "no acknowledgement was sent on its own");
+  });
+});
+
+test("news of a commit leaves after the write's proposer is answered: no write waits for it", { timeout: 60_000 }, async () => {
+  await withPair(async ({ leader, leaderSends }) => {
+    const newsOf = (index: number) => leaderSends.filter((m) => m.type === "append" && m.entries.length === 0 && m.commit >= index);
+    const o = await leader.propose("w").then((o) => ({ ...o, newsWhenAnswered: o.ok ? newsOf(o.index).length : -1 }));
+    assert.equal(o.ok, true);
+    assert.equal(o.newsWhenAnswered, 0, "the commit news was sent before the proposer had its answer");
+    await until(() => o.ok && newsOf(o.index).length > 0, leader, "the commit news");
   });
 });
