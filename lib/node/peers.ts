@@ -232,7 +232,7 @@ export class Peers<C> {
 }
 
 /** The messages a sealed reply to the replication request `nonce` carries; none if it carries none or is not such a reply. */
-function answerOf(rpc: Uint8Array, nonce: string, body: Uint8Array): v.InferOutput<typeof Answer>["messages"] {
+export function answerOf(rpc: Uint8Array, nonce: string, body: Uint8Array): v.InferOutput<typeof Answer>["messages"] {
   try {
     const opened = openPayload(rpc, `${RPC.raft}#reply`, body) as ReplyEnvelope;
     if (opened?.nonce !== nonce) return [];
