@@ -68,9 +68,10 @@ async function dispatch(deps: AppDeps, path: string, body: unknown): Promise<unk
   };
   switch (path) {
     case RPC.raft: {
-      const { from, messages } = parse(v.object({ from: HostSchema, messages: v.array(MessageSchema) }));
-      node.receive(from, messages as unknown as Message<Command>[]);
-      return {};
+      const { from, messages, answer } = parse(v.object({ from: HostSchema, messages: v.array(MessageSchema), answer: v.optional(v.boolean()) }));
+      // The caller asked for our messages to it in this reply (an older node did not: it gets them in requests of our own).
+      const answers = await node.receive(from, messages as unknown as Message<Command>[], answer === true);
+      return answer === true ? { messages: answers } : {};
     }
     case RPC.forward: {
       const req = parse(Forward);

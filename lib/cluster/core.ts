@@ -125,6 +125,15 @@ export function hardChanged(c: Core<unknown>): boolean {
   return p.term !== c.term || p.vote !== c.vote || p.commit !== c.commit || p.markers !== c.markers || p.edit !== c.edit;
 }
 
+/**
+ * True if `next` differs from `prev` in the commit index at most. Such a hard
+ * state need not be durable before anything leaves: the commit index can be
+ * learnt again. Term, vote, markers and edits must be.
+ */
+export function onlyCommitMoved(prev: HardState, next: HardState): boolean {
+  return prev.term === next.term && prev.vote === next.vote && prev.edit === next.edit && prev.markers === next.markers;
+}
+
 /** Queues a message to `to`, stamped with cluster, sender and (unless given) the current term. */
 export function send<C>(c: Core<C>, to: number, m: Unsent<Message<C>>, term = c.term): void {
   c.msgs.push({ ...m, cluster: c.o.cluster, from: c.o.id, to, term } as Message<C>);

@@ -1,6 +1,8 @@
 /**
  * Drives the pure replication core with time, disk and network: ticks from a
- * clock, each Ready persisted, then sent, then applied, then reported. Inputs
+ * clock, each Ready persisted, then sent (a leader's appends: sent while
+ * persisted, Ready.sendFirst), then applied, then reported; messages to a
+ * peer whose request is being answered go back in that answer (answer()). Inputs
  * that arrive while a Ready is being handled wait in a queue, because the
  * core accepts none between ready() and advance(). The clock, the storage,
  * the transport (`send`) and the application are adapters: the server gives
@@ -75,6 +77,12 @@ interface Input {
   readonly cancel?: () => void;
 }
 
+/** A caller of answer(): it takes the messages to peer `to` of the next Ready. */
+interface Answer<C> {
+  readonly to: number;
+  readonly resolve: (ms: Message<C>[]) => void;
+}
+
 /** Runs one RaftNode. */
 export class Driver<C> {
   #raft: RaftNode<C>;
@@ -86,6 +94,10 @@ export class Driver<C> {
   /** Application errors by log index, kept until their proposer asks. */
   readonly #errors = new Map<number, Error>();
   readonly #listeners = new Set<() => void>();
+  /** Callers of answer() whose messages the core has taken: they wait for the Ready those produce. */
+  #answers: Answer<C>[] = [];
+  /** Those whose messages the Ready in hand holds. */
+  #answering: Answer<C>[] = [];
   #busy = false;
   /** A deferred kick is pending (see DriverOptions.defer). */
   #deferred = false;
@@ -215,6 +227,26 @@ export class Driver<C> {
   /** Feeds a message from a peer. */
   step(m: Message<C>): void {
     this.#input({ run: () => this.#raft.step(m) });
+  }
+
+  /**
+   * Feeds messages from peer `from` and resolves with what this node has to
+   * say to `from` in return, once the Ready they produce is durable (so it may
+   * leave): those messages are not sent, the caller carries them back in its
+   * answer to the peer's request. Resolves empty if they produce nothing for
+   * `from`, or the node stops first.
+   */
+  answer(from: number, messages: readonly Message<C>[]): Promise<Message<C>[]> {
+    return new Promise((resolve) => {
+      const queued = this.#input({
+        run: () => {
+          for (const m of messages) this.#raft.step(m);
+          this.#answers.push({ to: from, resolve });
+        },
+        cancel: () => resolve([]),
+      });
+      if (!queued) resolve([]);
+    });
   }
 
   /** Proposes a command; resolves when it is applied everywhere, or has definitely failed. */
@@ -379,10 +411,17 @@ export class Driver<C> {
         while (this.#inbox.length) this.#inbox.shift()!.run();
         if (!this.#raft.hasReady()) break;
         const rd = this.#raft.ready();
+        this.#answering = this.#answers;
+        this.#answers = [];
+        // A leader's appends go out while its own log is written (see Ready.sendFirst)...
+        const first = rd.sendFirst && rd.messages.length > 0;
+        // ...but news of the commit alone waits until the proposers are answered: no write waits for it.
+        const news = first && rd.committed.length > 0 && this.#answering.length === 0 &&
+          rd.messages.every((m) => m.type === "append" && m.entries.length === 0);
+        if (first && !news) this.#sendOrAnswer(rd.messages);
         yield this.#storage.write(rd.persist); // durable before anything depending on it leaves
         if (rd.persist.snapshot) this.#snapshotSaved(rd.persist.snapshot.index);
-        const messages = this.#app.isReference ? this.#materialized(rd.messages) : rd.messages;
-        if (messages.length) this.#send(messages);
+        if (!first) this.#sendOrAnswer(this.#app.isReference ? this.#materialized(rd.messages) : rd.messages);
         if (rd.restore) {
           yield this.#app.restore(rd.restore);
           this.#appApplied = rd.restore.index;
@@ -404,6 +443,7 @@ export class Driver<C> {
             this.#errors.delete(r.index);
           } else resolve({ ok: false, error: r.error, reason: r.reason, leader: this.#raft.leader });
         }
+        if (news) this.#later(() => this.#send(rd.messages));
         this.#raft.advance();
         // A peer waits for the whole state: compact now (once), so the snapshot it is sent next is the state's.
         const compact = this.#peerWaits === "wanted" || this.#shouldCompact(this.#raft.applied, this.#raft.snapshotIndex);
@@ -425,8 +465,37 @@ export class Driver<C> {
       this.#notify();
       this.#onFatal(err);
     } finally {
+      this.#answerNothing(); // inputs that produced no Ready (or ran before a stop) have nothing to say
       this.#busy = false;
     }
+  }
+
+  /**
+   * Hands each answer() caller of this Ready the messages to its peer (the
+   * first caller per peer takes them all, the others none) and sends the rest.
+   */
+  #sendOrAnswer(messages: readonly Message<C>[]): void {
+    let rest = messages;
+    for (const a of this.#answering.splice(0)) {
+      const mine = rest.filter((m) => m.to === a.to);
+      if (mine.length) rest = rest.filter((m) => m.to !== a.to);
+      a.resolve(mine);
+    }
+    if (rest.length) this.#send(rest);
+  }
+
+  /** Runs `fn` once the proposers just answered have had their turn (with a defer; at once without one), unless the node stops first. */
+  #later(fn: () => void): void {
+    if (!this.#defer) return fn();
+    this.#defer(() => {
+      if (!this.#stopped) fn();
+    });
+  }
+
+  /** Answers the answer() callers still waiting: nothing (their peer's core retries what matters). */
+  #answerNothing(): void {
+    for (const a of this.#answering.splice(0)) a.resolve([]);
+    for (const a of this.#answers.splice(0)) a.resolve([]);
   }
 
   /** What a compaction stores: a reference to the application's state when it can, unless a peer waits for the whole state. */

@@ -5,7 +5,9 @@
  * No timers, no I/O, no hidden randomness: the same inputs give the same
  * outputs, which is what makes the simulator possible.
  */
-import { abdicate, becomeFollower, canCampaign, type Core, hardChanged, hardState, latest, membersAt, newCore, resetElection } from "./core.ts";
+import {
+  abdicate, becomeFollower, canCampaign, type Core, hardChanged, hardState, latest, membersAt, newCore, onlyCommitMoved, resetElection,
+} from "./core.ts";
 import { campaign, handleVote, handleVoteResp } from "./election.ts";
 import { handleAppend, handleSnapshot } from "./follower.ts";
 import {
@@ -194,6 +196,8 @@ export class RaftNode<C> {
       restore: c.restore,
       committed,
       resolved,
+      sendFirst: c.role === "leader" && c.persistSnapshot === null && truncateFrom === null && (!hard || onlyCommitMoved(c.persistedHard, hard)) &&
+        c.msgs.every((m) => m.type === "append"),
     };
     c.msgs = [];
     c.resolved = [];

@@ -165,13 +165,20 @@ export interface Persist<C> {
   readonly entries: readonly Entry<C>[];
 }
 
-/** One batch of work for the driver: persist, then send, then restore/apply, then report. */
+/** One batch of work for the driver: persist, then send (or send, then persist: sendFirst), then restore/apply, then report. */
 export interface Ready<C> {
   readonly persist: Persist<C>;
   readonly messages: readonly Message<C>[];
   readonly restore: Snapshot | null;
   readonly committed: readonly Entry<C>[];
   readonly resolved: readonly Resolution[];
+  /**
+   * The messages may leave before the persist is durable: they are a leader's
+   * appends, and the persist adds entries (and maybe moves the commit index),
+   * nothing else. As in Raft (§10.2.1), the leader writes its log in parallel
+   * with its followers: its own copy counts toward a commit only once durable.
+   */
+  readonly sendFirst: boolean;
 }
 
 /** The role a node currently plays. */

@@ -280,9 +280,9 @@ export class KmsNode implements Application<Command> {
     await this.#store.reseal(encodeCredentials(keys.creds), [...this.#state.hsmKeys.values()]);
   }
 
-  /** Takes replication messages a peer at `from` sent. */
-  receive(from: string, messages: readonly Message<Command>[]): void {
-    this.#parts().receive(from, messages);
+  /** Takes replication messages a peer at `from` sent; with `answer`, resolves with this node's messages to it (see Replication.receive). */
+  receive(from: string, messages: readonly Message<Command>[], answer = false): Promise<Message<Command>[]> {
+    return this.#parts().receive(from, messages, answer);
   }
 
   /** Calls `path` on every other member in parallel (see askMembers). */

@@ -13,8 +13,8 @@ import type { Message } from "../cluster/types.ts";
 import { NODE_SERVERNAME } from "./cluster-ca.ts";
 import { newCredentials } from "./credentials.ts";
 import { NodeKeys, peerCredentials } from "./node-keys.ts";
-import { Peers, RPC } from "./peers.ts";
-import { openPayload } from "./seal.ts";
+import { answerOf, Peers, RPC } from "./peers.ts";
+import { openPayload, sealPayload } from "./seal.ts";
 import { SoftHsm } from "../hsm/soft.ts";
 
 /** Resolves when `ok()` holds, checking every few ms; rejects after `ms`. */
@@ -65,4 +65,18 @@ test("replication requests to one peer are pipelined (several in flight, at most
     server.closeAllConnections?.();
     await new Promise((r) => server.close(r));
   }
+});
+
+test("a peer's answer to a replication request is taken only when sealed for that request and well formed", () => {
+  const rpc = new Uint8Array(32).fill(7);
+  const other = new Uint8Array(32).fill(8);
+  const ack = { type: "appendResp", cluster: "c", from: 2, to: 1, term: 3, success: true, index: 9, hint: 9, aborted: null };
+  const reply = (key: Uint8Array, body: unknown) => sealPayload(key, `${RPC.raft}#reply`, body);
+  assert.deepEqual(answerOf(rpc, "n1", reply(rpc, { nonce: "n1", ok: { messages: [ack] } })), [ack]);
+  assert.deepEqual(answerOf(rpc, "n1", reply(rpc, { nonce: "n1", ok: {} })), [], "an older node's {} carries nothing");
+  assert.deepEqual(answerOf(rpc, "n1", reply(rpc, { nonce: "n2", ok: { messages: [ack] } })), [], "the answer to another request");
+  assert.deepEqual(answerOf(rpc, "n1", reply(other, { nonce: "n1", ok: { messages: [ack] } })), [], "not sealed with the cluster's key");
+  assert.deepEqual(answerOf(rpc, "n1", reply(rpc, { nonce: "n1", ok: { messages: [{ ...ack, type: "bogus" }] } })), [], "not a message");
+  assert.deepEqual(answerOf(rpc, "n1", reply(rpc, { nonce: "n1", ok: { messages: Array(1025).fill(ack) } })), [], "more than a batch's worth");
+  assert.deepEqual(answerOf(rpc, "n1", new Uint8Array([1, 2, 3])), [], "garbage");
 });

@@ -6,14 +6,17 @@
  * cluster's credentials can take part and a recorded call cannot be replayed. Replication messages are batched per
  * peer, up to PIPELINE requests in flight each (so they may arrive out of
  * order, as the core allows), and dropped on failure (the core retries);
- * calls (forward, join, status) wait for a sealed answer.
+ * the peer answers them in its reply (its acknowledgements: no request of
+ * their own), which goes to onAnswer. Calls (forward, join, status) wait
+ * for a sealed answer.
  */
 import { randomBytes } from "node:crypto";
+import * as v from "valibot";
 import { createTransport, type Transport } from "../net/transport.ts";
 import type { Members, Message } from "../cluster/types.ts";
 import { ERROR_KINDS, type ErrorKind, KmsError } from "../state/errors.ts";
 import { kindOfStatus } from "../wire/errors.ts";
-import { openPayload, sealPayload } from "./seal.ts";
+import { MessageSchema, openPayload, sealPayload } from "./seal.ts";
 import { encodeBase64 } from "../encoding/base64.ts";
 
 /** A peer answered a call with an error: `sealed` when the answer provably came from a node of this cluster. */
@@ -78,6 +81,8 @@ export const RPC = {
 } as const;
 
 const MAX_BATCH = 256;
+/** A peer's answer to a batch of replication messages: its own messages to us (an older node answers `{}`). */
+const Answer = v.object({ messages: v.pipe(v.array(MessageSchema), v.maxLength(4 * MAX_BATCH)) });
 /**
  * Replication requests in flight to one peer. With one, every Ready's messages
  * waited for the previous request's answer (a round trip under load), and a
@@ -120,6 +125,8 @@ export class Peers<C> {
   readonly #sending = new Map<string, number>();
   /** The cluster this node belongs to now (it changes when the node joins another). */
   cluster = "";
+  /** Takes the messages a peer answered a replication request with (`addr`: the peer's). */
+  onAnswer: (addr: string, messages: readonly Message<C>[]) => void = () => {};
 
   /** `creds`: this node's key and CA-issued certificate, the cluster CA's certificate (the only one trusted) and the RPC key. */
   constructor(creds: PeerCredentials, serverName: string) {
@@ -162,10 +169,14 @@ export class Peers<C> {
         const batch = queue.splice(0, MAX_BATCH);
         try {
           const channel = this.#channel;
-          const body = sealPayload(channel.rpc, RPC.raft, envelope(this.cluster, { from: this.#self, messages: batch }));
+          // `answer`: the peer puts its messages to us in the reply (a node that does not know it ignores it).
+          const sealed = envelope(this.cluster, { from: this.#self, messages: batch, answer: true });
+          const body = sealPayload(channel.rpc, RPC.raft, sealed);
           // A snapshot carries the whole state: give it the long deadline.
           const transport = batch.some((m) => m.type === "snapshot") ? channel.calls : channel.raft;
-          await transport.request(`https://${addr}`, "POST", RPC.raft, body, { "content-type": "application/octet-stream" });
+          const reply = await transport.request(`https://${addr}`, "POST", RPC.raft, body, { "content-type": "application/octet-stream" });
+          const answer = reply.status === 200 ? answerOf(channel.rpc, sealed.nonce, reply.body) : [];
+          if (answer.length) this.onAnswer(addr, answer as unknown as Message<C>[]);
         } catch {
           // unreachable: the messages are lost, as on any network
         }
@@ -224,6 +235,18 @@ export class Peers<C> {
   /** Closes idle connections. */
   close(): void {
     this.#channel.close();
+  }
+}
+
+/** The messages a sealed reply to the replication request `nonce` carries; none if it carries none or is not such a reply. */
+export function answerOf(rpc: Uint8Array, nonce: string, body: Uint8Array): v.InferOutput<typeof Answer>["messages"] {
+  try {
+    const opened = openPayload(rpc, `${RPC.raft}#reply`, body) as ReplyEnvelope;
+    if (opened?.nonce !== nonce) return [];
+    const r = v.safeParse(Answer, opened.ok);
+    return r.success ? r.output.messages : [];
+  } catch {
+    return []; // not sealed with our key: nobody's word
   }
 }
 

@@ -8,6 +8,7 @@
  * A record holding one entry object (the format before) is read the same way.
  */
 import type { Store } from "../store/store.ts";
+import { onlyCommitMoved } from "../cluster/core.ts";
 import type { RaftStorage } from "../cluster/storage.ts";
 import type { Durable, Entry, HardState, Persist, Snapshot } from "../cluster/types.ts";
 import { fromJson, toJson } from "./seal.ts";
@@ -21,12 +22,6 @@ export const ROW_ENTRIES = 256;
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 const bytes = (value: unknown) => enc.encode(toJson(value));
-
-/** Whether `next` differs from `prev` in the commit index only. */
-function onlyCommitMoved(prev: HardState, next: HardState): boolean {
-  return prev.term === next.term && prev.vote === next.vote && prev.edit === next.edit &&
-    prev.markers === next.markers;
-}
 
 /** A log row on disk: its entries, contiguous, by index (the row's key names the first). */
 type Row<C> = readonly Entry<C>[];

@@ -136,6 +136,7 @@ export class Replication {
     };
     this.driver = new Driver<Command>(new RaftNode(coreOptions(loaded.membership, applied, timing), loaded.durable), loaded.storage, app, send, onFatal, { defer: setImmediate });
     peers.cluster = loaded.membership.cluster;
+    peers.onAnswer = (addr, messages) => void this.receive(addr, messages);
   }
 
   /** The cluster this node belongs to now, and its id there. */
@@ -160,11 +161,18 @@ export class Replication {
     watchCluster(() => this.driver.status(), (l) => this.driver.onChange(l));
   }
 
-  /** Takes replication messages a peer at `from` sent. */
-  receive(from: string, messages: readonly Message<Command>[]): void {
+  /**
+   * Takes replication messages a peer at `from` sent. With `answer`, resolves
+   * with this node's messages to that peer, once they may leave, for the
+   * reply to carry back (rather than sending them in requests of their own).
+   */
+  receive(from: string, messages: readonly Message<Command>[], answer = false): Promise<Message<Command>[]> {
+    if (!messages.length) return Promise.resolve([]);
     // A joining node knows no members yet: it answers the leader at the address the leader gave.
-    if (messages.length) this.book.learn(messages[0].from, from);
+    this.book.learn(messages[0].from, from);
+    if (answer) return this.driver.answer(messages[0].from, messages);
     for (const m of messages) this.driver.step(m);
+    return Promise.resolve([]);
   }
 
   /** Resets a fresh node to join `membership`'s cluster: empty log, waiting for the leader's snapshot. */
