@@ -142,8 +142,9 @@ export class Peers<C> {
   }
 
   /**
-   * Called before replication messages are queued: what they acknowledge
-   * (entries held) must be published to serving threads first (lib/server/threads.ts).
+   * Called before replication messages leave (queued here, or carried in a
+   * reply by Replication.receive): what they acknowledge (entries held) must
+   * be published to serving threads first (lib/server/threads.ts).
    */
   beforeSend?: () => void;
 

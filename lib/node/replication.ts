@@ -170,7 +170,8 @@ export class Replication {
     if (!messages.length) return Promise.resolve([]);
     // A joining node knows no members yet: it answers the leader at the address the leader gave.
     this.book.learn(messages[0].from, from);
-    if (answer) return this.driver.answer(messages[0].from, messages);
+    // Answers leave in the reply, not through peers.send: what they acknowledge is published to serving threads first all the same.
+    if (answer) return this.driver.answer(messages[0].from, messages).then((out) => (out.length && this.peers.beforeSend?.(), out));
     for (const m of messages) this.driver.step(m);
     return Promise.resolve([]);
   }
