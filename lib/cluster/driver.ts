@@ -55,7 +55,18 @@ export interface DriverOptions {
    * shares one Ready, one disk transaction and one replication round.
    */
   readonly defer?: (run: () => void) => void;
+  /** How long answer() may hold a peer's request for a Ready to become durable (default ANSWER_WAIT_MS). */
+  readonly answerWaitMs?: number;
 }
+
+/**
+ * How long a peer's request may wait for this node's answer. A peer keeps
+ * only a few requests in flight: held through a disk that stalls, they would
+ * keep its heartbeats from arriving, and this node would start an election
+ * against a live leader. Past the bound the request is answered empty and
+ * what this node has to say leaves in a request of its own, as before.
+ */
+export const ANSWER_WAIT_MS = 200;
 
 /** Sends messages to peers; best effort (the core retries). */
 export type Send<C> = (messages: readonly Message<C>[]) => void;
@@ -80,6 +91,8 @@ interface Input {
 /** A caller of answer(): it takes the messages to peer `to` of the next Ready. */
 interface Answer<C> {
   readonly to: number;
+  /** Answered (or given up past the bound): its messages, if any come, are sent instead. */
+  done: boolean;
   readonly resolve: (ms: Message<C>[]) => void;
 }
 
@@ -102,6 +115,7 @@ export class Driver<C> {
   /** A deferred kick is pending (see DriverOptions.defer). */
   #deferred = false;
   readonly #defer: ((run: () => void) => void) | undefined;
+  readonly #answerWaitMs: number;
   #held = false;
   #draining = false;
   #stopped = false;
@@ -129,6 +143,7 @@ export class Driver<C> {
     this.#clock = opts.clock ?? REAL_CLOCK;
     this.#shouldCompact = opts.compact ?? ((applied, snapshotIndex) => applied - snapshotIndex >= COMPACT_EVERY);
     this.#defer = opts.defer;
+    this.#answerWaitMs = opts.answerWaitMs ?? ANSWER_WAIT_MS;
     this.#durableSnapshot = raft.snapshotIndex;
     this.#appApplied = raft.applied;
     this.#raft = raft;
@@ -234,18 +249,30 @@ export class Driver<C> {
    * say to `from` in return, once the Ready they produce is durable (so it may
    * leave): those messages are not sent, the caller carries them back in its
    * answer to the peer's request. Resolves empty if they produce nothing for
-   * `from`, or the node stops first.
+   * `from`, or the node stops first, or they are not durable within the
+   * bound (answerWaitMs): then they are sent as any others.
    */
   answer(from: number, messages: readonly Message<C>[]): Promise<Message<C>[]> {
     return new Promise((resolve) => {
+      let cancel = () => {};
+      const a: Answer<C> = {
+        to: from, done: false,
+        resolve: (ms) => {
+          if (a.done) return;
+          a.done = true;
+          cancel();
+          resolve(ms);
+        },
+      };
       const queued = this.#input({
         run: () => {
           for (const m of messages) this.#raft.step(m);
-          this.#answers.push({ to: from, resolve });
+          this.#answers.push(a);
         },
-        cancel: () => resolve([]),
+        cancel: () => a.resolve([]),
       });
-      if (!queued) resolve([]);
+      if (!queued) return a.resolve([]);
+      if (!a.done) cancel = this.#clock.after(this.#answerWaitMs, () => a.resolve([]));
     });
   }
 
@@ -477,6 +504,7 @@ export class Driver<C> {
   #sendOrAnswer(messages: readonly Message<C>[]): void {
     let rest = messages;
     for (const a of this.#answering.splice(0)) {
+      if (a.done) continue; // given up past the bound: its messages are sent
       const mine = rest.filter((m) => m.to === a.to);
       if (mine.length) rest = rest.filter((m) => m.to !== a.to);
       a.resolve(mine);

@@ -63,14 +63,18 @@ interface Pair {
   readonly ownSends: Message<Cmd>[];
   /** Everything node 1 sends. */
   readonly leaderSends: Message<Cmd>[];
+  /** How many of node 1's requests node 2 answered with nothing. */
+  readonly replies: { empty: number };
 }
 
-async function withPair(fn: (p: Pair) => Promise<void>): Promise<void> {
+/** `answerWaitMs`: how long a held answer waits (long by default, so a loaded machine cannot make these tests take the other path). */
+async function withPair(fn: (p: Pair) => Promise<void>, answerWaitMs = 60_000): Promise<void> {
   const disks = members.map(() => new HeldStorage(bootstrapState<Cmd>(members, new Uint8Array())));
   const drivers: Driver<Cmd>[] = [];
   const ownSends: Message<Cmd>[] = [];
   const answered: Message<Cmd>[] = [];
   const leaderSends: Message<Cmd>[] = [];
+  const replies = { empty: 0 };
   const send = (messages: readonly Message<Cmd>[]) => {
     for (const m of messages) {
       if (m.from === 2) ownSends.push(m);
@@ -78,6 +82,7 @@ async function withPair(fn: (p: Pair) => Promise<void>): Promise<void> {
       setTimeout(() => {
         if (m.to === 1) return drivers[0].step(m);
         void drivers[1].answer(1, [m]).then((answers) => {
+          if (!answers.length) replies.empty++;
           answered.push(...answers);
           for (const a of answers) drivers[0].step(a);
         });
@@ -86,12 +91,12 @@ async function withPair(fn: (p: Pair) => Promise<void>): Promise<void> {
   };
   for (const [i, m] of members.entries()) {
     const raft = new RaftNode<Cmd>({ id: m.id, cluster: "t", random: () => 0, electionTicks: 2, activeTicks: 100_000, proposalTicks: 100_000 }, disks[i].load());
-    drivers.push(new Driver(raft, disks[i], app, send, () => {}, { defer: setImmediate }));
+    drivers.push(new Driver(raft, disks[i], app, send, () => {}, { defer: setImmediate, answerWaitMs }));
   }
   drivers[0].start(5);
   try {
     await until(() => drivers[0].status().role === "leader" && drivers[0].status().writable, drivers[0], "a writable leader");
-    await fn({ leader: drivers[0], follower: drivers[1], disks, answered, ownSends, leaderSends });
+    await fn({ leader: drivers[0], follower: drivers[1], disks, answered, ownSends, leaderSends, replies });
   } finally {
     for (const d of disks) d.release();
     for (const d of drivers) await d.stop();
@@ -141,4 +146,21 @@ test("news of a commit leaves after the write's proposer is answered: no write w
     assert.equal(o.newsWhenAnswered, 0, "the commit news was sent before the proposer had its answer");
     await until(() => o.ok && newsOf(o.index).length > 0, leader, "the commit news");
   });
+});
+
+test("an answer held past its bound by a slow disk is given up: the peer's request returns and the acknowledgement leaves on its own", { timeout: 60_000 }, async () => {
+  await withPair(async ({ leader, follower, disks, ownSends, replies }) => {
+    ownSends.length = 0;
+    disks[1].held = true;
+    const outcome = leader.propose("w");
+    await until(() => disks[1].waiting.includes("w"), follower, "the follower's write of the entry, held");
+    const index = follower.pending().find((e) => e.type === "cmd" && e.cmd === "w")!.index;
+    // The leader's request comes back while the disk is still held (a slow disk must not hold the peer's requests).
+    const empty = replies.empty;
+    await until(() => replies.empty > empty, follower, "a request answered while the follower's write is held");
+    assert.deepEqual(disks[1].waiting, ["w"], "the follower's write is still held");
+    disks[1].release();
+    assert.equal((await outcome).ok, true);
+    assert.ok(ownSends.some((m) => m.type === "appendResp" && m.success && m.index >= index), "the acknowledgement was sent on its own");
+  }, 50);
 });
