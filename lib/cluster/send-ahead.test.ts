@@ -123,13 +123,19 @@ test("a leader's append leaves while its own log write is on disk, and commits o
   });
 });
 
+/** Proposes "w" with the follower's disk held, and waits until the follower's write of it is held. */
+async function proposeWithFollowerDiskHeld({ leader, follower, disks, ownSends }: Pair): Promise<{ outcome: Promise<Outcome>; index: number }> {
+  ownSends.length = 0;
+  disks[1].held = true;
+  const outcome = leader.propose("w");
+  await until(() => disks[1].waiting.includes("w"), follower, "the follower's write of the entry, held");
+  return { outcome, index: follower.pending().find((e) => e.type === "cmd" && e.cmd === "w")!.index };
+}
+
 test("a follower's acknowledgement goes back in its answer, only once durable, and is never sent on its own", { timeout: 60_000 }, async () => {
-  await withPair(async ({ leader, follower, disks, answered, ownSends }) => {
-    ownSends.length = 0;
-    disks[1].held = true;
-    const outcome = leader.propose("w");
-    await until(() => disks[1].waiting.includes("w"), follower, "the follower's write of the entry, held");
-    const index = follower.pending().find((e) => e.type === "cmd" && e.cmd === "w")!.index;
+  await withPair(async (p) => {
+    const { disks, answered, ownSends } = p;
+    const { outcome, index } = await proposeWithFollowerDiskHeld(p);
     assert.ok(!answered.some((m) => m.type === "appendResp" && m.index >= index), "acknowledged before the entry was durable");
     disks[1].release();
     assert.equal((await outcome).ok, true);
@@ -149,12 +155,9 @@ test("news of a commit leaves after the write's proposer is answered: no write w
 });
 
 test("an answer held past its bound by a slow disk is given up: the peer's request returns and the acknowledgement leaves on its own", { timeout: 60_000 }, async () => {
-  await withPair(async ({ leader, follower, disks, ownSends, replies }) => {
-    ownSends.length = 0;
-    disks[1].held = true;
-    const outcome = leader.propose("w");
-    await until(() => disks[1].waiting.includes("w"), follower, "the follower's write of the entry, held");
-    const index = follower.pending().find((e) => e.type === "cmd" && e.cmd === "w")!.index;
+  await withPair(async (p) => {
+    const { follower, disks, ownSends, replies } = p;
+    const { outcome, index } = await proposeWithFollowerDiskHeld(p);
     // The leader's request comes back while the disk is still held (a slow disk must not hold the peer's requests).
     const empty = replies.empty;
     await until(() => replies.empty > empty, follower, "a request answered while the follower's write is held");
