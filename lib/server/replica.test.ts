@@ -7,6 +7,7 @@ import type { Command } from "../state/commands.ts";
 import { KmsError } from "../state/errors.ts";
 import { encodeSnapshot } from "../state/records.ts";
 import { State } from "../state/state.ts";
+import { allMaterial } from "../node/wipe.ts";
 import { ReplicaNode, replicaState } from "./replica.ts";
 import { SharedFlags } from "./thread-messages.ts";
 
@@ -80,4 +81,16 @@ test("a replaced state (a restore) wakes what waits on it; caughtUp gives up aft
   restored.applied = main.applied + 10;
   replica.replace(restored);
   assert.equal(await waiting, true);
+});
+
+test("a stopping replica zeroes the key material it holds, rings never used and used ones alike", () => {
+  const { main } = pair();
+  applyEntries(main, [entry(key("a", 1)), entry(key("b", 2))]);
+  const fresh = new ReplicaNode(replicaState(encodeSnapshot(main), main.applied), info, new SharedFlags());
+  const used = fresh.state.enclaves.get("e")!.keys.get("a")!; // parsed on use; "b" stays its record's bytes
+  const material = used.versions[0].material;
+  assert.ok(material.some((b) => b !== 0));
+  fresh.wipe();
+  assert.ok(material.every((b) => b === 0), "a used key's material is zeroed");
+  assert.equal(allMaterial(fresh.state).every((m) => m.every((b) => b === 0)), true, "every material array is zeroed");
 });

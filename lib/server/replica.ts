@@ -11,6 +11,7 @@
  */
 import type { Entry } from "../cluster/types.ts";
 import { applyEntries } from "../node/apply-entries.ts";
+import { allMaterial } from "../node/wipe.ts";
 import { KmsNode, type NodeInfo } from "../node/node.ts";
 import type { Command } from "../state/commands.ts";
 import { Errors } from "../state/errors.ts";
@@ -62,6 +63,11 @@ export class ReplicaNode extends KmsNode {
   replace(state: State): void {
     this.#replica = state;
     this.#wake();
+  }
+
+  /** Zeroes every key material array the replica holds (the thread is stopping: its memory is not reused zeroed). */
+  wipe(): void {
+    for (const m of allMaterial(this.#replica)) m.fill(0);
   }
 
   /** Sets the admin API key's identity (the node's credentials changed). */

@@ -89,6 +89,8 @@ function useKeys(): void {
 
 async function close(deadlineMs?: number): Promise<void> {
   await listener?.close(deadlineMs);
+  // As the main thread does at its stop (start.ts): no key material is left in memory this thread gives back.
+  replica?.wipe();
   flush();
   post({ t: "closed" });
 }
