@@ -196,8 +196,8 @@ export class Metrics {
     }
   }
 
-  /** A request of `api` (or a node RPC) started (+1) or ended (-1). */
-  inFlight(api: string, delta: 1 | -1): void {
+  /** Requests of `api` (or node RPCs) started (+n) or ended (-n): ±1 per request, a serving thread's sum at once. */
+  inFlight(api: string, delta: number): void {
     if (api === "rpc") this.#rpc.inFlight.inc(delta);
     else this.#http.inFlight.series(api, () => ({ api })).inc(delta);
     if (api === "kes") this.#kes.active.inc(delta);

@@ -144,7 +144,7 @@ export class ServingThreads {
         return;
       case "observed": {
         const { metrics, audit } = this.#opts.ops ?? {};
-        for (const [api, n] of m.inFlight) for (let i = 0; i < Math.abs(n); i++) metrics?.inFlight(api, n > 0 ? 1 : -1);
+        for (const [api, n] of m.inFlight) if (n !== 0) metrics?.inFlight(api, n);
         for (const o of m.metrics) metrics?.observe(o);
         for (const r of m.audit) audit?.record(r);
         return;
