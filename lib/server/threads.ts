@@ -199,10 +199,12 @@ export class ServingThreads {
   /** The node's state was replaced whole: every thread gets it. */
   replaced(state: State): void {
     this.publish();
-    for (const t of this.#threads) {
-      const snapshot = encodeSnapshot(state);
+    // Encoded once; each thread gets its own copy to take over (a transfer detaches the buffer it moves).
+    const encoded = encodeSnapshot(state);
+    this.#threads.forEach((t, i) => {
+      const snapshot = i === this.#threads.length - 1 ? encoded : encoded.slice();
       this.#post(t, { t: "state", snapshot, applied: state.applied }, [snapshot.buffer as ArrayBuffer]);
-    }
+    });
   }
 
   /** Connections the threads' listeners hold (as last reported, every CONNECTIONS_MS). */
