@@ -18,6 +18,7 @@
  * Run alone with: bun test --timeout 900000 tests/e2e/cluster-outage.test.ts
  *   NODES=3,5     cluster sizes (default 3)         RUNS=N      seeds per size (default 1)
  *   SEED=N        replay one seed                   OUTAGE_MS=N each outage (default 2500)
+ *   THREADS=1,2   serving threads per node (`--threads`; default: one run of each)
  *   CLUSTER_LOG=1 print the cluster's timeline as it happens
  * The promise is tried with NODES=3,5 RUNS=5 OUTAGE_MS=10000 (20 runs, ~30 min).
  */
@@ -32,6 +33,8 @@ import { checkHistory, describeResult, formatEvent, HistoryRecorder, type Outcom
 const SIZES = (process.env.NODES ?? "3").split(",").map(Number);
 const RUNS = Number(process.env.RUNS ?? 1);
 const OUTAGE_MS = Number(process.env.OUTAGE_MS ?? 2_500);
+/** Serving threads per node: with 2 a frozen or killed node takes every thread down with it, and reads are served by threads' replicas. */
+const THREADS = (process.env.THREADS ?? "1,2").split(",").map(Number);
 const ENCLAVE = "outage";
 const FIXED = "fixed";
 const UNTOUCHED = ["u0", "u1", "u2"];
@@ -95,11 +98,12 @@ function formatOutcome(o: Outcome): string {
   return text.replace(/\d+(\.\d+)*(:\d+)?/g, "N").slice(0, 160);
 }
 
-async function run(size: number, seed: number): Promise<void> {
-  const replay = `SEED=${seed} NODES=${size} OUTAGE_MS=${OUTAGE_MS} bun test --timeout 900000 tests/e2e/cluster-outage.test.ts`;
-  console.log(`cluster-outage: ${size} nodes, seed ${seed}, outages of ${OUTAGE_MS} ms (replay: ${replay})`);
+async function run(size: number, seed: number, threads: number): Promise<void> {
+  const replay = `SEED=${seed} NODES=${size} THREADS=${threads} OUTAGE_MS=${OUTAGE_MS} bun test --timeout 900000 tests/e2e/cluster-outage.test.ts`;
+  console.log(`cluster-outage: ${size} nodes of ${threads} serving thread(s), seed ${seed}, outages of ${OUTAGE_MS} ms (replay: ${replay})`);
   const rng = new Prng(seed);
-  const cluster = await startCluster({ size, log: process.env.CLUSTER_LOG ? console.log : undefined });
+  const extraArgs = threads > 1 ? ["--threads", String(threads)] : [];
+  const cluster = await startCluster({ size, extraArgs, log: process.env.CLUSTER_LOG ? console.log : undefined });
   let ok = false;
   try {
     const admin = cluster.client(0);
@@ -344,7 +348,10 @@ describe("cluster: leader outages (kill -9, SIGTERM, SIGSTOP) under writers, rea
   for (const size of SIZES) {
     const seeds = process.env.SEED ? [Number(process.env.SEED)] : Array.from({ length: RUNS }, (_, k) => size * 100 + k + 1);
     for (const seed of seeds) {
-      it(`${size} nodes, seed ${seed}: linearizable, no failed write exists, identical state, no failed crypto or untouched read on live nodes`, { timeout: 900_000 }, () => run(size, seed));
+      for (const threads of THREADS) {
+        const with_ = threads > 1 ? ` of ${threads} serving threads` : "";
+        it(`${size} nodes${with_}, seed ${seed}: linearizable, no failed write exists, identical state, no failed crypto or untouched read on live nodes`, { timeout: 900_000 }, () => run(size, seed, threads));
+      }
     }
   }
 });
