@@ -3,32 +3,48 @@
  * client certificate is made here with openssl, its identity may only read
  * metrics (a policy allowing SYS:METRICS), and the test reads Prometheus's
  * own HTTP API to see every target up and the per-command counters move
- * under pipelined load. promtool checks the exposition. Bounded: scrapes
- * every second, and the whole file takes well under a minute.
+ * under pipelined load. promtool checks the exposition. Run twice: once with
+ * one serving thread per node, once with `--threads 2` (the operations a
+ * thread serves reach the node's counters; a scrape that lands on a thread's
+ * connection is handed to the main thread). Bounded: scrapes every second,
+ * and each run takes well under a minute.
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
+import https from "node:https";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { identityOfCertificate } from "../../lib/identity/identity.ts";
 import { type Cluster, startCluster, until } from "../helpers/cluster.ts";
-import { rawRequest } from "../helpers/e2e.ts";
+import { framesOf, postNative, rawRequest } from "../helpers/e2e.ts";
+import { clientCredentials, parseApiKey } from "../../lib/identity/apikey.ts";
 import { cleanup, tempDir } from "../helpers/kms.ts";
 import { ensurePrometheus, type Prometheus, startPrometheus } from "../helpers/prometheus.ts";
 
 const available = ensurePrometheus();
 const FRAMES = 1000;
 const REQUESTS = 3;
+/** With serving threads: requests each 1,000 frames are split into, and keep-alive connections per node they go over. */
+const SPREAD = 8;
+const CONNECTIONS = 16;
 
-let cluster: Cluster;
-let prom: Prometheus | undefined;
-let creds: { cert: string; key: string; certFile: string; keyFile: string; identity: string };
+for (const threads of [1, 2]) {
+  const of = threads > 1 ? ` of ${threads} serving threads each` : "";
+  describe(`Prometheus scrapes a 3-node cluster${of} over mTLS`, { skip: available === true ? false : `Prometheus is not available: ${available}` }, () => scrapes(threads));
+}
 
-describe("Prometheus scrapes a 3-node cluster over mTLS", { skip: available === true ? false : `Prometheus is not available: ${available}` }, () => {
+function scrapes(threads: number): void {
+  let cluster: Cluster;
+  let prom: Prometheus | undefined;
+  let creds: { cert: string; key: string; certFile: string; keyFile: string; identity: string };
+  /** Per node: keep-alive connections (one each), and the admin's client certificate they present. */
+  const agents = [0, 1, 2].map(() => Array.from({ length: CONNECTIONS }, () => new https.Agent({ keepAlive: true, maxSockets: 1 })));
+  let adminCreds: { cert: string; key: string }[] = [];
+
   before(async () => {
-    cluster = await startCluster({ size: 3 });
+    cluster = await startCluster({ size: 3, extraArgs: threads > 1 ? ["--threads", String(threads)] : [] });
     const dir = tempDir("kms-prom-cert-");
     const keyFile = path.join(dir, "prometheus.key"), certFile = path.join(dir, "prometheus.crt");
     execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", keyFile, "-out", certFile, "-days", "1", "-subj", "/CN=prometheus"], { stdio: "ignore" });
@@ -42,8 +58,10 @@ describe("Prometheus scrapes a 3-node cluster over mTLS", { skip: available === 
     await admin.assignPolicy("ops", "metrics-reader", creds.identity);
     await admin.createEnclave("tenant-x");
     await admin.createKey("tenant-x", "key-x");
+    adminCreds = cluster.nodes.map((n) => clientCredentials(parseApiKey(cluster.apiKeyOf(n.index))));
   });
   after(async () => {
+    for (const a of agents.flat()) a.destroy();
     await prom?.stop();
     await cluster?.close();
     await cleanup();
@@ -99,10 +117,25 @@ scrape_configs:
       id: 207, request: "GenerateKeyRequest", response: "GenerateKeyResponse",
       message: { name: "key-x", version: 0, associated_data: new Uint8Array(), length: 32 },
     }));
+    // With serving threads: each 1,000 frames leave as SPREAD requests over keep-alive connections the kernel
+    // spreads over both threads' listeners, and every node must show both threads serving (the request id's prefix).
+    const served = cluster.nodes.map(() => new Set<string>());
+    const body = framesOf(frames.slice(0, FRAMES / SPREAD));
+    let turn = 0;
     const send = async (requests: number) => {
       for (let i = 0; i < 3; i++) {
-        const c = cluster.client(i);
-        for (let r = 0; r < requests; r++) assert.equal((await c.batch("tenant-x", frames)).length, FRAMES);
+        if (threads === 1) {
+          const c = cluster.client(i);
+          for (let r = 0; r < requests; r++) assert.equal((await c.batch("tenant-x", frames)).length, FRAMES);
+          continue;
+        }
+        const n = cluster.nodes[i];
+        const server = { port: n.port, ca: n.ca, apiKey: cluster.apiKeyOf(i) };
+        for (let r = 0; r < requests * SPREAD; r++) {
+          const reply = await postNative(server, "tenant-x", body, { agent: agents[i][turn++ % CONNECTIONS], credentials: adminCreds[i] });
+          assert.equal(reply.status, 200, reply.body.toString());
+          served[i].add(String(reply.headers["x-request-id"]).split("-")[0]);
+        }
       }
     };
     /** Waits until Prometheus has scraped `n` GENERATE operations from each node. */
@@ -116,6 +149,7 @@ scrape_configs:
     await seen(FRAMES);
     await send(REQUESTS - 1);
     await seen(FRAMES * REQUESTS);
+    if (threads > 1) served.forEach((ids, i) => assert.equal(ids.size, threads, `node ${i}: every thread served a share (${[...ids].join(" ")})`));
     const rate = await prom!.query('sum(increase(kms_commands_total{command="KEY:GENERATE"}[1m]))');
     assert.ok(Number(rate[0]?.value[1]) >= 3 * FRAMES * (REQUESTS - 1), `the counters moved within the last minute: ${JSON.stringify(rate)}`);
   });
@@ -131,4 +165,4 @@ scrape_configs:
     }
     assert.match(text, /^kms_state_objects\{kind="keys"\} 1$/m, "counts only");
   });
-});
+}
