@@ -5,6 +5,9 @@
  * SDKs against kms; both SDKs must see the same answers; and kms must answer
  * with the field names, types and error names moto answers with, except where
  * moto is known to differ from AWS (MOTO_DIFFERENCES, each with its reason).
+ * Both SDKs run it once more against a kms server with two serving threads
+ * (`--threads 2`: a connection the kernel gives a thread is handed to the
+ * main thread's app), and must see exactly what they saw from one thread.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -48,22 +51,28 @@ function isMotoDifference(step: string, what: string): boolean {
 }
 
 let server: KmsServer;
+let threaded: KmsServer;
 let moto: Moto;
 let kmsTarget: Target;
-const runs: { kmsJs?: StepResult[]; kmsPy?: StepResult[]; motoJs?: StepResult[]; motoPy?: StepResult[] } = {};
+const runs: {
+  kmsJs?: StepResult[]; kmsPy?: StepResult[]; motoJs?: StepResult[]; motoPy?: StepResult[]; threadsJs?: StepResult[]; threadsPy?: StepResult[];
+} = {};
 
 /** Failed expectations of a run, one line each. */
 const failuresOf = (run: StepResult[]) => run.flatMap((r) => r.failures.map((f) => `${r.name}: ${f}${r.message ? ` (${r.message})` : ""}`));
 
 describe("the AWS KMS scenario with @aws-sdk/client-kms and boto3, against kms and moto_server", () => {
   before(async () => {
-    [server, moto] = await Promise.all([startServer(), startMoto()]);
+    [server, threaded, moto] = await Promise.all([startServer(), startServer({ extraArgs: ["--threads", "2"] }), startMoto()]);
     kmsTarget = await awsIdentity(server.client(), "scenario-1", `https://${server.address}`, server.ca, server.caFile);
     const motoTarget: Target = { endpoint: moto.endpoint, region: "us-east-1", accessKeyId: "testing", secretAccessKey: "testing" };
     // kms with both SDKs at once (each in its own enclave's keys), then moto with both (one region each: moto keeps one state per region).
     const kmsPyTarget = await awsIdentity(server.client(), "scenario-2", `https://${server.address}`, server.ca, server.caFile);
     [runs.kmsJs, runs.kmsPy] = await Promise.all([runJs(kmsTarget), runPython(kmsPyTarget)]);
     [runs.motoJs, runs.motoPy] = await Promise.all([runJs(motoTarget), runPython({ ...motoTarget, region: "eu-west-1" })]);
+    const on = (enclave: string) => awsIdentity(threaded.client(), enclave, `https://${threaded.address}`, threaded.ca, threaded.caFile);
+    const [threadsJs, threadsPy] = [await on("scenario-1"), await on("scenario-2")];
+    [runs.threadsJs, runs.threadsPy] = await Promise.all([runJs(threadsJs), runPython(threadsPy)]);
   });
   after(async () => {
     await cleanup();
@@ -92,5 +101,12 @@ describe("the AWS KMS scenario with @aws-sdk/client-kms and boto3, against kms a
     // Every documented difference is still seen (moto changes: the table must not go stale).
     const unseen = MOTO_DIFFERENCES.filter((_, i) => !documented.has(`${i}`)).map((d) => d.why);
     assert.deepEqual(unseen, []);
+  });
+
+  it("with two serving threads, both SDKs see every step as the scenario says, and the same answers as from one thread", () => {
+    assert.deepEqual(failuresOf(runs.threadsJs!), []);
+    assert.deepEqual(failuresOf(runs.threadsPy!), []);
+    assert.deepEqual(differences(runs.kmsJs!, runs.threadsJs!, () => false), []);
+    assert.deepEqual(differences(runs.kmsPy!, runs.threadsPy!, () => false), []);
   });
 });
