@@ -3,6 +3,9 @@
  * errors included, as MinIO's KMS client reads it: an exact Content-Length
  * (no chunked encoding: the client refuses "request content length is
  * negative") and the documented Content-Type (reference/minio-kms-protocol.md).
+ * Run twice: with one serving thread and with `--threads 2` (every request
+ * opens a fresh connection, which the kernel gives to either thread: replies a
+ * thread serves itself and those it hands to the main thread must read alike).
  */
 import assert from "node:assert/strict";
 import tls from "node:tls";
@@ -22,10 +25,14 @@ function exact(r: RawReply, status: number, contentType: string | undefined, wha
 
 const json = (b: Buffer) => JSON.parse(b.toString());
 
-describe("exact replies on every route", () => {
+for (const threads of [1, 2]) {
+  describe(`exact replies on every route${threads > 1 ? `, ${threads} serving threads` : ""}`, () => replies(threads));
+}
+
+function replies(threads: number): void {
   let server: KmsServer;
   before(async () => {
-    server = await startServer();
+    server = await startServer({ extraArgs: threads > 1 ? ["--threads", String(threads)] : [] });
     const c = server.client();
     await c.createEnclave("replies");
     await c.createKey("replies", "k1");
@@ -93,23 +100,31 @@ describe("exact replies on every route", () => {
   });
 
   it("a malformed request (bad chunked encoding) is a 400 in JSON with an exact length, logged as a client error", async () => {
-    const raw = await new Promise<string>((resolve, reject) => {
-      const s = tls.connect({ host: "127.0.0.1", port: server.port, ca: server.ca, servername: "localhost" }, () => {
-        // The header first, so the handler is already reading the body when the bad chunk arrives.
-        s.write("POST /v1/kms/replies HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
-        setTimeout(() => s.write("zz\r\nabc\r\n0\r\n\r\n"), 100);
-      });
-      let out = "";
-      s.on("data", (d) => (out += d));
-      s.on("close", () => resolve(out));
-      s.on("error", reject);
-    });
-    const [head, body] = raw.split("\r\n\r\n");
-    assert.match(head, /^HTTP\/1\.1 400 /);
-    assert.match(head, /\r\ncontent-type: application\/json/i);
-    assert.equal(/\r\ncontent-length: (\d+)/i.exec(head)?.[1], String(Buffer.byteLength(body)));
-    assert.match(JSON.parse(body).message, /malformed/);
-    await waitUntil(() => /client error on POST \/v1\/kms\/replies/.test(server.output()), "the client error to be logged");
-    assert.doesNotMatch(server.output(), /internal error/);
+    // With threads, on several connections: each lands on either thread (all on one: 1 in 2^11).
+    for (let i = 0; i < (threads > 1 ? 12 : 1); i++) await malformed(server);
   });
-});
+}
+
+/** One request whose chunked body is malformed: a 400 in JSON with an exact length, logged as a client error. */
+async function malformed(server: KmsServer): Promise<void> {
+  const logged = () => server.output().match(/client error on POST \/v1\/kms\/replies/g)?.length ?? 0;
+  const before = logged();
+  const raw = await new Promise<string>((resolve, reject) => {
+    const s = tls.connect({ host: "127.0.0.1", port: server.port, ca: server.ca, servername: "localhost" }, () => {
+      // The header first, so the handler is already reading the body when the bad chunk arrives.
+      s.write("POST /v1/kms/replies HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+      setTimeout(() => s.write("zz\r\nabc\r\n0\r\n\r\n"), 100);
+    });
+    let out = "";
+    s.on("data", (d) => (out += d));
+    s.on("close", () => resolve(out));
+    s.on("error", reject);
+  });
+  const [head, body] = raw.split("\r\n\r\n");
+  assert.match(head, /^HTTP\/1\.1 400 /);
+  assert.match(head, /\r\ncontent-type: application\/json/i);
+  assert.equal(/\r\ncontent-length: (\d+)/i.exec(head)?.[1], String(Buffer.byteLength(body)));
+  assert.match(JSON.parse(body).message, /malformed/);
+  await waitUntil(() => logged() > before, "the client error to be logged");
+  assert.doesNotMatch(server.output(), /internal error/);
+}
