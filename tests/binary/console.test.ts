@@ -20,6 +20,7 @@ import { CONTENT_SECURITY_POLICY } from "../../lib/api/console/routes.ts";
 import { kesAesEncrypt } from "../helpers/kes-format.ts";
 import { accessibilityProblems, launchBrowser, noBrowser, serverSpkiHash, type TestBrowser } from "../helpers/browser.ts";
 import { until } from "../helpers/cluster.ts";
+import { framesOf, postNative } from "../helpers/e2e.ts";
 import { cleanup, type KmsServer, runKms, startServer, tempDir } from "../helpers/kms.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -29,6 +30,8 @@ const DENIED = "access denied: insufficient permissions";
 let server: KmsServer;
 /** A server whose console sessions end after 2 s unused. */
 let shortLived: KmsServer;
+/** A server with two serving threads (`--threads 2`): the browser's connections reach either thread. */
+let threaded: KmsServer;
 let browser: TestBrowser;
 let page: Page;
 let shots: string;
@@ -47,8 +50,8 @@ async function shot(name: string): Promise<void> {
 }
 
 /** Goes to a console route and waits for its heading. */
-async function open(route: string, heading: RegExp): Promise<void> {
-  await page.goto(`${origin(server)}/console/#/${route}`);
+async function open(route: string, heading: RegExp, on: KmsServer = server): Promise<void> {
+  await page.goto(`${origin(on)}/console/#/${route}`);
   await page.getByRole("heading", { level: 1, name: heading }).waitFor();
 }
 
@@ -69,12 +72,13 @@ describe("console in headless Chromium", { skip: noBrowser }, () => {
   before(async () => {
     shots = process.env.KMS_CONSOLE_SHOTS ? path.resolve(ROOT, process.env.KMS_CONSOLE_SHOTS) : tempDir("kms-console-shots-");
     mkdirSync(shots, { recursive: true });
-    [server, shortLived] = await Promise.all([
+    [server, shortLived, threaded] = await Promise.all([
       startServer({ binary }),
       startServer({ binary, extraArgs: ["--console-session", "2s"] }),
+      startServer({ binary, extraArgs: ["--threads", "2"] }),
     ]);
     client = server.client();
-    browser = await launchBrowser(await Promise.all([server, shortLived].map((s) => serverSpkiHash("127.0.0.1", s.port))));
+    browser = await launchBrowser(await Promise.all([server, shortLived, threaded].map((s) => serverSpkiHash("127.0.0.1", s.port))));
     browser.context.on("request", (r) => requests.push(r));
     page = await browser.context.newPage();
     page.on("console", (m) => {
@@ -522,6 +526,33 @@ describe("console in headless Chromium", { skip: noBrowser }, () => {
     assert.equal(await page.getByRole("heading", { level: 1, name: "kms console" }).count(), 1, "still on the login page");
   });
 
+  it("on a node with two serving threads: signs in, lists keys, and streams audit records of GENERATEs served by either thread", async () => {
+    await page.goto(`${origin(threaded)}/console/`);
+    await signIn(threaded.apiKey);
+    await page.getByRole("heading", { level: 1, name: "Cluster" }).waitFor();
+    const own = threaded.client();
+    try {
+      await own.createEnclave("threads");
+      await own.createKey("threads", "thread-key");
+      await open("keys/threads", /Keys in/, threaded);
+      await page.getByRole("cell", { name: "thread-key" }).first().waitFor();
+      await open("audit", /Audit/, threaded);
+      await page.getByText("Streaming this node's audit records.").waitFor();
+      // Each GENERATE on a fresh connection: the kernel gives each to either thread, and a thread's records reach the stream.
+      const generate = framesOf([{ id: 207, request: "GenerateKeyRequest", message: { name: "thread-key" } }]);
+      const served = new Set<string>();
+      await until(async () => {
+        const r = await postNative(threaded, "threads", generate);
+        assert.equal(r.status, 200, r.body.toString());
+        served.add(String(r.headers["x-request-id"]).split("-")[0]);
+        return (served.size === 2 && (await page.getByRole("cell", { name: /KEY:GENERATE|\/v1\/kms\/threads/ }).count()) > 0) ||
+          `threads served: ${served.size}; no record of a GENERATE yet`;
+      }, "GENERATEs from both threads, and one on the audit page", 30_000, 200);
+    } finally {
+      own.close();
+    }
+  });
+
   it("an expired session is refused: the page asks to sign in again, and the old cookie opens nothing", async () => {
     await page.goto(`${origin(shortLived)}/console/`);
     const login = page.waitForResponse((r) => r.url().endsWith("/console/api/login"));
@@ -538,7 +569,7 @@ describe("console in headless Chromium", { skip: noBrowser }, () => {
 
   it("the page loaded nothing from anywhere but the node it came from, and broke no CSP rule", () => {
     const origins = new Set(requests.map((r) => new URL(r.url()).origin).filter((o) => o !== "null"));
-    assert.deepEqual([...origins].sort(), [origin(server), origin(shortLived)].sort());
+    assert.deepEqual([...origins].sort(), [origin(server), origin(shortLived), origin(threaded)].sort());
     assert.ok(requests.length > 20, `only ${requests.length} requests seen`);
     assert.equal(violations.length, 0, `CSP violations: ${violations.join("; ")}`);
   });
