@@ -59,25 +59,43 @@ export function allMaterial(state: State): Uint8Array[] {
   return out;
 }
 
-/** Zeroes arrays now, or once the last reader (a backup) is done. */
+/**
+ * Zeroes arrays now, or once every reader that began before they were given
+ * up is done: a backup, or a request that looked a key up before an await.
+ * A reader that began later cannot reach them (the state no longer holds
+ * them), so it does not delay them: readers that overlap without end never
+ * keep material alive.
+ */
 export class Wiper {
-  #readers = 0;
-  #later: Uint8Array[] = [];
+  /** Readers by the epoch they began in (in increasing order: the first is the oldest). */
+  readonly #readers = new Map<number, number>();
+  #epoch = 0;
+  /** Arrays given up in an epoch, waiting for the readers that began in it or before. */
+  readonly #later: { epoch: number; arrays: readonly Uint8Array[] }[] = [];
 
-  /** Zeroes `arrays` now, or after the readers holding captures finish. */
+  /** Zeroes `arrays` now, or after the readers that may hold them finish. */
   wipe(arrays: readonly Uint8Array[]): void {
-    if (this.#readers > 0) this.#later.push(...arrays);
-    else for (const a of arrays) a.fill(0);
+    if (this.#readers.size === 0) {
+      for (const a of arrays) a.fill(0);
+      return;
+    }
+    this.#later.push({ epoch: this.#epoch, arrays: [...arrays] });
+    this.#epoch++; // readers from now on cannot reach these
   }
 
-  /** A reader (a backup) starts; call the returned function when it is done. */
+  /** A reader (a backup, a request) starts; call the returned function when it is done. */
   hold(): () => void {
-    this.#readers++;
+    const epoch = this.#epoch;
+    this.#readers.set(epoch, (this.#readers.get(epoch) ?? 0) + 1);
     let done = false;
     return () => {
       if (done) return;
       done = true;
-      if (--this.#readers === 0) this.wipe(this.#later.splice(0));
+      const left = this.#readers.get(epoch)! - 1;
+      if (left === 0) this.#readers.delete(epoch);
+      else this.#readers.set(epoch, left);
+      const oldest = this.#readers.keys().next().value ?? Infinity;
+      while (this.#later.length > 0 && this.#later[0].epoch < oldest) for (const a of this.#later.shift()!.arrays) a.fill(0);
     };
   }
 }

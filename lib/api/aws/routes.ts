@@ -119,7 +119,13 @@ export function awsRoutes(deps: AppDeps): Hono<Env> {
       };
       await ctx.barrier([Obj.enclave(who.enclave)]);
       node.state.enclave(who.enclave);
-      return reply(await op.run(ctx, parsed.output), requestId);
+      // Operations look keys up before awaits: material they hold is not zeroed under them (a restore, a deletion).
+      const release = node.wiper.hold();
+      try {
+        return reply(await op.run(ctx, parsed.output), requestId);
+      } finally {
+        release();
+      }
     } catch (err) {
       if (isClientError(err)) throw err; // the app's handler answers and logs it as the client's
       // An error of ours that is no KmsError says nothing to the client; its name (never its message) goes to the log.
