@@ -17,7 +17,7 @@ import { askMembers, type MemberAnswer, type Peers, type ReplyEnvelope } from ".
 import { blocker } from "./pending.ts";
 import { failedOutcome, type Loaded, Replication, type Timing } from "./replication.ts";
 import { restoring } from "./restore.ts";
-import { Wiper } from "./wipe.ts";
+import { allMaterial, Wiper } from "./wipe.ts";
 import { applyEntries } from "./apply-entries.ts";
 
 export { deletesKeys } from "./apply-entries.ts";
@@ -241,10 +241,7 @@ export class KmsNode implements Application<Command> {
       for (const [k] of recordsOfState(this.#state)) changes.set(k, null);
       for (const [k, value] of recordsOfState(next.state)) changes.set(k, value);
       try {
-        await r.restart(next.membership, next.durable, [...changes], () => {
-          this.#state = next.state;
-          this.#hooks.onReplaced?.(next.state);
-        });
+        await r.restart(next.membership, next.durable, [...changes], () => this.#replace(next.state));
       } catch (err) {
         // Nothing of the backup landed (one transaction): the node goes back to its own credentials, as fresh as before.
         await this.#useKeys(old);
@@ -454,9 +451,16 @@ export class KmsNode implements Application<Command> {
     for (const [k, value] of recordsOfState(next)) changes.set(k, value);
     await this.#store.write([...changes]);
     const before = [...this.#state.hsmKeys.keys()].sort().join();
+    this.#replace(next);
+    if (this.#replication && before !== [...next.hsmKeys.keys()].sort().join()) await this.#reseal(this.#replication.keys);
+  }
+
+  /** Serves `next` from now on; the replaced state's key material is zeroed (once no backup reads it). */
+  #replace(next: State): void {
+    const old = this.#state;
     this.#state = next;
     this.#hooks.onReplaced?.(next);
-    if (this.#replication && before !== [...next.hsmKeys.keys()].sort().join()) await this.#reseal(this.#replication.keys);
+    this.wiper.wipe(allMaterial(old));
   }
 
   /** The state as snapshot bytes. */

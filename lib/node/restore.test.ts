@@ -13,6 +13,7 @@ import { openStore, type Store } from "../store/store.ts";
 import { stopTestNode, testNode } from "../../tests/support/node.ts";
 import { decodeCredentials, encodeCredentials } from "./credentials.ts";
 import type { KmsNode } from "./node.ts";
+import { allMaterial } from "./wipe.ts";
 
 const material = (fill: number) => Buffer.alloc(32, fill).toString("base64");
 
@@ -103,4 +104,36 @@ test("a restore whose write fails changes nothing: the node keeps its own creden
     await target.close();
     await rm(tmp, { recursive: true, force: true });
   }
+});
+
+test("a state replaced by a snapshot has its key material zeroed, once no backup reads it", async () => {
+  const hsm = SoftHsm.parse(SoftHsm.generate());
+  await withNodes(hsm, 2, async ([source, behind]) => {
+    await withKey(source, "new");
+    await withKey(behind, "old-key");
+    behind.state.keyRing("e", "old-key");
+    const old = allMaterial(behind.state);
+    assert.ok(old.length >= 1 && old.every((m) => m.some((b) => b !== 0)));
+    const release = behind.wiper.hold(); // a backup running over the old state
+    await behind.restore({ index: source.state.applied, term: 1, members: [], data: source.snapshot() });
+    assert.deepEqual([...behind.state.enclave("e").keys.keys()], ["new"]);
+    assert.ok(old.every((m) => m.some((b) => b !== 0)), "not zeroed under a running backup");
+    release();
+    assert.ok(old.every((m) => m.every((b) => b === 0)), "the replaced state's material is zeroed");
+    assert.ok(behind.state.keyRing("e", "new").versions[0].material.some((b) => b !== 0), "the new state's is intact");
+  });
+});
+
+test("a restored backup zeroes the key material of the state it replaces", async () => {
+  const hsm = SoftHsm.parse(SoftHsm.generate());
+  await withNodes(hsm, 2, async ([source, target]) => {
+    await withKey(source, "restored");
+    const old = allMaterial(target.state); // a fresh node: no keys, but whatever it held goes
+    const spy = target.wiper.wipe.bind(target.wiper);
+    const wiped: Uint8Array[][] = [];
+    target.wiper.wipe = (arrays) => (wiped.push([...arrays]), spy(arrays));
+    await target.installBackup(await backupOf(source, hsm));
+    assert.deepEqual(wiped.at(-1), old);
+    assert.ok(target.state.keyRing("e", "restored").versions[0].material.some((b) => b !== 0));
+  });
 });

@@ -94,3 +94,16 @@ test("a stopping replica zeroes the key material it holds, rings never used and 
   assert.ok(material.every((b) => b === 0), "a used key's material is zeroed");
   assert.equal(allMaterial(fresh.state).every((m) => m.every((b) => b === 0)), true, "every material array is zeroed");
 });
+
+test("a replaced replica state (a restore on the main thread) has its key material zeroed", () => {
+  const { main } = pair();
+  applyEntries(main, [entry(key("a", 1)), entry(key("b", 2))]);
+  const fresh = new ReplicaNode(replicaState(encodeSnapshot(main), main.applied), info, new SharedFlags());
+  fresh.state.enclaves.get("e")!.keys.get("a"); // one ring parsed on use, the other still its record's bytes
+  const old = allMaterial(fresh.state);
+  assert.ok(old.length >= 2 && old.every((m) => m.some((b) => b !== 0)));
+  fresh.replace(replicaState(encodeSnapshot(main), main.applied));
+  assert.ok(old.every((m) => m.every((b) => b === 0)), "the replaced state's material is zeroed");
+  assert.ok(allMaterial(fresh.state).every((m) => m.some((b) => b !== 0)), "the new state's is intact");
+  assert.ok(fresh.state.enclaves.get("e")!.keys.get("b")!.versions[0].material.some((b) => b !== 0));
+});

@@ -59,15 +59,21 @@ export class ReplicaNode extends KmsNode {
     this.#wake();
   }
 
-  /** Replaces the state whole (a snapshot or restored backup on the main thread). */
+  /** Replaces the state whole (a snapshot or restored backup on the main thread); the old one's key material is zeroed. */
   replace(state: State): void {
+    const old = this.#replica;
     this.#replica = state;
     this.#wake();
+    this.#zero(old);
   }
 
   /** Zeroes every key material array the replica holds (the thread is stopping: its memory is not reused zeroed). */
   wipe(): void {
-    for (const m of allMaterial(this.#replica)) m.fill(0);
+    this.#zero(this.#replica);
+  }
+
+  #zero(state: State): void {
+    for (const m of allMaterial(state)) m.fill(0);
   }
 
   /** Sets the admin API key's identity (the node's credentials changed). */
