@@ -20,6 +20,7 @@ import type { State } from "../state/state.ts";
 import type { Store } from "../store/store.ts";
 import { COMMANDS } from "../api/native/commands.ts";
 import type { SharedFlags } from "./thread-messages.ts";
+import { Waiters } from "./waiters.ts";
 
 /** How long a read waits for this replica to catch up before it is refused (the node's own READ_WAIT_MS). */
 const READ_WAIT_MS = 5_000;
@@ -38,7 +39,7 @@ export function replicaState(snapshot: Uint8Array, applied: number): State {
 export class ReplicaNode extends KmsNode {
   #replica: State;
   readonly #flags: SharedFlags;
-  #waiters: Array<() => void> = [];
+  readonly #waiters = new Waiters();
   #adminIdentity: string | undefined;
 
   constructor(state: State, info: NodeInfo, flags: SharedFlags) {
@@ -56,14 +57,14 @@ export class ReplicaNode extends KmsNode {
   feed(entries: readonly Entry<Command>[]): void {
     const { wipe } = applyEntries(this.#replica, entries);
     for (const m of wipe) m.fill(0);
-    this.#wake();
+    this.#waiters.wake();
   }
 
   /** Replaces the state whole (a snapshot or restored backup on the main thread); the old one's key material is zeroed. */
   replace(state: State): void {
     const old = this.#replica;
     this.#replica = state;
-    this.#wake();
+    this.#waiters.wake();
     this.#zero(old);
   }
 
@@ -103,24 +104,7 @@ export class ReplicaNode extends KmsNode {
 
   /** Resolves once this replica has applied `index`, or false after `ms`. */
   caughtUp(index: number, ms: number): Promise<boolean> {
-    if (this.#replica.applied >= index) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.#waiters = this.#waiters.filter((w) => w !== check);
-        resolve(false);
-      }, ms);
-      const check = () => {
-        if (this.#replica.applied < index) return;
-        clearTimeout(timer);
-        this.#waiters = this.#waiters.filter((w) => w !== check);
-        resolve(true);
-      };
-      this.#waiters.push(check);
-    });
-  }
-
-  #wake(): void {
-    for (const w of [...this.#waiters]) w();
+    return this.#waiters.until(() => this.#replica.applied >= index, ms);
   }
 
   /** The node's barrier, per thread: wait until this replica applied what the main thread held when the read started. */

@@ -20,6 +20,7 @@ import { Errors } from "../state/errors.ts";
 import { encodeSnapshot } from "../state/records.ts";
 import type { State } from "../state/state.ts";
 import { ProxyServer } from "./thread-proxy.ts";
+import { Waiters } from "./waiters.ts";
 import { type FromThread, SharedFlags, type ThreadTls, type ToThread } from "./thread-messages.ts";
 
 /** How long a write waits for every thread to apply it before the node is taken for broken. */
@@ -74,7 +75,7 @@ export class ServingThreads {
   readonly #flags = new SharedFlags();
   readonly #threads: Thread[] = [];
   readonly #proxy: ProxyServer;
-  #waiters: Array<() => void> = [];
+  readonly #waiters = new Waiters();
   #stopping = false;
   #failed = false;
   /** Set once every thread listens: before that a failure fails the start (startServer undoes what it made). */
@@ -140,7 +141,7 @@ export class ServingThreads {
     switch (m.t) {
       case "applied":
         thread.applied = m.index;
-        for (const w of [...this.#waiters]) w();
+        this.#waiters.wake();
         return;
       case "observed": {
         const { metrics, audit } = this.#opts.ops ?? {};
@@ -167,7 +168,7 @@ export class ServingThreads {
     if (this.#failed || this.#stopping || !this.#started) return;
     this.#failed = true;
     log.error(`${err.message}: the node stops`);
-    for (const w of [...this.#waiters]) w();
+    this.#waiters.wake();
     this.#opts.onFatal(err);
   }
 
@@ -218,30 +219,11 @@ export class ServingThreads {
   }
 
   /** Resolves once every thread has applied `index`; a thread that cannot within VISIBLE_MS stops the node. */
-  visible(index: number): Promise<void> {
-    const done = () => this.#threads.every((t) => t.applied >= index);
-    if (done()) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        finish();
-        this.#fail(new Error(`a serving thread did not apply entry ${index} in time`));
-        reject(Errors.outcomeUnknown("the write was applied, but not every serving thread shows it yet"));
-      }, VISIBLE_MS);
-      const check = () => {
-        if (this.#failed) {
-          finish();
-          return reject(Errors.outcomeUnknown("a serving thread failed: whether every thread shows the write is not known"));
-        }
-        if (!done()) return;
-        finish();
-        resolve();
-      };
-      const finish = () => {
-        clearTimeout(timer);
-        this.#waiters = this.#waiters.filter((w) => w !== check);
-      };
-      this.#waiters.push(check);
-    });
+  async visible(index: number): Promise<void> {
+    const broken = () => this.#failed ? Errors.outcomeUnknown("a serving thread failed: whether every thread shows the write is not known") : undefined;
+    if (await this.#waiters.until(() => this.#threads.every((t) => t.applied >= index), VISIBLE_MS, broken)) return;
+    this.#fail(new Error(`a serving thread did not apply entry ${index} in time`));
+    throw Errors.outcomeUnknown("the write was applied, but not every serving thread shows it yet");
   }
 
   /** Stops every thread's listener (busy connections get until `deadlineMs`), then the threads. */
