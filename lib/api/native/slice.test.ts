@@ -6,6 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { setImmediate } from "node:timers";
+import { newApiKey, parseApiKey } from "../../identity/apikey.ts";
 import { ADMIN, frame, withKms } from "../../../tests/support/app.ts";
 
 /** Turns of the event loop that ran while `work` was pending. */
@@ -54,5 +55,33 @@ test("a key deleted during a pause of a long request is not used by the frames a
       assert.equal(reply.status, 404, "the frames after the deletion find no key, so the batch fails as a whole");
     }
     assert.ok(overlapped > 0, "a deletion was acknowledged while a batch ran");
+  });
+});
+
+test("a policy revoked while a long request runs its frames denies the frames after it", async () => {
+  await withKms(async (kms) => {
+    const user = parseApiKey(newApiKey()).identity;
+    const stamp = { at: Date.now(), by: "test" };
+    await kms.call("", 101, { name: "e1" });
+    await kms.call("e1", 201, { name: "k1" });
+    await kms.node.write({ type: "policy.create", enclave: "e1", name: "gen", allow: { "KEY:GENERATE": ["*"] }, deny: {}, ...stamp });
+    await kms.node.write({ type: "policy.create", enclave: "e1", name: "status", allow: { "KEY:STATUS": ["*"] }, deny: {}, ...stamp });
+    await kms.node.write({ type: "identity.create", enclave: "e1", identity: user, privilege: "User", policy: "gen", serviceAccount: false, tags: {}, ...stamp });
+    let overlapped = 0;
+    // As above: the machine decides whether the revocation lands while the batch runs, so try a few times.
+    for (let attempt = 0; attempt < 5 && overlapped === 0; attempt++) {
+      await kms.node.write({ type: "policy.assign", enclave: "e1", identity: user, policy: "gen" });
+      let settled = false;
+      const res = kms.send("e1", Array.from({ length: 10_000 }, () => frame(207, { name: "k1" })), { identity: user }).finally(() => settled = true);
+      // Past the decoding's pauses into the running's (a change before them is caught at the read barrier).
+      for (let turns = 0; turns < 20 * (attempt + 1) && !settled; turns++) await new Promise((r) => setImmediate(r));
+      await kms.node.write({ type: "policy.assign", enclave: "e1", identity: user, policy: "status" });
+      const during = !settled;
+      const reply = await res;
+      if (!during) continue;
+      overlapped++;
+      assert.equal(reply.status, 403, "the frames after the revocation are denied, so the batch fails as a whole");
+    }
+    assert.ok(overlapped > 0, "a revocation was applied while a batch ran");
   });
 });
