@@ -65,7 +65,6 @@ export async function execute(
   if (!caller) throw Errors.accessDenied();
   // What the caller was resolved against: unless an entry is applied meanwhile, it cannot change.
   let seen = node.state, applied = seen.applied;
-  const changed = () => node.state !== seen || seen.applied !== applied;
   const decoded = await decode();
   if (recovery && !(decoded.length === 1 && decoded[0].spec.name === "CLUSTER:ADMINKEY" && (decoded[0].req as { enabled: boolean }).enabled)) {
     throw Errors.accessDenied();
@@ -87,7 +86,7 @@ export async function execute(
   }
   await node.readBarrier(reads);
   // The caller's records may have changed while the request waited (the body's read, the barrier).
-  if (changed()) {
+  if (node.state !== seen || seen.applied !== applied) {
     seen = node.state;
     applied = seen.applied;
     caller = resolve();
@@ -105,7 +104,7 @@ export async function execute(
       await node.readBarrier(reads);
       // Only an applied entry can change the caller's rights or the enclave: checking the frames
       // left again after every pause when none was made a long batch quadratic.
-      if (changed()) {
+      if (node.state !== seen || seen.applied !== applied) {
         seen = node.state;
         applied = seen.applied;
         caller = resolve();
