@@ -11,6 +11,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
 import tls from "node:tls";
+import { setImmediate } from "node:timers";
 import { Hono } from "hono";
 import { newServerCertificate } from "../identity/x509.ts";
 import { clientCredentials, newApiKey, parseApiKey } from "../identity/apikey.ts";

@@ -3,6 +3,7 @@ import https from "node:https";
 import type net from "node:net";
 import type { AddressInfo } from "node:net";
 import tls from "node:tls";
+import { setImmediate } from "node:timers";
 import { getRequestListener } from "@hono/node-server";
 import type { Hono } from "hono";
 import { identityOfCertificate } from "../identity/identity.ts";
