@@ -5,11 +5,16 @@
  */
 import { type LoadOptions, type LoadResult, runLoad } from "./load.ts";
 import type { Load } from "./loads.ts";
+import { jitCpuSeconds, totalCpu } from "./proc.ts";
 import { printRow, type Row } from "./report.ts";
 import type { Fleet, Served } from "./servers.ts";
 
 // Turns per interleaved measurement.
 const ROUNDS = 3;
+/** A warm-up ends once the JIT took at most this share of the server's CPU in its last run… */
+const WARM_JIT_SHARE = 0.03;
+/** …or after this long. */
+const WARM_MAX_S = 30;
 
 /** Options of a run (see run.ts --help). */
 export interface BenchOptions {
@@ -70,13 +75,29 @@ export class Bench {
     return result;
   }
 
-  /** A short run of a load, not measured; none in smoke runs (shorter than half a second a load). */
+  /**
+   * Runs of a load, not measured, until the server's JIT has compiled what
+   * the load runs: its compiler threads took at most WARM_JIT_SHARE of the
+   * server's CPU in the last run, or WARM_MAX_S passed (a server under load
+   * keeps compiling for 10–15 s on this machine, and kms has more code to
+   * compile than an empty handler: a second of warm-up measured the JIT).
+   * None in smoke runs (shorter than half a second a load).
+   */
   async warmup(server: Target, load: Load, connections: number, opts: LoadOpts = {}): Promise<void> {
     const seconds = opts.seconds ?? this.opts.seconds;
     if (this.opts.seconds < 0.5) return;
     // A warm-up of creates makes keys of its own.
     const warm = load.kind === "create" ? { ...load, prefix: `${load.prefix}warm-` } : load;
-    await runLoad({ ...this.#options(server, warm, connections, opts), seconds: Math.min(1, Math.max(0.25, seconds / 4)) });
+    const pids = opts.serverPids ?? [server.pid];
+    const jit = () => pids.reduce((sum, pid) => sum + jitCpuSeconds(pid), 0);
+    const deadline = performance.now() + WARM_MAX_S * 1000;
+    for (;;) {
+      const jit0 = jit(), cpu0 = totalCpu(pids);
+      await runLoad({ ...this.#options(server, warm, connections, opts), seconds: Math.min(1, Math.max(0.25, seconds / 4)) });
+      const share = (jit() - jit0) / (totalCpu(pids) - cpu0);
+      // NaN (no /proc) ends it too: one run, as before.
+      if (!(share > WARM_JIT_SHARE) || performance.now() > deadline) return;
+    }
   }
 
   #options(server: Target, load: Load, connections: number, opts: LoadOpts): Omit<LoadOptions, "seconds"> {

@@ -3,7 +3,7 @@
  * threads) and resident memory, read from /proc. Linux only; elsewhere the
  * figures are NaN and the harness prints "n/a".
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import os from "node:os";
 
@@ -32,6 +32,31 @@ export function cpuSeconds(pid: number): number {
 /** CPU seconds this process's main thread (the one running JavaScript) has used so far, or NaN. */
 export function mainThreadCpuSeconds(): number {
   return statCpu(`/proc/${process.pid}/task/${process.pid}/stat`);
+}
+
+/**
+ * CPU seconds the JIT compiler threads of a live process have used so far
+ * (JavaScriptCore's, as Bun runs it, are named "JITWorker"); 0 when it has
+ * none, NaN when /proc cannot tell.
+ */
+export function jitCpuSeconds(pid: number): number {
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return NaN;
+  }
+  let sum = 0;
+  for (const t of tasks) {
+    try {
+      if (!readFileSync(`/proc/${pid}/task/${t}/comm`, "utf8").startsWith("JITWorker")) continue;
+    } catch {
+      continue; // the thread ended
+    }
+    const cpu = statCpu(`/proc/${pid}/task/${t}/stat`);
+    if (cpu === cpu) sum += cpu;
+  }
+  return sum;
 }
 
 function statCpu(file: string): number {

@@ -3,6 +3,7 @@ import https from "node:https";
 import type net from "node:net";
 import type { AddressInfo } from "node:net";
 import tls from "node:tls";
+import { setImmediate } from "node:timers";
 import { getRequestListener } from "@hono/node-server";
 import type { Hono } from "hono";
 import { identityOfCertificate } from "../identity/identity.ts";
@@ -284,10 +285,48 @@ async function serveRaw(x: RawExchange, maxBody: number, req: http.IncomingMessa
   guard.replyReady(req.socket);
   if (res.destroyed) return;
   const socket = req.socket;
+  const body = reply.body;
   socket.cork();
   res.writeHead(reply.status, reply.headers as http.OutgoingHttpHeaders);
-  res.end(reply.body);
+  if (body.length <= REPLY_PIECE) res.end(body);
+  else res.write(body.subarray(0, REPLY_PIECE));
   socket.uncork();
+  if (body.length > REPLY_PIECE) await writePieces(res, body.subarray(REPLY_PIECE));
+}
+
+/**
+ * Bytes of a reply written in one turn of the event loop. A 10,000-frame
+ * reply is over a megabyte, and a socket write encrypts (TLS) and copies all
+ * it is given before returning: given whole, it held the thread for
+ * milliseconds (tens on a loaded machine) while other connections waited.
+ */
+export const REPLY_PIECE = 64 << 10;
+
+/**
+ * Writes `body` to `out` in pieces of REPLY_PIECE, letting the event loop
+ * turn before each (and waiting for 'drain' when the socket's buffer is
+ * full), then ends it. Stops early when `out` is destroyed (the client went
+ * away, or the connection guard cut a slow reader).
+ */
+export async function writePieces(out: Pick<http.ServerResponse, "write" | "end" | "destroyed" | "once" | "off">, body: Uint8Array): Promise<void> {
+  for (let at = 0; at < body.length; at += REPLY_PIECE) {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (out.destroyed) return;
+    const piece = body.subarray(at, at + REPLY_PIECE);
+    if (at + REPLY_PIECE >= body.length) return void out.end(piece);
+    if (!out.write(piece)) await drained(out);
+  }
+}
+
+/** Resolves when `out` can take more, or is closed. */
+function drained(out: Pick<http.ServerResponse, "once" | "off">): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      out.off("drain", done).off("close", done);
+      resolve();
+    };
+    out.once("drain", done).once("close", done);
+  });
 }
 
 /** The whole body of `req`, rejecting with BodyTooLarge past `max` bytes. */

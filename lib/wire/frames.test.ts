@@ -89,3 +89,10 @@ test("FrameError messages are client-facing 'invalid request' texts", () => {
     }
   }
 });
+
+test("encoded frames are a Buffer of their own, which a socket write takes without wrapping it", () => {
+  const body = encodeFrames([{ id: 207, payload: new Uint8Array([1, 2, 3]) }, { id: 1, payload: new Uint8Array() }]);
+  assert.ok(Buffer.isBuffer(body));
+  assert.equal(body.byteOffset, 0, "not a slice of a shared pool");
+  assert.deepEqual([...body], [0, 207, 0, 0, 0, 3, 1, 2, 3, 0, 1, 0, 0, 0, 0]);
+});

@@ -2,6 +2,8 @@
  * The native protocol's framing: `uint16 BE command id | uint32 BE length | message`.
  * Several frames in one body are a pipelined batch.
  */
+import { Buffer } from "node:buffer";
+
 export interface Frame {
   readonly id: number;
   readonly payload: Uint8Array;
@@ -37,7 +39,10 @@ export function parseFrames(body: Uint8Array, maxFrames: number): Frame[] {
 export function encodeFrames(frames: readonly Frame[]): Uint8Array<ArrayBuffer> {
   let size = 0;
   for (const f of frames) size += HEADER + f.payload.length;
-  const out = new Uint8Array(size);
+  // A Buffer (not pooled; every byte is written below): a socket write takes it as it is,
+  // where a plain Uint8Array is first wrapped in one through its .buffer, which the runtime
+  // then has to give an ArrayBuffer of its own (a copy and an allocation per reply).
+  const out = Buffer.allocUnsafeSlow(size);
   let at = 0;
   for (const f of frames) {
     const n = f.payload.length;

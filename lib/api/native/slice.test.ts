@@ -6,7 +6,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { setImmediate } from "node:timers";
-import { ADMIN, frame, withKms } from "../../../tests/support/app.ts";
+import { newApiKey, parseApiKey } from "../../identity/apikey.ts";
+import { ADMIN, frame, type TestKms, withKms } from "../../../tests/support/app.ts";
 
 /** Turns of the event loop that ran while `work` was pending. */
 async function turnsDuring(work: Promise<unknown>): Promise<number> {
@@ -34,25 +35,62 @@ test("a 10,000-frame request gives the event loop turns while it runs, and answe
   });
 });
 
+/**
+ * Sends a 10,000-frame GENERATE batch on `key` (as `identity`), waits `turns(attempt)` turns of the
+ * event loop, then makes `change`; the machine decides whether the change lands while the batch
+ * still runs, so it tries up to five times. Gives the statuses of the batches it overlapped.
+ */
+async function changeDuringBatch(
+  kms: TestKms, key: (attempt: number) => Promise<string>, change: (key: string) => Promise<unknown>,
+  opts: { identity?: string; turns: (attempt: number) => number },
+): Promise<number[]> {
+  const overlapped: number[] = [];
+  for (let attempt = 0; attempt < 5 && overlapped.length === 0; attempt++) {
+    const name = await key(attempt);
+    let settled = false;
+    const res = kms.send("e1", Array.from({ length: 10_000 }, () => frame(207, { name })), { identity: opts.identity }).finally(() => settled = true);
+    for (let turn = 0; turn < opts.turns(attempt) && !settled; turn++) await new Promise((r) => setImmediate(r));
+    await change(name);
+    const during = !settled;
+    const reply = await res;
+    if (during) overlapped.push(reply.status);
+  }
+  return overlapped;
+}
+
 test("a key deleted during a pause of a long request is not used by the frames after it", async () => {
   await withKms(async (kms) => {
     await kms.call("", 101, { name: "e1" });
-    let overlapped = 0;
-    // A deletion acknowledged while the batch is still running must fail the frames after it;
-    // the machine decides whether the two overlap, so try a few times.
-    for (let attempt = 0; attempt < 5 && overlapped === 0; attempt++) {
-      const key = `k${attempt}`;
-      await kms.call("e1", 201, { name: key });
-      let settled = false;
-      const res = kms.send("e1", Array.from({ length: 10_000 }, () => frame(207, { name: key }))).finally(() => settled = true);
-      await new Promise((r) => setImmediate(r)); // the request's first pause
-      await kms.call("e1", 202, { name: key }, { identity: ADMIN });
-      const during = !settled;
-      const reply = await res;
-      if (!during) continue;
-      overlapped++;
-      assert.equal(reply.status, 404, "the frames after the deletion find no key, so the batch fails as a whole");
-    }
-    assert.ok(overlapped > 0, "a deletion was acknowledged while a batch ran");
+    // A deletion acknowledged while the batch is still running must fail the frames after it.
+    const statuses = await changeDuringBatch(kms, async (attempt) => {
+      await kms.call("e1", 201, { name: `k${attempt}` });
+      return `k${attempt}`;
+    }, (key) => kms.call("e1", 202, { name: key }, { identity: ADMIN }), { turns: () => 1 }); // the request's first pause
+    assert.ok(statuses.length > 0, "a deletion was acknowledged while a batch ran");
+    // The frames after the deletion find no key, so the batch fails as a whole.
+    assert.deepEqual(statuses, [404]);
+  });
+});
+
+test("a policy revoked while a long request runs its frames denies the frames after it", async () => {
+  await withKms(async (kms) => {
+    const user = parseApiKey(newApiKey()).identity;
+    const stamp = { at: Date.now(), by: "test" };
+    await kms.call("", 101, { name: "e1" });
+    await kms.call("e1", 201, { name: "k1" });
+    await kms.node.write({ type: "policy.create", enclave: "e1", name: "gen", allow: { "KEY:GENERATE": ["*"] }, deny: {}, ...stamp });
+    await kms.node.write({ type: "policy.create", enclave: "e1", name: "status", allow: { "KEY:STATUS": ["*"] }, deny: {}, ...stamp });
+    await kms.node.write({ type: "identity.create", enclave: "e1", identity: user, privilege: "User", policy: "gen", serviceAccount: false, tags: {}, ...stamp });
+    const statuses = await changeDuringBatch(kms, async () => {
+      await kms.node.write({ type: "policy.assign", enclave: "e1", identity: user, policy: "gen" });
+      return "k1";
+    }, () => kms.node.write({ type: "policy.assign", enclave: "e1", identity: user, policy: "status" }), {
+      identity: user,
+      // Past the decoding's pauses into the running's (a change before them is caught at the read barrier).
+      turns: (attempt) => 20 * (attempt + 1),
+    });
+    assert.ok(statuses.length > 0, "a revocation was applied while a batch ran");
+    // The frames after the revocation are denied, so the batch fails as a whole.
+    assert.deepEqual(statuses, [403]);
   });
 });
