@@ -35,7 +35,7 @@ export function keyBinding(enclave: string, name: string): Uint8Array {
   // A key's first use pays this (GENERATE over many keys: most uses are first ones). Bun's one-shot SHA-256 of
   // bytes costs a fraction of node:crypto's createHash with a string (~1–2 µs against ~5–15 µs measured); Deno has
   // no Bun: node:crypto there. Both give the same bytes (ciphertext.test.ts).
-  return sha256 ? new Uint8Array(sha256(text)) : new Uint8Array(createHash("sha256").update(text).digest());
+  return sha256 ? sha256(text) : new Uint8Array(createHash("sha256").update(text).digest());
 }
 
 const utf8 = new TextEncoder();
