@@ -27,7 +27,7 @@ const parse = (n: string) => ({ name: n }) as unknown as KeyRing; // the listing
 for (const i of order) {
   plain.set(name(i), i);
   sorted.set(name(i), i);
-  rings.setRecord(name(i), record, false, parse);
+  rings.addRecord(name(i), record, false, parse);
 }
 
 /** Mean milliseconds of `reps` calls. */

@@ -64,26 +64,24 @@ export class KeyRings extends SortedMap<KeyRing> {
   }
 
   /**
-   * Adds a ring as its record's bytes, parsed by `parse` on first use.
+   * Adds a ring as its record's bytes, parsed by `parse` on first use; false
+   * (and nothing changes) when the map holds `name` already.
    * `managed`: whether it may have a lifecycle (a superset is harmless).
    */
-  setRecord(name: string, bytes: Uint8Array, managed: boolean, parse: RingParser): void {
+  addRecord(name: string, bytes: Uint8Array, managed: boolean, parse: RingParser): boolean {
+    if (!storableName(name)) {
+      if (super.has(name)) return false;
+      super.set(name, parse(name, bytes));
+    } else {
+      if (super.has(name)) return false;
+      const slab = this.#slab ??= new RecordSlab();
+      const names = this.#names ??= new NameTable(slab);
+      // One probe: a start reads a million names.
+      if (names.add(name, hashName(name), () => slab.add(bytes, name)) < 0) return false;
+    }
     this.#parse = parse;
     this.#mark(name, managed);
-    if (!storableName(name)) {
-      super.set(name, parse(name, bytes));
-      return;
-    }
-    super.delete(name);
-    const slab = this.#slab ??= new RecordSlab();
-    const names = this.#names ??= new NameTable(slab);
-    const handle = slab.add(bytes, name), i = names.find(name);
-    if (i < 0) names.add(handle, hashName(name));
-    else {
-      this.#uncache(i);
-      this.#parsed.delete(i);
-      names.replace(i, handle);
-    }
+    return true;
   }
 
   override has(name: string): boolean {

@@ -22,11 +22,14 @@ test("names read at start and names set since read as one map: lookups, deletes,
   const keys = new KeyRings(), want = new Map<string, number>();
   for (let i = 0; i < 3000; i++) {
     const name = `k${String(i * 7 % 3000).padStart(4, "0")}`;
-    keys.setRecord(name, record(i % 200), false, parse);
+    keys.addRecord(name, record(i % 200), false, parse);
     want.set(name, i % 200);
   }
   keys.set("z-ü", ring("z-ü", 9)); // a name the slab cannot hold
   want.set("z-ü", 9);
+  assert.equal(keys.addRecord("k0007", record(99), false, parse), false, "held already: nothing changes");
+  assert.equal(keys.addRecord("z-ü", record(99), false, parse), false);
+  assert.equal(keys.get("k0007")?.versions[0].material[0], 1);
   const before = keys.copy();
   for (let i = 0; i < 3000; i += 3) {
     const name = `k${String(i).padStart(4, "0")}`;
@@ -78,7 +81,7 @@ test("rings read at start hold no string or Map entry per name", { skip: BUN ? f
   const keys = new KeyRings();
   const before = strings();
   // Each name is a fresh string that only the map could keep.
-  for (let i = 0; i < n; i++) keys.setRecord(`key-${String(i).padStart(16, "0")}`, record(1), false, parse);
+  for (let i = 0; i < n; i++) keys.addRecord(`key-${String(i).padStart(16, "0")}`, record(1), false, parse);
   const held = strings() - before;
   assert.ok(held < n / 10, `${held} strings held for ${n} names`);
   assert.equal(keys.size, n);

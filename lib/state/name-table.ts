@@ -36,8 +36,12 @@ export class NameTable {
     return this.#live;
   }
 
-  /** Adds the name stored with `handle` (not present yet: find() it first); returns its index. */
-  add(handle: number, hash: number): number {
+  /**
+   * Adds `name` (whose hash is `hash`) with the handle `store()` gives (the
+   * record stored with that name); returns its index, or -1 when the name is
+   * present already (store() is then not called).
+   */
+  add(name: string, hash: number, store: () => number): number {
     if (this.#count === this.#handles.length) {
       const grown = new Uint32Array(this.#count * 2), dead = new Uint8Array(this.#count * 2);
       grown.set(this.#handles);
@@ -46,10 +50,15 @@ export class NameTable {
       this.#dead = dead;
     }
     if ((this.#count + 1) * 2 > this.#slots.length) this.#rehash(this.#slots.length * 2);
+    const slots = this.#slots, mask = slots.length - 1;
+    let s = hash & mask;
+    for (let at = slots[s]; at !== 0; s = (s + 1) & mask, at = slots[s]) {
+      if (this.#dead[at - 1] === 0 && this.#slab.compareName(this.#handles[at - 1], name) === 0) return -1;
+    }
     const i = this.#count++;
-    this.#handles[i] = handle;
+    this.#handles[i] = store();
     this.#live++;
-    this.#place(i, hash);
+    slots[s] = i + 1;
     this.#sorted = undefined;
     return i;
   }
@@ -77,11 +86,6 @@ export class NameTable {
   /** The name of index `i`. */
   name(i: number): string {
     return this.#slab.name(this.#handles[i]);
-  }
-
-  /** Replaces the record of the live index `i` (the same name, stored again at `handle`). */
-  replace(i: number, handle: number): void {
-    this.#handles[i] = handle;
   }
 
   /** Marks the live index `i` gone. */
