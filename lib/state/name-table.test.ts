@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { KeyRings } from "./key-rings.ts";
+import { COMPACT } from "./ring-codec.ts";
 import { page } from "./state.ts";
 import type { KeyRing } from "./types.ts";
 
@@ -86,4 +87,27 @@ test("rings read at start hold no string or Map entry per name", { skip: BUN ? f
   assert.ok(held < n / 10, `${held} strings held for ${n} names`);
   assert.equal(keys.size, n);
   assert.equal(keys.get("key-0000000000012345")?.name, "key-0000000000012345");
+});
+
+test("compact rings cached by index: a replaced or deleted ring is never served from the cache, and slots shared by two indices read each right", () => {
+  const keys = new KeyRings();
+  const compact = (fill: number) => new Uint8Array([COMPACT, fill]);
+  let parses = 0;
+  const parseCompact = (name: string, bytes: Uint8Array) => (parses++, ring(name, bytes[1]));
+  const n = 65_536 + 10; // indices 0..9 share their cache slots with 65,536..65,545
+  for (let i = 0; i < n; i++) keys.addRecord(`c${i}`, compact(i % 250), false, parseCompact);
+  assert.equal(keys.get("c3")?.versions[0].material[0], 3);
+  assert.equal(keys.get("c3"), keys.get("c3"), "cached: the same ring");
+  assert.equal(keys.get("c65539")?.versions[0].material[0], 65_539 % 250, "the slot's other index");
+  assert.equal(keys.get("c3")?.versions[0].material[0], 3, "read again after its slot was taken");
+  keys.set("c3", ring("c3", 251));
+  assert.equal(keys.get("c3")?.versions[0].material[0], 251, "the ring set, not the cached one");
+  keys.get("c4");
+  keys.delete("c4");
+  assert.equal(keys.get("c4"), undefined, "deleted, though it was cached");
+  assert.equal(keys.has("c4"), false);
+  assert.equal(keys.size, n - 1);
+  const before = parses;
+  for (let i = 0; i < 3; i++) keys.get("c7");
+  assert.equal(parses - before, 1, "one parse, then the cache");
 });
