@@ -2,6 +2,8 @@
  * Profiles one kms server under one load with Bun's CPU profiler, so an
  * optimisation starts from what the server spends its time on.
  * Run: bun bench/profile.ts single|pipelined|creates [--seconds S] [--out DIR]
+ * or: bun bench/profile.ts spread --dir DIR --keys N (GENERATE over the N keys of a
+ * directory seeded by bench/start-heap.ts, each frame a key at random; its HSM key is DIR.hsm).
  * Writes DIR/*.cpuprofile (Chrome DevTools) and DIR/*.md (default DIR:
  * bench/results/profile-<load>-<date>, not committed), and prints the hottest
  * functions by self time.
@@ -21,11 +23,12 @@ const SHAPES: Record<string, { load: Load; connections: number; opsPerRequest: n
   single: { load: singleGenerate(), connections: 64, opsPerRequest: 1 },
   pipelined: { load: singleGenerate(1000), connections: 4, opsPerRequest: 1000 },
   creates: { load: { kind: "create", enclave: ENCLAVE, prefix: "p-", from: 0 }, connections: 64, opsPerRequest: 1 },
+  spread: { load: singleGenerate(1000), connections: 4, opsPerRequest: 1000 },
 };
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { seconds: { type: "string", default: "10" }, out: { type: "string" }, top: { type: "string", default: "25" } },
+  options: { seconds: { type: "string", default: "10" }, out: { type: "string" }, top: { type: "string", default: "25" }, dir: { type: "string" }, keys: { type: "string" } },
 });
 const shape = SHAPES[positionals[0] ?? ""];
 const seconds = Number(values.seconds);
@@ -39,8 +42,10 @@ const out = path.resolve(values.out ?? path.join(ROOT, "bench/results", `profile
 mkdirSync(out, { recursive: true });
 const fleet = new Fleet({ profileDir: out });
 try {
-  const server = await fleet.startKms();
-  await prepareKms(server);
+  const seeded = values.dir ? path.resolve(values.dir) : undefined;
+  const server = seeded ? await fleet.startKms({ dir: seeded, hsmKey: readFileSync(`${seeded}.hsm`, "utf8") }) : await fleet.startKms();
+  if (!seeded) await prepareKms(server);
+  if (name === "spread") shape.load = singleGenerate(1000, Number(values.keys ?? 1));
   const r = await runLoad({
     address: server.address, ca: server.ca, apiKey: server.apiKey, serverPids: [server.pid],
     load: shape.load, connections: shape.connections, opsPerRequest: shape.opsPerRequest, workers: Math.max(2, CORES), seconds,

@@ -1,5 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import { createHash } from "node:crypto";
 import { CIPHERTEXT_OVERHEAD, ciphertextVersion, decrypt, encrypt, keyBinding } from "./ciphertext.ts";
 import { open, type KeyType } from "./aead.ts";
 import { randomBytes } from "./random.ts";
@@ -141,5 +143,14 @@ test("v1 ciphertexts made before v2 still decrypt (fixtures from the v1 encoder)
     assert.equal(ciphertextVersion(ct), 3);
     assert.equal(new TextDecoder().decode(decrypt(type, fixedMaster, ct, fixedAd, bind)!), "made by the v1 format");
     assert.equal(decrypt(type, fixedMaster, ct, NO_AD, bind), null);
+  }
+});
+
+test("keyBinding is SHA-256 of kms/v2/key:<enclave>/<name> in UTF-8 (the same bytes on Bun's hasher and node:crypto)", () => {
+  for (const [enclave, name] of [["enclave", "key-1"], ["e", "x".repeat(80)], ["é", "ключ-🔑"]]) {
+    const want = new Uint8Array(createHash("sha256").update(Buffer.from(`kms/v2/key:${enclave}/${name}`, "utf8")).digest());
+    const got = keyBinding(enclave, name);
+    assert.ok(got instanceof Uint8Array && got.length === 32);
+    assert.deepEqual([...got], [...want], `${enclave}/${name}`);
   }
 });

@@ -7,77 +7,123 @@
  *   base64, five objects per key) was a third of a start-up; a ring is
  *   parsed when a request, a listing page, a backup or a due job first
  *   reads it. A ring whose record is compact (ring-codec.ts, ~1 µs to
- *   read) stays its bytes, with the last CACHED read kept parsed; one read
- *   from JSON is then kept parsed. The bytes sit in a RecordSlab
- *   (record-slab.ts): a ring held as bytes is a number, not an object.
+ *   read) stays its bytes, with the last ones read kept parsed in a
+ *   direct-mapped cache; one read from JSON is then kept parsed.
+ * - No object per ring read at start: its bytes and its name sit in a
+ *   RecordSlab (record-slab.ts), found through a NameTable (name-table.ts)
+ *   of u32s. The Map this class extends holds only the rings set since
+ *   start (creates, rotations) and names the slab cannot hold.
  * - The lifecycle index: the leader's due jobs (purges, automatic rotations)
  *   look at those rings every 500 ms; without it each round walked every
  *   key, 20–80 ms per round at 200,000 keys, most of a core at a million.
  */
-import { RecordSlab } from "./record-slab.ts";
+import { NameTable } from "./name-table.ts";
+import { hashName, RecordSlab, storableName } from "./record-slab.ts";
 import { COMPACT } from "./ring-codec.ts";
 import { SortedMap } from "./sorted-map.ts";
 import type { KeyRing } from "./types.ts";
 
-/** Compact rings kept parsed at most (~0.4 KB each): a bound on the memory of the rings in use. */
+/**
+ * Compact rings kept parsed at most (~0.4 KB each): a bound on the memory of
+ * the rings in use. Direct-mapped by the ring's index at start, so a hit or a
+ * replacement touches no Map (a ring in use at start order is never evicted
+ * by another within CACHED of it).
+ */
 const CACHED = 65_536;
 
-/** A ring as held: parsed, or its record's bytes in the slab (a handle). */
-type Held = KeyRing | number;
 /** Parses a ring's record bytes (its name given); throws when they are not a ring of that name. */
 export type RingParser = (name: string, bytes: Uint8Array) => KeyRing;
 
 export class KeyRings extends SortedMap<KeyRing> {
   readonly #managed = new Set<string>();
   #parse: RingParser | undefined;
-  /** The bytes of the rings read at start (shared with copies: bytes in it change only when wiped). */
+  /** The bytes and names of the rings read at start (shared with copies: bytes in it change only when wiped). */
   #slab: RecordSlab | undefined;
+  /** The rings read at start and neither replaced nor deleted since, by name. */
+  #names: NameTable | undefined;
+  /** Rings read at start from JSON and parsed since, by index (kept parsed: those have a lifecycle). */
+  #parsed = new Map<number, KeyRing>();
   /** Where in the slab the rings replaced since start were read from (their bytes are zeroed when they go). */
   readonly #from = new Map<string, number>();
-  /** Compact rings read lately, by name (at most CACHED: the others are read again on use). */
-  readonly #cache = new Map<string, KeyRing>();
+  /** Compact rings read lately: slot index % CACHED holds the ring of that index (or undefined). */
+  #cache: (KeyRing | undefined)[] | undefined;
+  #cacheOf: Int32Array | undefined;
+
+  override get size(): number {
+    return (this.#names?.size ?? 0) + super.size;
+  }
 
   override set(name: string, ring: KeyRing): this {
     this.#mark(name, !!ring.lifecycle);
-    const held = super.get(name) as Held | undefined;
-    if (typeof held === "number") this.#from.set(name, held);
-    this.#cache.delete(name);
+    const i = this.#names?.find(name) ?? -1;
+    if (i >= 0) {
+      this.#from.set(name, this.#names!.handle(i));
+      this.#drop(i);
+    }
     return super.set(name, ring);
   }
 
   /**
-   * Adds a ring as its record's bytes, parsed by `parse` on first use.
+   * Adds a ring as its record's bytes, parsed by `parse` on first use; false
+   * (and nothing changes) when the map holds `name` already.
    * `managed`: whether it may have a lifecycle (a superset is harmless).
    */
-  setRecord(name: string, bytes: Uint8Array, managed: boolean, parse: RingParser): void {
+  addRecord(name: string, bytes: Uint8Array, managed: boolean, parse: RingParser): boolean {
+    if (!storableName(name)) {
+      if (super.has(name)) return false;
+      super.set(name, parse(name, bytes));
+    } else {
+      if (super.has(name)) return false;
+      const slab = this.#slab ??= new RecordSlab();
+      const names = this.#names ??= new NameTable(slab);
+      // One probe: a start reads a million names.
+      if (names.add(name, hashName(name), () => slab.add(bytes, name)) < 0) return false;
+    }
     this.#parse = parse;
     this.#mark(name, managed);
-    this.#hold(name, (this.#slab ??= new RecordSlab()).add(bytes));
+    return true;
+  }
+
+  override has(name: string): boolean {
+    return (this.#names !== undefined && this.#names.find(name) >= 0) || super.has(name);
   }
 
   override get(name: string): KeyRing | undefined {
-    const held = super.get(name) as Held | undefined;
-    return typeof held === "number" ? this.#read(name, held) : held;
+    const i = this.#names === undefined ? -1 : this.#names.find(name);
+    return i >= 0 ? this.#read(i, name) : super.get(name);
   }
 
   override delete(name: string): boolean {
     this.#managed.delete(name);
     this.#from.delete(name);
-    this.#cache.delete(name);
-    return super.delete(name);
+    const i = this.#names?.find(name) ?? -1;
+    if (i < 0) return super.delete(name);
+    this.#drop(i);
+    return true;
   }
 
   override clear(): void {
     this.#managed.clear();
     this.#from.clear();
-    this.#cache.clear();
+    this.#parsed.clear();
+    this.#cache = this.#cacheOf = undefined;
+    this.#names = undefined;
     super.clear();
   }
 
   override *entries(): MapIterator<[string, KeyRing]> {
-    for (const [name, held] of super.entries() as MapIterator<[string, Held]>) {
-      yield [name, typeof held === "number" ? this.#read(name, held) : held];
+    if (this.#names) {
+      for (const i of this.#names.indices()) {
+        const name = this.#names.name(i);
+        yield [name, this.#read(i, name)];
+      }
     }
+    yield* super.entries();
+  }
+
+  override *keys(): MapIterator<string> {
+    if (this.#names) for (const i of this.#names.indices()) yield this.#names.name(i);
+    yield* super.keys();
   }
 
   override *values(): MapIterator<KeyRing> {
@@ -92,6 +138,26 @@ export class KeyRings extends SortedMap<KeyRing> {
     for (const [name, ring] of this.entries()) each.call(thisArg, ring, name, this);
   }
 
+  /** The present names ≥ `from`, in order: those read at start merged with those set since. */
+  override *ordered(from: string): Generator<string> {
+    const later = super.ordered(from);
+    if (!this.#names) return yield* later;
+    const names = this.#names, start = names.from(from);
+    let a = start.next(), b = later.next();
+    let an = a.done ? "" : names.name(a.value);
+    // A name is in one of the two, never both (set() and delete() keep it so).
+    while (!a.done || !b.done) {
+      if (b.done || (!a.done && an < b.value)) {
+        yield an;
+        a = start.next();
+        if (!a.done) an = names.name(a.value);
+      } else {
+        yield b.value;
+        b = later.next();
+      }
+    }
+  }
+
   /** The rings that have a lifecycle, by name, in no particular order. */
   *managed(): Generator<[string, KeyRing]> {
     for (const name of this.#managed) {
@@ -102,12 +168,13 @@ export class KeyRings extends SortedMap<KeyRing> {
 
   /** Every ring as held, without parsing any: a parsed ring, or its record's bytes (a view into the slab). */
   *held(): Generator<KeyRing | Uint8Array> {
-    for (const held of super.values() as MapIterator<Held>) yield typeof held === "number" ? this.#slab!.get(held) : held;
+    if (this.#names) for (const i of this.#names.indices()) yield this.#parsed.get(i) ?? this.#slab!.get(this.#names.handle(i));
+    yield* super.values();
   }
 
   /** The compact rings read lately and held parsed for a while (their material is zeroed at shutdown). */
-  cached(): Iterable<KeyRing> {
-    return this.#cache.values();
+  *cached(): Generator<KeyRing> {
+    for (const ring of this.#cache ?? []) if (ring) yield ring;
   }
 
   /** The arrays holding the bytes of every ring read at start, parsed since or not (to zero them at shutdown). */
@@ -117,8 +184,8 @@ export class KeyRings extends SortedMap<KeyRing> {
 
   /** The slab bytes the ring `name` was read from at start, parsed since or not (none: it was set since); zeroed when it goes for good. */
   recordBytesOf(name: string): Uint8Array[] {
-    const held = super.get(name) as Held | undefined;
-    const handle = typeof held === "number" ? held : this.#from.get(name);
+    const i = this.#names?.find(name) ?? -1;
+    const handle = i >= 0 ? this.#names!.handle(i) : this.#from.get(name);
     return handle === undefined ? [] : [this.#slab!.get(handle)];
   }
 
@@ -127,7 +194,9 @@ export class KeyRings extends SortedMap<KeyRing> {
     const out = new KeyRings();
     out.#parse = this.#parse;
     out.#slab = this.#slab;
-    for (const [name, held] of super.entries() as MapIterator<[string, Held]>) out.#hold(name, held);
+    out.#names = this.#names?.copy();
+    out.#parsed = new Map(this.#parsed);
+    for (const [name, ring] of super.entries()) out.#hold(name, ring);
     for (const name of this.#managed) out.#managed.add(name);
     return out;
   }
@@ -138,28 +207,44 @@ export class KeyRings extends SortedMap<KeyRing> {
     else this.#managed.delete(name);
   }
 
-  #hold(name: string, held: Held): void {
-    super.set(name, held as KeyRing);
+  #hold(name: string, ring: KeyRing): void {
+    super.set(name, ring);
+  }
+
+  /** Index `i` read at start goes (deleted or replaced). */
+  #drop(i: number): void {
+    this.#uncache(i);
+    this.#parsed.delete(i);
+    this.#names!.remove(i);
+  }
+
+  #uncache(i: number): void {
+    const slot = i % CACHED;
+    if (this.#cacheOf?.[slot] === i) {
+      this.#cache![slot] = undefined;
+      this.#cacheOf[slot] = -1;
+    }
   }
 
   /**
-   * A held ring, parsed. A JSON record (~10–20 µs to parse) is then kept
-   * parsed; a compact one (~1 µs) stays a handle and is cached, so the
+   * A ring read at start, parsed. A JSON record (~10–20 µs to parse) is then
+   * kept parsed; a compact one (~1 µs) stays a handle and is cached, so the
    * memory of rings in use stays bounded however many are used.
    */
-  #read(name: string, handle: number): KeyRing {
-    const cached = this.#cache.get(name);
-    if (cached) return cached;
-    const bytes = this.#slab!.get(handle);
-    const ring = this.#parse!(name, bytes);
-    if (bytes[0] !== COMPACT) {
-      this.#from.set(name, handle);
-      super.set(name, ring);
+  #read(i: number, name?: string): KeyRing {
+    const slot = i % CACHED;
+    if (this.#cacheOf?.[slot] === i) return this.#cache![slot]!;
+    const handle = this.#names!.handle(i);
+    if (this.#slab!.firstByte(handle) !== COMPACT) {
+      let ring = this.#parsed.get(i);
+      if (!ring) this.#parsed.set(i, ring = this.#parse!(name ?? this.#names!.name(i), this.#slab!.get(handle)));
       return ring;
     }
-    // The oldest read goes first (a Map iterates in insertion order); a request still holding it keeps it intact.
-    if (this.#cache.size >= CACHED) this.#cache.delete(this.#cache.keys().next().value!);
-    this.#cache.set(name, ring);
+    const ring = this.#parse!(name ?? this.#names!.name(i), this.#slab!.get(handle));
+    // The ring a slot held before is dropped, not zeroed: a request still holding it keeps it intact.
+    this.#cacheOf ??= new Int32Array(CACHED).fill(-1);
+    (this.#cache ??= new Array<KeyRing | undefined>(CACHED).fill(undefined))[slot] = ring;
+    this.#cacheOf[slot] = i;
     return ring;
   }
 }

@@ -154,12 +154,12 @@ export class RingTaker {
       this.#rings.set(enclave, keys = new KeyRings());
       this.#parsers.set(enclave, ringParser(this.#intern(enclave), this.#intern, this.#creators));
     }
-    if (keys.has(name)) return "twice";
     const parse = this.#parsers.get(enclave)!;
     const n = compactRing(bytes, enclave, name, this.#creators, this.#scratch);
-    if (n > 0) keys.setRecord(name, this.#scratch.subarray(0, n), false, parse);
-    else keys.setRecord(name, bytes, mayHaveLifecycle(bytes), parse);
-    return "taken";
+    const added = n > 0
+      ? keys.addRecord(name, this.#scratch.subarray(0, n), false, parse)
+      : keys.addRecord(name, bytes, mayHaveLifecycle(bytes), parse);
+    return added ? "taken" : "twice";
   }
 
   /** Gives the rings taken to their enclaves in `state` (404 for an enclave it lacks). */

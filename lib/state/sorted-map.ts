@@ -47,12 +47,17 @@ export class SortedMap<V> extends Map<string, V> {
    * it returns false.
    */
   scan(from: string, take: (name: string) => boolean): void {
-    const limit = Math.max(FOLD_MIN, this.#sorted.length / FOLD_SHARE);
-    if (this.#added.length > limit || this.#removed > limit) this.#fold();
-    this.#walk(from, take);
+    for (const name of this.ordered(from)) if (!take(name)) return;
   }
 
-  #walk(from: string, take: (name: string) => boolean): void {
+  /** The present names ≥ `from`, in order, each once (a fold may happen first). */
+  *ordered(from: string): Generator<string> {
+    const limit = Math.max(FOLD_MIN, this.#sorted.length / FOLD_SHARE);
+    if (this.#added.length > limit || this.#removed > limit) this.#fold();
+    yield* this.#walk(from);
+  }
+
+  *#walk(from: string): Generator<string> {
     if (!this.#addedSorted) {
       this.#added.sort();
       this.#addedSorted = true;
@@ -64,15 +69,13 @@ export class SortedMap<V> extends Map<string, V> {
       const name = j >= b.length || (i < a.length && a[i] < b[j]) ? a[i++] : b[j++];
       if (name === last || !super.has(name)) continue;
       last = name;
-      if (!take(name)) return;
+      yield name;
     }
   }
 
   /** Merges the added names into the sorted ones and drops the deleted. */
   #fold(): void {
-    const names: string[] = [];
-    this.#walk("", (n) => (names.push(n), true));
-    this.#sorted = names;
+    this.#sorted = [...this.#walk("")];
     this.#added = [];
     this.#removed = 0;
   }

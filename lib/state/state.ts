@@ -120,11 +120,15 @@ export class State {
 
   /** Version `version` of a key (0 = latest), or 404 "key does not exist". */
   keyVersion(enclave: string, name: string, version: number): KeyVersion {
-    const ring = this.keyRing(enclave, name);
-    const v = version === 0 ? ring.versions[ring.versions.length - 1] : findVersion(ring, version);
-    if (!v) throw Errors.keyNotFound();
-    return v;
+    return versionOf(this.keyRing(enclave, name), version);
   }
+}
+
+/** Version `version` of a ring already looked up (0 = latest), or 404 "key does not exist". */
+export function versionOf(ring: KeyRing, version: number): KeyVersion {
+  const v = version === 0 ? ring.versions[ring.versions.length - 1] : findVersion(ring, version);
+  if (!v) throw Errors.keyNotFound();
+  return v;
 }
 
 /** The version `version` of a ring, if it exists. */

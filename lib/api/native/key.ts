@@ -7,6 +7,7 @@ import { randomBytes } from "../../crypto/random.ts";
 import { encodeBase64 } from "../../encoding/base64.ts";
 import { Errors } from "../../state/errors.ts";
 import type { KeyRing, KeyVersion } from "../../state/types.ts";
+import { versionOf } from "../../state/state.ts";
 import { Obj } from "../../node/pending.ts";
 import { command, type CommandContext } from "./command.ts";
 import { wireCommand } from "../../wire/commands.ts";
@@ -90,7 +91,7 @@ export const keyCommands = [
     schema: v.object({ name: Name, version: Version }),
     run: (ctx, req) => {
       const ring = ctx.node.state.keyRing(ctx.enclave, req.name);
-      return keyStatus(ring, ctx.node.state.keyVersion(ctx.enclave, req.name, req.version));
+      return keyStatus(ring, versionOf(ring, req.version));
     },
   }),
   command({
@@ -100,7 +101,7 @@ export const keyCommands = [
     schema: v.object({ name: Name, version: Version, plaintext: Bytes, associated_data: Bytes }),
     run: (ctx, req) => {
       const ring = ctx.node.state.usableKey(ctx.enclave, req.name);
-      const kv = ctx.node.state.keyVersion(ctx.enclave, req.name, req.version);
+      const kv = versionOf(ring, req.version);
       return { version: kv.version, ciphertext: encrypt(kv.type, kv.material, kv.version, req.plaintext, req.associated_data, ringBinding(ring)) };
     },
   }),
@@ -111,7 +112,7 @@ export const keyCommands = [
     schema: v.object({ name: Name, version: Version, ciphertext: Bytes, associated_data: Bytes }),
     run: (ctx, req) => {
       const ring = ctx.node.state.usableKey(ctx.enclave, req.name);
-      if (req.version !== 0) ctx.node.state.keyVersion(ctx.enclave, req.name, req.version); // 404 like ENCRYPT
+      if (req.version !== 0) versionOf(ring, req.version); // 404 like ENCRYPT
       return { plaintext: open(ctx, ring, req.version, req.ciphertext, req.associated_data) };
     },
   }),
@@ -125,7 +126,7 @@ export const keyCommands = [
     }),
     run: (ctx, req) => {
       const ring = ctx.node.state.usableKey(ctx.enclave, req.name);
-      const kv = ctx.node.state.keyVersion(ctx.enclave, req.name, req.version);
+      const kv = versionOf(ring, req.version);
       const plaintext = randomBytes(req.length === 0 ? 32 : req.length);
       return { version: kv.version, plaintext, ciphertext: encrypt(kv.type, kv.material, kv.version, plaintext, req.associated_data, ringBinding(ring)) };
     },
@@ -145,8 +146,7 @@ export const keyCommands = [
     reads: (e, req) => [Obj.key(e, req.name)],
     schema: v.object({ name: Name, version: Version, message: Bytes }),
     run: (ctx, req) => {
-      ctx.node.state.usableKey(ctx.enclave, req.name);
-      const kv = ctx.node.state.keyVersion(ctx.enclave, req.name, req.version);
+      const kv = versionOf(ctx.node.state.usableKey(ctx.enclave, req.name), req.version);
       return { version: kv.version, mac: mac(kv.material, req.message) };
     },
   }),
@@ -161,7 +161,7 @@ export const keyCommands = [
     }),
     run: (ctx, req) => {
       const ring = ctx.node.state.usableKey(ctx.enclave, req.name);
-      const kv = ctx.node.state.keyVersion(ctx.enclave, req.name, req.version);
+      const kv = versionOf(ring, req.version);
       return { version: kv.version, key: deriveFromKey(kv.material, ringBinding(ring), req.context, req.length || 32) };
     },
   }),
