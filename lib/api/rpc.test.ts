@@ -72,7 +72,7 @@ test("node-to-node calls are served on the raw route, answered as the app's rout
       // The same call again is a replay: refused.
       const again = await via(kms, RPC.progress, cert, status.body);
       assert.equal(again.status, 403, `${label}: a replay is refused`);
-      // A raft batch: the node steps it (a stale term's vote, refused by the core) and answers with its messages.
+      // A raft batch: the node steps it (a stale term's acknowledgement, which the core drops) and answers with its messages: none.
       const raft = call(kms, RPC.raft, { from: "127.0.0.1:1", messages: [{ type: "appendResp", cluster: kms.node.cluster, from: 9, to: 1, term: 0, reject: false, index: 0 }], answer: true });
       const stepped = await via(kms, RPC.raft, cert, raft.body);
       assert.equal(stepped.status, 200, label);
