@@ -10,21 +10,21 @@ import { commitCeiling } from "../support/ceilings.ts";
 import { totalCpu } from "../support/proc.ts";
 import type { LoadResult } from "../support/load.ts";
 import { num, ms } from "../support/report.ts";
-import type { KmsProcess } from "../support/servers.ts";
+import type { Fleet, KmsProcess } from "../support/servers.ts";
 import { ENCLAVE } from "./generate.ts";
 
 export const WRITERS = [1, 8, 64] as const;
 export const CLUSTER_SIZES = [1, 3] as const;
 
 /** Starts `size` nodes sharing one HSM key and joins them into node 0's cluster. */
-export async function startCluster(b: Bench, size: number): Promise<KmsProcess[]> {
+export async function startCluster(fleet: Fleet, size: number): Promise<KmsProcess[]> {
   const hsmKey = SoftHsm.generate();
   const nodes: KmsProcess[] = [];
-  for (let i = 0; i < size; i++) nodes.push(await b.fleet.startKms({ hsmKey }));
+  for (let i = 0; i < size; i++) nodes.push(await fleet.startKms({ hsmKey }));
   const leader = nodes[0].client();
   for (const n of nodes.slice(1)) await leader.addNode(n.address);
   // The admin API key is per cluster: once joined, every node answers to node 0's.
-  return nodes.map((n) => (n === nodes[0] ? n : b.fleet.joined(n, nodes[0])));
+  return nodes.map((n) => (n === nodes[0] ? n : fleet.joined(n, nodes[0])));
 }
 
 /** Cores the processes use while nobody sends them anything (heartbeats, timers), over `seconds`. */
@@ -44,7 +44,7 @@ export async function writeRows(b: Bench): Promise<void> {
     notes: `${ms(1000 / commits)} per commit: the ceiling of unbatched writes (the write rows' ratio)`,
   });
   for (const size of CLUSTER_SIZES) {
-    const nodes = await startCluster(b, size);
+    const nodes = await startCluster(b.fleet, size);
     try {
       await nodes[0].client().createEnclave(ENCLAVE);
       const idleCores = await idleCpu(nodes.map((n) => n.pid), Math.min(2, b.opts.seconds));

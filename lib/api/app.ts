@@ -15,7 +15,7 @@ import { metricsRoutes } from "./metrics.ts";
 import { nativeRawRoute, nativeRoutes } from "./native/route.ts";
 import { observe, observedRoute, type ObserveTargets } from "./observe.ts";
 import type { RawRoute } from "../net/serve.ts";
-import { rpcRoutes } from "./rpc.ts";
+import { rpcRawRoute, rpcRoutes } from "./rpc.ts";
 
 /** The whole HTTP surface of a node, as one hono app over web-standard Request/Response. */
 export function createApp(deps: AppDeps): Hono<Env> {
@@ -51,6 +51,11 @@ export function createApp(deps: AppDeps): Hono<Env> {
  */
 export function createRawRoute(deps: AppDeps): RawRoute {
   return observedRoute(observeTargets(deps), nativeRawRoute(deps, log));
+}
+
+/** A server's raw routes: the native endpoint's, then the node-to-node calls' (rpc.ts), watched alike. */
+export function createRawRoutes(deps: AppDeps): RawRoute[] {
+  return [createRawRoute(deps), observedRoute(observeTargets(deps), rpcRawRoute(deps, log))];
 }
 
 /** Where a node's requests are counted and audited. */

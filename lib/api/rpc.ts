@@ -13,6 +13,10 @@ import { Errors, KmsError } from "../state/errors.ts";
 import { statusOf } from "../wire/errors.ts";
 import type { Env } from "../net/env.ts";
 import type { AppDeps } from "./deps.ts";
+import { type ErrorLog, lastResort } from "../net/errors.ts";
+import type { RawReply } from "../net/serve.ts";
+import { jsonReply, toResponse } from "./native/reply.ts";
+import type { NotingRoute } from "./request-note.ts";
 import { serverStatus } from "./native/cluster.ts";
 
 const Forward = v.union([
@@ -27,36 +31,85 @@ const Join = v.object({
 });
 const Edit = v.object({ remove: v.array(v.pipe(v.number(), v.integer(), v.minValue(0))) });
 
+/** Largest node-to-node call: a snapshot carries the whole state. */
+export const MAX_RPC_BODY = 256 << 20;
+
 /**
  * Node-to-node RPC on the client port: the node's call gate (node/call-gate.ts)
  * admits only sealed calls from nodes of this cluster; the answers are sealed too.
+ * A server serves the same calls on its raw route (rpcRawRoute); this is the app's.
  */
 export function rpcRoutes(deps: AppDeps): Hono<Env> {
   const app = new Hono<Env>();
-  const limit = bodyLimit({ maxSize: 256 << 20, onError: (c) => c.json({ message: "request body too large" }, 413) });
+  const limit = bodyLimit({ maxSize: MAX_RPC_BODY, onError: () => toResponse(tooLarge()) });
   app.post("/v1/rpc/:op", limit, async (c) => {
-    const node = deps.node;
-    const path = c.req.path;
+    let body: Uint8Array;
     try {
-      const envelope = node.openCall(path, c.env.certificate, new Uint8Array(await c.req.arrayBuffer()));
-      // From here on the caller is a node of this cluster: answer sealed, errors included.
-      let reply: ReplyEnvelope;
-      try {
-        // A join comes from the cluster the node is about to enter; every other call must be from its own.
-        if (path !== RPC.join && envelope.cluster !== node.cluster) throw Errors.conflict("this node belongs to another cluster");
-        reply = { nonce: envelope.nonce, ok: (await dispatch(deps, path, envelope.body)) ?? {} };
-      } catch (err) {
-        const e = err instanceof KmsError ? err : Errors.internal();
-        reply = { nonce: envelope.nonce, error: { status: statusOf(e), message: e.message, kind: e.kind } };
-      }
-      const sealed = node.sealReply(path, reply) as Uint8Array<ArrayBuffer>;
-      return c.body(sealed, 200, { "content-type": "application/octet-stream" });
-    } catch (err) {
-      const e = err instanceof KmsError ? err : Errors.internal();
-      return c.json({ message: e.message }, statusOf(e) as 400);
+      body = new Uint8Array(await c.req.arrayBuffer());
+    } catch {
+      return toResponse(jsonReply(500, Errors.internal().message));
     }
+    return toResponse(await answerCall(deps, c.req.path, c.env.certificate, body));
   });
   return app;
+}
+
+/** POST /v1/rpc/<op>, nothing to decode (no %, no query): the raw route's share; the rest goes to the app. */
+const RAW_PATH = /^\/v1\/rpc\/[a-z]+$/;
+
+/**
+ * The node-to-node calls as a raw route of the server (lib/net/serve.ts): no
+ * web Request, hono context or Response per call, the sealed answer in one
+ * write. A cluster's every write crosses it several times, so its per-call
+ * cost is the replication's. The same answers as rpcRoutes (answerCall),
+ * watched the same way once observedRoute wraps it (metrics; replication is
+ * not audited: observe.ts).
+ */
+export function rpcRawRoute(deps: AppDeps, log: ErrorLog): NotingRoute {
+  return {
+    maxBody: MAX_RPC_BODY,
+    match: (method, url) => (method === "POST" && RAW_PATH.test(url) ? url : undefined),
+    begin: (path, req) => ({
+      handle: async (read) => answerCall(deps, path, req.peer.certificate, await read()),
+      tooLarge,
+      failed: (err) => {
+        const { status, message } = lastResort(err, `${req.method} ${req.path}`, log);
+        return jsonReply(status, message);
+      },
+      end: (reply) => reply,
+    }),
+  };
+}
+
+function tooLarge(): RawReply {
+  return jsonReply(413, "request body too large");
+}
+
+/**
+ * One call to `path` with the caller's client `certificate` and sealed `body`:
+ * the sealed answer (errors included) for a node of this cluster, a JSON
+ * refusal for anyone else.
+ */
+async function answerCall(deps: AppDeps, path: string, certificate: Uint8Array | undefined, body: Uint8Array): Promise<RawReply> {
+  const node = deps.node;
+  try {
+    const envelope = node.openCall(path, certificate, body);
+    // From here on the caller is a node of this cluster: answer sealed, errors included.
+    let reply: ReplyEnvelope;
+    try {
+      // A join comes from the cluster the node is about to enter; every other call must be from its own.
+      if (path !== RPC.join && envelope.cluster !== node.cluster) throw Errors.conflict("this node belongs to another cluster");
+      reply = { nonce: envelope.nonce, ok: (await dispatch(deps, path, envelope.body)) ?? {} };
+    } catch (err) {
+      const e = err instanceof KmsError ? err : Errors.internal();
+      reply = { nonce: envelope.nonce, error: { status: statusOf(e), message: e.message, kind: e.kind } };
+    }
+    const sealed = node.sealReply(path, reply);
+    return { status: 200, headers: { "content-type": "application/octet-stream", "content-length": String(sealed.length) }, body: sealed };
+  } catch (err) {
+    const e = err instanceof KmsError ? err : Errors.internal();
+    return jsonReply(statusOf(e), e.message);
+  }
 }
 
 async function dispatch(deps: AppDeps, path: string, body: unknown): Promise<unknown> {

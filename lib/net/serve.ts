@@ -158,7 +158,8 @@ export async function withLength(res: Response): Promise<Response> {
  * node:http; Deno's bridge breaks keep-alive, so there node:https is used.
  * Every connection is bounded by `limits` (connections.ts).
  */
-export function serveTls(app: Hono<Env>, opts: ServeOptions, raw?: RawRoute): Promise<Listener> {
+export function serveTls(app: Hono<Env>, opts: ServeOptions, raw?: RawRoute | readonly RawRoute[]): Promise<Listener> {
+  const routes: readonly RawRoute[] = raw === undefined ? [] : "match" in raw ? [raw] : raw;
   const limits = { ...DEFAULT_LIMITS, ...opts.limits };
   const guard = new ConnectionGuard(limits);
   const handle = getRequestListener(async (request, env) => {
@@ -171,7 +172,15 @@ export function serveTls(app: Hono<Env>, opts: ServeOptions, raw?: RawRoute): Pr
   });
   const listener = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const socket = req.socket;
-    const param = raw?.match(req.method ?? "", req.url ?? "");
+    // The first raw route that matches serves the request; the app serves what none matches.
+    let route: RawRoute | undefined, param: string | undefined;
+    for (const r of routes) {
+      param = r.match(req.method ?? "", req.url ?? "");
+      if (param !== undefined) {
+        route = r;
+        break;
+      }
+    }
     const hasBody = req.headers["content-length"] !== undefined && req.headers["content-length"] !== "0" || req.headers["transfer-encoding"] !== undefined;
     guard.requestStarted(socket);
     // The body deadline ends when the body is in: now, when serveRaw has read it, or when the app's has ended.
@@ -190,10 +199,10 @@ export function serveTls(app: Hono<Env>, opts: ServeOptions, raw?: RawRoute): Pr
     };
     // on, not once: a reply emits each at most once, and replied() counts only the first.
     res.on("finish", replied).on("close", replied);
-    if (param !== undefined) {
+    if (route && param !== undefined) {
       const peer = peerOf(socket as PeerSocket, opts.verifyClients === true);
-      const exchange = raw!.begin(param, { method: req.method!, path: req.url!, headers: req.headers, peer, ip: socket.remoteAddress });
-      return serveRaw(exchange, raw!.maxBody, req, res, guard, bodyDue);
+      const exchange = route.begin(param, { method: req.method!, path: req.url!, headers: req.headers, peer, ip: socket.remoteAddress });
+      return serveRaw(exchange, route.maxBody, req, res, guard, bodyDue);
     }
     return handle(req, res);
   };

@@ -1,6 +1,6 @@
 import { readdir, rm } from "node:fs/promises";
 import path from "node:path";
-import { createApp, createRawRoute } from "../api/app.ts";
+import { createApp, createRawRoutes } from "../api/app.ts";
 import type { ConnectionLimits } from "../net/connections.ts";
 import type { SessionLimits } from "../api/console/sessions.ts";
 import { type Listener, serveTls } from "../net/serve.ts";
@@ -155,8 +155,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const tls = own ?? keys.cluster.tls;
     watching = await watchNode(node, hsm, opts, () => listener?.guard, () => threads?.connections() ?? 0);
     const deps = { node, kesEnclave: opts.kesEnclave, ops: watching.ops, console: opts.console };
-    // The native endpoint's fast path, watched (metrics, audit) as the app's routes are.
-    const raw = createRawRoute(deps);
+    // The native endpoint's and the node-to-node calls' fast path, watched (metrics, audit) as the app's routes are.
+    const raw = createRawRoutes(deps);
     const app = createApp(deps);
     const sni = [{ servername: NODE_SERVERNAME, ...keys.cluster.tls }, { servername: JOIN_SERVERNAME, ...keys.join.tls }];
     listener = await serveTls(app, {
