@@ -53,10 +53,10 @@ export class ReplicaNode extends KmsNode {
     return this.#replica;
   }
 
-  /** Applies committed entries, in commit order; key material they remove is zeroed at once (no backup reads a replica). */
+  /** Applies committed entries, in commit order; key material they remove is zeroed through the wiper (at once: no backup reads a replica). */
   feed(entries: readonly Entry<Command>[]): void {
     const { wipe } = applyEntries(this.#replica, entries);
-    for (const m of wipe) m.fill(0);
+    this.wiper.wipe(wipe);
     this.#waiters.wake();
   }
 
@@ -65,16 +65,12 @@ export class ReplicaNode extends KmsNode {
     const old = this.#replica;
     this.#replica = state;
     this.#waiters.wake();
-    this.#zero(old);
+    this.wiper.wipe(allMaterial(old));
   }
 
   /** Zeroes every key material array the replica holds (the thread is stopping: its memory is not reused zeroed). */
   wipe(): void {
-    this.#zero(this.#replica);
-  }
-
-  #zero(state: State): void {
-    for (const m of allMaterial(state)) m.fill(0);
+    this.wiper.wipe(allMaterial(this.#replica));
   }
 
   /** Sets the admin API key's identity (the node's credentials changed). */
