@@ -78,11 +78,6 @@ export class NameTable {
     return this.#handles[i];
   }
 
-  /** Whether index `i` is still present. */
-  alive(i: number): boolean {
-    return this.#dead[i] === 0;
-  }
-
   /** The name of index `i`. */
   name(i: number): string {
     return this.#slab.name(this.#handles[i]);
