@@ -1,4 +1,6 @@
 import protobuf from "protobufjs";
+import { FlatCodec } from "./flat.ts";
+import type { FramePieces } from "./frames.ts";
 import { MINIO_KMS_PROTO, WELL_KNOWN_PROTO } from "./schema.ts";
 
 const root = new protobuf.Root();
@@ -30,6 +32,29 @@ export function decode(name: string, bytes: Uint8Array): Record<string, unknown>
   } catch {
     throw new InvalidMessageError(`invalid ${name} message`);
   }
+}
+
+const flats = new Map<string, FlatCodec | null>();
+
+/** The hand codec of message `name` when it is flat (flat.ts). */
+function flat(name: string): FlatCodec | undefined {
+  let c = flats.get(name);
+  if (c === undefined) flats.set(name, c = FlatCodec.of(type(name)) ?? null);
+  return c ?? undefined;
+}
+
+/** Decodes `buf[start, end)` as message `name`, as decode() does: in place when the message is flat and plain. */
+export function decodeIn(name: string, buf: Uint8Array, start: number, end: number): Record<string, unknown> {
+  return flat(name)?.decode(buf, start, end) ?? decode(name, buf.subarray(start, end));
+}
+
+/** Adds `message` as message `name` in a frame of command `id` to `out` (`left` frames to come): in place when flat and plain. */
+export function encodeFrame(out: FramePieces, id: number, name: string, message: Record<string, unknown>, left: number): void {
+  const codec = flat(name);
+  const size = codec ? codec.size(message) : -1;
+  if (size < 0) return out.add(id, encode(name, message), left);
+  const at = out.reserve(id, size, left);
+  codec!.write(message, out.chunk, at);
 }
 
 /** Encodes a plain object as message `name`. */
