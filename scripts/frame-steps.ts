@@ -24,8 +24,8 @@ import { type Decoded, execute, validated } from "../lib/api/native/execute.ts";
 import { authorize } from "../lib/state/policy.ts";
 import { encrypt, keyBinding } from "../lib/crypto/ciphertext.ts";
 import { randomBytes } from "../lib/crypto/random.ts";
-import { encodeFrames, parseFrames } from "../lib/wire/frames.ts";
-import { decode, encode } from "../lib/wire/proto.ts";
+import { encodeFrames, FramePieces, frameSpans, parseFrames } from "../lib/wire/frames.ts";
+import { decode, decodeIn, encode, encodeFrame } from "../lib/wire/proto.ts";
 import type { RawRequest } from "../lib/net/serve.ts";
 import { frame, frames } from "../tests/support/app.ts";
 import { stopTestNode, testNode } from "../tests/support/node.ts";
@@ -86,8 +86,10 @@ try {
 
   const rows: Array<[string, () => unknown]> = [
     ["whole request (route.begin → handle → end, observed)", () => run(`/v1/kms/${ENCLAVE}`, body)],
-    ["parseFrames", () => parseFrames(body, 10_000)],
-    ["protobuf decode", () => { for (const f of parsed) decode(spec.request, f.payload); }],
+    ["parseFrames (a view per frame)", () => parseFrames(body, 10_000)],
+    ["frameSpans (offsets)", () => frameSpans(body, 10_000)],
+    ["protobufjs decode", () => { for (const f of parsed) decode(spec.request, f.payload); }],
+    ["decodeIn (flat codec, in place)", () => { for (const f of parsed) decodeIn(spec.request, body, f.payload.byteOffset, f.payload.byteOffset + f.payload.length); }],
     ["valibot validate", () => { for (const m of messages) validated(spec, m); }],
     ["authorize (every frame)", () => { for (const d of decoded) authorize(caller, spec.name, ENCLAVE, (d.req as { name: string }).name); }],
     ["reads (spec.reads per frame)", () => { for (const d of decoded) spec.reads!(ENCLAVE, d.req); }],
@@ -95,8 +97,13 @@ try {
     ["run, awaited per frame", async () => { for (const d of decoded) await spec.run(ctx, d.req); }],
     ["run (lookups + crypto)", () => { for (const d of decoded) spec.run(ctx, d.req); }],
     ["crypto alone (crypto.dek's work)", () => { for (let i = 0; i < F; i++) encrypt("AES256", master, 1, randomBytes(32), associated, binding); }],
-    ["protobuf encode", () => { for (const o of outs) encode(spec.response!, o); }],
+    ["protobufjs encode", () => { for (const o of outs) encode(spec.response!, o); }],
     ["encodeFrames (the join)", () => encodeFrames(replies)],
+    ["encodeFrame into pieces (flat codec, in place)", () => {
+      const pieces = new FramePieces();
+      for (let i = 0; i < outs.length; i++) encodeFrame(pieces, 207, spec.response!, outs[i], outs.length - i);
+      return pieces.finish();
+    }],
   ];
   // --whole: only the whole request (for a profiler: `bun --cpu-prof scripts/frame-steps.ts --whole`).
   if (values.whole) rows.splice(1);

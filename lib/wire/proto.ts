@@ -11,7 +11,7 @@ root.resolveAll();
 const types = new Map<string, protobuf.Type>();
 
 /** The protobuf type `minio.kms.<name>`. */
-function type(name: string): protobuf.Type {
+export function messageType(name: string): protobuf.Type {
   let t = types.get(name);
   if (!t) {
     t = root.lookupType(`minio.kms.${name}`);
@@ -25,7 +25,7 @@ export class InvalidMessageError extends Error {}
 
 /** Decodes `bytes` as message `name` into a plain object with every field defaulted. */
 export function decode(name: string, bytes: Uint8Array): Record<string, unknown> {
-  const t = type(name);
+  const t = messageType(name);
   try {
     // Defaults make absent proto3 fields explicit, so validation sees every field.
     return t.toObject(t.decode(bytes), { defaults: true, longs: Number, bytes: Uint8Array }) as Record<string, unknown>;
@@ -39,7 +39,7 @@ const flats = new Map<string, FlatCodec | null>();
 /** The hand codec of message `name` when it is flat (flat.ts). */
 function flat(name: string): FlatCodec | undefined {
   let c = flats.get(name);
-  if (c === undefined) flats.set(name, c = FlatCodec.of(type(name)) ?? null);
+  if (c === undefined) flats.set(name, c = FlatCodec.of(messageType(name)) ?? null);
   return c ?? undefined;
 }
 
@@ -59,7 +59,7 @@ export function encodeFrame(out: FramePieces, id: number, name: string, message:
 
 /** Encodes a plain object as message `name`. */
 export function encode(name: string, message: Record<string, unknown>): Uint8Array<ArrayBuffer> {
-  const t = type(name);
+  const t = messageType(name);
   return t.encode(t.fromObject(message)).finish() as Uint8Array<ArrayBuffer>;
 }
 
