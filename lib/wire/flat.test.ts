@@ -7,6 +7,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { FlatCodec } from "./flat.ts";
 import { decode, decodeIn, encode, encodeFrame, messageType } from "./proto.ts";
+import { Buffer } from "node:buffer";
 import { FramePieces, FRAME_PIECE, parseFrames } from "./frames.ts";
 
 const FLAT = [
