@@ -15,6 +15,7 @@ import type { CommandContext, CommandSpec } from "./command.ts";
 import { disabledAdmin } from "./cluster.ts";
 import { CallerMemo } from "./caller-memo.ts";
 import { TimeSlice } from "./slice.ts";
+import { remember, rememberedOutput } from "./valid-memo.ts";
 
 /** Most frames in one pipelined request. */
 export const MAX_FRAMES = 10_000;
@@ -32,9 +33,12 @@ export interface Decoded {
 
 /** Validates a decoded request message against its command's schema; a problem is a 400 naming it. */
 export function validated(spec: CommandSpec, message: unknown): Decoded {
+  const known = rememberedOutput(spec.schema, message);
+  if (known) return { spec, req: known };
   const r = v.safeParse(spec.schema, message);
   // The message names the field's problem; protocol and policy names would mean nothing to most people.
   if (!r.success) throw Errors.badRequest(`invalid request: ${r.issues[0].message}`);
+  remember(spec.schema, message, r.output);
   return { spec, req: r.output };
 }
 
