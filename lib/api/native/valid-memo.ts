@@ -20,8 +20,16 @@ interface Memo {
 }
 
 const memos = new WeakMap<v.GenericSchema, Memo | null>();
+// A batch asks about one schema thousands of times in a row: a WeakMap lookup per frame showed in the profile.
+let lastSchema: v.GenericSchema | undefined, lastMemo: Memo | null = null;
 
 function memoOf(schema: v.GenericSchema): Memo | null {
+  if (schema === lastSchema) return lastMemo;
+  lastSchema = schema;
+  return lastMemo = memoFor(schema);
+}
+
+function memoFor(schema: v.GenericSchema): Memo | null {
   let m = memos.get(schema);
   if (m === undefined) {
     const s = schema as { type?: string; entries?: Record<string, v.GenericSchema>; pipe?: unknown };
