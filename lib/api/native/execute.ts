@@ -52,11 +52,12 @@ export function validated(spec: CommandSpec, message: unknown): Decoded {
  * rights are checked again for the frames still to run, so a change
  * acknowledged meanwhile (a revoked policy, a deleted key) holds for them.
  * `memo` is the connection's (caller-memo.ts): the caller is resolved again
- * only when an entry was applied since its last request.
+ * only when an entry was applied since its last request. With `sink`, each
+ * output goes there as it is made instead of into the returned array.
  */
 export async function execute(
   node: KmsNode, identity: string | undefined, enclave: string, decode: () => Promise<Decoded[]>, slice = new TimeSlice(),
-  memo = new CallerMemo(),
+  memo = new CallerMemo(), sink?: OutputSink,
 ): Promise<Array<Record<string, unknown> | void>> {
   // Strangers are refused before anything else, and learn nothing: they
   // wait only for pending changes to their own records (which could make them known).
@@ -121,10 +122,19 @@ export async function execute(
     const d = decoded[i];
     // Awaited only when it is a promise: a turn of the microtask queue per frame is a tenth of a GENERATE's cost.
     const r = d.spec.run(ctx, d.req);
-    out.push(r instanceof Promise ? await r : r);
+    const o = r instanceof Promise ? await r : r;
+    if (sink) sink(i, o);
+    else out.push(o);
   }
   return out;
 }
+
+/**
+ * Takes each frame's output as it is made, in order: a route that encodes
+ * the reply as the frames run keeps no batch of outputs alive (execute then
+ * returns none).
+ */
+export type OutputSink = (i: number, output: Record<string, unknown> | void) => void;
 
 /** 403 unless `caller` may run every command (from the `from`th on). */
 function authorizeAll(caller: Caller, decoded: readonly Decoded[], enclave: string, from = 0): void {

@@ -94,7 +94,10 @@ async function runNative(
     // A long batch takes turns with other requests (slice.ts): decoding, running and encoding pause alike.
     const slice = new TimeSlice();
     const decoded: Decoded[] = [];
-    const outputs = await execute(deps.node, peer.identity, enclave, async () => {
+    // Each frame's reply is encoded as soon as it has run, into pieces: no batch of outputs
+    // is kept alive, and a long batch's reply is never joined in one turn.
+    const replies = new FramePieces();
+    await execute(deps.node, peer.identity, enclave, async () => {
       const body = await read();
       const spans = frameSpans(body, MAX_FRAMES);
       for (let i = 0; i < spans.count; i++) {
@@ -103,15 +106,11 @@ async function runNative(
       }
       note?.(decoded);
       return decoded;
-    }, slice, memo);
-    // Written as they are encoded, in pieces: a long batch's reply is never joined in one turn.
-    const replies = new FramePieces();
-    for (let i = 0; i < decoded.length; i++) {
-      if (slice.due()) await slice.pass();
-      const d = decoded[i], out = outputs[i];
+    }, slice, memo, (i, out) => {
+      const d = decoded[i];
       if (d.spec.response && out) encodeFrame(replies, d.spec.id, d.spec.response, out, decoded.length - i);
       else replies.add(d.spec.id, EMPTY, decoded.length - i);
-    }
+    });
     return framesReply(replies.finish());
   } catch (err) {
     if (isClientError(err) || err instanceof BodyTooLarge) throw err; // the body's stream failed: the caller answers
