@@ -8,16 +8,7 @@
  *
  *   bun scripts/frame-steps.ts [--frames N] [--requests N] [--rounds R] [--whole]
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { newApiKey, parseApiKey } from "../lib/identity/apikey.ts";
-import { SoftHsm } from "../lib/hsm/soft.ts";
-import { openStore } from "../lib/store/store.ts";
-import { watchNode } from "../lib/server/watch.ts";
-import { createRawRoute } from "../lib/api/app.ts";
-import type { AppDeps } from "../lib/api/deps.ts";
 import { COMMANDS } from "../lib/api/native/commands.ts";
 import { CallerMemo } from "../lib/api/native/caller-memo.ts";
 import { type Decoded, execute, validated } from "../lib/api/native/execute.ts";
@@ -26,46 +17,19 @@ import { encrypt, keyBinding } from "../lib/crypto/ciphertext.ts";
 import { randomBytes } from "../lib/crypto/random.ts";
 import { encodeFrames, FramePieces, frameSpans, parseFrames } from "../lib/wire/frames.ts";
 import { decode, decodeIn, encode, encodeFrame } from "../lib/wire/proto.ts";
-import type { RawRequest } from "../lib/net/serve.ts";
 import { frame, frames } from "../tests/support/app.ts";
-import { stopTestNode, testNode } from "../tests/support/node.ts";
+import { cpuPerCall, stepsNode } from "./steps-support.ts";
 
 const { values } = parseArgs({ options: { frames: { type: "string", default: "1000" }, requests: { type: "string", default: "40" }, rounds: { type: "string", default: "7" }, whole: { type: "boolean", default: false } } });
 const F = Number(values.frames), N = Number(values.requests), ROUNDS = Number(values.rounds);
 
-/** Median over rounds of µs of process CPU per frame of `fn` (one call covers F frames; N calls a round). */
-async function perFrame(fn: () => unknown): Promise<number> {
-  const per: number[] = [];
-  for (let r = 0; r < ROUNDS; r++) {
-    const t0 = process.cpuUsage();
-    for (let i = 0; i < N; i++) {
-      const x = fn();
-      if (x instanceof Promise) await x;
-    }
-    const t = process.cpuUsage(t0);
-    per.push((t.user + t.system) / N / F);
-  }
-  per.sort((a, b) => a - b);
-  return per[per.length >> 1];
-}
+const perFrame = (fn: () => unknown) => cpuPerCall(fn, N, ROUNDS, F);
 
-const dir = await mkdtemp(join(tmpdir(), "kms-frame-steps-"));
-const admin = parseApiKey(newApiKey());
-const hsm = SoftHsm.parse(SoftHsm.generate());
-const store = await openStore(join(dir, "data"), hsm);
-const node = await testNode(store, { adminIdentity: admin.identity, hsm });
-const watching = await watchNode(node, hsm, { dir }, () => undefined);
-const route = createRawRoute({ node, ops: watching.ops, console: false } satisfies AppDeps);
+const steps = await stepsNode("kms-frame-steps-");
+const { node, run } = steps;
+const admin = { identity: steps.admin };
 const ENCLAVE = "enclave-0000", KEY = "my-key-0000000001";
 try {
-  const peer = { identity: admin.identity, certificate: undefined };
-  const run = async (path: string, body: Uint8Array) => {
-    const req: RawRequest = { method: "POST", path, headers: { "content-length": String(body.length), accept: "application/octet-stream" }, peer, ip: "127.0.0.1" };
-    const x = route.begin(route.match("POST", path)!, req);
-    const reply = x.end(await x.handle(() => Promise.resolve(body)));
-    if (reply.status !== 200) throw new Error(`${path}: ${reply.status} ${new TextDecoder().decode(reply.body)}`);
-    return reply;
-  };
   await run("/v1/kms", frames([frame(101, { name: ENCLAVE })]));
   await run(`/v1/kms/${ENCLAVE}`, frames([frame(201, { name: KEY })]));
   // The associated data the bench's load generator sends (60 bytes).
@@ -111,8 +75,5 @@ try {
   console.log(`µs of process CPU per frame (${F} frames a request), median of ${ROUNDS} rounds of ${N} (bun ${Bun.version})`);
   for (const [name, fn] of rows) console.log(`${(await perFrame(fn)).toFixed(3).padStart(8)}  ${name}`);
 } finally {
-  await watching.close(true);
-  await stopTestNode(node);
-  await store.close();
-  await rm(dir, { recursive: true, force: true });
+  await steps.close();
 }
