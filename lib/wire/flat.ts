@@ -22,7 +22,6 @@ interface FlatField {
 }
 
 const WIRE: Record<Kind, number> = { string: 2, uint32: 0, bytes: 2 };
-const EMPTY = new Uint8Array(0);
 
 /** The codec of one flat message type. */
 export class FlatCodec {
@@ -85,7 +84,7 @@ export class FlatCodec {
       at += n;
     }
     const out: Record<string, unknown> = {};
-    for (const f of this.#declared) out[f.name] = values[f.id] ?? (f.kind === "string" ? "" : f.kind === "uint32" ? 0 : EMPTY.slice());
+    for (const f of this.#declared) out[f.name] = values[f.id] ?? (f.kind === "string" ? "" : f.kind === "uint32" ? 0 : new Uint8Array(0));
     return out;
   }
 
