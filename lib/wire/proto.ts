@@ -1,5 +1,4 @@
 import protobuf from "protobufjs";
-import { FlatCodec } from "./flat.ts";
 import type { FramePieces } from "./frames.ts";
 import { MINIO_KMS_PROTO, WELL_KNOWN_PROTO } from "./schema.ts";
 
@@ -25,36 +24,27 @@ export class InvalidMessageError extends Error {}
 
 /** Decodes `bytes` as message `name` into a plain object with every field defaulted. */
 export function decode(name: string, bytes: Uint8Array): Record<string, unknown> {
+  return decodeIn(name, bytes, 0, bytes.length);
+}
+
+/** Decodes `buf[start, end)` as message `name`, as decode() does, reading it where it lies (no view of its own). */
+export function decodeIn(name: string, buf: Uint8Array, start: number, end: number): Record<string, unknown> {
   const t = messageType(name);
   try {
+    const reader = protobuf.Reader.create(buf);
+    reader.pos = start;
+    // protobufjs bounds every read by the length given (pieces.test.ts checks): nothing is read past `end`.
+    const message = t.decode(reader, end - start);
     // Defaults make absent proto3 fields explicit, so validation sees every field.
-    return t.toObject(t.decode(bytes), { defaults: true, longs: Number, bytes: Uint8Array }) as Record<string, unknown>;
+    return t.toObject(message, { defaults: true, longs: Number, bytes: Uint8Array }) as Record<string, unknown>;
   } catch {
     throw new InvalidMessageError(`invalid ${name} message`);
   }
 }
 
-const flats = new Map<string, FlatCodec | null>();
-
-/** The hand codec of message `name` when it is flat (flat.ts). */
-function flat(name: string): FlatCodec | undefined {
-  let c = flats.get(name);
-  if (c === undefined) flats.set(name, c = FlatCodec.of(messageType(name)) ?? null);
-  return c ?? undefined;
-}
-
-/** Decodes `buf[start, end)` as message `name`, as decode() does: in place when the message is flat and plain. */
-export function decodeIn(name: string, buf: Uint8Array, start: number, end: number): Record<string, unknown> {
-  return flat(name)?.decode(buf, start, end) ?? decode(name, buf.subarray(start, end));
-}
-
-/** Adds `message` as message `name` in a frame of command `id` to `out` (`left` frames to come): in place when flat and plain. */
+/** Adds `message` as message `name` in a frame of command `id` to `out` (`left` frames to come). */
 export function encodeFrame(out: FramePieces, id: number, name: string, message: Record<string, unknown>, left: number): void {
-  const codec = flat(name);
-  const size = codec ? codec.size(message) : -1;
-  if (size < 0) return out.add(id, encode(name, message), left);
-  const at = out.reserve(id, size, left);
-  codec!.write(message, out.chunk, at);
+  out.add(id, encode(name, message), left);
 }
 
 /** Encodes a plain object as message `name`. */
