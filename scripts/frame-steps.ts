@@ -53,7 +53,7 @@ try {
     ["parseFrames (a view per frame)", () => parseFrames(body, 10_000)],
     ["frameSpans (offsets)", () => frameSpans(body, 10_000)],
     ["protobufjs decode", () => { for (const f of parsed) decode(spec.request, f.payload); }],
-    ["decodeIn (flat codec, in place)", () => { for (const f of parsed) decodeIn(spec.request, body, f.payload.byteOffset, f.payload.byteOffset + f.payload.length); }],
+    ["decodeIn (protobufjs, in place)", () => { for (const f of parsed) decodeIn(spec.request, body, f.payload.byteOffset, f.payload.byteOffset + f.payload.length); }],
     ["valibot validate", () => { for (const m of messages) validated(spec, m); }],
     ["authorize (every frame)", () => { for (const d of decoded) authorize(caller, spec.name, ENCLAVE, (d.req as { name: string }).name); }],
     ["reads (spec.reads per frame)", () => { for (const d of decoded) spec.reads!(ENCLAVE, d.req); }],
@@ -63,7 +63,7 @@ try {
     ["crypto alone (crypto.dek's work)", () => { for (let i = 0; i < F; i++) encrypt("AES256", master, 1, randomBytes(32), associated, binding); }],
     ["protobufjs encode", () => { for (const o of outs) encode(spec.response!, o); }],
     ["encodeFrames (the join)", () => encodeFrames(replies)],
-    ["encodeFrame into pieces (flat codec, in place)", () => {
+    ["encodeFrame into pieces (protobufjs + a copy)", () => {
       const pieces = new FramePieces();
       for (let i = 0; i < outs.length; i++) encodeFrame(pieces, 207, spec.response!, outs[i], outs.length - i);
       return pieces.finish();
