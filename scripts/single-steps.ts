@@ -7,16 +7,8 @@
  *
  *   bun scripts/single-steps.ts [--requests N] [--rounds R]
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { newApiKey, parseApiKey } from "../lib/identity/apikey.ts";
-import { SoftHsm } from "../lib/hsm/soft.ts";
-import { openStore } from "../lib/store/store.ts";
-import { watchNode } from "../lib/server/watch.ts";
 import { createRawRoute } from "../lib/api/app.ts";
-import type { AppDeps } from "../lib/api/deps.ts";
 import { COMMANDS } from "../lib/api/native/commands.ts";
 import { CallerMemo } from "../lib/api/native/caller-memo.ts";
 import { execute, validated } from "../lib/api/native/execute.ts";
@@ -26,48 +18,20 @@ import { newNote } from "../lib/api/request-note.ts";
 import { authorize } from "../lib/state/policy.ts";
 import { encodeFrames, parseFrames } from "../lib/wire/frames.ts";
 import { decode, encode } from "../lib/wire/proto.ts";
-import type { RawRequest } from "../lib/net/serve.ts";
 import { frame, frames } from "../tests/support/app.ts";
-import { stopTestNode, testNode } from "../tests/support/node.ts";
+import { cpuPerCall, stepsNode } from "./steps-support.ts";
 
 const { values } = parseArgs({ options: { requests: { type: "string", default: "20000" }, rounds: { type: "string", default: "7" }, whole: { type: "boolean", default: false } } });
 const N = Number(values.requests), ROUNDS = Number(values.rounds);
 
-/** Median over rounds of the µs of process CPU per call of `fn` (run N times a round): CPU, not wall time, on a shared machine. */
-async function time(fn: () => unknown): Promise<number> {
-  const per: number[] = [];
-  for (let r = 0; r < ROUNDS; r++) {
-    const t0 = process.cpuUsage();
-    for (let i = 0; i < N; i++) {
-      const x = fn();
-      if (x instanceof Promise) await x;
-    }
-    const t = process.cpuUsage(t0);
-    per.push((t.user + t.system) / N);
-  }
-  per.sort((a, b) => a - b);
-  return per[per.length >> 1];
-}
+const time = (fn: () => unknown) => cpuPerCall(fn, N, ROUNDS);
 
-const dir = await mkdtemp(join(tmpdir(), "kms-steps-"));
-const admin = parseApiKey(newApiKey());
-const hsm = SoftHsm.parse(SoftHsm.generate());
-const store = await openStore(join(dir, "data"), hsm);
-const node = await testNode(store, { adminIdentity: admin.identity, hsm });
-const watching = await watchNode(node, hsm, { dir }, () => undefined);
-const deps: AppDeps = { node, ops: watching.ops, console: false };
-const route = createRawRoute(deps);
+const steps = await stepsNode("kms-steps-");
+const { node, watching, run } = steps;
+const admin = { identity: steps.admin };
 try {
-  const peer = { identity: admin.identity, certificate: undefined };
   const bare = createRawRoute({ node, console: false });
   const noAudit = createRawRoute({ node, ops: { ...watching.ops, audit: undefined }, console: false });
-  const run = async (path: string, body: Uint8Array, r = route) => {
-    const req: RawRequest = { method: "POST", path, headers: { "content-length": String(body.length), accept: "application/octet-stream" }, peer, ip: "127.0.0.1" };
-    const x = r.begin(r.match("POST", path)!, req);
-    const reply = x.end(await x.handle(() => Promise.resolve(body)));
-    if (reply.status !== 200) throw new Error(`${path}: ${reply.status} ${new TextDecoder().decode(reply.body)}`);
-    return reply;
-  };
   await run("/v1/kms", frames([frame(101, { name: "e1" })]));
   await run("/v1/kms/e1", frames([frame(201, { name: "k1" })]));
   const body = frames([frame(207, { name: "k1", associated_data: new Uint8Array(0) })]);
@@ -115,8 +79,5 @@ try {
   // Let the trail's group writes catch up, so the next figure is not the flush of this one's.
   await new Promise((r) => setTimeout(r, 300));
 } finally {
-  await watching.close(true);
-  await stopTestNode(node);
-  await store.close();
-  await rm(dir, { recursive: true, force: true });
+  await steps.close();
 }

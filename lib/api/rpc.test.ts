@@ -15,7 +15,7 @@ import { issueNodeCertificate } from "../node/cluster-ca.ts";
 import { envelope, type ReplyEnvelope, RPC } from "../node/peers.ts";
 import { openPayload, sealPayload } from "../node/seal.ts";
 import { newServerKey } from "../identity/x509.ts";
-import type { RawRoute } from "../net/serve.ts";
+import { type RawRoute, replyBytes } from "../net/serve.ts";
 import { type TestKms, withKms } from "../../tests/support/app.ts";
 
 const silent = { warn() {}, error() {} };
@@ -39,9 +39,9 @@ async function viaRaw(kms: TestKms, path: string, certificate: Uint8Array | unde
   const headers = { "content-type": "application/octet-stream", "content-length": String(body.length) };
   const x = route.begin(route.match("POST", path)!, { method: "POST", path, headers, peer: { identity: undefined, certificate }, ip: "127.0.0.1" });
   const reply = x.end(await x.handle(() => Promise.resolve(body)));
-  assert.equal(reply.headers["content-length"], String(reply.body.length), "an exact Content-Length");
+  assert.equal(reply.headers["content-length"], String(replyBytes(reply.body).length), "an exact Content-Length");
   assert.match(reply.headers["x-request-id"] ?? "", /^[0-9a-f]{8}-[0-9a-z]+$/, "a request id, as the app's replies carry");
-  return { status: reply.status, type: reply.headers["content-type"], body: new Uint8Array(reply.body) };
+  return { status: reply.status, type: reply.headers["content-type"], body: new Uint8Array(replyBytes(reply.body)) };
 }
 
 /** The app's answer to the same call. */

@@ -63,7 +63,22 @@ export type Peer = { identity: string | undefined; certificate: Uint8Array | und
 export interface RawReply {
   readonly status: number;
   readonly headers: Readonly<Record<string, string>>;
-  readonly body: Uint8Array;
+  /** One array, or pieces in order (a large reply built as it was made), each written in a turn of its own. */
+  readonly body: Uint8Array | readonly Uint8Array[];
+}
+
+/** A raw reply's body as one array (its pieces joined). */
+export function replyBytes(body: RawReply["body"]): Uint8Array {
+  if (body instanceof Uint8Array) return body;
+  let size = 0;
+  for (const b of body) size += b.length;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const b of body) {
+    out.set(b, at);
+    at += b.length;
+  }
+  return out;
 }
 
 /** A request body went past RawRoute.maxBody while it was read. */
@@ -294,13 +309,14 @@ async function serveRaw(x: RawExchange, maxBody: number, req: http.IncomingMessa
   guard.replyReady(req.socket);
   if (res.destroyed) return;
   const socket = req.socket;
-  const body = reply.body;
+  const pieces = reply.body instanceof Uint8Array ? [reply.body] : reply.body;
+  const first = pieces[0] ?? new Uint8Array(0);
   socket.cork();
   res.writeHead(reply.status, reply.headers as http.OutgoingHttpHeaders);
-  if (body.length <= REPLY_PIECE) res.end(body);
-  else res.write(body.subarray(0, REPLY_PIECE));
+  if (pieces.length <= 1 && first.length <= REPLY_PIECE) res.end(first);
+  else res.write(first.subarray(0, REPLY_PIECE));
   socket.uncork();
-  if (body.length > REPLY_PIECE) await writePieces(res, body.subarray(REPLY_PIECE));
+  if (pieces.length > 1 || first.length > REPLY_PIECE) await writePieces(res, [first.subarray(REPLY_PIECE), ...pieces.slice(1)]);
 }
 
 /**
@@ -312,18 +328,20 @@ async function serveRaw(x: RawExchange, maxBody: number, req: http.IncomingMessa
 export const REPLY_PIECE = 64 << 10;
 
 /**
- * Writes `body` to `out` in pieces of REPLY_PIECE, letting the event loop
- * turn before each (and waiting for 'drain' when the socket's buffer is
- * full), then ends it. Stops early when `out` is destroyed (the client went
- * away, or the connection guard cut a slow reader).
+ * Writes `body` (pieces in order) to `out` in pieces of at most REPLY_PIECE,
+ * letting the event loop turn before each (and waiting for 'drain' when the
+ * socket's buffer is full), then ends it. Stops early when `out` is
+ * destroyed (the client went away, or the connection guard cut a slow reader).
  */
-export async function writePieces(out: Pick<http.ServerResponse, "write" | "end" | "destroyed" | "once" | "off">, body: Uint8Array): Promise<void> {
-  for (let at = 0; at < body.length; at += REPLY_PIECE) {
+export async function writePieces(out: Pick<http.ServerResponse, "write" | "end" | "destroyed" | "once" | "off">, body: readonly Uint8Array[]): Promise<void> {
+  const parts: Uint8Array[] = [];
+  for (const b of body) for (let at = 0; at < b.length; at += REPLY_PIECE) parts.push(b.subarray(at, at + REPLY_PIECE));
+  if (parts.length === 0) return void out.end();
+  for (let i = 0; i < parts.length; i++) {
     await new Promise<void>((resolve) => setImmediate(resolve));
     if (out.destroyed) return;
-    const piece = body.subarray(at, at + REPLY_PIECE);
-    if (at + REPLY_PIECE >= body.length) return void out.end(piece);
-    if (!out.write(piece)) await drained(out);
+    if (i === parts.length - 1) return void out.end(parts[i]);
+    if (!out.write(parts[i])) await drained(out);
   }
 }
 

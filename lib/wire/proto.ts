@@ -1,4 +1,5 @@
 import protobuf from "protobufjs";
+import type { FramePieces } from "./frames.ts";
 import { MINIO_KMS_PROTO, WELL_KNOWN_PROTO } from "./schema.ts";
 
 const root = new protobuf.Root();
@@ -9,7 +10,7 @@ root.resolveAll();
 const types = new Map<string, protobuf.Type>();
 
 /** The protobuf type `minio.kms.<name>`. */
-function type(name: string): protobuf.Type {
+export function messageType(name: string): protobuf.Type {
   let t = types.get(name);
   if (!t) {
     t = root.lookupType(`minio.kms.${name}`);
@@ -23,18 +24,32 @@ export class InvalidMessageError extends Error {}
 
 /** Decodes `bytes` as message `name` into a plain object with every field defaulted. */
 export function decode(name: string, bytes: Uint8Array): Record<string, unknown> {
-  const t = type(name);
+  return decodeIn(name, bytes, 0, bytes.length);
+}
+
+/** Decodes `buf[start, end)` as message `name`, as decode() does, reading it where it lies (no view of its own). */
+export function decodeIn(name: string, buf: Uint8Array, start: number, end: number): Record<string, unknown> {
+  const t = messageType(name);
   try {
+    const reader = protobuf.Reader.create(buf);
+    reader.pos = start;
+    // protobufjs bounds every read by the length given (pieces.test.ts checks): nothing is read past `end`.
+    const message = t.decode(reader, end - start);
     // Defaults make absent proto3 fields explicit, so validation sees every field.
-    return t.toObject(t.decode(bytes), { defaults: true, longs: Number, bytes: Uint8Array }) as Record<string, unknown>;
+    return t.toObject(message, { defaults: true, longs: Number, bytes: Uint8Array }) as Record<string, unknown>;
   } catch {
     throw new InvalidMessageError(`invalid ${name} message`);
   }
 }
 
+/** Adds `message` as message `name` in a frame of command `id` to `out` (`left` frames to come). */
+export function encodeFrame(out: FramePieces, id: number, name: string, message: Record<string, unknown>, left: number): void {
+  out.add(id, encode(name, message), left);
+}
+
 /** Encodes a plain object as message `name`. */
 export function encode(name: string, message: Record<string, unknown>): Uint8Array<ArrayBuffer> {
-  const t = type(name);
+  const t = messageType(name);
   return t.encode(t.fromObject(message)).finish() as Uint8Array<ArrayBuffer>;
 }
 

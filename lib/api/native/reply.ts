@@ -1,4 +1,4 @@
-import type { RawReply } from "../../net/serve.ts";
+import { type RawReply, replyBytes } from "../../net/serve.ts";
 import { Errors, KmsError } from "../../state/errors.ts";
 import { statusOf } from "../../wire/errors.ts";
 import { encode } from "../../wire/proto.ts";
@@ -7,9 +7,12 @@ import { encode } from "../../wire/proto.ts";
 const JSON_TYPE = Response.json(null).headers.get("content-type") ?? "application/json";
 const encoder = new TextEncoder();
 
-/** A 200 reply of binary frames, with an explicit Content-Length (the Go client needs it). */
-export function framesReply(body: Uint8Array<ArrayBuffer>): RawReply {
-  return { status: 200, headers: { "content-type": "application/octet-stream", "content-length": String(body.length) }, body };
+/** A 200 reply of binary frames (whole or in pieces), with an explicit Content-Length (the Go client needs it). */
+export function framesReply(body: Uint8Array | readonly Uint8Array[]): RawReply {
+  let length = 0;
+  if (body instanceof Uint8Array) length = body.length;
+  else for (const b of body) length += b.length;
+  return { status: 200, headers: { "content-type": "application/octet-stream", "content-length": String(length) }, body };
 }
 
 /** An error in the protocol's format: protobuf ErrResponse, or JSON when the client asks for JSON. */
@@ -29,5 +32,5 @@ export function jsonReply(status: number, message: string): RawReply {
 
 /** A raw reply as a web Response (the hono route's). */
 export function toResponse(r: RawReply): Response {
-  return new Response(r.body as Uint8Array<ArrayBuffer>, { status: r.status, headers: r.headers });
+  return new Response(replyBytes(r.body) as Uint8Array<ArrayBuffer>, { status: r.status, headers: r.headers });
 }

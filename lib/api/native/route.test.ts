@@ -8,6 +8,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createRawRoute } from "../app.ts";
 import { MAX_BODY } from "./route.ts";
+import { replyBytes } from "../../net/serve.ts";
 import { ADMIN, frame, frames, STRANGER, type TestKms, withKms } from "../../../tests/support/app.ts";
 
 interface Case {
@@ -54,8 +55,8 @@ async function viaRaw(kms: TestKms, c: Case) {
   const exchange = route.begin(enclave!, { method: "POST", path: c.path, headers, peer: { identity: c.identity ?? ADMIN, certificate: undefined }, ip: "127.0.0.1" });
   const reply = exchange.end(await exchange.handle(() => Promise.resolve(c.body)));
   assert.match(reply.headers["x-request-id"] ?? "", /^[0-9a-f]{8}-[0-9a-z]+$/, "a request id, as the app's replies carry");
-  assert.equal(reply.headers["content-length"], String(reply.body.length), "an exact Content-Length");
-  return { status: reply.status, type: reply.headers["content-type"], length: reply.headers["content-length"], body: new Uint8Array(reply.body) };
+  assert.equal(reply.headers["content-length"], String(replyBytes(reply.body).length), "an exact Content-Length");
+  return { status: reply.status, type: reply.headers["content-type"], length: reply.headers["content-length"], body: new Uint8Array(replyBytes(reply.body)) };
 }
 
 test("the raw route answers every request exactly as the app's route does", async () => {
@@ -67,7 +68,7 @@ test("the raw route answers every request exactly as the app's route does", asyn
     const route = createRawRoute({ node: kms.node });
     const big = await kms.post("/v1/kms/e1", new Uint8Array(MAX_BODY + 1));
     const tooLarge = route.begin("e1", { method: "POST", path: "/v1/kms/e1", headers: { accept: "application/*" }, peer: { identity: ADMIN, certificate: undefined }, ip: undefined }).tooLarge();
-    assert.deepEqual([tooLarge.status, tooLarge.headers["content-type"], new Uint8Array(tooLarge.body)], [big.status, big.headers.get("content-type"), new Uint8Array(await big.arrayBuffer())]);
+    assert.deepEqual([tooLarge.status, tooLarge.headers["content-type"], new Uint8Array(replyBytes(tooLarge.body))], [big.status, big.headers.get("content-type"), new Uint8Array(await big.arrayBuffer())]);
   });
 });
 

@@ -10,8 +10,8 @@ import { type CallerMemo, memoOf } from "./caller-memo.ts";
 import { COMMANDS } from "./commands.ts";
 import { type Decoded, execute, MAX_FRAMES, validated } from "./execute.ts";
 import { TimeSlice } from "./slice.ts";
-import { encodeFrames, type Frame, FrameError, parseFrames } from "../../wire/frames.ts";
-import { decode, encode, InvalidMessageError } from "../../wire/proto.ts";
+import { FrameError, FramePieces, frameSpans } from "../../wire/frames.ts";
+import { decodeIn, encodeFrame, InvalidMessageError } from "../../wire/proto.ts";
 import { errorReply, framesReply, toResponse } from "./reply.ts";
 
 export { DECRYPT_BUDGET, MAX_FRAMES } from "./execute.ts";
@@ -94,21 +94,24 @@ async function runNative(
     // A long batch takes turns with other requests (slice.ts): decoding, running and encoding pause alike.
     const slice = new TimeSlice();
     const decoded: Decoded[] = [];
-    const outputs = await execute(deps.node, peer.identity, enclave, async () => {
-      for (const frame of parseFrames(await read(), MAX_FRAMES)) {
+    // Each frame's reply is encoded as soon as it has run, into pieces: no batch of outputs
+    // is kept alive, and a long batch's reply is never joined in one turn.
+    const replies = new FramePieces();
+    await execute(deps.node, peer.identity, enclave, async () => {
+      const body = await read();
+      const spans = frameSpans(body, MAX_FRAMES);
+      for (let i = 0; i < spans.count; i++) {
         if (slice.due()) await slice.pass();
-        decoded.push(decodeFrame(frame));
+        decoded.push(decodeFrame(spans.ids[i], body, spans.starts[i], spans.ends[i]));
       }
       note?.(decoded);
       return decoded;
-    }, slice, memo);
-    const replies: Frame[] = [];
-    for (let i = 0; i < decoded.length; i++) {
-      if (slice.due()) await slice.pass();
-      const d = decoded[i], out = outputs[i];
-      replies.push({ id: d.spec.id, payload: d.spec.response && out ? encode(d.spec.response, out) : new Uint8Array() });
-    }
-    return framesReply(encodeFrames(replies));
+    }, slice, memo, (i, out) => {
+      const d = decoded[i];
+      if (d.spec.response && out) encodeFrame(replies, d.spec.id, d.spec.response, out, decoded.length - i);
+      else replies.add(d.spec.id, EMPTY, decoded.length - i);
+    });
+    return framesReply(replies.finish());
   } catch (err) {
     if (isClientError(err) || err instanceof BodyTooLarge) throw err; // the body's stream failed: the caller answers
     return errorReply(toKmsError(err), accept);
@@ -122,11 +125,13 @@ function objectOf(d: Decoded): string {
   return typeof object === "string" ? object : "";
 }
 
-/** Looks up, decodes and validates one frame; any problem is a 400 naming it. */
-function decodeFrame(frame: Frame): Decoded {
-  const spec = COMMANDS.get(frame.id);
-  if (!spec) throw Errors.badRequest(`invalid request: unknown command ${frame.id}`);
-  return validated(spec, decode(spec.request, frame.payload));
+const EMPTY = new Uint8Array(0);
+
+/** Looks up, decodes and validates the frame of command `id` at `body[start, end)`; any problem is a 400 naming it. */
+function decodeFrame(id: number, body: Uint8Array, start: number, end: number): Decoded {
+  const spec = COMMANDS.get(id);
+  if (!spec) throw Errors.badRequest(`invalid request: unknown command ${id}`);
+  return validated(spec, decodeIn(spec.request, body, start, end));
 }
 
 function toKmsError(err: unknown): KmsError {

@@ -7,7 +7,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { setImmediate } from "node:timers";
 import { newApiKey, parseApiKey } from "../../identity/apikey.ts";
-import { ADMIN, frame, type TestKms, withKms } from "../../../tests/support/app.ts";
+import { ADMIN, frame, frames, type TestKms, unframe, withKms } from "../../../tests/support/app.ts";
+import { createRawRoute } from "../app.ts";
+import { replyBytes } from "../../net/serve.ts";
+import { decode } from "../../wire/proto.ts";
 
 /** Turns of the event loop that ran while `work` was pending. */
 async function turnsDuring(work: Promise<unknown>): Promise<number> {
@@ -92,5 +95,46 @@ test("a policy revoked while a long request runs its frames denies the frames af
     assert.ok(statuses.length > 0, "a revocation was applied while a batch ran");
     // The frames after the revocation are denied, so the batch fails as a whole.
     assert.deepEqual(statuses, [403]);
+  });
+});
+
+test("a 10,000-frame reply is made in pieces over turns of the event loop, never joined in one", async () => {
+  await withKms(async (kms) => {
+    await kms.call("", 101, { name: "e1" });
+    await kms.call("e1", 201, { name: "k1" });
+    const route = createRawRoute({ node: kms.node });
+    const body = frames(Array.from({ length: 10_000 }, () => frame(207, { name: "k1", associated_data: new Uint8Array(60).fill(1) })));
+    const x = route.begin("e1", { method: "POST", path: "/v1/kms/e1", headers: { "content-length": String(body.length) }, peer: { identity: ADMIN, certificate: undefined }, ip: undefined });
+    // Bytes copied into arrays in each turn of the event loop while the request runs: the work of a turn, in bytes.
+    const perTurn = [0];
+    let done = false;
+    const tick = () => {
+      if (done) return;
+      perTurn.push(0);
+      setImmediate(tick);
+    };
+    const proto = Uint8Array.prototype as { set: (src: ArrayLike<number>, at?: number) => void };
+    const set = proto.set;
+    proto.set = function (this: Uint8Array, src: ArrayLike<number>, at?: number) {
+      perTurn[perTurn.length - 1] += src.length;
+      return set.call(this, src, at);
+    };
+    let reply;
+    try {
+      setImmediate(tick);
+      reply = x.end(await x.handle(() => Promise.resolve(body)));
+    } finally {
+      done = true;
+      proto.set = set;
+    }
+    assert.equal(reply.status, 200);
+    const whole = replyBytes(reply.body);
+    assert.equal(reply.headers["content-length"], String(whole.length));
+    const replies = unframe(whole);
+    assert.equal(replies.length, 10_000);
+    assert.ok(replies.every((r) => r.id === 207 && (decode("GenerateKeyResponse", r.payload).plaintext as Uint8Array).length === 32));
+    // Joined in one turn, the reply alone would be a turn's copy of all its bytes.
+    const most = Math.max(...perTurn);
+    assert.ok(most < whole.length / 2, `one turn copied ${most} bytes of a ${whole.length}-byte reply (turns: ${perTurn.length})`);
   });
 });
