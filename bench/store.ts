@@ -3,7 +3,8 @@
  * records (every row decrypted and verified, the digest checked), and the
  * latency of a write like one applied command (6 rows), and the CPU of a
  * Ready of 32 creates (32 log entries written durably through RecordStorage,
- * then their 32 state records unsynced, as a node does). Each is printed with its ratio to the
+ * the commit index that then moves alone and their 32 state records unsynced,
+ * as a node does). Each is printed with its ratio to the
  * same SQL on a bare libSQL file beside it (the ceiling: no encryption, no
  * digest). Run: bun bench/store.ts [records] [writes]
  */
@@ -14,6 +15,7 @@ import { pathToFileURL } from "node:url";
 import { createClient } from "@libsql/client";
 import Libsql from "libsql";
 import { randomBytes } from "../lib/crypto/random.ts";
+import { encodeBase64 } from "../lib/encoding/base64.ts";
 import { SoftHsm } from "../lib/hsm/soft.ts";
 import { openStore } from "../lib/store/store.ts";
 import { bootstrapState } from "../lib/cluster/storage.ts";
@@ -79,37 +81,41 @@ try {
     ceiling.push(performance.now() - t);
   }
   // A Ready of READY creates as a node writes it: the log entries and the hard state durably
-  // (RecordStorage, as the driver persists a Ready), then the state records they make, unsynced;
-  // the log compacted every 1,000 entries, as the driver does.
+  // (RecordStorage, as the driver persists a Ready), then the next Ready's new commit index
+  // alone (unsynced, as RecordStorage writes a commit that moved alone), then the state
+  // records they make, unsynced; the log compacted every 1,000 entries, as the driver does.
   const READY = 32, readies = Math.max(10, Math.floor(writes / 10));
   const members = [{ id: 0, addr: "127.0.0.1:1" }];
   const log = new RecordStorage<unknown>(s, bootstrapState(members, new Uint8Array(1)));
   const create = (index: number): Entry<unknown> => ({
     index, term: 1, type: "cmd",
-    cmd: { op: "key.create", enclave: "bench", name: `ready-${index}`, material: randomBytes(32), created: new Date().toISOString(), by: "x".repeat(64) },
+    // As a KEY:CREATE's command: the material in base64, as commands carry it (state/commands.ts).
+    cmd: { type: "key.create", enclave: "bench", name: `ready-${index}`, keyType: "AES256", material: encodeBase64(randomBytes(32)), addVersion: false, at: Date.now(), by: "x".repeat(64) },
   });
   let cpu = process.cpuUsage();
   for (let r = 0, next = 1; r < readies; r++) {
     const entries = Array.from({ length: READY }, () => create(next++));
     const compact = Math.floor((next - 1) / 1000) > Math.floor((next - 1 - READY) / 1000);
-    await log.write({ hard: { term: 1, vote: 0, commit: next - 1, markers: [], edit: null }, truncateFrom: null, entries,
+    await log.write({ hard: { term: 1, vote: 0, commit: next - 1 - READY, markers: [], edit: null }, truncateFrom: null, entries,
       snapshot: compact ? { index: next - 1 - READY, term: 1, members, data: new Uint8Array(18) } : null });
+    await log.write({ hard: { term: 1, vote: 0, commit: next - 1, markers: [], edit: null }, truncateFrom: null, entries: [], snapshot: null });
     await s.write([...entries.map((e) => [`k/bench/ready-${e.index}`, value()] as const), ["m/applied", randomBytes(8)]], false);
   }
   const oursReady = cpuMs(process.cpuUsage(cpu)) / readies;
   // Its ceiling: the same rows, unsealed, through statements prepared once on a bare file.
   const raw = new Libsql(join(tmp, "bare.db"));
   const put = raw.prepare(upsert);
-  const tx = (durable: boolean) => {
+  const tx = (durable: boolean, rows: number) => {
     raw.exec(`PRAGMA synchronous=${durable ? "FULL" : "NORMAL"}`);
     raw.exec("BEGIN IMMEDIATE");
-    for (let j = 0; j <= READY; j++) put.run([randomBytes(32), randomBytes(360)]);
+    for (let j = 0; j < rows; j++) put.run([randomBytes(32), randomBytes(360)]);
     raw.exec("COMMIT");
   };
   cpu = process.cpuUsage();
   for (let r = 0; r < readies; r++) {
-    tx(true);
-    tx(false);
+    tx(true, READY + 1);
+    tx(false, 1);
+    tx(false, READY + 1);
   }
   const bareReady = cpuMs(process.cpuUsage(cpu)) / readies;
   raw.close();

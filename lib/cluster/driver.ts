@@ -320,6 +320,11 @@ export class Driver<C> {
     return this.#raft.status();
   }
 
+  /** This node's role now (what status() says, without building the rest of it: asked on every write). */
+  get role(): Status["role"] {
+    return this.#raft.role;
+  }
+
   /** Entries held but not applied yet (reads they touch must wait). */
   pending(): readonly Entry<C>[] {
     return this.#raft.pending();

@@ -21,8 +21,9 @@ export const HostSchema = v.pipe(
 
 /** Adds the fresh node at `host` to the cluster; resolves once it is in sync and a member. */
 export function addNode(r: Replication, state: State, host: string, forwarded: boolean): Promise<void> {
-  return r.onLeader(forwarded, { addNode: host }, async (st) => {
+  return r.onLeader(forwarded, { addNode: host }, async () => {
     const { driver, peers, book, membership } = r;
+    const st = driver.status();
     if (st.members.some((m) => m.addr === host)) throw Errors.conflict(`${host} is already a member of this cluster`);
     const id = Math.max(state.maxNodeId, ...st.members.map((m) => m.id)) + 1;
     // The fresh node trusts only the join credentials of its own HSM key: try each configured key's, this node's first.
@@ -54,8 +55,8 @@ export function addNode(r: Replication, state: State, host: string, forwarded: b
 
 /** Removes the node at `host` from the cluster. */
 export function removeNode(r: Replication, host: string, forwarded: boolean): Promise<void> {
-  return r.onLeader(forwarded, { removeNode: host }, async (st) => {
-    const member = st.members.find((m) => m.addr === host);
+  return r.onLeader(forwarded, { removeNode: host }, async () => {
+    const member = r.driver.status().members.find((m) => m.addr === host);
     if (!member) throw Errors.notFound(`${host} is not a member of this cluster`);
     const o = await r.driver.proposeChange({ op: "remove", id: member.id });
     if (!o.ok) throw failedOutcome(o, `cannot remove ${host}`);

@@ -10,7 +10,7 @@ import { type Application, Driver, type Outcome } from "../cluster/driver.ts";
 import { RaftNode } from "../cluster/node.ts";
 import type { NodeOptions } from "../cluster/options.ts";
 import { bootstrapState, freshState } from "../cluster/storage.ts";
-import { type Durable, type Members, type Message, NONE, type Status } from "../cluster/types.ts";
+import { type Durable, type Members, type Message, NONE } from "../cluster/types.ts";
 import { TransportError } from "../net/transport.ts";
 import type { Command } from "../state/commands.ts";
 import { Errors, KmsError } from "../state/errors.ts";
@@ -208,9 +208,9 @@ export class Replication {
    * forwarded to the leader (once: a forwarded write that finds no leader
    * fails). A stopping node answers forwards still in flight "outcome unknown".
    */
-  async onLeader(forwarded: boolean, body: unknown, here: (status: Status) => Promise<void>, noLeader = "there is no leader"): Promise<void> {
+  async onLeader(forwarded: boolean, body: unknown, here: () => Promise<void>, noLeader = "there is no leader"): Promise<void> {
+    if (this.driver.role === "leader") return here();
     const status = this.driver.status();
-    if (status.role === "leader") return here(status);
     if (forwarded) throw Errors.unavailable("cluster unavailable: this node is no longer the leader");
     const leader = status.members.find((m) => m.id === status.leader);
     if (status.leader === NONE || !leader) throw Errors.unavailable(`cluster unavailable: ${noLeader}`);

@@ -87,6 +87,54 @@ test("writes issued without awaiting apply in call order", async () => {
   });
 });
 
+/** The rows of the records table, read past the store (what is on disk now). */
+async function rowCount(dir: string): Promise<number> {
+  const raw = rawDb(dir);
+  try {
+    return Number((await raw.execute("SELECT count(*) AS n FROM records")).rows[0].n);
+  } finally {
+    raw.close();
+  }
+}
+
+/** Polls `cond` until it holds, failing after `ms`. */
+async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 5_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+test("an unsynced write rides in the next write's transaction, or is written on its own soon after", async () => {
+  await withTempDir(async (dir) => {
+    const hsm = newHsm();
+    const store = await openStore(dir, hsm);
+    await store.write([["a", bytes("1")]]);
+    const before = store.generation;
+    const rows = await rowCount(dir);
+    // The applied records of a Ready, then the next Ready's log append: one transaction, not two.
+    await store.write([["b", bytes("2")], ["a", null]], false);
+    await store.write([["c", bytes("3")], ["b", bytes("2, again")]]);
+    assert.equal(store.generation, before + 1, "both writes in one transaction");
+    assert.equal(await rowCount(dir), rows + 1, "a deleted, b and c added, all on disk");
+    // Alone, it is still written, without a later write or a close.
+    await store.write([["d", bytes("4")]], false);
+    await until(async () => store.generation === before + 2 && await rowCount(dir) === rows + 2, "the held write to reach the disk");
+    // load() and erase() see every write made before them, held or not.
+    await store.write([["e", bytes("5")], ["c", null]], false);
+    assert.deepEqual(await store.load(), new Map([["b", bytes("2, again")], ["d", bytes("4")], ["e", bytes("5")]]));
+    await store.write([["e", null]], false);
+    await store.erase();
+    assert.equal(await rowCount(dir), 2, "the held deletion is on disk before the checkpoint");
+    await store.write([["f", bytes("6")]], false);
+    await store.close();
+    const again = await openStore(dir, hsm);
+    assert.deepEqual(await again.load(), new Map([["b", bytes("2, again")], ["d", bytes("4")], ["f", bytes("6")]]), "close writes what is held");
+    await again.close();
+  });
+});
+
 test("a failing write applies nothing and the store stays usable", async () => {
   await withTempDir(async (dir) => {
     const hsm = newHsm();

@@ -10,7 +10,7 @@ import type { SoftHsm } from "../hsm/soft.ts";
 import { fsyncDir } from "./atomic-file.ts";
 import { checkpoint, createDatabase, type Database, DB_FILE, openDatabase } from "./database.ts";
 import { inspectDataDir } from "./data-dir.ts";
-import { StateDigest } from "./digest.ts";
+import { type DigestPlan, StateDigest } from "./digest.ts";
 import { lockDataDir } from "./lock.ts";
 import { migrateV1 } from "./migrate.ts";
 import { RecordCipher } from "./records.ts";
@@ -31,8 +31,10 @@ export interface Store {
   /**
    * Applies puts (Uint8Array) and deletes (null) in one transaction, durable
    * (fsynced) when it resolves unless `durable` is false: then it is atomic and
-   * ordered (the next durable write makes it durable too) but a power loss may
-   * undo it, for data that can be rebuilt from what was written durably.
+   * ordered (the next durable write makes it durable too) but a power loss or a
+   * crash may undo it, for data that can be rebuilt from what was written
+   * durably; it may wait in memory (at most 50 ms) to share the next write's
+   * transaction. load(), erase() and close() write it first.
    */
   write(changes: ReadonlyArray<readonly [key: string, value: Uint8Array | null]>, durable?: boolean): Promise<void>;
   /**
@@ -109,6 +111,17 @@ export async function openStore(dir: string, hsm: SoftHsm, opts: OpenOptions = {
   return new LibsqlStore(true, dir, database, { cipher, digest, root, seal }, unlock, new Map());
 }
 
+/** An unsynced write waits at most this long for a write to carry it (a Ready's turn is far shorter). */
+const HOLD_MS = 50;
+/** Past this many rows held, they are written at once: memory stays bounded whatever the pace. */
+const HOLD_ROWS = 4096;
+
+/** Sealed rows to write, with their digest shares (null: deleted). */
+interface Batch {
+  readonly rows: RowChange[];
+  readonly shares: Array<readonly [Uint8Array, string | null]>;
+}
+
 /** The keys a store works with, unsealed from root.seal. */
 interface StoreKeys {
   readonly cipher: RecordCipher;
@@ -135,6 +148,11 @@ class LibsqlStore implements Store {
   #unlock: () => Promise<void>;
   /** The write connection, opened on the first write (after any migration the client ran). */
   #rowWriter: RowWriter | undefined;
+  /** Unsynced writes not yet written (#hold), in call order, and the timer that writes them. */
+  #held: Batch | undefined;
+  #holdTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A held write that failed on its own: every later operation fails with it. */
+  #failure: unknown;
 
   constructor(created: boolean, dir: string, database: Database, keys: StoreKeys, unlock: () => Promise<void>, opened: Map<string, Uint8Array>) {
     this.created = created;
@@ -160,6 +178,7 @@ class LibsqlStore implements Store {
 
   load(): Promise<Map<string, Uint8Array>> {
     return this.#run(() => {
+      this.#flush();
       const opened = this.#opened;
       this.#opened = undefined;
       // Later loads (tests, tools) read and verify everything again, against a fresh digest.
@@ -170,35 +189,78 @@ class LibsqlStore implements Store {
   async write(changes: ReadonlyArray<readonly [key: string, value: Uint8Array | null]>, durable = true): Promise<void> {
     if (this.#closed) throw new Error("the store is closed");
     // Encrypt up front: a bad argument then fails before anything is written.
-    const shares: Array<readonly [Uint8Array, string | null]> = [];
-    const rows: RowChange[] = changes.map(([key, value]) => {
+    const batch: Batch = { rows: [], shares: [] };
+    for (const [key, value] of changes) {
       if (value === null) {
         const id = this.#cipher.id(key);
-        shares.push([id, null]);
-        return [id, null];
+        batch.shares.push([id, null]);
+        batch.rows.push([id, null]);
+        continue;
       }
       if (!(value instanceof Uint8Array)) throw new TypeError("record values must be Uint8Array or null");
       const row = this.#cipher.seal(key, value);
-      shares.push([row.id, this.#digest.share(row.id, row.value)]);
-      return [row.id, row.value];
-    });
+      batch.shares.push([row.id, this.#digest.share(row.id, row.value)]);
+      batch.rows.push([row.id, row.value]);
+    }
     // No await before #run: the write is queued in call order.
     return this.#run(() => {
-      if (rows.length === 0) return;
+      if (batch.rows.length === 0) return;
       this.#opened = undefined; // no longer what is on disk
-      // The digest moves in the same transaction as the rows, and in memory only once that is durable.
-      const writer = this.#writer();
-      const plan = this.#digest.plan(shares, (id) => {
-        const stored = writer.stored(id);
-        return stored === undefined ? null : this.#digest.share(id, stored);
-      });
-      writer.write(rows, plan.meta, durable);
-      plan.commit();
+      if (durable) return this.#commit(batch, true);
+      this.#hold(batch);
     });
+  }
+
+  /**
+   * Keeps an unsynced write for the next write to carry in its transaction
+   * (one transaction per Ready instead of three: the log append, the commit
+   * index, the applied records), or writes what is held after HOLD_MS, or
+   * at once past HOLD_ROWS. Only unsynced writes wait: a power loss could undo
+   * them anyway, so losing them to a crash changes nothing the log does not
+   * restore (docs/performance.md, "Sixth changes: writes").
+   */
+  #hold(batch: Batch): void {
+    const held = this.#held ??= { rows: [], shares: [] };
+    for (const row of batch.rows) held.rows.push(row);
+    for (const share of batch.shares) held.shares.push(share);
+    if (held.rows.length >= HOLD_ROWS) return this.#commit({ rows: [], shares: [] }, false);
+    if (this.#holdTimer !== undefined) return;
+    this.#holdTimer = setTimeout(() => {
+      this.#holdTimer = undefined;
+      // A write failing here fails every later one: the caller that would have heard of it has moved on.
+      this.#run(() => this.#flush()).catch((err) => (this.#failure ??= err));
+    }, HOLD_MS);
+    (this.#holdTimer as { unref?: () => void }).unref?.();
+  }
+
+  /** Writes what is held, if anything, on its own (unsynced). */
+  #flush(): void {
+    if (this.#held) this.#commit({ rows: [], shares: [] }, false);
+  }
+
+  /** Writes `batch` after what is held, in one transaction. */
+  #commit(batch: Batch, durable: boolean): void {
+    const held = this.#held;
+    this.#held = undefined;
+    if (this.#holdTimer !== undefined) clearTimeout(this.#holdTimer);
+    this.#holdTimer = undefined;
+    const rows = held ? held.rows.concat(batch.rows) : batch.rows;
+    const shares = held ? held.shares.concat(batch.shares) : batch.shares;
+    // The digest moves in the same transaction as the rows, and in memory only once that is durable.
+    let plan: DigestPlan | undefined;
+    this.#writer().write(rows, (stored) => {
+      plan = this.#digest.plan(shares, (id) => {
+        const value = stored(id);
+        return value === undefined ? null : this.#digest.share(id, value);
+      });
+      return plan.meta;
+    }, durable);
+    plan!.commit();
   }
 
   erase(): Promise<void> {
     return this.#run(async () => {
+      this.#flush(); // what is held may delete records
       if (!(await checkpoint(this.#database.client))) throw new Error("the WAL checkpoint could not complete: another connection is reading the database");
     });
   }
@@ -207,6 +269,14 @@ class LibsqlStore implements Store {
     if (this.#closed) return this.#queue.then(() => {}, () => {});
     this.#closed = true;
     const done = this.#queue.then(() => {}, () => {}).then(async () => {
+      // Best effort, as any unsynced write: the log restores what a failure here loses.
+      try {
+        if (!this.#failure) this.#flush();
+      } catch {
+        // nothing more to do: the store is closing
+      }
+      clearTimeout(this.#holdTimer);
+      this.#held = undefined;
       this.#root.fill(0);
       // Its prepared statements hold the connection open until they are collected:
       // let go of them, as the client lets go of its statements after each call.
@@ -227,7 +297,10 @@ class LibsqlStore implements Store {
 
   #run<T>(operation: () => T | Promise<T>): Promise<T> {
     if (this.#closed) return Promise.reject(new Error("the store is closed"));
-    const result = this.#queue.then(operation);
+    const result = this.#queue.then(() => {
+      if (this.#failure) throw this.#failure;
+      return operation();
+    });
     // A failed operation must not block the ones queued after it.
     this.#queue = result.catch(() => {});
     return result;

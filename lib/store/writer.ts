@@ -41,31 +41,28 @@ export class RowWriter {
     }
   }
 
-  /** The sealed value stored under `id` now, if any (what a write replacing it takes out of the digest). */
-  stored(id: Uint8Array): Uint8Array | undefined {
-    const row = this.#select.get([id]) as [Uint8Array] | undefined;
-    return row?.[0];
-  }
-
   /**
    * Writes changes and the meta row in one transaction, synchronously; fsynced
    * before it returns when durable (synchronous=FULL), else ordered only
-   * (NORMAL: in WAL mode the next FULL commit syncs it too). Nothing is
-   * written when it throws.
+   * (NORMAL: in WAL mode the next FULL commit syncs it too). `meta` makes the
+   * meta row inside the transaction, reading through `stored` the sealed value
+   * each id holds now (its lookups then share the write's transaction instead
+   * of opening a read transaction each). Nothing is written when it throws.
    */
-  write(changes: readonly RowChange[], meta: Uint8Array, durable: boolean): void {
+  write(changes: readonly RowChange[], meta: (stored: (id: Uint8Array) => Uint8Array | undefined) => Uint8Array, durable: boolean): void {
     if (this.#durable !== durable) {
       this.#db.exec(durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
       this.#durable = durable;
     }
     this.#begin.run();
     try {
+      const metaRow = meta((id) => (this.#select.get([id]) as [Uint8Array] | undefined)?.[0]);
       for (const [id, value] of changes) {
         // Always one array argument: libsql takes a lone object for named parameters.
         if (value === null) this.#delete.run([id]);
         else this.#upsert.run([id, value]);
       }
-      this.#meta.run([meta, DIGEST_ROW]);
+      this.#meta.run([metaRow, DIGEST_ROW]);
       this.#commit.run();
     } catch (err) {
       if (this.#db.inTransaction) this.#db.exec("ROLLBACK");
