@@ -152,6 +152,7 @@ export function observedRoute(t: ObserveTargets, route: NotingRoute): RawRoute {
         handle: x.handle,
         tooLarge: x.tooLarge,
         failed: x.failed,
+        drop: () => dropWatch(t, w),
         end(reply) {
           const r = x.end(reply);
           const length = r.headers["content-length"];

@@ -120,6 +120,8 @@ export interface RawExchange {
   failed(err: unknown): RawReply;
   /** Takes the answer about to be written (whether or not the client still waits) and gives what is written. */
   end(reply: RawReply): RawReply;
+  /** Forgets the request without an answer to record (a serving thread handed it to the main thread). */
+  drop?(): void;
 }
 const peers = new WeakMap<PeerSocket, Peer>();
 

@@ -51,6 +51,15 @@ export interface NodeHooks {
   readonly visible?: (index: number) => Promise<void> | void;
 }
 
+/**
+ * Thrown by a node's read barrier when another part of the node must serve
+ * the request instead (a serving thread's replica that is behind the main
+ * thread: only the main thread knows which pending writes a read depends on).
+ * Whatever the request did so far is dropped: only reads and crypto are served
+ * where it can be thrown, so running it again changes nothing.
+ */
+export class ServeElsewhere extends Error {}
+
 /** How long a read waits for a pending write it depends on (that can be settled: others are refused at once). */
 const READ_WAIT_MS = 5_000;
 

@@ -10,6 +10,7 @@ import { State } from "../state/state.ts";
 import { allMaterial } from "../node/wipe.ts";
 import { ReplicaNode, replicaState } from "./replica.ts";
 import { SharedFlags } from "./thread-messages.ts";
+import { ServeElsewhere } from "../node/node.ts";
 
 const ADMIN = "h1:" + "A".repeat(43);
 const stamp = { at: 1, by: ADMIN };
@@ -63,6 +64,14 @@ test("the barrier answers at once when the replica holds what the main thread he
   replica.feed(next);
   await waiting;
   assert.ok(replica.state.enclave("e").keys.get("k"), "the read after the barrier sees the entry");
+});
+
+test("a replica that does not catch up at once hands the request to the main thread rather than refusing it", async () => {
+  // A write the main thread holds but cannot commit (the cluster has no leader): the main thread's
+  // barrier lets reads of other objects through; the replica cannot tell which, so it must not answer 503.
+  const { main, replica, flags } = pair();
+  flags.publish(main.applied + 1, true, true);
+  await assert.rejects(replica.readBarrier(["key/e/a"]), (err) => err instanceof ServeElsewhere);
 });
 
 test("a node not serving reads (starting, joining, catching up) is refused in every thread", async () => {

@@ -12,7 +12,7 @@
 import type { Entry } from "../cluster/types.ts";
 import { applyEntries } from "../node/apply-entries.ts";
 import { allMaterial } from "../node/wipe.ts";
-import { KmsNode, type NodeInfo } from "../node/node.ts";
+import { KmsNode, type NodeInfo, ServeElsewhere } from "../node/node.ts";
 import type { Command } from "../state/commands.ts";
 import { Errors } from "../state/errors.ts";
 import { decodeSnapshot, stateOf } from "../state/records.ts";
@@ -22,8 +22,8 @@ import { COMMANDS } from "../api/native/commands.ts";
 import type { SharedFlags } from "./thread-messages.ts";
 import { Waiters } from "./waiters.ts";
 
-/** How long a read waits for this replica to catch up before it is refused (the node's own READ_WAIT_MS). */
-const READ_WAIT_MS = 5_000;
+/** How long a request waits for this replica to catch up before the main thread serves it instead. */
+export const CATCH_UP_MS = 20;
 
 /** Native commands a serving thread runs itself: those that only read the state of an enclave (no write, no cluster call). */
 export const LOCAL_COMMANDS: ReadonlySet<number> = new Set([...COMMANDS.values()].filter((c) => !c.write && c.inEnclave).map((c) => c.id));
@@ -103,11 +103,17 @@ export class ReplicaNode extends KmsNode {
     return this.#waiters.until(() => this.#replica.applied >= index, ms);
   }
 
-  /** The node's barrier, per thread: wait until this replica applied what the main thread held when the read started. */
+  /**
+   * The node's barrier, per thread: wait until this replica applied what the
+   * main thread held when the read started. If it has not within CATCH_UP_MS
+   * (a write pending on the main thread, which may be a long wait while the
+   * cluster has no leader), the request goes to the main thread, whose barrier
+   * waits only for pending writes to what the request reads.
+   */
   override async readBarrier(_reads: Iterable<string>): Promise<void> {
     if (!this.#flags.ready()) throw Errors.unavailable("this node is not serving: it is starting, joining a cluster or catching up");
     const held = this.#flags.held();
     if (this.#replica.applied >= held) return;
-    if (!(await this.caughtUp(held, READ_WAIT_MS))) throw Errors.unavailable("a change pending on this node is not yet applied: try again");
+    if (!(await this.caughtUp(held, CATCH_UP_MS))) throw new ServeElsewhere("this thread's replica is behind: the main thread serves the request");
   }
 }

@@ -18,12 +18,11 @@ import type { Env } from "../net/env.ts";
 import { type Listener, type RawExchange, type RawRequest, type RawRoute, serveTls } from "../net/serve.ts";
 import { parseFrames } from "../wire/frames.ts";
 import { MAX_FRAMES } from "../api/native/execute.ts";
-import { LOCAL_COMMANDS, ReplicaNode, replicaState } from "./replica.ts";
+import { CATCH_UP_MS, LOCAL_COMMANDS, ReplicaNode, replicaState } from "./replica.ts";
+import { ServeElsewhere } from "../node/node.ts";
 import { MAX_PROXIED_BODY, ProxyClient } from "./thread-proxy.ts";
 import { CONNECTIONS_MS, type FromThread, SharedFlags, type ThreadInit, type ToThread } from "./thread-messages.ts";
 
-/** How long a request waits for this replica to catch up before the main thread serves it instead. */
-const CATCH_UP_MS = 20;
 /** Observations are sent this often, or sooner when this many are waiting. */
 const FLUSH_MS = 50, FLUSH_AT = 1_000;
 
@@ -123,7 +122,16 @@ function threadRoute(local: RawRoute, node: ReplicaNode): RawRoute {
       return {
         handle: async (read) => {
           const body = await read();
-          if (await servesHere(body, node)) return here().handle(() => Promise.resolve(body));
+          if (await servesHere(body, node)) {
+            try {
+              return await here().handle(() => Promise.resolve(body));
+            } catch (err) {
+              if (!(err instanceof ServeElsewhere)) throw err;
+              // The replica fell behind during the request: forget it here (the main thread records it).
+              x!.drop?.();
+              x = undefined;
+            }
+          }
           const res = await proxy.fetch(req.method, req.path, headersOf(req), body, { identity: req.peer.identity, certificate: req.peer.certificate, ip: req.ip });
           return { status: res.status, headers: Object.fromEntries(res.headers), body: new Uint8Array(await res.arrayBuffer()) };
         },

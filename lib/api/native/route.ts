@@ -5,6 +5,7 @@ import type { AppDeps } from "../deps.ts";
 import type { Env } from "../../net/env.ts";
 import { type ErrorLog, isClientError, lastResort } from "../../net/errors.ts";
 import { BodyTooLarge, type RawReply } from "../../net/serve.ts";
+import { ServeElsewhere } from "../../node/node.ts";
 import { type NotingRoute, noteEach, noteEnclave, noteItems } from "../request-note.ts";
 import { type CallerMemo, memoOf } from "./caller-memo.ts";
 import { COMMANDS } from "./commands.ts";
@@ -114,6 +115,7 @@ async function runNative(
     return framesReply(replies.finish());
   } catch (err) {
     if (isClientError(err) || err instanceof BodyTooLarge) throw err; // the body's stream failed: the caller answers
+    if (err instanceof ServeElsewhere) throw err; // a serving thread hands the request to the main thread
     return errorReply(toKmsError(err), accept);
   }
 }
