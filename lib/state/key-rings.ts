@@ -17,6 +17,8 @@
  *   look at those rings every 500 ms; without it each round walked every
  *   key, 20–80 ms per round at 200,000 keys, most of a core at a million.
  */
+import { keyBinding } from "../crypto/ciphertext.ts";
+import { ringBinding } from "../crypto/keyring.ts";
 import { NameTable } from "./name-table.ts";
 import { hashName, RecordSlab, storableName } from "./record-slab.ts";
 import { COMPACT } from "./ring-codec.ts";
@@ -34,6 +36,12 @@ const CACHED = 65_536;
 /** Parses a ring's record bytes (its name given); throws when they are not a ring of that name. */
 export type RingParser = (name: string, bytes: Uint8Array) => KeyRing;
 
+/** A ring with its binding (keyBinding of its enclave and name): what a command that encrypts or decrypts needs. */
+export interface BoundRing {
+  readonly ring: KeyRing;
+  readonly binding: Uint8Array;
+}
+
 export class KeyRings extends SortedMap<KeyRing> {
   readonly #managed = new Set<string>();
   #parse: RingParser | undefined;
@@ -45,8 +53,12 @@ export class KeyRings extends SortedMap<KeyRing> {
   #parsed = new Map<number, KeyRing>();
   /** Where in the slab the rings replaced since start were read from (their bytes are zeroed when they go). */
   readonly #from = new Map<string, number>();
-  /** Compact rings read lately: slot index % CACHED holds the ring of that index (or undefined). */
-  #cache: (KeyRing | undefined)[] | undefined;
+  /**
+   * Compact rings read lately: slot index % CACHED holds the ring of that
+   * index with its binding (or undefined). The binding is made with the ring:
+   * a WeakMap entry per ring (ringBinding) cost more than the parse.
+   */
+  #cache: (BoundRing | undefined)[] | undefined;
   #cacheOf: Int32Array | undefined;
 
   override get size(): number {
@@ -90,7 +102,15 @@ export class KeyRings extends SortedMap<KeyRing> {
 
   override get(name: string): KeyRing | undefined {
     const i = this.#names === undefined ? -1 : this.#names.find(name);
-    return i >= 0 ? this.#read(i, name) : super.get(name);
+    return i >= 0 ? this.#read(i, name).ring : super.get(name);
+  }
+
+  /** The ring `name` with its binding; one lookup, and no WeakMap entry for a ring read at start. */
+  bound(name: string): BoundRing | undefined {
+    const i = this.#names === undefined ? -1 : this.#names.find(name);
+    if (i >= 0) return this.#read(i, name);
+    const ring = super.get(name);
+    return ring && { ring, binding: ringBinding(ring) };
   }
 
   override delete(name: string): boolean {
@@ -115,7 +135,7 @@ export class KeyRings extends SortedMap<KeyRing> {
     if (this.#names) {
       for (const i of this.#names.indices()) {
         const name = this.#names.name(i);
-        yield [name, this.#read(i, name)];
+        yield [name, this.#read(i, name).ring];
       }
     }
     yield* super.entries();
@@ -174,7 +194,7 @@ export class KeyRings extends SortedMap<KeyRing> {
 
   /** The compact rings read lately and held parsed for a while (their material is zeroed at shutdown). */
   *cached(): Generator<KeyRing> {
-    for (const ring of this.#cache ?? []) if (ring) yield ring;
+    for (const held of this.#cache ?? []) if (held) yield held.ring;
   }
 
   /** The arrays holding the bytes of every ring read at start, parsed since or not (to zero them at shutdown). */
@@ -231,20 +251,21 @@ export class KeyRings extends SortedMap<KeyRing> {
    * kept parsed; a compact one (~1 µs) stays a handle and is cached, so the
    * memory of rings in use stays bounded however many are used.
    */
-  #read(i: number, name?: string): KeyRing {
+  #read(i: number, name?: string): BoundRing {
     const slot = i % CACHED;
     if (this.#cacheOf?.[slot] === i) return this.#cache![slot]!;
     const handle = this.#names!.handle(i);
     if (this.#slab!.firstByte(handle) !== COMPACT) {
       let ring = this.#parsed.get(i);
       if (!ring) this.#parsed.set(i, ring = this.#parse!(name ?? this.#names!.name(i), this.#slab!.get(handle)));
-      return ring;
+      return { ring, binding: ringBinding(ring) };
     }
     const ring = this.#parse!(name ?? this.#names!.name(i), this.#slab!.get(handle));
+    const held = { ring, binding: keyBinding(ring.enclave, ring.name) };
     // The ring a slot held before is dropped, not zeroed: a request still holding it keeps it intact.
     this.#cacheOf ??= new Int32Array(CACHED).fill(-1);
-    (this.#cache ??= new Array<KeyRing | undefined>(CACHED).fill(undefined))[slot] = ring;
+    (this.#cache ??= new Array<BoundRing | undefined>(CACHED).fill(undefined))[slot] = held;
     this.#cacheOf[slot] = i;
-    return ring;
+    return held;
   }
 }

@@ -1,6 +1,7 @@
 import { Errors, type KmsError } from "./errors.ts";
 import type { AccessKeyRecord, AliasRecord } from "./lifecycle.ts";
-import { KeyRings } from "./key-rings.ts";
+import { ringBinding } from "../crypto/keyring.ts";
+import { type BoundRing, KeyRings } from "./key-rings.ts";
 import { SortedMap } from "./sorted-map.ts";
 import type { AdminKeySetting, DeletedItem, EnclaveRecord, HsmKeyRecord, IdentityRecord, KeyRing, KeyVersion, PolicyRecord } from "./types.ts";
 
@@ -65,11 +66,19 @@ export class State {
    * pending-deletion key refuses it on every protocol.
    */
   usableKey(enclave: string, name: string): KeyRing {
-    const ring = this.keyRing(enclave, name);
-    const state = ring.lifecycle?.state;
-    if (state === "Disabled") throw Errors.keyDisabled();
-    if (state === "PendingDeletion") throw Errors.keyPendingDeletion();
-    return ring;
+    return usable(this.keyRing(enclave, name));
+  }
+
+  /** usableKey with the ring's binding (held with a ring read at start: GENERATE over many keys makes one per use otherwise). */
+  usableBound(enclave: string, name: string): BoundRing {
+    const keys = this.enclave(enclave).keys;
+    if (keys instanceof KeyRings) {
+      const bound = found(keys.bound(name), Errors.keyNotFound);
+      usable(bound.ring);
+      return bound;
+    }
+    const ring = usable(found(keys.get(name), Errors.keyNotFound));
+    return { ring, binding: ringBinding(ring) };
   }
 
   #accessKeys?: Map<string, AccessKeyRecord>;
@@ -122,6 +131,14 @@ export class State {
   keyVersion(enclave: string, name: string, version: number): KeyVersion {
     return versionOf(this.keyRing(enclave, name), version);
   }
+}
+
+/** The ring, if it may be used for crypto now; else the error a disabled or pending-deletion key gives. */
+function usable(ring: KeyRing): KeyRing {
+  const state = ring.lifecycle?.state;
+  if (state === "Disabled") throw Errors.keyDisabled();
+  if (state === "PendingDeletion") throw Errors.keyPendingDeletion();
+  return ring;
 }
 
 /** Version `version` of a ring already looked up (0 = latest), or 404 "key does not exist". */
