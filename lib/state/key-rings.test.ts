@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { lifecycleJobs } from "../node/lifecycle-jobs.ts";
-import { allMaterial, removedMaterial } from "../node/wipe.ts";
+import { allMaterial, removedMaterial, Wiper } from "../node/wipe.ts";
 import { apply } from "./apply.ts";
 import type { Command } from "./commands.ts";
 import { recordsOf, stateOf } from "./records.ts";
@@ -149,4 +149,45 @@ test("rings read from compact records stay bytes: at most 65,536 are cached pars
   assert.equal([...keys.cached()].length, 65_536, "the last ones read");
   assert.ok([...keys.held()].every((h) => h instanceof Uint8Array), "none kept parsed");
   assert.deepEqual(keys.get("x1"), { ...keys.get("x2")!, name: "x1" }, "one read again, after it left the cache");
+});
+
+/** Waits until `done()` holds, or fails after `ms`: each check on a later task. */
+async function until(done: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+}
+
+test("a ring evicted from the cache has its material zeroed through the wiper once no request holds it; rings in use are not", async () => {
+  const n = 65_537; // x65536 takes the cache slot of k0 (index 0)
+  const records = recordsAfter([...HISTORY.slice(0, 2), { ...create("k0", 77), addVersion: true } as Command]);
+  const text = new TextDecoder().decode(records.get("k/e/k0")!);
+  for (let i = 1; i < n; i++) records.set(`k/e/x${i}`, new TextEncoder().encode(text.replace('"name":"k0"', `"name":"x${i}"`)));
+  records.set("k/e/zz", new TextEncoder().encode(text.replace('"name":"k0"', '"name":"zz"'))); // rotated below
+  const lazy = stateOf(records, { lazyRings: true });
+  const wiper = new Wiper();
+  lazy.onDropped = (arrays) => wiper.wipeSoon(arrays);
+  const held = lazy.usableBound("e", "k0");
+  const [v1, v2] = held.ring.versions.map((v) => v.material);
+  assert.ok(v1.some((x) => x !== 0) && v2.some((x) => x !== 0));
+  const release = wiper.hold(); // a request holding k0's ring across an await (the AWS routes)
+  lazy.keyRing("e", "x65536"); // evicts k0's ring
+  assert.ok(v1.some((x) => x !== 0), "not in the lookup that evicted it: the same request may still use it");
+  await new Promise((resolve) => setTimeout(resolve, 0)); // the wiper's task has run (timers keep their order)
+  assert.ok(v1.some((x) => x !== 0) && v2.some((x) => x !== 0), "not while a request that began before holds it");
+  release();
+  await until(() => v1.every((x) => x === 0) && v2.every((x) => x === 0));
+  assert.ok(lazy.keyRing("e", "x65536").versions.every((v) => v.material.some((x) => x !== 0)), "the ring in use is intact");
+  assert.deepEqual(lazy.keyRing("e", "k0").versions.map((v) => v.material[0]), [1, 77], "k0 read again from its record");
+
+  // A ring that goes into the state (a rotation keeps its versions) leaves the cache, so no eviction hands it over.
+  const zz = lazy.keyRing("e", "zz");
+  apply(lazy, { ...create("zz", 78), addVersion: true } as Command);
+  for (let i = 1; i < n; i++) lazy.keyRing("e", `x${i}`); // every slot evicted at least once
+  await new Promise((resolve) => setTimeout(resolve, 0)); // the wiper's task has run
+  assert.ok(v1.every((x) => x === 0), "(evictions are zeroed meanwhile)");
+  assert.equal(lazy.keyRing("e", "zz").versions[0].material, zz.versions[0].material, "the rotated ring kept the version read");
+  assert.ok(zz.versions.every((v) => v.material.some((x) => x !== 0)), "and its material");
 });

@@ -32,6 +32,8 @@ import type { KeyRing } from "./types.ts";
  * by another within CACHED of it).
  */
 const CACHED = 65_536;
+/** Evicted material arrays held for the wiper at most; beyond, the oldest are left to the collector unzeroed (as before there was a wiper). */
+const DROPPED = 65_536;
 
 /** Parses a ring's record bytes (its name given); throws when they are not a ring of that name. */
 export type RingParser = (name: string, bytes: Uint8Array) => KeyRing;
@@ -60,6 +62,8 @@ export class KeyRings extends SortedMap<KeyRing> {
    */
   #cache: (BoundRing | undefined)[] | undefined;
   #cacheOf: Int32Array | undefined;
+  /** The material of cached rings evicted by others, not yet taken for the wiper (takeDropped). */
+  #dropped: Uint8Array[] = [];
 
   override get size(): number {
     return (this.#names?.size ?? 0) + super.size;
@@ -127,15 +131,22 @@ export class KeyRings extends SortedMap<KeyRing> {
     this.#from.clear();
     this.#parsed.clear();
     this.#cache = this.#cacheOf = undefined;
+    this.#dropped = [];
     this.#names = undefined;
     super.clear();
   }
 
+  /**
+   * Every ring; one not in the cache is parsed without entering it: a walk
+   * (a snapshot, an enclave's deletion) would only evict the rings in use,
+   * and an enclave deleted for recovery keeps the rings it walked, which an
+   * eviction must never hand to the wiper.
+   */
   override *entries(): MapIterator<[string, KeyRing]> {
     if (this.#names) {
       for (const i of this.#names.indices()) {
         const name = this.#names.name(i);
-        yield [name, this.#read(i, name).ring];
+        yield [name, this.#cacheOf?.[i % CACHED] === i ? this.#cache![i % CACHED]!.ring : this.#parseAt(i, name)];
       }
     }
     yield* super.entries();
@@ -197,6 +208,29 @@ export class KeyRings extends SortedMap<KeyRing> {
     for (const held of this.#cache ?? []) if (held) yield held.ring;
   }
 
+  /** Whether rings were evicted from the cache since the last takeDropped(). */
+  get hasDropped(): boolean {
+    return this.#dropped.length > 0;
+  }
+
+  /**
+   * The material of the cached rings evicted since the last call, to zero
+   * once no request holds them (the node's wiper; a request may hold a ring
+   * across an await). An evicted ring was in no other structure: a ring
+   * that goes into one (a replaced or deleted key's) leaves the cache then,
+   * by set() or delete(), and is never evicted.
+   */
+  takeDropped(): Uint8Array[] {
+    const out = this.#dropped;
+    this.#dropped = [];
+    return out;
+  }
+
+  /** The material takeDropped() would give, without taking it (zeroed at shutdown). */
+  dropped(): readonly Uint8Array[] {
+    return this.#dropped;
+  }
+
   /** The arrays holding the bytes of every ring read at start, parsed since or not (to zero them at shutdown). */
   recordBytes(): readonly Uint8Array[] {
     return this.#slab?.arrays() ?? [];
@@ -256,16 +290,30 @@ export class KeyRings extends SortedMap<KeyRing> {
     if (this.#cacheOf?.[slot] === i) return this.#cache![slot]!;
     const handle = this.#names!.handle(i);
     if (this.#slab!.firstByte(handle) !== COMPACT) {
-      let ring = this.#parsed.get(i);
-      if (!ring) this.#parsed.set(i, ring = this.#parse!(name ?? this.#names!.name(i), this.#slab!.get(handle)));
+      const ring = this.#parseAt(i, name);
       return { ring, binding: ringBinding(ring) };
     }
     const ring = this.#parse!(name ?? this.#names!.name(i), this.#slab!.get(handle));
     const held = { ring, binding: keyBinding(ring.enclave, ring.name) };
-    // The ring a slot held before is dropped, not zeroed: a request still holding it keeps it intact.
+    const cache = this.#cache ??= new Array<BoundRing | undefined>(CACHED).fill(undefined);
     this.#cacheOf ??= new Int32Array(CACHED).fill(-1);
-    (this.#cache ??= new Array<BoundRing | undefined>(CACHED).fill(undefined))[slot] = held;
+    // The ring the slot held goes to the wiper through takeDropped(), not zeroed here: a request may still hold it.
+    const evicted = cache[slot];
+    if (evicted) {
+      for (const v of evicted.ring.versions) this.#dropped.push(v.material);
+      if (this.#dropped.length > DROPPED) this.#dropped.splice(0, this.#dropped.length - DROPPED);
+    }
+    cache[slot] = held;
     this.#cacheOf[slot] = i;
     return held;
+  }
+
+  /** The ring of index `i` read at start, parsed (a JSON one is then kept parsed; a compact one is the caller's to cache). */
+  #parseAt(i: number, name?: string): KeyRing {
+    const handle = this.#names!.handle(i);
+    if (this.#slab!.firstByte(handle) === COMPACT) return this.#parse!(name ?? this.#names!.name(i), this.#slab!.get(handle));
+    let ring = this.#parsed.get(i);
+    if (!ring) this.#parsed.set(i, ring = this.#parse!(name ?? this.#names!.name(i), this.#slab!.get(handle)));
+    return ring;
   }
 }

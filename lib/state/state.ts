@@ -51,6 +51,13 @@ export class State {
   /** Deleted keys and enclaves kept for their recovery window, by deletion id. */
   readonly deleted = new Map<number, DeletedItem>();
 
+  /**
+   * Where the material of rings a lookup evicted from a cache goes: the
+   * node's wiper, which zeroes it once no request holds it. Unset (a copy,
+   * a tool): left to the collector.
+   */
+  onDropped: ((arrays: Uint8Array[]) => void) | undefined;
+
   /** The enclave `name`, or 404 "enclave does not exist". */
   enclave(name: string): EnclaveEntry {
     return found(this.enclaves.get(name), Errors.enclaveNotFound);
@@ -58,7 +65,10 @@ export class State {
 
   /** The key ring `name` in enclave `enclave`, or the matching 404. */
   keyRing(enclave: string, name: string): KeyRing {
-    return found(this.enclave(enclave).keys.get(name), Errors.keyNotFound);
+    const keys = this.enclave(enclave).keys;
+    const ring = keys.get(name);
+    if (keys instanceof KeyRings) this.#drain(keys);
+    return found(ring, Errors.keyNotFound);
   }
 
   /**
@@ -73,12 +83,18 @@ export class State {
   usableBound(enclave: string, name: string): BoundRing {
     const keys = this.enclave(enclave).keys;
     if (keys instanceof KeyRings) {
-      const bound = found(keys.bound(name), Errors.keyNotFound);
-      usable(bound.ring);
-      return bound;
+      const bound = keys.bound(name);
+      this.#drain(keys);
+      usable(found(bound, Errors.keyNotFound).ring);
+      return bound!;
     }
     const ring = usable(found(keys.get(name), Errors.keyNotFound));
     return { ring, binding: ringBinding(ring) };
+  }
+
+  /** Hands what `keys` evicted to onDropped (a lookup evicts at most one ring: this is O(1)). */
+  #drain(keys: KeyRings): void {
+    if (keys.hasDropped && this.onDropped) this.onDropped(keys.takeDropped());
   }
 
   #accessKeys?: Map<string, AccessKeyRecord>;
