@@ -3,7 +3,9 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { lifecycleJobs } from "../node/lifecycle-jobs.ts";
 import { allMaterial, removedMaterial, Wiper } from "../node/wipe.ts";
+import { keyBinding } from "../crypto/ciphertext.ts";
 import { apply } from "./apply.ts";
+import { Errors } from "./errors.ts";
 import type { Command } from "./commands.ts";
 import { recordsOf, stateOf } from "./records.ts";
 import { DAY_MS } from "./lifecycle.ts";
@@ -190,4 +192,40 @@ test("a ring evicted from the cache has its material zeroed through the wiper on
   assert.ok(v1.every((x) => x === 0), "(evictions are zeroed meanwhile)");
   assert.equal(lazy.keyRing("e", "zz").versions[0].material, zz.versions[0].material, "the rotated ring kept the version read");
   assert.ok(zz.versions.every((v) => v.material.some((x) => x !== 0)), "and its material");
+});
+
+test("withKey reads a compact ring's latest version and binding in place (nothing parsed or cached), and every other ring whole", () => {
+  const records = recordsAfter(HISTORY);
+  const eager = stateOf(records), lazy = stateOf(records, { lazyRings: true });
+  const keys = lazy.enclave("e").keys as KeyRings;
+  const seen = (st: State, name: string, version = 0) =>
+    st.withKey("e", name, version, (kv, binding) => ({ version: kv.version, type: kv.type, material: [...kv.material], binding: [...binding] }));
+  const want = (name: string, version = 0) => {
+    const kv = version === 0 ? eager.keyRing("e", name).versions.at(-1)! : eager.keyVersion("e", name, version);
+    return { version: kv.version, type: kv.type, material: [...kv.material], binding: [...keyBinding("e", name)] };
+  };
+  for (const name of ["k0", "k1", "k3", "k5", "k19"]) {
+    assert.deepEqual(seen(lazy, name), want(name), name);
+    assert.deepEqual(seen(lazy, name), want(name), `${name}, its binding remembered`);
+  }
+  assert.deepEqual(seen(lazy, "k3", 1), want("k3", 1), "a version asked for by number: through the ring");
+  assert.deepEqual([...keys.cached()].map((r) => r.name), ["k3"], "only the ring read whole was cached");
+  assert.ok([...keys.held()].filter((h) => !(h instanceof Uint8Array)).length <= 2, "nothing parsed but the rings with a lifecycle");
+  // The scratch arrays are zeroed once `use` returns, and a `use` that calls withKey again reads the ring.
+  let scratch: Uint8Array | undefined;
+  const inner = lazy.withKey("e", "k1", 0, (kv) => {
+    scratch = kv.material;
+    return lazy.withKey("e", "k2", 0, (kv2, binding) => ({ material: [...kv2.material], binding: [...binding], version: kv2.version, type: kv2.type }));
+  });
+  assert.deepEqual(inner, want("k2"));
+  assert.ok(scratch!.every((x) => x === 0), "the material's scratch is zeroed after use");
+  // Rings changed since start: the slab's bytes are stale, the state's ring is read.
+  apply(lazy, { ...create("k1", 55), addVersion: true } as Command);
+  apply(eager, { ...create("k1", 55), addVersion: true } as Command);
+  assert.deepEqual(seen(lazy, "k1"), want("k1"), "a version added since start");
+  assert.equal(seen(lazy, "k1").version, 2);
+  apply(lazy, { type: "key.set-state", enclave: "e", name: "k4", enabled: false });
+  assert.throws(() => seen(lazy, "k4"), (err: Error) => err.message === Errors.keyDisabled().message, "a disabled key is refused");
+  assert.throws(() => seen(lazy, "k7"), (err: Error) => err.message === Errors.keyNotFound().message);
+  assert.throws(() => seen(lazy, "nope"), (err: Error) => err.message === Errors.keyNotFound().message);
 });

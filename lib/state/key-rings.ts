@@ -17,11 +17,11 @@
  *   look at those rings every 500 ms; without it each round walked every
  *   key, 20–80 ms per round at 200,000 keys, most of a core at a million.
  */
-import { keyBinding } from "../crypto/ciphertext.ts";
+import { BINDING_SIZE, keyBinding, keyBindingInto } from "../crypto/ciphertext.ts";
 import { ringBinding } from "../crypto/keyring.ts";
 import { NameTable } from "./name-table.ts";
 import { hashName, RecordSlab, storableName } from "./record-slab.ts";
-import { COMPACT } from "./ring-codec.ts";
+import { COMPACT, latestOfCompact, type UsedVersion } from "./ring-codec.ts";
 import { SortedMap } from "./sorted-map.ts";
 import type { KeyRing } from "./types.ts";
 
@@ -62,6 +62,13 @@ export class KeyRings extends SortedMap<KeyRing> {
    */
   #cache: (BoundRing | undefined)[] | undefined;
   #cacheOf: Int32Array | undefined;
+  /**
+   * The bindings latestInto() made lately, direct-mapped like the cache:
+   * slot i % CACHED holds index i's when #boundOf says so (2.25 MB at most, no
+   * object: nothing for the collector to trace or move).
+   */
+  #bindings: Uint8Array | undefined;
+  #boundOf: Int32Array | undefined;
   /** The material of cached rings evicted by others, not yet taken for the wiper (takeDropped). */
   #dropped: Uint8Array[] = [];
 
@@ -117,6 +124,30 @@ export class KeyRings extends SortedMap<KeyRing> {
     return ring && { ring, binding: ringBinding(ring) };
   }
 
+  /**
+   * The latest version of the ring `name` of enclave `enclave`, when it was
+   * read at start in compact form (so it has no lifecycle: it is usable),
+   * read in place from the slab into `into`, its binding into `binding`: no
+   * parse, no cache entry, nothing allocated, so a ring used for the first
+   * time costs about what one used a moment ago does (GENERATE over many
+   * keys). False for any other ring: the caller reads it whole.
+   */
+  latestInto(enclave: string, name: string, into: UsedVersion, binding: Uint8Array): boolean {
+    const i = this.#names === undefined ? -1 : this.#names.find(name);
+    if (i < 0) return false;
+    const slab = this.#slab!, handle = this.#names!.handle(i), chunk = slab.chunkOf(handle), at = slab.recordAt(handle);
+    if (chunk[at] !== COMPACT || !latestOfCompact(chunk, at, into)) return false;
+    const slot = i % CACHED, o = slot * BINDING_SIZE;
+    const bindings = this.#bindings ??= new Uint8Array(CACHED * BINDING_SIZE), of = this.#boundOf ??= new Int32Array(CACHED).fill(-1);
+    if (of[slot] === i) {
+      for (let k = 0; k < BINDING_SIZE; k++) binding[k] = bindings[o + k];
+    } else {
+      bindings.set(keyBindingInto(enclave, name, binding), o);
+      of[slot] = i;
+    }
+    return true;
+  }
+
   override delete(name: string): boolean {
     this.#managed.delete(name);
     this.#from.delete(name);
@@ -130,7 +161,7 @@ export class KeyRings extends SortedMap<KeyRing> {
     this.#managed.clear();
     this.#from.clear();
     this.#parsed.clear();
-    this.#cache = this.#cacheOf = undefined;
+    this.#cache = this.#cacheOf = this.#boundOf = undefined;
     this.#dropped = [];
     this.#names = undefined;
     super.clear();

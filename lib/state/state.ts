@@ -2,8 +2,15 @@ import { Errors, type KmsError } from "./errors.ts";
 import type { AccessKeyRecord, AliasRecord } from "./lifecycle.ts";
 import { ringBinding } from "../crypto/keyring.ts";
 import { type BoundRing, KeyRings } from "./key-rings.ts";
+import type { UsedVersion } from "./ring-codec.ts";
 import { SortedMap } from "./sorted-map.ts";
 import type { AdminKeySetting, DeletedItem, EnclaveRecord, HsmKeyRecord, IdentityRecord, KeyRing, KeyVersion, PolicyRecord } from "./types.ts";
+
+/** withKey()'s scratch: one version and binding, valid while its `use` runs (then the material is zeroed). */
+const SCRATCH: UsedVersion = { version: 0, type: "AES256", material: new Uint8Array(32) };
+const SCRATCH_BINDING = new Uint8Array(32);
+/** Whether a withKey() holds the scratch (a `use` that calls withKey again reads its ring instead). */
+let scratchBusy = false;
 
 /** The value looked up, or the not-found error `missing` makes. */
 function found<T>(value: T | undefined, missing: () => KmsError): T {
@@ -56,7 +63,11 @@ export class State {
    * node's wiper, which zeroes it once no request holds it. Unset (a copy,
    * a tool): left to the collector.
    */
-  onDropped: ((arrays: Uint8Array[]) => void) | undefined;
+  set onDropped(to: ((arrays: Uint8Array[]) => void) | undefined) {
+    this.#onDropped = to;
+  }
+
+  #onDropped: ((arrays: Uint8Array[]) => void) | undefined;
 
   /** The enclave `name`, or 404 "enclave does not exist". */
   enclave(name: string): EnclaveEntry {
@@ -94,7 +105,31 @@ export class State {
 
   /** Hands what `keys` evicted to onDropped (a lookup evicts at most one ring: this is O(1)). */
   #drain(keys: KeyRings): void {
-    if (keys.hasDropped && this.onDropped) this.onDropped(keys.takeDropped());
+    if (keys.hasDropped && this.#onDropped) this.#onDropped(keys.takeDropped());
+  }
+
+  /**
+   * Runs `use` with version `version` (0 = latest) of the key `name`, if it
+   * may be used now (as usableKey), and the key's binding; returns what `use`
+   * returns. The latest version of a ring read at start in compact form is
+   * read from the slab into scratch arrays (KeyRings.latestInto): they are
+   * valid only while `use` runs, which must neither keep them nor key
+   * anything by their identity (mac.ts's sub-keys are: KEY:MAC reads the
+   * ring), and the material is zeroed when it returns.
+   */
+  withKey<T>(enclave: string, name: string, version: number, use: (kv: UsedVersion, binding: Uint8Array) => T): T {
+    const keys = this.enclave(enclave).keys;
+    if (version === 0 && !scratchBusy && keys instanceof KeyRings && keys.latestInto(enclave, name, SCRATCH, SCRATCH_BINDING)) {
+      scratchBusy = true;
+      try {
+        return use(SCRATCH, SCRATCH_BINDING);
+      } finally {
+        SCRATCH.material.fill(0);
+        scratchBusy = false;
+      }
+    }
+    const { ring, binding } = this.usableBound(enclave, name);
+    return use(versionOf(ring, version), binding);
   }
 
   #accessKeys?: Map<string, AccessKeyRecord>;

@@ -101,9 +101,8 @@ export const keyCommands = [
     reads: (e, req) => [Obj.key(e, req.name)],
     schema: v.object({ name: Name, version: Version, plaintext: Bytes, associated_data: Bytes }),
     run: (ctx, req) => {
-      const { ring, binding } = ctx.node.state.usableBound(ctx.enclave, req.name);
-      const kv = versionOf(ring, req.version);
-      return { version: kv.version, ciphertext: encrypt(kv.type, kv.material, kv.version, req.plaintext, req.associated_data, binding) };
+      return ctx.node.state.withKey(ctx.enclave, req.name, req.version, (kv, binding) =>
+        ({ version: kv.version, ciphertext: encrypt(kv.type, kv.material, kv.version, req.plaintext, req.associated_data, binding) }));
     },
   }),
   command({
@@ -126,10 +125,10 @@ export const keyCommands = [
       length: v.pipe(v.number(), v.maxValue(MAX_GENERATE, `invalid length: at most ${MAX_GENERATE} bytes`)),
     }),
     run: (ctx, req) => {
-      const { ring, binding } = ctx.node.state.usableBound(ctx.enclave, req.name);
-      const kv = versionOf(ring, req.version);
-      const plaintext = randomBytes(req.length === 0 ? 32 : req.length);
-      return { version: kv.version, plaintext, ciphertext: encrypt(kv.type, kv.material, kv.version, plaintext, req.associated_data, binding) };
+      return ctx.node.state.withKey(ctx.enclave, req.name, req.version, (kv, binding) => {
+        const plaintext = randomBytes(req.length === 0 ? 32 : req.length);
+        return { version: kv.version, plaintext, ciphertext: encrypt(kv.type, kv.material, kv.version, plaintext, req.associated_data, binding) };
+      });
     },
   }),
   command({
@@ -147,6 +146,7 @@ export const keyCommands = [
     reads: (e, req) => [Obj.key(e, req.name)],
     schema: v.object({ name: Name, version: Version, message: Bytes }),
     run: (ctx, req) => {
+      // Not withKey(): mac() keeps a sub-key per material array, which scratch arrays would mix up.
       const kv = versionOf(ctx.node.state.usableKey(ctx.enclave, req.name), req.version);
       return { version: kv.version, mac: mac(kv.material, req.message) };
     },
@@ -161,9 +161,8 @@ export const keyCommands = [
       length: v.pipe(v.number(), v.check((n) => n === 0 || (n >= 16 && n <= MAX_DERIVE), `invalid length: 16 to ${MAX_DERIVE} bytes`)),
     }),
     run: (ctx, req) => {
-      const { ring, binding } = ctx.node.state.usableBound(ctx.enclave, req.name);
-      const kv = versionOf(ring, req.version);
-      return { version: kv.version, key: deriveFromKey(kv.material, binding, req.context, req.length || 32) };
+      return ctx.node.state.withKey(ctx.enclave, req.name, req.version, (kv, binding) =>
+        ({ version: kv.version, key: deriveFromKey(kv.material, binding, req.context, req.length || 32) }));
     },
   }),
   command({
