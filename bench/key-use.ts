@@ -28,11 +28,16 @@ await store.close();
 const names = [...state.enclave(ENCLAVE).keys.keys()];
 const plaintext = new Uint8Array(32), none = new Uint8Array(0);
 
-/** One GENERATE's key work on `name`, as lib/api/native/key.ts does it on main (two lookups by name). */
+type KeyUse = (kv: { version: number; type: "AES256" | "ChaCha20"; material: Uint8Array }, binding: Uint8Array) => Uint8Array;
+/** State.withKey where the sources have it (what lib/api/native/key.ts calls since branch i12k6), for pairs against a build without it. */
+const withKey = (state as unknown as { withKey?: (e: string, n: string, v: number, use: KeyUse) => Uint8Array }).withKey?.bind(state);
+
+/** One GENERATE's key work on `name`, as lib/api/native/key.ts does it (before withKey: the ring, then its binding). */
 function generate(name: string): Uint8Array {
+  const seal: KeyUse = (kv, binding) => encrypt(kv.type, kv.material, kv.version, plaintext, none, binding);
+  if (withKey) return withKey(ENCLAVE, name, 0, seal);
   const ring = state.usableKey(ENCLAVE, name);
-  const kv = state.keyVersion(ENCLAVE, name, 0);
-  return encrypt(kv.type, kv.material, kv.version, plaintext, none, ringBinding(ring));
+  return seal(ring.versions[ring.versions.length - 1], ringBinding(ring));
 }
 
 /** Mean µs per operation of `ops` operations on the names `pick` gives. */

@@ -8,7 +8,12 @@
  *   parsed when a request, a listing page, a backup or a due job first
  *   reads it. A ring whose record is compact (ring-codec.ts, ~1 µs to
  *   read) stays its bytes, with the last ones read kept parsed in a
- *   direct-mapped cache; one read from JSON is then kept parsed.
+ *   direct-mapped cache (the material of those it evicts goes to the
+ *   node's wiper: takeDropped); one read from JSON is then kept parsed.
+ * - Not even parsed to be used: GENERATE, ENCRYPT and DERIVE read a compact
+ *   ring's latest version in place from the slab (latestInto), with its
+ *   binding from a direct-mapped table, so a key used for the first time
+ *   costs about what one used a moment ago does.
  * - No object per ring read at start: its bytes and its name sit in a
  *   RecordSlab (record-slab.ts), found through a NameTable (name-table.ts)
  *   of u32s. The Map this class extends holds only the rings set since
