@@ -4,18 +4,13 @@
  * (record-slab.ts), and this table finds it by an open-addressing hash of
  * u32 slots (O(1)), and lists it through an array of indices sorted by name
  * (built on the first listing, then O(log n + page)). Per name: a u32
- * handle, a byte, 2–4 slots of two u32s and a u32 in the sorted array,
- * ~25–41 bytes, where a string and a Map entry took ~100.
+ * handle, a byte, 2–4 u32 slots and a u32 in the sorted array, ~17–25 bytes, where
+ * a string and a Map entry took ~100.
  *
- * A slot holds the index and its handle side by side, so a lookup reads one
- * slot and the name in the slab: two dependent memory reads, which at a
- * million names are two cache misses (GENERATE over many keys pays them on
- * every request).
- *
- * Entries are only added at start; a name deleted or replaced since leaves
- * the hash (so lookups never meet it) and is marked dead in the sorted
- * array (its name still in the slab, so the array stays searchable), where
- * walks skip it. The caller holds names added later.
+ * Entries are only added at start; a name deleted or replaced since is
+ * marked dead and stays in the sorted array (its name still in the slab, so
+ * the array stays searchable), where walks skip it; lookups skip it too. The
+ * caller holds names added later.
  */
 import { hashName, type RecordSlab } from "./record-slab.ts";
 
@@ -27,11 +22,8 @@ export class NameTable {
   #dead = new Uint8Array(16);
   #count = 0;
   #live = 0;
-  /**
-   * Open addressing, linear probing, at most half full: slot s is
-   * [2s] = index + 1 (0: empty) and [2s + 1] = that index's handle.
-   */
-  #slots = new Uint32Array(64);
+  /** Open addressing, linear probing: index + 1, or 0 for an empty slot. Kept at most half full. */
+  #slots = new Uint32Array(32);
   /** Every index in name order (dead ones included); undefined until a listing needs it, and again after an add. */
   #sorted: Uint32Array | undefined;
 
@@ -57,26 +49,27 @@ export class NameTable {
       this.#handles = grown;
       this.#dead = dead;
     }
-    if ((this.#live + 1) * 4 > this.#slots.length) this.#rehash(this.#slots.length);
-    const slots = this.#slots, mask = (slots.length >>> 1) - 1;
+    if ((this.#count + 1) * 2 > this.#slots.length) this.#rehash(this.#slots.length * 2);
+    const slots = this.#slots, mask = slots.length - 1;
     let s = hash & mask;
-    for (; slots[2 * s] !== 0; s = (s + 1) & mask) if (this.#slab.compareName(slots[2 * s + 1], name) === 0) return -1;
-    const i = this.#count++, handle = store();
-    this.#handles[i] = handle;
+    for (let at = slots[s]; at !== 0; s = (s + 1) & mask, at = slots[s]) {
+      if (this.#dead[at - 1] === 0 && this.#slab.compareName(this.#handles[at - 1], name) === 0) return -1;
+    }
+    const i = this.#count++;
+    this.#handles[i] = store();
     this.#live++;
-    slots[2 * s] = i + 1;
-    slots[2 * s + 1] = handle;
+    slots[s] = i + 1;
     this.#sorted = undefined;
     return i;
   }
 
   /** The index of the live name `name`, or -1. */
   find(name: string): number {
-    const slots = this.#slots, mask = (slots.length >>> 1) - 1;
+    const slots = this.#slots, mask = slots.length - 1;
     for (let s = hashName(name) & mask; ; s = (s + 1) & mask) {
-      const at = slots[2 * s];
+      const at = slots[s];
       if (at === 0) return -1;
-      if (this.#slab.compareName(slots[2 * s + 1], name) === 0) return at - 1;
+      if (this.#dead[at - 1] === 0 && this.#slab.compareName(this.#handles[at - 1], name) === 0) return at - 1;
     }
   }
 
@@ -90,22 +83,8 @@ export class NameTable {
     return this.#slab.name(this.#handles[i]);
   }
 
-  /** Marks the live index `i` gone: out of the hash, dead in the sorted array. */
+  /** Marks the live index `i` gone. */
   remove(i: number): void {
-    const slots = this.#slots, mask = (slots.length >>> 1) - 1;
-    let s = this.#slab.nameHash(this.#handles[i]) & mask;
-    while (slots[2 * s] !== i + 1) s = (s + 1) & mask;
-    // Backward-shift deletion: every entry after the hole that may sit there moves up, so probes need no tombstones.
-    for (let next = (s + 1) & mask; slots[2 * next] !== 0; next = (next + 1) & mask) {
-      const home = this.#slab.nameHash(slots[2 * next + 1]) & mask;
-      // The entry at `next` may move to the hole `s` unless its home lies cyclically in (s, next].
-      if (((next - home) & mask) >= ((next - s) & mask)) {
-        slots[2 * s] = slots[2 * next];
-        slots[2 * s + 1] = slots[2 * next + 1];
-        s = next;
-      }
-    }
-    slots[2 * s] = slots[2 * s + 1] = 0;
     this.#dead[i] = 1;
     this.#live--;
   }
@@ -144,16 +123,16 @@ export class NameTable {
     return new Uint32Array(this.#count).map((_, i) => i).sort((a, b) => slab.compareNames(handles[a], handles[b]));
   }
 
-  /** Rebuilds the hash with `slots` slots (a power of two) from the live indices. */
-  #rehash(slots: number): void {
-    const out = this.#slots = new Uint32Array(2 * slots), mask = slots - 1;
-    for (let i = 0; i < this.#count; i++) {
-      if (this.#dead[i] !== 0) continue;
-      const handle = this.#handles[i];
-      let s = this.#slab.nameHash(handle) & mask;
-      while (out[2 * s] !== 0) s = (s + 1) & mask;
-      out[2 * s] = i + 1;
-      out[2 * s + 1] = handle;
-    }
+  #place(i: number, hash: number): void {
+    const slots = this.#slots, mask = slots.length - 1;
+    let s = hash & mask;
+    while (slots[s] !== 0) s = (s + 1) & mask;
+    slots[s] = i + 1;
+  }
+
+  #rehash(size: number): void {
+    this.#slots = new Uint32Array(size);
+    // Dead indices stay out: find() would skip them anyway.
+    for (let i = 0; i < this.#count; i++) if (this.#dead[i] === 0) this.#place(i, this.#slab.nameHash(this.#handles[i]));
   }
 }
