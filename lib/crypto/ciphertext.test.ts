@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
-import { CIPHERTEXT_OVERHEAD, ciphertextVersion, decrypt, encrypt, keyBinding } from "./ciphertext.ts";
+import { CIPHERTEXT_OVERHEAD, ciphertextVersion, decrypt, encrypt, keyBinding, keyBindingInto } from "./ciphertext.ts";
 import { open, type KeyType } from "./aead.ts";
 import { randomBytes } from "./random.ts";
 
@@ -152,5 +152,8 @@ test("keyBinding is SHA-256 of kms/v2/key:<enclave>/<name> in UTF-8 (the same by
     const got = keyBinding(enclave, name);
     assert.ok(got instanceof Uint8Array && got.length === 32);
     assert.deepEqual([...got], [...want], `${enclave}/${name}`);
+    const into = new Uint8Array(32).fill(7);
+    assert.equal(keyBindingInto(enclave, name, into), into, "written into the array given");
+    assert.deepEqual([...into], [...want], `${enclave}/${name}, into an array reused`);
   }
 });

@@ -90,11 +90,17 @@ export class KmsNode implements Application<Command> {
   readonly wiper = new Wiper();
 
   constructor(state: State, store: Store, info: NodeInfo, hooks: NodeHooks = {}) {
-    this.#state = state;
+    this.#state = this.serves(state);
     this.#store = store;
     this.#info = info;
     this.#hooks = hooks;
     if (hooks.clock) this.clock = hooks.clock;
+  }
+
+  /** `state`, its evicted key material zeroed through this node's wiper from now on. */
+  protected serves(state: State): State {
+    state.onDropped = (arrays) => this.wiper.wipeSoon(arrays);
+    return state;
   }
 
   /** The state every read is served from (replaced whole by a snapshot). */
@@ -467,7 +473,7 @@ export class KmsNode implements Application<Command> {
   /** Serves `next` from now on; the replaced state's key material is zeroed (once no backup reads it). */
   #replace(next: State): void {
     const old = this.#state;
-    this.#state = next;
+    this.#state = this.serves(next);
     this.#hooks.onReplaced?.(next);
     this.wiper.wipe(allMaterial(old));
   }

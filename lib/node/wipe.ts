@@ -53,7 +53,7 @@ export function allMaterial(state: State): Uint8Array[] {
     // Rings never used are still their record's bytes (material in base64): zero those, parse nothing.
     out.push(...e.keys.recordBytes());
     for (const held of e.keys.held()) if (!(held instanceof Uint8Array)) out.push(...materialOf([held]));
-    out.push(...materialOf(e.keys.cached()));
+    out.push(...materialOf(e.keys.cached()), ...e.keys.dropped());
   }
   for (const d of state.deleted.values()) out.push(...materialOf(d.kind === "key" ? [d.ring] : d.keys));
   return out;
@@ -72,9 +72,33 @@ export class Wiper {
   #epoch = 0;
   /** Arrays given up in an epoch, waiting for the readers that began in it or before. */
   readonly #later: { epoch: number; arrays: readonly Uint8Array[] }[] = [];
+  /** Arrays for wipeSoon(), and the timer that hands them to wipe(). */
+  #soon: Uint8Array[] = [];
+  #soonTimer: ReturnType<typeof setTimeout> | undefined;
+
+  /**
+   * wipe(), from a task of its own: the caller's synchronous code may still
+   * use the arrays (a ring evicted from a cache by the lookup after it, in
+   * the same request), and readers are counted at the wipe.
+   */
+  wipeSoon(arrays: readonly Uint8Array[]): void {
+    if (arrays.length === 0) return;
+    for (const a of arrays) this.#soon.push(a);
+    this.#soonTimer ??= setTimeout(() => {
+      this.#soonTimer = undefined;
+      const soon = this.#soon;
+      this.#soon = [];
+      this.wipe(soon);
+    }, 0);
+  }
 
   /** Zeroes `arrays` now, or after the readers that may hold them finish. */
   wipe(arrays: readonly Uint8Array[]): void {
+    // Called from a task of its own (an apply, a stop): what wipeSoon() holds may go with it.
+    if (this.#soon.length > 0) {
+      arrays = [...arrays, ...this.#soon];
+      this.#soon = [];
+    }
     if (this.#readers.size === 0) {
       for (const a of arrays) a.fill(0);
       return;

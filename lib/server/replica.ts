@@ -45,7 +45,7 @@ export class ReplicaNode extends KmsNode {
   constructor(state: State, info: NodeInfo, flags: SharedFlags) {
     // No store: a replica never writes; the commands it runs only read `state`.
     super(state, undefined as unknown as Store, info);
-    this.#replica = state;
+    this.#replica = this.serves(state);
     this.#flags = flags;
   }
 
@@ -63,7 +63,7 @@ export class ReplicaNode extends KmsNode {
   /** Replaces the state whole (a snapshot or restored backup on the main thread); the old one's key material is zeroed. */
   replace(state: State): void {
     const old = this.#replica;
-    this.#replica = state;
+    this.#replica = this.serves(state);
     this.#waiters.wake();
     this.wiper.wipe(allMaterial(old));
   }

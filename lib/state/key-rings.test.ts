@@ -2,8 +2,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { lifecycleJobs } from "../node/lifecycle-jobs.ts";
-import { allMaterial, removedMaterial } from "../node/wipe.ts";
+import { allMaterial, removedMaterial, Wiper } from "../node/wipe.ts";
+import { keyBinding } from "../crypto/ciphertext.ts";
 import { apply } from "./apply.ts";
+import { Errors } from "./errors.ts";
 import type { Command } from "./commands.ts";
 import { recordsOf, stateOf } from "./records.ts";
 import { DAY_MS } from "./lifecycle.ts";
@@ -149,4 +151,81 @@ test("rings read from compact records stay bytes: at most 65,536 are cached pars
   assert.equal([...keys.cached()].length, 65_536, "the last ones read");
   assert.ok([...keys.held()].every((h) => h instanceof Uint8Array), "none kept parsed");
   assert.deepEqual(keys.get("x1"), { ...keys.get("x2")!, name: "x1" }, "one read again, after it left the cache");
+});
+
+/** Waits until `done()` holds, or fails after `ms`: each check on a later task. */
+async function until(done: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+}
+
+test("a ring evicted from the cache has its material zeroed through the wiper once no request holds it; rings in use are not", async () => {
+  const n = 65_537; // x65536 takes the cache slot of k0 (index 0)
+  const records = recordsAfter([...HISTORY.slice(0, 2), { ...create("k0", 77), addVersion: true } as Command]);
+  const text = new TextDecoder().decode(records.get("k/e/k0")!);
+  for (let i = 1; i < n; i++) records.set(`k/e/x${i}`, new TextEncoder().encode(text.replace('"name":"k0"', `"name":"x${i}"`)));
+  records.set("k/e/zz", new TextEncoder().encode(text.replace('"name":"k0"', '"name":"zz"'))); // rotated below
+  const lazy = stateOf(records, { lazyRings: true });
+  const wiper = new Wiper();
+  lazy.onDropped = (arrays) => wiper.wipeSoon(arrays);
+  const held = lazy.usableBound("e", "k0");
+  const [v1, v2] = held.ring.versions.map((v) => v.material);
+  assert.ok(v1.some((x) => x !== 0) && v2.some((x) => x !== 0));
+  const release = wiper.hold(); // a request holding k0's ring across an await (the AWS routes)
+  lazy.keyRing("e", "x65536"); // evicts k0's ring
+  assert.ok(v1.some((x) => x !== 0), "not in the lookup that evicted it: the same request may still use it");
+  await new Promise((resolve) => setTimeout(resolve, 0)); // the wiper's task has run (timers keep their order)
+  assert.ok(v1.some((x) => x !== 0) && v2.some((x) => x !== 0), "not while a request that began before holds it");
+  release();
+  await until(() => v1.every((x) => x === 0) && v2.every((x) => x === 0));
+  assert.ok(lazy.keyRing("e", "x65536").versions.every((v) => v.material.some((x) => x !== 0)), "the ring in use is intact");
+  assert.deepEqual(lazy.keyRing("e", "k0").versions.map((v) => v.material[0]), [1, 77], "k0 read again from its record");
+
+  // A ring that goes into the state (a rotation keeps its versions) leaves the cache, so no eviction hands it over.
+  const zz = lazy.keyRing("e", "zz");
+  apply(lazy, { ...create("zz", 78), addVersion: true } as Command);
+  for (let i = 1; i < n; i++) lazy.keyRing("e", `x${i}`); // every slot evicted at least once
+  await new Promise((resolve) => setTimeout(resolve, 0)); // the wiper's task has run
+  assert.ok(v1.every((x) => x === 0), "(evictions are zeroed meanwhile)");
+  assert.equal(lazy.keyRing("e", "zz").versions[0].material, zz.versions[0].material, "the rotated ring kept the version read");
+  assert.ok(zz.versions.every((v) => v.material.some((x) => x !== 0)), "and its material");
+});
+
+test("withKey reads a compact ring's latest version and binding in place (nothing parsed or cached), and every other ring whole", () => {
+  const records = recordsAfter(HISTORY);
+  const eager = stateOf(records), lazy = stateOf(records, { lazyRings: true });
+  const keys = lazy.enclave("e").keys as KeyRings;
+  const seen = (st: State, name: string, version = 0) =>
+    st.withKey("e", name, version, (kv, binding) => ({ version: kv.version, type: kv.type, material: [...kv.material], binding: [...binding] }));
+  const want = (name: string, version = 0) => {
+    const kv = version === 0 ? eager.keyRing("e", name).versions.at(-1)! : eager.keyVersion("e", name, version);
+    return { version: kv.version, type: kv.type, material: [...kv.material], binding: [...keyBinding("e", name)] };
+  };
+  for (const name of ["k0", "k1", "k3", "k5", "k19"]) {
+    assert.deepEqual(seen(lazy, name), want(name), name);
+    assert.deepEqual(seen(lazy, name), want(name), `${name}, its binding remembered`);
+  }
+  assert.deepEqual(seen(lazy, "k3", 1), want("k3", 1), "a version asked for by number: through the ring");
+  assert.deepEqual([...keys.cached()].map((r) => r.name), ["k3"], "only the ring read whole was cached");
+  assert.ok([...keys.held()].filter((h) => !(h instanceof Uint8Array)).length <= 2, "nothing parsed but the rings with a lifecycle");
+  // The scratch arrays are zeroed once `use` returns, and a `use` that calls withKey again reads the ring.
+  let scratch: Uint8Array | undefined;
+  const inner = lazy.withKey("e", "k1", 0, (kv) => {
+    scratch = kv.material;
+    return lazy.withKey("e", "k2", 0, (kv2, binding) => ({ material: [...kv2.material], binding: [...binding], version: kv2.version, type: kv2.type }));
+  });
+  assert.deepEqual(inner, want("k2"));
+  assert.ok(scratch!.every((x) => x === 0), "the material's scratch is zeroed after use");
+  // Rings changed since start: the slab's bytes are stale, the state's ring is read.
+  apply(lazy, { ...create("k1", 55), addVersion: true } as Command);
+  apply(eager, { ...create("k1", 55), addVersion: true } as Command);
+  assert.deepEqual(seen(lazy, "k1"), want("k1"), "a version added since start");
+  assert.equal(seen(lazy, "k1").version, 2);
+  apply(lazy, { type: "key.set-state", enclave: "e", name: "k4", enabled: false });
+  assert.throws(() => seen(lazy, "k4"), (err: Error) => err.message === Errors.keyDisabled().message, "a disabled key is refused");
+  assert.throws(() => seen(lazy, "k7"), (err: Error) => err.message === Errors.keyNotFound().message);
+  assert.throws(() => seen(lazy, "nope"), (err: Error) => err.message === Errors.keyNotFound().message);
 });

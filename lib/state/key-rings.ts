@@ -8,7 +8,12 @@
  *   parsed when a request, a listing page, a backup or a due job first
  *   reads it. A ring whose record is compact (ring-codec.ts, ~1 µs to
  *   read) stays its bytes, with the last ones read kept parsed in a
- *   direct-mapped cache; one read from JSON is then kept parsed.
+ *   direct-mapped cache (the material of those it evicts goes to the
+ *   node's wiper: takeDropped); one read from JSON is then kept parsed.
+ * - Not even parsed to be used: GENERATE, ENCRYPT and DERIVE read a compact
+ *   ring's latest version in place from the slab (latestInto), with its
+ *   binding from a direct-mapped table, so a key used for the first time
+ *   costs about what one used a moment ago does.
  * - No object per ring read at start: its bytes and its name sit in a
  *   RecordSlab (record-slab.ts), found through a NameTable (name-table.ts)
  *   of u32s. The Map this class extends holds only the rings set since
@@ -17,9 +22,11 @@
  *   look at those rings every 500 ms; without it each round walked every
  *   key, 20–80 ms per round at 200,000 keys, most of a core at a million.
  */
+import { BINDING_SIZE, keyBinding, keyBindingInto } from "../crypto/ciphertext.ts";
+import { ringBinding } from "../crypto/keyring.ts";
 import { NameTable } from "./name-table.ts";
 import { hashName, RecordSlab, storableName } from "./record-slab.ts";
-import { COMPACT } from "./ring-codec.ts";
+import { COMPACT, latestOfCompact, type UsedVersion } from "./ring-codec.ts";
 import { SortedMap } from "./sorted-map.ts";
 import type { KeyRing } from "./types.ts";
 
@@ -30,9 +37,17 @@ import type { KeyRing } from "./types.ts";
  * by another within CACHED of it).
  */
 const CACHED = 65_536;
+/** Evicted material arrays held for the wiper (at most twice as many); beyond, the oldest are left to the collector unzeroed (as before there was a wiper). */
+const DROPPED = 65_536;
 
 /** Parses a ring's record bytes (its name given); throws when they are not a ring of that name. */
 export type RingParser = (name: string, bytes: Uint8Array) => KeyRing;
+
+/** A ring with its binding (keyBinding of its enclave and name): what a command that encrypts or decrypts needs. */
+export interface BoundRing {
+  readonly ring: KeyRing;
+  readonly binding: Uint8Array;
+}
 
 export class KeyRings extends SortedMap<KeyRing> {
   readonly #managed = new Set<string>();
@@ -45,9 +60,22 @@ export class KeyRings extends SortedMap<KeyRing> {
   #parsed = new Map<number, KeyRing>();
   /** Where in the slab the rings replaced since start were read from (their bytes are zeroed when they go). */
   readonly #from = new Map<string, number>();
-  /** Compact rings read lately: slot index % CACHED holds the ring of that index (or undefined). */
-  #cache: (KeyRing | undefined)[] | undefined;
+  /**
+   * Compact rings read lately: slot index % CACHED holds the ring of that
+   * index with its binding (or undefined). The binding is made with the ring:
+   * a WeakMap entry per ring (ringBinding) cost more than the parse.
+   */
+  #cache: (BoundRing | undefined)[] | undefined;
   #cacheOf: Int32Array | undefined;
+  /**
+   * The bindings latestInto() made lately, direct-mapped like the cache:
+   * slot i % CACHED holds index i's when #boundOf says so (2.25 MB at most, no
+   * object: nothing for the collector to trace or move).
+   */
+  #bindings: Uint8Array | undefined;
+  #boundOf: Int32Array | undefined;
+  /** The material of cached rings evicted by others, not yet taken for the wiper (takeDropped). */
+  #dropped: Uint8Array[] = [];
 
   override get size(): number {
     return (this.#names?.size ?? 0) + super.size;
@@ -90,7 +118,39 @@ export class KeyRings extends SortedMap<KeyRing> {
 
   override get(name: string): KeyRing | undefined {
     const i = this.#names === undefined ? -1 : this.#names.find(name);
-    return i >= 0 ? this.#read(i, name) : super.get(name);
+    return i >= 0 ? this.#read(i, name).ring : super.get(name);
+  }
+
+  /** The ring `name` with its binding; one lookup, and no WeakMap entry for a ring read at start. */
+  bound(name: string): BoundRing | undefined {
+    const i = this.#names === undefined ? -1 : this.#names.find(name);
+    if (i >= 0) return this.#read(i, name);
+    const ring = super.get(name);
+    return ring && { ring, binding: ringBinding(ring) };
+  }
+
+  /**
+   * The latest version of the ring `name` of enclave `enclave`, when it was
+   * read at start in compact form (so it has no lifecycle: it is usable),
+   * read in place from the slab into `into`, its binding into `binding`: no
+   * parse, no cache entry, nothing allocated, so a ring used for the first
+   * time costs about what one used a moment ago does (GENERATE over many
+   * keys). False for any other ring: the caller reads it whole.
+   */
+  latestInto(enclave: string, name: string, into: UsedVersion, binding: Uint8Array): boolean {
+    const i = this.#names === undefined ? -1 : this.#names.find(name);
+    if (i < 0) return false;
+    const slab = this.#slab!, handle = this.#names!.handle(i), chunk = slab.chunkOf(handle), at = slab.recordAt(handle);
+    if (chunk[at] !== COMPACT || !latestOfCompact(chunk, at, into)) return false;
+    const slot = i % CACHED, o = slot * BINDING_SIZE;
+    const bindings = this.#bindings ??= new Uint8Array(CACHED * BINDING_SIZE), of = this.#boundOf ??= new Int32Array(CACHED).fill(-1);
+    if (of[slot] === i) {
+      for (let k = 0; k < BINDING_SIZE; k++) binding[k] = bindings[o + k];
+    } else {
+      bindings.set(keyBindingInto(enclave, name, binding), o);
+      of[slot] = i;
+    }
+    return true;
   }
 
   override delete(name: string): boolean {
@@ -106,16 +166,23 @@ export class KeyRings extends SortedMap<KeyRing> {
     this.#managed.clear();
     this.#from.clear();
     this.#parsed.clear();
-    this.#cache = this.#cacheOf = undefined;
+    this.#cache = this.#cacheOf = this.#boundOf = undefined;
+    this.#dropped = [];
     this.#names = undefined;
     super.clear();
   }
 
+  /**
+   * Every ring; one not in the cache is parsed without entering it: a walk
+   * (a snapshot, an enclave's deletion) would only evict the rings in use,
+   * and an enclave deleted for recovery keeps the rings it walked, which an
+   * eviction must never hand to the wiper.
+   */
   override *entries(): MapIterator<[string, KeyRing]> {
     if (this.#names) {
       for (const i of this.#names.indices()) {
         const name = this.#names.name(i);
-        yield [name, this.#read(i, name)];
+        yield [name, this.#cacheOf?.[i % CACHED] === i ? this.#cache![i % CACHED]!.ring : this.#parseAt(i, name)];
       }
     }
     yield* super.entries();
@@ -174,7 +241,30 @@ export class KeyRings extends SortedMap<KeyRing> {
 
   /** The compact rings read lately and held parsed for a while (their material is zeroed at shutdown). */
   *cached(): Generator<KeyRing> {
-    for (const ring of this.#cache ?? []) if (ring) yield ring;
+    for (const held of this.#cache ?? []) if (held) yield held.ring;
+  }
+
+  /** Whether rings were evicted from the cache since the last takeDropped(). */
+  get hasDropped(): boolean {
+    return this.#dropped.length > 0;
+  }
+
+  /**
+   * The material of the cached rings evicted since the last call, to zero
+   * once no request holds them (the node's wiper; a request may hold a ring
+   * across an await). An evicted ring was in no other structure: a ring
+   * that goes into one (a replaced or deleted key's) leaves the cache then,
+   * by set() or delete(), and is never evicted.
+   */
+  takeDropped(): Uint8Array[] {
+    const out = this.#dropped;
+    this.#dropped = [];
+    return out;
+  }
+
+  /** The material takeDropped() would give, without taking it (zeroed at shutdown). */
+  dropped(): readonly Uint8Array[] {
+    return this.#dropped;
   }
 
   /** The arrays holding the bytes of every ring read at start, parsed since or not (to zero them at shutdown). */
@@ -231,20 +321,36 @@ export class KeyRings extends SortedMap<KeyRing> {
    * kept parsed; a compact one (~1 µs) stays a handle and is cached, so the
    * memory of rings in use stays bounded however many are used.
    */
-  #read(i: number, name?: string): KeyRing {
+  #read(i: number, name?: string): BoundRing {
     const slot = i % CACHED;
     if (this.#cacheOf?.[slot] === i) return this.#cache![slot]!;
     const handle = this.#names!.handle(i);
     if (this.#slab!.firstByte(handle) !== COMPACT) {
-      let ring = this.#parsed.get(i);
-      if (!ring) this.#parsed.set(i, ring = this.#parse!(name ?? this.#names!.name(i), this.#slab!.get(handle)));
-      return ring;
+      const ring = this.#parseAt(i, name);
+      return { ring, binding: ringBinding(ring) };
     }
     const ring = this.#parse!(name ?? this.#names!.name(i), this.#slab!.get(handle));
-    // The ring a slot held before is dropped, not zeroed: a request still holding it keeps it intact.
+    const held = { ring, binding: keyBinding(ring.enclave, ring.name) };
+    const cache = this.#cache ??= new Array<BoundRing | undefined>(CACHED).fill(undefined);
     this.#cacheOf ??= new Int32Array(CACHED).fill(-1);
-    (this.#cache ??= new Array<KeyRing | undefined>(CACHED).fill(undefined))[slot] = ring;
+    // The ring the slot held goes to the wiper through takeDropped(), not zeroed here: a request may still hold it.
+    const evicted = cache[slot];
+    if (evicted) {
+      for (const v of evicted.ring.versions) this.#dropped.push(v.material);
+      // Nobody takes them (a state no node serves): keep the newest, in amortized O(1).
+      if (this.#dropped.length >= 2 * DROPPED) this.#dropped = this.#dropped.slice(DROPPED);
+    }
+    cache[slot] = held;
     this.#cacheOf[slot] = i;
+    return held;
+  }
+
+  /** The ring of index `i` read at start, parsed (a JSON one is then kept parsed; a compact one is the caller's to cache). */
+  #parseAt(i: number, name?: string): KeyRing {
+    const handle = this.#names!.handle(i);
+    if (this.#slab!.firstByte(handle) === COMPACT) return this.#parse!(name ?? this.#names!.name(i), this.#slab!.get(handle));
+    let ring = this.#parsed.get(i);
+    if (!ring) this.#parsed.set(i, ring = this.#parse!(name ?? this.#names!.name(i), this.#slab!.get(handle)));
     return ring;
   }
 }

@@ -69,6 +69,17 @@ export class RecordSlab {
     return chunk.subarray(from, from + n);
   }
 
+  /** The chunk holding a handle's record, and (recordAt) where in it the record starts: its bytes read in place, without a view. */
+  chunkOf(handle: number): Uint8Array {
+    return this.#chunks[Math.floor(handle / CHUNK)];
+  }
+
+  /** Where a handle's record starts in chunkOf(handle). */
+  recordAt(handle: number): number {
+    const chunk = this.#chunks[Math.floor(handle / CHUNK)], offset = handle % CHUNK;
+    return offset + PREFIX + chunk[offset + 4];
+  }
+
   /** The first byte of a handle's record (what kind of record it is), without a view. */
   firstByte(handle: number): number {
     const chunk = this.#chunks[Math.floor(handle / CHUNK)], offset = handle % CHUNK;

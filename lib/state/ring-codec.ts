@@ -204,6 +204,29 @@ export function ringOfCompact(bytes: Uint8Array, enclave: string, name: string, 
   return { enclave, name, nextVersion: getU32(bytes, 1), versions };
 }
 
+/** A key version as the crypto commands use it; latestOfCompact() fills one in place. */
+export interface UsedVersion {
+  version: number;
+  type: KeyType;
+  /** 32 bytes. */
+  readonly material: Uint8Array;
+}
+
+/**
+ * The latest version of the compact ring at bytes[at…] (the one
+ * ringOfCompact() puts last), written into `into`, its material copied into
+ * into.material: nothing allocated. False when the ring has no version.
+ */
+export function latestOfCompact(bytes: Uint8Array, at: number, into: UsedVersion): boolean {
+  const count = bytes[at + 5] << 8 | bytes[at + 6];
+  if (count === 0) return false;
+  const o = at + HEAD + (count - 1) * VERSION, material = into.material;
+  into.version = getU32(bytes, o);
+  into.type = TYPES[bytes[o + 4]];
+  for (let k = 0; k < MATERIAL; k++) material[k] = bytes[o + 18 + k];
+  return true;
+}
+
 /** Decodes 44 chars of canonical base64 of 32 bytes into out[at, at+32). */
 function base64Material(r: Reader, out: Uint8Array, at: number): boolean {
   const b = r.bytes, s = r.at;

@@ -1,8 +1,16 @@
 import { Errors, type KmsError } from "./errors.ts";
 import type { AccessKeyRecord, AliasRecord } from "./lifecycle.ts";
-import { KeyRings } from "./key-rings.ts";
+import { ringBinding } from "../crypto/keyring.ts";
+import { type BoundRing, KeyRings } from "./key-rings.ts";
+import type { UsedVersion } from "./ring-codec.ts";
 import { SortedMap } from "./sorted-map.ts";
 import type { AdminKeySetting, DeletedItem, EnclaveRecord, HsmKeyRecord, IdentityRecord, KeyRing, KeyVersion, PolicyRecord } from "./types.ts";
+
+/** withKey()'s scratch: one version and binding, valid while its `use` runs (then the material is zeroed). */
+const SCRATCH: UsedVersion = { version: 0, type: "AES256", material: new Uint8Array(32) };
+const SCRATCH_BINDING = new Uint8Array(32);
+/** Whether a withKey() holds the scratch (a `use` that calls withKey again reads its ring instead). */
+let scratchBusy = false;
 
 /** The value looked up, or the not-found error `missing` makes. */
 function found<T>(value: T | undefined, missing: () => KmsError): T {
@@ -50,6 +58,17 @@ export class State {
   /** Deleted keys and enclaves kept for their recovery window, by deletion id. */
   readonly deleted = new Map<number, DeletedItem>();
 
+  /**
+   * Where the material of rings a lookup evicted from a cache goes: the
+   * node's wiper, which zeroes it once no request holds it. Unset (a copy,
+   * a tool): left to the collector.
+   */
+  set onDropped(to: ((arrays: Uint8Array[]) => void) | undefined) {
+    this.#onDropped = to;
+  }
+
+  #onDropped: ((arrays: Uint8Array[]) => void) | undefined;
+
   /** The enclave `name`, or 404 "enclave does not exist". */
   enclave(name: string): EnclaveEntry {
     return found(this.enclaves.get(name), Errors.enclaveNotFound);
@@ -57,7 +76,10 @@ export class State {
 
   /** The key ring `name` in enclave `enclave`, or the matching 404. */
   keyRing(enclave: string, name: string): KeyRing {
-    return found(this.enclave(enclave).keys.get(name), Errors.keyNotFound);
+    const keys = this.enclave(enclave).keys;
+    const ring = keys.get(name);
+    if (keys instanceof KeyRings) this.#drain(keys);
+    return found(ring, Errors.keyNotFound);
   }
 
   /**
@@ -65,11 +87,49 @@ export class State {
    * pending-deletion key refuses it on every protocol.
    */
   usableKey(enclave: string, name: string): KeyRing {
-    const ring = this.keyRing(enclave, name);
-    const state = ring.lifecycle?.state;
-    if (state === "Disabled") throw Errors.keyDisabled();
-    if (state === "PendingDeletion") throw Errors.keyPendingDeletion();
-    return ring;
+    return usable(this.keyRing(enclave, name));
+  }
+
+  /** usableKey with the ring's binding (held with a ring read at start: GENERATE over many keys makes one per use otherwise). */
+  usableBound(enclave: string, name: string): BoundRing {
+    const keys = this.enclave(enclave).keys;
+    if (keys instanceof KeyRings) {
+      const bound = keys.bound(name);
+      this.#drain(keys);
+      usable(found(bound, Errors.keyNotFound).ring);
+      return bound!;
+    }
+    const ring = usable(found(keys.get(name), Errors.keyNotFound));
+    return { ring, binding: ringBinding(ring) };
+  }
+
+  /** Hands what `keys` evicted to onDropped (a lookup evicts at most one ring: this is O(1)). */
+  #drain(keys: KeyRings): void {
+    if (keys.hasDropped && this.#onDropped) this.#onDropped(keys.takeDropped());
+  }
+
+  /**
+   * Runs `use` with version `version` (0 = latest) of the key `name`, if it
+   * may be used now (as usableKey), and the key's binding; returns what `use`
+   * returns. The latest version of a ring read at start in compact form is
+   * read from the slab into scratch arrays (KeyRings.latestInto): they are
+   * valid only while `use` runs, which must neither keep them nor key
+   * anything by their identity (mac.ts's sub-keys are: KEY:MAC reads the
+   * ring), and the material is zeroed when it returns.
+   */
+  withKey<T>(enclave: string, name: string, version: number, use: (kv: UsedVersion, binding: Uint8Array) => T): T {
+    const keys = this.enclave(enclave).keys;
+    if (version === 0 && !scratchBusy && keys instanceof KeyRings && keys.latestInto(enclave, name, SCRATCH, SCRATCH_BINDING)) {
+      scratchBusy = true;
+      try {
+        return use(SCRATCH, SCRATCH_BINDING);
+      } finally {
+        SCRATCH.material.fill(0);
+        scratchBusy = false;
+      }
+    }
+    const { ring, binding } = this.usableBound(enclave, name);
+    return use(versionOf(ring, version), binding);
   }
 
   #accessKeys?: Map<string, AccessKeyRecord>;
@@ -122,6 +182,14 @@ export class State {
   keyVersion(enclave: string, name: string, version: number): KeyVersion {
     return versionOf(this.keyRing(enclave, name), version);
   }
+}
+
+/** The ring, if it may be used for crypto now; else the error a disabled or pending-deletion key gives. */
+function usable(ring: KeyRing): KeyRing {
+  const state = ring.lifecycle?.state;
+  if (state === "Disabled") throw Errors.keyDisabled();
+  if (state === "PendingDeletion") throw Errors.keyPendingDeletion();
+  return ring;
 }
 
 /** Version `version` of a ring already looked up (0 = latest), or 404 "key does not exist". */

@@ -6,7 +6,7 @@
  * admin is SysAdmin. Writes go through KmsNode.write like every other write.
  */
 import { encrypt } from "../../crypto/ciphertext.ts";
-import { decryptWithVersions, ringBinding } from "../../crypto/keyring.ts";
+import { decryptWithVersions } from "../../crypto/keyring.ts";
 import { mac } from "../../crypto/mac.ts";
 import type { KeyType } from "../../crypto/message-key.ts";
 import { randomBytes } from "../../crypto/random.ts";
@@ -78,8 +78,8 @@ export function statefulKes(node: KmsNode, enclave: string): KesBackend {
     node.write({ type: "key.create", enclave, name, keyType: type, material: encodeBase64(material), addVersion: false, imported, at: Date.now(), by });
   /** The latest version and the binding of its key's ciphertexts; a disabled or pending-deletion key refuses. */
   const sealing = (name: string) => {
-    const ring = node.state.usableKey(enclave, name);
-    return { kv: ring.versions[ring.versions.length - 1], binding: ringBinding(ring) };
+    const { ring, binding } = node.state.usableBound(enclave, name);
+    return { kv: ring.versions[ring.versions.length - 1], binding };
   };
 
   return {
@@ -130,9 +130,9 @@ export function statefulKes(node: KmsNode, enclave: string): KesBackend {
     },
 
     async decrypt(name, ciphertext, context) {
-      const ring = node.state.usableKey(enclave, name);
+      const { ring, binding } = node.state.usableBound(enclave, name);
       // Our ciphertexts name their version; KES-format ones open only under imported versions.
-      const plaintext = decryptWithVersions(ring.versions, 0, ciphertext, context, ringBinding(ring));
+      const plaintext = decryptWithVersions(ring.versions, 0, ciphertext, context, binding);
       if (!plaintext) throw Errors.invalidCiphertext();
       return plaintext;
     },

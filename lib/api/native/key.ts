@@ -1,11 +1,12 @@
 import * as v from "valibot";
 import { encrypt } from "../../crypto/ciphertext.ts";
-import { BudgetExceededError, decryptWithVersions, ringBinding } from "../../crypto/keyring.ts";
+import { BudgetExceededError, decryptWithVersions } from "../../crypto/keyring.ts";
 import { hkdf } from "../../crypto/hkdf.ts";
 import { mac } from "../../crypto/mac.ts";
 import { randomBytes } from "../../crypto/random.ts";
 import { encodeBase64 } from "../../encoding/base64.ts";
 import { Errors } from "../../state/errors.ts";
+import type { BoundRing } from "../../state/key-rings.ts";
 import type { KeyRing, KeyVersion } from "../../state/types.ts";
 import { versionOf } from "../../state/state.ts";
 import { Obj } from "../../node/pending.ts";
@@ -36,10 +37,10 @@ export function deriveFromKey(material: Uint8Array, binding: Uint8Array, context
 }
 
 /** Decrypts with a ring (version 0: the one the ciphertext names) within the request's budget; 400 when it does not open. */
-function open(ctx: CommandContext, ring: KeyRing, version: number, ciphertext: Uint8Array, associatedData: Uint8Array): Uint8Array {
+function open(ctx: CommandContext, key: BoundRing, version: number, ciphertext: Uint8Array, associatedData: Uint8Array): Uint8Array {
   let plaintext;
   try {
-    plaintext = decryptWithVersions(ring.versions, version, ciphertext, associatedData, ringBinding(ring), ctx.budget);
+    plaintext = decryptWithVersions(key.ring.versions, version, ciphertext, associatedData, key.binding, ctx.budget);
   } catch (err) {
     if (err instanceof BudgetExceededError) throw Errors.tooMuchWork();
     throw err;
@@ -100,9 +101,8 @@ export const keyCommands = [
     reads: (e, req) => [Obj.key(e, req.name)],
     schema: v.object({ name: Name, version: Version, plaintext: Bytes, associated_data: Bytes }),
     run: (ctx, req) => {
-      const ring = ctx.node.state.usableKey(ctx.enclave, req.name);
-      const kv = versionOf(ring, req.version);
-      return { version: kv.version, ciphertext: encrypt(kv.type, kv.material, kv.version, req.plaintext, req.associated_data, ringBinding(ring)) };
+      return ctx.node.state.withKey(ctx.enclave, req.name, req.version, (kv, binding) =>
+        ({ version: kv.version, ciphertext: encrypt(kv.type, kv.material, kv.version, req.plaintext, req.associated_data, binding) }));
     },
   }),
   command({
@@ -111,9 +111,9 @@ export const keyCommands = [
     reads: (e, req) => [Obj.key(e, req.name)],
     schema: v.object({ name: Name, version: Version, ciphertext: Bytes, associated_data: Bytes }),
     run: (ctx, req) => {
-      const ring = ctx.node.state.usableKey(ctx.enclave, req.name);
-      if (req.version !== 0) versionOf(ring, req.version); // 404 like ENCRYPT
-      return { plaintext: open(ctx, ring, req.version, req.ciphertext, req.associated_data) };
+      const key = ctx.node.state.usableBound(ctx.enclave, req.name);
+      if (req.version !== 0) versionOf(key.ring, req.version); // 404 like ENCRYPT
+      return { plaintext: open(ctx, key, req.version, req.ciphertext, req.associated_data) };
     },
   }),
   command({
@@ -125,10 +125,10 @@ export const keyCommands = [
       length: v.pipe(v.number(), v.maxValue(MAX_GENERATE, `invalid length: at most ${MAX_GENERATE} bytes`)),
     }),
     run: (ctx, req) => {
-      const ring = ctx.node.state.usableKey(ctx.enclave, req.name);
-      const kv = versionOf(ring, req.version);
-      const plaintext = randomBytes(req.length === 0 ? 32 : req.length);
-      return { version: kv.version, plaintext, ciphertext: encrypt(kv.type, kv.material, kv.version, plaintext, req.associated_data, ringBinding(ring)) };
+      return ctx.node.state.withKey(ctx.enclave, req.name, req.version, (kv, binding) => {
+        const plaintext = randomBytes(req.length === 0 ? 32 : req.length);
+        return { version: kv.version, plaintext, ciphertext: encrypt(kv.type, kv.material, kv.version, plaintext, req.associated_data, binding) };
+      });
     },
   }),
   command({
@@ -146,6 +146,7 @@ export const keyCommands = [
     reads: (e, req) => [Obj.key(e, req.name)],
     schema: v.object({ name: Name, version: Version, message: Bytes }),
     run: (ctx, req) => {
+      // Not withKey(): mac() keeps a sub-key per material array, which scratch arrays would mix up.
       const kv = versionOf(ctx.node.state.usableKey(ctx.enclave, req.name), req.version);
       return { version: kv.version, mac: mac(kv.material, req.message) };
     },
@@ -160,9 +161,8 @@ export const keyCommands = [
       length: v.pipe(v.number(), v.check((n) => n === 0 || (n >= 16 && n <= MAX_DERIVE), `invalid length: 16 to ${MAX_DERIVE} bytes`)),
     }),
     run: (ctx, req) => {
-      const ring = ctx.node.state.usableKey(ctx.enclave, req.name);
-      const kv = versionOf(ring, req.version);
-      return { version: kv.version, key: deriveFromKey(kv.material, ringBinding(ring), req.context, req.length || 32) };
+      return ctx.node.state.withKey(ctx.enclave, req.name, req.version, (kv, binding) =>
+        ({ version: kv.version, key: deriveFromKey(kv.material, binding, req.context, req.length || 32) }));
     },
   }),
   command({
@@ -177,11 +177,11 @@ export const keyCommands = [
     schema: v.object({ name: Name, ciphertext: Bytes, associated_data: Bytes, new_name: v.union([v.literal(""), Name]) }),
     run: (ctx, req) => {
       const to = req.new_name || req.name;
-      const target = ctx.node.state.usableKey(ctx.enclave, to);
-      const plaintext = open(ctx, ctx.node.state.usableKey(ctx.enclave, req.name), 0, req.ciphertext, req.associated_data);
+      const target = ctx.node.state.usableBound(ctx.enclave, to);
+      const plaintext = open(ctx, ctx.node.state.usableBound(ctx.enclave, req.name), 0, req.ciphertext, req.associated_data);
       try {
-        const kv = target.versions[target.versions.length - 1];
-        return { name: to, version: kv.version, ciphertext: encrypt(kv.type, kv.material, kv.version, plaintext, req.associated_data, ringBinding(target)) };
+        const kv = target.ring.versions[target.ring.versions.length - 1];
+        return { name: to, version: kv.version, ciphertext: encrypt(kv.type, kv.material, kv.version, plaintext, req.associated_data, target.binding) };
       } finally {
         plaintext.fill(0);
       }
